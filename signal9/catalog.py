@@ -1,0 +1,275 @@
+"""The Signal9 catalog: every table, function, trigger, grant, event and secret, once.
+
+Everything else (components, IAM policies, environment variables, dashboards, alarms,
+docs tables and tests) is derived from these entries. Adding a function is one entry in
+``FUNCTIONS``; adding a table is one entry in ``TABLES``. See SPEC.md for the contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+PROJECT = "signal9"
+DEFAULT_TIMEZONE = "America/New_York"
+STACKS = ("dev", "staging", "prod")
+
+AttributeType = Literal["S", "N"]
+
+
+@dataclass(frozen=True)
+class Key:
+    """A DynamoDB key attribute: name and scalar type."""
+
+    name: str
+    type: AttributeType
+
+
+@dataclass(frozen=True)
+class Index:
+    """A global secondary index. Every Signal9 GSI projects ALL attributes."""
+
+    name: str
+    partition: Key
+    sort: Key
+
+
+@dataclass(frozen=True)
+class Table:
+    """One physical DynamoDB table, named ``signal9-<stack>-<name>``."""
+
+    name: str
+    group: str
+    partition: Key
+    sort: Key
+    indexes: tuple[Index, ...] = ()
+
+    @property
+    def attributes(self) -> tuple[Key, ...]:
+        """Key attributes of the table and its indexes, each once (AWS allows no others)."""
+        seen: dict[str, Key] = {}
+        for key in (self.partition, self.sort, *(k for i in self.indexes for k in (i.partition, i.sort))):
+            seen.setdefault(key.name, key)
+        return tuple(seen.values())
+
+
+def _statement_table(name: str) -> Table:
+    return Table(name, "foundationalData", Key("symbol", "S"), Key("fiscal_date_ending", "S"))
+
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "assets",
+        "assets",
+        Key("symbol", "S"),
+        Key("lastPollenationDate", "S"),
+        (
+            Index("status-index", Key("status", "S"), Key("lastPollenationDate", "S")),
+            Index("volume-index", Key("status", "S"), Key("avgVolume", "N")),
+        ),
+    ),
+    Table(
+        "earningsCalendar",
+        "earningsCalendar",
+        Key("asset_symbol", "S"),
+        Key("earnings_date", "S"),
+        (Index("upcoming-earnings-index", Key("earnings_date", "S"), Key("asset_symbol", "S")),),
+    ),
+    Table(
+        "newsSentiment",
+        "newsSentiment",
+        Key("news_id", "S"),
+        Key("time_published", "S"),
+        (
+            Index("asset-news-index", Key("asset_symbol", "S"), Key("time_published", "S")),
+            Index("sentiment-score-index", Key("asset_symbol", "S"), Key("sentiment_score", "N")),
+        ),
+    ),
+    Table("companyOverview", "foundationalData", Key("symbol", "S"), Key("last_updated", "S")),
+    _statement_table("earnings"),
+    _statement_table("cashFlow"),
+    _statement_table("balanceSheet"),
+    _statement_table("incomeStatement"),
+)
+
+FOUNDATIONAL_TABLES: tuple[str, ...] = tuple(t.name for t in TABLES if t.group == "foundationalData")
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A Secrets Manager secret ``signal9/<stack>/<name>`` holding a JSON object of ``fields``."""
+
+    name: str
+    fields: tuple[str, ...]
+    description: str
+
+
+SECRETS: tuple[Secret, ...] = (
+    Secret("alphavantage", ("apiKey",), "AlphaVantage API key"),
+    Secret("alpaca", ("keyId", "secretKey", "baseUrl"), "Alpaca API key pair and base URL"),
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A custom event on the Signal9 bus (source ``signal9.pollenation``)."""
+
+    detail_type: str
+    consumer: str
+
+
+EVENT_SOURCE = "signal9.pollenation"
+
+
+@dataclass(frozen=True)
+class ScheduleTrigger:
+    """An EventBridge Scheduler schedule, Monday-Saturday in the stack's timezone."""
+
+    schedule: str
+    expression: str
+
+
+@dataclass(frozen=True)
+class EventTrigger:
+    """A rule on the Signal9 bus matching one custom event's detail-type."""
+
+    detail_type: str
+
+
+Trigger = ScheduleTrigger | EventTrigger
+
+
+@dataclass(frozen=True)
+class Function:
+    """One Lambda function, its trigger and exactly the access it is granted.
+
+    ``reads`` grant GetItem/BatchGetItem/Query on the table and its indexes; ``writes``
+    grant PutItem/UpdateItem/DeleteItem/BatchWriteItem on the table.
+    """
+
+    name: str
+    description: str
+    trigger: Trigger
+    memory_mb: int
+    timeout_seconds: int
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+    secret: str | None = None
+    emits: tuple[str, ...] = ()
+
+    @property
+    def package(self) -> str:
+        """The handler package under ``functions/``, e.g. ``sync_assets`` for SyncAssets."""
+        return "".join(f"_{c.lower()}" if c.isupper() else c for c in self.name).lstrip("_")
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """Every table the function touches, reads first, each once."""
+        return tuple(dict.fromkeys((*self.reads, *self.writes)))
+
+
+POLLENATION_NEEDED = "pollenationNeeded"
+EARNINGS_PROCESSED = "earningsProcessed"
+
+FUNCTIONS: tuple[Function, ...] = (
+    Function(
+        "SyncAssets",
+        "Syncs Alpaca's active asset catalog into the assets table",
+        ScheduleTrigger("sync-assets", "cron(30 5 ? * MON-SAT *)"),
+        512,
+        300,
+        reads=("assets",),
+        writes=("assets",),
+        secret="alpaca",
+    ),
+    Function(
+        "SyncEarningsCalendar",
+        "Syncs AlphaVantage's earnings calendar",
+        ScheduleTrigger("sync-earnings-calendar", "cron(0 6 ? * MON-SAT *)"),
+        256,
+        120,
+        reads=("earningsCalendar",),
+        writes=("earningsCalendar",),
+        secret="alphavantage",
+    ),
+    Function(
+        "TriggerEarningsPollenation",
+        "Emits pollenationNeeded for assets reporting earnings today or yesterday",
+        ScheduleTrigger("trigger-earnings-pollenation", "cron(0 7 ? * MON-SAT *)"),
+        256,
+        60,
+        reads=("earningsCalendar", "assets"),
+        emits=(POLLENATION_NEEDED,),
+    ),
+    Function(
+        "TriggerRegularPollenation",
+        "Emits pollenationNeeded for the active assets least recently pollenated",
+        ScheduleTrigger("trigger-regular-pollenation", "cron(0 20 ? * MON-SAT *)"),
+        256,
+        120,
+        reads=("assets",),
+        emits=(POLLENATION_NEEDED,),
+    ),
+    Function(
+        "SyncNewsSentiment",
+        "Syncs AlphaVantage news sentiment for active assets",
+        ScheduleTrigger("sync-news-sentiment", "cron(0 * ? * MON-SAT *)"),
+        512,
+        300,
+        reads=("assets", "newsSentiment"),
+        writes=("newsSentiment",),
+        secret="alphavantage",
+    ),
+    Function(
+        "PollenateAsset",
+        "Refreshes one asset's foundational data and records the pollenation",
+        EventTrigger(POLLENATION_NEEDED),
+        1024,
+        600,
+        reads=("assets", *FOUNDATIONAL_TABLES),
+        writes=("assets", *FOUNDATIONAL_TABLES),
+        secret="alphavantage",
+        emits=(EARNINGS_PROCESSED,),
+    ),
+    Function(
+        "MarkEarningsProcessed",
+        "Marks an earnings calendar row as processed",
+        EventTrigger(EARNINGS_PROCESSED),
+        128,
+        30,
+        reads=("earningsCalendar",),
+        writes=("earningsCalendar",),
+    ),
+)
+
+EVENTS: tuple[Event, ...] = tuple(
+    Event(f.trigger.detail_type, f.name) for f in FUNCTIONS if isinstance(f.trigger, EventTrigger)
+)
+
+
+def scheduled_functions() -> tuple[Function, ...]:
+    """Functions started by an EventBridge Scheduler schedule, in catalog order."""
+    return tuple(f for f in FUNCTIONS if isinstance(f.trigger, ScheduleTrigger))
+
+
+def schedule_trigger(function: Function) -> ScheduleTrigger:
+    """The schedule of a scheduled function (a TypeError for an event-driven one)."""
+    if not isinstance(function.trigger, ScheduleTrigger):
+        raise TypeError(f"{function.name} is not scheduled")
+    return function.trigger
+
+
+SCHEDULE_NAMES: tuple[str, ...] = tuple(schedule_trigger(f).schedule for f in scheduled_functions())
+FUNCTION_NAMES: tuple[str, ...] = tuple(f.name for f in FUNCTIONS)
+TABLE_NAMES: tuple[str, ...] = tuple(t.name for t in TABLES)
+SECRET_NAMES: tuple[str, ...] = tuple(s.name for s in SECRETS)
+
+
+def function(name: str) -> Function:
+    """Look a function up by its catalog name."""
+    return next(f for f in FUNCTIONS if f.name == name)
+
+
+def table(name: str) -> Table:
+    """Look a table up by its catalog name."""
+    return next(t for t in TABLES if t.name == name)

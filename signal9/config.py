@@ -1,0 +1,212 @@
+"""The stack configuration contract, validated before any resource is registered.
+
+Operators edit ``Pulumi.<stack>.yaml``; every ``signal9:*`` key there is checked here.
+A problem is reported as one line per problem naming the stack file, the key path, the
+value and what is allowed, raised as a ``ConfigError`` (a ``pulumi.RunError``, so
+Pulumi prints the message without a Python traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, available_timezones
+
+import pulumi
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from signal9 import catalog
+from signal9.cron import ScheduleExpressionError, check_weekday_only
+
+NAMESPACE = catalog.PROJECT
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+# AWS publishes Powertools for AWS Lambda (Python) v3 as a public layer; see docs/deploy.md.
+DEFAULT_POWERTOOLS_LAYER_VERSION = 27
+
+FunctionName = Literal[catalog.FUNCTION_NAMES]  # type: ignore[valid-type]
+ScheduleName = Literal[catalog.SCHEDULE_NAMES]  # type: ignore[valid-type]
+SecretName = Literal[catalog.SECRET_NAMES]  # type: ignore[valid-type]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _weekday_expression(value: str) -> str:
+    try:
+        check_weekday_only(value)
+    except ScheduleExpressionError as error:
+        raise ValueError(str(error)) from None
+    return value
+
+
+def _timezone(value: str) -> str:
+    if value not in available_timezones():
+        raise ValueError("must be an IANA timezone name such as America/New_York")
+    ZoneInfo(value)
+    return value
+
+
+def _email(value: str) -> str:
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+        raise ValueError("must be an email address")
+    return value
+
+
+class FunctionOverride(_Strict):
+    """Per-function tuning; unset fields keep the catalog defaults."""
+
+    memoryMb: int | None = Field(default=None, ge=128, le=10240)
+    timeoutSeconds: int | None = Field(default=None, ge=1, le=900)
+
+
+class ScheduleOverride(_Strict):
+    """Per-schedule override of the catalog expression, or switching a schedule off."""
+
+    expression: Annotated[str, AfterValidator(_weekday_expression)] | None = None
+    enabled: bool = True
+
+
+class Protection(_Strict):
+    """How hard the stack's stateful resources are to delete."""
+
+    deletionProtection: bool = False
+    retainOnDelete: bool = False
+
+
+class AlpacaCredentials(_Strict):
+    keyId: str | None = None
+    secretKey: str | None = None
+    baseUrl: str | None = None
+
+
+class AlphaVantageCredentials(_Strict):
+    apiKey: str | None = None
+
+
+class SecretValues(_Strict):
+    """Credential values, set with `pulumi config set --secret --path signal9:secrets.<name>.<field>`."""
+
+    alphavantage: AlphaVantageCredentials = AlphaVantageCredentials()
+    alpaca: AlpacaCredentials = AlpacaCredentials()
+
+
+class StackConfig(_Strict):
+    """Every ``signal9:*`` key a stack file may set, with its default."""
+
+    functions: dict[FunctionName, FunctionOverride] = {}
+    schedules: dict[ScheduleName, ScheduleOverride] = {}
+    timezone: Annotated[str, AfterValidator(_timezone)] = catalog.DEFAULT_TIMEZONE
+    protection: Protection = Protection()
+    logRetentionDays: Literal[LOG_RETENTION_DAYS] = 30  # type: ignore[valid-type]
+    alarmEmails: list[Annotated[str, AfterValidator(_email)]] = []
+    powertoolsLayerVersion: int = Field(default=DEFAULT_POWERTOOLS_LAYER_VERSION, ge=1)
+    eventArchiveRetentionDays: int = Field(default=30, ge=0, le=36500)
+    secretRecoveryWindowDays: Literal[0, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30] = 7  # type: ignore[valid-type]
+    regularPollenationBatchSize: int = Field(default=100, ge=1, le=1000)
+    secrets: SecretValues = SecretValues()
+
+    def memory_mb(self, function: catalog.Function) -> int:
+        override = self.functions.get(function.name)
+        return override.memoryMb if override and override.memoryMb else function.memory_mb
+
+    def timeout_seconds(self, function: catalog.Function) -> int:
+        override = self.functions.get(function.name)
+        return override.timeoutSeconds if override and override.timeoutSeconds else function.timeout_seconds
+
+    def schedule_expression(self, function: catalog.Function) -> str:
+        trigger = catalog.schedule_trigger(function)
+        override = self.schedules.get(trigger.schedule)
+        return override.expression if override and override.expression else trigger.expression
+
+    def schedule_enabled(self, function: catalog.Function) -> bool:
+        override = self.schedules.get(catalog.schedule_trigger(function).schedule)
+        return override.enabled if override else True
+
+
+# Keys whose values must never be echoed back in an error message.
+SECRET_KEYS = frozenset({"secrets"})
+
+
+class ConfigError(pulumi.RunError):
+    """A stack configuration problem; the message has one line per problem."""
+
+
+def _describe(value: Any, secret: bool) -> str:
+    if secret:
+        return "[secret]"
+    return json.dumps(value) if not isinstance(value, str) else repr(value)
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    top, *rest = loc
+    path = f"{NAMESPACE}:{top}"
+    for part in rest:
+        if part == "[key]":
+            continue
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _value_at(raw: Mapping[str, Any], loc: tuple[int | str, ...]) -> Any:
+    value: Any = raw
+    for part in loc:
+        if part == "[key]":
+            return value
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
+
+
+def _allowed(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if error["loc"] and error["loc"][-1] == "[key]":
+        return error["msg"].replace("Input should be", "key must be")
+    return error["msg"].removeprefix("Value error, ")
+
+
+def parse(raw: Mapping[str, Any], stack_file: str) -> StackConfig:
+    """Validate the ``signal9:*`` values of one stack (keys without the namespace)."""
+    try:
+        return StackConfig.model_validate(dict(raw))
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            loc = tuple(problem["loc"])
+            secret = loc[0] in SECRET_KEYS
+            value = loc[-2] if loc[-1] == "[key]" else _value_at(raw, loc)
+            lines.append(
+                f"{stack_file}: {_key_path(loc)} = {_describe(value, secret)}: {_allowed(problem)}"
+            )
+        raise ConfigError("\n".join(lines)) from None
+
+
+def _decode(value: Any) -> Any:
+    """Structured config arrives as JSON text; plain strings stay strings."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def namespace_values(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``signal9:*`` entries of a flat Pulumi config map, decoded, without the prefix."""
+    prefix = f"{NAMESPACE}:"
+    return {k.removeprefix(prefix): _decode(v) for k, v in config.items() if k.startswith(prefix)}
+
+
+def load() -> StackConfig:
+    """Validate the running stack's configuration (call before creating any resource)."""
+    config = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    return parse(namespace_values(config), f"Pulumi.{pulumi.get_stack()}.yaml")

@@ -1,0 +1,239 @@
+"""Run the real Pulumi program under Pulumi's mock runtime and record what it registers.
+
+This is what ``signal9 plan`` and the test suite use: no Pulumi CLI, no provider plugin,
+no AWS account. Each registered resource is recorded with its type, logical name, parent,
+inputs exactly as the provider would receive them (camelCase keys) and the resource
+options that matter for review (protect, retain-on-delete, dependencies).
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings
+from pulumi.runtime.rpc import deserialize_properties
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from signal9.catalog import PROJECT
+from signal9.identifiers import ACCOUNT_ID, mock_state
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT / "__main__.py"
+SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
+SECRET_MASK = "[secret]"
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_SIGNATURE) == "1b47061264138c4ac30d75fd1eb44270"
+
+
+def reveal(value: Any) -> Any:
+    """Inputs with Pulumi's secret wrappers removed (for code that must use the value)."""
+    if is_secret(value):
+        return reveal(value.get("value"))
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+def mask(value: Any) -> Any:
+    """Inputs with every secret replaced by ``"[secret]"`` (for anything printed)."""
+    if is_secret(value):
+        return SECRET_MASK
+    if isinstance(value, dict):
+        return {k: mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    return value
+
+
+def _name_of(urn: str) -> str | None:
+    return urn.rsplit("::", 1)[-1] if urn else None
+
+
+def _parent_name(urn: str) -> str | None:
+    """The parent's logical name; None for the implicit stack resource."""
+    if not urn or urn.split("::")[2].endswith("pulumi:pulumi:Stack"):
+        return None
+    return _name_of(urn)
+
+
+@dataclass
+class Resource:
+    """One resource the program registered."""
+
+    type: str
+    name: str
+    parent: str | None
+    inputs: dict[str, Any]
+    custom: bool
+    protect: bool
+    retain_on_delete: bool
+    delete_before_replace: bool
+    dependencies: tuple[str, ...]
+    provider: str | None
+
+    @property
+    def plain_inputs(self) -> dict[str, Any]:
+        return reveal(self.inputs)
+
+
+@dataclass
+class ProgramRun:
+    """Everything one run of the program registered and exported."""
+
+    stack: str
+    region: str
+    resources: list[Resource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, typ: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == typ]
+
+    def named(self, name: str) -> Resource:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def children(self, parent: str) -> list[Resource]:
+        return [r for r in self.resources if r.parent == parent]
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable ``signal9 plan --json`` document (secrets masked)."""
+        return {
+            "project": PROJECT,
+            "stack": self.stack,
+            "resources": [
+                {"type": r.type, "name": r.name, "parent": r.parent, "inputs": mask(r.inputs)}
+                for r in self.resources
+            ],
+            "outputs": mask(self.outputs),
+        }
+
+
+class AwsLikeMocks(pulumi.runtime.Mocks):
+    """Hands back the ids and ARNs AWS would assign (see ``signal9.identifiers``)."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.typ.startswith("pulumi:providers:") or not args.custom:
+            return f"{args.name}-id", dict(args.inputs)
+        return mock_state(args.typ, args.name, reveal(args.inputs), self.region)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/signal9", "userId": "AIDA"}, None
+        if args.token in ("aws:index/getRegion:getRegion", "aws:index/region:Region"):
+            return {"name": self.region, "region": self.region, "id": self.region}, None
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
+        raise NotImplementedError(f"the mock runtime has no answer for invoke {args.token}")
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock resource monitor that also records parents and resource options."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks, run: ProgramRun) -> None:
+        super().__init__(mocks)
+        self.run = run
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        if request.type != "pulumi:pulumi:Stack":
+            resource = Resource(
+                type=request.type,
+                name=request.name,
+                parent=_parent_name(request.parent),
+                inputs=deserialize_properties(request.object),
+                custom=bool(request.custom),
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                dependencies=tuple(filter(None, map(_name_of, request.dependencies))),
+                provider=request.provider or None,
+            )
+            with self._lock:
+                self.run.resources.append(resource)
+        return super().RegisterResource(request)
+
+
+def stack_file(stack: str) -> Path:
+    return ROOT / f"Pulumi.{stack}.yaml"
+
+
+def read_stack_config(stack: str) -> dict[str, str]:
+    """A stack file's config as Pulumi hands it to the program: JSON text for objects.
+
+    Encrypted (``secure:``) values cannot be decrypted offline; they read as ``"[secret]"``.
+    """
+    path = stack_file(stack)
+    if not path.exists():
+        raise FileNotFoundError(f"{path.name} not found (stacks: dev, staging, prod)")
+    document = yaml.safe_load(path.read_text()) or {}
+
+    def decode(value: Any) -> Any:
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            return SECRET_MASK
+        if isinstance(value, dict):
+            return {k: decode(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [decode(v) for v in value]
+        return value
+
+    config: dict[str, str] = {}
+    for key, value in (document.get("config") or {}).items():
+        value = decode(value)
+        config[key] = value if isinstance(value, str) else json.dumps(value)
+    return config
+
+
+def run_program(
+    stack: str,
+    config: Mapping[str, str] | None = None,
+    mocks_factory: Any = None,
+    secret_keys: list[str] | None = None,
+) -> ProgramRun:
+    """Run ``__main__.py`` for ``stack`` under mocks and return what it registered.
+
+    ``config`` replaces the stack file's values (tests use it to try bad or secret values);
+    ``mocks_factory(region)`` swaps the identifier source (the local emulator uses moto).
+    """
+    values = dict(read_stack_config(stack) if config is None else config)
+    region = values.get("aws:region", "us-east-1")
+    run = ProgramRun(stack=stack, region=region)
+    mocks = (mocks_factory or AwsLikeMocks)(region)
+
+    pulumi.runtime.set_all_config(values, secret_keys or [])
+    settings.set_root_resource(None)  # type: ignore[arg-type]
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks, run))
+    settings.SETTINGS.rpc_manager.clear()
+
+    def program() -> None:
+        runpy.run_path(str(PROGRAM), run_name="__main__")
+
+    _sync_await(run_pulumi_func(program))
+    root = settings.get_root_resource()
+    exported = getattr(root, "outputs", {}) or {}
+    run.outputs = {name: _resolve(value) for name, value in exported.items()}
+    return run
+
+
+def _resolve(value: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+    resolved = _sync_await(output.future())
+    return {SECRET_SIGNATURE: "1b47061264138c4ac30d75fd1eb44270", "value": resolved} if _sync_await(output.is_secret()) else resolved

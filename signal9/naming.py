@@ -1,0 +1,63 @@
+"""Physical names and tags, derived from the project and stack name.
+
+One place decides how a Signal9 resource is called in AWS, so the program, the local
+emulator, the operations commands and the tests all agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from signal9.catalog import PROJECT
+
+
+@dataclass(frozen=True)
+class Naming:
+    """Names of one stack's resources, e.g. ``Naming("dev").table("assets")``."""
+
+    stack: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{PROJECT}-{self.stack}"
+
+    def table(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+    def function(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+    def dead_letter_queue(self, function: str) -> str:
+        return f"{self.prefix}-{function}-dlq"
+
+    def role(self, function: str) -> str:
+        return f"{self.prefix}-{function}"
+
+    def log_group(self, function: str) -> str:
+        return f"/aws/lambda/{self.function(function)}"
+
+    def secret(self, name: str) -> str:
+        return f"{PROJECT}/{self.stack}/{name}"
+
+    @property
+    def event_bus(self) -> str:
+        return self.prefix
+
+    @property
+    def schedule_group(self) -> str:
+        return self.prefix
+
+    def schedule(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+    def rule(self, detail_type: str) -> str:
+        return f"{self.prefix}-{detail_type}"
+
+    def common_tags(self) -> dict[str, str]:
+        """Tags every taggable resource carries (applied as the provider's default tags)."""
+        return {"Project": PROJECT, "Environment": self.stack, "ManagedBy": "pulumi"}
+
+
+def component_tags(component: str) -> dict[str, str]:
+    """The per-component tag added on top of the provider's default tags."""
+    return {"Component": component}
