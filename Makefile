@@ -1,0 +1,35 @@
+# Signal9 developer entry points. Needs only Python 3.11+ and make: the first target
+# run bootstraps uv into .tools/ and the locked dependencies into .venv/.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+STACK ?= dev
+
+.PHONY: install test lint plan local bench clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	touch $@
+
+install: .venv/.synced
+
+test: install
+	.venv/bin/pytest -q
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+plan: install
+	.venv/bin/signal9 plan --stack $(STACK)
+
+bench: install
+	.venv/bin/python benchmarks/run.py
+
+clean:
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,32 @@
+"""The ``signal9`` command: offline tooling around the Pulumi program.
+
+Each subcommand lives in its own module exposing ``register(subparsers)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from signal9.config import ConfigError
+
+SUBCOMMAND_MODULES = ("signal9.plan",)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="signal9", description="Signal9 infrastructure tooling (no AWS account needed).")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for module in SUBCOMMAND_MODULES:
+        importlib.import_module(module).register(subparsers)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (ConfigError, FileNotFoundError) as error:
+        print(f"signal9 {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""``signal9 plan``: what a stack would create, from the real program under mocks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+
+from signal9.catalog import STACKS
+from signal9.mockrun import ProgramRun, run_program
+
+
+def add_stack_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", "-s", required=True, help=f"stack name ({', '.join(STACKS)}), read from Pulumi.<stack>.yaml")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("plan", help="list the resources a stack would create (offline, Pulumi mocks)")
+    add_stack_argument(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON document (secrets masked)")
+    parser.set_defaults(run=run)
+
+
+def summary(plan: ProgramRun) -> str:
+    """Resources grouped by their top-level component, with counts per type."""
+    parents = {r.name: r.parent for r in plan.resources}
+
+    def component(name: str) -> str:
+        while parents.get(name):
+            name = parents[name]  # type: ignore[assignment]
+        return name
+
+    groups: dict[str, Counter[str]] = {}
+    for resource in plan.resources:
+        if resource.custom or resource.parent:
+            groups.setdefault(component(resource.name), Counter())[resource.type] += 1
+    lines = [f"signal9 stack {plan.stack!r} in {plan.region}: {len(plan.resources)} resources"]
+    for group, counts in groups.items():
+        lines.append(f"\n{group} ({sum(counts.values())})")
+        lines.extend(f"  {count:>3}  {typ}" for typ, count in sorted(counts.items()))
+    lines.append(f"\noutputs: {', '.join(plan.outputs) or '(none)'}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = run_program(args.stack)
+    print(json.dumps(plan.to_json(), indent=2, sort_keys=True) if args.json else summary(plan))
+    return 0
