@@ -1,12 +1,26 @@
 """Signal9 Phase 1: the infrastructure foundation, read top to bottom like the diagram.
 
-  config ─► Tables
-         ─► FunctionFleet (7 Lambda functions, roles, DLQs)
+    stack config (validated) ─┬─► Tables ─────────────┐
+                              ├─► Secrets ────────────┤
+                              ├─► EventBus ───────────┤
+                              ├─► FunctionLogs ───────┤
+                              │                       ▌
+                              │                 FunctionFleet (7 functions, roles, DLQs)
+                              │                       │
+                              ├─► Schedules ◄─────────┤  (Mon–Sat, America/New_York)
+                              ├─► EventRoutes ◄───────┤  (pollenationNeeded, earningsProcessed)
+                              └─► Observability ◄─────┘  (dashboard, alarms, queries)
 """
 
 import pulumi
 import pulumi_aws as aws
 
+from components.event_bus import EventBus
+from components.event_routes import EventRoutes
+from components.function_fleet import FunctionFleet
+from components.observability import FunctionLogs, Observability
+from components.schedules import Schedules
+from components.secrets import Secrets
 from components.tables import Tables
 from signal9 import config
 from signal9.naming import Naming
@@ -20,6 +34,33 @@ provider = aws.Provider("aws", region=aws.config.region, default_tags=aws.Provid
 defaults = pulumi.ResourceOptions(providers=[provider])
 
 tables = Tables("tables", naming, stack_config.protection, opts=defaults)
+secrets = Secrets("secrets", naming, stack_config, opts=defaults)
+event_bus = EventBus("event-bus", naming, stack_config, opts=defaults)
+logs = FunctionLogs("function-logs", naming, stack_config, opts=defaults)
+
+fleet = FunctionFleet(
+    "functions",
+    naming,
+    stack_config,
+    tables=tables,
+    secrets=secrets,
+    event_bus=event_bus,
+    logs=logs,
+    opts=defaults,
+)
+
+schedules = Schedules("schedules", naming, stack_config, fleet, opts=defaults)
+routes = EventRoutes("event-routes", naming, event_bus, fleet, opts=defaults)
+observability = Observability(
+    "observability",
+    naming,
+    stack_config,
+    tables=tables,
+    fleet=fleet,
+    schedules=schedules,
+    routes=routes,
+    opts=defaults,
+)
 
 pulumi.export("tableNames", tables.names)
 pulumi.export("tableArns", tables.arns)

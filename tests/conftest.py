@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterator
 
+import boto3
+import pytest
+from moto import mock_aws
+
+from signal9.awsapi import create_table_request, point_in_time_recovery_request
 from signal9.catalog import STACKS
 from signal9.mockrun import ProgramRun, run_program
 
@@ -22,3 +27,32 @@ def dev(plans: dict[str, ProgramRun]) -> ProgramRun:
 @pytest.fixture(scope="session")
 def prod(plans: dict[str, ProgramRun]) -> ProgramRun:
     return plans["prod"]
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An in-process moto AWS with fake credentials (never a real account)."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def moto_tables(aws: None, dev: ProgramRun) -> dict[str, str]:
+    """Every table created in moto from the dev stack's own inputs: catalog name -> physical name."""
+    client = boto3.client("dynamodb")
+    names: dict[str, str] = {}
+    for resource in dev.of_type("aws:dynamodb/table:Table"):
+        client.create_table(**create_table_request(resource.inputs))
+        client.update_continuous_backups(**point_in_time_recovery_request(resource.inputs))
+        names[resource.name.removesuffix("-table")] = resource.inputs["name"]
+    return names
