@@ -170,8 +170,8 @@ def _allowed(error: Mapping[str, Any]) -> str:
     if kind == "extra_forbidden":
         return "unknown key"
     if error["loc"] and error["loc"][-1] == "[key]":
-        return error["msg"].replace("Input should be", "key must be")
-    return error["msg"].removeprefix("Value error, ")
+        return str(error["msg"]).replace("Input should be", "key must be")
+    return str(error["msg"]).removeprefix("Value error, ").replace("Input should be", "must be")
 
 
 def parse(raw: Mapping[str, Any], stack_file: str) -> StackConfig:

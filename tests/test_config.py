@@ -1,0 +1,143 @@
+"""Stack configuration: the shipped files validate; every kind of bad value is refused clearly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from signal9 import catalog, config
+from signal9.mockrun import ROOT, read_stack_config, run_program
+
+
+@pytest.mark.parametrize("stack", catalog.STACKS)
+def test_shipped_stack_files_validate(stack: str) -> None:
+    parsed = config.parse(config.namespace_values(read_stack_config(stack)), f"Pulumi.{stack}.yaml")
+    assert parsed.timezone == "America/New_York"
+
+
+def test_defaults_come_from_the_catalog() -> None:
+    parsed = config.parse({}, "Pulumi.dev.yaml")
+    for function in catalog.FUNCTIONS:
+        assert parsed.memory_mb(function) == function.memory_mb
+        assert parsed.timeout_seconds(function) == function.timeout_seconds
+
+
+def test_overrides_apply_to_one_function_only() -> None:
+    parsed = config.parse({"functions": {"PollenateAsset": {"memoryMb": 2048}}}, "Pulumi.dev.yaml")
+    pollenate = catalog.function("PollenateAsset")
+    assert parsed.memory_mb(pollenate) == 2048
+    assert parsed.timeout_seconds(pollenate) == pollenate.timeout_seconds
+    assert parsed.memory_mb(catalog.function("SyncAssets")) == 512
+
+
+def problems(raw: dict[str, Any]) -> list[str]:
+    with pytest.raises(config.ConfigError) as error:
+        config.parse(raw, "Pulumi.staging.yaml")
+    return str(error.value).splitlines()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            {"functions": {"PollinateAsset": {"memoryMb": 512}}},
+            "Pulumi.staging.yaml: signal9:functions.PollinateAsset = 'PollinateAsset': key must be 'SyncAssets'",
+        ),
+        (
+            {"functions": {"SyncAssets": {"memoryMb": 64}}},
+            "Pulumi.staging.yaml: signal9:functions.SyncAssets.memoryMb = 64: must be greater than or equal to 128",
+        ),
+        (
+            {"functions": {"SyncAssets": {"memoryMb": 20480}}},
+            "Pulumi.staging.yaml: signal9:functions.SyncAssets.memoryMb = 20480: must be less than or equal to 10240",
+        ),
+        (
+            {"functions": {"SyncAssets": {"timeoutSeconds": 901}}},
+            "Pulumi.staging.yaml: signal9:functions.SyncAssets.timeoutSeconds = 901: must be less than or equal to 900",
+        ),
+        (
+            {"functions": {"SyncAssets": {"timeoutSeconds": "60"}}},
+            "Pulumi.staging.yaml: signal9:functions.SyncAssets.timeoutSeconds = '60': must be a valid integer",
+        ),
+        (
+            {"functions": {"SyncAssets": {"memory": 512}}},
+            "Pulumi.staging.yaml: signal9:functions.SyncAssets.memory = 512: unknown key",
+        ),
+        ({"colour": "blue"}, "Pulumi.staging.yaml: signal9:colour = 'blue': unknown key"),
+        (
+            {"timezone": "Europe/Atlantis"},
+            "Pulumi.staging.yaml: signal9:timezone = 'Europe/Atlantis': must be an IANA timezone name such as America/New_York",
+        ),
+        (
+            {"schedules": {"sync-assets": {"expression": "cron(30 5 ? * SUN-FRI *)"}}},
+            "Pulumi.staging.yaml: signal9:schedules.sync-assets.expression = 'cron(30 5 ? * SUN-FRI *)': day-of-week 'SUN-FRI' includes Sunday",
+        ),
+        (
+            {"schedules": {"sync-everything": {"enabled": False}}},
+            "Pulumi.staging.yaml: signal9:schedules.sync-everything = 'sync-everything': key must be 'sync-assets'",
+        ),
+        (
+            {"schedules": {"sync-assets": {"enabled": "no"}}},
+            "Pulumi.staging.yaml: signal9:schedules.sync-assets.enabled = 'no': must be a valid boolean",
+        ),
+        (
+            {"logRetentionDays": 10},
+            "Pulumi.staging.yaml: signal9:logRetentionDays = 10: must be 1, 3, 5, 7, 14, 30",
+        ),
+        (
+            {"alarmEmails": ["ops@example.com", "not-an-email"]},
+            "Pulumi.staging.yaml: signal9:alarmEmails[1] = 'not-an-email': must be an email address",
+        ),
+        (
+            {"protection": {"deletionProtection": "yes"}},
+            "Pulumi.staging.yaml: signal9:protection.deletionProtection = 'yes': must be a valid boolean",
+        ),
+        (
+            {"secretRecoveryWindowDays": 3},
+            "Pulumi.staging.yaml: signal9:secretRecoveryWindowDays = 3: must be 0, 7, 8",
+        ),
+    ],
+)
+def test_bad_values_fail_with_file_key_path_value_and_what_is_allowed(raw: dict[str, Any], expected: str) -> None:
+    (line,) = problems(raw)
+    assert line.startswith(expected), line
+
+
+def test_every_problem_gets_its_own_line() -> None:
+    lines = problems({"colour": "blue", "timezone": "Nowhere", "functions": {"SyncAssets": {"memoryMb": 1}}})
+    assert len(lines) == 3
+    assert all(line.startswith("Pulumi.staging.yaml: signal9:") for line in lines)
+
+
+def test_secret_values_are_never_echoed_in_errors() -> None:
+    (line,) = problems({"secrets": {"alpaca": {"secretKey": "hunter2-very-secret", "passphrase": "x"}}})
+    assert "hunter2" not in line
+    assert line == "Pulumi.staging.yaml: signal9:secrets.alpaca.passphrase = [secret]: unknown key"
+
+
+def test_program_refuses_bad_config_before_registering_any_resource() -> None:
+    values = read_stack_config("dev")
+    values["signal9:functions"] = json.dumps({"SyncAssets": {"memoryMb": 1}})
+    with pytest.raises(config.ConfigError, match=r"signal9:functions\.SyncAssets\.memoryMb = 1"):
+        run_program("dev", config=values)
+    # Run a good program afterwards in the same process: the runtime must not be left broken.
+    assert len(run_program("dev").of_type("aws:dynamodb/table:Table")) == 8
+
+
+def test_plan_command_reports_config_errors_without_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "Pulumi.dev.yaml"
+    bad.write_text((ROOT / "Pulumi.dev.yaml").read_text() + "  signal9:colour: blue\n")
+    script = (
+        "import sys, signal9.mockrun as m, pathlib;"
+        f"m.stack_file = lambda s: pathlib.Path({str(bad)!r});"
+        "from signal9.cli import main; sys.exit(main(['plan', '--stack', 'dev']))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 2
+    assert "Pulumi.dev.yaml: signal9:colour = 'blue': unknown key" in result.stderr
+    assert "Traceback" not in result.stderr
