@@ -29,7 +29,7 @@ plan: install
 	.venv/bin/signal9 plan --stack $(STACK)
 
 bench: install
-	.venv/bin/python benchmarks/run.py
+	for script in benchmarks/*.py; do echo "== $$script"; .venv/bin/python $$script || exit 1; done
 
 clean:
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache

@@ -1,15 +1,15 @@
 """Signal9 Phase 1: the infrastructure foundation, read top to bottom like the diagram.
 
-    stack config (validated) ─┬─► Tables ─────────────┐
-                              ├─► Secrets ────────────┤
-                              ├─► EventBus ───────────┤
-                              ├─► FunctionLogs ───────┤
-                              │                       ▌
-                              │                 FunctionFleet (7 functions, roles, DLQs)
-                              │                       │
-                              ├─► Schedules ◄─────────┤  (Mon–Sat, America/New_York)
-                              ├─► EventRoutes ◄───────┤  (pollenationNeeded, earningsProcessed)
-                              └─► Observability ◄─────┘  (dashboard, alarms, queries)
+stack config (validated) ─┬─► Tables ─────────────┐
+                          ├─► Secrets ────────────┤
+                          ├─► EventBus ───────────┤
+                          ├─► FunctionLogs ───────┤
+                          │                       ▌
+                          │                 FunctionFleet (7 functions, roles, DLQs)
+                          │                       │
+                          ├─► Schedules ◄─────────┤  (Mon-Sat, America/New_York)
+                          ├─► EventRoutes ◄───────┤  (pollenationNeeded, earningsProcessed)
+                          └─► Observability ◄─────┘  (dashboard, alarms, queries)
 """
 
 import pulumi
@@ -30,7 +30,9 @@ stack_config = config.load()
 naming = Naming(pulumi.get_stack())
 
 # Common tags ride on the provider's default tags; each component adds Component=<name>.
-provider = aws.Provider("aws", region=aws.config.region, default_tags=aws.ProviderDefaultTagsArgs(tags=naming.common_tags()))
+provider = aws.Provider(
+    "aws", region=aws.config.region, default_tags=aws.ProviderDefaultTagsArgs(tags=naming.common_tags())
+)
 defaults = pulumi.ResourceOptions(providers=[provider])
 
 tables = Tables("tables", naming, stack_config.protection, opts=defaults)

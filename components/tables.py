@@ -22,8 +22,12 @@ def table_args(table: catalog.Table, naming: Naming, protection: Protection) -> 
             aws.dynamodb.TableGlobalSecondaryIndexArgs(
                 name=index.name,
                 key_schemas=[
-                    aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name=index.partition.name, key_type="HASH"),
-                    aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name=index.sort.name, key_type="RANGE"),
+                    aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                        attribute_name=index.partition.name, key_type="HASH"
+                    ),
+                    aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                        attribute_name=index.sort.name, key_type="RANGE"
+                    ),
                 ],
                 projection_type="ALL",
             )
@@ -57,7 +61,9 @@ class Tables(pulumi.ComponentResource):
             delete_before_replace=True,
         )
         self.tables = {
-            table.name: aws.dynamodb.Table(f"{table.name}-table", table_args(table, naming, protection), opts=table_opts)
+            table.name: aws.dynamodb.Table(
+                f"{table.name}-table", table_args(table, naming, protection), opts=table_opts
+            )
             for table in catalog.TABLES
         }
         self.names = {name: table.name for name, table in self.tables.items()}

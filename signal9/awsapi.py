@@ -35,7 +35,9 @@ def create_table_request(inputs: Mapping[str, Any]) -> dict[str, Any]:
         request["GlobalSecondaryIndexes"] = [
             {
                 "IndexName": index["name"],
-                "KeySchema": [{"AttributeName": k["attributeName"], "KeyType": k["keyType"]} for k in index["keySchemas"]],
+                "KeySchema": [
+                    {"AttributeName": k["attributeName"], "KeyType": k["keyType"]} for k in index["keySchemas"]
+                ],
                 "Projection": {"ProjectionType": index["projectionType"]},
             }
             for index in indexes

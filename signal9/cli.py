@@ -16,7 +16,9 @@ SUBCOMMAND_MODULES = ("signal9.plan",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="signal9", description="Signal9 infrastructure tooling (no AWS account needed).")
+    parser = argparse.ArgumentParser(
+        prog="signal9", description="Signal9 infrastructure tooling (no AWS account needed)."
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module in SUBCOMMAND_MODULES:
         importlib.import_module(module).register(subparsers)

@@ -23,7 +23,30 @@ from signal9.cron import ScheduleExpressionError, check_weekday_only
 NAMESPACE = catalog.PROJECT
 
 # CloudWatch Logs accepts only these retention periods (days).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 # AWS publishes Powertools for AWS Lambda (Python) v3 as a public layer; see docs/deploy.md.
 DEFAULT_POWERTOOLS_LAYER_VERSION = 27
@@ -107,7 +130,9 @@ class StackConfig(_Strict):
     alarmEmails: list[Annotated[str, AfterValidator(_email)]] = []
     powertoolsLayerVersion: int = Field(default=DEFAULT_POWERTOOLS_LAYER_VERSION, ge=1)
     eventArchiveRetentionDays: int = Field(default=30, ge=0, le=36500)
-    secretRecoveryWindowDays: Literal[0, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30] = 7  # type: ignore[valid-type]
+    secretRecoveryWindowDays: Literal[
+        0, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30
+    ] = 7
     regularPollenationBatchSize: int = Field(default=100, ge=1, le=1000)
     secrets: SecretValues = SecretValues()
 
@@ -184,9 +209,7 @@ def parse(raw: Mapping[str, Any], stack_file: str) -> StackConfig:
             loc = tuple(problem["loc"])
             secret = loc[0] in SECRET_KEYS
             value = loc[-2] if loc[-1] == "[key]" else _value_at(raw, loc)
-            lines.append(
-                f"{stack_file}: {_key_path(loc)} = {_describe(value, secret)}: {_allowed(problem)}"
-            )
+            lines.append(f"{stack_file}: {_key_path(loc)} = {_describe(value, secret)}: {_allowed(problem)}")
         raise ConfigError("\n".join(lines)) from None
 
 

@@ -64,13 +64,17 @@ def check_weekday_only(expression: str) -> None:
         return
     cron = _CRON.match(expression)
     if cron is None:
-        raise ScheduleExpressionError("expected cron(minutes hours day-of-month month day-of-week year) or at(yyyy-mm-ddThh:mm:ss)")
+        raise ScheduleExpressionError(
+            "expected cron(minutes hours day-of-month month day-of-week year) or at(yyyy-mm-ddThh:mm:ss)"
+        )
     fields = cron["fields"].split()
     if len(fields) != 6:
         raise ScheduleExpressionError(f"cron() needs 6 fields, got {len(fields)}")
     day_of_month, day_of_week = fields[2], fields[4]
     if day_of_week == "?":
-        raise ScheduleExpressionError("day-of-week '?' leaves the day to day-of-month, which reaches Sundays; set MON-SAT")
+        raise ScheduleExpressionError(
+            "day-of-week '?' leaves the day to day-of-month, which reaches Sundays; set MON-SAT"
+        )
     if day_of_month != "?":
         raise ScheduleExpressionError("day-of-month must be '?' when day-of-week is set (AWS cron rule)")
     if SUNDAY in days_of_week(day_of_week):

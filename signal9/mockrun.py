@@ -87,7 +87,8 @@ class Resource:
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
-        return reveal(self.inputs)
+        plain: dict[str, Any] = reveal(self.inputs)
+        return plain
 
 
 @dataclass
@@ -117,8 +118,7 @@ class ProgramRun:
             "project": PROJECT,
             "stack": self.stack,
             "resources": [
-                {"type": r.type, "name": r.name, "parent": r.parent, "inputs": mask(r.inputs)}
-                for r in self.resources
+                {"type": r.type, "name": r.name, "parent": r.parent, "inputs": mask(r.inputs)} for r in self.resources
             ],
             "outputs": mask(self.outputs),
         }
@@ -169,7 +169,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             )
             with self._lock:
                 self.run.resources.append(resource)
-        return super().RegisterResource(request)
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
 def stack_file(stack: str) -> Path:
@@ -236,4 +236,8 @@ def run_program(
 def _resolve(value: Any) -> Any:
     output = pulumi.Output.from_input(value)
     resolved = _sync_await(output.future())
-    return {SECRET_SIGNATURE: "1b47061264138c4ac30d75fd1eb44270", "value": resolved} if _sync_await(output.is_secret()) else resolved
+    return (
+        {SECRET_SIGNATURE: "1b47061264138c4ac30d75fd1eb44270", "value": resolved}
+        if _sync_await(output.is_secret())
+        else resolved
+    )

@@ -11,7 +11,9 @@ from signal9.mockrun import ProgramRun, run_program
 
 
 def add_stack_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", "-s", required=True, help=f"stack name ({', '.join(STACKS)}), read from Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "--stack", "-s", required=True, help=f"stack name ({', '.join(STACKS)}), read from Pulumi.<stack>.yaml"
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -6,7 +6,6 @@ The tables are created in moto from the very inputs the program registered
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -18,16 +17,36 @@ Tables = dict[str, Any]
 
 
 @pytest.fixture
-def tables(moto_tables: dict[str, str]) -> Iterator[Tables]:
+def tables(moto_tables: dict[str, str]) -> Tables:
     """Sample rows in every table; Scan is made to fail so no pattern can rely on it."""
     resource = boto3.resource("dynamodb")
     handles = {name: resource.Table(physical) for name, physical in moto_tables.items()}
     rows: dict[str, list[dict[str, Any]]] = {
         "assets": [
-            {"symbol": "AAPL", "lastPollenationDate": "2026-11-20", "status": "active", "avgVolume": Decimal(50_000_000)},
-            {"symbol": "AAPL", "lastPollenationDate": "2026-11-27", "status": "active", "avgVolume": Decimal(52_000_000)},
-            {"symbol": "MSFT", "lastPollenationDate": "2026-11-10", "status": "active", "avgVolume": Decimal(20_000_000)},
-            {"symbol": "TSLA", "lastPollenationDate": "2026-11-25", "status": "active", "avgVolume": Decimal(90_000_000)},
+            {
+                "symbol": "AAPL",
+                "lastPollenationDate": "2026-11-20",
+                "status": "active",
+                "avgVolume": Decimal(50_000_000),
+            },
+            {
+                "symbol": "AAPL",
+                "lastPollenationDate": "2026-11-27",
+                "status": "active",
+                "avgVolume": Decimal(52_000_000),
+            },
+            {
+                "symbol": "MSFT",
+                "lastPollenationDate": "2026-11-10",
+                "status": "active",
+                "avgVolume": Decimal(20_000_000),
+            },
+            {
+                "symbol": "TSLA",
+                "lastPollenationDate": "2026-11-25",
+                "status": "active",
+                "avgVolume": Decimal(90_000_000),
+            },
             {"symbol": "OLD", "lastPollenationDate": "2020-01-01", "status": "inactive", "avgVolume": Decimal(1)},
         ],
         "earningsCalendar": [
@@ -38,10 +57,30 @@ def tables(moto_tables: dict[str, str]) -> Iterator[Tables]:
             {"asset_symbol": "TSLA", "earnings_date": "2027-01-22"},
         ],
         "newsSentiment": [
-            {"news_id": "n1", "time_published": "20261127T090000", "asset_symbol": "AAPL", "sentiment_score": Decimal("0.8")},
-            {"news_id": "n2", "time_published": "20261128T090000", "asset_symbol": "AAPL", "sentiment_score": Decimal("-0.6")},
-            {"news_id": "n3", "time_published": "20261126T090000", "asset_symbol": "AAPL", "sentiment_score": Decimal("0.1")},
-            {"news_id": "n4", "time_published": "20261128T100000", "asset_symbol": "MSFT", "sentiment_score": Decimal("0.9")},
+            {
+                "news_id": "n1",
+                "time_published": "20261127T090000",
+                "asset_symbol": "AAPL",
+                "sentiment_score": Decimal("0.8"),
+            },
+            {
+                "news_id": "n2",
+                "time_published": "20261128T090000",
+                "asset_symbol": "AAPL",
+                "sentiment_score": Decimal("-0.6"),
+            },
+            {
+                "news_id": "n3",
+                "time_published": "20261126T090000",
+                "asset_symbol": "AAPL",
+                "sentiment_score": Decimal("0.1"),
+            },
+            {
+                "news_id": "n4",
+                "time_published": "20261128T100000",
+                "asset_symbol": "MSFT",
+                "sentiment_score": Decimal("0.9"),
+            },
         ],
         "companyOverview": [
             {"symbol": "AAPL", "last_updated": "2026-11-01", "name": "Apple v1"},
@@ -61,8 +100,8 @@ def tables(moto_tables: dict[str, str]) -> Iterator[Tables]:
         raise AssertionError("access patterns must use Query or GetItem, never Scan")
 
     for handle in handles.values():
-        handle.scan = no_scan
-    yield handles
+        handle.scan = no_scan  # type: ignore[method-assign, assignment]
+    return handles
 
 
 def symbols(items: list[dict[str, Any]], field: str = "symbol") -> list[str]:
@@ -76,7 +115,12 @@ def test_latest_pollenation_row_of_a_symbol(tables: Tables) -> None:
 
 def test_active_assets_least_recently_pollenated_first(tables: Tables) -> None:
     result = tables["assets"].query(IndexName="status-index", KeyConditionExpression=Key("status").eq("active"))
-    assert [i["lastPollenationDate"] for i in result["Items"]] == ["2026-11-10", "2026-11-20", "2026-11-25", "2026-11-27"]
+    assert [i["lastPollenationDate"] for i in result["Items"]] == [
+        "2026-11-10",
+        "2026-11-20",
+        "2026-11-25",
+        "2026-11-27",
+    ]
     assert symbols(result["Items"])[0] == "MSFT"
 
 
@@ -121,7 +165,9 @@ def test_a_symbols_most_positive_and_most_negative_news(tables: Tables, most_pos
 
 
 def test_a_symbols_latest_overview(tables: Tables) -> None:
-    result = tables["companyOverview"].query(KeyConditionExpression=Key("symbol").eq("AAPL"), ScanIndexForward=False, Limit=1)
+    result = tables["companyOverview"].query(
+        KeyConditionExpression=Key("symbol").eq("AAPL"), ScanIndexForward=False, Limit=1
+    )
     assert [i["name"] for i in result["Items"]] == ["Apple v2"]
 
 

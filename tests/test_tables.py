@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from signal9.naming import Naming
 TABLE = "aws:dynamodb/table:Table"
 
 
-def tables_by_catalog_name(run: ProgramRun) -> dict[str, dict[str, object]]:
+def tables_by_catalog_name(run: ProgramRun) -> dict[str, dict[str, Any]]:
     return {r.name.removesuffix("-table"): r.plain_inputs for r in run.of_type(TABLE)}
 
 
@@ -32,13 +33,13 @@ def test_keys_and_indexes_match_the_spec(dev: ProgramRun, table: catalog.Table) 
     assert (inputs["hashKey"], inputs["rangeKey"]) == (table.partition.name, table.sort.name)
     indexes = {
         index["name"]: (index["projectionType"], [(k["attributeName"], k["keyType"]) for k in index["keySchemas"]])
-        for index in inputs.get("globalSecondaryIndexes", [])  # type: ignore[attr-defined]
+        for index in inputs.get("globalSecondaryIndexes", [])
     }
     assert indexes == {
         index.name: ("ALL", [(index.partition.name, "HASH"), (index.sort.name, "RANGE")]) for index in table.indexes
     }
     # Deprecated per-index hash_key/range_key must not be used alongside key_schemas.
-    for index in inputs.get("globalSecondaryIndexes", []):  # type: ignore[attr-defined]
+    for index in inputs.get("globalSecondaryIndexes", []):
         assert "hashKey" not in index and "rangeKey" not in index
 
 
@@ -57,7 +58,10 @@ SPEC_KEYS = {
     "newsSentiment": (
         ("news_id", "S"),
         ("time_published", "S"),
-        {"asset-news-index": ("asset_symbol", "time_published"), "sentiment-score-index": ("asset_symbol", "sentiment_score")},
+        {
+            "asset-news-index": ("asset_symbol", "time_published"),
+            "sentiment-score-index": ("asset_symbol", "sentiment_score"),
+        },
     ),
     "companyOverview": (("symbol", "S"), ("last_updated", "S"), {}),
     "earnings": (("symbol", "S"), ("fiscal_date_ending", "S"), {}),
@@ -73,7 +77,9 @@ def test_catalog_matches_the_spec_transcription(dev: ProgramRun, name: str) -> N
     partition, sort, indexes = SPEC_KEYS[name]
     inputs = tables_by_catalog_name(dev)[name]
     assert inputs["hashKey"] == partition[0] and inputs["rangeKey"] == sort[0]
-    got = {i["name"]: tuple(k["attributeName"] for k in i["keySchemas"]) for i in inputs.get("globalSecondaryIndexes", [])}  # type: ignore[attr-defined]
+    got = {
+        i["name"]: tuple(k["attributeName"] for k in i["keySchemas"]) for i in inputs.get("globalSecondaryIndexes", [])
+    }
     assert got == indexes
 
 
@@ -81,9 +87,9 @@ def test_catalog_matches_the_spec_transcription(dev: ProgramRun, name: str) -> N
 def test_attribute_definitions_are_exactly_the_key_attributes(dev: ProgramRun, table: catalog.Table) -> None:
     inputs = tables_by_catalog_name(dev)[table.name]
     key_names = {table.partition.name, table.sort.name} | {k.name for i in table.indexes for k in (i.partition, i.sort)}
-    attributes = {a["name"]: a["type"] for a in inputs["attributes"]}  # type: ignore[attr-defined]
+    attributes = {a["name"]: a["type"] for a in inputs["attributes"]}
     assert set(attributes) == key_names  # AWS rejects attribute definitions that are not keys
-    assert len(inputs["attributes"]) == len(attributes)  # type: ignore[arg-type]  # each once
+    assert len(inputs["attributes"]) == len(attributes)  # each once
     for attribute, kind in attributes.items():
         assert kind == ("N" if attribute in NUMERIC_ATTRIBUTES else "S")
 

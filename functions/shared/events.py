@@ -7,7 +7,7 @@ PutEvents entry and ``pattern`` the rule pattern that matches exactly this event
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -89,5 +89,4 @@ class _Envelope(BaseModel):
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
+    return datetime.now(UTC)

@@ -1,0 +1,48 @@
+"""`signal9 plan`: the stable JSON contract and the human summary."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from signal9.cli import main
+from signal9.mockrun import ProgramRun
+
+ARN = re.compile(r"^arn:aws:[a-z0-9-]+:(us-east-1)?:(123456789012)?:")
+
+
+def test_json_document_shape(dev: ProgramRun) -> None:
+    document = dev.to_json()
+    assert set(document) == {"project", "stack", "resources", "outputs"}
+    assert (document["project"], document["stack"]) == ("signal9", "dev")
+    names = {r["name"] for r in document["resources"]}
+    for resource in document["resources"]:
+        assert set(resource) == {"type", "name", "parent", "inputs"}
+        assert resource["parent"] is None or resource["parent"] in names
+        assert isinstance(resource["inputs"], dict)
+    json.dumps(document)  # serialisable as is
+
+
+def test_cross_references_read_like_a_real_deployment(dev: ProgramRun) -> None:
+    arns = [value for value in dev.outputs["tableArns"].values()]
+    assert arns and all(ARN.match(arn) for arn in arns)
+
+
+def test_cli_json_and_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--stack", "staging", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["stack"] == "staging"
+    types = [r["type"] for r in document["resources"]]
+    assert types.count("aws:dynamodb/table:Table") == 8
+
+    assert main(["plan", "--stack", "staging"]) == 0
+    summary = capsys.readouterr().out
+    assert "signal9 stack 'staging' in us-east-1" in summary
+    assert re.search(r"tables \(8\)\n\s+8  aws:dynamodb/table:Table", summary)
+
+
+def test_unknown_stack_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--stack", "qa"]) == 2
+    assert "Pulumi.qa.yaml not found" in capsys.readouterr().err
