@@ -135,13 +135,13 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
             return f"{args.name}-id", dict(args.inputs)
         return mock_state(args.typ, args.name, reveal(args.inputs), self.region)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/signal9", "userId": "AIDA"}, None
+            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/signal9", "userId": "AIDA"}, []
         if args.token in ("aws:index/getRegion:getRegion", "aws:index/region:Region"):
-            return {"name": self.region, "region": self.region, "id": self.region}, None
+            return {"name": self.region, "region": self.region, "id": self.region}, []
         if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         raise NotImplementedError(f"the mock runtime has no answer for invoke {args.token}")
 
 
