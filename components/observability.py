@@ -1,17 +1,226 @@
-"""SKELETON (being implemented this session): FunctionLogs and Observability."""
+"""FunctionLogs (a log group per function) and Observability (topic, dashboard, alarms, queries).
 
+Everything is generated from the catalog by ``signal9.dashboard``; physical names come from
+``Naming``, so the dashboard body, alarms and queries are plain data and do not wait on the
+other components' outputs. Observability still depends on those components so that it is
+created after, and deleted before, the things it watches.
+
+Alarm notifications: the topic is encrypted with a customer managed KMS key, not the AWS
+managed ``alias/aws/sns`` key. CloudWatch must be allowed kms:GenerateDataKey*/kms:Decrypt on
+the topic's key to publish, and the AWS managed key's policy cannot be changed; with it,
+every alarm notification would be dropped silently (see docs/observability.md).
+"""
+
+from __future__ import annotations
+
+import json
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
+
+from signal9 import catalog, dashboard
+from signal9.config import StackConfig
+from signal9.naming import Naming, component_tags
 
 
 class FunctionLogs(pulumi.ComponentResource):
-    def __init__(self, name: str, *args: Any, opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> None:
+    """One log group per catalog function; FunctionFleet makes each function depend on its group."""
+
+    log_groups: dict[str, aws.cloudwatch.LogGroup]
+
+    def __init__(
+        self,
+        name: str,
+        naming: Naming,
+        stack_config: StackConfig,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("signal9:index:FunctionLogs", name, None, opts)
-        self.register_outputs({})
+        # Created here rather than by Lambda on first run, so retention and tags apply from
+        # the first line and `pulumi destroy` removes the logs with the stack.
+        self.log_groups = {
+            function.name: aws.cloudwatch.LogGroup(
+                f"{function.name}-log-group",
+                name=naming.log_group(function.name),
+                retention_in_days=stack_config.logRetentionDays,
+                tags=component_tags("function-logs"),
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            )
+            for function in catalog.FUNCTIONS
+        }
+        self.names = {fn: group.name for fn, group in self.log_groups.items()}
+        self.arns = {fn: group.arn for fn, group in self.log_groups.items()}
+        self.register_outputs({"names": self.names})
+
+
+def alarm_key_policy(account_id: str, partition: str, region: str, alarm_prefix: str) -> str:
+    """Key policy for the alarm topic's key: the account administers it, CloudWatch alarms use it."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    # AWS's default key policy statement: delegates key administration to IAM.
+                    # Without it nobody could ever change or delete the key.
+                    "Sid": "AccountAdministersKey",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                {
+                    # What CloudWatch needs to publish to an encrypted topic, only for this
+                    # stack's alarms in this account ("*" in a key policy means this key).
+                    "Sid": "CloudWatchAlarmsPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account_id},
+                        "ArnLike": {
+                            "aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:{alarm_prefix}-*"
+                        },
+                    },
+                },
+            ],
+        }
+    )
+
+
+def _alarm_args(spec: dashboard.AlarmSpec, topic_arn: pulumi.Output[str]) -> dict[str, Any]:
+    """MetricAlarm inputs for a spec; every alarm notifies the topic on ALARM and on OK."""
+    args: dict[str, Any] = {
+        "name": spec.name,
+        "alarm_description": spec.description,
+        "comparison_operator": spec.comparison,
+        "threshold": spec.threshold,
+        "evaluation_periods": spec.evaluation_periods,
+        "datapoints_to_alarm": spec.datapoints_to_alarm,
+        # Most of these metrics are only published when something happens (e.g. EventBridge
+        # sends FailedInvocations only when non-zero): no data means nothing went wrong.
+        "treat_missing_data": "notBreaching",
+        "alarm_actions": [topic_arn],
+        "ok_actions": [topic_arn],
+        "tags": component_tags("observability"),
+    }
+    if spec.sum_of:
+        args["metric_queries"] = [
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id="failures", expression=spec.expression, label=spec.key, return_data=True
+            ),
+            *(
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id=query.id,
+                    return_data=False,
+                    metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                        namespace=query.namespace,
+                        metric_name=query.metric,
+                        dimensions=query.dimensions,
+                        period=dashboard.PERIOD_SECONDS,
+                        stat="Sum",
+                    ),
+                )
+                for query in spec.sum_of
+            ),
+        ]
+    else:
+        args.update(
+            namespace=spec.namespace,
+            metric_name=spec.metric,
+            dimensions=spec.dimensions,
+            statistic=spec.statistic,
+            period=dashboard.PERIOD_SECONDS,
+        )
+    return args
 
 
 class Observability(pulumi.ComponentResource):
-    def __init__(self, name: str, *args: Any, opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> None:
+    """The stack's alarm topic, dashboard, alarms and saved Logs Insights queries."""
+
+    topic: aws.sns.Topic
+    dashboard: aws.cloudwatch.Dashboard
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]
+    queries: dict[str, aws.cloudwatch.QueryDefinition]
+
+    def __init__(
+        self,
+        name: str,
+        naming: Naming,
+        stack_config: StackConfig,
+        *,
+        tables: pulumi.Resource,
+        fleet: pulumi.Resource,
+        schedules: pulumi.Resource,
+        routes: pulumi.Resource,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("signal9:index:Observability", name, None, opts)
-        self.register_outputs({})
+        # Names are derived, not read from these components; depending on them orders
+        # creation (watch what exists) and deletion (stop watching first).
+        watched = pulumi.ResourceOptions(parent=self, depends_on=[tables, fleet, schedules, routes])
+        child = pulumi.ResourceOptions(parent=self)
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        region = aws.get_region_output(opts=invoke).region
+        account_id = aws.get_caller_identity_output(opts=invoke).account_id
+        partition = aws.get_partition_output(opts=invoke).partition
+
+        key = aws.kms.Key(
+            "alarms-key",
+            description=f"Signal9 {naming.stack}: encrypts the {naming.prefix}-alarms topic (CloudWatch may use it)",
+            enable_key_rotation=True,
+            # Alarm notifications are transient; a short window is enough to undo a mistake.
+            deletion_window_in_days=7,
+            policy=pulumi.Output.all(account_id, partition, region).apply(
+                lambda parts: alarm_key_policy(parts[0], parts[1], parts[2], naming.prefix)
+            ),
+            tags=component_tags("observability"),
+            opts=child,
+        )
+        aws.kms.Alias("alarms-key-alias", name=f"alias/{naming.prefix}-alarms", target_key_id=key.key_id, opts=child)
+        self.topic = aws.sns.Topic(
+            "alarms-topic",
+            name=f"{naming.prefix}-alarms",
+            kms_master_key_id=key.arn,
+            tags=component_tags("observability"),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+        # Email subscriptions stay "pending confirmation" until the recipient clicks the link.
+        self.subscriptions = [
+            aws.sns.TopicSubscription(
+                f"alarm-email-{email}",
+                topic=self.topic.arn,
+                protocol="email",
+                endpoint=email,
+                opts=child,
+            )
+            for email in stack_config.alarmEmails
+        ]
+
+        self.dashboard = aws.cloudwatch.Dashboard(
+            "dashboard",
+            dashboard_name=naming.prefix,
+            dashboard_body=region.apply(lambda r: dashboard.dashboard_json(naming, stack_config, r)),
+            opts=pulumi.ResourceOptions.merge(watched, pulumi.ResourceOptions(delete_before_replace=True)),
+        )
+        self.alarms = {
+            spec.key: aws.cloudwatch.MetricAlarm(
+                f"{spec.key}-alarm",
+                **_alarm_args(spec, self.topic.arn),
+                opts=pulumi.ResourceOptions.merge(watched, pulumi.ResourceOptions(delete_before_replace=True)),
+            )
+            for spec in dashboard.alarm_specs(naming)
+        }
+        self.queries = {
+            query.key: aws.cloudwatch.QueryDefinition(
+                f"{query.key}-query",
+                name=query.name,
+                query_string=query.query,
+                log_group_names=list(query.log_groups),
+                opts=watched,
+            )
+            for query in dashboard.saved_queries(naming)
+        }
+        self.topic_arn = self.topic.arn
+        self.register_outputs({"topicArn": self.topic_arn, "dashboardName": self.dashboard.dashboard_name})

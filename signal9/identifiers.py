@@ -104,9 +104,19 @@ def _dashboard(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, 
     return name, {"dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT_ID}:dashboard/{name}"}
 
 
+def _uuid(name: str) -> str:
+    """A stable UUID-shaped id (query definitions, KMS keys) derived from the name."""
+    return f"{_suffix(name, 8)}-{_suffix(name + '1', 4)}-{_suffix(name + '2', 4)}-{_suffix(name + '3', 4)}-{_suffix(name + '4', 12)}"
+
+
 def _query_definition(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, State]:
-    query_id = f"{_suffix(name, 8)}-{_suffix(name + '1', 4)}-{_suffix(name + '2', 4)}-{_suffix(name + '3', 4)}-{_suffix(name + '4', 12)}"
+    query_id = _uuid(name)
     return query_id, {"queryDefinitionId": query_id}
+
+
+def _kms_key(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, State]:
+    key_id = _uuid(name)
+    return key_id, {"arn": _arn("kms", region, f"key/{key_id}"), "keyId": key_id}
 
 
 def _generic(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, State]:
@@ -129,6 +139,7 @@ BUILDERS: dict[str, Builder] = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,
     "aws:cloudwatch/queryDefinition:QueryDefinition": _query_definition,
+    "aws:kms/key:Key": _kms_key,
 }
 
 

@@ -1,0 +1,526 @@
+"""Monitoring generated from the catalog: dashboard body, alarm specs and Logs Insights queries.
+
+Pure functions of the catalog, a stack's ``Naming`` and its config (no Pulumi), so the
+Observability component stays thin and every widget, alarm and query is unit-testable.
+Physical names come from ``Naming`` exactly as the other components create them.
+
+Metric names and dimensions (checked against the AWS service guides):
+- AWS/Lambda per ``FunctionName``: Invocations, Errors, Throttles, Duration, ConcurrentExecutions.
+- AWS/SQS per ``QueueName``: ApproximateNumberOfMessagesVisible.
+- AWS/Scheduler per ``ScheduleGroup`` only (Scheduler publishes no per-schedule dimension).
+- AWS/Events for a rule on a custom bus: ``EventBusName`` + ``RuleName``.
+- AWS/DynamoDB per ``TableName`` (ThrottledRequests also per ``Operation``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from signal9 import catalog
+from signal9.config import StackConfig
+from signal9.naming import Naming
+
+PERIOD_SECONDS = 300
+GRID_WIDTH = 24
+WIDGET_HEIGHT = 6
+
+# AWS limits this module stays inside.
+MAX_DASHBOARD_BODY_BYTES = 1_000_000  # PutDashboard: DashboardBody at most 1 MB
+MAX_WIDGETS = 500  # widgets per dashboard
+MAX_METRICS_PER_WIDGET = 500
+MAX_ALARM_NAME_LENGTH = 255
+MAX_ALARM_METRIC_QUERIES = 10  # metric math alarms: at most 10 metrics per alarm
+MAX_LOG_GROUPS_PER_QUERY = 50  # Logs Insights: log groups per query / SOURCE list
+
+# The DynamoDB operations the catalog's grants allow (see catalog.Function): a table's
+# ThrottledRequests is published per operation, so the dashboard lists exactly these.
+READ_OPERATIONS = ("GetItem", "BatchGetItem", "Query")
+WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
+
+# Scheduler metrics for a schedule group; the last four mean a job did not reach its function.
+SCHEDULER_METRICS = (
+    "InvocationAttemptCount",
+    "TargetErrorCount",
+    "TargetErrorThrottledCount",
+    "InvocationThrottleCount",
+    "InvocationDroppedCount",
+    "InvocationsSentToDeadLetterCount",
+    "InvocationsFailedToBeSentToDeadLetterCount",
+)
+SCHEDULER_FAILURE_METRICS = (
+    "TargetErrorCount",
+    "InvocationDroppedCount",
+    "InvocationsSentToDeadLetterCount",
+    "InvocationsFailedToBeSentToDeadLetterCount",
+)
+RULE_METRICS = (
+    "MatchedEvents",
+    "Invocations",
+    "FailedInvocations",
+    "InvocationsSentToDlq",
+    "InvocationsFailedToBeSentToDlq",
+)
+RULE_FAILURE_METRICS = ("FailedInvocations", "InvocationsSentToDlq", "InvocationsFailedToBeSentToDlq")
+
+# A line is an error when the handler logged ERROR/CRITICAL (Powertools ``level``), the
+# runtime reported an uncaught exception (also ``level`` ERROR in Lambda's JSON log format)
+# or the platform report says the invocation failed or timed out.
+ERROR_FILTER = 'level in ["ERROR", "CRITICAL"] or record.status in ["error", "failure", "timeout"]'
+CORRELATION_ID_PLACEHOLDER = "<eventbridge-event-id>"
+
+
+# ---------------------------------------------------------------------------- names
+
+
+def function_names(naming: Naming) -> dict[str, str]:
+    """Catalog function name -> physical function name."""
+    return {f.name: naming.function(f.name) for f in catalog.FUNCTIONS}
+
+
+def log_group_names(naming: Naming) -> list[str]:
+    """Every function's log group, in catalog order."""
+    return [naming.log_group(f.name) for f in catalog.FUNCTIONS]
+
+
+def table_operations(table: str) -> tuple[str, ...]:
+    """The DynamoDB operations any catalog function is granted on ``table``."""
+    reads = any(table in f.reads for f in catalog.FUNCTIONS)
+    writes = any(table in f.writes for f in catalog.FUNCTIONS)
+    return (READ_OPERATIONS if reads else ()) + (WRITE_OPERATIONS if writes else ())
+
+
+def event_rules(naming: Naming) -> dict[str, str]:
+    """Catalog event detail-type -> physical rule name on the Signal9 bus."""
+    return {event.detail_type: naming.rule(event.detail_type) for event in catalog.EVENTS}
+
+
+def schedule_groups(naming: Naming) -> tuple[str, ...]:
+    """The schedule groups the catalog's schedules live in (one per stack today)."""
+    return (naming.schedule_group,) if catalog.SCHEDULE_NAMES else ()
+
+
+# ---------------------------------------------------------------------------- queries
+
+
+def _source(naming: Naming) -> str:
+    """The log-group prefix of a dashboard log widget: every function's log group."""
+    return " | ".join(f"SOURCE '{group}'" for group in log_group_names(naming))
+
+
+def recent_errors_query() -> str:
+    return (
+        "fields @timestamp, @log, function_name, level, message, correlation_id, function_request_id"
+        f" | filter {ERROR_FILTER}"
+        " | sort @timestamp desc"
+        " | limit 100"
+    )
+
+
+def errors_by_function_query() -> str:
+    return f"filter {ERROR_FILTER} | stats count(*) as errors by @log | sort errors desc"
+
+
+def correlation_query() -> str:
+    # Consumers carry the EventBridge event id as correlation_id; a producer mentions the id
+    # it emitted in its own line, so a substring match finds the producing invocation too.
+    return (
+        "fields @timestamp, @log, function_name, level, message, function_request_id"
+        f' | filter correlation_id = "{CORRELATION_ID_PLACEHOLDER}" or @message like "{CORRELATION_ID_PLACEHOLDER}"'
+        " | sort @timestamp asc"
+        " | limit 1000"
+    )
+
+
+def slowest_invocations_query() -> str:
+    # Lambda's JSON log format writes the REPORT line as a platform.report record; the text
+    # format's @duration fields are kept as a fallback.
+    return (
+        'filter type = "platform.report" or @type = "REPORT"'
+        " | fields @timestamp, @log, coalesce(record.requestId, @requestId) as requestId,"
+        " coalesce(record.metrics.durationMs, @duration) as durationMs,"
+        " coalesce(record.metrics.maxMemoryUsedMB, @maxMemoryUsed / 1000000) as maxMemoryUsedMB,"
+        " record.metrics.initDurationMs as initDurationMs, record.status as status"
+        " | sort durationMs desc"
+        " | limit 25"
+    )
+
+
+@dataclass(frozen=True)
+class SavedQuery:
+    """A saved Logs Insights query (``aws.cloudwatch.QueryDefinition``)."""
+
+    key: str
+    name: str
+    query: str
+    log_groups: tuple[str, ...]
+
+
+def saved_queries(naming: Naming) -> list[SavedQuery]:
+    """The saved queries, each over every function's log group, in a ``signal9-<stack>/`` folder."""
+    groups = tuple(log_group_names(naming))
+    if len(groups) > MAX_LOG_GROUPS_PER_QUERY:
+        raise ValueError(f"{len(groups)} log groups exceed the Logs Insights limit of {MAX_LOG_GROUPS_PER_QUERY}")
+    queries = {
+        "errors-by-function": errors_by_function_query(),
+        "correlation-id": correlation_query(),
+        "slowest-invocations": slowest_invocations_query(),
+    }
+    return [SavedQuery(key, f"{naming.prefix}/{key}", query, groups) for key, query in queries.items()]
+
+
+# ---------------------------------------------------------------------------- alarms
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """One metric of a metric-math alarm (id, namespace, metric, dimensions)."""
+
+    id: str
+    namespace: str
+    metric: str
+    dimensions: dict[str, str]
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One CloudWatch alarm: either a single metric or a FILL()-summed metric-math expression."""
+
+    key: str
+    name: str
+    description: str
+    threshold: float
+    comparison: str
+    evaluation_periods: int = 1
+    datapoints_to_alarm: int = 1
+    namespace: str | None = None
+    metric: str | None = None
+    statistic: str = "Sum"
+    dimensions: dict[str, str] = field(default_factory=dict)
+    sum_of: tuple[MetricQuery, ...] = ()
+
+    @property
+    def expression(self) -> str:
+        """The metric-math sum for a multi-metric alarm (a missing series counts as 0)."""
+        return " + ".join(f"FILL({q.id}, 0)" for q in self.sum_of)
+
+
+def _alarm_name(naming: Naming, suffix: str) -> str:
+    name = f"{naming.prefix}-{suffix}"
+    if len(name) > MAX_ALARM_NAME_LENGTH:
+        raise ValueError(f"alarm name {name!r} exceeds {MAX_ALARM_NAME_LENGTH} characters")
+    return name
+
+
+def _sum_of(namespace: str, metrics: tuple[str, ...], dimensions: dict[str, str]) -> tuple[MetricQuery, ...]:
+    if len(metrics) > MAX_ALARM_METRIC_QUERIES:
+        raise ValueError(f"a metric-math alarm takes at most {MAX_ALARM_METRIC_QUERIES} metrics")
+    return tuple(MetricQuery(f"m{i}", namespace, metric, dimensions) for i, metric in enumerate(metrics, start=1))
+
+
+def alarm_specs(naming: Naming) -> list[AlarmSpec]:
+    """Every alarm of a stack, generated from the catalog."""
+    specs: list[AlarmSpec] = []
+    for function in catalog.FUNCTIONS:
+        physical = naming.function(function.name)
+        specs.append(
+            AlarmSpec(
+                key=f"{function.name}-errors",
+                name=_alarm_name(naming, f"{function.name}-errors"),
+                description=(
+                    f"{physical} reported an error (uncaught exception or timeout). These jobs run a few times a day "
+                    "and every run matters, so one error alarms. First check: the saved query "
+                    f"{naming.prefix}/errors-by-function, then the function's log group {naming.log_group(function.name)}."
+                ),
+                namespace="AWS/Lambda",
+                metric="Errors",
+                dimensions={"FunctionName": physical},
+                threshold=1,
+                comparison="GreaterThanOrEqualToThreshold",
+            )
+        )
+        specs.append(
+            AlarmSpec(
+                key=f"{function.name}-throttles",
+                name=_alarm_name(naming, f"{function.name}-throttles"),
+                description=(
+                    f"{physical} was throttled in 3 consecutive 5-minute periods. Lambda retries throttled asynchronous "
+                    "invocations itself, so only sustained throttling alarms. First check: the account's concurrent "
+                    "executions (AWS/Lambda ConcurrentExecutions) against its concurrency quota."
+                ),
+                namespace="AWS/Lambda",
+                metric="Throttles",
+                dimensions={"FunctionName": physical},
+                threshold=1,
+                comparison="GreaterThanOrEqualToThreshold",
+                evaluation_periods=3,
+                datapoints_to_alarm=3,
+            )
+        )
+        queue = naming.dead_letter_queue(function.name)
+        specs.append(
+            AlarmSpec(
+                key=f"{function.name}-dlq-depth",
+                name=_alarm_name(naming, f"{function.name}-dlq-depth"),
+                description=(
+                    f"{queue} holds a message: an invocation of {physical} failed after all retries and its event was "
+                    "parked. First check: read the message (it carries the original event and the error), fix the "
+                    "cause, then redrive or delete it; the alarm clears when the queue is empty."
+                ),
+                namespace="AWS/SQS",
+                metric="ApproximateNumberOfMessagesVisible",
+                statistic="Maximum",
+                dimensions={"QueueName": queue},
+                threshold=0,
+                comparison="GreaterThanThreshold",
+            )
+        )
+    for group in schedule_groups(naming):
+        specs.append(
+            AlarmSpec(
+                key="schedules-delivery-failures",
+                name=_alarm_name(naming, "schedules-delivery-failures"),
+                description=(
+                    f"EventBridge Scheduler could not hand a job of schedule group {group} to its function (target error, "
+                    "dropped after retries, or sent to the dead-letter queue). Scheduler reports per group only. First "
+                    "check: the schedule's execution role may invoke the function, and the function's DLQ."
+                ),
+                sum_of=_sum_of("AWS/Scheduler", SCHEDULER_FAILURE_METRICS, {"ScheduleGroup": group}),
+                threshold=1,
+                comparison="GreaterThanOrEqualToThreshold",
+            )
+        )
+    for detail_type, rule in event_rules(naming).items():
+        specs.append(
+            AlarmSpec(
+                key=f"{detail_type}-rule-delivery-failures",
+                name=_alarm_name(naming, f"{detail_type}-rule-delivery-failures"),
+                description=(
+                    f"Rule {rule} on bus {naming.event_bus} failed to deliver a {detail_type} event to its function after "
+                    "retries. First check: the target's DLQ message (its attributes carry the error code), then the "
+                    "function's resource policy allows events.amazonaws.com from this rule."
+                ),
+                sum_of=_sum_of(
+                    "AWS/Events", RULE_FAILURE_METRICS, {"EventBusName": naming.event_bus, "RuleName": rule}
+                ),
+                threshold=1,
+                comparison="GreaterThanOrEqualToThreshold",
+            )
+        )
+    return specs
+
+
+# ---------------------------------------------------------------------------- dashboard
+
+
+Widget = dict[str, Any]
+
+
+def _metric(namespace: str, metric: str, dimensions: dict[str, str], **options: Any) -> list[Any]:
+    row: list[Any] = [namespace, metric]
+    for key, value in dimensions.items():
+        row += [key, value]
+    return row + ([options] if options else [])
+
+
+def _metric_widget(title: str, region: str, metrics: list[list[Any]], width: int, **properties: Any) -> Widget:
+    if len(metrics) > MAX_METRICS_PER_WIDGET:
+        raise ValueError(f"widget {title!r} has {len(metrics)} metrics, more than {MAX_METRICS_PER_WIDGET}")
+    return {
+        "type": "metric",
+        "width": width,
+        "height": WIDGET_HEIGHT,
+        "properties": {
+            "title": title,
+            "region": region,
+            "view": "timeSeries",
+            "stacked": False,
+            "period": PERIOD_SECONDS,
+            "stat": "Sum",
+            "metrics": metrics,
+            **properties,
+        },
+    }
+
+
+def _text_widget(markdown: str, height: int = 2) -> Widget:
+    return {"type": "text", "width": GRID_WIDTH, "height": height, "properties": {"markdown": markdown}}
+
+
+def _function_row(function: catalog.Function, naming: Naming, stack_config: StackConfig, region: str) -> list[Widget]:
+    name = naming.function(function.name)
+    dims = {"FunctionName": name}
+    timeout_ms = stack_config.timeout_seconds(function) * 1000
+    return [
+        _metric_widget(
+            f"{function.name}: invocations, errors, throttles",
+            region,
+            [
+                _metric("AWS/Lambda", "Invocations", dims, label="Invocations"),
+                _metric("AWS/Lambda", "Errors", dims, label="Errors", color="#d62728"),
+                _metric("AWS/Lambda", "Throttles", dims, label="Throttles", color="#ff7f0e"),
+            ],
+            width=8,
+        ),
+        _metric_widget(
+            f"{function.name}: duration (ms)",
+            region,
+            [
+                _metric("AWS/Lambda", "Duration", dims, stat="p50", label="p50"),
+                _metric("AWS/Lambda", "Duration", dims, stat="p95", label="p95"),
+                _metric("AWS/Lambda", "Duration", dims, stat="Maximum", label="max"),
+            ],
+            width=8,
+            annotations={"horizontal": [{"label": "timeout", "value": timeout_ms, "color": "#d62728"}]},
+        ),
+        _metric_widget(
+            f"{function.name}: concurrent executions",
+            region,
+            [_metric("AWS/Lambda", "ConcurrentExecutions", dims, stat="Maximum", label="max concurrent")],
+            width=8,
+        ),
+    ]
+
+
+def _table_row(table: catalog.Table, naming: Naming, region: str) -> list[Widget]:
+    dims = {"TableName": naming.table(table.name)}
+    throttles = [
+        _metric("AWS/DynamoDB", "ReadThrottleEvents", dims, label="read throttle events"),
+        _metric("AWS/DynamoDB", "WriteThrottleEvents", dims, label="write throttle events"),
+    ] + [
+        _metric("AWS/DynamoDB", "ThrottledRequests", {**dims, "Operation": op}, label=f"throttled {op}")
+        for op in table_operations(table.name)
+    ]
+    return [
+        _metric_widget(
+            f"table {table.name}: consumed capacity",
+            region,
+            [
+                _metric("AWS/DynamoDB", "ConsumedReadCapacityUnits", dims, label="read units"),
+                _metric("AWS/DynamoDB", "ConsumedWriteCapacityUnits", dims, label="write units"),
+            ],
+            width=12,
+        ),
+        _metric_widget(f"table {table.name}: throttles", region, throttles, width=12),
+    ]
+
+
+def _schedules_markdown(naming: Naming, stack_config: StackConfig) -> str:
+    lines = [
+        f"## Schedules (group `{naming.schedule_group}`, timezone {stack_config.timezone})",
+        "",
+        "Scheduler publishes metrics per schedule group, so the graph covers every schedule below.",
+        "",
+        "| schedule | function | expression | state |",
+        "|---|---|---|---|",
+    ]
+    for function in catalog.scheduled_functions():
+        trigger = catalog.schedule_trigger(function)
+        state = "ENABLED" if stack_config.schedule_enabled(function) else "DISABLED"
+        lines.append(
+            f"| {naming.schedule(trigger.schedule)} | {naming.function(function.name)} | "
+            f"`{stack_config.schedule_expression(function)}` | {state} |"
+        )
+    return "\n".join(lines)
+
+
+def _layout(rows: list[list[Widget]]) -> list[Widget]:
+    """Place rows of widgets on the 24-column grid, top to bottom."""
+    placed: list[Widget] = []
+    y = 0
+    for row in rows:
+        x = 0
+        for widget in row:
+            if x + widget["width"] > GRID_WIDTH:
+                x, y = 0, y + WIDGET_HEIGHT
+            placed.append({**widget, "x": x, "y": y})
+            x += widget["width"]
+        y += max(widget["height"] for widget in row)
+    return placed
+
+
+def dashboard_body(naming: Naming, stack_config: StackConfig, region: str) -> dict[str, Any]:
+    """The stack's dashboard: functions, DLQs, schedules, rules, tables and recent errors."""
+    rows: list[list[Widget]] = [
+        [
+            _text_widget(
+                f"# Signal9 {naming.stack}\nFunctions, dead-letter queues, schedule and rule delivery, tables. "
+                f"Alarms notify SNS topic `{naming.prefix}-alarms`; saved queries live in Logs Insights "
+                f"under `{naming.prefix}/`."
+            )
+        ],
+        [
+            {
+                "type": "log",
+                "width": GRID_WIDTH,
+                "height": WIDGET_HEIGHT,
+                "properties": {
+                    "title": "Recent errors across all functions",
+                    "region": region,
+                    "view": "table",
+                    "query": f"{_source(naming)} | {recent_errors_query()}",
+                },
+            }
+        ],
+        [_text_widget("## Functions")],
+        *(_function_row(function, naming, stack_config, region) for function in catalog.FUNCTIONS),
+        [_text_widget("## Dead-letter queues")],
+        [
+            _metric_widget(
+                "Dead-letter queue depth (messages visible)",
+                region,
+                [
+                    _metric(
+                        "AWS/SQS",
+                        "ApproximateNumberOfMessagesVisible",
+                        {"QueueName": naming.dead_letter_queue(f.name)},
+                        label=f.name,
+                    )
+                    for f in catalog.FUNCTIONS
+                ],
+                width=GRID_WIDTH,
+                stat="Maximum",
+            ),
+        ],
+        [_text_widget(_schedules_markdown(naming, stack_config), height=2 + len(catalog.SCHEDULE_NAMES))],
+        [
+            _metric_widget(
+                f"Schedule group {group}: delivery",
+                region,
+                [
+                    _metric("AWS/Scheduler", metric, {"ScheduleGroup": group}, label=metric)
+                    for metric in SCHEDULER_METRICS
+                ],
+                width=GRID_WIDTH,
+            )
+            for group in schedule_groups(naming)
+        ],
+        [
+            _metric_widget(
+                f"Rule {rule} ({detail_type}): delivery",
+                region,
+                [
+                    _metric("AWS/Events", metric, {"EventBusName": naming.event_bus, "RuleName": rule}, label=metric)
+                    for metric in RULE_METRICS
+                ],
+                width=GRID_WIDTH // max(1, len(catalog.EVENTS)),
+            )
+            for detail_type, rule in event_rules(naming).items()
+        ],
+        [_text_widget("## Tables")],
+        *(_table_row(table, naming, region) for table in catalog.TABLES),
+    ]
+    widgets = _layout([row for row in rows if row])
+    if len(widgets) > MAX_WIDGETS:
+        raise ValueError(f"{len(widgets)} widgets exceed the dashboard limit of {MAX_WIDGETS}")
+    return {"start": "-PT24H", "periodOverride": "inherit", "widgets": widgets}
+
+
+def dashboard_json(naming: Naming, stack_config: StackConfig, region: str) -> str:
+    """The dashboard body as PutDashboard takes it, checked against the 1 MB limit."""
+    text = json.dumps(dashboard_body(naming, stack_config, region), separators=(",", ":"))
+    size = len(text.encode())
+    if size > MAX_DASHBOARD_BODY_BYTES:
+        raise ValueError(f"dashboard body is {size} bytes, over the {MAX_DASHBOARD_BODY_BYTES}-byte limit")
+    return text
