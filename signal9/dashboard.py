@@ -23,6 +23,7 @@ from signal9.config import StackConfig
 from signal9.naming import Naming
 
 PERIOD_SECONDS = 300
+CUSTOM_NAMESPACE = "Signal9"  # POWERTOOLS_METRICS_NAMESPACE of every handler
 GRID_WIDTH = 24
 WIDGET_HEIGHT = 6
 
@@ -465,6 +466,35 @@ def dashboard_body(naming: Naming, stack_config: StackConfig, region: str) -> di
         ],
         [_text_widget("## Functions")],
         *(_function_row(function, naming, stack_config, region) for function in catalog.FUNCTIONS),
+        [
+            _metric_widget(
+                f"Signal9 custom metrics (namespace {CUSTOM_NAMESPACE}, stage {naming.stack})",
+                region,
+                [
+                    [
+                        {
+                            # Handlers publish EMF metrics with dimensions service + stage; a search
+                            # graphs whatever exists (ColdStart, Phase2PlaceholderRuns, ...).
+                            "expression": (
+                                f"SEARCH('{{{CUSTOM_NAMESPACE},service,stage}} stage=\"{naming.stack}\"', 'Sum', {PERIOD_SECONDS})"
+                            ),
+                            "label": "",
+                            "id": "custom",
+                        }
+                    ],
+                    [
+                        {
+                            # Powertools' ColdStart carries function_name + service, not stage;
+                            # the physical function name in each label tells the stacks apart.
+                            "expression": f"SEARCH('{{{CUSTOM_NAMESPACE},function_name,service}} MetricName=\"ColdStart\"', 'Sum', {PERIOD_SECONDS})",
+                            "label": "",
+                            "id": "coldstarts",
+                        }
+                    ],
+                ],
+                width=GRID_WIDTH,
+            )
+        ],
         [_text_widget("## Dead-letter queues")],
         [
             _metric_widget(
