@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from components.secrets import PLACEHOLDER_VALUE
 from signal9 import catalog, dashboard
 from signal9.config import StackConfig
 from signal9.mockrun import ProgramRun, read_stack_config, run_program
@@ -324,3 +326,50 @@ def test_observability_watches_what_exists(dev: ProgramRun) -> None:
     dependencies = set(dev.named("dashboard").dependencies)
     assert {f"{t}-table" for t in catalog.TABLE_NAMES} <= dependencies
     assert all(r.parent == "observability" for r in dev.of_type(ALARM) + dev.of_type(QUERY) + dev.of_type(DASHBOARD))
+
+
+# ---------------------------------------------------------------------------- docs
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_observability_doc_covers_every_metric_alarm_kind_and_query() -> None:
+    text = (DOCS / "observability.md").read_text()
+    handler_metrics = pytest.importorskip("functions.shared.observability")
+    for name in [m.value for m in handler_metrics.MetricName] + ["ColdStart"]:
+        assert f"`{name}`" in text, f"metric {name} is not documented"
+    assert f"Namespace **`{handler_metrics.NAMESPACE}`**".lower() in text.lower()
+    for spec in dashboard.alarm_specs(Naming("<stack>")):
+        generic = spec.name
+        for function in catalog.FUNCTION_NAMES:
+            generic = generic.replace(function, "<Function>")
+        for event in catalog.EVENTS:
+            generic = generic.replace(event.detail_type, "<detailType>")
+        assert f"`{generic}`" in text, f"alarm {generic} is not documented"
+    for query in dashboard.saved_queries(Naming("<stack>")):
+        assert f"`{query.name}`" in text
+    for field in (
+        "level",
+        "location",
+        "message",
+        "timestamp",
+        "service",
+        "cold_start",
+        "function_name",
+        "function_memory_size",
+        "function_arn",
+        "function_request_id",
+        "correlation_id",
+        "stage",
+        "xray_trace_id",
+    ):
+        assert f"| `{field}` |" in text, f"log field {field} is not documented"
+
+
+def test_secrets_doc_names_every_config_path_and_the_placeholder() -> None:
+    text = (DOCS / "secrets.md").read_text()
+    for secret in catalog.SECRETS:
+        for field in secret.fields:
+            assert f"signal9:secrets.{secret.name}.{field}" in text
+    assert PLACEHOLDER_VALUE in text and "put-secret-value" in text and "300" in text
