@@ -1,0 +1,1 @@
+"""MarkEarningsProcessed Lambda handler (``functions.mark_earnings_processed.handler.handler``)."""

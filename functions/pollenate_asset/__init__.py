@@ -1,0 +1,1 @@
+"""PollenateAsset Lambda handler (``functions.pollenate_asset.handler.handler``)."""

@@ -1,0 +1,1 @@
+"""SyncAssets Lambda handler (``functions.sync_assets.handler.handler``)."""

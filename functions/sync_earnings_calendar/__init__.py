@@ -1,0 +1,1 @@
+"""SyncEarningsCalendar Lambda handler (``functions.sync_earnings_calendar.handler.handler``)."""

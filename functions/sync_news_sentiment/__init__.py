@@ -1,0 +1,1 @@
+"""SyncNewsSentiment Lambda handler (``functions.sync_news_sentiment.handler.handler``)."""

@@ -1,0 +1,1 @@
+"""TriggerEarningsPollenation Lambda handler (``functions.trigger_earnings_pollenation.handler.handler``)."""

@@ -1,0 +1,1 @@
+"""TriggerRegularPollenation Lambda handler (``functions.trigger_regular_pollenation.handler.handler``)."""

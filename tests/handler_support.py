@@ -1,0 +1,174 @@
+"""Running the Phase 1 handlers in-process against moto, the way Lambda would.
+
+``Fleet`` sets up what the infrastructure provides (bus, secrets, tables from the
+program's own inputs) plus an SQS queue subscribed to the bus so tests can see every
+event put on it, and invokes a handler with exactly the environment FunctionFleet gives
+that function (derived from the catalog).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.shared.env import EVENT_BUS_NAME, STAGE, secret_variable, setting_variable, table_variable
+from functions.shared.events import SOURCE
+from signal9 import catalog
+
+STAGE_NAME = "dev"
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+BUS = f"signal9-{STAGE_NAME}"
+BATCH_SIZE = 2
+
+# Obviously fake test credentials (never real ones); tests assert they never leak.
+SECRET_VALUES: dict[str, dict[str, str]] = {
+    "alphavantage": {"apiKey": "test-av-key-0000"},
+    "alpaca": {
+        "keyId": "test-key-id-0000",
+        "secretKey": "test-secret-key-0000",
+        "baseUrl": "https://paper-api.alpaca.markets",
+    },
+}
+
+Handler = Callable[[Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """The attributes of the real Lambda context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "2026/11/02/[$LATEST]0123456789abcdef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def context_for(function: catalog.Function) -> LambdaContext:
+    name = f"signal9-{STAGE_NAME}-{function.name}"
+    return LambdaContext(
+        function_name=name,
+        memory_limit_in_mb=function.memory_mb,
+        invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}",
+        log_group_name=f"/aws/lambda/{name}",
+    )
+
+
+def eventbridge_event(detail_type: str, detail: dict[str, Any], *, source: str = SOURCE) -> dict[str, Any]:
+    """An event as EventBridge delivers it to a rule target."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": ACCOUNT,
+        "time": "2026-11-02T20:00:05Z",
+        "region": REGION,
+        "resources": [],
+        "detail": detail,
+    }
+
+
+def scheduled_event(time: datetime | str) -> dict[str, Any]:
+    """What Signal9's schedules send (Scheduler context attributes resolved)."""
+    return {
+        "id": str(uuid.uuid4()),
+        "time": time if isinstance(time, str) else time.isoformat(),
+        "source": "aws.scheduler",
+        "detail-type": "Scheduled Event",
+        "resources": [f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/signal9-{STAGE_NAME}/test"],
+    }
+
+
+class Fleet:
+    """The deployed environment, in moto: tables, bus (+ capture queue), secrets."""
+
+    def __init__(self, tables: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+        self.tables = tables
+        self._monkeypatch = monkeypatch
+        self.dynamodb = boto3.resource("dynamodb")
+        self.secretsmanager = boto3.client("secretsmanager")
+        self.secret_arns = {name: self.put_secret(name, value) for name, value in SECRET_VALUES.items()}
+        events = boto3.client("events")
+        sqs = boto3.client("sqs")
+        events.create_event_bus(Name=BUS)
+        self.queue_url = sqs.create_queue(QueueName="captured-events")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events.put_rule(Name="capture", EventBusName=BUS, EventPattern=json.dumps({"source": [SOURCE]}))
+        events.put_targets(Rule="capture", EventBusName=BUS, Targets=[{"Id": "queue", "Arn": queue_arn}])
+        self._sqs = sqs
+
+    def put_secret(self, name: str, value: dict[str, str]) -> str:
+        secret_id = f"signal9/{STAGE_NAME}/{name}"
+        try:
+            return self.secretsmanager.put_secret_value(SecretId=secret_id, SecretString=json.dumps(value))["ARN"]
+        except self.secretsmanager.exceptions.ResourceNotFoundException:
+            return self.secretsmanager.create_secret(Name=secret_id, SecretString=json.dumps(value))["ARN"]
+
+    def table(self, name: str) -> Any:
+        return self.dynamodb.Table(self.tables[name])
+
+    def rows(self, name: str) -> list[dict[str, Any]]:
+        """Every row (a Scan is fine in a test: it proves what was, or was not, written)."""
+        return list(self.table(name).scan()["Items"])
+
+    def environment(self, function: catalog.Function) -> dict[str, str]:
+        """Exactly what FunctionFleet sets for ``function``."""
+        env = {
+            STAGE: STAGE_NAME,
+            "POWERTOOLS_SERVICE_NAME": function.name,
+            "POWERTOOLS_METRICS_NAMESPACE": "Signal9",
+            "AWS_RETRY_MODE": "standard",
+            "AWS_MAX_ATTEMPTS": "3",
+        }
+        env |= {table_variable(t): self.tables[t] for t in function.tables}
+        if function.secret:
+            env[secret_variable(function.secret)] = self.secret_arns[function.secret]
+        if function.emits:
+            env[EVENT_BUS_NAME] = BUS
+        if function.name == "TriggerRegularPollenation":
+            env[setting_variable("regularPollenationBatchSize")] = str(BATCH_SIZE)
+        return env
+
+    def invoke(self, function_name: str, event: Any) -> Any:
+        """Call ``functions.<package>.handler.handler`` with the function's environment and a context."""
+        function = catalog.function(function_name)
+        self._clear_environment()
+        for key, value in self.environment(function).items():
+            self._monkeypatch.setenv(key, value)
+        handler: Handler = importlib.import_module(f"functions.{function.package}.handler").handler
+        return handler(event, context_for(function))
+
+    def _clear_environment(self) -> None:
+        """Drop another function's variables so a handler sees only its own."""
+        for function in catalog.FUNCTIONS:
+            for key in self.environment(function):
+                if key.startswith("SIGNAL9_"):
+                    self._monkeypatch.delenv(key, raising=False)
+
+    def delivered(self) -> list[dict[str, Any]]:
+        """Every event put on the bus since the last call (drains the capture queue)."""
+        events: list[dict[str, Any]] = []
+        while True:
+            messages = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return events
+            for message in messages:
+                events.append(json.loads(message["Body"]))
+                self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
