@@ -21,6 +21,7 @@ import pytest
 
 from functions.shared.env import EVENT_BUS_NAME, STAGE, secret_variable, setting_variable, table_variable
 from functions.shared.events import SOURCE
+from functions.shared.scheduled import scheduler_input_json
 from signal9 import catalog
 
 STAGE_NAME = "dev"
@@ -83,15 +84,19 @@ def eventbridge_event(detail_type: str, detail: dict[str, Any], *, source: str =
     }
 
 
-def scheduled_event(time: datetime | str) -> dict[str, Any]:
-    """What Signal9's schedules send (Scheduler context attributes resolved)."""
-    return {
-        "id": str(uuid.uuid4()),
-        "time": time if isinstance(time, str) else time.isoformat(),
-        "source": "aws.scheduler",
-        "detail-type": "Scheduled Event",
-        "resources": [f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/signal9-{STAGE_NAME}/test"],
+def scheduled_event(time: datetime | str, attempt: int = 1) -> dict[str, Any]:
+    """What Signal9's schedules send: the target input with Scheduler's context attributes resolved."""
+    values = {
+        "<aws.scheduler.execution-id>": uuid.uuid4().hex[:16],
+        "<aws.scheduler.scheduled-time>": time if isinstance(time, str) else time.isoformat().replace("+00:00", "Z"),
+        "<aws.scheduler.schedule-arn>": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/signal9-{STAGE_NAME}/test",
+        "<aws.scheduler.attempt-number>": str(attempt),
     }
+    text = scheduler_input_json()
+    for attribute, value in values.items():
+        text = text.replace(attribute, value)
+    event: dict[str, Any] = json.loads(text)
+    return event
 
 
 class Fleet:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,7 +28,7 @@ from functions.shared.events import EarningsProcessed, PollenationNeeded
 from functions.shared.observability import logger
 from functions.shared.publisher import MAX_ENTRIES_PER_CALL, PublishError, publish
 from functions.shared.retry import Backoff, retry_call
-from functions.shared.scheduled import ScheduledInvocation
+from functions.shared.scheduled import ScheduledInvocation, scheduler_input_json
 from signal9 import catalog
 from tests.handler_support import BATCH_SIZE, BUS, SECRET_VALUES, Fleet, eventbridge_event, scheduled_event
 
@@ -186,6 +187,25 @@ def test_earnings_trigger_skips_a_row_that_cannot_make_a_valid_event(fleet: Flee
     assert fleet.invoke("TriggerEarningsPollenation", scheduled_event(MONDAY_EVENING_NY))["symbols"] == ["AAPL"]
 
 
+def test_scheduler_input_uses_exactly_the_scheduler_context_attributes() -> None:
+    attributes = set(re.findall(r"<aws\.scheduler\.[a-z-]+>", scheduler_input_json()))
+    assert attributes == {
+        "<aws.scheduler.execution-id>",
+        "<aws.scheduler.scheduled-time>",
+        "<aws.scheduler.schedule-arn>",
+        "<aws.scheduler.attempt-number>",
+    }
+    resolved = scheduled_event("2026-11-02T12:00:00Z")
+    assert ScheduledInvocation.parse(resolved).moment() == datetime(2026, 11, 2, 12, tzinfo=UTC)
+
+
+def test_scheduled_handler_correlation_id_is_the_scheduler_execution_id(fleet: Fleet, log_lines: io.StringIO) -> None:
+    event = scheduled_event(MONDAY_EVENING_NY)
+    fleet.invoke("SyncEarningsCalendar", event)
+    lines = json_lines(log_lines)
+    assert lines and {line["correlation_id"] for line in lines} == {event["id"]}
+
+
 def test_scheduled_invocation_defaults_to_now_without_a_time() -> None:
     before = datetime.now(UTC)
     assert ScheduledInvocation.parse({}).moment() >= before
@@ -340,6 +360,7 @@ def test_sync_fails_fast_on_a_placeholder_secret(fleet: Fleet, name: str, log_li
     message = str(raised.value)
     assert f"secret {secret!r}" in message and "PLACEHOLDER" in message
     assert f"pulumi config set --secret --path signal9:secrets.{secret}." in message
+    assert "<value> -s dev" in message and "`pulumi up -s dev`" in message
     assert PLACEHOLDER not in message and PLACEHOLDER not in log_lines.getvalue()
 
 

@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import TransformParam
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
 
 from functions.shared.aws import secrets_provider
-from functions.shared.env import require, secret_variable
+from functions.shared.env import STAGE, require, secret_variable
 
 PLACEHOLDER_PREFIX = "PLACEHOLDER"
 MAX_AGE_VARIABLE = "POWERTOOLS_PARAMETERS_MAX_AGE"
@@ -89,10 +89,13 @@ def load_credentials(model: type[C]) -> C:
 def _refuse_placeholders(name: str, arn: str, document: dict[str, Any]) -> None:
     fields = [f for f, v in document.items() if isinstance(v, str) and v.startswith(PLACEHOLDER_PREFIX)]
     if fields:
-        commands = "; ".join(f"pulumi config set --secret --path signal9:secrets.{name}.{f} <value>" for f in fields)
+        stack = f" -s {os.environ[STAGE]}" if os.environ.get(STAGE) else ""
+        commands = "; ".join(
+            f"pulumi config set --secret --path signal9:secrets.{name}.{f} <value>{stack}" for f in fields
+        )
         raise SecretNotSetError(
             f"secret {name!r} ({arn}) still holds the PLACEHOLDER value for {', '.join(fields)}. "
-            f"Set the real value(s) with: {commands}; then run `pulumi up` for this stack."
+            f"Set the real value(s) with: {commands}; then run `pulumi up{stack}`."
         )
 
 

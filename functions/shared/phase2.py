@@ -16,6 +16,9 @@ def credentials_then_placeholder(event: Any, credentials: type[Credentials], wor
     """
     invocation = ScheduledInvocation.parse(event)
     load_credentials(credentials)
-    logger.info("credentials loaded", extra={"secret": credentials.SECRET, "scheduled_time": invocation.time})
+    logger.info(
+        "credentials loaded",
+        extra={"secret": credentials.SECRET, "scheduled_time": invocation.time and invocation.time.isoformat()},
+    )
     phase2_placeholder(work)
     return {"phase": 1, "placeholder": True, "secret": credentials.SECRET, "collected": 0}

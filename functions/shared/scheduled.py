@@ -1,25 +1,38 @@
 """The input a schedule delivers to a scheduled handler.
 
-EventBridge Scheduler sends the target's ``Input`` verbatim. Signal9's schedules are
-expected to send an EventBridge-shaped object using Scheduler's context attributes::
-
-    {"id": "<aws.scheduler.execution-id>", "time": "<aws.scheduler.scheduled-time>",
-     "source": "aws.scheduler", "detail-type": "Scheduled Event", "resources": ["<aws.scheduler.schedule-arn>"]}
-
-so the execution id becomes the correlation id and ``time`` is the *scheduled* time (a
-retried delivery keeps it). Every field is optional: a manual ``aws lambda invoke`` with
+EventBridge Scheduler sends the target's ``Input`` verbatim, replacing its context
+attributes. Signal9's schedules send :data:`SCHEDULER_INPUT` (``scheduler_input_json()``
+is the target ``input``): an EventBridge-shaped object, so the execution id becomes the
+correlation id (``correlation_paths.EVENT_BRIDGE`` reads ``id``) and ``time`` is the
+*scheduled* time, which a retried delivery keeps. Every field is optional: a manual ``aws lambda invoke`` with
 ``{}`` runs "now". Anything that is not a JSON object, or a ``time`` that is not an
 ISO-8601 timestamp with offset, is rejected before any work.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from functions.shared.clock import utc_now
+
+# https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html
+SCHEDULER_INPUT: dict[str, Any] = {
+    "id": "<aws.scheduler.execution-id>",
+    "time": "<aws.scheduler.scheduled-time>",
+    "source": "aws.scheduler",
+    "detail-type": "Scheduled Event",
+    "resources": ["<aws.scheduler.schedule-arn>"],
+    "attempt": "<aws.scheduler.attempt-number>",
+}
+
+
+def scheduler_input_json() -> str:
+    """The schedule target's ``input``: :data:`SCHEDULER_INPUT` as compact JSON."""
+    return json.dumps(SCHEDULER_INPUT, separators=(",", ":"))
 
 
 class ScheduledInvocation(BaseModel):
