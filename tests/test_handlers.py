@@ -6,9 +6,10 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from boto3.dynamodb.conditions import Key
@@ -16,7 +17,8 @@ from pydantic import ValidationError
 
 from components.secrets import PLACEHOLDER_VALUE
 from functions.shared import aws as shared_aws
-from functions.shared import retry
+from functions.shared import clock, retry
+from functions.shared.clock import new_york_offset
 from functions.shared.credentials import (
     AlpacaCredentials,
     AlphaVantageCredentials,
@@ -211,6 +213,21 @@ def test_scheduled_handler_correlation_id_is_the_scheduler_execution_id(fleet: F
     fleet.invoke("SyncEarningsCalendar", event)
     lines = json_lines(log_lines)
     assert lines and {line["correlation_id"] for line in lines} == {event["id"]}
+
+
+def test_new_york_fallback_rule_matches_the_tz_database_hour_by_hour() -> None:
+    new_york = ZoneInfo("America/New_York")
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for hour in range(0, 3 * 366 * 24):
+        moment = start + timedelta(hours=hour)
+        assert new_york_offset(moment) == moment.astimezone(new_york).utcoffset(), moment
+
+
+def test_market_date_without_a_tz_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clock, "MARKET_TIMEZONE", None)
+    assert clock.market_today_and_yesterday(MONDAY_EVENING_NY) == (date(2026, 11, 2), date(2026, 11, 1))
+    assert clock.market_date(datetime(2026, 7, 4, 3, 59, tzinfo=UTC)) == date(2026, 7, 3)
+    assert clock.market_date(datetime(2026, 7, 4, 4, 0, tzinfo=UTC)) == date(2026, 7, 4)
 
 
 def test_scheduled_invocation_defaults_to_now_without_a_time() -> None:
