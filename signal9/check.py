@@ -1,0 +1,80 @@
+"""``signal9 check``: the policy rules over a stack's plan, offline (the CI gate before preview).
+
+Runs every rule in ``signal9.policy_rules`` over what the program would register (Pulumi
+mocks, no AWS account) plus the stack file's credential check, prints one line per rule
+and one per violation, and exits 1 when anything is violated.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from signal9.mockrun import run_program, stack_file
+from signal9.plan import add_stack_argument
+from signal9.policy_rules import RULES, Violation, check_stack_file_secrets, evaluate
+
+STACK_FILE_RULE = "stack-file-secrets-encrypted"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    stack: str
+    resources: int
+    violations: list[Violation]
+
+    def failed(self, rule: str) -> int:
+        return sum(1 for v in self.violations if v.rule == rule)
+
+
+def rule_names() -> list[str]:
+    return [*(rule.name for rule in RULES), STACK_FILE_RULE]
+
+
+def stack_file_violations(stack: str) -> list[Violation]:
+    """Plaintext credential values in ``Pulumi.<stack>.yaml`` (the plan only ever sees them masked)."""
+    document: dict[str, Any] = yaml.safe_load(stack_file(stack).read_text()) or {}
+    violations: list[Violation] = []
+    check_stack_file_secrets(
+        document.get("config") or {},
+        lambda message: violations.append(Violation(STACK_FILE_RULE, stack_file(stack).name, message)),
+    )
+    return violations
+
+
+def check_stack(stack: str) -> CheckResult:
+    """Every rule over the stack's plan JSON (the documented ``signal9 plan --json`` shape)."""
+    resources = run_program(stack).to_json()["resources"]
+    return CheckResult(stack, len(resources), [*evaluate(resources), *stack_file_violations(stack)])
+
+
+def render(result: CheckResult) -> str:
+    """A readable table: each rule with its status, then each violation."""
+    width = max(map(len, rule_names()))
+    lines = [f"signal9 check: stack {result.stack!r}, {result.resources} resources, {len(rule_names())} rules", ""]
+    lines.append(f"{'RULE':<{width}}  RESULT")
+    for name in rule_names():
+        failed = result.failed(name)
+        lines.append(f"{name:<{width}}  {'FAIL (' + str(failed) + ')' if failed else 'pass'}")
+    if result.violations:
+        lines += ["", f"{'RULE':<{width}}  {'RESOURCE':<32}  VIOLATION"]
+        lines += [f"{v.rule:<{width}}  {v.resource or '(stack)':<32}  {v.message}" for v in result.violations]
+    lines += ["", f"{len(result.violations)} violation(s)" if result.violations else "all rules pass"]
+    return "\n".join(lines)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "check", help="run the policy rules over a stack's plan (offline); exit 1 on violations"
+    )
+    add_stack_argument(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = check_stack(args.stack)
+    print(render(result))
+    return 1 if result.violations else 0

@@ -1,0 +1,617 @@
+"""Signal9's policy rules: plain functions over resources, shared by every way of running them.
+
+The same functions run in three places:
+
+- offline over ``signal9 plan --json`` (``signal9 check --stack <name>`` and the tests),
+- inside the CrossGuard pack in ``policy/`` under ``pulumi preview --policy-pack policy``,
+- in CI, through both of the above.
+
+A resource is the plan JSON shape: ``{"type", "name", "parent", "inputs"}`` with camelCase
+inputs, secrets shown as ``"[secret]"``. Resource rules see one resource and call
+``report(message)``; stack rules see every resource (they need context such as the
+provider's default tags or the log groups) and call ``report(message, resource_name)``.
+
+This module imports nothing from Pulumi, so the rules can be tested and run without the
+policy SDK. Values Pulumi cannot know during a preview arrive as ``UNKNOWN``; a rule never
+reports a violation on a value it cannot see (the offline check sees every value).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from signal9 import catalog
+from signal9.cron import ScheduleExpressionError, check_weekday_only
+
+Resource = Mapping[str, Any]
+Report = Callable[[str], None]
+StackReport = Callable[[str, str | None], None]
+
+SECRET_MASK = "[secret]"
+UNKNOWN = "<unknown during preview>"
+DEV_STACK = "dev"
+
+TABLE = "aws:dynamodb/table:Table"
+FUNCTION = "aws:lambda/function:Function"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+POLICY = "aws:iam/policy:Policy"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+AWS_PROVIDER = "pulumi:providers:aws"
+
+# Resource types whose pulumi-aws 7.51 resource takes ``tags`` (tests compare this with the SDK).
+TAGGABLE_TYPES = frozenset(
+    {
+        TABLE,
+        ROLE,
+        POLICY,
+        FUNCTION,
+        LOG_GROUP,
+        EVENT_RULE,
+        "aws:sqs/queue:Queue",
+        "aws:cloudwatch/eventBus:EventBus",
+        "aws:scheduler/scheduleGroup:ScheduleGroup",
+        "aws:secretsmanager/secret:Secret",
+        "aws:sns/topic:Topic",
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        "aws:kms/key:Key",
+    }
+)
+# Types checked to take no ``tags`` in pulumi-aws 7.51 (so the tag rule knows every type it meets).
+UNTAGGABLE_TYPES = frozenset(
+    {
+        ROLE_POLICY,
+        SECRET_VERSION,
+        SCHEDULE,
+        EVENT_TARGET,
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "aws:sqs/queuePolicy:QueuePolicy",
+        "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+        "aws:lambda/permission:Permission",
+        "aws:cloudwatch/eventArchive:EventArchive",
+        "aws:sns/topicSubscription:TopicSubscription",
+        "aws:cloudwatch/dashboard:Dashboard",
+        "aws:cloudwatch/queryDefinition:QueryDefinition",
+        "aws:kms/alias:Alias",
+    }
+)
+COMMON_TAG_KEYS = ("Project", "Environment", "ManagedBy")
+
+# Actions that AWS documents with no resource-level permissions, so ``Resource: "*"`` is the
+# narrowest grant possible. Signal9 uses none of them today (Powertools metrics are EMF log
+# lines, not PutMetricData calls); the list exists so the rule states the one exception.
+ACTIONS_WITHOUT_RESOURCE_LEVEL = frozenset({"cloudwatch:putmetricdata", "xray:puttracesegments"})
+AWS_MANAGED_POLICY = re.compile(r"^arn:aws[\w-]*:iam::aws:policy/")
+# Environment variable names that would carry a credential value (ARNs and names are fine).
+CREDENTIAL_NAME = re.compile(r"(API_?KEY|SECRET_?KEY|SECRET_ACCESS|ACCESS_?KEY|PASSWORD|PASSWD|TOKEN|KEY_?ID)$", re.I)
+
+
+def is_known(value: Any) -> bool:
+    return not (isinstance(value, str) and value == UNKNOWN)
+
+
+def _inputs(resource: Resource) -> Mapping[str, Any]:
+    inputs = resource.get("inputs") or {}
+    return inputs if isinstance(inputs, Mapping) else {}
+
+
+def _json(value: Any) -> Any:
+    """A JSON document given as text (policies, default tags) or already parsed; None if unreadable."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+
+def check_table_on_demand_pitr(resource: Resource, report: Report) -> None:
+    """Every table bills on demand and keeps point-in-time recovery (SPEC: Tables)."""
+    inputs = _inputs(resource)
+    billing = inputs.get("billingMode")
+    if is_known(billing) and billing != "PAY_PER_REQUEST":
+        report(f"table {inputs.get('name')!r} must use billingMode PAY_PER_REQUEST (on demand), not {billing!r}")
+    pitr = inputs.get("pointInTimeRecovery")
+    enabled = pitr.get("enabled") if isinstance(pitr, Mapping) else None
+    if is_known(enabled) and enabled is not True:
+        report(f"table {inputs.get('name')!r} must enable pointInTimeRecovery")
+
+
+def stack_environment(resources: Sequence[Resource]) -> str | None:
+    """The stack a plan belongs to, from the AWS provider's default ``Environment`` tag."""
+    for resource in resources:
+        if resource.get("type") == AWS_PROVIDER:
+            environment = default_tags(resource).get("Environment")
+            if isinstance(environment, str) and is_known(environment):
+                return environment
+    return None
+
+
+def check_table_deletion_protection(resources: Sequence[Resource], report: StackReport) -> None:
+    """Outside dev, every table has deletion protection (an unknown stack counts as not dev)."""
+    if stack_environment(resources) == DEV_STACK:
+        return
+    for resource in resources:
+        if resource.get("type") != TABLE:
+            continue
+        protected = _inputs(resource).get("deletionProtectionEnabled")
+        if is_known(protected) and protected is not True:
+            report(
+                f"table {_inputs(resource).get('name')!r} must set deletionProtectionEnabled outside the dev stack",
+                resource.get("name"),
+            )
+
+
+# --- functions ---------------------------------------------------------------------------------
+
+
+def check_function_dead_letter_queue(resource: Resource, report: Report) -> None:
+    """Every function's failed asynchronous invocations land in a dead-letter queue."""
+    inputs = _inputs(resource)
+    dlq = inputs.get("deadLetterConfig")
+    target = dlq.get("targetArn") if isinstance(dlq, Mapping) else None
+    if not target:
+        report(
+            f"function {inputs.get('name')!r} has no deadLetterConfig.targetArn (asynchronous failures would be lost)"
+        )
+
+
+def check_log_group_retention(resource: Resource, report: Report) -> None:
+    """Every log group expires its events (CloudWatch keeps them forever otherwise)."""
+    inputs = _inputs(resource)
+    retention = inputs.get("retentionInDays")
+    if is_known(retention) and not (isinstance(retention, int | float) and retention > 0):
+        report(f"log group {inputs.get('name')!r} must set retentionInDays")
+
+
+def function_log_group(resource: Resource) -> Any:
+    """The log group a function writes to: loggingConfig.logGroup, else Lambda's default name."""
+    inputs = _inputs(resource)
+    logging = inputs.get("loggingConfig")
+    configured = logging.get("logGroup") if isinstance(logging, Mapping) else None
+    return configured or f"/aws/lambda/{inputs.get('name')}"
+
+
+def check_function_log_groups(resources: Sequence[Resource], report: StackReport) -> None:
+    """Every function writes to a log group the stack manages (``log-group-retention`` checks its retention)."""
+    managed = [_inputs(r).get("name") for r in resources if r.get("type") == LOG_GROUP]
+    for resource in resources:
+        if resource.get("type") != FUNCTION:
+            continue
+        group = function_log_group(resource)
+        if not is_known(group) or UNKNOWN in managed:
+            continue  # a name Pulumi cannot know yet: the offline check judges it
+        if group not in managed:
+            report(
+                f"function {_inputs(resource).get('name')!r} logs to {group!r}, which the stack does not manage "
+                "(Lambda would create it with no retention)",
+                resource.get("name"),
+            )
+
+
+def check_async_targets_have_dead_letter_queue(resource: Resource, report: Report) -> None:
+    """Schedule and event-rule targets send undeliverable invocations to a DLQ, after retrying."""
+    inputs = _inputs(resource)
+    target = inputs.get("target") if resource.get("type") == SCHEDULE else inputs
+    if not isinstance(target, Mapping):
+        report(f"{resource.get('name')}: schedule has no target")
+        return
+    dlq = target.get("deadLetterConfig")
+    if not (isinstance(dlq, Mapping) and dlq.get("arn")):
+        report(f"{resource.get('name')}: target has no deadLetterConfig.arn (failed deliveries would be lost)")
+    if not isinstance(target.get("retryPolicy"), Mapping):
+        report(f"{resource.get('name')}: target has no retryPolicy")
+
+
+# --- IAM ---------------------------------------------------------------------------------------
+
+
+def policy_documents(resource: Resource) -> Iterator[tuple[str, Any]]:
+    """(label, parsed document) for each identity policy a resource carries."""
+    inputs = _inputs(resource)
+    kind = resource.get("type")
+    if kind in (ROLE_POLICY, POLICY):
+        yield "policy", _json(inputs.get("policy"))
+    elif kind == ROLE:
+        for inline in _as_list(inputs.get("inlinePolicies")):
+            if isinstance(inline, Mapping):
+                yield f"inline policy {inline.get('name')!r}", _json(inline.get("policy"))
+
+
+def check_iam_no_wildcards(resource: Resource, report: Report) -> None:
+    """No wildcard actions and no ``Resource: "*"`` (except actions with no resource-level support)."""
+    for label, document in policy_documents(resource):
+        if document is None or not is_known(document):
+            continue
+        if not isinstance(document, Mapping):
+            report(f"{resource.get('name')}: {label} is not a JSON policy document")
+            continue
+        for index, statement in enumerate(_as_list(document.get("Statement"))):
+            if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
+                continue
+            where = f"{resource.get('name')}: {label} statement {statement.get('Sid') or index}"
+            if "NotAction" in statement or "NotResource" in statement:
+                report(f"{where} allows NotAction/NotResource (an implicit wildcard)")
+            actions = [str(a) for a in _as_list(statement.get("Action"))]
+            for action in actions:
+                if "*" in action or "?" in action:
+                    report(f"{where} uses wildcard action {action!r}")
+            if "*" in _as_list(statement.get("Resource")):
+                broad = [a for a in actions if a.lower() not in ACTIONS_WITHOUT_RESOURCE_LEVEL]
+                if broad:
+                    report(f'{where} grants {", ".join(broad)} on Resource "*"; name the resources')
+    if resource.get("type") == ROLE:
+        trust = _json(_inputs(resource).get("assumeRolePolicy"))
+        for statement in _as_list(trust.get("Statement") if isinstance(trust, Mapping) else None):
+            principal = statement.get("Principal") if isinstance(statement, Mapping) else None
+            principals = principal.values() if isinstance(principal, Mapping) else [principal]
+            if any("*" in _as_list(p) for p in principals):
+                report(f"{resource.get('name')}: trust policy lets any principal assume the role")
+
+
+def check_no_aws_managed_policies(resource: Resource, report: Report) -> None:
+    """No AWS managed policies: they grant far more than a function needs."""
+    inputs = _inputs(resource)
+    arns = [*_as_list(inputs.get("managedPolicyArns")), *_as_list(inputs.get("policyArn"))]
+    for arn in arns:
+        if isinstance(arn, str) and AWS_MANAGED_POLICY.match(arn):
+            report(f"{resource.get('name')}: attaches AWS managed policy {arn}; write a least-privilege RolePolicy")
+    if resource.get("type") == ROLE and _as_list(inputs.get("managedPolicyArns")):
+        report(f"{resource.get('name')}: uses managedPolicyArns (deprecated; grant access with RolePolicy resources)")
+
+
+# --- credentials -------------------------------------------------------------------------------
+
+
+def _credential_variables(resource: Resource) -> Iterator[tuple[str, Any]]:
+    environment = _inputs(resource).get("environment")
+    variables = environment.get("variables") if isinstance(environment, Mapping) else None
+    for name, value in (variables or {}).items() if isinstance(variables, Mapping) else ():
+        if CREDENTIAL_NAME.search(name):
+            yield name, value
+
+
+def check_no_plaintext_credentials_revealed(resource: Resource, report: Report) -> None:
+    """No credential-like plaintext in a resource's configuration (preview: secrets are visible).
+
+    Credentials live in Secrets Manager; functions get the secret's ARN, never the value.
+    """
+    for name, value in _credential_variables(resource):
+        if isinstance(value, str) and is_known(value) and not value.startswith("arn:"):
+            report(
+                f"{resource.get('name')}: environment variable {name} holds a plaintext credential; pass a secret ARN"
+            )
+
+
+def check_no_plaintext_credentials(resource: Resource, report: Report) -> None:
+    """The offline form: additionally, a secret's value must be a Pulumi secret (encrypted in state)."""
+    check_no_plaintext_credentials_revealed(resource, report)
+    if resource.get("type") == SECRET_VERSION:
+        value = _inputs(resource).get("secretString")
+        if value is not None and value != SECRET_MASK:
+            report(f"{resource.get('name')}: secretString is plaintext; wrap it with pulumi.Output.secret")
+
+
+def check_stack_file_secrets(config: Mapping[str, Any], report: Report) -> None:
+    """Credential values in ``Pulumi.<stack>.yaml`` are ``secure:`` (set with ``--secret``)."""
+    secrets = config.get(f"{catalog.PROJECT}:secrets")
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, Mapping) and set(value) != {"secure"}:
+            for key, child in value.items():
+                walk(child, f"{path}.{key}")
+        elif value is not None and not isinstance(value, Mapping):
+            report(f"{path} is plaintext in the stack file; run: pulumi config set --secret --path {path} <value>")
+
+    walk(secrets, f"{catalog.PROJECT}:secrets")
+
+
+# --- tags --------------------------------------------------------------------------------------
+
+
+def default_tags(provider: Resource) -> dict[str, Any]:
+    """An AWS provider's default tags (its ``defaultTags`` input is JSON text in the plan)."""
+    value = _json(_inputs(provider).get("defaultTags"))
+    tags = value.get("tags") if isinstance(value, Mapping) else None
+    return dict(tags) if isinstance(tags, Mapping) else {}
+
+
+def check_required_tags(resources: Sequence[Resource], report: StackReport) -> None:
+    """Project/Environment/ManagedBy from the provider's default tags, Component on each resource."""
+    providers = [r for r in resources if r.get("type") == AWS_PROVIDER]
+    for provider in providers:
+        tags = default_tags(provider)
+        missing = [key for key in COMMON_TAG_KEYS if not tags.get(key)]
+        if missing:
+            report(
+                f"AWS provider {provider.get('name')!r} lacks default tags {', '.join(missing)}", provider.get("name")
+            )
+        elif is_known(tags["Project"]) and tags["Project"] != catalog.PROJECT:
+            report(f"default tag Project must be {catalog.PROJECT!r}, not {tags['Project']!r}", provider.get("name"))
+        elif is_known(tags["ManagedBy"]) and tags["ManagedBy"] != "pulumi":
+            report(f"default tag ManagedBy must be 'pulumi', not {tags['ManagedBy']!r}", provider.get("name"))
+    inherited = set(COMMON_TAG_KEYS) if providers else set()
+    for resource in resources:
+        if resource.get("type") not in TAGGABLE_TYPES:
+            continue
+        own = _inputs(resource).get("tags")
+        if not is_known(own):
+            continue
+        present = inherited | set(own if isinstance(own, Mapping) else {})
+        missing = [key for key in ("Component", *COMMON_TAG_KEYS) if key not in present]
+        if missing:
+            report(f"{resource.get('name')}: missing tags {', '.join(missing)}", resource.get("name"))
+
+
+# --- schedules ---------------------------------------------------------------------------------
+
+
+def check_schedule_weekdays(resource: Resource, report: Report) -> None:
+    """Schedules never fire on Sunday in New York (the maintenance window); rules never run on a clock."""
+    inputs = _inputs(resource)
+    expression = inputs.get("scheduleExpression")
+    if resource.get("type") == EVENT_RULE:
+        if expression:
+            report(
+                f"{resource.get('name')}: EventBridge rule schedules run in UTC; use an EventBridge Scheduler "
+                f"schedule in {catalog.DEFAULT_TIMEZONE} instead"
+            )
+        return
+    timezone = inputs.get("scheduleExpressionTimezone")
+    if is_known(timezone) and timezone != catalog.DEFAULT_TIMEZONE:
+        report(
+            f"{resource.get('name')}: scheduleExpressionTimezone is {timezone!r}; Sunday is defined in "
+            f"{catalog.DEFAULT_TIMEZONE}"
+        )
+    if isinstance(expression, str) and is_known(expression):
+        try:
+            check_weekday_only(expression)
+        except ScheduleExpressionError as error:
+            report(f"{resource.get('name')}: {expression}: {error}")
+    elif expression is None:
+        report(f"{resource.get('name')}: schedule has no scheduleExpression")
+
+
+# --- the rule set ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourceRule:
+    """A rule over one resource of the given types."""
+
+    name: str
+    description: str
+    types: frozenset[str]
+    check: Callable[[Resource, Report], None]
+    # The form the CrossGuard pack runs, where secret values are visible (defaults to ``check``).
+    preview_check: Callable[[Resource, Report], None] | None = None
+
+
+@dataclass(frozen=True)
+class StackRule:
+    """A rule that needs the whole stack."""
+
+    name: str
+    description: str
+    check: Callable[[Sequence[Resource], StackReport], None]
+
+
+Rule = ResourceRule | StackRule
+
+RULES: tuple[Rule, ...] = (
+    ResourceRule(
+        "table-on-demand-pitr",
+        "Every DynamoDB table uses on-demand billing and point-in-time recovery.",
+        frozenset({TABLE}),
+        check_table_on_demand_pitr,
+    ),
+    StackRule(
+        "table-deletion-protection",
+        "Every DynamoDB table outside the dev stack has deletion protection.",
+        check_table_deletion_protection,
+    ),
+    ResourceRule(
+        "function-dead-letter-queue",
+        "Every Lambda function has a dead-letter queue for failed asynchronous invocations.",
+        frozenset({FUNCTION}),
+        check_function_dead_letter_queue,
+    ),
+    StackRule(
+        "function-log-group",
+        "Every Lambda function logs to a log group the stack manages (created with retention, before the function).",
+        check_function_log_groups,
+    ),
+    ResourceRule(
+        "log-group-retention",
+        "Every CloudWatch log group sets a retention period.",
+        frozenset({LOG_GROUP}),
+        check_log_group_retention,
+    ),
+    ResourceRule(
+        "async-target-dead-letter-queue",
+        "Every schedule and event-rule target retries and then dead-letters failed deliveries.",
+        frozenset({SCHEDULE, EVENT_TARGET}),
+        check_async_targets_have_dead_letter_queue,
+    ),
+    ResourceRule(
+        "iam-no-wildcards",
+        'IAM policies name their actions and resources: no wildcard actions, no Resource "*".',
+        frozenset({ROLE, ROLE_POLICY, POLICY}),
+        check_iam_no_wildcards,
+    ),
+    ResourceRule(
+        "iam-no-aws-managed-policies",
+        "No AWS managed policies are attached to any role.",
+        frozenset(
+            {
+                ROLE,
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                "aws:iam/policyAttachment:PolicyAttachment",
+                "aws:iam/roleManagedPolicies:RoleManagedPolicies",
+            }
+        ),
+        check_no_aws_managed_policies,
+    ),
+    ResourceRule(
+        "no-plaintext-credentials",
+        "Credentials are stored only as Pulumi secrets in Secrets Manager, never as plaintext configuration.",
+        frozenset({FUNCTION, SECRET_VERSION}),
+        check_no_plaintext_credentials,
+        preview_check=check_no_plaintext_credentials_revealed,
+    ),
+    StackRule(
+        "required-tags",
+        "Project, Environment and ManagedBy come from the provider's default tags; every resource has Component.",
+        check_required_tags,
+    ),
+    ResourceRule(
+        "schedules-skip-sunday",
+        f"Schedules cannot fire on Sunday in {catalog.DEFAULT_TIMEZONE} (the maintenance window).",
+        frozenset({SCHEDULE, EVENT_RULE}),
+        check_schedule_weekdays,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    resource: str | None
+    message: str
+
+
+def evaluate(resources: Sequence[Resource], rules: Sequence[Rule] = RULES) -> list[Violation]:
+    """Run every rule over a plan's resources (the offline form: secrets masked)."""
+    violations: list[Violation] = []
+
+    def collector(rule: str, default: str | None) -> Callable[..., None]:
+        def report(message: str, name: str | None = default) -> None:
+            violations.append(Violation(rule, name, message))
+
+        return report
+
+    for rule in rules:
+        if isinstance(rule, StackRule):
+            rule.check(resources, collector(rule.name, None))
+            continue
+        for resource in resources:
+            if resource.get("type") in rule.types:
+                rule.check(resource, collector(rule.name, resource.get("name")))
+    return violations
+
+
+# --- the CrossGuard adapter (imports pulumi_policy only when called) ---------------------------
+
+
+def plain(value: Any) -> Any:
+    """Policy-SDK props as plain data, with values unknown during preview replaced by ``UNKNOWN``.
+
+    The SDK's props raise on access to an unknown value; one unknown field must not stop a
+    stack rule from judging everything else.
+    """
+    if isinstance(value, str | bytes):
+        return value
+    if isinstance(value, Mapping):
+        result: dict[str, Any] = {}
+        for key in value:
+            try:
+                result[key] = plain(value[key])
+            except Exception as error:  # pulumi_policy.proxy.UnknownValueError
+                if not hasattr(error, "unknown_type_sentinel"):
+                    raise
+                result[key] = UNKNOWN
+        return result
+    if isinstance(value, Sequence):
+        items: list[Any] = []
+        for index in range(len(value)):
+            try:
+                items.append(plain(value[index]))
+            except Exception as error:
+                if not hasattr(error, "unknown_type_sentinel"):
+                    raise
+                items.append(UNKNOWN)
+        return items
+    return value
+
+
+def policy_resource(resource_type: str, name: str, props: Any, parent: str | None = None) -> dict[str, Any]:
+    """A policy SDK resource in the plan JSON shape the rules read."""
+    return {"type": resource_type, "name": name, "parent": parent, "inputs": plain(props)}
+
+
+def crossguard_policies() -> list[Any]:
+    """The rules as pulumi_policy policies (the pack in ``policy/__main__.py`` serves these)."""
+    from pulumi_policy import (
+        EnforcementLevel,
+        ReportViolation,
+        ResourceValidationArgs,
+        ResourceValidationPolicy,
+        StackValidationArgs,
+        StackValidationPolicy,
+    )
+
+    def resource_validation(rule: ResourceRule) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
+        check = rule.preview_check or rule.check
+
+        def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+            if args.resource_type in rule.types:
+                check(
+                    policy_resource(args.resource_type, args.name, args.props),
+                    lambda message: report_violation(message, None),
+                )
+
+        return validate
+
+    def stack_validation(rule: StackRule) -> Callable[[StackValidationArgs, ReportViolation], None]:
+        def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+            resources: list[dict[str, Any]] = []
+            urns: dict[str, str] = {}
+            for r in args.resources:
+                # Providers may appear only as a resource's provider: add each once.
+                for item in (r.provider, r):
+                    if item is not None and item.urn not in urns.values():
+                        parent = getattr(getattr(item, "parent", None), "name", None)
+                        resources.append(policy_resource(item.resource_type, item.name, item.props, parent))
+                        urns.setdefault(item.name, item.urn)
+            rule.check(resources, lambda message, name: report_violation(message, urns.get(name or "")))
+
+        return validate
+
+    policies: list[Any] = []
+    for rule in RULES:
+        if isinstance(rule, ResourceRule):
+            policies.append(
+                ResourceValidationPolicy(
+                    name=rule.name,
+                    description=rule.description,
+                    validate=resource_validation(rule),
+                    enforcement_level=EnforcementLevel.MANDATORY,
+                )
+            )
+        else:
+            policies.append(
+                StackValidationPolicy(
+                    name=rule.name,
+                    description=rule.description,
+                    validate=stack_validation(rule),
+                    enforcement_level=EnforcementLevel.MANDATORY,
+                )
+            )
+    return policies

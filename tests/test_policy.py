@@ -1,0 +1,441 @@
+"""Policy rules: each fails on a crafted violation, passes on a compliant plan and on every stack."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import inspect
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyProviderResource,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
+
+from signal9 import check, cli, policy_rules
+from signal9.mockrun import ProgramRun
+from signal9.policy_rules import RULES, UNKNOWN, Violation, evaluate
+
+Plan = list[dict[str, Any]]
+ARN = "arn:aws:{}:us-east-1:123456789012:{}"
+
+
+def policy(statements: list[dict[str, Any]]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def compliant_plan(stack: str = "prod") -> Plan:
+    """One compliant resource of each kind a rule looks at."""
+
+    def res(typ: str, logical: str, **inputs: Any) -> dict[str, Any]:
+        return {"type": typ, "name": logical, "parent": None, "inputs": inputs}
+
+    tags = {"Component": "test"}
+    dlq = ARN.format("sqs", "signal9-prod-SyncAssets-dlq")
+    return [
+        res(
+            "pulumi:providers:aws",
+            "aws",
+            defaultTags=json.dumps({"tags": {"Project": "signal9", "Environment": stack, "ManagedBy": "pulumi"}}),
+        ),
+        res(
+            "aws:dynamodb/table:Table",
+            "assets-table",
+            name="signal9-prod-assets",
+            billingMode="PAY_PER_REQUEST",
+            pointInTimeRecovery={"enabled": True},
+            deletionProtectionEnabled=True,
+            tags=tags,
+        ),
+        res(
+            "aws:cloudwatch/logGroup:LogGroup",
+            "SyncAssets-log-group",
+            name="/aws/lambda/signal9-prod-SyncAssets",
+            retentionInDays=90.0,
+            tags=tags,
+        ),
+        res(
+            "aws:lambda/function:Function",
+            "SyncAssets-function",
+            name="signal9-prod-SyncAssets",
+            deadLetterConfig={"targetArn": dlq},
+            loggingConfig={"logFormat": "JSON", "logGroup": "/aws/lambda/signal9-prod-SyncAssets"},
+            environment={
+                "variables": {"ALPACA_SECRET_ARN": ARN.format("secretsmanager", "secret:signal9/prod/alpaca")}
+            },
+            tags=tags,
+        ),
+        res(
+            "aws:iam/role:Role",
+            "SyncAssets-role",
+            assumeRolePolicy=policy(
+                [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+            ),
+            tags=tags,
+        ),
+        res(
+            "aws:iam/rolePolicy:RolePolicy",
+            "SyncAssets-policy",
+            policy=policy(
+                [
+                    {
+                        "Sid": "Reads",
+                        "Effect": "Allow",
+                        "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+                        "Resource": [ARN.format("dynamodb", "table/signal9-prod-assets")],
+                    }
+                ]
+            ),
+        ),
+        res(
+            "aws:scheduler/schedule:Schedule",
+            "sync-assets-schedule",
+            scheduleExpression="cron(30 5 ? * MON-SAT *)",
+            scheduleExpressionTimezone="America/New_York",
+            target={"arn": "fn", "deadLetterConfig": {"arn": dlq}, "retryPolicy": {"maximumRetryAttempts": 2.0}},
+        ),
+        res(
+            "aws:cloudwatch/eventTarget:EventTarget",
+            "pollenationNeeded-target",
+            arn="fn",
+            deadLetterConfig={"arn": dlq},
+            retryPolicy={"maximumRetryAttempts": 3.0},
+        ),
+        res("aws:secretsmanager/secretVersion:SecretVersion", "alpaca-secret-version", secretString="[secret]"),
+    ]
+
+
+def named(plan: Plan, name: str) -> dict[str, Any]:
+    return next(r for r in plan if r["name"] == name)
+
+
+def inputs(plan: Plan, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = named(plan, name)["inputs"]
+    return result
+
+
+def set_policy(plan: Plan, statement: dict[str, Any]) -> None:
+    inputs(plan, "SyncAssets-policy")["policy"] = policy([statement])
+
+
+# (rule, how to break the compliant plan, a phrase the violation must contain)
+VIOLATIONS: list[tuple[str, Callable[[Plan], Any], str]] = [
+    ("table-on-demand-pitr", lambda p: inputs(p, "assets-table").update(billingMode="PROVISIONED"), "PAY_PER_REQUEST"),
+    (
+        "table-on-demand-pitr",
+        lambda p: inputs(p, "assets-table").update(pointInTimeRecovery={"enabled": False}),
+        "pointInTimeRecovery",
+    ),
+    (
+        "table-deletion-protection",
+        lambda p: inputs(p, "assets-table").update(deletionProtectionEnabled=False),
+        "deletionProtectionEnabled",
+    ),
+    ("function-dead-letter-queue", lambda p: inputs(p, "SyncAssets-function").pop("deadLetterConfig"), "targetArn"),
+    ("function-log-group", lambda p: p.remove(named(p, "SyncAssets-log-group")), "does not manage"),
+    (
+        "function-log-group",
+        lambda p: inputs(p, "SyncAssets-function").update(loggingConfig={"logGroup": "/custom/elsewhere"}),
+        "/custom/elsewhere",
+    ),
+    ("log-group-retention", lambda p: inputs(p, "SyncAssets-log-group").pop("retentionInDays"), "retentionInDays"),
+    (
+        "async-target-dead-letter-queue",
+        lambda p: inputs(p, "sync-assets-schedule")["target"].pop("deadLetterConfig"),
+        "deadLetterConfig",
+    ),
+    (
+        "async-target-dead-letter-queue",
+        lambda p: inputs(p, "pollenationNeeded-target").pop("retryPolicy"),
+        "retryPolicy",
+    ),
+    (
+        "iam-no-wildcards",
+        lambda p: set_policy(
+            p, {"Effect": "Allow", "Action": "dynamodb:*", "Resource": ARN.format("dynamodb", "table/x")}
+        ),
+        "wildcard action 'dynamodb:*'",
+    ),
+    (
+        "iam-no-wildcards",
+        lambda p: set_policy(p, {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}),
+        'Resource "*"',
+    ),
+    (
+        "iam-no-wildcards",
+        lambda p: set_policy(p, {"Effect": "Allow", "NotAction": "iam:*", "Resource": ARN.format("s3", "x")}),
+        "NotAction",
+    ),
+    (
+        "iam-no-wildcards",
+        lambda p: inputs(p, "SyncAssets-role").update(
+            assumeRolePolicy=policy([{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}])
+        ),
+        "any principal",
+    ),
+    (
+        "iam-no-aws-managed-policies",
+        lambda p: inputs(p, "SyncAssets-role").update(
+            managedPolicyArns=["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
+        ),
+        "AWS managed policy",
+    ),
+    (
+        "iam-no-aws-managed-policies",
+        lambda p: p.append(
+            {
+                "type": "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                "name": "SyncAssets-admin",
+                "parent": None,
+                "inputs": {"role": "r", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+            }
+        ),
+        "AdministratorAccess",
+    ),
+    (
+        "no-plaintext-credentials",
+        lambda p: inputs(p, "alpaca-secret-version").update(secretString='{"keyId": "AKIA"}'),
+        "plaintext",
+    ),
+    (
+        "no-plaintext-credentials",
+        lambda p: inputs(p, "SyncAssets-function")["environment"]["variables"].update(ALPHAVANTAGE_API_KEY="abc123"),
+        "ALPHAVANTAGE_API_KEY",
+    ),
+    ("required-tags", lambda p: inputs(p, "assets-table").pop("tags"), "Component"),
+    (
+        "required-tags",
+        lambda p: inputs(p, "aws").update(defaultTags=json.dumps({"tags": {"Project": "signal9"}})),
+        "Environment, ManagedBy",
+    ),
+    ("required-tags", lambda p: p.remove(named(p, "aws")), "Project, Environment, ManagedBy"),
+    (
+        "schedules-skip-sunday",
+        lambda p: inputs(p, "sync-assets-schedule").update(scheduleExpression="cron(0 6 ? * SAT-MON *)"),
+        "Sunday",
+    ),
+    (
+        "schedules-skip-sunday",
+        lambda p: inputs(p, "sync-assets-schedule").update(scheduleExpression="rate(1 hour)"),
+        "rate",
+    ),
+    (
+        "schedules-skip-sunday",
+        lambda p: inputs(p, "sync-assets-schedule").update(scheduleExpressionTimezone="UTC"),
+        "UTC",
+    ),
+    (
+        "schedules-skip-sunday",
+        lambda p: p.append(
+            {
+                "type": "aws:cloudwatch/eventRule:EventRule",
+                "name": "nightly-rule",
+                "parent": None,
+                "inputs": {"scheduleExpression": "cron(0 6 ? * MON-SAT *)", "tags": {"Component": "x"}},
+            }
+        ),
+        "UTC",
+    ),
+]
+
+
+def test_compliant_plan_passes() -> None:
+    assert evaluate(compliant_plan()) == []
+
+
+@pytest.mark.parametrize(
+    ("rule", "breaks", "phrase"), VIOLATIONS, ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(VIOLATIONS)]
+)
+def test_rule_reports_crafted_violation(rule: str, breaks: Callable[[Plan], Any], phrase: str) -> None:
+    plan = compliant_plan()
+    breaks(plan)
+    violations = evaluate(plan)
+    assert {v.rule for v in violations} == {rule}, violations
+    assert any(phrase in v.message for v in violations), violations
+
+
+def test_every_rule_has_a_violation_case() -> None:
+    assert {rule.name for rule in RULES} == {rule for rule, _, _ in VIOLATIONS}
+
+
+def test_function_without_logging_config_uses_lambdas_default_group() -> None:
+    plan = compliant_plan()
+    inputs(plan, "SyncAssets-function").pop("loggingConfig")
+    assert evaluate(plan) == []
+    inputs(plan, "SyncAssets-function")["name"] = "signal9-prod-Other"
+    assert [v.rule for v in evaluate(plan)] == ["function-log-group"]
+
+
+def test_dev_tables_may_go_without_deletion_protection() -> None:
+    plan = compliant_plan("dev")
+    inputs(plan, "assets-table")["deletionProtectionEnabled"] = False
+    assert evaluate(plan) == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_all_rules_pass_on_every_stack(plans: dict[str, ProgramRun], stack: str) -> None:
+    assert evaluate(plans[stack].to_json()["resources"]) == []
+    assert check.stack_file_violations(stack) == []
+
+
+def test_stack_plans_reach_the_rules(plans: dict[str, ProgramRun]) -> None:
+    """The rules are not vacuous: each stack has tables and log groups they judged."""
+    for plan in plans.values():
+        types = {r.type for r in plan.resources}
+        assert {policy_rules.TABLE, policy_rules.LOG_GROUP, policy_rules.AWS_PROVIDER} <= types
+
+
+def test_tag_rule_knows_every_resource_type_and_matches_pulumi_aws(plans: dict[str, ProgramRun]) -> None:
+    for typ in policy_rules.TAGGABLE_TYPES | policy_rules.UNTAGGABLE_TYPES:
+        _, module, name = typ.split(":")
+        package = module.split("/")[0]
+        cls = getattr(importlib.import_module(f"pulumi_aws.{'lambda_' if package == 'lambda' else package}"), name)
+        takes_tags = "tags" in inspect.signature(cls._internal_init).parameters
+        assert takes_tags == (typ in policy_rules.TAGGABLE_TYPES), typ
+    seen = {r.type for plan in plans.values() for r in plan.resources if r.custom and r.type.startswith("aws:")}
+    assert seen <= policy_rules.TAGGABLE_TYPES | policy_rules.UNTAGGABLE_TYPES
+
+
+def test_unknown_values_are_not_judged() -> None:
+    plan = compliant_plan()
+    inputs(plan, "SyncAssets-policy")["policy"] = UNKNOWN
+    inputs(plan, "assets-table")["deletionProtectionEnabled"] = UNKNOWN
+    inputs(plan, "SyncAssets-function")["loggingConfig"] = {"logGroup": UNKNOWN}
+    assert evaluate(plan) == []
+
+
+def test_stack_file_credentials_must_be_encrypted() -> None:
+    found: list[str] = []
+    config = {"signal9:secrets": {"alpaca": {"keyId": {"secure": "v1:abc"}, "secretKey": "plain-text"}}}
+    policy_rules.check_stack_file_secrets(config, found.append)
+    assert len(found) == 1 and "signal9:secrets.alpaca.secretKey" in found[0] and "plain-text" not in found[0]
+
+
+# --- the CrossGuard pack runs the same functions ------------------------------------------------
+
+
+def policies() -> dict[str, Any]:
+    return {p.name: p for p in policy_rules.crossguard_policies()}
+
+
+def test_pack_exposes_every_rule_with_the_right_kind() -> None:
+    pack = policies()
+    assert set(pack) == {rule.name for rule in RULES}
+    for rule in RULES:
+        expected = ResourceValidationPolicy if isinstance(rule, policy_rules.ResourceRule) else StackValidationPolicy
+        assert isinstance(pack[rule.name], expected)
+
+
+def options() -> PolicyResourceOptions:
+    return PolicyResourceOptions(False, [], False, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+
+
+def test_pack_resource_policy_reports_and_survives_preview_unknowns() -> None:
+    plan = compliant_plan()
+    table = copy.deepcopy(inputs(plan, "assets-table"))
+    table["billingMode"] = "PROVISIONED"
+    table["name"] = UNKNOWN_STRING_VALUE
+    args = ResourceValidationArgs(
+        policy_rules.TABLE, unknown_checking_proxy(table), "urn:table", "assets-table", options(), None
+    )
+    found: list[tuple[str, str | None]] = []
+    policies()["table-on-demand-pitr"].validate(args, lambda message, urn=None: found.append((message, urn)))
+    assert len(found) == 1 and "PAY_PER_REQUEST" in found[0][0] and UNKNOWN in found[0][0]
+
+
+def test_pack_preview_sees_revealed_secret_values_without_flagging_them() -> None:
+    version = ResourceValidationArgs(
+        policy_rules.SECRET_VERSION,
+        unknown_checking_proxy({"secretString": '{"apiKey": "x"}'}),
+        "urn:v",
+        "v",
+        options(),
+        None,
+    )
+    found: list[str] = []
+    policies()["no-plaintext-credentials"].validate(version, lambda message, urn=None: found.append(message))
+    assert found == []
+
+
+def test_pack_stack_policy_finds_provider_tags_and_reports_by_urn() -> None:
+    plan = compliant_plan()
+    provider_props = inputs(plan, "aws")
+    provider = PolicyProviderResource("pulumi:providers:aws", provider_props, "urn:aws", "aws")
+    table = copy.deepcopy(inputs(plan, "assets-table"))
+    table["tags"] = {}
+    resources = [
+        PolicyResource(
+            policy_rules.TABLE,
+            unknown_checking_proxy(table),
+            "urn:table",
+            "assets-table",
+            options(),
+            provider,
+            None,
+            [],
+            {},
+        )
+    ]
+    found: list[tuple[str, str | None]] = []
+    policies()["required-tags"].validate(StackValidationArgs(resources), lambda m, urn=None: found.append((m, urn)))
+    assert found == [("assets-table: missing tags Component", "urn:table")]
+    found.clear()
+    policies()["table-deletion-protection"].validate(
+        StackValidationArgs(resources), lambda m, urn=None: found.append((m, urn))
+    )
+    assert found == []
+
+
+# --- signal9 check ------------------------------------------------------------------------------
+
+
+def test_check_command_passes_a_clean_stack(
+    plans: dict[str, ProgramRun], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(check, "run_program", lambda stack: plans[stack])
+    assert cli.main(["check", "--stack", "staging"]) == 0
+    out = capsys.readouterr().out
+    assert "all rules pass" in out
+    for rule in check.rule_names():
+        assert f"{rule} " in out
+
+
+def test_check_command_fails_and_lists_violations(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = compliant_plan()
+    inputs(plan, "assets-table")["billingMode"] = "PROVISIONED"
+
+    class Fake:
+        def to_json(self) -> dict[str, Any]:
+            return {"resources": plan}
+
+    monkeypatch.setattr(check, "run_program", lambda stack: Fake())
+    assert cli.main(["check", "--stack", "prod"]) == 1
+    out = capsys.readouterr().out
+    assert "table-on-demand-pitr" in out and "FAIL (1)" in out and "assets-table" in out and "1 violation(s)" in out
+
+
+def test_violation_is_reported_once_per_problem() -> None:
+    plan = compliant_plan()
+    inputs(plan, "assets-table").update(billingMode="PROVISIONED", pointInTimeRecovery={"enabled": False})
+    assert evaluate(plan) == [
+        Violation(
+            "table-on-demand-pitr",
+            "assets-table",
+            "table 'signal9-prod-assets' must use billingMode PAY_PER_REQUEST (on demand), not 'PROVISIONED'",
+        ),
+        Violation(
+            "table-on-demand-pitr", "assets-table", "table 'signal9-prod-assets' must enable pointInTimeRecovery"
+        ),
+    ]
