@@ -4,63 +4,135 @@ Signal9 runs Monday to Saturday; Sunday (all day, in the schedule's timezone) is
 maintenance window. Scheduler evaluates ``cron(...)`` and ``at(...)`` in the schedule's
 own timezone, so a day-of-week field without SUN never fires on a local Sunday, across
 daylight-saving changes. ``rate(...)`` ignores the calendar and would fire on Sundays.
+
+``check_weekday_only`` is the one gate every configured expression passes (see
+``signal9.config``). It also checks each cron field against AWS's syntax, because
+Pulumi's mocks and the local emulator never validate an expression: a typo would only
+surface as a failed ``pulumi up``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 # Scheduler numbers days 1-7 from Sunday.
 DAY_NUMBERS = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
 SUNDAY = DAY_NUMBERS["SUN"]
+MONTH_NUMBERS = {
+    name: number
+    for number, name in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1
+    )
+}
 
 _CRON = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
 _AT = re.compile(r"^at\((?P<when>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
 _RATE = re.compile(r"^rate\(.*\)$")
-_DAY = r"(?:[1-7]|SUN|MON|TUE|WED|THU|FRI|SAT)"
-_DAY_ITEM = re.compile(rf"^(?P<start>{_DAY})(?:-(?P<end>{_DAY}))?(?:/(?P<step>\d+)|#(?P<nth>[1-5])|(?P<last>L))?$")
+# One comma-separated item: '*', a value or a range, then an optional step, nth (#) or last (L).
+_ITEM = re.compile(
+    r"^(?P<start>\*|\d+|[A-Z]{3})(?:-(?P<end>\d+|[A-Z]{3}))?(?:/(?P<step>\d+)|#(?P<nth>\d+)|(?P<last>L))?$"
+)
 
 
 class ScheduleExpressionError(ValueError):
     """An expression that is malformed or could fire inside the Sunday maintenance window."""
 
 
-def _day(token: str) -> int:
-    return DAY_NUMBERS[token] if token in DAY_NUMBERS else int(token)
+@dataclass(frozen=True)
+class CronField:
+    """One position of a six-field AWS cron expression and the values it accepts."""
 
+    name: str
+    low: int
+    high: int
+    names: Mapping[str, int] = field(default_factory=dict)
+    # Only day-of-week may wrap past its end (FRI-MON) or use #n / nL (AWS cron rules).
+    weekday: bool = False
 
-def days_of_week(field: str) -> frozenset[int]:
-    """The days (1=SUN .. 7=SAT) a cron day-of-week field selects; wildcards select all."""
-    if field in ("*", "?"):
-        return frozenset(range(1, 8))
-    days: set[int] = set()
-    for item in field.upper().split(","):
-        match = _DAY_ITEM.match(item)
-        if match is None:
-            raise ScheduleExpressionError(f"day-of-week item {item!r} is not valid (use MON-SAT style names or 1-7)")
-        start = _day(match["start"])
-        end = _day(match["end"]) if match["end"] else (7 if match["step"] else start)
+    @property
+    def allowed(self) -> str:
+        ordered = sorted(self.names, key=self.names.__getitem__)
+        names = f" or {ordered[0]}-{ordered[-1]}" if ordered else ""
+        return f"{self.low}-{self.high}{names}, '*', lists a,b, ranges a-b, steps a/n"
+
+    def value(self, token: str) -> int:
+        if token in self.names:
+            return self.names[token]
+        if token.isdigit() and self.low <= int(token) <= self.high:
+            return int(token)
+        raise ScheduleExpressionError(f"{self.name} value {token!r} is not valid; allowed: {self.allowed}")
+
+    def values(self, text: str) -> frozenset[int]:
+        """The values this field selects, e.g. ``MON-SAT`` -> {2..7}; raises on bad syntax."""
+        selected: set[int] = set()
+        for item in text.split(","):
+            selected.update(self._item(item))
+        return frozenset(selected)
+
+    def _item(self, item: str) -> list[int]:
+        match = _ITEM.match(item.upper())
+        if match is None or ((match["nth"] or match["last"]) and not self.weekday):
+            raise ScheduleExpressionError(f"{self.name} item {item!r} is not valid; allowed: {self.allowed}")
+        if match["nth"] or match["last"]:
+            # 2#1 = first Monday of the month, 6L = last Friday: a single day either way.
+            if match["start"] == "*" or match["end"]:
+                raise ScheduleExpressionError(f"{self.name} item {item!r}: # and L take a single day")
+            if match["nth"] and not 1 <= int(match["nth"]) <= 5:
+                raise ScheduleExpressionError(f"{self.name} item {item!r}: #n must be 1-5")
+            return [self.value(match["start"])]
+        if match["start"] == "*":
+            if match["end"]:
+                raise ScheduleExpressionError(f"{self.name} item {item!r} is not valid; allowed: {self.allowed}")
+            start, end = self.low, self.high
+        else:
+            start = self.value(match["start"])
+            end = self.value(match["end"]) if match["end"] else (self.high if match["step"] else start)
         step = int(match["step"] or 1)
         if step < 1:
-            raise ScheduleExpressionError(f"day-of-week step in {item!r} must be at least 1")
-        # A range that wraps past Saturday (e.g. FRI-MON) runs through Sunday.
-        span = range(start, end + 1) if start <= end else [*range(start, 8), *range(1, end + 1)]
-        days.update(list(span)[::step])
-    return frozenset(days)
+            raise ScheduleExpressionError(f"{self.name} step in {item!r} must be at least 1")
+        if start <= end:
+            return list(range(start, end + 1, step))
+        if not self.weekday:
+            raise ScheduleExpressionError(f"{self.name} range {item!r} runs backwards; write it low-high")
+        # A day range that wraps past Saturday (e.g. FRI-MON) runs through Sunday.
+        return [*range(start, self.high + 1), *range(self.low, end + 1)][::step]
+
+
+MINUTES = CronField("minutes", 0, 59)
+HOURS = CronField("hours", 0, 23)
+MONTHS = CronField("month", 1, 12, MONTH_NUMBERS)
+DAYS_OF_WEEK = CronField("day-of-week", 1, 7, DAY_NUMBERS, weekday=True)
+YEARS = CronField("year", 1970, 2199)
+
+
+def days_of_week(text: str) -> frozenset[int]:
+    """The days (1=SUN .. 7=SAT) a cron day-of-week field selects; wildcards select all."""
+    if text == "?":
+        return frozenset(range(1, 8))
+    return DAYS_OF_WEEK.values(text)
+
+
+def _check_at(when: str) -> None:
+    try:
+        moment = datetime.fromisoformat(when)
+    except ValueError:
+        raise ScheduleExpressionError(f"at({when}) is not a real date and time") from None
+    if moment.isoweekday() == 7:
+        raise ScheduleExpressionError(f"at({when}) falls on a Sunday, the maintenance window")
 
 
 def check_weekday_only(expression: str) -> None:
-    """Raise ScheduleExpressionError unless ``expression`` can never fire on a Sunday.
+    """Raise ScheduleExpressionError unless ``expression`` is valid and can never fire on a Sunday.
 
     The check is made in the schedule's own timezone, which is where Scheduler evaluates it.
     """
     if _RATE.match(expression):
         raise ScheduleExpressionError("rate() expressions fire every day, Sundays included; use cron(... MON-SAT *)")
     if at := _AT.match(expression):
-        when = datetime.fromisoformat(at["when"])
-        if when.isoweekday() == 7:
-            raise ScheduleExpressionError(f"at({at['when']}) falls on a Sunday, the maintenance window")
+        _check_at(at["when"])
         return
     cron = _CRON.match(expression)
     if cron is None:
@@ -69,8 +141,12 @@ def check_weekday_only(expression: str) -> None:
         )
     fields = cron["fields"].split()
     if len(fields) != 6:
-        raise ScheduleExpressionError(f"cron() needs 6 fields, got {len(fields)}")
-    day_of_month, day_of_week = fields[2], fields[4]
+        raise ScheduleExpressionError(
+            f"cron() needs 6 fields (minutes hours day-of-month month day-of-week year), got {len(fields)}"
+        )
+    minutes, hours, day_of_month, month, day_of_week, year = fields
+    for spec, text in ((MINUTES, minutes), (HOURS, hours), (MONTHS, month), (YEARS, year)):
+        spec.values(text)
     if day_of_week == "?":
         raise ScheduleExpressionError(
             "day-of-week '?' leaves the day to day-of-month, which reaches Sundays; set MON-SAT"

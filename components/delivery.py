@@ -1,0 +1,47 @@
+"""What the event bus, the schedules and the event routes share.
+
+- ``FleetOutputs``: the part of FunctionFleet they deliver to (functions and their DLQs).
+- ``aws_name``: AWS name limits, checked when the program runs. Names derive from the
+  stack name, and Pulumi's mocks never enforce AWS limits, so a long stack name would
+  otherwise only fail halfway through ``pulumi up``.
+- ``policy_json``: an IAM policy document as JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import pulumi
+import pulumi_aws as aws
+
+# The character set EventBridge rules and archives, Scheduler schedules and groups and IAM
+# roles all accept (IAM also allows +=,@ which Signal9 names never use).
+NAME_CHARACTERS = re.compile(r"[A-Za-z0-9._-]+")
+
+
+class FleetOutputs(Protocol):
+    """The FunctionFleet attributes schedules and event routes need, by catalog function name."""
+
+    @property
+    def functions(self) -> Mapping[str, aws.lambda_.Function]: ...
+
+    @property
+    def dead_letter_queues(self) -> Mapping[str, aws.sqs.Queue]: ...
+
+
+def aws_name(kind: str, name: str, limit: int) -> str:
+    """``name`` if AWS accepts it for ``kind``; otherwise stop the program with a clear message."""
+    if len(name) > limit or not NAME_CHARACTERS.fullmatch(name):
+        raise pulumi.RunError(
+            f"{kind} name {name!r} breaks the AWS limit of {limit} characters from A-Z a-z 0-9 . _ -; "
+            "it is derived from the stack name, so choose a shorter stack name"
+        )
+    return name
+
+
+def policy_json(*statements: Mapping[str, Any]) -> str:
+    """An IAM policy document with these statements, as the JSON text AWS stores."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
