@@ -1,0 +1,393 @@
+"""``signal9 cost``: an itemised monthly cost ESTIMATE for one stack, from its config and plan.
+
+Volumes come from three places:
+
+- the stack's real schedule expressions (config overrides included), expanded over a
+  reference year and divided by 12: a 365-day year gives an average month of 30.42 days;
+- the plan (what the program registers): alarms, dashboards, secrets, KMS keys;
+- documented workload assumptions below (durations, request units, log volume, ...).
+
+Prices live in ``signal9/prices.json`` with their date and sources. Always-free
+allowances are applied per stack as if it were alone in its account; both the list-price
+total and the total after free tier are reported. ``signal9 cost --docs`` rewrites
+docs/cost.md for every stack (a test keeps the committed file current).
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import json
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from signal9 import catalog
+from signal9.config import StackConfig, namespace_values, parse
+from signal9.cron import days_of_week
+from signal9.mockrun import ROOT, read_stack_config, run_program
+
+PRICES_FILE = Path(__file__).with_name("prices.json")
+DOC = ROOT / "docs" / "cost.md"
+REFERENCE_YEAR = 2027  # 365 days; its 12 months average 30.42 days
+MONTHS_PER_YEAR = 12
+DAYS_PER_MONTH = 365 / MONTHS_PER_YEAR
+MONTH_NAMES = {name.upper(): number for number, name in enumerate(calendar.month_abbr) if name}
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Assumed average cost drivers of one invocation of a function."""
+
+    duration_seconds: float
+    read_units: float  # DynamoDB read request units
+    write_units: float  # DynamoDB write request units
+    log_kb: float  # structured log volume written
+
+
+# Documented assumptions (docs/cost.md prints them). Phase 1 handlers are thin; these are
+# sized for the Phase 2 collectors so the estimate does not flatter the design.
+WORKLOADS: dict[str, Workload] = {
+    # ~12,000 active Alpaca assets: read the current rows, write the changed ones.
+    "SyncAssets": Workload(duration_seconds=90, read_units=12_000, write_units=12_000, log_kb=40),
+    # One AlphaVantage calendar download (~3 months ahead), ~1,500 rows upserted.
+    "SyncEarningsCalendar": Workload(duration_seconds=20, read_units=1_500, write_units=1_500, log_kb=10),
+    # Query today's/yesterday's reporters, emit one event each.
+    "TriggerEarningsPollenation": Workload(duration_seconds=5, read_units=100, write_units=0, log_kb=5),
+    # Query the least recently pollenated active assets (batch size from config).
+    "TriggerRegularPollenation": Workload(duration_seconds=10, read_units=200, write_units=0, log_kb=5),
+    # Hourly news pull for tracked symbols, ~500 articles upserted.
+    "SyncNewsSentiment": Workload(duration_seconds=45, read_units=200, write_units=500, log_kb=20),
+    # Six AlphaVantage calls with backoff; ~40 statement rows across the five tables.
+    "PollenateAsset": Workload(duration_seconds=20, read_units=10, write_units=40, log_kb=4),
+    "MarkEarningsProcessed": Workload(duration_seconds=1, read_units=1, write_units=1, log_kb=1),
+}
+EARNINGS_ASSETS_PER_RUN = 40  # assets reporting per TriggerEarningsPollenation run
+TABLE_STORAGE_GB = 5.0  # all eight tables together, including GSI copies
+SECRET_CALLS_PER_INVOCATION = 1.0  # upper bound: every invocation a cold start (cache is per container)
+EVENT_SIZE_KB = 1.0  # pollenationNeeded / earningsProcessed, well under one 64 KB billing chunk
+DLQ_REQUESTS_PER_MONTH = 1_000  # operators' list/replay calls; healthy DLQs stay empty
+ARCHIVE_FOREVER_DAYS = 3_650  # an archive kept forever (retention 0) is costed at ten years of events
+
+
+def load_prices(path: Path = PRICES_FILE) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
+
+
+# --- schedules ----------------------------------------------------------------------------------
+
+
+def _values(field: str, low: int, high: int, names: Mapping[str, int] | None = None) -> set[int]:
+    """The values a cron minutes/hours/month/year field selects (``*``, lists, ranges, steps)."""
+    values: set[int] = set()
+    for item in field.upper().split(","):
+        item, _, step_text = item.partition("/")
+        step = int(step_text or 1)
+        if item in ("*", "?"):
+            start, end = low, high
+        else:
+            first, _, last = item.partition("-")
+            start = names.get(first, 0) if names and first in names else int(first)
+            end = (
+                (names.get(last, 0) if names and last in names else int(last))
+                if last
+                else (high if step_text else start)
+            )
+        values.update(range(start, end + 1, step))
+    return values
+
+
+def yearly_fire_count(expression: str, year: int = REFERENCE_YEAR) -> int:
+    """How often a Scheduler expression fires in ``year``, in the schedule's own timezone.
+
+    Counted on the local calendar (the timezone Scheduler evaluates the expression in), so
+    daylight-saving changes do not add or remove runs. ``at()`` is one-off: no recurring runs.
+    """
+    match = re.fullmatch(r"cron\(([^()]+)\)", expression)
+    if match is None:
+        return 0
+    minutes, hours, _, months, weekdays, years = match[1].split()
+    if years not in ("*", "?") and year not in _values(years, 1970, 2199):
+        return 0
+    per_day = len(_values(minutes, 0, 59)) * len(_values(hours, 0, 23))
+    allowed_months = _values(months, 1, 12, MONTH_NAMES)
+    allowed_days = days_of_week(weekdays)  # 1=SUN .. 7=SAT
+    day, count = date(year, 1, 1), 0
+    while day.year == year:
+        if day.month in allowed_months and day.isoweekday() % 7 + 1 in allowed_days:
+            count += per_day
+        day += timedelta(days=1)
+    return count
+
+
+def monthly_runs(expression: str) -> float:
+    return yearly_fire_count(expression) / MONTHS_PER_YEAR
+
+
+def invocations(config: StackConfig) -> dict[str, float]:
+    """Average monthly invocations of every function under this stack's config."""
+    counts: dict[str, float] = {}
+    for function in catalog.scheduled_functions():
+        enabled = config.schedule_enabled(function)
+        counts[function.name] = monthly_runs(config.schedule_expression(function)) if enabled else 0.0
+    # Event volumes follow from the trigger runs: one pollenationNeeded per selected asset.
+    earnings_runs = counts["TriggerEarningsPollenation"]
+    events = {
+        catalog.POLLENATION_NEEDED: counts["TriggerRegularPollenation"] * config.regularPollenationBatchSize
+        + earnings_runs * EARNINGS_ASSETS_PER_RUN,
+        catalog.EARNINGS_PROCESSED: earnings_runs * EARNINGS_ASSETS_PER_RUN,
+    }
+    for event in catalog.EVENTS:
+        counts[event.consumer] = events[event.detail_type]
+    return counts
+
+
+def custom_events(config: StackConfig) -> float:
+    """Custom events put on the bus per month (each is one event consumed by its rule)."""
+    counts = invocations(config)
+    return sum(counts[event.consumer] for event in catalog.EVENTS)
+
+
+# --- the estimate -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineItem:
+    service: str
+    item: str
+    quantity: float
+    unit: str
+    unit_price: float
+    free: float = 0.0
+
+    @property
+    def list_cost(self) -> float:
+        return self.quantity * self.unit_price
+
+    @property
+    def cost(self) -> float:
+        return max(0.0, self.quantity - self.free) * self.unit_price
+
+
+@dataclass(frozen=True)
+class FunctionUsage:
+    name: str
+    memory_mb: int
+    invocations: float
+    duration_seconds: float
+
+    @property
+    def gb_seconds(self) -> float:
+        return self.invocations * self.duration_seconds * self.memory_mb / 1024
+
+
+@dataclass(frozen=True)
+class Estimate:
+    stack: str
+    functions: list[FunctionUsage]
+    items: list[LineItem]
+
+    @property
+    def list_total(self) -> float:
+        return sum(item.list_cost for item in self.items)
+
+    @property
+    def total(self) -> float:
+        return sum(item.cost for item in self.items)
+
+
+def estimate(
+    stack: str, config: StackConfig, resource_counts: Mapping[str, int], prices: Mapping[str, Any]
+) -> Estimate:
+    """The itemised monthly estimate for one stack."""
+    price, free = prices["prices"], prices["free_tier"]
+    counts = invocations(config)
+    functions = [
+        FunctionUsage(f.name, config.memory_mb(f), counts[f.name], WORKLOADS[f.name].duration_seconds)
+        for f in catalog.FUNCTIONS
+    ]
+    total_invocations = sum(counts.values())
+    scheduled = sum(counts[f.name] for f in catalog.scheduled_functions())
+    log_gb = sum(counts[f.name] * WORKLOADS[f.name].log_kb for f in catalog.FUNCTIONS) / 1024**2
+    events = custom_events(config)
+    archive_gb = events * EVENT_SIZE_KB / 1024**2
+    secret_calls = sum(counts[f.name] for f in catalog.FUNCTIONS if f.secret) * SECRET_CALLS_PER_INVOCATION
+    log_months = config.logRetentionDays / DAYS_PER_MONTH
+    archive_days = config.eventArchiveRetentionDays or ARCHIVE_FOREVER_DAYS
+    archive_months = archive_days / DAYS_PER_MONTH
+
+    def reads_writes(attribute: str) -> float:
+        return float(sum(counts[f.name] * getattr(WORKLOADS[f.name], attribute) for f in catalog.FUNCTIONS))
+
+    def count(resource_type: str) -> int:
+        return int(resource_counts.get(resource_type, 0))
+
+    items = [
+        LineItem("Lambda", "requests", total_invocations, "requests", price["lambda_requests_per_million"] / 1e6, free["lambda_requests"]),
+        LineItem("Lambda", "compute (arm64)", sum(f.gb_seconds for f in functions), "GB-seconds", price["lambda_arm_gb_second"], free["lambda_gb_seconds"]),
+        LineItem("DynamoDB", "on-demand writes", reads_writes("write_units"), "WRU", price["dynamodb_write_request_units_per_million"] / 1e6),
+        LineItem("DynamoDB", "on-demand reads", reads_writes("read_units"), "RRU", price["dynamodb_read_request_units_per_million"] / 1e6),
+        LineItem("DynamoDB", "storage", TABLE_STORAGE_GB, "GB-month", price["dynamodb_storage_gb_month"], free["dynamodb_storage_gb"]),
+        LineItem("DynamoDB", "point-in-time recovery", TABLE_STORAGE_GB, "GB-month", price["dynamodb_pitr_gb_month"]),
+        LineItem("Secrets Manager", "secrets", count("aws:secretsmanager/secret:Secret"), "secret-months", price["secretsmanager_secret_month"]),
+        LineItem("Secrets Manager", "GetSecretValue calls", secret_calls, "calls", price["secretsmanager_api_calls_per_10k"] / 1e4),
+        LineItem("CloudWatch", "alarms", count("aws:cloudwatch/metricAlarm:MetricAlarm"), "alarm-months", price["cloudwatch_alarm_month"], free["cloudwatch_alarms"]),
+        LineItem("CloudWatch", "dashboards", count("aws:cloudwatch/dashboard:Dashboard"), "dashboard-months", price["cloudwatch_dashboard_month"], free["cloudwatch_dashboards"]),
+        LineItem("CloudWatch", "logs ingestion", log_gb, "GB", price["cloudwatch_logs_ingestion_gb"], free["cloudwatch_logs_ingestion_gb"]),
+        LineItem("CloudWatch", f"logs storage ({config.logRetentionDays}-day retention)", log_gb * log_months, "GB-month", price["cloudwatch_logs_storage_gb_month"]),
+        LineItem("SQS", "dead-letter queue requests", DLQ_REQUESTS_PER_MONTH, "requests", price["sqs_requests_per_million"] / 1e6, free["sqs_requests"]),
+        LineItem("EventBridge", "custom events", events, "events", price["eventbridge_custom_events_per_million"] / 1e6),
+        LineItem("EventBridge", "archive processing", archive_gb, "GB", price["eventbridge_archive_processing_gb"]),
+        LineItem("EventBridge", "archive storage", archive_gb * archive_months, "GB-month", price["eventbridge_archive_storage_gb_month"]),
+        LineItem("EventBridge Scheduler", "invocations", scheduled, "invocations", price["scheduler_invocations_per_million"] / 1e6, free["scheduler_invocations"]),
+        LineItem("KMS", "customer managed keys", count("aws:kms/key:Key"), "key-months", price["kms_key_month"]),
+    ]  # fmt: skip
+    return Estimate(stack, functions, items)
+
+
+def stack_config(stack: str) -> StackConfig:
+    return parse(namespace_values(read_stack_config(stack)), f"Pulumi.{stack}.yaml")
+
+
+def resource_counts(plan_json: Mapping[str, Any]) -> Counter[str]:
+    return Counter(resource["type"] for resource in plan_json["resources"])
+
+
+def estimate_stack(stack: str, plan_json: Mapping[str, Any] | None = None) -> Estimate:
+    plan_json = plan_json if plan_json is not None else run_program(stack).to_json()
+    return estimate(stack, stack_config(stack), resource_counts(plan_json), load_prices())
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def _number(value: float) -> str:
+    if value == int(value):
+        return f"{int(value):,}"
+    return f"{value:,.2f}" if value >= 1 else f"{value:.4g}"
+
+
+def _money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def render_text(result: Estimate, prices: Mapping[str, Any]) -> str:
+    lines = [
+        f"signal9 cost: stack {result.stack!r}, monthly {prices['label']}",
+        f"prices: {PRICES_FILE.name} dated {prices['date']} ({prices['region']}, {prices['currency']})",
+        "",
+        f"{'SERVICE':<22} {'ITEM':<32} {'QUANTITY':>16} {'UNIT':<17} {'FREE':>12} {'COST':>10}",
+    ]
+    for item in result.items:
+        free = _number(item.free) if item.free else "-"
+        lines.append(
+            f"{item.service:<22} {item.item:<32} {_number(item.quantity):>16} {item.unit:<17} {free:>12} {_money(item.cost):>10}"
+        )
+    lines += [
+        "",
+        f"total after free tier: {_money(result.total)} / month   (list price, no free tier: {_money(result.list_total)})",
+    ]
+    return "\n".join(lines)
+
+
+def render_markdown(result: Estimate) -> str:
+    lines = [
+        f"## Stack `{result.stack}`",
+        "",
+        f"**Estimated total: {_money(result.total)} per month** after the always-free allowances "
+        f"({_money(result.list_total)} at list price without them).",
+        "",
+        "| function | memory MB | invocations / month | assumed duration s | GB-seconds |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {f.name} | {f.memory_mb} | {_number(f.invocations)} | {_number(f.duration_seconds)} | {_number(f.gb_seconds)} |"
+        for f in result.functions
+    ]
+    lines += [
+        "",
+        "| service | item | quantity | unit | free allowance | unit price | cost |",
+        "|---|---|---:|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {i.service} | {i.item} | {_number(i.quantity)} | {i.unit} | {_number(i.free) if i.free else '-'} | "
+        f"${i.unit_price:.10g} | {_money(i.cost)} |"
+        for i in result.items
+    ]
+    return "\n".join(lines)
+
+
+def render_document(estimates: Mapping[str, Estimate], prices: Mapping[str, Any]) -> str:
+    """docs/cost.md: method, prices, assumptions, then each stack's itemised estimate."""
+    lines = [
+        "# Monthly cost estimate",
+        "",
+        "<!-- Generated by `signal9 cost --docs`; do not edit by hand (tests/test_cost.py checks it is current). -->",
+        "",
+        f"> **{prices['label']}.** Prices dated {prices['date']} from `signal9/prices.json`. "
+        "Usage volumes are assumptions, listed below; real bills depend on real data volumes.",
+        "",
+        "## Method",
+        "",
+        "- Scheduled invocations come from each stack's real schedule expressions (catalog defaults plus",
+        "  `signal9:schedules` overrides), expanded day by day over the reference year "
+        f"{REFERENCE_YEAR} on the local calendar of",
+        f"  {catalog.DEFAULT_TIMEZONE} and divided by 12 (an average month of {DAYS_PER_MONTH:.2f} days). "
+        "Disabled schedules count zero.",
+        "- Event-driven invocations follow from those runs: each TriggerRegularPollenation run emits "
+        "`regularPollenationBatchSize`",
+        f"  pollenationNeeded events, each TriggerEarningsPollenation run {EARNINGS_ASSETS_PER_RUN}; "
+        "every earnings pollenation emits one earningsProcessed.",
+        "- Lambda GB-seconds = invocations x assumed duration x the stack's configured memory.",
+        "- Alarm, dashboard, secret and KMS key counts are read from the stack's plan (`signal9 plan`).",
+        "- Always-free allowances are applied per stack as if it were alone in its account "
+        "(they are per account and month).",
+        "",
+        "## Sources",
+        "",
+        *[f"- {source}" for source in prices["sources"]],
+        "",
+        "## Assumptions",
+        "",
+        "| function | duration s | read units / invocation | write units / invocation | log KB / invocation |",
+        "|---|---:|---:|---:|---:|",
+        *[
+            f"| {name} | {_number(w.duration_seconds)} | {_number(w.read_units)} | {_number(w.write_units)} | {_number(w.log_kb)} |"
+            for name, w in WORKLOADS.items()
+        ],
+        "",
+        f"- Assets reporting earnings per TriggerEarningsPollenation run: {EARNINGS_ASSETS_PER_RUN}",
+        f"- Table storage, all tables and indexes: {TABLE_STORAGE_GB:g} GB (point-in-time recovery billed on the same size)",
+        f"- GetSecretValue calls per invocation of a secret-reading function: {SECRET_CALLS_PER_INVOCATION:g} (upper bound)",
+        f"- Event size: {EVENT_SIZE_KB:g} KB; dead-letter queue API requests: {DLQ_REQUESTS_PER_MONTH:,} per month",
+        f"- Stored archive and logs: one retention period of monthly volume (retention 0 = {ARCHIVE_FOREVER_DAYS:,} days)",
+        "",
+    ]
+    for result in estimates.values():
+        lines += [render_markdown(result), ""]
+    return "\n".join(lines)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("cost", help="itemised monthly cost ESTIMATE of a stack (offline)")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--stack", "-s", help=f"stack name ({', '.join(catalog.STACKS)})")
+    target.add_argument("--docs", action="store_true", help=f"rewrite {DOC.relative_to(ROOT)} for every stack")
+    parser.add_argument("--markdown", action="store_true", help="print the stack's estimate as Markdown")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    prices = load_prices()
+    if args.docs:
+        DOC.write_text(render_document({s: estimate_stack(s) for s in catalog.STACKS}, prices))
+        print(f"wrote {DOC.relative_to(ROOT)}")
+        return 0
+    result = estimate_stack(args.stack)
+    print(render_markdown(result) if args.markdown else render_text(result, prices))
+    return 0

@@ -1,0 +1,207 @@
+"""``signal9 dlq list|replay``: what waits in each function's dead-letter queue, and re-delivery.
+
+Every asynchronous failure path of a function ends in its queue ``signal9-<stack>-<Function>-dlq``:
+
+- Lambda asynchronous invocation (the function's ``deadLetterConfig``): the body is the
+  original event payload;
+- its EventBridge Scheduler schedule: the body is the schedule's target input;
+- its EventBridge rule target: the body is the original event (the full envelope).
+
+So each body is exactly what the function should have received. ``replay`` re-delivers it
+with an asynchronous Lambda ``Invoke`` (the same path the schedule or rule would have used),
+or with ``--to-bus`` puts an event back on the Signal9 bus (for events, so every matching
+rule sees it again). A message is deleted only after its re-delivery was accepted; when
+delivery fails it stays in the queue and becomes visible again at the end of the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from signal9 import catalog
+from signal9.mockrun import read_stack_config
+from signal9.naming import Naming
+from signal9.plan import add_stack_argument
+
+# Long enough for one delivery call; a message whose replay failed is made visible again
+# before the command returns, so the next `list` shows it.
+REPLAY_VISIBILITY_SECONDS = 60
+SAMPLE_CHARS = 300
+
+Delivery = Callable[[catalog.Function, str], None]  # raises when the re-delivery was not accepted
+
+
+class DeliveryError(RuntimeError):
+    """A re-delivery AWS did not accept (the message stays in its queue)."""
+
+
+@dataclass
+class QueueReport:
+    function: str
+    queue: str
+    visible: int
+    in_flight: int
+    samples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReplayResult:
+    function: str
+    queue: str
+    replayed: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def selected_functions(name: str | None) -> tuple[catalog.Function, ...]:
+    if name is None:
+        return catalog.FUNCTIONS
+    if name not in catalog.FUNCTION_NAMES:
+        raise SystemExit(f"signal9 dlq: unknown function {name!r} (one of {', '.join(catalog.FUNCTION_NAMES)})")
+    return (catalog.function(name),)
+
+
+def queue_url(sqs: Any, naming: Naming, function: catalog.Function) -> str:
+    url: str = sqs.get_queue_url(QueueName=naming.dead_letter_queue(function.name))["QueueUrl"]
+    return url
+
+
+def list_queue(sqs: Any, naming: Naming, function: catalog.Function, samples: int = 3) -> QueueReport:
+    """Message counts and up to ``samples`` bodies (peeked: visibility 0, nothing is removed)."""
+    url = queue_url(sqs, naming, function)
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    report = QueueReport(
+        function.name,
+        naming.dead_letter_queue(function.name),
+        int(attributes.get("ApproximateNumberOfMessages", 0)),
+        int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+    )
+    if samples and report.visible:
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(samples, 10), VisibilityTimeout=0)
+        report.samples = [m["Body"][:SAMPLE_CHARS] for m in received.get("Messages", [])]
+    return report
+
+
+def lambda_delivery(lambda_client: Any, naming: Naming) -> Delivery:
+    """Re-deliver a body to its function with an asynchronous Invoke (accepted = HTTP 202)."""
+
+    def deliver(function: catalog.Function, body: str) -> None:
+        response = lambda_client.invoke(
+            FunctionName=naming.function(function.name), InvocationType="Event", Payload=body.encode()
+        )
+        # An asynchronous Invoke is accepted (202) or raises; the function runs later, and a
+        # failure there lands in this same DLQ again rather than being lost.
+        if response.get("StatusCode") != 202:
+            raise DeliveryError(f"Invoke returned status {response.get('StatusCode')}, not 202 Accepted")
+
+    return deliver
+
+
+def bus_delivery(events_client: Any, naming: Naming) -> Delivery:
+    """Put an EventBridge event (a rule target's dead letter) back on the Signal9 bus."""
+
+    def deliver(function: catalog.Function, body: str) -> None:
+        try:
+            event = json.loads(body)
+            entry = {
+                "Source": event["source"],
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+                "EventBusName": naming.event_bus,
+            }
+        except (ValueError, KeyError, TypeError) as error:
+            raise DeliveryError(
+                f"not an EventBridge event ({error.__class__.__name__}); replay it to the function"
+            ) from None
+        response = events_client.put_events(Entries=[entry])
+        if response.get("FailedEntryCount"):
+            failure = response["Entries"][0]
+            raise DeliveryError(f"PutEvents failed: {failure.get('ErrorCode')} {failure.get('ErrorMessage')}")
+
+    return deliver
+
+
+def replay_queue(
+    sqs: Any, naming: Naming, function: catalog.Function, deliver: Delivery, limit: int | None = None
+) -> ReplayResult:
+    """Re-deliver each message, deleting it only once its delivery was accepted."""
+    url = queue_url(sqs, naming, function)
+    result = ReplayResult(function.name, naming.dead_letter_queue(function.name))
+    kept: list[str] = []
+    while limit is None or result.replayed + result.failed < limit:
+        batch = 10 if limit is None else max(1, min(10, limit - result.replayed - result.failed))
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=batch, VisibilityTimeout=REPLAY_VISIBILITY_SECONDS, WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            try:
+                deliver(function, message["Body"])
+            except Exception as error:  # any failure keeps the message; report it and go on
+                result.failed += 1
+                result.errors.append(f"{message['MessageId']}: {error}")
+                kept.append(message["ReceiptHandle"])
+                continue
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            result.replayed += 1
+    for handle in kept:  # back in the queue right away, for the next list or replay
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+    return result
+
+
+def stack_region(stack: str) -> str:
+    return read_stack_config(stack).get("aws:region", "us-east-1")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("dlq", help="list or replay the functions' dead-letter queues (uses AWS)")
+    actions = parser.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="message counts and sample bodies per function DLQ")
+    add_stack_argument(listing)
+    listing.add_argument("--function", "-f", help="one catalog function (default: all)")
+    listing.add_argument("--samples", type=int, default=3, help="sample bodies to show per queue (0-10)")
+    replay = actions.add_parser("replay", help="re-deliver messages; delete each only after it was accepted")
+    add_stack_argument(replay)
+    replay.add_argument("--function", "-f", help="one catalog function (default: all)")
+    replay.add_argument("--to-bus", action="store_true", help="put event messages back on the Signal9 bus instead")
+    replay.add_argument("--limit", type=int, help="at most this many messages per queue")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, session: Any = None) -> int:
+    session = session or boto3.Session(region_name=stack_region(args.stack))
+    naming = Naming(args.stack)
+    sqs = session.client("sqs")
+    functions = selected_functions(args.function)
+    if args.action == "list":
+        return print_reports([list_queue(sqs, naming, f, args.samples) for f in functions])
+    deliver = (
+        bus_delivery(session.client("events"), naming)
+        if args.to_bus
+        else lambda_delivery(session.client("lambda"), naming)
+    )
+    results = [replay_queue(sqs, naming, f, deliver, args.limit) for f in functions]
+    for result in results:
+        print(f"{result.queue}: replayed {result.replayed}, kept {result.failed}")
+        for error in result.errors:
+            print(f"  kept {error}")
+    return 1 if any(r.failed for r in results) else 0
+
+
+def print_reports(reports: Sequence[QueueReport]) -> int:
+    width = max(len(r.queue) for r in reports)
+    print(f"{'QUEUE':<{width}}  {'WAITING':>7}  {'IN FLIGHT':>9}")
+    for report in reports:
+        print(f"{report.queue:<{width}}  {report.visible:>7}  {report.in_flight:>9}")
+        for sample in report.samples:
+            print(f"  sample: {sample}")
+    return 0

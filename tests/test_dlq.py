@@ -1,0 +1,202 @@
+"""DLQ list and replay on moto: replayed messages are removed, failed replays keep theirs."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import zipfile
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.shared.events import PollenationNeeded
+from signal9 import catalog, dlq
+from signal9.naming import Naming
+
+NAMING = Naming("dev")
+POLLENATE = catalog.function("PollenateAsset")
+SYNC_ASSETS = catalog.function("SyncAssets")
+
+
+class RecordingLambda:
+    """The real (moto) Lambda client, with each Invoke's arguments recorded."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: list[dict[str, Any]] = []
+
+    def invoke(self, **kwargs: Any) -> Any:
+        self.calls.append(kwargs)
+        return self.client.invoke(**kwargs)
+
+
+@pytest.fixture
+def queues(aws: None) -> dict[str, str]:
+    """Every function's DLQ, named as the stack names it."""
+    sqs = boto3.client("sqs")
+    return {f.name: sqs.create_queue(QueueName=NAMING.dead_letter_queue(f.name))["QueueUrl"] for f in catalog.FUNCTIONS}
+
+
+def create_function(function: catalog.Function) -> None:
+    role = boto3.client("iam").create_role(
+        RoleName=NAMING.role(function.name),
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    boto3.client("lambda").create_function(
+        FunctionName=NAMING.function(function.name),
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": archive.getvalue()},
+        Architectures=["arm64"],
+    )
+
+
+def event_body() -> str:
+    """A rule target's dead letter: the full EventBridge envelope of a pollenationNeeded event."""
+    detail = PollenationNeeded(symbol="AAPL", reason="regular", requestedAt=datetime(2026, 11, 27, 20, tzinfo=UTC))
+    return json.dumps(
+        {
+            "version": "0",
+            "id": "6f2c1c4e-0000-0000-0000-000000000001",
+            "detail-type": catalog.POLLENATION_NEEDED,
+            "source": catalog.EVENT_SOURCE,
+            "account": "123456789012",
+            "time": "2026-11-27T20:00:01Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": detail.model_dump(mode="json", exclude_none=True),
+        }
+    )
+
+
+def messages_in(url: str) -> int:
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_list_shows_counts_and_samples_without_removing(queues: dict[str, str]) -> None:
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=queues["PollenateAsset"], MessageBody=event_body())
+    report = dlq.list_queue(sqs, NAMING, POLLENATE, samples=3)
+    assert (report.queue, report.visible, report.in_flight) == ("signal9-dev-PollenateAsset-dlq", 1, 0)
+    assert report.samples == [event_body()[: dlq.SAMPLE_CHARS]]
+    assert messages_in(queues["PollenateAsset"]) == 1
+    assert dlq.list_queue(sqs, NAMING, SYNC_ASSETS).visible == 0
+
+
+def test_replay_invokes_the_function_with_the_original_event_and_deletes_it(queues: dict[str, str]) -> None:
+    create_function(POLLENATE)
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=queues["PollenateAsset"], MessageBody=event_body())
+    recorder = RecordingLambda(boto3.client("lambda"))
+    result = dlq.replay_queue(sqs, NAMING, POLLENATE, dlq.lambda_delivery(recorder, NAMING))
+    assert (result.replayed, result.failed) == (1, 0)
+    assert recorder.calls == [
+        {"FunctionName": "signal9-dev-PollenateAsset", "InvocationType": "Event", "Payload": event_body().encode()}
+    ]
+    assert messages_in(queues["PollenateAsset"]) == 0
+
+
+def test_failed_replay_keeps_the_message_visible(queues: dict[str, str]) -> None:
+    """No function deployed: moto's Invoke fails, so the message must stay (and be visible again)."""
+    sqs = boto3.client("sqs")
+    body = json.dumps({"scheduledAt": "2026-11-27T10:30:00Z"})
+    sqs.send_message(QueueUrl=queues["SyncAssets"], MessageBody=body)
+    result = dlq.replay_queue(sqs, NAMING, SYNC_ASSETS, dlq.lambda_delivery(boto3.client("lambda"), NAMING))
+    assert (result.replayed, result.failed) == (0, 1)
+    assert "ResourceNotFoundException" in result.errors[0]
+    report = dlq.list_queue(sqs, NAMING, SYNC_ASSETS)
+    assert (report.visible, report.samples) == (1, [body])
+
+
+def test_partial_failure_deletes_only_the_delivered_messages(queues: dict[str, str]) -> None:
+    sqs = boto3.client("sqs")
+    for index in range(5):
+        sqs.send_message(QueueUrl=queues["MarkEarningsProcessed"], MessageBody=json.dumps({"n": index}))
+    delivered: list[int] = []
+
+    def flaky(function: catalog.Function, body: str) -> None:
+        number = json.loads(body)["n"]
+        if number % 2:
+            raise dlq.DeliveryError("throttled")
+        delivered.append(number)
+
+    result = dlq.replay_queue(sqs, NAMING, catalog.function("MarkEarningsProcessed"), flaky)
+    assert (result.replayed, result.failed) == (3, 2) and sorted(delivered) == [0, 2, 4]
+    assert messages_in(queues["MarkEarningsProcessed"]) == 2
+
+
+def test_replay_limit_stops_early(queues: dict[str, str]) -> None:
+    sqs = boto3.client("sqs")
+    for index in range(4):
+        sqs.send_message(QueueUrl=queues["SyncAssets"], MessageBody=str(index))
+    result = dlq.replay_queue(sqs, NAMING, SYNC_ASSETS, lambda function, body: None, limit=3)
+    assert result.replayed == 3 and messages_in(queues["SyncAssets"]) == 1
+
+
+def test_replay_to_bus_puts_the_event_back_and_a_rule_sees_it(queues: dict[str, str]) -> None:
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    events.create_event_bus(Name=NAMING.event_bus)
+    # An SQS-target rule stands in for the PollenateAsset rule (moto delivers to SQS, not Lambda).
+    sink = sqs.create_queue(QueueName="sink")["QueueUrl"]
+    sink_arn = sqs.get_queue_attributes(QueueUrl=sink, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="probe", EventBusName=NAMING.event_bus, EventPattern=json.dumps(PollenationNeeded.pattern()))
+    events.put_targets(Rule="probe", EventBusName=NAMING.event_bus, Targets=[{"Id": "sink", "Arn": sink_arn}])
+    sqs.send_message(QueueUrl=queues["PollenateAsset"], MessageBody=event_body())
+
+    result = dlq.replay_queue(sqs, NAMING, POLLENATE, dlq.bus_delivery(events, NAMING))
+
+    assert (result.replayed, result.failed) == (1, 0) and messages_in(queues["PollenateAsset"]) == 0
+    delivered = json.loads(sqs.receive_message(QueueUrl=sink)["Messages"][0]["Body"])
+    original = json.loads(event_body())
+    assert (delivered["source"], delivered["detail-type"], delivered["detail"]) == (
+        original["source"],
+        original["detail-type"],
+        original["detail"],
+    )
+
+
+def test_replay_to_bus_keeps_messages_that_are_not_events_or_have_no_bus(queues: dict[str, str]) -> None:
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=queues["PollenateAsset"], MessageBody="not json")
+    sqs.send_message(QueueUrl=queues["PollenateAsset"], MessageBody=event_body())
+    result = dlq.replay_queue(sqs, NAMING, POLLENATE, dlq.bus_delivery(boto3.client("events"), NAMING))
+    assert (result.replayed, result.failed) == (0, 2)
+    assert any("not an EventBridge event" in e for e in result.errors)
+    assert any("does not exist" in e for e in result.errors)
+    assert messages_in(queues["PollenateAsset"]) == 2
+
+
+def test_cli_list_and_replay_through_boto3(queues: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    create_function(SYNC_ASSETS)
+    boto3.client("sqs").send_message(QueueUrl=queues["SyncAssets"], MessageBody='{"scheduled": true}')
+    session = boto3.Session(region_name="us-east-1")
+    listing = argparse.Namespace(stack="dev", action="list", function="SyncAssets", samples=1)
+    assert dlq.run(listing, session) == 0
+    assert "signal9-dev-SyncAssets-dlq        1          0" in capsys.readouterr().out
+    replay = argparse.Namespace(stack="dev", action="replay", function=None, to_bus=False, limit=None)
+    assert dlq.run(replay, session) == 0
+    out = capsys.readouterr().out
+    assert "signal9-dev-SyncAssets-dlq: replayed 1, kept 0" in out
+    assert messages_in(queues["SyncAssets"]) == 0
+
+
+def test_unknown_function_is_refused() -> None:
+    with pytest.raises(SystemExit, match="unknown function 'Nope'"):
+        dlq.selected_functions("Nope")
