@@ -1,0 +1,151 @@
+"""Generated sections of the docs, derived from the catalog (and the policy check per stack).
+
+docs/architecture.md and docs/security-review.md are hand-written around blocks marked
+``<!-- BEGIN GENERATED: <name> -->`` ... ``<!-- END GENERATED: <name> -->``. Rewrite them with
+``python -m signal9.docgen``; tests/test_docs.py fails when a committed block is stale.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from signal9 import catalog
+from signal9.naming import Naming
+
+ROOT = Path(__file__).resolve().parent.parent
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+SECURITY_REVIEW = ROOT / "docs" / "security-review.md"
+READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
+WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+STACK = "<stack>"
+
+
+def _id(name: str) -> str:
+    return re.sub(r"\W", "_", name)
+
+
+def architecture_diagram() -> str:
+    """A mermaid flowchart of schedules, functions, tables, events, secrets and failure paths."""
+    naming = Naming("&lt;stack&gt;")  # mermaid labels are HTML: escape the placeholder
+    lines = ["```mermaid", "flowchart LR"]
+    lines.append('  subgraph scheduler["EventBridge Scheduler (America/New_York, Mon-Sat)"]')
+    for function in catalog.scheduled_functions():
+        trigger = catalog.schedule_trigger(function)
+        lines.append(f'    sch_{_id(trigger.schedule)}(["{trigger.schedule}<br/>{trigger.expression}"])')
+    lines.append("  end")
+    lines.append(f'  bus{{{{"event bus {naming.event_bus}<br/>source {catalog.EVENT_SOURCE}<br/>+ archive"}}}}')
+    lines.append('  subgraph lambda["Lambda functions (arm64, one role + DLQ + log group each)"]')
+    lines += [f'    fn_{f.name}["{f.name}"]' for f in catalog.FUNCTIONS]
+    lines.append("  end")
+    lines.append('  subgraph dynamodb["DynamoDB (on demand, PITR, encrypted)"]')
+    lines += [f'    tbl_{t.name}[("{t.name}")]' for t in catalog.TABLES]
+    lines.append("  end")
+    lines.append('  subgraph secrets["Secrets Manager"]')
+    lines += [f'    sec_{s.name}[/"{naming.secret(s.name)}"/]' for s in catalog.SECRETS]
+    lines.append("  end")
+    lines.append('  dlq[["dead-letter queue per function<br/>signal9-&lt;stack&gt;-&lt;Function&gt;-dlq"]]')
+    lines.append('  obs["CloudWatch: log groups, dashboard,<br/>alarms → SNS, saved queries"]')
+    for function in catalog.scheduled_functions():
+        lines.append(f"  sch_{_id(catalog.schedule_trigger(function).schedule)} --> fn_{function.name}")
+    for event in catalog.EVENTS:
+        lines.append(f"  bus -- {event.detail_type} --> fn_{event.consumer}")
+    for function in catalog.FUNCTIONS:
+        for detail_type in function.emits:
+            lines.append(f"  fn_{function.name} -. {detail_type} .-> bus")
+        for table in function.tables:
+            arrow = "<-->" if table in function.reads and table in function.writes else "-->"
+            if table in function.reads and table not in function.writes:
+                lines.append(f"  tbl_{table} -.-> fn_{function.name}")
+            else:
+                lines.append(f"  fn_{function.name} {arrow} tbl_{table}")
+        if function.secret:
+            lines.append(f"  sec_{function.secret} -.-> fn_{function.name}")
+    lines.append("  lambda -. failed async invocations, schedule and rule deliveries .-> dlq")
+    lines.append("  lambda -. JSON logs, metrics .-> obs")
+    lines.append("```")
+    return "\n".join(lines)
+
+
+def iam_matrix() -> str:
+    """Exactly what each function's role may do (SPEC: least privilege), from the catalog."""
+    naming = Naming(STACK)
+    lines = [
+        "| function | read (GetItem, BatchGetItem, Query; table + its indexes) "
+        "| write (PutItem, UpdateItem, DeleteItem, BatchWriteItem) | secretsmanager:GetSecretValue "
+        "| events:PutEvents | sqs:SendMessage | logs:CreateLogStream, PutLogEvents |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for function in catalog.FUNCTIONS:
+        reads = ", ".join(f"`{naming.table(t)}`" for t in function.reads) or "-"
+        writes = ", ".join(f"`{naming.table(t)}`" for t in function.writes) or "-"
+        secret = f"`{naming.secret(function.secret)}`" if function.secret else "-"
+        bus = f"`{naming.event_bus}` ({', '.join(function.emits)})" if function.emits else "-"
+        lines.append(
+            f"| {function.name} | {reads} | {writes} | {secret} | {bus} "
+            f"| `{naming.dead_letter_queue(function.name)}` | `{naming.log_group(function.name)}` |"
+        )
+    return "\n".join(lines)
+
+
+def policy_results(results: Mapping[str, Mapping[str, int]]) -> str:
+    """Rules x stacks: ``results[stack][rule]`` = violations found by ``signal9 check``."""
+    stacks = list(results)
+    rules = list(next(iter(results.values()))) if results else []
+    lines = ["| rule | " + " | ".join(stacks) + " |", "|---|" + "---|" * len(stacks)]
+    for rule in rules:
+        cells = ["pass" if results[s][rule] == 0 else f"**FAIL ({results[s][rule]})**" for s in stacks]
+        lines.append(f"| {rule} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def check_results() -> dict[str, dict[str, int]]:
+    from signal9.check import check_stack, rule_names
+
+    results = {}
+    for stack in catalog.STACKS:
+        result = check_stack(stack)
+        results[stack] = {rule: result.failed(rule) for rule in rule_names()}
+    return results
+
+
+def block(name: str, content: str) -> str:
+    return f"<!-- BEGIN GENERATED: {name} -->\n{content}\n<!-- END GENERATED: {name} -->"
+
+
+def current_block(text: str, name: str) -> str:
+    match = re.search(rf"<!-- BEGIN GENERATED: {name} -->\n(.*?)<!-- END GENERATED: {name} -->", text, re.S)
+    if match is None:
+        raise ValueError(f"no generated block {name!r}")
+    return match[1].removesuffix("\n")
+
+
+def replace_block(text: str, name: str, content: str) -> str:
+    current_block(text, name)  # the markers must exist
+    pattern = rf"<!-- BEGIN GENERATED: {name} -->\n.*?<!-- END GENERATED: {name} -->"
+    return re.sub(pattern, lambda _: block(name, content), text, count=1, flags=re.S)
+
+
+def generated_blocks(
+    policy: Callable[[], Mapping[str, Mapping[str, int]]] = check_results,
+) -> dict[Path, dict[str, str]]:
+    return {
+        ARCHITECTURE: {"diagram": architecture_diagram()},
+        SECURITY_REVIEW: {"iam-matrix": iam_matrix(), "policy-results": policy_results(policy())},
+    }
+
+
+def main() -> int:
+    for path, blocks in generated_blocks().items():
+        text = path.read_text()
+        for name, content in blocks.items():
+            text = replace_block(text, name, content)
+        path.write_text(text)
+        print(f"updated {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
