@@ -295,6 +295,7 @@ def test_stack_plans_reach_the_rules(plans: dict[str, ProgramRun]) -> None:
         assert {policy_rules.TABLE, policy_rules.LOG_GROUP, policy_rules.AWS_PROVIDER} <= types
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # importing pulumi_aws.lambda_ warns about other classes
 def test_tag_rule_knows_every_resource_type_and_matches_pulumi_aws(plans: dict[str, ProgramRun]) -> None:
     for typ in policy_rules.TAGGABLE_TYPES | policy_rules.UNTAGGABLE_TYPES:
         _, module, name = typ.split(":")
