@@ -156,6 +156,9 @@ class Function:
     writes: tuple[str, ...] = ()
     secret: str | None = None
     emits: tuple[str, ...] = ()
+    # StackConfig attributes handed to the handler as environment variables
+    # (functions/shared/env.py ``setting_variable``), e.g. a batch size an operator tunes.
+    settings: tuple[str, ...] = ()
 
     @property
     def package(self) -> str:
@@ -209,6 +212,7 @@ FUNCTIONS: tuple[Function, ...] = (
         120,
         reads=("assets",),
         emits=(POLLENATION_NEEDED,),
+        settings=("regularPollenationBatchSize",),
     ),
     Function(
         "SyncNewsSentiment",
