@@ -12,6 +12,7 @@ import pulumi
 import pytest
 
 from components.event_bus import archive_name
+from functions.shared.env import EVENT_BUS_NAME as ENV_EVENT_BUS_NAME
 from functions.shared.events import DETAIL_MODELS, SOURCE, EarningsProcessed, PollenationNeeded
 from signal9 import catalog
 from signal9.identifiers import ACCOUNT_ID
@@ -176,6 +177,24 @@ def test_sqs_accepts_the_dlq_policy_as_registered(aws: None, dev: ProgramRun) ->
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy["policy"]})
     stored = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
     assert json.loads(stored) == json.loads(policy["policy"])
+
+
+@pytest.mark.parametrize("stack", catalog.STACKS)
+def test_only_emitters_may_put_events_and_only_on_this_bus(plans: dict[str, ProgramRun], stack: str) -> None:
+    run = plans[stack]
+    bus_arn = f"arn:aws:events:{run.region}:{ACCOUNT_ID}:event-bus/{Naming(stack).event_bus}"
+    grants: dict[str, list[Any]] = {}
+    for policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+        for statement in json.loads(policy.inputs["policy"])["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if any(action.startswith("events:") for action in actions):
+                assert actions == ["events:PutEvents"], policy.name
+                grants[policy.name.removesuffix("-role-policy")] = statement["Resource"]
+    assert grants == {f.name: [bus_arn] for f in catalog.FUNCTIONS if f.emits}
+    # ...and they find the bus by name in their environment.
+    for function in catalog.FUNCTIONS:
+        variables = run.named(f"{function.name}-function").inputs["environment"]["variables"]
+        assert variables.get(ENV_EVENT_BUS_NAME) == (Naming(stack).event_bus if function.emits else None)
 
 
 # --- the registered patterns route exactly the emitted events ----------------------------
