@@ -48,10 +48,29 @@ def reveal(value: Any) -> Any:
     return value
 
 
+def describe_asset(value: pulumi.Asset | pulumi.Archive) -> dict[str, Any]:
+    """An asset or archive as JSON data, in Pulumi's own wire shape (``path``/``text``/``uri``/``assets``).
+
+    File paths are given relative to the project, so the plan reads the same from any directory.
+    """
+    if isinstance(value, pulumi.AssetArchive):
+        return {"assets": {name: describe_asset(value.assets[name]) for name in sorted(value.assets)}}
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        path = Path(value.path).resolve()
+        return {"path": path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)}
+    if isinstance(value, pulumi.StringAsset):
+        return {"text": value.text}
+    if isinstance(value, pulumi.RemoteAsset | pulumi.RemoteArchive):
+        return {"uri": value.uri}
+    raise TypeError(f"unsupported asset {value!r}")
+
+
 def mask(value: Any) -> Any:
     """Inputs with every secret replaced by ``"[secret]"`` (for anything printed)."""
     if is_secret(value):
         return SECRET_MASK
+    if isinstance(value, pulumi.Asset | pulumi.Archive):
+        return describe_asset(value)
     if isinstance(value, dict):
         return {k: mask(v) for k, v in value.items()}
     if isinstance(value, list):

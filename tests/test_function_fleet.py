@@ -472,3 +472,12 @@ def test_each_archive_imports_on_its_own(tmp_path: Path) -> None:
             check=False,
         )
         assert result.returncode == 0, f"{function.name}: {result.stderr[-2000:]}"
+
+
+def test_plan_json_shows_each_archive_by_project_path(dev: ProgramRun) -> None:
+    document = json.loads(json.dumps(dev.to_json()))
+    codes = {r["name"]: r["inputs"]["code"] for r in document["resources"] if r["type"] == FUNCTION}
+    for function in catalog.FUNCTIONS:
+        assets = codes[f"{function.name}-function"]["assets"]
+        assert list(assets) == list(packaging.archive_files(function))
+        assert all(asset == {"path": name} for name, asset in assets.items())
