@@ -64,5 +64,21 @@ observability = Observability(
     opts=defaults,
 )
 
+# What operators and Phase 2 need to find things; `pulumi stack output` prints these.
 pulumi.export("tableNames", tables.names)
 pulumi.export("tableArns", tables.arns)
+pulumi.export("functionNames", fleet.names)
+pulumi.export("functionArns", fleet.arns)
+pulumi.export("deadLetterQueueUrls", {name: queue.url for name, queue in fleet.dead_letter_queues.items()})
+pulumi.export("eventBusName", event_bus.name)
+pulumi.export("secretArns", secrets.arns)
+pulumi.export("alarmTopicArn", observability.topic_arn)
+pulumi.export(
+    "dashboardUrl",
+    pulumi.Output.concat(
+        "https://console.aws.amazon.com/cloudwatch/home?region=",
+        aws.get_region_output().region,
+        "#dashboards:name=",
+        observability.dashboard.dashboard_name,
+    ),
+)

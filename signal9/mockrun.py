@@ -9,6 +9,7 @@ options that matter for review (protect, retain-on-delete, dependencies).
 from __future__ import annotations
 
 import json
+import logging
 import runpy
 import threading
 from collections.abc import Mapping
@@ -118,6 +119,7 @@ class ProgramRun:
     region: str
     resources: list[Resource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def of_type(self, typ: str) -> list[Resource]:
         return [r for r in self.resources if r.type == typ]
@@ -191,6 +193,19 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
+# What the program logs through pulumi.log (e.g. deploy-time warnings) under the mock runtime.
+PROGRAM_LOG = logging.getLogger("signal9.program")
+
+
+class _WarningCollector(logging.Handler):
+    def __init__(self, run: ProgramRun) -> None:
+        super().__init__(logging.WARNING)
+        self.run = run
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.run.warnings.append(record.getMessage())
+
+
 def stack_file(stack: str) -> Path:
     return ROOT / f"Pulumi.{stack}.yaml"
 
@@ -239,13 +254,20 @@ def run_program(
 
     pulumi.runtime.set_all_config(values, secret_keys or [])
     settings.set_root_resource(None)  # type: ignore[arg-type]
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks, run))
+    collector = _WarningCollector(run)
+    PROGRAM_LOG.addHandler(collector)
+    pulumi.runtime.set_mocks(
+        mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks, run), logger=PROGRAM_LOG
+    )
     settings.SETTINGS.rpc_manager.clear()
 
     def program() -> None:
         runpy.run_path(str(PROGRAM), run_name="__main__")
 
-    _sync_await(run_pulumi_func(program))
+    try:
+        _sync_await(run_pulumi_func(program))
+    finally:
+        PROGRAM_LOG.removeHandler(collector)
     root = settings.get_root_resource()
     exported = getattr(root, "outputs", {}) or {}
     run.outputs = {name: _resolve(value) for name, value in exported.items()}

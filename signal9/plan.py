@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import Counter
 
 from signal9.catalog import STACKS
@@ -46,5 +47,7 @@ def summary(plan: ProgramRun) -> str:
 
 def run(args: argparse.Namespace) -> int:
     plan = run_program(args.stack)
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(json.dumps(plan.to_json(), indent=2, sort_keys=True) if args.json else summary(plan))
     return 0

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from signal9 import catalog
 from signal9.cli import main
 from signal9.mockrun import ProgramRun
 
@@ -46,3 +47,20 @@ def test_cli_json_and_summary(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unknown_stack_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--stack", "qa"]) == 2
     assert "Pulumi.qa.yaml not found" in capsys.readouterr().err
+
+
+def test_stack_outputs_point_operators_at_every_entry_point(dev: ProgramRun) -> None:
+    outputs = dev.outputs
+    assert set(outputs["functionNames"]) == set(catalog.FUNCTION_NAMES)
+    assert all(ARN.match(arn) for arn in outputs["functionArns"].values())
+    assert set(outputs["deadLetterQueueUrls"]) == set(catalog.FUNCTION_NAMES)
+    assert set(outputs["secretArns"]) == set(catalog.SECRET_NAMES)
+    assert outputs["eventBusName"] == "signal9-dev"
+    assert outputs["alarmTopicArn"] == "arn:aws:sns:us-east-1:123456789012:signal9-dev-alarms"
+    assert outputs["dashboardUrl"].endswith("region=us-east-1#dashboards:name=signal9-dev")
+
+
+def test_deploy_time_warnings_are_collected_and_printed(dev: ProgramRun, capsys: pytest.CaptureFixture[str]) -> None:
+    assert any("PLACEHOLDER" in warning for warning in dev.warnings)
+    assert main(["plan", "--stack", "dev"]) == 0
+    assert "warning: secret signal9/dev/alpaca stores PLACEHOLDER values" in capsys.readouterr().err
