@@ -195,7 +195,9 @@ class FunctionFleet(pulumi.ComponentResource):
                 logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                     log_format="JSON",
                     application_log_level="INFO",
-                    system_log_level="WARN",
+                    # INFO keeps Lambda's platform.report lines (duration, memory), which the
+                    # saved "slowest invocations" query and the runbooks read.
+                    system_log_level="INFO",
                     log_group=log_group.name,
                 ),
                 environment=aws.lambda_.FunctionEnvironmentArgs(

@@ -153,7 +153,7 @@ def test_json_logs_into_its_own_log_group_created_first(plans: dict[str, Program
             assert logging == {
                 "logFormat": "JSON",
                 "applicationLogLevel": "INFO",
-                "systemLogLevel": "WARN",
+                "systemLogLevel": "INFO",
                 "logGroup": Naming(run.stack).log_group(function.name),
             }
             # The log group (FunctionLogs) and the role's policy exist before the function does.
