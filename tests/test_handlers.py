@@ -28,6 +28,7 @@ from functions.shared.credentials import (
 )
 from functions.shared.env import secret_variable
 from functions.shared.events import EarningsProcessed, PollenationNeeded
+from functions.shared.observability import LOG_FIELDS as DOCUMENTED_LOG_FIELDS
 from functions.shared.observability import logger
 from functions.shared.publisher import MAX_ENTRIES_PER_CALL, PublishError, publish
 from functions.shared.retry import Backoff, retry_call
@@ -593,21 +594,7 @@ def test_backoff_is_capped_and_bounded() -> None:
 
 # --- structured logs --------------------------------------------------------------------
 
-LOG_FIELDS = {
-    "level",
-    "location",
-    "message",
-    "timestamp",
-    "service",
-    "cold_start",
-    "function_name",
-    "function_memory_size",
-    "function_arn",
-    "function_request_id",
-    "correlation_id",
-    "stage",
-    "xray_trace_id",
-}
+LOG_FIELDS = set(DOCUMENTED_LOG_FIELDS)
 
 
 def test_handler_log_lines_are_json_with_the_documented_fields(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from components.secrets import PLACEHOLDER_VALUE
+from functions.shared import observability as handler_observability
 from signal9 import catalog, dashboard
 from signal9.config import StackConfig
 from signal9.mockrun import ProgramRun, read_stack_config, run_program
@@ -336,10 +337,9 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 def test_observability_doc_covers_every_metric_alarm_kind_and_query() -> None:
     text = (DOCS / "observability.md").read_text()
-    handler_metrics = pytest.importorskip("functions.shared.observability")
-    for name in [m.value for m in handler_metrics.MetricName] + ["ColdStart"]:
+    for name in [m.value for m in handler_observability.MetricName] + ["ColdStart"]:
         assert f"`{name}`" in text, f"metric {name} is not documented"
-    assert f"Namespace **`{handler_metrics.NAMESPACE}`**".lower() in text.lower()
+    assert f"Namespace **`{handler_observability.NAMESPACE}`**".lower() in text.lower()
     for spec in dashboard.alarm_specs(Naming("<stack>")):
         generic = spec.name
         for function in catalog.FUNCTION_NAMES:
@@ -349,21 +349,7 @@ def test_observability_doc_covers_every_metric_alarm_kind_and_query() -> None:
         assert f"`{generic}`" in text, f"alarm {generic} is not documented"
     for query in dashboard.saved_queries(Naming("<stack>")):
         assert f"`{query.name}`" in text
-    for field in (
-        "level",
-        "location",
-        "message",
-        "timestamp",
-        "service",
-        "cold_start",
-        "function_name",
-        "function_memory_size",
-        "function_arn",
-        "function_request_id",
-        "correlation_id",
-        "stage",
-        "xray_trace_id",
-    ):
+    for field in handler_observability.LOG_FIELDS:
         assert f"| `{field}` |" in text, f"log field {field} is not documented"
 
 

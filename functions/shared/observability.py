@@ -46,6 +46,23 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.shared.env import STAGE
 
 NAMESPACE = "Signal9"
+
+# The documented field set above, for tests and docs checks to hold the handlers to.
+LOG_FIELDS = (
+    "level",
+    "location",
+    "message",
+    "timestamp",
+    "service",
+    "cold_start",
+    "function_name",
+    "function_memory_size",
+    "function_arn",
+    "function_request_id",
+    "correlation_id",
+    "stage",
+    "xray_trace_id",
+)
 SERVICE_VARIABLE = "POWERTOOLS_SERVICE_NAME"
 UNKNOWN_STAGE = "unknown"
 
