@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 STACK ?= dev
 
-.PHONY: install test lint plan local bench clean
+.PHONY: install test lint local plan bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -24,6 +24,9 @@ lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+
+local: install
+	.venv/bin/signal9 local up --stack $(STACK)
 
 plan: install
 	.venv/bin/signal9 plan --stack $(STACK)

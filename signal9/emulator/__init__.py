@@ -1,0 +1,1 @@
+"""The whole Signal9 stack on an embedded moto server: ``signal9 local up``."""

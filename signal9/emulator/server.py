@@ -1,0 +1,63 @@
+"""An embedded moto server on 127.0.0.1 and an AWS environment pointed at it."""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from moto.server import ThreadedMotoServer
+
+# Never real credentials: everything below talks to the emulator only.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local-emulator",
+    "AWS_SECRET_ACCESS_KEY": "local-emulator",
+    "AWS_SESSION_TOKEN": "local-emulator",
+}
+
+
+@dataclass(frozen=True)
+class Emulator:
+    endpoint: str
+    region: str
+
+
+@contextmanager
+def aws_environment(endpoint: str, region: str) -> Iterator[None]:
+    """Point every boto3 client created inside (handlers' and Powertools' too) at the emulator."""
+    values = {
+        **FAKE_CREDENTIALS,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+    }
+    saved = {key: os.environ.get(key) for key in (*values, "AWS_PROFILE")}
+    os.environ.update(values)
+    os.environ.pop("AWS_PROFILE", None)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
+def moto_server(region: str, keep: bool = False) -> Iterator[Emulator]:
+    """Start moto on a free loopback port; stop it on exit unless ``keep``."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    emulator = Emulator(endpoint=f"http://{host}:{port}", region=region)
+    # moto keeps its state per process: start every run from an empty account.
+    urllib.request.urlopen(urllib.request.Request(f"{emulator.endpoint}/moto-api/reset", method="POST"))
+    try:
+        with aws_environment(emulator.endpoint, region):
+            yield emulator
+    finally:
+        if not keep:
+            server.stop()
