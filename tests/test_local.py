@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from urllib.parse import urlparse
 
@@ -65,6 +66,17 @@ def test_broken_wiring_is_caught_with_a_clear_message() -> None:
         variables = client.get_function_configuration(FunctionName=broken)["Environment"]["Variables"]
         variables["SIGNAL9_TABLE_ASSETS"] = "signal9-dev-assetz"
         client.update_function_configuration(FunctionName=broken, Environment={"Variables": variables})
+        # ...and a grant outside the access matrix slipped onto another role.
+        boto3.client("iam", region_name=plan.region).put_role_policy(
+            RoleName=Naming("dev").role("MarkEarningsProcessed"),
+            PolicyName="too-generous",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "dynamodb:Scan", "Resource": "*"}],
+                }
+            ),
+        )
 
     run = deploy_and_smoke("dev", on_deployed=miswire)
     failed = {check.name: check.detail for check in run.report.failed}
@@ -72,7 +84,7 @@ def test_broken_wiring_is_caught_with_a_clear_message() -> None:
     assert "TriggerRegularPollenation environment differs" in failed["functions configured"]
     assert "schedule trigger-regular-pollenation fired" in failed
     assert "ResourceNotFoundException" in failed["schedule trigger-regular-pollenation fired"]
-    assert "1 failed" not in run.text()  # more than one check noticed
+    assert "MarkEarningsProcessed may dynamodb:Scan" in failed["roles allow exactly the access matrix"]
 
 
 def test_an_unsupported_resource_type_is_an_error_not_skipped() -> None:

@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import boto3
+from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from functions.shared.aws import reset_clients
 from functions.shared.events import PollenationNeeded
@@ -440,6 +441,64 @@ def check_events(smoke: Smoke, now: datetime) -> None:
     smoke.report.run("malformed event ends in the DLQ", malformed_to_dlq)
 
 
+def check_access(smoke: Smoke) -> None:
+    """Each deployed role's policies, read back from moto, judged by moto's IAM policy engine.
+
+    moto enforces IAM on requests only against resource "*", which denies every
+    resource-scoped grant; so the smoke evaluates the deployed policies itself with moto's
+    evaluator and the real ARNs: each grant of the access matrix is allowed, and calls just
+    outside it (a Scan, another table, the other secret, another queue) are not.
+    """
+    iam, dynamodb = smoke.client("iam"), smoke.client("dynamodb")
+    table_arns = {
+        t.name: dynamodb.describe_table(TableName=smoke.naming.table(t.name))["Table"]["TableArn"]
+        for t in catalog.TABLES
+    }
+    secret_arns = {
+        s.name: smoke.client("secretsmanager").describe_secret(SecretId=smoke.naming.secret(s.name))["ARN"]
+        for s in catalog.SECRETS
+    }
+    bus_arn = smoke.client("events").describe_event_bus(Name=smoke.naming.event_bus)["Arn"]
+    queue_arn = {
+        f.name: f"arn:aws:sqs:{smoke.region}:{bus_arn.split(':')[4]}:{smoke.naming.dead_letter_queue(f.name)}"
+        for f in catalog.FUNCTIONS
+    }
+
+    def permitted(policies: list[IAMPolicy], action: str, resource: str) -> bool:
+        results = [policy.is_action_permitted(action, resource) for policy in policies]
+        return PermissionResult.PERMITTED in results and PermissionResult.DENIED not in results
+
+    def evaluate() -> str:
+        checked = 0
+        for function in catalog.FUNCTIONS:
+            role = smoke.naming.role(function.name)
+            policies = [
+                IAMPolicy(json.dumps(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]))
+                for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+            ]
+            allowed = [("dynamodb:Query", table_arns[t]) for t in function.reads]
+            allowed += [("dynamodb:PutItem", table_arns[t]) for t in function.writes]
+            allowed += [("secretsmanager:GetSecretValue", secret_arns[function.secret])] if function.secret else []
+            allowed += [("events:PutEvents", bus_arn)] if function.emits else []
+            allowed += [("sqs:SendMessage", queue_arn[function.name])]
+            denied = [("dynamodb:Scan", table_arns[t]) for t in function.tables]
+            denied += [("dynamodb:DeleteTable", table_arns[t]) for t in function.tables]
+            denied += [("dynamodb:PutItem", table_arns[t]) for t in catalog.TABLE_NAMES if t not in function.writes]
+            denied += [
+                ("secretsmanager:GetSecretValue", arn) for name, arn in secret_arns.items() if name != function.secret
+            ]
+            denied += [("events:PutEvents", bus_arn)] if not function.emits else []
+            denied += [("sqs:SendMessage", arn) for name, arn in queue_arn.items() if name != function.name]
+            for action, resource in allowed:
+                expect(permitted(policies, action, resource), f"{function.name} may not {action} on {resource}")
+            for action, resource in denied:
+                expect(not permitted(policies, action, resource), f"{function.name} may {action} on {resource}")
+            checked += len(allowed) + len(denied)
+        return f"{checked} calls judged on the deployed policies: the matrix allowed, everything just outside denied"
+
+    smoke.report.run("roles allow exactly the access matrix", evaluate)
+
+
 def check_logs(smoke: Smoke) -> None:
     def structured() -> str:
         expect(bool(smoke.logs), "handlers logged nothing")
@@ -461,6 +520,7 @@ def run_smoke(plan: ProgramRun, config: StackConfig) -> Report:
         smoke.report.add("seed", True, f"local test credentials ({LOCAL_TEST_VALUE!r}) and 3 assets, 2 earnings rows")
         check_schedules_fire(smoke, now)
         check_events(smoke, now)
+        check_access(smoke)
         check_logs(smoke)
     return smoke.report
 
