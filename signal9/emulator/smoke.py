@@ -14,6 +14,7 @@ import contextlib
 import importlib
 import io
 import json
+import logging
 import os
 import time
 import uuid
@@ -29,6 +30,7 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from functions.shared.aws import reset_clients
 from functions.shared.events import PollenationNeeded
+from functions.shared.observability import logger as handler_logger
 from signal9 import catalog
 from signal9.config import StackConfig
 from signal9.emulator.delivery import LambdaDeliveries
@@ -149,7 +151,15 @@ class Smoke:
                 # Powertools warns when a run emitted no custom metric; in Lambda that goes to the log.
                 warnings.filterwarnings("ignore", message="No application metrics to publish")
                 handler = getattr(importlib.import_module(module_name), attribute)
-                return handler(event, context)
+                # Powertools binds its log stream when the logger is created; point it here.
+                stream = handler_logger.registered_handler
+                if not isinstance(stream, logging.StreamHandler):
+                    raise TypeError("the handlers' logger no longer writes to a stream")
+                previous = stream.setStream(output)
+                try:
+                    return handler(event, context)
+                finally:
+                    stream.setStream(previous)
         finally:
             self.logs.extend(line for line in output.getvalue().splitlines() if line.strip())
 
