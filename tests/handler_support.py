@@ -12,7 +12,6 @@ import importlib
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +22,7 @@ from functions.shared.env import EVENT_BUS_NAME, STAGE, secret_variable, setting
 from functions.shared.events import SOURCE
 from functions.shared.scheduled import scheduler_input_json
 from signal9 import catalog
+from signal9.emulator.smoke import LambdaContext
 
 STAGE_NAME = "dev"
 ACCOUNT = "123456789012"
@@ -41,22 +41,6 @@ SECRET_VALUES: dict[str, dict[str, str]] = {
 }
 
 Handler = Callable[[Any, Any], Any]
-
-
-@dataclass(frozen=True)
-class LambdaContext:
-    """The attributes of the real Lambda context object that handlers and Powertools read."""
-
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = "2026/11/02/[$LATEST]0123456789abcdef"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def context_for(function: catalog.Function) -> LambdaContext:

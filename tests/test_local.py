@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
+import zipfile
+from pathlib import Path
 from urllib.parse import urlparse
 
 import boto3
@@ -12,8 +15,8 @@ import pytest
 
 from signal9 import catalog
 from signal9.emulator.cli import LocalRun, deploy_and_smoke
-from signal9.emulator.provisioner import MotoProvisioner, UnsupportedResourceError
-from signal9.mockrun import ProgramRun
+from signal9.emulator.provisioner import MotoProvisioner, UnsupportedResourceError, archive_zip
+from signal9.mockrun import ProgramRun, run_program
 from signal9.naming import Naming
 
 
@@ -92,6 +95,18 @@ def test_an_unsupported_resource_type_is_an_error_not_skipped() -> None:
     args = pulumi.runtime.MockResourceArgs(typ="aws:ec2/instance:Instance", name="web", inputs={}, custom=True)
     with pytest.raises(UnsupportedResourceError, match="cannot create aws:ec2/instance:Instance"):
         provisioner.new_resource(args)
+
+
+def test_function_archives_are_read_where_the_program_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # `signal9 local up` started from outside the checkout
+    run = run_program("dev")
+    (code,) = [
+        r.inputs["code"]
+        for r in run.of_type("aws:lambda/function:Function")
+        if r.inputs["name"] == Naming("dev").function("PollenateAsset")
+    ]
+    with zipfile.ZipFile(io.BytesIO(archive_zip(code))) as bundle:
+        assert "functions/pollenate_asset/handler.py" in bundle.namelist()
 
 
 def test_endpoint_is_loopback(local_run: LocalRun) -> None:

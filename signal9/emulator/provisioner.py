@@ -8,18 +8,20 @@ deployment. A resource type without a creator here is an error, never skipped.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pulumi
 
 from signal9.awsapi import create_table_request, point_in_time_recovery_request
-from signal9.mockrun import ROOT, reveal
+from signal9.mockrun import reveal
 
 State = dict[str, Any]
 Creator = Callable[["MotoProvisioner", Mapping[str, Any]], tuple[str, State]]
@@ -42,11 +44,14 @@ def _int(value: Any) -> int:
 
 
 def archive_zip(code: Any) -> bytes:
-    """The deployment zip for a recorded ``code`` input (a Pulumi AssetArchive of files)."""
+    """The deployment zip for a recorded ``code`` input (a Pulumi AssetArchive of files).
+
+    Asset paths are relative to the directory the program ran from, as Pulumi reads them.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         for name, asset in sorted(code.assets.items()):
-            bundle.writestr(name, (ROOT / asset.path).read_bytes())
+            bundle.writestr(name, Path(asset.path).read_bytes())
     return buffer.getvalue()
 
 
@@ -182,7 +187,8 @@ def _invoke_config(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, 
 
 
 def _permission(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
-    statement = inputs.get("statementId") or f"signal9-{abs(hash(inputs['sourceArn'])) % 10**8}"
+    # Pulumi auto-names the statement when none is given; a stable digest stands in for that.
+    statement = inputs.get("statementId") or f"signal9-{hashlib.sha256(inputs['sourceArn'].encode()).hexdigest()[:12]}"
     p.client("lambda").add_permission(
         FunctionName=inputs["function"],
         StatementId=statement,

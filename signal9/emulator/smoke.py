@@ -26,6 +26,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import boto3
+from botocore.exceptions import ClientError
+from moto.core.authorization import enable_iam_authentication
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from functions.shared.aws import reset_clients
@@ -78,9 +80,9 @@ def expect(condition: bool, message: str) -> None:
         raise SmokeCheckError(message)
 
 
-@dataclass
+@dataclass(frozen=True)
 class LambdaContext:
-    """What the Lambda runtime passes a handler, for an in-process invocation."""
+    """The attributes of the real Lambda context object that handlers and Powertools read."""
 
     function_name: str
     memory_limit_in_mb: int
@@ -444,7 +446,10 @@ def check_events(smoke: Smoke, now: datetime) -> None:
             ]
         )
         expect(depth == 1, f"DLQ depth {depth}")
-        return f"rejected {attempts}x ({errors[0]}), nothing written, parked in {queue_arn.rsplit(':', 1)[-1]}"
+        return (
+            f"rejected {attempts}x ({errors[0]}; Lambda's async retries replayed by the emulator), nothing written, "
+            f"parked in {queue_arn.rsplit(':', 1)[-1]}"
+        )
 
     smoke.report.run("near-miss events ignored", near_misses)
     smoke.report.run("pollenationNeeded routed to PollenateAsset", put_and_route)
@@ -506,7 +511,46 @@ def check_access(smoke: Smoke) -> None:
             checked += len(allowed) + len(denied)
         return f"{checked} calls judged on the deployed policies: the matrix allowed, everything just outside denied"
 
+    def enforced() -> str:
+        # SQS is where moto's request-time IAM enforcement honours resource ARNs: send with each
+        # function role's own credentials to its DLQ (allowed) and to another's (denied).
+        sqs = smoke.client("sqs")
+        urls = {
+            f.name: sqs.get_queue_url(QueueName=smoke.naming.dead_letter_queue(f.name))["QueueUrl"]
+            for f in catalog.FUNCTIONS
+        }
+        sessions = {}
+        for function in catalog.FUNCTIONS:
+            credentials = smoke.client("sts").assume_role(
+                RoleArn=smoke.client("iam").get_role(RoleName=smoke.naming.role(function.name))["Role"]["Arn"],
+                RoleSessionName="signal9-local-smoke",
+            )["Credentials"]
+            sessions[function.name] = boto3.Session(
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+                region_name=smoke.region,
+            ).client("sqs")
+        names = list(urls)
+        with enable_iam_authentication():
+            for index, name in enumerate(names):
+                other = names[(index + 1) % len(names)]
+                sessions[name].send_message(QueueUrl=urls[name], MessageBody="{}")
+                try:
+                    sessions[name].send_message(QueueUrl=urls[other], MessageBody="{}")
+                except ClientError as error:
+                    denied = error.response["ResponseMetadata"]["HTTPStatusCode"] == 403 and "AccessDenied" in str(
+                        error
+                    )
+                    expect(denied, f"{name} -> {other}: {error}")
+                else:
+                    raise SmokeCheckError(f"{name}'s role could send to {other}'s DLQ")
+        for url in urls.values():  # runs before anything real is parked in the DLQs
+            sqs.purge_queue(QueueUrl=url)
+        return f"{len(names)} roles' own credentials: own DLQ allowed, another function's DLQ denied by moto"
+
     smoke.report.run("roles allow exactly the access matrix", evaluate)
+    smoke.report.run("IAM enforced on role credentials", enforced)
 
 
 def check_logs(smoke: Smoke) -> None:
@@ -528,9 +572,9 @@ def run_smoke(plan: ProgramRun, config: StackConfig) -> Report:
         check_health(smoke)
         seed(smoke, now)
         smoke.report.add("seed", True, f"local test credentials ({LOCAL_TEST_VALUE!r}) and 3 assets, 2 earnings rows")
+        check_access(smoke)
         check_schedules_fire(smoke, now)
         check_events(smoke, now)
-        check_access(smoke)
         check_logs(smoke)
     return smoke.report
 
