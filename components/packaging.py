@@ -17,6 +17,7 @@ import hashlib
 import io
 import os
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import pulumi
@@ -88,10 +89,15 @@ def content_hash(function: catalog.Function, root: Path = ROOT) -> str:
 
 
 def zip_bytes(function: catalog.Function, root: Path = ROOT) -> bytes:
-    """The archive as a deterministic zip (what the benchmark measures and a local emulator deploys)."""
+    """``function``'s archive as a deterministic zip (what the benchmark measures)."""
+    return zip_files(archive_files(function, root))
+
+
+def zip_files(files: Mapping[str, Path]) -> bytes:
+    """A deterministic zip of archive path -> source file (also how the local emulator deploys)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-        for name, path in archive_files(function, root).items():
+        for name, path in sorted(files.items()):
             entry = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
             entry.external_attr = 0o644 << 16
             entry.compress_type = zipfile.ZIP_DEFLATED

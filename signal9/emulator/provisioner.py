@@ -13,15 +13,15 @@ import io
 import threading
 import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pulumi
 
+from components.packaging import zip_files
 from signal9.awsapi import create_table_request, point_in_time_recovery_request
-from signal9.mockrun import reveal
+from signal9.mockrun import AwsLikeMocks, reveal
 
 State = dict[str, Any]
 Creator = Callable[["MotoProvisioner", Mapping[str, Any]], tuple[str, State]]
@@ -48,22 +48,22 @@ def archive_zip(code: Any) -> bytes:
 
     Asset paths are relative to the directory the program ran from, as Pulumi reads them.
     """
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
-        for name, asset in sorted(code.assets.items()):
-            bundle.writestr(name, Path(asset.path).read_bytes())
-    return buffer.getvalue()
+    return zip_files({name: Path(asset.path) for name, asset in code.assets.items()})
 
 
-@dataclass
-class MotoProvisioner(pulumi.runtime.Mocks):
+class MotoProvisioner(AwsLikeMocks):
     """Creates resources in moto (``AWS_ENDPOINT_URL`` points boto3 at it)."""
 
-    region: str
-    created: list[tuple[str, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    query_definitions: dict[str, State] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, region: str) -> None:
+        super().__init__(region)
+        self.notes: list[str] = []
+        # moto has no Logs Insights query definitions; the emulator keeps them for the smoke.
+        self.query_definitions: dict[str, State] = {}
+        self._lock = threading.Lock()
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
@@ -77,18 +77,13 @@ class MotoProvisioner(pulumi.runtime.Mocks):
         inputs = reveal(dict(args.inputs))
         with self._lock:  # the runtime registers resources from several threads
             resource_id, computed = creator(self, inputs)
-            self.created.append((args.typ, resource_id))
         return resource_id, {**inputs, **computed, "id": resource_id}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        if args.token == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "id": self.region}, []
-        if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             identity = self.client("sts").get_caller_identity()
             return {"accountId": identity["Account"], "arn": identity["Arn"], "userId": identity["UserId"]}, []
-        raise UnsupportedResourceError(f"signal9 local has no answer for invoke {args.token}")
+        return super().call(args)
 
 
 def _table(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
@@ -144,9 +139,9 @@ def _stand_in_layer(p: MotoProvisioner, arn: str) -> str:
     empty = io.BytesIO()
     zipfile.ZipFile(empty, "w").close()
     local = p.client("lambda").publish_layer_version(LayerName=name, Content={"ZipFile": empty.getvalue()})
-    note = f"public layer {arn} replaced by an empty local stand-in (handlers run in-process with Powertools from PyPI)"
-    if note not in p.notes:
-        p.notes.append(note)
+    p.note(
+        f"public layer {arn} replaced by an empty local stand-in (handlers run in-process with Powertools from PyPI)"
+    )
     return str(local["LayerVersionArn"])
 
 
@@ -383,9 +378,7 @@ def _query_definition(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[st
         raise ValueError(f"query definition {inputs['name']} needs a query and log groups")
     query_id = f"local-{len(p.query_definitions) + 1}"
     p.query_definitions[inputs["name"]] = dict(inputs)
-    note = "moto has no Logs Insights query definitions: saved queries are kept by the emulator"
-    if note not in p.notes:
-        p.notes.append(note)
+    p.note("moto has no Logs Insights query definitions: saved queries are kept and checked by the emulator")
     return query_id, {"queryDefinitionId": query_id}
 
 

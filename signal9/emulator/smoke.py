@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import boto3
 from botocore.exceptions import ClientError
@@ -31,6 +30,7 @@ from moto.core.authorization import enable_iam_authentication
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from functions.shared.aws import reset_clients
+from functions.shared.clock import iso_utc, market_today_and_yesterday
 from functions.shared.events import PollenationNeeded
 from functions.shared.observability import logger as handler_logger
 from signal9 import catalog
@@ -39,7 +39,6 @@ from signal9.emulator.delivery import LambdaDeliveries
 from signal9.mockrun import ProgramRun
 from signal9.naming import Naming
 
-NEW_YORK = ZoneInfo("America/New_York")
 LOCAL_TEST_VALUE = "local-test-not-a-real-key"
 # Never called: Phase 1 handlers stop at their placeholder before any external request.
 LOCAL_BASE_URL = "http://127.0.0.1:9/local-test"
@@ -117,6 +116,7 @@ class Smoke:
     plan: ProgramRun
     config: StackConfig
     deliveries: LambdaDeliveries
+    query_definitions: dict[str, dict[str, Any]]
     report: Report = field(default_factory=Report)
     logs: list[str] = field(default_factory=list)
 
@@ -164,9 +164,6 @@ class Smoke:
                     stream.setStream(previous)
         finally:
             self.logs.extend(line for line in output.getvalue().splitlines() if line.strip())
-
-    def physical_function(self, name: str) -> str:
-        return self.naming.function(name)
 
     # --- event delivery ---------------------------------------------------------------
 
@@ -234,7 +231,7 @@ def check_health(smoke: Smoke) -> None:
     def functions() -> str:
         lambda_ = smoke.client("lambda")
         for function in catalog.FUNCTIONS:
-            deployed = smoke.configuration(smoke.physical_function(function.name))
+            deployed = smoke.configuration(smoke.naming.function(function.name))
             (planned,) = [
                 r.plain_inputs
                 for r in plan.of_type("aws:lambda/function:Function")
@@ -280,7 +277,7 @@ def check_health(smoke: Smoke) -> None:
             rule = events.describe_rule(Name=smoke.naming.rule(event.detail_type), EventBusName=smoke.naming.event_bus)
             expect(rule["State"] == "ENABLED", f"{rule['Name']} is {rule['State']}")
             expect(
-                smoke.lambda_target(rule["Name"]).endswith(f":function:{smoke.physical_function(event.consumer)}"),
+                smoke.lambda_target(rule["Name"]).endswith(f":function:{smoke.naming.function(event.consumer)}"),
                 f"{rule['Name']} target",
             )
         archives = events.list_archives(EventSourceArn=events.describe_event_bus(Name=smoke.naming.event_bus)["Arn"])[
@@ -317,7 +314,13 @@ def check_health(smoke: Smoke) -> None:
         alarms = cloudwatch.describe_alarms(AlarmNamePrefix=smoke.naming.prefix)["MetricAlarms"]
         planned = len(plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
         expect(len(alarms) == planned, f"{len(alarms)} alarms, expected {planned}")
-        return f"dashboard with {len(body['widgets'])} widgets; {len(alarms)} alarms"
+        groups = {smoke.naming.log_group(f.name) for f in catalog.FUNCTIONS}
+        queries = smoke.query_definitions
+        expect(
+            len(queries) == len(plan.of_type("aws:cloudwatch/queryDefinition:QueryDefinition")), "saved queries missing"
+        )
+        expect(all(set(q["logGroupNames"]) == groups for q in queries.values()), "a saved query misses a log group")
+        return f"dashboard with {len(body['widgets'])} widgets; {len(alarms)} alarms; {len(queries)} saved queries"
 
     for name, body in [
         ("tables healthy", tables),
@@ -340,14 +343,13 @@ def seed(smoke: Smoke, now: datetime) -> None:
     resource = boto3.resource("dynamodb", region_name=smoke.region)
     assets = resource.Table(smoke.naming.table("assets"))
     for symbol, days_ago in (("AAPL", 3), ("MSFT", 9), ("TSLA", 1)):
-        stamp = (now - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        stamp = iso_utc(now - timedelta(days=days_ago))  # the sort-key format the handlers write
         assets.put_item(
             Item={"symbol": symbol, "lastPollenationDate": stamp, "status": "active", "avgVolume": 1_000_000}
         )
-    today = now.astimezone(NEW_YORK).date()
     calendar = resource.Table(smoke.naming.table("earningsCalendar"))
-    calendar.put_item(Item={"asset_symbol": "AAPL", "earnings_date": today.isoformat()})
-    calendar.put_item(Item={"asset_symbol": "MSFT", "earnings_date": (today - timedelta(days=1)).isoformat()})
+    for symbol, earnings_date in _calendar_keys(now):
+        calendar.put_item(Item={"asset_symbol": symbol, "earnings_date": earnings_date})
 
 
 def check_schedules_fire(smoke: Smoke, now: datetime) -> None:
@@ -385,8 +387,9 @@ def check_schedules_fire(smoke: Smoke, now: datetime) -> None:
 
 
 def _calendar_keys(now: datetime) -> list[tuple[str, str]]:
-    today = now.astimezone(NEW_YORK).date()
-    return [("AAPL", today.isoformat()), ("MSFT", (today - timedelta(days=1)).isoformat())]
+    """The seeded earnings rows: AAPL reporting today and MSFT yesterday, in market (New York) dates."""
+    today, yesterday = market_today_and_yesterday(now)
+    return [("AAPL", today.isoformat()), ("MSFT", yesterday.isoformat())]
 
 
 def check_events(smoke: Smoke, now: datetime) -> None:
@@ -565,10 +568,10 @@ def check_logs(smoke: Smoke) -> None:
     smoke.report.run("handler logs are structured", structured)
 
 
-def run_smoke(plan: ProgramRun, config: StackConfig) -> Report:
+def run_smoke(plan: ProgramRun, config: StackConfig, query_definitions: dict[str, dict[str, Any]]) -> Report:
     now = datetime.now(UTC).replace(microsecond=0)
     with LambdaDeliveries().installed() as deliveries:
-        smoke = Smoke(plan, config, deliveries)
+        smoke = Smoke(plan, config, deliveries, query_definitions)
         check_health(smoke)
         seed(smoke, now)
         smoke.report.add("seed", True, f"local test credentials ({LOCAL_TEST_VALUE!r}) and 3 assets, 2 earnings rows")
