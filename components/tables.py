@@ -53,12 +53,13 @@ class Tables(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("signal9:index:Tables", name, None, opts)
-        # retain_on_delete is not inherited from a component, so it is set per table.
+        # retain_on_delete is not inherited from a component, so it is set per table. No
+        # delete_before_replace: a change that forces replacement (a key) must fail loudly on the
+        # name clash rather than silently drop a table's data first.
         table_opts = pulumi.ResourceOptions(
             parent=self,
             protect=protection.retainOnDelete,
             retain_on_delete=protection.retainOnDelete,
-            delete_before_replace=True,
         )
         self.tables = {
             table.name: aws.dynamodb.Table(

@@ -117,7 +117,8 @@ def test_protection_per_stack(
         assert table.inputs["deletionProtectionEnabled"] is deletion_protection
         assert table.protect is protect_and_retain
         assert table.retain_on_delete is protect_and_retain
-        assert table.delete_before_replace  # explicit physical names
+        # A replacement must fail on the name clash, never delete the data first.
+        assert not table.delete_before_replace
 
 
 def test_tables_are_children_of_the_tables_component(dev: ProgramRun) -> None:
