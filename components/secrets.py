@@ -18,13 +18,10 @@ import json
 import pulumi
 import pulumi_aws as aws
 
+from functions.shared.credentials import PLACEHOLDER_VALUE, set_secret_command
 from signal9 import catalog
 from signal9.config import StackConfig
 from signal9.naming import Naming, component_tags
-
-# The handler-side helper recognises a placeholder by this prefix; keep them in step.
-PLACEHOLDER_PREFIX = "PLACEHOLDER-"
-PLACEHOLDER_VALUE = f"{PLACEHOLDER_PREFIX}set-with-pulumi-config-set---secret"
 
 
 def configured_values(secret: catalog.Secret, stack_config: StackConfig) -> dict[str, str | None]:
@@ -50,10 +47,7 @@ def secret_document(secret: catalog.Secret, stack_config: StackConfig) -> str:
 
 def placeholder_warning(secret: catalog.Secret, naming: Naming, fields: tuple[str, ...]) -> str:
     """The deploy warning for a secret with placeholder fields: what to run, never a value."""
-    commands = "; ".join(
-        f"pulumi config set --secret --path {catalog.PROJECT}:secrets.{secret.name}.{field} <value> -s {naming.stack}"
-        for field in fields
-    )
+    commands = "; ".join(set_secret_command(secret.name, field, naming.stack) for field in fields)
     return (
         f"secret {naming.secret(secret.name)} stores PLACEHOLDER values for {', '.join(fields)}; "
         f"handlers using it fail until you run: {commands}; then pulumi up -s {naming.stack}"

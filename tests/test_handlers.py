@@ -15,11 +15,11 @@ import pytest
 from boto3.dynamodb.conditions import Key
 from pydantic import ValidationError
 
-from components.secrets import PLACEHOLDER_VALUE
 from functions.shared import aws as shared_aws
 from functions.shared import clock, retry
 from functions.shared.clock import new_york_offset
 from functions.shared.credentials import (
+    PLACEHOLDER_VALUE,
     AlpacaCredentials,
     AlphaVantageCredentials,
     SecretInvalidError,

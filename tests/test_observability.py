@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from components.secrets import PLACEHOLDER_VALUE
 from functions.shared import observability as handler_observability
+from functions.shared.credentials import PLACEHOLDER_VALUE
 from signal9 import catalog, dashboard
 from signal9.config import StackConfig
 from signal9.mockrun import ProgramRun, read_stack_config, run_program

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.secrets import PLACEHOLDER_PREFIX, PLACEHOLDER_VALUE
+from functions.shared.credentials import PLACEHOLDER_PREFIX, PLACEHOLDER_VALUE
 from signal9 import catalog
 from signal9.mockrun import ProgramRun, is_secret, read_stack_config, run_program
 from signal9.naming import Naming

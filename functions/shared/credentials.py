@@ -23,7 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, Validatio
 from functions.shared.aws import secrets_provider
 from functions.shared.env import STAGE, require, secret_variable
 
-PLACEHOLDER_PREFIX = "PLACEHOLDER"
+# The one definition of the deploy-time placeholder: the Secrets component stores
+# PLACEHOLDER_VALUE for an unset field, and the helper below refuses any value with this prefix.
+PLACEHOLDER_PREFIX = "PLACEHOLDER-"
+PLACEHOLDER_VALUE = f"{PLACEHOLDER_PREFIX}set-with-pulumi-config-set---secret"
 MAX_AGE_VARIABLE = "POWERTOOLS_PARAMETERS_MAX_AGE"
 DEFAULT_MAX_AGE_SECONDS = 300
 
@@ -61,6 +64,12 @@ class AlpacaCredentials(Credentials):
 C = TypeVar("C", bound=Credentials)
 
 
+def set_secret_command(secret: str, field: str, stack: str | None) -> str:
+    """The command that sets ``field`` of catalog secret ``secret`` (``-s stack`` when known)."""
+    target = f" -s {stack}" if stack else ""
+    return f"pulumi config set --secret --path signal9:secrets.{secret}.{field} <value>{target}"
+
+
 def max_age_seconds() -> int:
     return int(os.environ.get(MAX_AGE_VARIABLE, DEFAULT_MAX_AGE_SECONDS))
 
@@ -89,10 +98,9 @@ def load_credentials(model: type[C]) -> C:
 def _refuse_placeholders(name: str, arn: str, document: dict[str, Any]) -> None:
     fields = [f for f, v in document.items() if isinstance(v, str) and v.startswith(PLACEHOLDER_PREFIX)]
     if fields:
-        stack = f" -s {os.environ[STAGE]}" if os.environ.get(STAGE) else ""
-        commands = "; ".join(
-            f"pulumi config set --secret --path signal9:secrets.{name}.{f} <value>{stack}" for f in fields
-        )
+        stage = os.environ.get(STAGE)
+        stack = f" -s {stage}" if stage else ""
+        commands = "; ".join(set_secret_command(name, f, stage) for f in fields)
         raise SecretNotSetError(
             f"secret {name!r} ({arn}) still holds the PLACEHOLDER value for {', '.join(fields)}. "
             f"Set the real value(s) with: {commands}; then run `pulumi up{stack}`."
