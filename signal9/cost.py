@@ -16,9 +16,7 @@ docs/cost.md for every stack (a test keeps the committed file current).
 from __future__ import annotations
 
 import argparse
-import calendar
 import json
-import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +26,7 @@ from typing import Any
 
 from signal9 import catalog
 from signal9.config import StackConfig, namespace_values, parse
-from signal9.cron import days_of_week
+from signal9.cron import expand
 from signal9.mockrun import ROOT, read_stack_config, run_program
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
@@ -36,7 +34,6 @@ DOC = ROOT / "docs" / "cost.md"
 REFERENCE_YEAR = 2027  # 365 days; its 12 months average 30.42 days
 MONTHS_PER_YEAR = 12
 DAYS_PER_MONTH = 365 / MONTHS_PER_YEAR
-MONTH_NAMES = {name.upper(): number for number, name in enumerate(calendar.month_abbr) if name}
 
 
 @dataclass(frozen=True)
@@ -82,44 +79,19 @@ def load_prices(path: Path = PRICES_FILE) -> dict[str, Any]:
 # --- schedules ----------------------------------------------------------------------------------
 
 
-def _values(field: str, low: int, high: int, names: Mapping[str, int] | None = None) -> set[int]:
-    """The values a cron minutes/hours/month/year field selects (``*``, lists, ranges, steps)."""
-    values: set[int] = set()
-    for item in field.upper().split(","):
-        item, _, step_text = item.partition("/")
-        step = int(step_text or 1)
-        if item in ("*", "?"):
-            start, end = low, high
-        else:
-            first, _, last = item.partition("-")
-            start = names.get(first, 0) if names and first in names else int(first)
-            end = (
-                (names.get(last, 0) if names and last in names else int(last))
-                if last
-                else (high if step_text else start)
-            )
-        values.update(range(start, end + 1, step))
-    return values
-
-
 def yearly_fire_count(expression: str, year: int = REFERENCE_YEAR) -> int:
     """How often a Scheduler expression fires in ``year``, in the schedule's own timezone.
 
     Counted on the local calendar (the timezone Scheduler evaluates the expression in), so
     daylight-saving changes do not add or remove runs. ``at()`` is one-off: no recurring runs.
     """
-    match = re.fullmatch(r"cron\(([^()]+)\)", expression)
-    if match is None:
+    schedule = expand(expression)
+    if schedule is None:
         return 0
-    minutes, hours, _, months, weekdays, years = match[1].split()
-    if years not in ("*", "?") and year not in _values(years, 1970, 2199):
-        return 0
-    per_day = len(_values(minutes, 0, 59)) * len(_values(hours, 0, 23))
-    allowed_months = _values(months, 1, 12, MONTH_NAMES)
-    allowed_days = days_of_week(weekdays)  # 1=SUN .. 7=SAT
+    per_day = len(schedule.minutes) * len(schedule.hours)
     day, count = date(year, 1, 1), 0
     while day.year == year:
-        if day.month in allowed_months and day.isoweekday() % 7 + 1 in allowed_days:
+        if schedule.fires_on(day):
             count += per_day
         day += timedelta(days=1)
     return count

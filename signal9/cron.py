@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 # Scheduler numbers days 1-7 from Sunday.
 DAY_NUMBERS = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
@@ -115,6 +115,89 @@ def days_of_week(text: str) -> frozenset[int]:
     return DAYS_OF_WEEK.values(text)
 
 
+@dataclass(frozen=True)
+class WeekdayRule:
+    """A day-of-week field as a rule: plain days, ``d#n`` (nth d of the month), ``dL`` (last d)."""
+
+    days: frozenset[int]  # 1=SUN .. 7=SAT, every week
+    nth: frozenset[tuple[int, int]]  # (day, n): the nth such day of the month
+    last: frozenset[int]  # the last such day of the month
+
+    def matches(self, day: date) -> bool:
+        weekday = day.isoweekday() % 7 + 1
+        return (
+            weekday in self.days
+            or (weekday, (day.day - 1) // 7 + 1) in self.nth
+            or (weekday in self.last and (day + timedelta(days=7)).month != day.month)
+        )
+
+
+def weekday_rule(text: str) -> WeekdayRule:
+    """The rule a day-of-week field encodes; ``?`` selects every day. Raises on bad syntax."""
+    if text == "?":
+        return WeekdayRule(frozenset(range(1, 8)), frozenset(), frozenset())
+    days: set[int] = set()
+    nth: set[tuple[int, int]] = set()
+    last: set[int] = set()
+    for item in text.split(","):
+        selected = DAYS_OF_WEEK._item(item)  # validates; # and L select a single day
+        match = _ITEM.match(item.upper())
+        assert match is not None  # _item accepted it
+        if match["nth"]:
+            nth.add((selected[0], int(match["nth"])))
+        elif match["last"]:
+            last.add(selected[0])
+        else:
+            days.update(selected)
+    return WeekdayRule(frozenset(days), frozenset(nth), frozenset(last))
+
+
+@dataclass(frozen=True)
+class CronSchedule:
+    """The values each field of a ``cron(...)`` expression selects.
+
+    Day-of-month is not expanded: Signal9 requires it to be ``?`` (see check_weekday_only).
+    """
+
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    months: frozenset[int]
+    weekdays: WeekdayRule
+    years: frozenset[int]
+
+    def fires_on(self, day: date) -> bool:
+        """Whether the schedule fires at all on ``day`` (its own local calendar)."""
+        return day.year in self.years and day.month in self.months and self.weekdays.matches(day)
+
+
+def _six_fields(text: str) -> list[str]:
+    fields = text.split()
+    if len(fields) != 6:
+        raise ScheduleExpressionError(
+            f"cron() needs 6 fields (minutes hours day-of-month month day-of-week year), got {len(fields)}"
+        )
+    return fields
+
+
+def expand(expression: str) -> CronSchedule | None:
+    """The expanded fields of a ``cron(...)`` expression; None for ``at()``/``rate()``/other text.
+
+    Raises ScheduleExpressionError on a malformed cron field.
+    """
+    cron = _CRON.match(expression)
+    if cron is None:
+        return None
+    fields = _six_fields(cron["fields"])
+    minutes, hours, _, month, day_of_week, year = fields
+    return CronSchedule(
+        minutes=MINUTES.values(minutes),
+        hours=HOURS.values(hours),
+        months=MONTHS.values("*" if month == "?" else month),
+        weekdays=weekday_rule(day_of_week),
+        years=YEARS.values("*" if year == "?" else year),
+    )
+
+
 def _check_at(when: str) -> None:
     try:
         moment = datetime.fromisoformat(when)
@@ -139,11 +222,7 @@ def check_weekday_only(expression: str) -> None:
         raise ScheduleExpressionError(
             "expected cron(minutes hours day-of-month month day-of-week year) or at(yyyy-mm-ddThh:mm:ss)"
         )
-    fields = cron["fields"].split()
-    if len(fields) != 6:
-        raise ScheduleExpressionError(
-            f"cron() needs 6 fields (minutes hours day-of-month month day-of-week year), got {len(fields)}"
-        )
+    fields = _six_fields(cron["fields"])
     minutes, hours, day_of_month, month, day_of_week, year = fields
     for spec, text in ((MINUTES, minutes), (HOURS, hours), (MONTHS, month), (YEARS, year)):
         spec.values(text)

@@ -44,6 +44,14 @@ def test_known_figures() -> None:
     assert cost.yearly_fire_count("cron(0 6 ? JAN-MAR MON *)") == 13
     assert cost.yearly_fire_count("cron(0 6 ? * MON 2030)") == 0
     assert cost.yearly_fire_count("at(2027-03-03T10:00:00)") == 0
+    # #n and L pick one day a month, not every such weekday. 2027 starts on a Friday: 53 Fridays.
+    assert cost.yearly_fire_count("cron(0 6 ? * MON#1 *)") == 12
+    assert cost.yearly_fire_count("cron(0 6 ? * 6L *)") == 12
+    assert cost.yearly_fire_count("cron(0 6 ? * MON#1,FRI *)") == 12 + 53
+    fifth_mondays = sum(
+        1 for month in range(1, 13) if len([w for w in calendar.monthcalendar(2027, month) if w[0]]) == 5
+    )
+    assert cost.yearly_fire_count("cron(0 6 ? * 2#5 *)") == fifth_mondays
 
 
 def test_event_driven_invocations_follow_the_trigger_runs() -> None:
