@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import pulumi
@@ -81,9 +82,9 @@ def environment_variables(
     naming: Naming,
     stack_config: StackConfig,
     *,
-    table_names: dict[str, pulumi.Output[str]],
-    secret_arns: dict[str, pulumi.Output[str]],
-    event_bus_name: pulumi.Output[str],
+    table_names: Mapping[str, pulumi.Input[str]],
+    secret_arns: Mapping[str, pulumi.Input[str]],
+    event_bus_name: pulumi.Input[str],
 ) -> dict[str, pulumi.Input[str]]:
     """Only what the function needs: its tables, its secret's ARN, the bus if it emits, its settings."""
     variables: dict[str, pulumi.Input[str]] = {env.STAGE: naming.stack}

@@ -18,17 +18,20 @@ from typing import Any
 import boto3
 import pytest
 
-from functions.shared.env import EVENT_BUS_NAME, STAGE, secret_variable, setting_variable, table_variable
+from components.function_fleet import environment_variables
 from functions.shared.events import SOURCE
 from functions.shared.scheduled import scheduler_input_json
 from signal9 import catalog
+from signal9.config import parse
 from signal9.emulator.smoke import LambdaContext
+from signal9.naming import Naming
 
 STAGE_NAME = "dev"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 BUS = f"signal9-{STAGE_NAME}"
 BATCH_SIZE = 2
+STACK_CONFIG = parse({"regularPollenationBatchSize": BATCH_SIZE}, "Pulumi.test.yaml")
 
 # Obviously fake test credentials (never real ones); tests assert they never leak.
 SECRET_VALUES: dict[str, dict[str, str]] = {
@@ -118,21 +121,19 @@ class Fleet:
         return list(self.table(name).scan()["Items"])
 
     def environment(self, function: catalog.Function) -> dict[str, str]:
-        """Exactly what FunctionFleet sets for ``function``."""
-        env = {
-            STAGE: STAGE_NAME,
-            "POWERTOOLS_SERVICE_NAME": function.name,
-            "POWERTOOLS_METRICS_NAMESPACE": "Signal9",
-            "AWS_RETRY_MODE": "standard",
-            "AWS_MAX_ATTEMPTS": "3",
-        }
-        env |= {table_variable(t): self.tables[t] for t in function.tables}
-        if function.secret:
-            env[secret_variable(function.secret)] = self.secret_arns[function.secret]
-        if function.emits:
-            env[EVENT_BUS_NAME] = BUS
-        if function.name == "TriggerRegularPollenation":
-            env[setting_variable("regularPollenationBatchSize")] = str(BATCH_SIZE)
+        """Exactly what FunctionFleet sets for ``function`` (its own helper, with this fleet's names)."""
+        variables = environment_variables(
+            function,
+            Naming(STAGE_NAME),
+            STACK_CONFIG,
+            table_names=self.tables,
+            secret_arns=self.secret_arns,
+            event_bus_name=BUS,
+        )
+        env: dict[str, str] = {}
+        for key, value in variables.items():
+            assert isinstance(value, str), key  # plain names in, plain values out
+            env[key] = value
         return env
 
     def invoke(self, function_name: str, event: Any) -> Any:
