@@ -17,6 +17,8 @@ from typing import Any, Protocol
 import pulumi
 import pulumi_aws as aws
 
+from signal9 import iam
+
 # The character set EventBridge rules and archives, Scheduler schedules and groups and IAM
 # roles all accept (IAM also allows +=,@ which Signal9 names never use).
 NAME_CHARACTERS = re.compile(r"[A-Za-z0-9._-]+")
@@ -44,4 +46,4 @@ def aws_name(kind: str, name: str, limit: int) -> str:
 
 def policy_json(*statements: Mapping[str, Any]) -> str:
     """An IAM policy document with these statements, as the JSON text AWS stores."""
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+    return json.dumps({"Version": iam.POLICY_VERSION, "Statement": list(statements)})

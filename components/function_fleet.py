@@ -26,7 +26,7 @@ import pulumi_aws as aws
 
 from components import packaging
 from components.delivery import aws_name
-from functions.shared import env
+from functions.shared import env, observability
 from signal9 import catalog, iam
 from signal9.config import StackConfig
 from signal9.naming import Naming, component_tags
@@ -36,7 +36,6 @@ ARCHITECTURE = "arm64"
 # AWS account that publishes the Powertools for AWS Lambda public layers.
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
-METRICS_NAMESPACE = "Signal9"
 # SQS keeps a message at most 14 days; keep failures as long as possible for inspection and replay.
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 60 * 60
 # Lambda's own async retries (0-2). Two retries ride out a transient throttle or AWS hiccup;
@@ -99,8 +98,8 @@ def environment_variables(
         variables[env.setting_variable(setting)] = str(getattr(stack_config, setting))
     variables.update(
         {
-            "POWERTOOLS_SERVICE_NAME": function.name,
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            observability.SERVICE_VARIABLE: function.name,
+            observability.NAMESPACE_VARIABLE: observability.NAMESPACE,
             # SPEC: AWS SDK calls in standard retry mode (3 attempts in total).
             "AWS_RETRY_MODE": "standard",
             "AWS_MAX_ATTEMPTS": "3",

@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from signal9 import catalog, dashboard
+from signal9 import catalog, dashboard, iam
 from signal9.config import StackConfig
 from signal9.naming import Naming, component_tags
 
@@ -58,7 +58,7 @@ def alarm_key_policy(account_id: str, partition: str, region: str, alarm_prefix:
     """Key policy for the alarm topic's key: the account administers it, CloudWatch alarms use it."""
     return json.dumps(
         {
-            "Version": "2012-10-17",
+            "Version": iam.POLICY_VERSION,
             "Statement": [
                 {
                     # AWS's default key policy statement: delegates key administration to IAM.

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from functions.shared import events
+
 PROJECT = "signal9"
 DEFAULT_TIMEZONE = "America/New_York"
 STACKS = ("dev", "staging", "prod")
@@ -118,7 +120,7 @@ class Event:
     consumer: str
 
 
-EVENT_SOURCE = "signal9.pollenation"
+EVENT_SOURCE = events.SOURCE
 
 
 @dataclass(frozen=True)

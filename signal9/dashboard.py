@@ -18,12 +18,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from signal9 import catalog
+from functions.shared import observability
+from signal9 import catalog, iam
 from signal9.config import StackConfig
 from signal9.naming import Naming
 
 PERIOD_SECONDS = 300
-CUSTOM_NAMESPACE = "Signal9"  # POWERTOOLS_METRICS_NAMESPACE of every handler
+CUSTOM_NAMESPACE = observability.NAMESPACE  # the handlers' Powertools metrics namespace
 GRID_WIDTH = 24
 WIDGET_HEIGHT = 6
 
@@ -37,8 +38,8 @@ MAX_LOG_GROUPS_PER_QUERY = 50  # Logs Insights: log groups per query / SOURCE li
 
 # The DynamoDB operations the catalog's grants allow (see catalog.Function): a table's
 # ThrottledRequests is published per operation, so the dashboard lists exactly these.
-READ_OPERATIONS = ("GetItem", "BatchGetItem", "Query")
-WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
+READ_OPERATIONS = tuple(action.removeprefix("dynamodb:") for action in iam.READ_ACTIONS)
+WRITE_OPERATIONS = tuple(action.removeprefix("dynamodb:") for action in iam.WRITE_ACTIONS)
 
 # Scheduler metrics for a schedule group; the last four mean a job did not reach its function.
 SCHEDULER_METRICS = (

@@ -8,11 +8,13 @@ PutEvents entry and ``pattern`` the rule pattern that matches exactly this event
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-SOURCE = "signal9.pollenation"
+# Spelled once, as the Literal the envelope model checks; SOURCE is derived from it.
+SourceName = Literal["signal9.pollenation"]
+SOURCE: str = get_args(SourceName)[0]
 
 # Exchange tickers as Alpaca lists them, e.g. AAPL, BRK.B.
 SYMBOL_PATTERN = r"^[A-Z][A-Z0-9.\-]{0,15}$"
@@ -83,7 +85,7 @@ class _Envelope(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    source: Literal["signal9.pollenation"]
+    source: SourceName
     detail_type: str = Field(alias="detail-type")
     detail: dict[str, Any]
 

@@ -64,10 +64,11 @@ LOG_FIELDS = (
     "xray_trace_id",
 )
 SERVICE_VARIABLE = "POWERTOOLS_SERVICE_NAME"
+NAMESPACE_VARIABLE = "POWERTOOLS_METRICS_NAMESPACE"
 UNKNOWN_STAGE = "unknown"
 
 logger = Logger(utc=True, use_rfc3339=True)
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE))
+metrics = Metrics(namespace=os.environ.get(NAMESPACE_VARIABLE, NAMESPACE))
 
 R = TypeVar("R")
 Handler = Callable[[Any, LambdaContext], R]
