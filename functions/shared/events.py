@@ -7,7 +7,7 @@ PutEvents entry and ``pattern`` the rule pattern that matches exactly this event
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, ClassVar, Literal, Self, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -88,7 +88,3 @@ class _Envelope(BaseModel):
     source: SourceName
     detail_type: str = Field(alias="detail-type")
     detail: dict[str, Any]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
