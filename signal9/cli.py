@@ -1,4 +1,7 @@
-"""The ``signal9`` command: offline tooling around the Pulumi program.
+"""The ``signal9`` command: tooling around the Pulumi program.
+
+Every subcommand works offline (no AWS account needed) except ``signal9 dlq``, which
+reads and replays the real dead-letter queues of a deployed stack.
 
 Each subcommand lives in its own module exposing ``register(subparsers)``.
 """
@@ -17,7 +20,8 @@ SUBCOMMAND_MODULES = ("signal9.plan", "signal9.emulator.cli", "signal9.check", "
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="signal9", description="Signal9 infrastructure tooling (no AWS account needed)."
+        prog="signal9",
+        description="Signal9 infrastructure tooling. Offline (no AWS account needed), except `dlq`, which uses AWS.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module in SUBCOMMAND_MODULES:
