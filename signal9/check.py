@@ -36,11 +36,12 @@ def rule_names() -> list[str]:
 
 def stack_file_violations(stack: str) -> list[Violation]:
     """Plaintext credential values in ``Pulumi.<stack>.yaml`` (the plan only ever sees them masked)."""
-    document: dict[str, Any] = yaml.safe_load(stack_file(stack).read_text()) or {}
+    path = stack_file(stack)
+    document: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
     violations: list[Violation] = []
     check_stack_file_secrets(
         document.get("config") or {},
-        lambda message: violations.append(Violation(STACK_FILE_RULE, stack_file(stack).name, message)),
+        lambda message: violations.append(Violation(STACK_FILE_RULE, path.name, message)),
     )
     return violations
 

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from signal9 import catalog
 from signal9.cron import ScheduleExpressionError, check_weekday_only
+from signal9.mockrun import read_stack_config
 
 NAMESPACE = catalog.PROJECT
 
@@ -227,6 +228,11 @@ def namespace_values(config: Mapping[str, Any]) -> dict[str, Any]:
     """The ``signal9:*`` entries of a flat Pulumi config map, decoded, without the prefix."""
     prefix = f"{NAMESPACE}:"
     return {k.removeprefix(prefix): _decode(v) for k, v in config.items() if k.startswith(prefix)}
+
+
+def load_stack(stack: str) -> StackConfig:
+    """Validate ``Pulumi.<stack>.yaml`` by stack name, offline (tooling; the program uses load())."""
+    return parse(namespace_values(read_stack_config(stack)), f"Pulumi.{stack}.yaml")
 
 
 def load() -> StackConfig:

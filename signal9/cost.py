@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from signal9 import catalog
-from signal9.config import StackConfig, namespace_values, parse
+from signal9.config import StackConfig, load_stack
 from signal9.cron import expand
-from signal9.mockrun import ROOT, read_stack_config, run_program
+from signal9.mockrun import ROOT, run_program
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
 DOC = ROOT / "docs" / "cost.md"
@@ -222,17 +222,15 @@ def estimate(
     return Estimate(stack, functions, items)
 
 
-def stack_config(stack: str) -> StackConfig:
-    return parse(namespace_values(read_stack_config(stack)), f"Pulumi.{stack}.yaml")
-
-
 def resource_counts(plan_json: Mapping[str, Any]) -> Counter[str]:
     return Counter(resource["type"] for resource in plan_json["resources"])
 
 
-def estimate_stack(stack: str, plan_json: Mapping[str, Any] | None = None) -> Estimate:
+def estimate_stack(
+    stack: str, plan_json: Mapping[str, Any] | None = None, prices: Mapping[str, Any] | None = None
+) -> Estimate:
     plan_json = plan_json if plan_json is not None else run_program(stack).to_json()
-    return estimate(stack, stack_config(stack), resource_counts(plan_json), load_prices())
+    return estimate(stack, load_stack(stack), resource_counts(plan_json), prices or load_prices())
 
 
 # --- rendering ----------------------------------------------------------------------------------
@@ -357,9 +355,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     prices = load_prices()
     if args.docs:
-        DOC.write_text(render_document({s: estimate_stack(s) for s in catalog.STACKS}, prices))
+        DOC.write_text(render_document({s: estimate_stack(s, prices=prices) for s in catalog.STACKS}, prices))
         print(f"wrote {DOC.relative_to(ROOT)}")
         return 0
-    result = estimate_stack(args.stack)
+    result = estimate_stack(args.stack, prices=prices)
     print(render_markdown(result) if args.markdown else render_text(result, prices))
     return 0

@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 
 from signal9 import catalog
-from signal9.mockrun import read_stack_config
+from signal9.mockrun import stack_region
 from signal9.naming import Naming
 from signal9.plan import add_stack_argument
 
@@ -156,10 +156,6 @@ def replay_queue(
     for handle in kept:  # back in the queue right away, for the next list or replay
         sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
     return result
-
-
-def stack_region(stack: str) -> str:
-    return read_stack_config(stack).get("aws:region", "us-east-1")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -206,6 +206,9 @@ class _WarningCollector(logging.Handler):
         self.run.warnings.append(record.getMessage())
 
 
+DEFAULT_REGION = "us-east-1"  # a stack file without aws:region
+
+
 def stack_file(stack: str) -> Path:
     return ROOT / f"Pulumi.{stack}.yaml"
 
@@ -236,6 +239,16 @@ def read_stack_config(stack: str) -> dict[str, str]:
     return config
 
 
+def config_region(values: Mapping[str, str]) -> str:
+    """The ``aws:region`` of a flat Pulumi config map."""
+    return values.get("aws:region", DEFAULT_REGION)
+
+
+def stack_region(stack: str) -> str:
+    """The AWS region ``Pulumi.<stack>.yaml`` deploys to."""
+    return config_region(read_stack_config(stack))
+
+
 def run_program(
     stack: str,
     config: Mapping[str, str] | None = None,
@@ -248,7 +261,7 @@ def run_program(
     ``mocks_factory(region)`` swaps the identifier source (the local emulator uses moto).
     """
     values = dict(read_stack_config(stack) if config is None else config)
-    region = values.get("aws:region", "us-east-1")
+    region = config_region(values)
     run = ProgramRun(stack=stack, region=region)
     mocks = (mocks_factory or AwsLikeMocks)(region)
 

@@ -16,7 +16,7 @@ from signal9.mockrun import ROOT, read_stack_config, run_program
 
 @pytest.mark.parametrize("stack", catalog.STACKS)
 def test_shipped_stack_files_validate(stack: str) -> None:
-    parsed = config.parse(config.namespace_values(read_stack_config(stack)), f"Pulumi.{stack}.yaml")
+    parsed = config.load_stack(stack)
     assert parsed.timezone == "America/New_York"
 
 
