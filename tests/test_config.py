@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from signal9 import catalog, config
+from signal9 import catalog, cli, config, mockrun
 from signal9.mockrun import ROOT, read_stack_config, run_program
 
 
@@ -129,15 +127,13 @@ def test_program_refuses_bad_config_before_registering_any_resource() -> None:
     assert len(run_program("dev").of_type("aws:dynamodb/table:Table")) == 8
 
 
-def test_plan_command_reports_config_errors_without_a_traceback(tmp_path: Path) -> None:
+def test_plan_command_reports_config_errors_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "Pulumi.dev.yaml"
     bad.write_text((ROOT / "Pulumi.dev.yaml").read_text() + "  signal9:colour: blue\n")
-    script = (
-        "import sys, signal9.mockrun as m, pathlib;"
-        f"m.stack_file = lambda s: pathlib.Path({str(bad)!r});"
-        "from signal9.cli import main; sys.exit(main(['plan', '--stack', 'dev']))"
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=False)
-    assert result.returncode == 2
-    assert "Pulumi.dev.yaml: signal9:colour = 'blue': unknown key" in result.stderr
-    assert "Traceback" not in result.stderr
+    monkeypatch.setattr(mockrun, "stack_file", lambda stack: bad)
+    assert cli.main(["plan", "--stack", "dev"]) == 2
+    stderr = capsys.readouterr().err
+    assert "Pulumi.dev.yaml: signal9:colour = 'blue': unknown key" in stderr
+    assert "Traceback" not in stderr
