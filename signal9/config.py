@@ -12,10 +12,9 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, available_timezones
 
 import pulumi
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from signal9 import catalog
 from signal9.cron import ScheduleExpressionError, check_weekday_only
@@ -70,9 +69,12 @@ def _weekday_expression(value: str) -> str:
 
 
 def _timezone(value: str) -> str:
-    if value not in available_timezones():
-        raise ValueError("must be an IANA timezone name such as America/New_York")
-    ZoneInfo(value)
+    # Scheduler checks each expression in this timezone, and the maintenance window is Sunday in
+    # New York (SPEC): any other zone would let a Mon-Sat expression fire on a New York Sunday.
+    if value != catalog.DEFAULT_TIMEZONE:
+        raise ValueError(
+            f"must be {catalog.DEFAULT_TIMEZONE}: the Sunday maintenance window is defined in New York time"
+        )
     return value
 
 
@@ -101,6 +103,13 @@ class Protection(_Strict):
 
     deletionProtection: bool = False
     retainOnDelete: bool = False
+
+
+# What SPEC requires of each named stack; other stacks (e.g. a personal dev stack) choose freely.
+REQUIRED_PROTECTION = {
+    "staging": Protection(deletionProtection=True),
+    "prod": Protection(deletionProtection=True, retainOnDelete=True),
+}
 
 
 class AlpacaCredentials(_Strict):
@@ -136,6 +145,18 @@ class StackConfig(_Strict):
     ] = 7
     regularPollenationBatchSize: int = Field(default=100, ge=1, le=1000)
     secrets: SecretValues = SecretValues()
+
+    @field_validator("protection")
+    @classmethod
+    def _spec_protection(cls, value: Protection, info: ValidationInfo) -> Protection:
+        stack = (info.context or {}).get("stack")
+        required = REQUIRED_PROTECTION.get(stack or "")
+        if required and (
+            (required.deletionProtection and not value.deletionProtection)
+            or (required.retainOnDelete and not value.retainOnDelete)
+        ):
+            raise ValueError(f"{stack} must keep {required.model_dump()} (SPEC: protected tables outside dev)")
+        return value
 
     def memory_mb(self, function: catalog.Function) -> int:
         override = self.functions.get(function.name)
@@ -203,7 +224,8 @@ def _allowed(error: Mapping[str, Any]) -> str:
 def parse(raw: Mapping[str, Any], stack_file: str) -> StackConfig:
     """Validate the ``signal9:*`` values of one stack (keys without the namespace)."""
     try:
-        return StackConfig.model_validate(dict(raw))
+        stack = stack_file.removeprefix("Pulumi.").removesuffix(".yaml")
+        return StackConfig.model_validate(dict(raw), context={"stack": stack})
     except ValidationError as error:
         lines = []
         for problem in error.errors():

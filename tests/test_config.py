@@ -69,7 +69,7 @@ def problems(raw: dict[str, Any]) -> list[str]:
         ({"colour": "blue"}, "Pulumi.staging.yaml: signal9:colour = 'blue': unknown key"),
         (
             {"timezone": "Europe/Atlantis"},
-            "Pulumi.staging.yaml: signal9:timezone = 'Europe/Atlantis': must be an IANA timezone name such as America/New_York",
+            "Pulumi.staging.yaml: signal9:timezone = 'Europe/Atlantis': must be America/New_York: the Sunday maintenance window is defined in New York time",
         ),
         (
             {"schedules": {"sync-assets": {"expression": "cron(30 5 ? * SUN-FRI *)"}}},
@@ -94,6 +94,14 @@ def problems(raw: dict[str, Any]) -> list[str]:
         (
             {"protection": {"deletionProtection": "yes"}},
             "Pulumi.staging.yaml: signal9:protection.deletionProtection = 'yes': must be a valid boolean",
+        ),
+        (
+            {"timezone": "UTC"},
+            "Pulumi.staging.yaml: signal9:timezone = 'UTC': must be America/New_York",
+        ),
+        (
+            {"protection": {"deletionProtection": False}},
+            'Pulumi.staging.yaml: signal9:protection = {"deletionProtection": false}: staging must keep',
         ),
         (
             {"secretRecoveryWindowDays": 3},
@@ -137,3 +145,12 @@ def test_plan_command_reports_config_errors_without_a_traceback(
     stderr = capsys.readouterr().err
     assert "Pulumi.dev.yaml: signal9:colour = 'blue': unknown key" in stderr
     assert "Traceback" not in stderr
+
+
+def test_prod_must_keep_tables_protected_and_retained() -> None:
+    with pytest.raises(config.ConfigError) as error:
+        config.parse({"protection": {"deletionProtection": True, "retainOnDelete": False}}, "Pulumi.prod.yaml")
+    assert str(error.value).startswith("Pulumi.prod.yaml: signal9:protection = ")
+    assert "prod must keep {'deletionProtection': True, 'retainOnDelete': True}" in str(error.value)
+    # Other stacks choose freely.
+    assert not config.parse({}, "Pulumi.dev.yaml").protection.deletionProtection
