@@ -197,6 +197,12 @@ class Observability(pulumi.ComponentResource):
             )
             for email in stack_config.alarmEmails
         ]
+        if not stack_config.alarmEmails:
+            pulumi.log.warn(
+                f"alarm topic {naming.prefix}-alarms has no subscribers, so alarms notify nobody; add one with: "
+                f"pulumi config set --path 'signal9:alarmEmails[0]' oncall@example.com -s {naming.stack}",
+                resource=self,
+            )
 
         self.dashboard = aws.cloudwatch.Dashboard(
             "dashboard",

@@ -359,3 +359,9 @@ def test_secrets_doc_names_every_config_path_and_the_placeholder() -> None:
         for field in secret.fields:
             assert f"signal9:secrets.{secret.name}.{field}" in text
     assert PLACEHOLDER_VALUE in text and "put-secret-value" in text and "300" in text
+
+
+def test_a_stack_without_alarm_emails_warns_at_deploy(dev: ProgramRun) -> None:
+    (warning,) = [w for w in dev.warnings if "alarm topic" in w]
+    assert "signal9-dev-alarms has no subscribers" in warning
+    assert "signal9:alarmEmails[0]" in warning

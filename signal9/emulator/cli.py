@@ -12,7 +12,7 @@ from signal9 import config
 from signal9.emulator.provisioner import MotoProvisioner
 from signal9.emulator.server import moto_server
 from signal9.emulator.smoke import Report, format_report, run_smoke, timed
-from signal9.mockrun import ProgramRun, read_stack_config, run_program
+from signal9.mockrun import ProgramRun, run_program, stack_region
 
 KEEP_HINTS = """\
 The emulator is still running at {endpoint} (Ctrl-C stops it). Look around with:
@@ -49,8 +49,8 @@ def deploy_and_smoke(stack: str, *, keep: bool = False, on_deployed: object = No
     the wiring on purpose).
     """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-    stack_config = config.parse(config.namespace_values(read_stack_config(stack)), f"Pulumi.{stack}.yaml")
-    region = read_stack_config(stack).get("aws:region", "us-east-1")
+    stack_config = config.load_stack(stack)
+    region = stack_region(stack)
     timings: dict[str, float] = {}
     provisioner = MotoProvisioner(region)
     with moto_server(region, keep=keep) as emulator:
