@@ -20,7 +20,7 @@ import pytest
 
 from components.function_fleet import environment_variables
 from functions.shared.events import SOURCE
-from functions.shared.scheduled import scheduler_input_json
+from functions.shared.scheduled import delivered_input, scheduler_input_json
 from signal9 import catalog
 from signal9.config import parse
 from signal9.emulator.smoke import LambdaContext
@@ -73,16 +73,13 @@ def eventbridge_event(detail_type: str, detail: dict[str, Any], *, source: str =
 
 def scheduled_event(time: datetime | str, attempt: int = 1) -> dict[str, Any]:
     """What Signal9's schedules send: the target input with Scheduler's context attributes resolved."""
-    values = {
-        "<aws.scheduler.execution-id>": uuid.uuid4().hex[:16],
-        "<aws.scheduler.scheduled-time>": time if isinstance(time, str) else time.isoformat().replace("+00:00", "Z"),
-        "<aws.scheduler.schedule-arn>": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/signal9-{STAGE_NAME}/test",
-        "<aws.scheduler.attempt-number>": str(attempt),
-    }
-    text = scheduler_input_json()
-    for attribute, value in values.items():
-        text = text.replace(attribute, value)
-    event: dict[str, Any] = json.loads(text)
+    event: dict[str, Any] = delivered_input(
+        scheduler_input_json(),
+        execution_id=uuid.uuid4().hex[:16],
+        scheduled_time=time if isinstance(time, str) else time.isoformat().replace("+00:00", "Z"),
+        schedule_arn=f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/signal9-{STAGE_NAME}/test",
+        attempt=attempt,
+    )
     return event
 
 

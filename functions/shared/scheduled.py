@@ -35,6 +35,20 @@ def scheduler_input_json() -> str:
     return json.dumps(SCHEDULER_INPUT, separators=(",", ":"))
 
 
+def delivered_input(
+    target_input: str, *, execution_id: str, scheduled_time: str, schedule_arn: str, attempt: int
+) -> Any:
+    """What Scheduler delivers for ``target_input``: its context attributes filled in (tests, emulator)."""
+    for attribute, value in {
+        "<aws.scheduler.execution-id>": execution_id,
+        "<aws.scheduler.scheduled-time>": scheduled_time,
+        "<aws.scheduler.schedule-arn>": schedule_arn,
+        "<aws.scheduler.attempt-number>": str(attempt),
+    }.items():
+        target_input = target_input.replace(attribute, value)
+    return json.loads(target_input)
+
+
 class ScheduledInvocation(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 

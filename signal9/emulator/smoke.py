@@ -33,6 +33,7 @@ from functions.shared.aws import reset_clients
 from functions.shared.clock import iso_utc, market_today_and_yesterday
 from functions.shared.events import PollenationNeeded
 from functions.shared.observability import logger as handler_logger
+from functions.shared.scheduled import delivered_input
 from signal9 import catalog
 from signal9.config import StackConfig
 from signal9.emulator.delivery import LambdaDeliveries
@@ -190,15 +191,13 @@ class Smoke:
 
 def scheduler_delivery(schedule: dict[str, Any], when: datetime) -> Any:
     """The event Scheduler would deliver: the target input with its context attributes filled in."""
-    text = schedule["Target"]["Input"]
-    for attribute, value in {
-        "<aws.scheduler.execution-id>": str(uuid.uuid4()),
-        "<aws.scheduler.scheduled-time>": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "<aws.scheduler.schedule-arn>": schedule["Arn"],
-        "<aws.scheduler.attempt-number>": "1",
-    }.items():
-        text = text.replace(attribute, value)
-    return json.loads(text)
+    return delivered_input(
+        schedule["Target"]["Input"],
+        execution_id=str(uuid.uuid4()),
+        scheduled_time=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        schedule_arn=schedule["Arn"],
+        attempt=1,
+    )
 
 
 def count_items(smoke: Smoke, table: str) -> int:
