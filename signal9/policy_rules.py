@@ -45,6 +45,9 @@ SCHEDULE = "aws:scheduler/schedule:Schedule"
 EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
 EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
+KMS_KEY = "aws:kms/key:Key"
+LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
 AWS_PROVIDER = "pulumi:providers:aws"
 
 # Resource types whose pulumi-aws 7.51 resource takes ``tags`` (tests compare this with the SDK).
@@ -266,6 +269,48 @@ def check_iam_no_wildcards(resource: Resource, report: Report) -> None:
                 report(f"{resource.get('name')}: trust policy lets any principal assume the role")
 
 
+SOURCE_CONDITION_KEYS = frozenset({"aws:sourcearn", "aws:sourceaccount"})
+
+
+def _condition_keys(statement: Mapping[str, Any]) -> set[str]:
+    conditions = statement.get("Condition")
+    if not isinstance(conditions, Mapping):
+        return set()
+    return {str(key).lower() for block in conditions.values() if isinstance(block, Mapping) for key in block}
+
+
+def check_resource_policies_scoped(resource: Resource, report: Report) -> None:
+    """Resource policies never grant anyone, and grant an AWS service only on behalf of named sources.
+
+    A service principal without an ``aws:SourceArn``/``aws:SourceAccount`` condition would let
+    that service act for any customer's resource (the confused-deputy problem).
+    """
+    inputs = _inputs(resource)
+    name = resource.get("name")
+    if resource.get("type") == LAMBDA_PERMISSION:
+        principal = inputs.get("principal")
+        if is_known(principal) and principal == "*":
+            report(f"{name}: lets any principal invoke the function")
+        elif is_known(principal) and str(principal).endswith(".amazonaws.com") and not inputs.get("sourceArn"):
+            report(f"{name}: {principal} may invoke the function on behalf of any source; set sourceArn")
+        return
+    document = _json(inputs.get("policy"))
+    if document is None or not is_known(document) or not isinstance(document, Mapping):
+        return
+    for index, statement in enumerate(_as_list(document.get("Statement"))):
+        if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
+            continue
+        where = f"{name}: statement {statement.get('Sid') or index}"
+        principal = statement.get("Principal")
+        if principal == "*" or (isinstance(principal, Mapping) and "*" in _as_list(principal.get("AWS"))):
+            report(f"{where} grants any principal")
+        services = _as_list(principal.get("Service")) if isinstance(principal, Mapping) else []
+        if services and not SOURCE_CONDITION_KEYS & _condition_keys(statement):
+            report(
+                f"{where} grants {', '.join(map(str, services))} without an aws:SourceArn/aws:SourceAccount condition"
+            )
+
+
 def check_no_aws_managed_policies(resource: Resource, report: Report) -> None:
     """No AWS managed policies: they grant far more than a function needs."""
     inputs = _inputs(resource)
@@ -455,6 +500,12 @@ RULES: tuple[Rule, ...] = (
         'IAM policies name their actions and resources: no wildcard actions, no Resource "*".',
         frozenset({ROLE, ROLE_POLICY, POLICY}),
         check_iam_no_wildcards,
+    ),
+    ResourceRule(
+        "resource-policies-scoped",
+        "Queue, key and Lambda resource policies grant no one-at-all, and services only for named sources.",
+        frozenset({QUEUE_POLICY, KMS_KEY, LAMBDA_PERMISSION}),
+        check_resource_policies_scoped,
     ),
     ResourceRule(
         "iam-no-aws-managed-policies",

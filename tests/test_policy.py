@@ -112,6 +112,30 @@ def compliant_plan(stack: str = "prod") -> Plan:
             retryPolicy={"maximumRetryAttempts": 3.0},
         ),
         res("aws:secretsmanager/secretVersion:SecretVersion", "alpaca-secret-version", secretString="[secret]"),
+        res(
+            "aws:sqs/queuePolicy:QueuePolicy",
+            "PollenateAsset-dlq-policy",
+            queueUrl="https://sqs.us-east-1.amazonaws.com/123456789012/signal9-prod-PollenateAsset-dlq",
+            policy=policy(
+                [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sqs:SendMessage",
+                        "Resource": dlq,
+                        "Condition": {"ArnEquals": {"aws:SourceArn": ARN.format("events", "rule/signal9-prod/r")}},
+                    }
+                ]
+            ),
+        ),
+        res(
+            "aws:lambda/permission:Permission",
+            "pollenationNeeded-invoke-permission",
+            function="signal9-prod-PollenateAsset",
+            principal="events.amazonaws.com",
+            action="lambda:InvokeFunction",
+            sourceArn=ARN.format("events", "rule/signal9-prod/r"),
+        ),
     ]
 
 
@@ -211,6 +235,34 @@ VIOLATIONS: list[tuple[str, Callable[[Plan], Any], str]] = [
         "no-plaintext-credentials",
         lambda p: inputs(p, "SyncAssets-function")["environment"]["variables"].update(ALPHAVANTAGE_API_KEY="abc123"),
         "ALPHAVANTAGE_API_KEY",
+    ),
+    (
+        "resource-policies-scoped",
+        lambda p: inputs(p, "PollenateAsset-dlq-policy").update(
+            policy=policy(
+                [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sqs:SendMessage",
+                        "Resource": "q",
+                    }
+                ]
+            )
+        ),
+        "without an aws:SourceArn",
+    ),
+    (
+        "resource-policies-scoped",
+        lambda p: inputs(p, "PollenateAsset-dlq-policy").update(
+            policy=policy([{"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "q"}])
+        ),
+        "grants any principal",
+    ),
+    (
+        "resource-policies-scoped",
+        lambda p: inputs(p, "pollenationNeeded-invoke-permission").pop("sourceArn"),
+        "set sourceArn",
     ),
     ("required-tags", lambda p: inputs(p, "assets-table").pop("tags"), "Component"),
     (
