@@ -5,13 +5,14 @@
   stack name, and Pulumi's mocks never enforce AWS limits, so a long stack name would
   otherwise only fail halfway through ``pulumi up``.
 - ``policy_json``: an IAM policy document as JSON text.
+- ``pin_role_policies``: a role's policies in AWS are exactly the ones the program declares.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import pulumi
@@ -47,3 +48,20 @@ def aws_name(kind: str, name: str, limit: int) -> str:
 def policy_json(*statements: Mapping[str, Any]) -> str:
     """An IAM policy document with these statements, as the JSON text AWS stores."""
     return json.dumps({"Version": iam.POLICY_VERSION, "Statement": list(statements)})
+
+
+def pin_role_policies(
+    logical: str, role: aws.iam.Role, inline: Sequence[aws.iam.RolePolicy], parent: pulumi.Resource
+) -> None:
+    """Make ``role``'s inline policies exactly ``inline`` and its managed policies none, in AWS.
+
+    A policy added out of band (console, another tool) would otherwise widen the role
+    unseen; with these, the next deploy removes it.
+    """
+    opts = pulumi.ResourceOptions(parent=parent)
+    aws.iam.RolePoliciesExclusive(
+        f"{logical}-inline-policies", role_name=role.name, policy_names=[p.name for p in inline], opts=opts
+    )
+    aws.iam.RolePolicyAttachmentsExclusive(
+        f"{logical}-managed-policies", role_name=role.name, policy_arns=[], opts=opts
+    )

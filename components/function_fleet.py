@@ -25,7 +25,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import packaging
-from components.delivery import aws_name
+from components.delivery import aws_name, pin_role_policies
 from functions.shared import env, observability
 from signal9 import catalog, iam
 from signal9.config import StackConfig
@@ -177,6 +177,7 @@ class FunctionFleet(pulumi.ComponentResource):
                 policy=policy_document,
                 opts=child,
             )
+            pin_role_policies(function.name, role, [role_policy], parent=self)
             lambda_function = aws.lambda_.Function(
                 f"{function.name}-function",
                 name=aws_name("Lambda function", naming.function(function.name), FUNCTION_NAME_LIMIT),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.delivery import FleetOutputs, aws_name, policy_json
+from components.delivery import FleetOutputs, aws_name, pin_role_policies, policy_json
 from functions.shared.scheduled import scheduler_input_json
 from signal9 import catalog
 from signal9.config import StackConfig
@@ -109,6 +109,7 @@ class Schedules(pulumi.ComponentResource):
             ).apply(lambda arns: scheduler_permissions(arns[0], arns[1])),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        pin_role_policies("scheduler", self.role, [role_policy], parent=self)
 
         self.schedules = {}
         for function in scheduled:

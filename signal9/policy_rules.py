@@ -48,6 +48,8 @@ SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
 KMS_KEY = "aws:kms/key:Key"
 LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
+ROLE_POLICIES_EXCLUSIVE = "aws:iam/rolePoliciesExclusive:RolePoliciesExclusive"
+ROLE_POLICY_ATTACHMENTS_EXCLUSIVE = "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive"
 AWS_PROVIDER = "pulumi:providers:aws"
 
 # Resource types whose pulumi-aws 7.51 resource takes ``tags`` (tests compare this with the SDK).
@@ -84,6 +86,8 @@ UNTAGGABLE_TYPES = frozenset(
         "aws:cloudwatch/dashboard:Dashboard",
         "aws:cloudwatch/queryDefinition:QueryDefinition",
         "aws:kms/alias:Alias",
+        ROLE_POLICIES_EXCLUSIVE,
+        ROLE_POLICY_ATTACHMENTS_EXCLUSIVE,
     }
 )
 COMMON_TAG_KEYS = ("Project", "Environment", "ManagedBy")
@@ -314,7 +318,11 @@ def check_resource_policies_scoped(resource: Resource, report: Report) -> None:
 def check_no_aws_managed_policies(resource: Resource, report: Report) -> None:
     """No AWS managed policies: they grant far more than a function needs."""
     inputs = _inputs(resource)
-    arns = [*_as_list(inputs.get("managedPolicyArns")), *_as_list(inputs.get("policyArn"))]
+    arns = [
+        *_as_list(inputs.get("managedPolicyArns")),
+        *_as_list(inputs.get("policyArn")),
+        *_as_list(inputs.get("policyArns")),
+    ]
     for arn in arns:
         if isinstance(arn, str) and AWS_MANAGED_POLICY.match(arn):
             report(f"{resource.get('name')}: attaches AWS managed policy {arn}; write a least-privilege RolePolicy")
@@ -516,6 +524,7 @@ RULES: tuple[Rule, ...] = (
                 "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
                 "aws:iam/policyAttachment:PolicyAttachment",
                 "aws:iam/roleManagedPolicies:RoleManagedPolicies",
+                ROLE_POLICY_ATTACHMENTS_EXCLUSIVE,
             }
         ),
         check_no_aws_managed_policies,

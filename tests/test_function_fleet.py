@@ -15,7 +15,7 @@ import pulumi
 import pytest
 
 from components import packaging
-from components.function_fleet import ASYNC_MAXIMUM_EVENT_AGE_SECONDS
+from components.function_fleet import ASYNC_MAXIMUM_EVENT_AGE_SECONDS, ROLE_POLICY_NAME
 from functions.shared import env
 from signal9 import catalog, config, iam, policy_rules
 from signal9.config import StackConfig
@@ -28,6 +28,8 @@ ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 QUEUE = "aws:sqs/queue:Queue"
 INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+INLINE_POLICIES_EXCLUSIVE = "aws:iam/rolePoliciesExclusive:RolePoliciesExclusive"
+ATTACHMENTS_EXCLUSIVE = "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 TABLE = "aws:dynamodb/table:Table"
 SECRET = "aws:secretsmanager/secret:Secret"
@@ -162,17 +164,28 @@ def test_json_logs_into_its_own_log_group_created_first(plans: dict[str, Program
             assert {log_group, f"{function.name}-role-policy"} <= set(resource.dependencies)
 
 
+def test_each_role_keeps_exactly_its_one_policy_in_aws(dev: ProgramRun) -> None:
+    for function in catalog.FUNCTIONS:
+        role = Naming("dev").role(function.name)
+        assert dev.named(f"{function.name}-inline-policies").inputs == {
+            "roleName": role,
+            "policyNames": [ROLE_POLICY_NAME],
+        }
+        assert dev.named(f"{function.name}-managed-policies").inputs == {"roleName": role, "policyArns": []}
+
+
 def test_fleet_resources_are_children_tagged_and_replaced_safely(dev: ProgramRun) -> None:
     fleet = dev.named("functions")
     assert fleet.type == "signal9:index:FunctionFleet"
     children = dev.children("functions")
     assert sorted(r.type for r in children) == sorted(
-        [FUNCTION, ROLE, ROLE_POLICY, QUEUE, INVOKE_CONFIG] * len(catalog.FUNCTIONS)
+        [FUNCTION, ROLE, ROLE_POLICY, QUEUE, INVOKE_CONFIG, INLINE_POLICIES_EXCLUSIVE, ATTACHMENTS_EXCLUSIVE]
+        * len(catalog.FUNCTIONS)
     )
     for resource in children:
         if resource.type in (FUNCTION, ROLE, QUEUE):
             assert resource.plain_inputs["tags"] == {"Component": "functions"}
-        if resource.type != INVOKE_CONFIG:
+        if resource.type not in (INVOKE_CONFIG, INLINE_POLICIES_EXCLUSIVE, ATTACHMENTS_EXCLUSIVE):
             # Explicit physical names: a replacement must delete the old resource first.
             assert resource.delete_before_replace, resource.name
 

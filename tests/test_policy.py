@@ -227,6 +227,18 @@ VIOLATIONS: list[tuple[str, Callable[[Plan], Any], str]] = [
         "AdministratorAccess",
     ),
     (
+        "iam-no-aws-managed-policies",
+        lambda p: p.append(
+            {
+                "type": "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+                "name": "SyncAssets-managed-policies",
+                "parent": None,
+                "inputs": {"roleName": "r", "policyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]},
+            }
+        ),
+        "ReadOnlyAccess",
+    ),
+    (
         "no-plaintext-credentials",
         lambda p: inputs(p, "alpaca-secret-version").update(secretString='{"keyId": "AKIA"}'),
         "plaintext",

@@ -109,6 +109,24 @@ def _role_policy(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, St
     return f"{inputs['role']}:{name}", {"name": name}
 
 
+def _role_policies_exclusive(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
+    # What the provider does: remove every inline policy of the role that is not listed.
+    iam = p.client("iam")
+    for name in iam.list_role_policies(RoleName=inputs["roleName"])["PolicyNames"]:
+        if name not in inputs["policyNames"]:
+            iam.delete_role_policy(RoleName=inputs["roleName"], PolicyName=name)
+    return inputs["roleName"], {}
+
+
+def _role_policy_attachments_exclusive(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
+    # What the provider does: detach every managed policy of the role that is not listed.
+    iam = p.client("iam")
+    for policy in iam.list_attached_role_policies(RoleName=inputs["roleName"])["AttachedPolicies"]:
+        if policy["PolicyArn"] not in (inputs.get("policyArns") or []):
+            iam.detach_role_policy(RoleName=inputs["roleName"], PolicyArn=policy["PolicyArn"])
+    return inputs["roleName"], {}
+
+
 def _queue(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
     sqs = p.client("sqs")
     attributes = {"MessageRetentionPeriod": str(_int(inputs.get("messageRetentionSeconds", 345600)))}
@@ -386,6 +404,8 @@ CREATORS: dict[str, Creator] = {
     "aws:dynamodb/table:Table": _table,
     "aws:iam/role:Role": _role,
     "aws:iam/rolePolicy:RolePolicy": _role_policy,
+    "aws:iam/rolePoliciesExclusive:RolePoliciesExclusive": _role_policies_exclusive,
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": _role_policy_attachments_exclusive,
     "aws:sqs/queue:Queue": _queue,
     "aws:sqs/queuePolicy:QueuePolicy": _queue_policy,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
