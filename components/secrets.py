@@ -25,9 +25,10 @@ from signal9.naming import Naming, component_tags
 
 
 def configured_values(secret: catalog.Secret, stack_config: StackConfig) -> dict[str, str | None]:
-    """The stack's configured value (or None) for each field of ``secret``, in catalog order."""
+    """The stack's configured value, else the catalog default, else None, for each field of ``secret``."""
     values = getattr(stack_config.secrets, secret.name).model_dump()
-    return {field: values.get(field) for field in secret.fields}
+    defaults = dict(secret.defaults)
+    return {field: values.get(field) or defaults.get(field) for field in secret.fields}
 
 
 def unset_fields(secret: catalog.Secret, stack_config: StackConfig) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from functions.shared import events
+from functions.shared.credentials import ALPACA_DATA_URL, ALPACA_TRADING_URL, ALPHAVANTAGE_URL
 
 PROJECT = "signal9"
 DEFAULT_TIMEZONE = "America/New_York"
@@ -104,11 +105,20 @@ class Secret:
     name: str
     fields: tuple[str, ...]
     description: str
+    # Fields stored with this value when the stack sets none (endpoints, not credentials).
+    defaults: tuple[tuple[str, str], ...] = ()
 
 
 SECRETS: tuple[Secret, ...] = (
-    Secret("alphavantage", ("apiKey",), "AlphaVantage API key"),
-    Secret("alpaca", ("keyId", "secretKey", "baseUrl"), "Alpaca API key pair and base URL"),
+    Secret(
+        "alphavantage", ("apiKey", "baseUrl"), "AlphaVantage API key and base URL", (("baseUrl", ALPHAVANTAGE_URL),)
+    ),
+    Secret(
+        "alpaca",
+        ("keyId", "secretKey", "baseUrl", "dataUrl"),
+        "Alpaca API key pair, trading and market-data base URLs",
+        (("baseUrl", ALPACA_TRADING_URL), ("dataUrl", ALPACA_DATA_URL)),
+    ),
 )
 
 

@@ -116,10 +116,12 @@ class AlpacaCredentials(_Strict):
     keyId: str | None = None
     secretKey: str | None = None
     baseUrl: str | None = None
+    dataUrl: str | None = None
 
 
 class AlphaVantageCredentials(_Strict):
     apiKey: str | None = None
+    baseUrl: str | None = None
 
 
 class SecretValues(_Strict):

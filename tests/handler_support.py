@@ -35,11 +35,12 @@ STACK_CONFIG = parse({"regularPollenationBatchSize": BATCH_SIZE}, "Pulumi.test.y
 
 # Obviously fake test credentials (never real ones); tests assert they never leak.
 SECRET_VALUES: dict[str, dict[str, str]] = {
-    "alphavantage": {"apiKey": "test-av-key-0000"},
+    "alphavantage": {"apiKey": "test-av-key-0000", "baseUrl": "https://www.alphavantage.co"},
     "alpaca": {
         "keyId": "test-key-id-0000",
         "secretKey": "test-secret-key-0000",
         "baseUrl": "https://paper-api.alpaca.markets",
+        "dataUrl": "https://data.alpaca.markets",
     },
 }
 

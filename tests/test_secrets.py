@@ -22,9 +22,10 @@ CREDENTIALS = {
     "alpaca": {
         "keyId": "AKFAKE-key-id-7f3c",
         "secretKey": "fake-alpaca-secret-9d41b2",
-        "baseUrl": "https://paper-api.alpaca.markets",
+        "baseUrl": "https://api.alpaca.markets",
+        "dataUrl": "http://127.0.0.1:8181",
     },
-    "alphavantage": {"apiKey": "fake-av-key-55e0aa"},
+    "alphavantage": {"apiKey": "fake-av-key-55e0aa", "baseUrl": "http://127.0.0.1:8182"},
 }
 
 
@@ -88,10 +89,14 @@ def test_secret_strings_are_pulumi_secrets_with_the_spec_json_shape(dev: Program
 
 
 def test_spec_shapes_are_the_catalog_shapes() -> None:
-    # SPEC.md: alphavantage = {"apiKey"}; alpaca = {"keyId", "secretKey", "baseUrl"}.
+    # SPEC.md Phase 2: alphavantage = {"apiKey", "baseUrl"}; alpaca = {"keyId", "secretKey", "baseUrl", "dataUrl"}.
     assert {s.name: s.fields for s in catalog.SECRETS} == {
-        "alphavantage": ("apiKey",),
-        "alpaca": ("keyId", "secretKey", "baseUrl"),
+        "alphavantage": ("apiKey", "baseUrl"),
+        "alpaca": ("keyId", "secretKey", "baseUrl", "dataUrl"),
+    }
+    assert {s.name: dict(s.defaults) for s in catalog.SECRETS} == {
+        "alphavantage": {"baseUrl": "https://www.alphavantage.co"},
+        "alpaca": {"baseUrl": "https://paper-api.alpaca.markets", "dataUrl": "https://data.alpaca.markets"},
     }
 
 
@@ -99,7 +104,8 @@ def test_unset_fields_hold_a_marked_placeholder(dev: ProgramRun) -> None:
     assert PLACEHOLDER_VALUE.startswith(PLACEHOLDER_PREFIX) and PLACEHOLDER_PREFIX == "PLACEHOLDER-"
     for secret in catalog.SECRETS:
         document = json.loads(dev.named(f"{secret.name}-secret-version").plain_inputs["secretString"])
-        assert document == dict.fromkeys(secret.fields, PLACEHOLDER_VALUE)
+        # Credentials hold the placeholder; endpoints hold their SPEC default.
+        assert document == {**dict.fromkeys(secret.fields, PLACEHOLDER_VALUE), **dict(secret.defaults)}
 
 
 def test_placeholders_are_flagged_with_the_exact_command_at_deploy(caplog: pytest.LogCaptureFixture) -> None:
@@ -110,6 +116,9 @@ def test_placeholders_are_flagged_with_the_exact_command_at_deploy(caplog: pytes
         (warning,) = [w for w in warnings if f"signal9/staging/{secret.name} " in w]
         assert "PLACEHOLDER" in warning
         for field in secret.fields:
+            if field in dict(secret.defaults):
+                assert f"signal9:secrets.{secret.name}.{field}" not in warning
+                continue
             assert (
                 f"pulumi config set --secret --path signal9:secrets.{secret.name}.{field} <value> -s staging" in warning
             )
@@ -131,10 +140,15 @@ def test_a_partly_configured_secret_flags_only_the_missing_fields(caplog: pytest
     with caplog.at_level(logging.WARNING):
         run = run_program("dev", config=config, secret_keys=["signal9:secrets"])
     document = json.loads(run.named("alpaca-secret-version").plain_inputs["secretString"])
-    assert document == {"keyId": "AKFAKE-partial-1", "secretKey": PLACEHOLDER_VALUE, "baseUrl": PLACEHOLDER_VALUE}
+    assert document == {
+        "keyId": "AKFAKE-partial-1",
+        "secretKey": PLACEHOLDER_VALUE,
+        "baseUrl": "https://paper-api.alpaca.markets",
+        "dataUrl": "https://data.alpaca.markets",
+    }
     (warning,) = [r.getMessage() for r in caplog.records if "signal9/dev/alpaca " in r.getMessage()]
     assert "signal9:secrets.alpaca.keyId" not in warning and "AKFAKE-partial-1" not in warning
-    assert "signal9:secrets.alpaca.secretKey" in warning and "signal9:secrets.alpaca.baseUrl" in warning
+    assert "signal9:secrets.alpaca.secretKey" in warning and "signal9:secrets.alpaca.baseUrl" not in warning
 
 
 def test_configured_credentials_never_appear_in_plan_output_or_warnings(
@@ -144,7 +158,7 @@ def test_configured_credentials_never_appear_in_plan_output_or_warnings(
     printed = json.dumps(run.to_json(), indent=2, sort_keys=True) + "\n" + summary(run) + "\n" + "\n".join(warnings)
     for values in CREDENTIALS.values():
         for field, value in values.items():
-            if field != "baseUrl":  # a URL is configuration, not a credential
+            if not field.endswith("Url"):  # a URL is configuration, not a credential
                 assert value not in printed, f"{field} leaked into plan output"
     # The plan still shows that a secret value exists, masked.
     assert '"secretString": "[secret]"' in json.dumps(run.to_json())

@@ -28,6 +28,12 @@ from functions.shared.env import STAGE, require, secret_variable
 PLACEHOLDER_PREFIX = "PLACEHOLDER-"
 PLACEHOLDER_VALUE = f"{PLACEHOLDER_PREFIX}set-with-pulumi-config-set---secret"
 MAX_AGE_VARIABLE = "POWERTOOLS_PARAMETERS_MAX_AGE"
+
+# Endpoint defaults (SPEC "Phase 2: collectors"): the Secrets component stores them for an unset
+# URL field and the models fall back to them, so a stack only sets a URL to point elsewhere.
+ALPACA_TRADING_URL = "https://paper-api.alpaca.markets"
+ALPACA_DATA_URL = "https://data.alpaca.markets"
+ALPHAVANTAGE_URL = "https://www.alphavantage.co"
 DEFAULT_MAX_AGE_SECONDS = 300
 
 
@@ -51,6 +57,7 @@ class AlphaVantageCredentials(Credentials):
     SECRET: ClassVar[str] = "alphavantage"
 
     apiKey: SecretStr = Field(min_length=1)
+    baseUrl: HttpUrl = HttpUrl(ALPHAVANTAGE_URL)
 
 
 class AlpacaCredentials(Credentials):
@@ -58,7 +65,8 @@ class AlpacaCredentials(Credentials):
 
     keyId: SecretStr = Field(min_length=1)
     secretKey: SecretStr = Field(min_length=1)
-    baseUrl: HttpUrl
+    baseUrl: HttpUrl = HttpUrl(ALPACA_TRADING_URL)
+    dataUrl: HttpUrl = HttpUrl(ALPACA_DATA_URL)
 
 
 C = TypeVar("C", bound=Credentials)

@@ -89,6 +89,12 @@ class MetricName(StrEnum):
     EARNINGS_ALREADY_PROCESSED = "EarningsAlreadyProcessed"
     INVALID_ROWS_SKIPPED = "InvalidRowsSkipped"
     """Table rows a trigger could not turn into a valid event."""
+    EXTERNAL_CALLS = "ExternalCalls"
+    """HTTP requests to an external API (dimension ``api``: alpaca | alphavantage)."""
+    EXTERNAL_THROTTLED = "ExternalThrottled"
+    """Responses that said "slow down" (Alpaca 429, AlphaVantage's throttle bodies); dimension ``api``."""
+    EXTERNAL_RETRIES = "ExternalRetries"
+    """External calls repeated after a backoff; dimension ``api``."""
 
 
 def count(name: MetricName, value: int = 1) -> None:
