@@ -26,6 +26,8 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from functions.shared.observability import NAMESPACE, SERVICE_VARIABLE, MetricName, metrics
 
+# Sent on every call (a request's own headers replace a pool's defaults in urllib3, so merge here).
+DEFAULT_HEADERS = {"Accept-Encoding": "gzip", "User-Agent": "signal9-collector"}
 # Connect fast or fail; reads allow a 5 MB asset list or a 1000-article feed on a slow day.
 CONNECT_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 30.0
@@ -54,7 +56,6 @@ def pool() -> urllib3.PoolManager:
         retries=False,
         timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS),
         maxsize=4,
-        headers={"Accept-Encoding": "gzip", "User-Agent": "signal9-collector"},
     )
 
 
@@ -93,7 +94,12 @@ def get(
     options: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
     try:
         raw = pool().request(
-            "GET", url, fields=dict(params or {}), headers=dict(headers or {}), redirect=False, **options
+            "GET",
+            url,
+            fields=dict(params or {}),
+            headers={**DEFAULT_HEADERS, **(headers or {})},
+            redirect=False,
+            **options,
         )
     except urllib3.exceptions.HTTPError as error:
         raise TransportError(f"{describe(api, url, params)}: no response ({type(error).__name__})") from None

@@ -1,0 +1,1 @@
+"""Local fakes of the external APIs (Alpaca, AlphaVantage): tooling, never Lambda code."""
