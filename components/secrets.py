@@ -18,7 +18,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from functions.shared.credentials import PLACEHOLDER_VALUE, set_secret_command
+from functions.shared.secret_fields import PLACEHOLDER_VALUE, set_secret_command
 from signal9 import catalog
 from signal9.config import StackConfig
 from signal9.naming import Naming, component_tags

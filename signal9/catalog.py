@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from functions.shared import events
-from functions.shared.credentials import ALPACA_DATA_URL, ALPACA_TRADING_URL, ALPHAVANTAGE_URL
+from functions.shared.secret_fields import ALPACA_DATA_URL, ALPACA_TRADING_URL, ALPHAVANTAGE_URL
 
 PROJECT = "signal9"
 DEFAULT_TIMEZONE = "America/New_York"

@@ -13,9 +13,10 @@ from typing import Any
 
 import yaml
 
-from signal9.mockrun import run_program, stack_file
-from signal9.plan import add_stack_argument
+from signal9.cli import add_stack_argument
+from signal9.mockrun import run_program
 from signal9.policy_rules import RULES, Violation, check_stack_file_secrets, evaluate
+from signal9.stackfile import stack_file
 
 STACK_FILE_RULE = "stack-file-secrets-encrypted"
 

@@ -18,7 +18,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from signal9 import catalog
 from signal9.cron import ScheduleExpressionError, check_weekday_only
-from signal9.mockrun import read_stack_config
+from signal9.errors import OperatorError
+from signal9.stackfile import read_stack_config
 
 NAMESPACE = catalog.PROJECT
 
@@ -182,7 +183,7 @@ class StackConfig(_Strict):
 SECRET_KEYS = frozenset({"secrets"})
 
 
-class ConfigError(pulumi.RunError):
+class ConfigError(pulumi.RunError, OperatorError):
     """A stack configuration problem; the message has one line per problem."""
 
 

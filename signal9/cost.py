@@ -27,7 +27,8 @@ from typing import Any
 from signal9 import catalog
 from signal9.config import StackConfig, load_stack
 from signal9.cron import expand
-from signal9.mockrun import ROOT, run_program
+from signal9.mockrun import run_program
+from signal9.stackfile import ROOT
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
 DOC = ROOT / "docs" / "cost.md"

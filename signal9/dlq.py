@@ -25,14 +25,20 @@ from typing import Any
 import boto3
 
 from signal9 import catalog
-from signal9.mockrun import stack_region
+from signal9.cli import add_stack_argument
 from signal9.naming import Naming
-from signal9.plan import add_stack_argument
+from signal9.stackfile import stack_region
 
 # Long enough for one delivery call; a message whose replay failed is made visible again
 # before the command returns, so the next `list` shows it.
 REPLAY_VISIBILITY_SECONDS = 60
 SAMPLE_CHARS = 300
+
+# What the commands call in AWS (named in the AccessDenied message); the stack's deploy role has it all.
+AWS_PERMISSIONS = (
+    "sqs:GetQueueUrl, sqs:GetQueueAttributes and sqs:ReceiveMessage to list; to replay also sqs:DeleteMessage, "
+    "sqs:ChangeMessageVisibility and lambda:InvokeFunction, or events:PutEvents with --to-bus"
+)
 
 Delivery = Callable[[catalog.Function, str], None]  # raises when the re-delivery was not accepted
 
@@ -170,7 +176,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     replay.add_argument("--function", "-f", help="one catalog function (default: all)")
     replay.add_argument("--to-bus", action="store_true", help="put event messages back on the Signal9 bus instead")
     replay.add_argument("--limit", type=int, help="at most this many messages per queue")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, aws_permissions=AWS_PERMISSIONS)
 
 
 def run(args: argparse.Namespace, session: Any = None) -> int:

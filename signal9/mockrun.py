@@ -8,7 +8,6 @@ options that matter for review (protect, retain-on-delete, dependencies).
 
 from __future__ import annotations
 
-import json
 import logging
 import runpy
 import threading
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings
 from pulumi.runtime.rpc import deserialize_properties
@@ -27,11 +25,10 @@ from pulumi.runtime.sync_await import _sync_await
 
 from signal9.catalog import PROJECT
 from signal9.identifiers import ACCOUNT_ID, mock_state
+from signal9.stackfile import ROOT, SECRET_MASK, config_region, read_stack_config
 
-ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
-SECRET_MASK = "[secret]"
 
 
 def is_secret(value: Any) -> bool:
@@ -204,49 +201,6 @@ class _WarningCollector(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.run.warnings.append(record.getMessage())
-
-
-DEFAULT_REGION = "us-east-1"  # a stack file without aws:region
-
-
-def stack_file(stack: str) -> Path:
-    return ROOT / f"Pulumi.{stack}.yaml"
-
-
-def read_stack_config(stack: str) -> dict[str, str]:
-    """A stack file's config as Pulumi hands it to the program: JSON text for objects.
-
-    Encrypted (``secure:``) values cannot be decrypted offline; they read as ``"[secret]"``.
-    """
-    path = stack_file(stack)
-    if not path.exists():
-        raise FileNotFoundError(f"{path.name} not found (stacks: dev, staging, prod)")
-    document = yaml.safe_load(path.read_text()) or {}
-
-    def decode(value: Any) -> Any:
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            return SECRET_MASK
-        if isinstance(value, dict):
-            return {k: decode(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [decode(v) for v in value]
-        return value
-
-    config: dict[str, str] = {}
-    for key, value in (document.get("config") or {}).items():
-        value = decode(value)
-        config[key] = value if isinstance(value, str) else json.dumps(value)
-    return config
-
-
-def config_region(values: Mapping[str, str]) -> str:
-    """The ``aws:region`` of a flat Pulumi config map."""
-    return values.get("aws:region", DEFAULT_REGION)
-
-
-def stack_region(stack: str) -> str:
-    """The AWS region ``Pulumi.<stack>.yaml`` deploys to."""
-    return config_region(read_stack_config(stack))
 
 
 def run_program(

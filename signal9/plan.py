@@ -7,14 +7,8 @@ import json
 import sys
 from collections import Counter
 
-from signal9.catalog import STACKS
+from signal9.cli import add_stack_argument
 from signal9.mockrun import ProgramRun, run_program
-
-
-def add_stack_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--stack", "-s", required=True, help=f"stack name ({', '.join(STACKS)}), read from Pulumi.<stack>.yaml"
-    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from signal9 import catalog, cli, config, mockrun
-from signal9.mockrun import ROOT, read_stack_config, run_program
+from signal9 import catalog, cli, config, stackfile
+from signal9.mockrun import run_program
+from signal9.stackfile import ROOT, read_stack_config
 
 
 @pytest.mark.parametrize("stack", catalog.STACKS)
@@ -140,7 +141,7 @@ def test_plan_command_reports_config_errors_without_a_traceback(
 ) -> None:
     bad = tmp_path / "Pulumi.dev.yaml"
     bad.write_text((ROOT / "Pulumi.dev.yaml").read_text() + "  signal9:colour: blue\n")
-    monkeypatch.setattr(mockrun, "stack_file", lambda stack: bad)
+    monkeypatch.setattr(stackfile, "stack_file", lambda stack: bad)
     assert cli.main(["plan", "--stack", "dev"]) == 2
     stderr = capsys.readouterr().err
     assert "Pulumi.dev.yaml: signal9:colour = 'blue': unknown key" in stderr

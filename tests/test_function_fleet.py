@@ -20,8 +20,9 @@ from functions.shared import env
 from signal9 import catalog, config, iam, policy_rules
 from signal9.config import StackConfig
 from signal9.identifiers import mock_state
-from signal9.mockrun import ProgramRun, Resource, read_stack_config, run_program
+from signal9.mockrun import ProgramRun, Resource, run_program
 from signal9.naming import Naming
+from signal9.stackfile import read_stack_config
 
 FUNCTION = "aws:lambda/function:Function"
 ROLE = "aws:iam/role:Role"

@@ -19,7 +19,6 @@ from functions.shared import aws as shared_aws
 from functions.shared import clock, retry
 from functions.shared.clock import new_york_offset
 from functions.shared.credentials import (
-    PLACEHOLDER_VALUE,
     AlpacaCredentials,
     AlphaVantageCredentials,
     SecretInvalidError,
@@ -33,6 +32,7 @@ from functions.shared.observability import logger
 from functions.shared.publisher import MAX_ENTRIES_PER_CALL, PublishError, publish
 from functions.shared.retry import Backoff, retry_call
 from functions.shared.scheduled import ScheduledInvocation, scheduler_input_json
+from functions.shared.secret_fields import PLACEHOLDER_VALUE
 from signal9 import catalog
 from tests.handler_support import BATCH_SIZE, BUS, SECRET_VALUES, Fleet, eventbridge_event, scheduled_event
 

@@ -19,8 +19,9 @@ from functions.shared.scheduled import SCHEDULER_INPUT
 from signal9 import catalog, config
 from signal9.cron import DAY_NUMBERS
 from signal9.identifiers import ACCOUNT_ID
-from signal9.mockrun import ROOT, ProgramRun, Resource, read_stack_config, run_program
+from signal9.mockrun import ProgramRun, Resource, run_program
 from signal9.naming import Naming
+from signal9.stackfile import ROOT, read_stack_config
 
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 NEW_YORK = ZoneInfo("America/New_York")

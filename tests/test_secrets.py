@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from functions.shared.credentials import PLACEHOLDER_PREFIX, PLACEHOLDER_VALUE
+from functions.shared.secret_fields import PLACEHOLDER_PREFIX, PLACEHOLDER_VALUE
 from signal9 import catalog
-from signal9.mockrun import ProgramRun, is_secret, read_stack_config, run_program
+from signal9.mockrun import ProgramRun, is_secret, run_program
 from signal9.naming import Naming
 from signal9.plan import summary
+from signal9.stackfile import read_stack_config
 
 SECRET = "aws:secretsmanager/secret:Secret"
 VERSION = "aws:secretsmanager/secretVersion:SecretVersion"

@@ -22,18 +22,15 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, Validatio
 
 from functions.shared.aws import secrets_provider
 from functions.shared.env import STAGE, require, secret_variable
+from functions.shared.secret_fields import (
+    ALPACA_DATA_URL,
+    ALPACA_TRADING_URL,
+    ALPHAVANTAGE_URL,
+    PLACEHOLDER_PREFIX,
+    set_secret_command,
+)
 
-# The one definition of the deploy-time placeholder: the Secrets component stores
-# PLACEHOLDER_VALUE for an unset field, and the helper below refuses any value with this prefix.
-PLACEHOLDER_PREFIX = "PLACEHOLDER-"
-PLACEHOLDER_VALUE = f"{PLACEHOLDER_PREFIX}set-with-pulumi-config-set---secret"
 MAX_AGE_VARIABLE = "POWERTOOLS_PARAMETERS_MAX_AGE"
-
-# Endpoint defaults (SPEC "Phase 2: collectors"): the Secrets component stores them for an unset
-# URL field and the models fall back to them, so a stack only sets a URL to point elsewhere.
-ALPACA_TRADING_URL = "https://paper-api.alpaca.markets"
-ALPACA_DATA_URL = "https://data.alpaca.markets"
-ALPHAVANTAGE_URL = "https://www.alphavantage.co"
 DEFAULT_MAX_AGE_SECONDS = 300
 
 
@@ -70,12 +67,6 @@ class AlpacaCredentials(Credentials):
 
 
 C = TypeVar("C", bound=Credentials)
-
-
-def set_secret_command(secret: str, field: str, stack: str | None) -> str:
-    """The command that sets ``field`` of catalog secret ``secret`` (``-s stack`` when known)."""
-    target = f" -s {stack}" if stack else ""
-    return f"pulumi config set --secret --path signal9:secrets.{secret}.{field} <value>{target}"
 
 
 def max_age_seconds() -> int:

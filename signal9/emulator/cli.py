@@ -12,7 +12,8 @@ from signal9 import config
 from signal9.emulator.provisioner import MotoProvisioner
 from signal9.emulator.server import moto_server
 from signal9.emulator.smoke import Report, format_report, run_smoke, timed
-from signal9.mockrun import ProgramRun, run_program, stack_region
+from signal9.mockrun import ProgramRun, run_program
+from signal9.stackfile import stack_region
 
 KEEP_HINTS = """\
 The emulator is still running at {endpoint} (Ctrl-C stops it). Look around with:
