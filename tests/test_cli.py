@@ -1,0 +1,166 @@
+"""The ``signal9`` entry point: lazy subcommand imports, and AWS failures as one line with exit 2.
+
+AWS is never called: "no credentials" and "unreachable" are real botocore failures against an
+empty credential chain and a closed loopback port; "expired token" and "AccessDenied" are
+canned HTTP responses handed to botocore's own parser by a ``before-send`` hook (a botocore
+stub), shaped as SQS's JSON protocol answers them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from signal9 import cli
+from signal9.stackfile import ROOT
+
+FAKE_KEYS = {"AWS_ACCESS_KEY_ID": "test-key-id-0000", "AWS_SECRET_ACCESS_KEY": "test-secret-0000"}
+
+
+@pytest.mark.parametrize(("command", "module"), cli.SUBCOMMANDS.items())
+def test_each_module_registers_exactly_its_subcommand(command: str, module: str) -> None:
+    parser = cli.build_parser([module])
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(subparsers.choices) == [command]
+
+
+def test_plan_loads_neither_the_emulator_nor_the_aws_sdk() -> None:
+    probe = (
+        "import sys; from signal9.cli import main; code = main(['plan', '--stack', 'dev', '--json']); "
+        "print(sorted(m for m in ('moto', 'boto3', 'signal9.emulator', 'signal9.dlq') if m in sys.modules), "
+        "file=sys.stderr); sys.exit(code)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["stack"] == "dev"
+    assert result.stderr.splitlines()[-1] == "[]"
+
+
+@pytest.fixture
+def no_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An environment with no credentials anywhere botocore looks (and no instance metadata call)."""
+    for key in (
+        *FAKE_KEYS,
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    ):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+
+
+def dlq_list(capsys: pytest.CaptureFixture[str]) -> str:
+    """``signal9 dlq list --stack dev``: must exit 2 with one line on stderr and nothing on stdout."""
+    assert cli.main(["dlq", "list", "--stack", "dev"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("signal9 dlq: "), err
+    assert "Traceback" not in err and "test-secret-0000" not in err
+    return lines[0]
+
+
+def test_missing_credentials(no_aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    line = dlq_list(capsys)
+    assert "no AWS credentials found for stack 'dev'" in line
+    assert "AWS_PROFILE" in line and "deploy role" in line
+
+
+def test_unknown_profile(no_aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "signal9-nowhere")
+    line = dlq_list(capsys)
+    assert "AWS profile 'signal9-nowhere' (AWS_PROFILE) is not in ~/.aws/config" in line
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port  # nothing listens there once the socket is closed
+
+
+def test_unreachable_endpoint(
+    no_aws: None, closed_port: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key, value in FAKE_KEYS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port}")
+    line = dlq_list(capsys)
+    assert f"cannot reach AWS at http://127.0.0.1:{closed_port}" in line
+    assert "AWS_ENDPOINT_URL is set" in line
+
+
+class _Body:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.body
+
+
+@pytest.fixture
+def aws_answers(no_aws: None, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str, str]]:
+    """Every SQS request gets the next canned (status, query error code, JSON __type) answer."""
+    for key, value in FAKE_KEYS.items():
+        monkeypatch.setenv(key, value)
+    answers: list[tuple[int, str, str]] = []
+    real_session = boto3.Session
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        status, query_code, json_type = answers.pop(0)
+        body = json.dumps({"__type": f"com.amazon.coral.service#{json_type}", "message": "canned"}).encode()
+        headers = {"x-amzn-query-error": f"{query_code};Sender", "Content-Type": "application/x-amz-json-1.0"}
+        return AWSResponse(request.url, status, headers, _Body(body))
+
+    def session(**kwargs: Any) -> boto3.Session:
+        created = real_session(**kwargs)
+        created.events.register("before-send.sqs", answer)
+        return created
+
+    monkeypatch.setattr(boto3, "Session", session)
+    return answers
+
+
+def test_expired_token(aws_answers: list[tuple[int, str, str]], capsys: pytest.CaptureFixture[str]) -> None:
+    aws_answers.append((403, "ExpiredToken", "ExpiredTokenException"))
+    line = dlq_list(capsys)
+    assert "the AWS session token has expired (ExpiredToken on GetQueueUrl)" in line
+    assert "aws sso login" in line
+    assert not aws_answers  # the one canned answer was used: no retry of an expired token
+
+
+def test_access_denied(aws_answers: list[tuple[int, str, str]], capsys: pytest.CaptureFixture[str]) -> None:
+    aws_answers.append((403, "AccessDenied", "AccessDeniedException"))
+    line = dlq_list(capsys)
+    assert "AccessDenied on GetQueueUrl for stack 'dev'" in line
+    assert "sqs:GetQueueUrl" in line and "deploy role" in line
+
+
+def test_other_aws_errors_are_not_disguised(
+    aws_answers: list[tuple[int, str, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A failure the operator cannot fix by signing in stays a traceback (a bug to report)."""
+    aws_answers.append((400, "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"))
+    with pytest.raises(Exception, match="QueueDoesNotExist|NonExistentQueue"):
+        cli.main(["dlq", "list", "--stack", "dev"])
