@@ -7,6 +7,7 @@ import json
 import sys
 from collections import Counter
 
+from signal9 import deploytime
 from signal9.cli import add_stack_argument
 from signal9.mockrun import ProgramRun, run_program
 
@@ -15,6 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser("plan", help="list the resources a stack would create (offline, Pulumi mocks)")
     add_stack_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON document (secrets masked)")
+    parser.add_argument(
+        "--timing", action="store_true", help="print the modelled first-deploy and no-change-update times instead"
+    )
     parser.set_defaults(run=run)
 
 
@@ -43,5 +47,8 @@ def run(args: argparse.Namespace) -> int:
     plan = run_program(args.stack)
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(json.dumps(plan.to_json(), indent=2, sort_keys=True) if args.json else summary(plan))
+    if args.timing:
+        print(deploytime.render(deploytime.model(plan)))
+    else:
+        print(json.dumps(plan.to_json(), indent=2, sort_keys=True) if args.json else summary(plan))
     return 0
