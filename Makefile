@@ -18,7 +18,7 @@ $(UV):
 install: .venv/.synced
 
 test: install
-	.venv/bin/pytest -q
+	.venv/bin/pytest -q -n auto
 
 lint: install
 	.venv/bin/ruff check .

@@ -460,32 +460,33 @@ def test_missing_handler_is_a_clear_error(tmp_path: Path) -> None:
         packaging.archive_files(catalog.function("SyncAssets"), tmp_path)
 
 
-def test_each_archive_imports_on_its_own(tmp_path: Path) -> None:
+# One test per function (a subprocess each), so parallel workers share them out.
+@pytest.mark.parametrize("function", catalog.FUNCTIONS, ids=lambda f: f.name)
+def test_each_archive_imports_on_its_own(function: catalog.Function, tmp_path: Path) -> None:
     """Unzipped alone (plus the layer's packages), every handler module imports: nothing outside functions/."""
-    for function in catalog.FUNCTIONS:
-        target = tmp_path / function.package
-        target.mkdir()
-        bundle = target / "bundle.zip"
-        bundle.write_bytes(packaging.zip_bytes(function))
-        with zipfile.ZipFile(bundle) as archive:
-            archive.extractall(target)
-        bundle.unlink()
-        module = packaging.handler(function).rsplit(".", 1)[0]
-        check = (
-            f"import functions, {module} as m; "
-            f"assert functions.__file__.startswith({str(target)!r}), functions.__file__; "
-            "assert callable(m.handler)"
-        )
-        result = subprocess.run(
-            [sys.executable, "-c", check],
-            cwd=target,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-            timeout=60,
-            check=False,
-        )
-        assert result.returncode == 0, f"{function.name}: {result.stderr[-2000:]}"
+    target = tmp_path / function.package
+    target.mkdir()
+    bundle = target / "bundle.zip"
+    bundle.write_bytes(packaging.zip_bytes(function))
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(target)
+    bundle.unlink()
+    module = packaging.handler(function).rsplit(".", 1)[0]
+    check = (
+        f"import functions, {module} as m; "
+        f"assert functions.__file__.startswith({str(target)!r}), functions.__file__; "
+        "assert callable(m.handler)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check],
+        cwd=target,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, f"{function.name}: {result.stderr[-2000:]}"
 
 
 def test_plan_json_shows_each_archive_by_project_path(dev: ProgramRun) -> None:
