@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pulumi
 
 from components.packaging import zip_files
 from signal9.awsapi import create_table_request, point_in_time_recovery_request
+from signal9.emulator.server import Clients
 from signal9.mockrun import AwsLikeMocks, reveal
 
 State = dict[str, Any]
@@ -60,13 +60,14 @@ class MotoProvisioner(AwsLikeMocks):
         # moto has no Logs Insights query definitions; the emulator keeps them for the smoke.
         self.query_definitions: dict[str, State] = {}
         self._lock = threading.Lock()
+        self._clients = Clients(region)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+        return self._clients(service)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, State]:
         if args.typ.startswith("pulumi:providers:") or not args.custom:

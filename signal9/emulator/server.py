@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
+import boto3
 from moto.server import ThreadedMotoServer
 
 # Never real credentials: everything below talks to the emulator only.
@@ -22,6 +25,25 @@ FAKE_CREDENTIALS = {
 class Emulator:
     endpoint: str
     region: str
+
+
+class Clients:
+    """The emulator's boto3 clients, one per service, created on first use and then reused.
+
+    Creating a client costs ~40 ms (endpoint rules, event hooks); a local run makes a few
+    hundred calls. Create the instance inside ``aws_environment`` so clients find the emulator.
+    """
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()  # the Pulumi runtime provisions from several threads
+
+    def __call__(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+            return self._clients[service]
 
 
 @contextmanager
