@@ -77,17 +77,27 @@ def import_time_us(module: str, cwd: Path, baseline: set[str]) -> int:
     return sum(us for name, us in _top_level_imports(result.stderr).items() if name not in baseline)
 
 
+def unpack(archive: bytes, target: Path) -> zipfile.ZipFile:
+    """``archive`` unzipped into ``target`` (as Lambda does into /var/task); returns its index."""
+    with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
+        bundle.extractall(target)
+        return bundle
+
+
+def handler_module(function: catalog.Function) -> str:
+    return packaging.handler(function).rsplit(".", 1)[0]
+
+
 def measure(function: catalog.Function, runs: int, workdir: Path) -> str:
     try:
         archive = packaging.zip_bytes(function)
     except OSError as error:
         return f"{function.name:<28} archive unavailable: {error}"
-    with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
-        files = len(bundle.namelist())
-        unpacked = sum(info.file_size for info in bundle.infolist())
-        target = workdir / function.package
-        bundle.extractall(target)
-    module = packaging.handler(function).rsplit(".", 1)[0]
+    target = workdir / function.package
+    bundle = unpack(archive, target)
+    files = len(bundle.namelist())
+    unpacked = sum(info.file_size for info in bundle.infolist())
+    module = handler_module(function)
     baseline = startup_imports(target)
     try:
         times = [import_time_us(module, target, baseline) for _ in range(runs)]
