@@ -117,7 +117,10 @@ class Schedules(pulumi.ComponentResource):
             "scheduler-role-policy",
             role=self.role.id,
             policy=pulumi.Output.all(
-                pulumi.Output.all(*(f.arn for f in functions)), pulumi.Output.all(*(q.arn for q in queues)), key_arn, region
+                pulumi.Output.all(*(f.arn for f in functions)),
+                pulumi.Output.all(*(q.arn for q in queues)),
+                key_arn,
+                region,
             ).apply(lambda arns: scheduler_permissions(*arns)),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -41,7 +41,9 @@ def table_args(
             for index in table.indexes
         ],
         point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-        server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=key_arn is not None, kms_key_arn=key_arn),
+        server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+            enabled=key_arn is not None, kms_key_arn=key_arn
+        ),
         deletion_protection_enabled=protection.deletionProtection,
         tags=component_tags("tables"),
     )

@@ -42,6 +42,8 @@ LOGS_KEY_ACTIONS: tuple[str, ...] = (
     "kms:DescribeKey",
 )
 SERVICE_KEY_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:GenerateDataKey")
+# What CloudWatch needs to publish to an encrypted topic (AWS's documented statement).
+ALARM_KEY_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:GenerateDataKey*")
 SCHEDULER_ROLE = "scheduler"
 # Key deletion waits this long (KMS allows 7-30 days): a mistaken destroy can be undone.
 DELETION_WINDOW_DAYS = 30
@@ -84,7 +86,9 @@ def key_services(scope: KeyScope) -> list[str]:
     return [scope.via(s) for s in sorted(services)]
 
 
-def _statement(sid: str, principal: dict[str, Any], actions: Sequence[str], condition: dict[str, Any]) -> dict[str, Any]:
+def _statement(
+    sid: str, principal: dict[str, Any], actions: Sequence[str], condition: dict[str, Any]
+) -> dict[str, Any]:
     # In a key policy, "Resource": "*" means this key.
     return {
         "Sid": sid,
@@ -104,7 +108,7 @@ def key_policy(scope: KeyScope, customer_managed: bool) -> dict[str, Any]:
         _statement(
             "CloudWatchAlarmsPublish",
             {"Service": "cloudwatch.amazonaws.com"},
-            SERVICE_KEY_ACTIONS,
+            ALARM_KEY_ACTIONS,
             {
                 "StringEquals": {"aws:SourceAccount": scope.account_id},
                 "ArnLike": {"aws:SourceArn": scope.arn("cloudwatch", f"alarm:{prefix}-*")},

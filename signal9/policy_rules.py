@@ -497,11 +497,16 @@ def check_encryption_at_rest(resources: Sequence[Resource], report: StackReport)
         if not is_known(key):
             continue
         if kind == QUEUE and not key and inputs.get("sqsManagedSseEnabled") is not True:
-            report(f"queue {inputs.get('name')!r} is not encrypted at rest (set kmsMasterKeyId or sqsManagedSseEnabled)", name)
+            report(
+                f"queue {inputs.get('name')!r} is not encrypted at rest (set kmsMasterKeyId or sqsManagedSseEnabled)",
+                name,
+            )
         elif kind == TOPIC and not _customer_key(key):
             report(f"topic {inputs.get('name')!r} must be encrypted with a customer managed KMS key, not {key!r}", name)
         elif required and not _customer_key(key):
-            report(f"{name}: {'.'.join(KEY_INPUTS[kind])} must name the stack's customer managed key on this stack", name)
+            report(
+                f"{name}: {'.'.join(KEY_INPUTS[kind])} must name the stack's customer managed key on this stack", name
+            )
         elif kind == TABLE and key and _path(inputs, ("serverSideEncryption", "enabled")) is not True:
             report(f"table {inputs.get('name')!r} names a KMS key but serverSideEncryption.enabled is not true", name)
 
@@ -514,7 +519,9 @@ def check_kms_key_protected(resource: Resource, report: Report) -> None:
         report(f"{resource.get('name')}: enableKeyRotation must be true")
     window = inputs.get("deletionWindowInDays")
     if is_known(window) and window != KEY_DELETION_WINDOW_DAYS:
-        report(f"{resource.get('name')}: deletionWindowInDays must be {KEY_DELETION_WINDOW_DAYS} (the longest), not {window!r}")
+        report(
+            f"{resource.get('name')}: deletionWindowInDays must be {KEY_DELETION_WINDOW_DAYS} (the longest), not {window!r}"
+        )
 
 
 def check_function_tracing_runtime(resource: Resource, report: Report) -> None:
@@ -557,7 +564,9 @@ def check_event_bus_policies(resources: Sequence[Resource], report: StackReport)
             report(f"event bus {bus_name!r}: the policy allows no one to put events", policy.get("name"))
         for principal in principals:
             if not (isinstance(principal, str) and ":role/" in principal):
-                report(f"event bus {bus_name!r}: the policy allows {principal!r}; name IAM roles only", policy.get("name"))
+                report(
+                    f"event bus {bus_name!r}: the policy allows {principal!r}; name IAM roles only", policy.get("name")
+                )
 
 
 def check_alarm_actions(resource: Resource, report: Report) -> None:
