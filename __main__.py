@@ -1,6 +1,7 @@
 """Signal9 Phase 1: the infrastructure foundation, read top to bottom like the diagram.
 
-stack config (validated) ─┬─► Tables ─────────────┐
+stack config (validated) ─┬─► StackKey (KMS) ──► every component that stores data
+                          ├─► Tables ─────────────┐
                           ├─► Secrets ────────────┤
                           ├─► EventBus ───────────┤
                           ├─► FunctionLogs ───────┤
@@ -15,6 +16,7 @@ stack config (validated) ─┬─► Tables ───────────�
 import pulumi
 import pulumi_aws as aws
 
+from components.encryption import StackKey
 from components.event_bus import EventBus
 from components.event_routes import EventRoutes
 from components.function_fleet import FunctionFleet
@@ -35,10 +37,11 @@ provider = aws.Provider(
 )
 defaults = pulumi.ResourceOptions(providers=[provider])
 
-tables = Tables("tables", naming, stack_config.protection, opts=defaults)
-secrets = Secrets("secrets", naming, stack_config, opts=defaults)
+key = StackKey("stack-key", naming, stack_config, opts=defaults)
+tables = Tables("tables", naming, stack_config.protection, key.data_key_arn, opts=defaults)
+secrets = Secrets("secrets", naming, stack_config, key.data_key_arn, opts=defaults)
 event_bus = EventBus("event-bus", naming, stack_config, opts=defaults)
-logs = FunctionLogs("function-logs", naming, stack_config, opts=defaults)
+logs = FunctionLogs("function-logs", naming, stack_config, key.data_key_arn, opts=defaults)
 
 fleet = FunctionFleet(
     "functions",
@@ -48,10 +51,11 @@ fleet = FunctionFleet(
     secrets=secrets,
     event_bus=event_bus,
     logs=logs,
+    key_arn=key.data_key_arn,
     opts=defaults,
 )
 
-schedules = Schedules("schedules", naming, stack_config, fleet, opts=defaults)
+schedules = Schedules("schedules", naming, stack_config, fleet, key.data_key_arn, opts=defaults)
 routes = EventRoutes("event-routes", naming, event_bus, fleet, opts=defaults)
 observability = Observability(
     "observability",
@@ -61,6 +65,7 @@ observability = Observability(
     fleet=fleet,
     schedules=schedules,
     routes=routes,
+    topic_key_arn=key.arn,
     opts=defaults,
 )
 
@@ -73,6 +78,7 @@ pulumi.export("deadLetterQueueUrls", {name: queue.url for name, queue in fleet.d
 pulumi.export("eventBusName", event_bus.name)
 pulumi.export("secretArns", secrets.arns)
 pulumi.export("alarmTopicArn", observability.topic_arn)
+pulumi.export("stackKeyArn", key.arn)
 pulumi.export(
     "dashboardUrl",
     pulumi.Output.concat(

@@ -34,6 +34,9 @@ class FleetOutputs(Protocol):
     @property
     def dead_letter_queues(self) -> Mapping[str, aws.sqs.Queue]: ...
 
+    @property
+    def roles(self) -> Mapping[str, aws.iam.Role]: ...
+
 
 def aws_name(kind: str, name: str, limit: int) -> str:
     """``name`` if AWS accepts it for ``kind``; otherwise stop the program with a clear message."""

@@ -8,7 +8,8 @@ For each ``catalog.EVENTS`` entry (``pollenationNeeded`` -> PollenateAsset,
   cannot drift apart;
 - a target invoking the consumer, with a retry policy and the consumer's DLQ;
 - a Lambda permission letting EventBridge invoke the consumer on behalf of this rule only;
-- the consumer DLQ's queue policy, letting EventBridge dead-letter on behalf of this rule only.
+- the consumer DLQ's queue policy, letting EventBridge dead-letter on behalf of this rule only;
+- the bus's resource policy (FSBP EventBridge.3): only the producers' roles may put events.
 
 A queue has exactly one policy document. The DLQs belong to FunctionFleet, and this
 component is the only writer of a policy on them: the other writers to a DLQ (Lambda's
@@ -63,6 +64,34 @@ def dead_letter_policy(queue_arn: str, rule_arns: dict[str, str]) -> str:
     )
 
 
+def bus_policy(bus_arn: str, producer_role_arns: list[str]) -> str:
+    """Only the catalog's producer roles may put events on the bus; everyone else is denied.
+
+    The Deny is what restricts this account's other principals (an Allow alone adds to their IAM
+    policies); AWS services stay outside it so EventBridge itself can replay the archive.
+    """
+    return policy_json(
+        {
+            "Sid": "Signal9ProducersPutEvents",
+            "Effect": "Allow",
+            "Principal": {"AWS": producer_role_arns},
+            "Action": "events:PutEvents",
+            "Resource": bus_arn,
+        },
+        {
+            "Sid": "NoOtherPrincipalPutsEvents",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "events:PutEvents",
+            "Resource": bus_arn,
+            "Condition": {
+                "ArnNotEquals": {"aws:PrincipalArn": producer_role_arns},
+                "Bool": {"aws:PrincipalIsAWSService": "false"},
+            },
+        },
+    )
+
+
 class EventRoutes(pulumi.ComponentResource):
     """Rules, targets, invoke permissions and DLQ policies, keyed by event detail-type."""
 
@@ -70,6 +99,7 @@ class EventRoutes(pulumi.ComponentResource):
     targets: dict[str, aws.cloudwatch.EventTarget]
     permissions: dict[str, aws.lambda_.Permission]
     queue_policies: dict[str, aws.sqs.QueuePolicy]
+    bus_policy: aws.cloudwatch.EventBusPolicy
 
     def __init__(
         self,
@@ -141,4 +171,13 @@ class EventRoutes(pulumi.ComponentResource):
                     depends_on=[self.permissions[event.detail_type], self.queue_policies[event.consumer]],
                 ),
             )
+        producers = [fleet.roles[f.name].arn for f in catalog.FUNCTIONS if f.emits]
+        self.bus_policy = aws.cloudwatch.EventBusPolicy(
+            "event-bus-policy",
+            event_bus_name=event_bus.name,
+            policy=pulumi.Output.all(event_bus.arn, pulumi.Output.all(*producers)).apply(
+                lambda parts: bus_policy(parts[0], parts[1])
+            ),
+            opts=child,
+        )
         self.register_outputs({"ruleArns": {detail_type: rule.arn for detail_type, rule in self.rules.items()}})

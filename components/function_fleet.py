@@ -131,6 +131,7 @@ class FunctionFleet(pulumi.ComponentResource):
         secrets: _SecretOutputs,
         event_bus: _EventBusOutputs,
         logs: _LogOutputs,
+        key_arn: pulumi.Output[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("signal9:index:FunctionFleet", name, None, opts)
@@ -150,7 +151,10 @@ class FunctionFleet(pulumi.ComponentResource):
             queue = aws.sqs.Queue(
                 f"{function.name}-dlq",
                 name=aws_name("SQS queue", naming.dead_letter_queue(function.name), QUEUE_NAME_LIMIT),
-                sqs_managed_sse_enabled=True,
+                # The stack key when the stack has one for its data, else SQS managed keys
+                # (AWS accepts one or the other, not both).
+                sqs_managed_sse_enabled=None if key_arn else True,
+                kms_master_key_id=key_arn,
                 message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
                 tags=component_tags("functions"),
                 opts=child,
@@ -169,6 +173,8 @@ class FunctionFleet(pulumi.ComponentResource):
                 event_bus=event_bus.arn if function.emits else None,
                 dead_letter_queue=queue.arn,
                 log_group=log_group.arn,
+                key=key_arn,
+                region=region,
             ).apply(functools.partial(_policy_json, function))
             role_policy = aws.iam.RolePolicy(
                 f"{function.name}-role-policy",
@@ -190,6 +196,10 @@ class FunctionFleet(pulumi.ComponentResource):
                 timeout=stack_config.timeout_seconds(function),
                 role=role.arn,
                 layers=[layer],
+                # Active X-Ray tracing (FSBP Lambda.7): the role may write traces (signal9.iam).
+                tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+                # None: Lambda's AWS owned key for the environment variables.
+                kms_key_arn=key_arn,
                 # Lambda's async DLQ receives the original event, which `signal9 dlq replay`
                 # re-delivers as is (sending needs sqs:SendMessage on the role, granted above).
                 dead_letter_config=aws.lambda_.FunctionDeadLetterConfigArgs(target_arn=queue.arn),

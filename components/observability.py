@@ -5,21 +5,21 @@ Everything is generated from the catalog by ``signal9.dashboard``; physical name
 other components' outputs. Observability still depends on those components so that it is
 created after, and deleted before, the things it watches.
 
-Alarm notifications: the topic is encrypted with a customer managed KMS key, not the AWS
-managed ``alias/aws/sns`` key. CloudWatch must be allowed kms:GenerateDataKey*/kms:Decrypt on
-the topic's key to publish, and the AWS managed key's policy cannot be changed; with it,
-every alarm notification would be dropped silently (see docs/observability.md).
+Alarm notifications: the topic is encrypted with the stack's customer managed KMS key
+(``StackKey``), not the AWS managed ``alias/aws/sns`` key. CloudWatch must be allowed
+kms:GenerateDataKey/kms:Decrypt on the topic's key to publish, and the AWS managed key's
+policy cannot be changed; with it, every alarm notification would be dropped silently (see
+docs/observability.md).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from signal9 import catalog, dashboard, iam
+from signal9 import catalog, dashboard
 from signal9.config import StackConfig
 from signal9.naming import Naming, component_tags
 
@@ -34,6 +34,7 @@ class FunctionLogs(pulumi.ComponentResource):
         name: str,
         naming: Naming,
         stack_config: StackConfig,
+        key_arn: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("signal9:index:FunctionLogs", name, None, opts)
@@ -44,6 +45,8 @@ class FunctionLogs(pulumi.ComponentResource):
                 f"{function.name}-log-group",
                 name=naming.log_group(function.name),
                 retention_in_days=stack_config.logRetentionDays,
+                # None: CloudWatch Logs' own service-side encryption.
+                kms_key_id=key_arn,
                 tags=component_tags("function-logs"),
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
@@ -52,41 +55,6 @@ class FunctionLogs(pulumi.ComponentResource):
         self.names = {fn: group.name for fn, group in self.log_groups.items()}
         self.arns = {fn: group.arn for fn, group in self.log_groups.items()}
         self.register_outputs({"names": self.names})
-
-
-def alarm_key_policy(account_id: str, partition: str, region: str, alarm_prefix: str) -> str:
-    """Key policy for the alarm topic's key: the account administers it, CloudWatch alarms use it."""
-    return json.dumps(
-        {
-            "Version": iam.POLICY_VERSION,
-            "Statement": [
-                {
-                    # AWS's default key policy statement: delegates key administration to IAM.
-                    # Without it nobody could ever change or delete the key.
-                    "Sid": "AccountAdministersKey",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
-                {
-                    # What CloudWatch needs to publish to an encrypted topic, only for this
-                    # stack's alarms in this account ("*" in a key policy means this key).
-                    "Sid": "CloudWatchAlarmsPublish",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                    "Resource": "*",
-                    "Condition": {
-                        "StringEquals": {"aws:SourceAccount": account_id},
-                        "ArnLike": {
-                            "aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:{alarm_prefix}-*"
-                        },
-                    },
-                },
-            ],
-        }
-    )
 
 
 def _alarm_args(spec: dashboard.AlarmSpec, topic_arn: pulumi.Output[str]) -> dict[str, Any]:
@@ -154,6 +122,7 @@ class Observability(pulumi.ComponentResource):
         fleet: pulumi.Resource,
         schedules: pulumi.Resource,
         routes: pulumi.Resource,
+        topic_key_arn: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("signal9:index:Observability", name, None, opts)
@@ -161,28 +130,12 @@ class Observability(pulumi.ComponentResource):
         # creation (watch what exists) and deletion (stop watching first).
         watched = pulumi.ResourceOptions(parent=self, depends_on=[tables, fleet, schedules, routes])
         child = pulumi.ResourceOptions(parent=self)
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        region = aws.get_region_output(opts=invoke).region
-        account_id = aws.get_caller_identity_output(opts=invoke).account_id
-        partition = aws.get_partition_output(opts=invoke).partition
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
 
-        key = aws.kms.Key(
-            "alarms-key",
-            description=f"Signal9 {naming.stack}: encrypts the {naming.prefix}-alarms topic (CloudWatch may use it)",
-            enable_key_rotation=True,
-            # Alarm notifications are transient; a short window is enough to undo a mistake.
-            deletion_window_in_days=7,
-            policy=pulumi.Output.all(account_id, partition, region).apply(
-                lambda parts: alarm_key_policy(parts[0], parts[1], parts[2], naming.prefix)
-            ),
-            tags=component_tags("observability"),
-            opts=child,
-        )
-        aws.kms.Alias("alarms-key-alias", name=f"alias/{naming.prefix}-alarms", target_key_id=key.key_id, opts=child)
         self.topic = aws.sns.Topic(
             "alarms-topic",
             name=f"{naming.prefix}-alarms",
-            kms_master_key_id=key.arn,
+            kms_master_key_id=topic_key_arn,
             tags=component_tags("observability"),
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )

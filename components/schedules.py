@@ -19,7 +19,7 @@ import pulumi_aws as aws
 
 from components.delivery import FleetOutputs, aws_name, pin_role_policies, policy_json
 from functions.shared.scheduled import scheduler_input_json
-from signal9 import catalog
+from signal9 import catalog, iam, keys
 from signal9.config import StackConfig
 from signal9.naming import Naming, component_tags
 
@@ -50,9 +50,15 @@ def scheduler_trust_policy(account_id: str, group_arn: str) -> str:
     )
 
 
-def scheduler_permissions(function_arns: list[str], queue_arns: list[str]) -> str:
-    """Invoke exactly the scheduled functions; dead-letter into exactly their DLQs."""
-    return policy_json(
+def scheduler_permissions(
+    function_arns: list[str], queue_arns: list[str], key_arn: str | None = None, region: str = ""
+) -> str:
+    """Invoke exactly the scheduled functions; dead-letter into exactly their DLQs.
+
+    With the stack key: decrypt schedule payloads and encrypt DLQ messages, through Scheduler
+    and SQS only.
+    """
+    statements: list[dict[str, object]] = [
         {
             "Sid": "InvokeScheduledFunctions",
             "Effect": "Allow",
@@ -60,7 +66,10 @@ def scheduler_permissions(function_arns: list[str], queue_arns: list[str]) -> st
             "Resource": function_arns,
         },
         {"Sid": "DeadLetterUndeliveredJobs", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arns},
-    )
+    ]
+    if key_arn:
+        statements.append(iam.key_statement(key_arn, keys.SCHEDULER_KEY_SERVICES, region))
+    return policy_json(*statements)
 
 
 class Schedules(pulumi.ComponentResource):
@@ -76,12 +85,15 @@ class Schedules(pulumi.ComponentResource):
         naming: Naming,
         stack_config: StackConfig,
         fleet: FleetOutputs,
+        key_arn: pulumi.Output[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("signal9:index:Schedules", name, None, opts)
         scheduled = catalog.scheduled_functions()
         named = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
-        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account_id = aws.get_caller_identity_output(opts=invoke).account_id
+        region = aws.get_region_output(opts=invoke).region
 
         self.group = aws.scheduler.ScheduleGroup(
             "schedule-group",
@@ -91,7 +103,7 @@ class Schedules(pulumi.ComponentResource):
         )
         self.role = aws.iam.Role(
             "scheduler-role",
-            name=aws_name("IAM role", naming.role("scheduler"), NAME_LIMIT),
+            name=aws_name("IAM role", naming.role(keys.SCHEDULER_ROLE), NAME_LIMIT),
             description=f"Signal9 {naming.stack}: EventBridge Scheduler invokes the scheduled functions",
             assume_role_policy=pulumi.Output.all(account_id, self.group.arn).apply(
                 lambda parts: scheduler_trust_policy(parts[0], parts[1])
@@ -105,8 +117,11 @@ class Schedules(pulumi.ComponentResource):
             "scheduler-role-policy",
             role=self.role.id,
             policy=pulumi.Output.all(
-                pulumi.Output.all(*(f.arn for f in functions)), pulumi.Output.all(*(q.arn for q in queues))
-            ).apply(lambda arns: scheduler_permissions(arns[0], arns[1])),
+                pulumi.Output.all(*(f.arn for f in functions)),
+                pulumi.Output.all(*(q.arn for q in queues)),
+                key_arn,
+                region,
+            ).apply(lambda arns: scheduler_permissions(*arns)),
             opts=pulumi.ResourceOptions(parent=self),
         )
         pin_role_policies("scheduler", self.role, [role_policy], parent=self)
@@ -124,6 +139,8 @@ class Schedules(pulumi.ComponentResource):
                 # Run at the stated minute: the jobs form a morning chain (05:30, 06:00, 07:00).
                 flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
                 state="ENABLED" if stack_config.schedule_enabled(function) else "DISABLED",
+                # None: Scheduler's AWS owned key for the payload.
+                kms_key_arn=key_arn,
                 target=aws.scheduler.ScheduleTargetArgs(
                     arn=fleet.functions[function.name].arn,
                     role_arn=self.role.arn,

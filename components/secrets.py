@@ -67,6 +67,7 @@ class Secrets(pulumi.ComponentResource):
         name: str,
         naming: Naming,
         stack_config: StackConfig,
+        key_arn: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("signal9:index:Secrets", name, None, opts)
@@ -78,6 +79,8 @@ class Secrets(pulumi.ComponentResource):
                 name=naming.secret(secret.name),
                 description=f"Signal9 {naming.stack}: {secret.description} (JSON: {', '.join(secret.fields)})",
                 recovery_window_in_days=stack_config.secretRecoveryWindowDays,
+                # None: the account's aws/secretsmanager key.
+                kms_key_id=key_arn,
                 tags=component_tags("secrets"),
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )

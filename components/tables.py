@@ -10,8 +10,15 @@ from signal9.config import Protection
 from signal9.naming import Naming, component_tags
 
 
-def table_args(table: catalog.Table, naming: Naming, protection: Protection) -> aws.dynamodb.TableArgs:
-    """A catalog table as DynamoDB inputs: on-demand, PITR, encrypted, no TTL (kept forever)."""
+def table_args(
+    table: catalog.Table, naming: Naming, protection: Protection, key_arn: pulumi.Input[str] | None
+) -> aws.dynamodb.TableArgs:
+    """A catalog table as DynamoDB inputs: on-demand, PITR, encrypted, no TTL (kept forever).
+
+    With ``key_arn`` the table is encrypted with the stack's customer managed key; without, with
+    DynamoDB's AWS owned key (``enabled=False`` selects it; ``True`` alone would pick the AWS
+    managed ``aws/dynamodb`` key, which bills KMS requests but gives no control over its policy).
+    """
     return aws.dynamodb.TableArgs(
         name=naming.table(table.name),
         billing_mode="PAY_PER_REQUEST",
@@ -34,7 +41,9 @@ def table_args(table: catalog.Table, naming: Naming, protection: Protection) -> 
             for index in table.indexes
         ],
         point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-        server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+        server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+            enabled=key_arn is not None, kms_key_arn=key_arn
+        ),
         deletion_protection_enabled=protection.deletionProtection,
         tags=component_tags("tables"),
     )
@@ -50,6 +59,7 @@ class Tables(pulumi.ComponentResource):
         name: str,
         naming: Naming,
         protection: Protection,
+        key_arn: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("signal9:index:Tables", name, None, opts)
@@ -63,7 +73,7 @@ class Tables(pulumi.ComponentResource):
         )
         self.tables = {
             table.name: aws.dynamodb.Table(
-                f"{table.name}-table", table_args(table, naming, protection), opts=table_opts
+                f"{table.name}-table", table_args(table, naming, protection, key_arn), opts=table_opts
             )
             for table in catalog.TABLES
         }

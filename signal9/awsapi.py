@@ -19,6 +19,13 @@ def _key_schema(partition: str, sort: str | None) -> list[dict[str, str]]:
     return schema
 
 
+def _sse_specification(sse: Mapping[str, Any]) -> dict[str, Any]:
+    # Enabled with a key ARN: that customer managed key; disabled: DynamoDB's AWS owned key.
+    if sse.get("enabled") and sse.get("kmsKeyArn"):
+        return {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": sse["kmsKeyArn"]}
+    return {"Enabled": bool(sse.get("enabled"))}
+
+
 def create_table_request(inputs: Mapping[str, Any]) -> dict[str, Any]:
     """``dynamodb.create_table`` keyword arguments for a Table's recorded inputs."""
     props = reveal(dict(inputs))
@@ -27,7 +34,7 @@ def create_table_request(inputs: Mapping[str, Any]) -> dict[str, Any]:
         "BillingMode": props["billingMode"],
         "KeySchema": _key_schema(props["hashKey"], props.get("rangeKey")),
         "AttributeDefinitions": [{"AttributeName": a["name"], "AttributeType": a["type"]} for a in props["attributes"]],
-        "SSESpecification": {"Enabled": bool(props.get("serverSideEncryption", {}).get("enabled"))},
+        "SSESpecification": _sse_specification(props.get("serverSideEncryption") or {}),
         "DeletionProtectionEnabled": bool(props.get("deletionProtectionEnabled")),
     }
     indexes = props.get("globalSecondaryIndexes") or []

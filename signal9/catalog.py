@@ -16,6 +16,8 @@ from functions.shared.secret_fields import ALPACA_DATA_URL, ALPACA_TRADING_URL, 
 PROJECT = "signal9"
 DEFAULT_TIMEZONE = "America/New_York"
 STACKS = ("dev", "staging", "prod")
+# Stacks whose data must be encrypted with their own customer managed KMS key (signal9:encryption).
+CUSTOMER_MANAGED_KEY_STACKS = ("staging", "prod")
 
 AttributeType = Literal["S", "N"]
 

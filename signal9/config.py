@@ -14,7 +14,16 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import pulumi
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from signal9 import catalog
 from signal9.cron import ScheduleExpressionError, check_weekday_only
@@ -113,6 +122,14 @@ REQUIRED_PROTECTION = {
 }
 
 
+# Where data at rest is encrypted: AWS owned keys (free, no key policy to audit) or the stack's
+# customer managed KMS key (rotation, a key policy naming every principal, CloudTrail per use).
+Encryption = Literal["aws-owned", "customer-managed"]
+CUSTOMER_MANAGED: Encryption = "customer-managed"
+# What SPEC's financial-data stacks require; dev may stay on AWS owned keys to keep it cheap.
+REQUIRED_ENCRYPTION: dict[str, Encryption] = {stack: CUSTOMER_MANAGED for stack in catalog.CUSTOMER_MANAGED_KEY_STACKS}
+
+
 class AlpacaCredentials(_Strict):
     keyId: str | None = None
     secretKey: str | None = None
@@ -139,6 +156,7 @@ class StackConfig(_Strict):
     schedules: dict[ScheduleName, ScheduleOverride] = {}
     timezone: Annotated[str, AfterValidator(_timezone)] = catalog.DEFAULT_TIMEZONE
     protection: Protection = Protection()
+    encryption: Encryption = "aws-owned"
     logRetentionDays: Literal[LOG_RETENTION_DAYS] = 30  # type: ignore[valid-type]
     alarmEmails: list[Annotated[str, AfterValidator(_email)]] = []
     powertoolsLayerVersion: int = Field(default=DEFAULT_POWERTOOLS_LAYER_VERSION, ge=1)
@@ -160,6 +178,28 @@ class StackConfig(_Strict):
         ):
             raise ValueError(f"{stack} must keep {required.model_dump()} (SPEC: protected tables outside dev)")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stack_default_encryption(cls, data: Any, info: ValidationInfo) -> Any:
+        # staging and prod default to the customer managed key; everything else to AWS owned keys.
+        required = REQUIRED_ENCRYPTION.get((info.context or {}).get("stack") or "")
+        if required and isinstance(data, dict) and "encryption" not in data:
+            return {**data, "encryption": required}
+        return data
+
+    @field_validator("encryption")
+    @classmethod
+    def _spec_encryption(cls, value: Encryption, info: ValidationInfo) -> Encryption:
+        required = REQUIRED_ENCRYPTION.get((info.context or {}).get("stack") or "")
+        if required and value != required:
+            raise ValueError(f"must be {required!r} on this stack (FSBP review: customer managed key outside dev)")
+        return value
+
+    @property
+    def customer_managed_key(self) -> bool:
+        """Whether tables, queues, secrets, logs, function environments and schedules use the stack key."""
+        return self.encryption == CUSTOMER_MANAGED
 
     def memory_mb(self, function: catalog.Function) -> int:
         override = self.functions.get(function.name)

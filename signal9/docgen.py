@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from signal9 import catalog
+from signal9 import catalog, fsbp
 from signal9.naming import Naming
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,6 +101,23 @@ def policy_results(results: Mapping[str, Mapping[str, int]]) -> str:
     return "\n".join(lines)
 
 
+def fsbp_table() -> str:
+    """Every Security Hub control for our services: met by which rule, not applicable, or waived (why)."""
+    lines = [
+        "| control | standard | title | status | how (met) / why (not applicable, waived) |",
+        "|---|---|---|---|---|",
+    ]
+    for control in fsbp.CONTROLS:
+        if control.status == "met":
+            detail = f"{control.how}; enforced by {', '.join(f'`{rule}`' for rule in control.rules)}"
+        elif control.status == "waived":
+            detail = f"{control.reason} **Risk:** {control.risk} **Revisit when:** {control.revisit}"
+        else:
+            detail = control.reason
+        lines.append(f"| {control.id} | {control.standard} | {control.title} | {control.status} | {detail} |")
+    return "\n".join(lines)
+
+
 def check_results() -> dict[str, dict[str, int]]:
     from signal9.check import check_stack, rule_names
 
@@ -133,7 +150,11 @@ def generated_blocks(
 ) -> dict[Path, dict[str, str]]:
     return {
         ARCHITECTURE: {"diagram": architecture_diagram()},
-        SECURITY_REVIEW: {"iam-matrix": iam_matrix(), "policy-results": policy_results(policy())},
+        SECURITY_REVIEW: {
+            "iam-matrix": iam_matrix(),
+            "fsbp-controls": fsbp_table(),
+            "policy-results": policy_results(policy()),
+        },
     }
 
 

@@ -11,9 +11,13 @@ function with any ARNs they like. One function's grant is exactly:
 - events:PutEvents on the Signal9 bus, only if it emits;
 - sqs:SendMessage on its own dead-letter queue (Lambda delivers failed async events with
   the function's role);
-- logs:CreateLogStream and logs:PutLogEvents on its own log group and its streams.
+- logs:CreateLogStream and logs:PutLogEvents on its own log group and its streams;
+- xray:PutTraceSegments and xray:PutTelemetryRecords on ``*`` (active tracing): X-Ray defines
+  no resource types for them, so ``*`` is the narrowest grant AWS offers;
+- with a customer managed stack key: kms:Decrypt and kms:GenerateDataKey on that key only,
+  and only through the services that encrypt the function's data (``kms:ViaService``).
 
-No wildcard actions, no ``Resource: "*"``, no managed policies.
+No wildcard actions, no managed policies, ``Resource: "*"`` only for the two X-Ray actions.
 """
 
 from __future__ import annotations
@@ -38,6 +42,11 @@ SECRET_ACTIONS: tuple[str, ...] = ("secretsmanager:GetSecretValue",)
 EVENT_ACTIONS: tuple[str, ...] = ("events:PutEvents",)
 DEAD_LETTER_ACTIONS: tuple[str, ...] = ("sqs:SendMessage",)
 LOG_ACTIONS: tuple[str, ...] = ("logs:CreateLogStream", "logs:PutLogEvents")
+# AWS offers no narrower resource than "*" for these (X-Ray has no resource types for them).
+TRACE_ACTIONS: tuple[str, ...] = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+# What a role needs to read (Decrypt) and write (GenerateDataKey) data a service encrypts with
+# the stack key: DynamoDB items, SQS messages, secret values, the function's environment.
+ROLE_KEY_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:GenerateDataKey")
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,10 @@ class FunctionResources:
     tables: Mapping[str, str] = field(default_factory=dict)
     secret: str | None = None
     event_bus: str | None = None
+    # The stack's customer managed key, when the stack encrypts its data with it.
+    key: str | None = None
+    # The region of the services that use the key (for kms:ViaService).
+    region: str = ""
 
 
 def index_arn(table_arn: str) -> str:
@@ -64,6 +77,26 @@ def log_stream_arn(log_group_arn: str) -> str:
 
 def _statement(sid: str, actions: tuple[str, ...], resources: list[str]) -> dict[str, Any]:
     return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resources}
+
+
+def function_key_services(function: catalog.Function) -> tuple[str, ...]:
+    """The services that use the stack key on ``function``'s behalf (for ``kms:ViaService``)."""
+    services = ["lambda", "sqs"]  # its environment, its dead-letter queue
+    if function.tables:
+        services.append("dynamodb")
+    if function.secret:
+        services.append("secretsmanager")
+    return tuple(services)
+
+
+def key_statement(key_arn: str, services: tuple[str, ...], region: str) -> dict[str, Any]:
+    """Use of the stack key, only through ``services`` in ``region`` (never a direct Decrypt)."""
+    if not region:
+        raise ValueError("the stack key's services need a region (kms:ViaService)")
+    return {
+        **_statement("UseStackKeyViaServices", ROLE_KEY_ACTIONS, [key_arn]),
+        "Condition": {"StringEquals": {"kms:ViaService": [f"{s}.{region}.amazonaws.com" for s in services]}},
+    }
 
 
 def _table_arn(function: catalog.Function, resources: FunctionResources, table: str) -> str:
@@ -100,6 +133,9 @@ def access_statements(function: catalog.Function, resources: FunctionResources) 
     statements.append(
         _statement("WriteOwnLogGroup", LOG_ACTIONS, [resources.log_group, log_stream_arn(resources.log_group)])
     )
+    statements.append(_statement("WriteTraces", TRACE_ACTIONS, ["*"]))
+    if resources.key:
+        statements.append(key_statement(resources.key, function_key_services(function), resources.region))
     return statements
 
 

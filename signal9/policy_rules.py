@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from signal9 import catalog
+from signal9 import catalog, iam
 from signal9.cron import ScheduleExpressionError, check_weekday_only
 
 Resource = Mapping[str, Any]
@@ -47,6 +47,12 @@ EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
 KMS_KEY = "aws:kms/key:Key"
+QUEUE = "aws:sqs/queue:Queue"
+TOPIC = "aws:sns/topic:Topic"
+SECRET = "aws:secretsmanager/secret:Secret"
+EVENT_BUS = "aws:cloudwatch/eventBus:EventBus"
+EVENT_BUS_POLICY = "aws:cloudwatch/eventBusPolicy:EventBusPolicy"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
 ROLE_POLICIES_EXCLUSIVE = "aws:iam/rolePoliciesExclusive:RolePoliciesExclusive"
 ROLE_POLICY_ATTACHMENTS_EXCLUSIVE = "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive"
@@ -61,13 +67,13 @@ TAGGABLE_TYPES = frozenset(
         FUNCTION,
         LOG_GROUP,
         EVENT_RULE,
-        "aws:sqs/queue:Queue",
-        "aws:cloudwatch/eventBus:EventBus",
+        QUEUE,
+        EVENT_BUS,
         "aws:scheduler/scheduleGroup:ScheduleGroup",
-        "aws:secretsmanager/secret:Secret",
-        "aws:sns/topic:Topic",
-        "aws:cloudwatch/metricAlarm:MetricAlarm",
-        "aws:kms/key:Key",
+        SECRET,
+        TOPIC,
+        METRIC_ALARM,
+        KMS_KEY,
     }
 )
 # Types checked to take no ``tags`` in pulumi-aws 7.51 (so the tag rule knows every type it meets).
@@ -86,16 +92,17 @@ UNTAGGABLE_TYPES = frozenset(
         "aws:cloudwatch/dashboard:Dashboard",
         "aws:cloudwatch/queryDefinition:QueryDefinition",
         "aws:kms/alias:Alias",
+        EVENT_BUS_POLICY,
         ROLE_POLICIES_EXCLUSIVE,
         ROLE_POLICY_ATTACHMENTS_EXCLUSIVE,
     }
 )
 COMMON_TAG_KEYS = ("Project", "Environment", "ManagedBy")
 
-# Actions that AWS documents with no resource-level permissions, so ``Resource: "*"`` is the
-# narrowest grant possible. Signal9 uses none of them today (Powertools metrics are EMF log
-# lines, not PutMetricData calls); the list exists so the rule states the one exception.
-ACTIONS_WITHOUT_RESOURCE_LEVEL = frozenset({"cloudwatch:putmetricdata", "xray:puttracesegments"})
+# The only actions Signal9 grants on ``Resource: "*"``: X-Ray defines no resource types for
+# writing traces, so "*" is the narrowest grant AWS offers (active tracing, FSBP Lambda.7).
+# Anything else on "*" (e.g. kms:Decrypt on every key, FSBP KMS.1/KMS.2) is a violation.
+ACTIONS_WITHOUT_RESOURCE_LEVEL = frozenset(action.lower() for action in iam.TRACE_ACTIONS)
 AWS_MANAGED_POLICY = re.compile(r"^arn:aws[\w-]*:iam::aws:policy/")
 # Environment variable names that would carry a credential value (ARNs and names are fine).
 CREDENTIAL_NAME = re.compile(r"(API_?KEY|SECRET_?KEY|SECRET_ACCESS|ACCESS_?KEY|PASSWORD|PASSWD|TOKEN|KEY_?ID)$", re.I)
@@ -273,7 +280,8 @@ def check_iam_no_wildcards(resource: Resource, report: Report) -> None:
                 report(f"{resource.get('name')}: trust policy lets any principal assume the role")
 
 
-SOURCE_CONDITION_KEYS = frozenset({"aws:sourcearn", "aws:sourceaccount"})
+# CloudWatch Logs is scoped by the log group ARN in the encryption context instead (its documented form).
+SOURCE_CONDITION_KEYS = frozenset({"aws:sourcearn", "aws:sourceaccount", "kms:encryptioncontext:aws:logs:arn"})
 
 
 def _condition_keys(statement: Mapping[str, Any]) -> set[str]:
@@ -442,6 +450,134 @@ def check_schedule_weekdays(resource: Resource, report: Report) -> None:
         report(f"{resource.get('name')}: schedule has no scheduleExpression")
 
 
+# --- FSBP: encryption, keys, tracing, the bus, alarms ------------------------------------------
+
+# A customer managed key's ARN; AWS managed keys are named by alias (alias/aws/...).
+CUSTOMER_KEY_ARN = re.compile(r"^arn:aws[\w-]*:kms:[\w-]+:\d{12}:key/[\w-]+$")
+# Where each data store names its KMS key (camelCase input path), for the customer managed rule.
+KEY_INPUTS: dict[str, tuple[str, ...]] = {
+    TABLE: ("serverSideEncryption", "kmsKeyArn"),
+    QUEUE: ("kmsMasterKeyId",),
+    SECRET: ("kmsKeyId",),
+    LOG_GROUP: ("kmsKeyId",),
+    FUNCTION: ("kmsKeyArn",),
+    SCHEDULE: ("kmsKeyArn",),
+    TOPIC: ("kmsMasterKeyId",),
+}
+# Lambda runtimes AWS supports today (checked November 2026); FSBP Lambda.2 flags deprecated ones.
+SUPPORTED_PYTHON_RUNTIMES = frozenset({"python3.12", "python3.13", "python3.14"})
+# The longest wait KMS allows before deleting a key (days): the most time to undo a mistake.
+KEY_DELETION_WINDOW_DAYS = 30
+
+
+def _path(inputs: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = inputs
+    for part in path:
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _customer_key(value: Any) -> bool:
+    return isinstance(value, str) and CUSTOMER_KEY_ARN.match(value) is not None
+
+
+def check_encryption_at_rest(resources: Sequence[Resource], report: StackReport) -> None:
+    """Every queue and topic is encrypted; on staging and prod every data store uses a customer managed key.
+
+    SQS.1 (queues: SSE-SQS or KMS), SNS.1 (the topic: a customer managed key, which CloudWatch
+    alarms can use), and the ``signal9:encryption`` contract: tables, DLQs, secrets, log groups,
+    function environments and schedules name a customer managed key outside dev.
+    """
+    required = stack_environment(resources) in catalog.CUSTOMER_MANAGED_KEY_STACKS
+    for resource in resources:
+        kind, name, inputs = resource.get("type"), resource.get("name"), _inputs(resource)
+        if kind not in KEY_INPUTS:
+            continue
+        key = _path(inputs, KEY_INPUTS[kind])
+        if not is_known(key):
+            continue
+        if kind == QUEUE and not key and inputs.get("sqsManagedSseEnabled") is not True:
+            report(
+                f"queue {inputs.get('name')!r} is not encrypted at rest (set kmsMasterKeyId or sqsManagedSseEnabled)",
+                name,
+            )
+        elif kind == TOPIC and not _customer_key(key):
+            report(f"topic {inputs.get('name')!r} must be encrypted with a customer managed KMS key, not {key!r}", name)
+        elif required and not _customer_key(key):
+            report(
+                f"{name}: {'.'.join(KEY_INPUTS[kind])} must name the stack's customer managed key on this stack", name
+            )
+        elif kind == TABLE and key and _path(inputs, ("serverSideEncryption", "enabled")) is not True:
+            report(f"table {inputs.get('name')!r} names a KMS key but serverSideEncryption.enabled is not true", name)
+
+
+def check_kms_key_protected(resource: Resource, report: Report) -> None:
+    """Keys rotate yearly (KMS.4) and wait the longest window before deletion (KMS.3)."""
+    inputs = _inputs(resource)
+    rotation = inputs.get("enableKeyRotation")
+    if is_known(rotation) and rotation is not True:
+        report(f"{resource.get('name')}: enableKeyRotation must be true")
+    window = inputs.get("deletionWindowInDays")
+    if is_known(window) and window != KEY_DELETION_WINDOW_DAYS:
+        report(
+            f"{resource.get('name')}: deletionWindowInDays must be {KEY_DELETION_WINDOW_DAYS} (the longest), not {window!r}"
+        )
+
+
+def check_function_tracing_runtime(resource: Resource, report: Report) -> None:
+    """Active X-Ray tracing (Lambda.7) on a supported runtime (Lambda.2)."""
+    inputs = _inputs(resource)
+    mode = _path(inputs, ("tracingConfig", "mode"))
+    if is_known(mode) and mode != "Active":
+        report(f"function {inputs.get('name')!r} must set tracingConfig.mode Active, not {mode!r}")
+    runtime = inputs.get("runtime")
+    if is_known(runtime) and runtime not in SUPPORTED_PYTHON_RUNTIMES:
+        report(f"function {inputs.get('name')!r} runtime {runtime!r} is not one AWS supports")
+
+
+def _bus_principals(document: Any) -> list[Any]:
+    statements = _as_list(document.get("Statement")) if isinstance(document, Mapping) else []
+    allowed: list[Any] = []
+    for statement in statements:
+        if isinstance(statement, Mapping) and statement.get("Effect") == "Allow":
+            principal = statement.get("Principal")
+            allowed += _as_list(principal.get("AWS")) if isinstance(principal, Mapping) else [principal]
+    return allowed
+
+
+def check_event_bus_policies(resources: Sequence[Resource], report: StackReport) -> None:
+    """Every custom bus has a resource policy (EventBridge.3) that lets only named roles put events."""
+    policies = {_inputs(r).get("eventBusName"): r for r in resources if r.get("type") == EVENT_BUS_POLICY}
+    for bus in (r for r in resources if r.get("type") == EVENT_BUS):
+        bus_name = _inputs(bus).get("name")
+        if not is_known(bus_name) or UNKNOWN in policies:
+            continue
+        policy = policies.get(bus_name)
+        if policy is None:
+            report(f"event bus {bus_name!r} has no resource policy (EventBusPolicy)", bus.get("name"))
+            continue
+        document = _json(_inputs(policy).get("policy"))
+        if not is_known(document):
+            continue
+        principals = _bus_principals(document)
+        if not principals:
+            report(f"event bus {bus_name!r}: the policy allows no one to put events", policy.get("name"))
+        for principal in principals:
+            if not (isinstance(principal, str) and ":role/" in principal):
+                report(
+                    f"event bus {bus_name!r}: the policy allows {principal!r}; name IAM roles only", policy.get("name")
+                )
+
+
+def check_alarm_actions(resource: Resource, report: Report) -> None:
+    """Every alarm notifies someone and its actions are on (CloudWatch.15, CloudWatch.17)."""
+    inputs = _inputs(resource)
+    if not _as_list(inputs.get("alarmActions")):
+        report(f"alarm {inputs.get('name')!r} has no alarmActions")
+    if inputs.get("actionsEnabled") is False:
+        report(f"alarm {inputs.get('name')!r} has its actions disabled")
+
+
 # --- the rule set ------------------------------------------------------------------------------
 
 
@@ -511,8 +647,8 @@ RULES: tuple[Rule, ...] = (
     ),
     ResourceRule(
         "resource-policies-scoped",
-        "Queue, key and Lambda resource policies grant no one-at-all, and services only for named sources.",
-        frozenset({QUEUE_POLICY, KMS_KEY, LAMBDA_PERMISSION}),
+        "Queue, key, event bus and Lambda resource policies grant no one-at-all, and services only for named sources.",
+        frozenset({QUEUE_POLICY, KMS_KEY, LAMBDA_PERMISSION, EVENT_BUS_POLICY}),
         check_resource_policies_scoped,
     ),
     ResourceRule(
@@ -546,6 +682,34 @@ RULES: tuple[Rule, ...] = (
         f"Schedules cannot fire on Sunday in {catalog.DEFAULT_TIMEZONE} (the maintenance window).",
         frozenset({SCHEDULE, EVENT_RULE}),
         check_schedule_weekdays,
+    ),
+    StackRule(
+        "encryption-at-rest",
+        "Queues and the alarm topic are encrypted; outside dev every data store uses the stack's customer managed key.",
+        check_encryption_at_rest,
+    ),
+    ResourceRule(
+        "kms-key-rotation-deletion-window",
+        f"KMS keys rotate yearly and wait {KEY_DELETION_WINDOW_DAYS} days before deletion.",
+        frozenset({KMS_KEY}),
+        check_kms_key_protected,
+    ),
+    ResourceRule(
+        "function-tracing-runtime",
+        "Every function has active X-Ray tracing and a runtime AWS supports.",
+        frozenset({FUNCTION}),
+        check_function_tracing_runtime,
+    ),
+    StackRule(
+        "event-bus-policy",
+        "Every custom event bus has a resource policy letting only named IAM roles put events.",
+        check_event_bus_policies,
+    ),
+    ResourceRule(
+        "alarm-actions",
+        "Every CloudWatch alarm has actions and they are enabled.",
+        frozenset({METRIC_ALARM}),
+        check_alarm_actions,
     ),
 )
 

@@ -266,6 +266,11 @@ def expected_grants(run: ProgramRun, function: catalog.Function) -> set[tuple[st
     group = arn_of(run, by_physical_name(run, LOG_GROUP)[naming.log_group(function.name)])
     for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
         pairs.update({(action, group), (action, f"{group}:*")})
+    # Active tracing: X-Ray has no narrower resource than "*" for these two.
+    pairs.update({("xray:PutTraceSegments", "*"), ("xray:PutTelemetryRecords", "*")})
+    if run.stack in catalog.CUSTOMER_MANAGED_KEY_STACKS:
+        (key,) = run.of_type("aws:kms/key:Key")
+        pairs.update({("kms:Decrypt", arn_of(run, key)), ("kms:GenerateDataKey", arn_of(run, key))})
     return pairs
 
 
@@ -292,9 +297,11 @@ def test_each_role_policy_is_exactly_the_access_matrix(plans: dict[str, ProgramR
             assert len(sids) == len(set(sids)) and all(sid.isalnum() for sid in sids)
             for statement in document["Statement"]:
                 assert statement["Effect"] == "Allow"
-                assert not {"NotAction", "NotResource", "Condition"} & set(statement)
+                assert not {"NotAction", "NotResource"} & set(statement)
                 assert all("*" not in action for action in statement["Action"])
-                assert "*" not in statement["Resource"]
+                # "*" only for the X-Ray actions; a condition only on the stack key.
+                assert ("*" in statement["Resource"]) == (statement["Sid"] == "WriteTraces")
+                assert ("Condition" in statement) == (statement["Sid"] == "UseStackKeyViaServices")
 
 
 def test_roles_trust_only_lambda_and_carry_no_managed_or_inline_policies(plans: dict[str, ProgramRun]) -> None:
@@ -363,7 +370,12 @@ def test_one_encrypted_dead_letter_queue_per_function_keeping_14_days(plans: dic
         for function in catalog.FUNCTIONS:
             queue = queues[Naming(run.stack).dead_letter_queue(function.name)]
             assert queue.name in fleet_queues
-            assert queue.plain_inputs["sqsManagedSseEnabled"] is True
+            if run.stack in catalog.CUSTOMER_MANAGED_KEY_STACKS:
+                (key,) = run.of_type("aws:kms/key:Key")
+                assert queue.plain_inputs["kmsMasterKeyId"] == arn_of(run, key)
+                assert "sqsManagedSseEnabled" not in queue.plain_inputs
+            else:
+                assert queue.plain_inputs["sqsManagedSseEnabled"] is True
             assert queue.plain_inputs["messageRetentionSeconds"] == FOURTEEN_DAYS
             target = fleet_function(run, function).plain_inputs["deadLetterConfig"]["targetArn"]
             assert target == arn_of(run, queue)

@@ -42,6 +42,9 @@ def compliant_plan(stack: str = "prod") -> Plan:
 
     tags = {"Component": "test"}
     dlq = ARN.format("sqs", "signal9-prod-SyncAssets-dlq")
+    key = ARN.format("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    role = "arn:aws:iam::123456789012:role/signal9-prod-PollenateAsset"
+    bus = ARN.format("events", "event-bus/signal9-prod")
     return [
         res(
             "pulumi:providers:aws",
@@ -55,6 +58,7 @@ def compliant_plan(stack: str = "prod") -> Plan:
             billingMode="PAY_PER_REQUEST",
             pointInTimeRecovery={"enabled": True},
             deletionProtectionEnabled=True,
+            serverSideEncryption={"enabled": True, "kmsKeyArn": key},
             tags=tags,
         ),
         res(
@@ -62,6 +66,7 @@ def compliant_plan(stack: str = "prod") -> Plan:
             "SyncAssets-log-group",
             name="/aws/lambda/signal9-prod-SyncAssets",
             retentionInDays=90.0,
+            kmsKeyId=key,
             tags=tags,
         ),
         res(
@@ -69,6 +74,9 @@ def compliant_plan(stack: str = "prod") -> Plan:
             "SyncAssets-function",
             name="signal9-prod-SyncAssets",
             deadLetterConfig={"targetArn": dlq},
+            runtime="python3.13",
+            tracingConfig={"mode": "Active"},
+            kmsKeyArn=key,
             loggingConfig={"logFormat": "JSON", "logGroup": "/aws/lambda/signal9-prod-SyncAssets"},
             environment={
                 "variables": {"ALPACA_SECRET_ARN": ARN.format("secretsmanager", "secret:signal9/prod/alpaca")}
@@ -102,6 +110,7 @@ def compliant_plan(stack: str = "prod") -> Plan:
             "sync-assets-schedule",
             scheduleExpression="cron(30 5 ? * MON-SAT *)",
             scheduleExpressionTimezone="America/New_York",
+            kmsKeyArn=key,
             target={"arn": "fn", "deadLetterConfig": {"arn": dlq}, "retryPolicy": {"maximumRetryAttempts": 2.0}},
         ),
         res(
@@ -136,6 +145,45 @@ def compliant_plan(stack: str = "prod") -> Plan:
             action="lambda:InvokeFunction",
             sourceArn=ARN.format("events", "rule/signal9-prod/r"),
         ),
+        res("aws:sqs/queue:Queue", "SyncAssets-dlq", name="signal9-prod-SyncAssets-dlq", kmsMasterKeyId=key, tags=tags),
+        res("aws:sns/topic:Topic", "alarms-topic", name="signal9-prod-alarms", kmsMasterKeyId=key, tags=tags),
+        res("aws:secretsmanager/secret:Secret", "alpaca-secret", name="signal9/prod/alpaca", kmsKeyId=key, tags=tags),
+        res(
+            "aws:kms/key:Key",
+            "stack-key",
+            enableKeyRotation=True,
+            deletionWindowInDays=30.0,
+            policy=policy(
+                [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    }
+                ]
+            ),
+            tags=tags,
+        ),
+        res("aws:cloudwatch/eventBus:EventBus", "signal9-event-bus", name="signal9-prod", tags=tags),
+        res(
+            "aws:cloudwatch/eventBusPolicy:EventBusPolicy",
+            "event-bus-policy",
+            eventBusName="signal9-prod",
+            policy=policy(
+                [
+                    {"Effect": "Allow", "Principal": {"AWS": [role]}, "Action": "events:PutEvents", "Resource": bus},
+                    {"Effect": "Deny", "Principal": "*", "Action": "events:PutEvents", "Resource": bus},
+                ]
+            ),
+        ),
+        res(
+            "aws:cloudwatch/metricAlarm:MetricAlarm",
+            "errors-alarm",
+            name="signal9-prod-errors",
+            alarmActions=[ARN.format("sns", "signal9-prod-alarms")],
+            tags=tags,
+        ),
     ]
 
 
@@ -148,8 +196,8 @@ def inputs(plan: Plan, name: str) -> dict[str, Any]:
     return result
 
 
-def set_policy(plan: Plan, statement: dict[str, Any]) -> None:
-    inputs(plan, "SyncAssets-policy")["policy"] = policy([statement])
+def set_policy(plan: Plan, statement: dict[str, Any], resource: str = "SyncAssets-policy") -> None:
+    inputs(plan, resource)["policy"] = policy([statement])
 
 
 # (rule, how to break the compliant plan, a phrase the violation must contain)
@@ -310,6 +358,78 @@ VIOLATIONS: list[tuple[str, Callable[[Plan], Any], str]] = [
         ),
         "UTC",
     ),
+    # FSBP
+    (
+        "encryption-at-rest",
+        lambda p: inputs(p, "assets-table").update(serverSideEncryption={"enabled": False}),
+        "customer managed key on this stack",
+    ),
+    ("encryption-at-rest", lambda p: inputs(p, "SyncAssets-log-group").pop("kmsKeyId"), "kmsKeyId must name"),
+    ("encryption-at-rest", lambda p: inputs(p, "SyncAssets-function").pop("kmsKeyArn"), "kmsKeyArn must name"),
+    ("encryption-at-rest", lambda p: inputs(p, "sync-assets-schedule").pop("kmsKeyArn"), "kmsKeyArn must name"),
+    ("encryption-at-rest", lambda p: inputs(p, "alpaca-secret").pop("kmsKeyId"), "kmsKeyId must name"),
+    (
+        "encryption-at-rest",
+        lambda p: inputs(p, "SyncAssets-dlq").update(kmsMasterKeyId="alias/aws/sqs"),
+        "kmsMasterKeyId must name",
+    ),
+    (
+        "encryption-at-rest",
+        lambda p: inputs(p, "alarms-topic").update(kmsMasterKeyId="alias/aws/sns"),
+        "not 'alias/aws/sns'",
+    ),
+    (
+        "encryption-at-rest",
+        lambda p: inputs(p, "assets-table")["serverSideEncryption"].update(enabled=False),
+        "serverSideEncryption.enabled is not true",
+    ),
+    (
+        "kms-key-rotation-deletion-window",
+        lambda p: inputs(p, "stack-key").update(enableKeyRotation=False),
+        "enableKeyRotation",
+    ),
+    (
+        "kms-key-rotation-deletion-window",
+        lambda p: inputs(p, "stack-key").update(deletionWindowInDays=7.0),
+        "deletionWindowInDays",
+    ),
+    (
+        "function-tracing-runtime",
+        lambda p: inputs(p, "SyncAssets-function").pop("tracingConfig"),
+        "tracingConfig.mode Active",
+    ),
+    ("function-tracing-runtime", lambda p: inputs(p, "SyncAssets-function").update(runtime="python3.8"), "python3.8"),
+    ("event-bus-policy", lambda p: p.remove(named(p, "event-bus-policy")), "has no resource policy"),
+    (
+        "event-bus-policy",
+        lambda p: set_policy(
+            p,
+            {"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "events:PutEvents", "Resource": "b"},
+            "event-bus-policy",
+        ),
+        "name IAM roles only",
+    ),
+    (
+        "resource-policies-scoped",
+        lambda p: set_policy(
+            p,
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "logs.us-east-1.amazonaws.com"},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+            },
+            "stack-key",
+        ),
+        "without an aws:SourceArn",
+    ),
+    (
+        "iam-no-wildcards",
+        lambda p: set_policy(p, {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}),
+        "kms:Decrypt on Resource",
+    ),
+    ("alarm-actions", lambda p: inputs(p, "errors-alarm").pop("alarmActions"), "no alarmActions"),
+    ("alarm-actions", lambda p: inputs(p, "errors-alarm").update(actionsEnabled=False), "disabled"),
 ]
 
 

@@ -133,6 +133,8 @@ def _queue(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
     attributes = {"MessageRetentionPeriod": str(_int(inputs.get("messageRetentionSeconds", 345600)))}
     if inputs.get("sqsManagedSseEnabled"):
         attributes["SqsManagedSseEnabled"] = "true"
+    if inputs.get("kmsMasterKeyId"):
+        attributes["KmsMasterKeyId"] = inputs["kmsMasterKeyId"]
     url = sqs.create_queue(QueueName=inputs["name"], Attributes=attributes, tags=_tags(inputs))["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return url, {"arn": arn, "url": url}
@@ -145,7 +147,11 @@ def _queue_policy(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, S
 
 def _log_group(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
     logs = p.client("logs")
-    logs.create_log_group(logGroupName=inputs["name"], tags=_tags(inputs))
+    logs.create_log_group(
+        logGroupName=inputs["name"],
+        tags=_tags(inputs),
+        **({"kmsKeyId": inputs["kmsKeyId"]} if inputs.get("kmsKeyId") else {}),
+    )
     if inputs.get("retentionInDays"):
         logs.put_retention_policy(logGroupName=inputs["name"], retentionInDays=_int(inputs["retentionInDays"]))
     group = logs.describe_log_groups(logGroupNamePrefix=inputs["name"])["logGroups"][0]
@@ -185,6 +191,8 @@ def _function(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State
             "LogGroup": logging["logGroup"],
         },
         Layers=[_stand_in_layer(p, arn) for arn in inputs.get("layers", [])],
+        TracingConfig={"Mode": (inputs.get("tracingConfig") or {}).get("mode", "PassThrough")},
+        **({"KMSKeyArn": inputs["kmsKeyArn"]} if inputs.get("kmsKeyArn") else {}),
         Tags=_tags(inputs),
     )
     arn = function["FunctionArn"]
@@ -216,6 +224,11 @@ def _permission(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, Sta
 def _event_bus(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
     arn = p.client("events").create_event_bus(Name=inputs["name"], Tags=_tag_list(inputs))["EventBusArn"]
     return inputs["name"], {"arn": arn}
+
+
+def _event_bus_policy(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
+    p.client("events").put_permission(EventBusName=inputs["eventBusName"], Policy=inputs["policy"])
+    return inputs["eventBusName"], {}
 
 
 def _event_archive(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
@@ -276,6 +289,7 @@ def _schedule(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State
         ScheduleExpressionTimezone=inputs["scheduleExpressionTimezone"],
         FlexibleTimeWindow={"Mode": inputs["flexibleTimeWindow"]["mode"]},
         State=inputs["state"],
+        **({"KmsKeyArn": inputs["kmsKeyArn"]} if inputs.get("kmsKeyArn") else {}),
         Target={
             "Arn": target["arn"],
             "RoleArn": target["roleArn"],
@@ -292,7 +306,10 @@ def _schedule(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State
 
 def _secret(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
     arn = p.client("secretsmanager").create_secret(
-        Name=inputs["name"], Description=inputs.get("description", ""), Tags=_tag_list(inputs)
+        Name=inputs["name"],
+        Description=inputs.get("description", ""),
+        Tags=_tag_list(inputs),
+        **({"KmsKeyId": inputs["kmsKeyId"]} if inputs.get("kmsKeyId") else {}),
     )["ARN"]
     return arn, {"arn": arn}
 
@@ -415,6 +432,7 @@ CREATORS: dict[str, Creator] = {
     "aws:lambda/permission:Permission": _permission,
     "aws:cloudwatch/eventBus:EventBus": _event_bus,
     "aws:cloudwatch/eventArchive:EventArchive": _event_archive,
+    "aws:cloudwatch/eventBusPolicy:EventBusPolicy": _event_bus_policy,
     "aws:cloudwatch/eventRule:EventRule": _event_rule,
     "aws:cloudwatch/eventTarget:EventTarget": _event_target,
     "aws:scheduler/scheduleGroup:ScheduleGroup": _schedule_group,

@@ -36,6 +36,7 @@ from functions.shared.observability import logger as handler_logger
 from functions.shared.scheduled import delivered_input
 from signal9 import catalog
 from signal9.config import StackConfig
+from signal9.emulator import security_checks
 from signal9.emulator.delivery import LambdaDeliveries
 from signal9.emulator.server import Clients
 from signal9.mockrun import ProgramRun
@@ -580,6 +581,7 @@ def run_smoke(plan: ProgramRun, config: StackConfig, query_definitions: dict[str
         seed(smoke, now)
         smoke.report.add("seed", True, f"local test credentials ({LOCAL_TEST_VALUE!r}) and 3 assets, 2 earnings rows")
         check_access(smoke)
+        security_checks.check_security(smoke)
         check_schedules_fire(smoke, now)
         check_events(smoke, now)
         check_logs(smoke)
