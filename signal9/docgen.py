@@ -1,6 +1,6 @@
 """Generated sections of the docs, derived from the catalog (and the policy check per stack).
 
-docs/architecture.md and docs/security-review.md are hand-written around blocks marked
+docs/architecture.md, docs/security-review.md and docs/deploy.md are hand-written around blocks marked
 ``<!-- BEGIN GENERATED: <name> -->`` ... ``<!-- END GENERATED: <name> -->``. Rewrite them with
 ``python -m signal9.docgen``; tests/test_docs.py fails when a committed block is stale.
 """
@@ -12,12 +12,13 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from signal9 import catalog, fsbp
+from signal9 import catalog, deploytime, fsbp
 from signal9.naming import Naming
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 SECURITY_REVIEW = ROOT / "docs" / "security-review.md"
+DEPLOY = ROOT / "docs" / "deploy.md"
 READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
 WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 STACK = "<stack>"
@@ -118,6 +119,19 @@ def fsbp_table() -> str:
     return "\n".join(lines)
 
 
+def create_times_table() -> str:
+    """The deploy-time model's per-type create times with how each was derived and its source."""
+    times = deploytime.create_times()
+    lines = ["| resource type | seconds | basis | source |", "|---|---:|---|---|"]
+    rows = [*sorted(times.types.items()), ("(any other type)", times.default)]
+    for typ, figure in rows:
+        sources = ", ".join(
+            f"<{url.strip()}>" if url.strip().startswith("https://") else url for url in figure.source.split(";")
+        )
+        lines.append(f"| `{typ}` | {figure.seconds:g} | {figure.basis} | {sources} |")
+    return "\n".join(lines)
+
+
 def check_results() -> dict[str, dict[str, int]]:
     from signal9.check import check_stack, rule_names
 
@@ -155,6 +169,7 @@ def generated_blocks(
             "fsbp-controls": fsbp_table(),
             "policy-results": policy_results(policy()),
         },
+        DEPLOY: {"create-times": create_times_table()},
     }
 
 

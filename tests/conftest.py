@@ -13,17 +13,6 @@ from signal9.catalog import STACKS
 from signal9.mockrun import ProgramRun, run_program
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under ``pytest -n`` (``--dist loadgroup``), tests sharing a module-scoped fixture run on one
-    worker, so an expensive fixture (e.g. a whole local deploy) is built once, not once per worker.
-    Everything else is spread freely; no test depends on another's order or on a fixed port."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        definitions = info.name2fixturedefs.values() if info else ()
-        if any(defs and defs[-1].scope == "module" for defs in definitions):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))  # the test file
-
-
 @pytest.fixture(scope="session")
 def plans() -> dict[str, ProgramRun]:
     """What the real program registers for each shipped stack."""
