@@ -67,7 +67,7 @@ SCOPES: dict[str, str] = {
     "kms-alias": "arn:{partition}:kms:{region}:{account}:alias/{prefix}-*",
 }
 # Scopes whose statements carry a condition (placeholders as in SCOPES).
-KEY_CONDITION = {"StringEquals": {"aws:ResourceTag/Project": "{project}", "aws:ResourceTag/Environment": "{stack}"}}
+KEY_CONDITION = {"StringLike": {"aws:ResourceTag/Project": "{project}", "aws:ResourceTag/Environment": "{stack}"}}
 CREATE_KEY_CONDITION = {
     "StringEquals": {"aws:RequestTag/Project": "{project}", "aws:RequestTag/Environment": "{stack}"}
 }

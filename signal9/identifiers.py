@@ -46,6 +46,11 @@ def _role(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, State
     return name, {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}", "uniqueId": f"AROA{_suffix(name, 17).upper()}"}
 
 
+def _policy(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, State]:
+    arn = f"arn:aws:iam::{ACCOUNT_ID}:policy/{name}"
+    return arn, {"arn": arn}
+
+
 def _queue(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, State]:
     url = f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{name}"
     return url, {"arn": _arn("sqs", region, name), "url": url}
@@ -126,6 +131,7 @@ def _generic(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, St
 BUILDERS: dict[str, Builder] = {
     "aws:dynamodb/table:Table": _table,
     "aws:iam/role:Role": _role,
+    "aws:iam/policy:Policy": _policy,
     "aws:sqs/queue:Queue": _queue,
     "aws:lambda/function:Function": _function,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,

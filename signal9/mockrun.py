@@ -30,6 +30,10 @@ from signal9.identifiers import ACCOUNT_ID, mock_state
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
+BOOTSTRAP = "bootstrap"
+BOOTSTRAP_PROJECT = f"{PROJECT}-{BOOTSTRAP}"
+# Pulumi project name -> its directory (Pulumi.yaml, __main__.py and the stack files).
+PROJECT_DIRECTORIES = {PROJECT: ROOT, BOOTSTRAP_PROJECT: ROOT / BOOTSTRAP}
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
 SECRET_MASK = "[secret]"
 
@@ -120,6 +124,7 @@ class ProgramRun:
     resources: list[Resource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    project: str = PROJECT
 
     def of_type(self, typ: str) -> list[Resource]:
         return [r for r in self.resources if r.type == typ]
@@ -136,7 +141,7 @@ class ProgramRun:
     def to_json(self) -> dict[str, Any]:
         """The stable ``signal9 plan --json`` document (secrets masked)."""
         return {
-            "project": PROJECT,
+            "project": self.project,
             "stack": self.stack,
             "resources": [
                 {"type": r.type, "name": r.name, "parent": r.parent, "inputs": mask(r.inputs)} for r in self.resources
@@ -209,18 +214,26 @@ class _WarningCollector(logging.Handler):
 DEFAULT_REGION = "us-east-1"  # a stack file without aws:region
 
 
-def stack_file(stack: str) -> Path:
-    return ROOT / f"Pulumi.{stack}.yaml"
+def project_directory(project: str) -> Path:
+    try:
+        return PROJECT_DIRECTORIES[project]
+    except KeyError:
+        raise FileNotFoundError(f"unknown project {project!r} (projects: {', '.join(PROJECT_DIRECTORIES)})") from None
 
 
-def read_stack_config(stack: str) -> dict[str, str]:
+def stack_file(stack: str, project: str = PROJECT) -> Path:
+    return project_directory(project) / f"Pulumi.{stack}.yaml"
+
+
+def read_stack_config(stack: str, project: str = PROJECT) -> dict[str, str]:
     """A stack file's config as Pulumi hands it to the program: JSON text for objects.
 
     Encrypted (``secure:``) values cannot be decrypted offline; they read as ``"[secret]"``.
     """
-    path = stack_file(stack)
+    path = stack_file(stack, project)
     if not path.exists():
-        raise FileNotFoundError(f"{path.name} not found (stacks: dev, staging, prod)")
+        stacks = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in path.parent.glob("Pulumi.*.yaml"))
+        raise FileNotFoundError(f"{path.relative_to(ROOT)} not found (stacks: {', '.join(stacks)})")
     document = yaml.safe_load(path.read_text()) or {}
 
     def decode(value: Any) -> Any:
@@ -254,15 +267,16 @@ def run_program(
     config: Mapping[str, str] | None = None,
     mocks_factory: Any = None,
     secret_keys: list[str] | None = None,
+    project: str = PROJECT,
 ) -> ProgramRun:
     """Run ``__main__.py`` for ``stack`` under mocks and return what it registered.
 
     ``config`` replaces the stack file's values (tests use it to try bad or secret values);
     ``mocks_factory(region)`` swaps the identifier source (the local emulator uses moto).
     """
-    values = dict(read_stack_config(stack) if config is None else config)
+    values = dict(read_stack_config(stack, project) if config is None else config)
     region = config_region(values)
-    run = ProgramRun(stack=stack, region=region)
+    run = ProgramRun(stack=stack, region=region, project=project)
     mocks = (mocks_factory or AwsLikeMocks)(region)
 
     pulumi.runtime.set_all_config(values, secret_keys or [])
@@ -270,12 +284,12 @@ def run_program(
     collector = _WarningCollector(run)
     PROGRAM_LOG.addHandler(collector)
     pulumi.runtime.set_mocks(
-        mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks, run), logger=PROGRAM_LOG
+        mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks, run), logger=PROGRAM_LOG
     )
     settings.SETTINGS.rpc_manager.clear()
 
     def program() -> None:
-        runpy.run_path(str(PROGRAM), run_name="__main__")
+        runpy.run_path(str(project_directory(project) / PROGRAM.name), run_name="__main__")
 
     try:
         _sync_await(run_pulumi_func(program))

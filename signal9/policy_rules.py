@@ -26,6 +26,7 @@ from typing import Any
 
 from signal9 import catalog
 from signal9.cron import ScheduleExpressionError, check_weekday_only
+from signal9.deploy_policy import uncovered_types
 
 Resource = Mapping[str, Any]
 Report = Callable[[str], None]
@@ -468,6 +469,28 @@ class StackRule:
 
 Rule = ResourceRule | StackRule
 
+# --- deploy identities (bootstrap) ------------------------------------------------------------
+
+
+def check_deploy_policy_covers_types(resources: Sequence[Resource], report: StackReport) -> None:
+    """Every AWS type the plan registers has its provider calls in the deploy role's policy."""
+    for resource_type in uncovered_types(str(r.get("type")) for r in resources):
+        first = next(r for r in resources if r.get("type") == resource_type)
+        report(
+            f"{resource_type} is not in signal9/deploy_policy.py TYPE_GRANTS: the deploy role could not create it; "
+            "add the provider's create/read/update/delete calls there and re-run the bootstrap (bootstrap/)",
+            first.get("name"),
+        )
+
+
+DEPLOY_RULES: tuple[StackRule, ...] = (
+    StackRule(
+        "deploy-policy-covers-types",
+        "Every AWS resource type the program registers is covered by the bootstrap's generated deploy policy.",
+        check_deploy_policy_covers_types,
+    ),
+)
+
 RULES: tuple[Rule, ...] = (
     ResourceRule(
         "table-on-demand-pitr",
@@ -547,6 +570,7 @@ RULES: tuple[Rule, ...] = (
         frozenset({SCHEDULE, EVENT_RULE}),
         check_schedule_weekdays,
     ),
+    *DEPLOY_RULES,
 )
 
 
