@@ -21,7 +21,9 @@ config = bootstrap_config.load()
 provider = aws.Provider(
     "aws",
     region=aws.config.region,
-    default_tags=aws.ProviderDefaultTagsArgs(tags={"Project": PROJECT, "ManagedBy": "pulumi", "Component": "bootstrap"}),
+    default_tags=aws.ProviderDefaultTagsArgs(
+        tags={"Project": PROJECT, "ManagedBy": "pulumi", "Component": "bootstrap"}
+    ),
 )
 defaults = pulumi.ResourceOptions(providers=[provider])
 account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
@@ -45,7 +47,7 @@ state_key = customer_key(
         )
     ),
     f"alias/{PROJECT}-pulumi-state",
-    provider,
+    defaults,
 )
 secrets_key = customer_key(
     "secrets-key",
@@ -56,7 +58,7 @@ secrets_key = customer_key(
         )
     ),
     f"alias/{PROJECT}-pulumi",
-    provider,
+    defaults,
 )
 
 state = HardenedBucket(
@@ -88,7 +90,9 @@ aws.cloudtrail.Trail(
             name="Pulumi state object reads and writes",
             field_selectors=[
                 aws.cloudtrail.TrailAdvancedEventSelectorFieldSelectorArgs(field="eventCategory", equals=["Data"]),
-                aws.cloudtrail.TrailAdvancedEventSelectorFieldSelectorArgs(field="resources.type", equals=["AWS::S3::Object"]),
+                aws.cloudtrail.TrailAdvancedEventSelectorFieldSelectorArgs(
+                    field="resources.type", equals=["AWS::S3::Object"]
+                ),
                 aws.cloudtrail.TrailAdvancedEventSelectorFieldSelectorArgs(
                     field="resources.ARN",
                     starts_withs=[state.bucket.arn.apply(lambda arn: f"{arn}/{policies.STATE_PREFIX}/")],

@@ -32,7 +32,9 @@ GITHUB_OIDC_URL = f"https://{policies.GITHUB_OIDC_HOST}"
 MAX_SESSION_SECONDS = 3600
 
 
-def _attach(name: str, role: aws.iam.Role, documents: pulumi.Output[list[dict[str, Any]]], count: int, parent: pulumi.Resource) -> list[aws.iam.Policy]:
+def _attach(
+    name: str, role: aws.iam.Role, documents: pulumi.Output[list[dict[str, Any]]], count: int, parent: pulumi.Resource
+) -> list[aws.iam.Policy]:
     """Managed policies ``<role>-<n>`` holding ``documents`` (split to fit AWS's size limit), attached."""
     attached = []
     for index in range(count):
@@ -100,7 +102,9 @@ class DeployIdentities(pulumi.ComponentResource):
         )
         self.deploy_roles = {}
         self.boundaries = {}
-        targets = {stack: account_id.apply(lambda a, s=stack: StackTarget(s, a, stack_region(s))) for stack in config.stacks}
+        targets = {
+            stack: account_id.apply(lambda a, s=stack: StackTarget(s, a, stack_region(s))) for stack in config.stacks
+        }
         for stack, target in targets.items():
             self.boundaries[stack] = aws.iam.Policy(
                 f"{stack}-permissions-boundary",
@@ -122,7 +126,9 @@ class DeployIdentities(pulumi.ComponentResource):
             )
             # The number of policies must be known before the values are: count with placeholders.
             count = len(policies.chunk_statements(deploy_statements(_placeholder(stack), "bucket", stack)))
-            _attach(f"{stack}-deploy", self.deploy_roles[stack], statements.apply(policies.chunk_statements), count, self)
+            _attach(
+                f"{stack}-deploy", self.deploy_roles[stack], statements.apply(policies.chunk_statements), count, self
+            )
         regions = sorted({stack_region(s) for s in config.stacks})
         preview = pulumi.Output.all(account_id, state_bucket).apply(
             lambda parts: preview_statements(parts[0], regions, parts[1])
@@ -153,5 +159,9 @@ def preview_statements(account_id: str, regions: list[str], bucket: str) -> list
     statements: list[dict[str, Any]] = []
     for region in regions:
         for statement in policies.read_only_document(StackTarget("*", account_id, region))["Statement"]:
-            statements.append({**statement, "Sid": statement["Sid"] + region.replace("-", "").capitalize()} if len(regions) > 1 else statement)
+            statements.append(
+                {**statement, "Sid": statement["Sid"] + region.replace("-", "").capitalize()}
+                if len(regions) > 1
+                else statement
+            )
     return statements + policies.state_statements(bucket, None)

@@ -39,7 +39,9 @@ class HardenedBucket(pulumi.ComponentResource):
         super().__init__("signal9:bootstrap:HardenedBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # Protected: the state bucket is the audit record; deleting it must be deliberate.
-        self.bucket = aws.s3.Bucket(name, bucket=bucket_name, opts=pulumi.ResourceOptions(parent=self, protect=True))
+        self.bucket = aws.s3.Bucket(
+            f"{name}-bucket", bucket=bucket_name, opts=pulumi.ResourceOptions(parent=self, protect=True)
+        )
         bucket = self.bucket.id
         aws.s3.BucketVersioning(
             f"{name}-versioning",
@@ -105,16 +107,16 @@ class HardenedBucket(pulumi.ComponentResource):
 
 
 def customer_key(
-    name: str, description: str, policy: pulumi.Input[str], alias: str, parent: pulumi.Resource
+    name: str, description: str, policy: pulumi.Input[str], alias: str, opts: pulumi.ResourceOptions
 ) -> aws.kms.Key:
-    """A customer managed key with yearly rotation and an alias."""
+    """A customer managed key with yearly rotation and an alias (protected: state is unreadable without it)."""
     key = aws.kms.Key(
         name,
         description=description,
         enable_key_rotation=True,
         deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
         policy=policy,
-        opts=pulumi.ResourceOptions(parent=parent, protect=True),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True)),
     )
-    aws.kms.Alias(f"{name}-alias", name=alias, target_key_id=key.key_id, opts=pulumi.ResourceOptions(parent=parent))
+    aws.kms.Alias(f"{name}-alias", name=alias, target_key_id=key.key_id, opts=opts)
     return key

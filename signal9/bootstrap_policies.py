@@ -149,7 +149,9 @@ def read_only_document(target: StackTarget) -> dict[str, Any]:
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
-def chunk_statements(statements: Sequence[Mapping[str, Any]], limit: int = MANAGED_POLICY_LIMIT) -> list[dict[str, Any]]:
+def chunk_statements(
+    statements: Sequence[Mapping[str, Any]], limit: int = MANAGED_POLICY_LIMIT
+) -> list[dict[str, Any]]:
     """Statements packed into as few policy documents as fit AWS's managed policy size limit."""
     documents: list[list[Mapping[str, Any]]] = [[]]
     for statement in statements:
@@ -193,7 +195,13 @@ def key_policy(
         arns = sorted(roles)
         if arns:
             statements.append(
-                {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": arns}, "Action": list(KEY_USES[sid]), "Resource": "*"}
+                {
+                    "Sid": sid,
+                    "Effect": "Allow",
+                    "Principal": {"AWS": arns},
+                    "Action": list(KEY_USES[sid]),
+                    "Resource": "*",
+                }
             )
     statements.extend(extra)
     return json.dumps({"Version": POLICY_VERSION, "Statement": statements})

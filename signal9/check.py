@@ -13,9 +13,10 @@ from typing import Any
 
 import yaml
 
-from signal9.mockrun import run_program, stack_file
-from signal9.plan import add_stack_argument
-from signal9.policy_rules import RULES, Violation, check_stack_file_secrets, evaluate
+from signal9.bootstrap_rules import BOOTSTRAP_RULES
+from signal9.mockrun import BOOTSTRAP_PROJECT, PROJECT, run_program, stack_file
+from signal9.plan import PROJECTS, add_stack_argument
+from signal9.policy_rules import RULES, Rule, Violation, check_stack_file_secrets, evaluate
 
 STACK_FILE_RULE = "stack-file-secrets-encrypted"
 
@@ -25,12 +26,19 @@ class CheckResult:
     stack: str
     resources: int
     violations: list[Violation]
+    project: str = PROJECT
 
     def failed(self, rule: str) -> int:
         return sum(1 for v in self.violations if v.rule == rule)
 
 
-def rule_names() -> list[str]:
+def project_rules(project: str) -> tuple[Rule, ...]:
+    return BOOTSTRAP_RULES if project == BOOTSTRAP_PROJECT else RULES
+
+
+def rule_names(project: str = PROJECT) -> list[str]:
+    if project == BOOTSTRAP_PROJECT:
+        return [rule.name for rule in BOOTSTRAP_RULES]
     return [*(rule.name for rule in RULES), STACK_FILE_RULE]
 
 
@@ -46,18 +54,24 @@ def stack_file_violations(stack: str) -> list[Violation]:
     return violations
 
 
-def check_stack(stack: str) -> CheckResult:
+def check_stack(stack: str, project: str = PROJECT) -> CheckResult:
     """Every rule over the stack's plan JSON (the documented ``signal9 plan --json`` shape)."""
-    resources = run_program(stack).to_json()["resources"]
+    resources = run_program(stack, project=project).to_json()["resources"]
+    if project == BOOTSTRAP_PROJECT:
+        return CheckResult(stack, len(resources), evaluate(resources, BOOTSTRAP_RULES), project)
     return CheckResult(stack, len(resources), [*evaluate(resources), *stack_file_violations(stack)])
 
 
 def render(result: CheckResult) -> str:
     """A readable table: each rule with its status, then each violation."""
-    width = max(map(len, rule_names()))
-    lines = [f"signal9 check: stack {result.stack!r}, {result.resources} resources, {len(rule_names())} rules", ""]
+    names = rule_names(result.project)
+    width = max(map(len, names))
+    lines = [
+        f"signal9 check: {result.project} stack {result.stack!r}, {result.resources} resources, {len(names)} rules",
+        "",
+    ]
     lines.append(f"{'RULE':<{width}}  RESULT")
-    for name in rule_names():
+    for name in names:
         failed = result.failed(name)
         lines.append(f"{name:<{width}}  {'FAIL (' + str(failed) + ')' if failed else 'pass'}")
     if result.violations:
@@ -76,6 +90,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    result = check_stack(args.stack)
+    result = check_stack(args.stack, PROJECTS[args.project])
     print(render(result))
     return 1 if result.violations else 0

@@ -17,6 +17,7 @@ ACCOUNT_ID = "123456789012"
 _NAME_INPUT = {
     "aws:cloudwatch/dashboard:Dashboard": "dashboardName",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "name",
+    "aws:s3/bucket:Bucket": "bucket",
 }
 
 
@@ -49,6 +50,10 @@ def _role(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, State
 def _policy(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, State]:
     arn = f"arn:aws:iam::{ACCOUNT_ID}:policy/{name}"
     return arn, {"arn": arn}
+
+
+def _bucket(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, State]:
+    return name, {"arn": f"arn:aws:s3:::{name}", "bucket": name}
 
 
 def _queue(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, State]:
@@ -132,6 +137,7 @@ BUILDERS: dict[str, Builder] = {
     "aws:dynamodb/table:Table": _table,
     "aws:iam/role:Role": _role,
     "aws:iam/policy:Policy": _policy,
+    "aws:s3/bucket:Bucket": _bucket,
     "aws:sqs/queue:Queue": _queue,
     "aws:lambda/function:Function": _function,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,

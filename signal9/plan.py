@@ -8,12 +8,21 @@ import sys
 from collections import Counter
 
 from signal9.catalog import STACKS
-from signal9.mockrun import ProgramRun, run_program
+from signal9.mockrun import BOOTSTRAP, BOOTSTRAP_PROJECT, PROJECT, ProgramRun, run_program
+
+# ``--project`` values: the main program (default) or the bootstrap project in bootstrap/.
+PROJECTS = {"signal9": PROJECT, BOOTSTRAP: BOOTSTRAP_PROJECT}
 
 
 def add_stack_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stack", "-s", required=True, help=f"stack name ({', '.join(STACKS)}), read from Pulumi.<stack>.yaml"
+    )
+    parser.add_argument(
+        "--project",
+        choices=sorted(PROJECTS),
+        default="signal9",
+        help="the main program (default) or the bootstrap project (bootstrap/, stacks per AWS account, e.g. main)",
     )
 
 
@@ -37,7 +46,7 @@ def summary(plan: ProgramRun) -> str:
     for resource in plan.resources:
         if resource.custom or resource.parent:
             groups.setdefault(component(resource.name), Counter())[resource.type] += 1
-    lines = [f"signal9 stack {plan.stack!r} in {plan.region}: {len(plan.resources)} resources"]
+    lines = [f"{plan.project} stack {plan.stack!r} in {plan.region}: {len(plan.resources)} resources"]
     for group, counts in groups.items():
         lines.append(f"\n{group} ({sum(counts.values())})")
         lines.extend(f"  {count:>3}  {typ}" for typ, count in sorted(counts.items()))
@@ -46,7 +55,7 @@ def summary(plan: ProgramRun) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    plan = run_program(args.stack)
+    plan = run_program(args.stack, project=PROJECTS[args.project])
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(json.dumps(plan.to_json(), indent=2, sort_keys=True) if args.json else summary(plan))

@@ -243,8 +243,10 @@ def policy_documents(resource: Resource) -> Iterator[tuple[str, Any]]:
                 yield f"inline policy {inline.get('name')!r}", _json(inline.get("policy"))
 
 
-def check_iam_no_wildcards(resource: Resource, report: Report) -> None:
-    """No wildcard actions and no ``Resource: "*"`` (except actions with no resource-level support)."""
+def check_iam_no_wildcards(
+    resource: Resource, report: Report, unscopable: frozenset[str] = ACTIONS_WITHOUT_RESOURCE_LEVEL
+) -> None:
+    """No wildcard actions and no ``Resource: "*"`` (except ``unscopable``: actions with no resource-level support)."""
     for label, document in policy_documents(resource):
         if document is None or not is_known(document):
             continue
@@ -262,7 +264,7 @@ def check_iam_no_wildcards(resource: Resource, report: Report) -> None:
                 if "*" in action or "?" in action:
                     report(f"{where} uses wildcard action {action!r}")
             if "*" in _as_list(statement.get("Resource")):
-                broad = [a for a in actions if a.lower() not in ACTIONS_WITHOUT_RESOURCE_LEVEL]
+                broad = [a for a in actions if a.lower() not in unscopable]
                 if broad:
                     report(f'{where} grants {", ".join(broad)} on Resource "*"; name the resources')
     if resource.get("type") == ROLE:
