@@ -22,8 +22,8 @@ import pulumi
 import pulumi_aws as aws
 
 from signal9 import bootstrap_policies as policies
-from signal9.boundary import boundary_document
 from signal9.bootstrap_config import BootstrapConfig
+from signal9.boundary import boundary_document
 from signal9.deploy_policy import TYPE_GRANTS, StackTarget, deploy_policy_document
 from signal9.mockrun import stack_region
 

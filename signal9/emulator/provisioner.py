@@ -21,6 +21,7 @@ import pulumi
 
 from components.packaging import zip_files
 from signal9.awsapi import create_table_request, point_in_time_recovery_request
+from signal9.emulator.deploy_audit import DeployAudit
 from signal9.mockrun import AwsLikeMocks, reveal
 
 State = dict[str, Any]
@@ -60,13 +61,16 @@ class MotoProvisioner(AwsLikeMocks):
         # moto has no Logs Insights query definitions; the emulator keeps them for the smoke.
         self.query_definitions: dict[str, State] = {}
         self._lock = threading.Lock()
+        # Set by `signal9 local up`: judges every call against the stack's deploy policy.
+        self.audit: DeployAudit | None = None
 
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+        client = boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+        return self.audit.watch(client, service) if self.audit else client
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, State]:
         if args.typ.startswith("pulumi:providers:") or not args.custom:
@@ -99,6 +103,7 @@ def _role(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
         AssumeRolePolicyDocument=inputs["assumeRolePolicy"],
         Description=inputs.get("description", ""),
         Tags=_tag_list(inputs),
+        **({"PermissionsBoundary": inputs["permissionsBoundary"]} if inputs.get("permissionsBoundary") else {}),
     )["Role"]
     return role["RoleName"], {"arn": role["Arn"], "uniqueId": role["RoleId"]}
 
