@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import boto3
 
 from signal9 import config
-from signal9.emulator.deploy_audit import DeployAudit, install_boundary
+from signal9.emulator.deploy_audit import DeployAudit, DeployCallDeniedError, install_boundary
 from signal9.emulator.provisioner import MotoProvisioner
 from signal9.emulator.server import moto_server
 from signal9.emulator.smoke import Report, format_report, run_smoke, timed
@@ -90,7 +90,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     if args.keep:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    result = deploy_and_smoke(args.stack, keep=args.keep)
+    try:
+        result = deploy_and_smoke(args.stack, keep=args.keep)
+    except DeployCallDeniedError as denied:
+        print(f"signal9 local: deploy stopped: {denied}", file=sys.stderr)
+        return 1
     if not args.keep:
         print(result.text())
     sys.stdout.flush()
