@@ -16,7 +16,7 @@ import yaml
 from signal9.bootstrap_rules import BOOTSTRAP_RULES
 from signal9.mockrun import BOOTSTRAP_PROJECT, PROJECT, run_program, stack_file
 from signal9.plan import PROJECTS, add_stack_argument
-from signal9.policy_rules import RULES, Rule, Violation, check_stack_file_secrets, evaluate
+from signal9.policy_rules import RULES, Violation, check_stack_file_secrets, evaluate
 
 STACK_FILE_RULE = "stack-file-secrets-encrypted"
 
@@ -30,10 +30,6 @@ class CheckResult:
 
     def failed(self, rule: str) -> int:
         return sum(1 for v in self.violations if v.rule == rule)
-
-
-def project_rules(project: str) -> tuple[Rule, ...]:
-    return BOOTSTRAP_RULES if project == BOOTSTRAP_PROJECT else RULES
 
 
 def rule_names(project: str = PROJECT) -> list[str]:
@@ -56,9 +52,10 @@ def stack_file_violations(stack: str) -> list[Violation]:
 
 def check_stack(stack: str, project: str = PROJECT) -> CheckResult:
     """Every rule over the stack's plan JSON (the documented ``signal9 plan --json`` shape)."""
-    resources = run_program(stack, project=project).to_json()["resources"]
     if project == BOOTSTRAP_PROJECT:
+        resources = run_program(stack, project=project).to_json()["resources"]
         return CheckResult(stack, len(resources), evaluate(resources, BOOTSTRAP_RULES), project)
+    resources = run_program(stack).to_json()["resources"]
     return CheckResult(stack, len(resources), [*evaluate(resources), *stack_file_violations(stack)])
 
 

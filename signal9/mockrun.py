@@ -221,8 +221,8 @@ def project_directory(project: str) -> Path:
         raise FileNotFoundError(f"unknown project {project!r} (projects: {', '.join(PROJECT_DIRECTORIES)})") from None
 
 
-def stack_file(stack: str, project: str = PROJECT) -> Path:
-    return project_directory(project) / f"Pulumi.{stack}.yaml"
+def stack_file(stack: str) -> Path:
+    return ROOT / f"Pulumi.{stack}.yaml"
 
 
 def read_stack_config(stack: str, project: str = PROJECT) -> dict[str, str]:
@@ -230,10 +230,17 @@ def read_stack_config(stack: str, project: str = PROJECT) -> dict[str, str]:
 
     Encrypted (``secure:``) values cannot be decrypted offline; they read as ``"[secret]"``.
     """
-    path = stack_file(stack, project)
-    if not path.exists():
-        stacks = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in path.parent.glob("Pulumi.*.yaml"))
-        raise FileNotFoundError(f"{path.relative_to(ROOT)} not found (stacks: {', '.join(stacks)})")
+    if project == PROJECT:
+        path = stack_file(stack)
+        if not path.exists():
+            raise FileNotFoundError(f"{path.name} not found (stacks: dev, staging, prod)")
+    else:
+        path = project_directory(project) / f"Pulumi.{stack}.yaml"
+        if not path.exists():
+            stacks = sorted(
+                p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in path.parent.glob("Pulumi.*.yaml")
+            )
+            raise FileNotFoundError(f"{path.relative_to(ROOT)} not found (stacks: {', '.join(stacks)})")
     document = yaml.safe_load(path.read_text()) or {}
 
     def decode(value: Any) -> Any:

@@ -1,4 +1,4 @@
-"""`signal9 local up` judges each deploy call against the generated deploy policy; a missing action stops it."""
+"""`signal9 local up` judges each deploy call against the generated deploy policy; a missing action fails it."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import dataclasses
 import pytest
 
 from signal9 import deploy_policy
-from signal9.cli import main
 from signal9.emulator.cli import deploy_and_smoke
-from signal9.emulator.deploy_audit import DeployCallDeniedError
 
 TABLE = "aws:dynamodb/table:Table"
+CHECK = "deploy calls allowed by the deploy policy"
 
 
 def without(action: str) -> deploy_policy.TypeGrants:
@@ -20,14 +19,14 @@ def without(action: str) -> deploy_policy.TypeGrants:
     return dataclasses.replace(entry, grants=grants)
 
 
-def test_a_removed_action_stops_the_emulated_deploy_naming_action_and_resource(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_removed_action_fails_the_emulated_deploy_naming_action_and_resource(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(deploy_policy.TYPE_GRANTS, TABLE, without("dynamodb:UpdateContinuousBackups"))
-    with pytest.raises(DeployCallDeniedError) as denied:
-        deploy_and_smoke("dev")
-    assert "dynamodb:UpdateContinuousBackups on arn:aws:dynamodb:us-east-1:123456789012:table/signal9-dev-" in str(
-        denied.value
+    run = deploy_and_smoke("dev")
+    assert [check.name for check in run.report.failed] == [CHECK]
+    detail = run.report.failed[0].detail
+    assert (
+        "does not allow: dynamodb:UpdateContinuousBackups on arn:aws:dynamodb:us-east-1:123456789012:table/signal9-dev-"
+        in detail
     )
-    assert main(["local", "up", "--stack", "dev"]) == 1
-    assert "deploy stopped: the dev deploy policy does not allow dynamodb:UpdateContinuousBackups" in capsys.readouterr().err
+    # One denial per table, nothing else.
+    assert detail.count("dynamodb:UpdateContinuousBackups") == 8 and detail.count(" on ") == 8

@@ -7,8 +7,9 @@ policy that the bootstrap generates for this stack (``signal9.deploy_policy``). 
 that carry a condition in the policy are judged with it: ``iam:CreateRole`` with the
 boundary it passes (``iam:PermissionsBoundary``), ``kms:CreateKey`` with its tags, and the
 implicit ``iam:PassRole`` of ``lambda:CreateFunction`` and ``scheduler:CreateSchedule``
-with ``iam:PassedToService``. A call the policy does not allow fails the deploy with the
-action and resource named.
+with ``iam:PassedToService``. A call the policy does not allow is recorded with the action
+and resource named (the emulator lets it through, so the deploy completes and every missing
+action is reported at once) and fails the run.
 
 What stands in for AWS: the judging is moto's evaluator over the policy document, not
 AWS's request-time enforcement (moto enforces only ``Resource: "*"`` grants on requests).
@@ -35,10 +36,6 @@ EMULATOR_ONLY = {
 }
 
 Params = Mapping[str, Any]
-
-
-class DeployCallDeniedError(PermissionError):
-    """An AWS call of the deploy that the generated deploy policy does not allow."""
 
 
 def _name_arn(target: StackTarget, service: str, resource: str) -> str:
@@ -116,7 +113,7 @@ def calls_of(target: StackTarget, service: str, operation: str, params: Params) 
     action = f"{service}:{operation}"
     resolve = OPERATION_RESOURCES.get(action) or RESOURCES.get(service)
     if resolve is None:
-        raise DeployCallDeniedError(f"{action}: the deploy audit cannot name its resource; add it to deploy_audit.py")
+        raise KeyError(f"{action}: the deploy audit cannot name its resource; add it to deploy_audit.py")
     conditions: dict[str, str] = {}
     if action == "iam:CreateRole":
         conditions["iam:PermissionsBoundary"] = str(params.get("PermissionsBoundary", ""))
@@ -139,6 +136,7 @@ class DeployAudit:
     target: StackTarget
     document: dict[str, Any]
     judged: list[Call] = field(default_factory=list)
+    denied: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -165,13 +163,16 @@ class DeployAudit:
         if action in EMULATOR_ONLY:
             self.skipped[action] = EMULATOR_ONLY[action]
             return
-        for call in calls_of(self.target, service, operation, params):
+        try:
+            calls = calls_of(self.target, service, operation, params)
+        except KeyError as unknown:
+            self.denied.append(str(unknown.args[0]))
+            return
+        for call in calls:
+            self.judged.append(call)
             if not self.permitted(call):
                 condition = f" with {call.conditions}" if call.conditions else ""
-                raise DeployCallDeniedError(
-                    f"the {self.target.stack} deploy policy does not allow {call.action} on {call.resource}{condition}"
-                )
-            self.judged.append(call)
+                self.denied.append(f"{call.action} on {call.resource}{condition}")
 
     def watch(self, client: Any, service: str) -> Any:
         """Hook ``client`` so each call is judged before it is sent (boto3 service names are IAM prefixes)."""
@@ -183,6 +184,8 @@ class DeployAudit:
         return client
 
     def summary(self) -> str:
+        if self.denied:
+            return f"the generated {self.target.stack} deploy policy does not allow: " + "; ".join(self.denied)
         actions = {c.action for c in self.judged}
         return (
             f"{len(self.judged)} deploy calls ({len(actions)} distinct actions) allowed by the generated "
