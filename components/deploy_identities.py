@@ -14,6 +14,7 @@ KMS use is granted in the key policies (``bootstrap/__main__.py``), which name t
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -40,9 +41,9 @@ def _attach(
     for index in range(count):
         policy = aws.iam.Policy(
             f"{name}-policy-{index + 1}",
-            name=role.name.apply(lambda n, i=index: f"{n}-{i + 1}"),
+            name=role.name.apply(functools.partial(_part_name, index)),
             description=f"Signal9 {name}: generated from the catalog and the program (part {index + 1})",
-            policy=documents.apply(lambda docs, i=index: json.dumps(docs[i])),
+            policy=documents.apply(functools.partial(_part_json, index)),
             opts=pulumi.ResourceOptions(parent=parent),
         )
         aws.iam.RolePolicyAttachment(
@@ -56,7 +57,23 @@ def _attach(
 
 
 def _placeholder(stack: str) -> StackTarget:
-    return StackTarget(stack, "0" * 12, stack_region(stack))
+    return _target(stack, "0" * 12)
+
+
+def _target(stack: str, account_id: str) -> StackTarget:
+    return StackTarget(stack, account_id, stack_region(stack))
+
+
+def _part_name(index: int, role_name: str) -> str:
+    return f"{role_name}-{index + 1}"
+
+
+def _part_json(index: int, documents: list[dict[str, Any]]) -> str:
+    return json.dumps(documents[index])
+
+
+def _deploy_parts(stack: str, parts: list[Any]) -> list[dict[str, Any]]:
+    return deploy_statements(parts[0], parts[1], stack)
 
 
 class DeployIdentities(pulumi.ComponentResource):
@@ -102,9 +119,7 @@ class DeployIdentities(pulumi.ComponentResource):
         )
         self.deploy_roles = {}
         self.boundaries = {}
-        targets = {
-            stack: account_id.apply(lambda a, s=stack: StackTarget(s, a, stack_region(s))) for stack in config.stacks
-        }
+        targets = {stack: account_id.apply(functools.partial(_target, stack)) for stack in config.stacks}
         for stack, target in targets.items():
             self.boundaries[stack] = aws.iam.Policy(
                 f"{stack}-permissions-boundary",
@@ -121,9 +136,7 @@ class DeployIdentities(pulumi.ComponentResource):
                 max_session_duration=MAX_SESSION_SECONDS,
                 opts=child,
             )
-            statements = pulumi.Output.all(target, state_bucket).apply(
-                lambda parts, s=stack: deploy_statements(parts[0], parts[1], s)
-            )
+            statements = pulumi.Output.all(target, state_bucket).apply(functools.partial(_deploy_parts, stack))
             # The number of policies must be known before the values are: count with placeholders.
             count = len(policies.chunk_statements(deploy_statements(_placeholder(stack), "bucket", stack)))
             _attach(

@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 
 from signal9.bootstrap_rules import BOOTSTRAP_RULES
-from signal9.mockrun import BOOTSTRAP_PROJECT, PROJECT, run_program, stack_file
+from signal9.catalog import PROJECT
+from signal9.mockrun import BOOTSTRAP_PROJECT, run_program, stack_file
 from signal9.plan import PROJECTS, add_stack_argument
 from signal9.policy_rules import RULES, Violation, check_stack_file_secrets, evaluate
 

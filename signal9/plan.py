@@ -7,8 +7,8 @@ import json
 import sys
 from collections import Counter
 
-from signal9.catalog import STACKS
-from signal9.mockrun import BOOTSTRAP, BOOTSTRAP_PROJECT, PROJECT, ProgramRun, run_program
+from signal9.catalog import PROJECT, STACKS
+from signal9.mockrun import BOOTSTRAP, BOOTSTRAP_PROJECT, ProgramRun, run_program
 
 # ``--project`` values: the main program (default) or the bootstrap project in bootstrap/.
 PROJECTS = {"signal9": PROJECT, BOOTSTRAP: BOOTSTRAP_PROJECT}

@@ -94,12 +94,12 @@ def test_github_trust_names_the_repository_and_one_subject(bootstrap: ProgramRun
         **{f"signal9-deploy-{s}": f"repo:{repository}:environment:{s}" for s in STACKS},
     }
     resources = copy.deepcopy(resources_json(bootstrap))
-    role = next(r for r in resources if r["type"] == "aws:iam/role:Role")
-    trust = json.loads(role["inputs"]["assumeRolePolicy"])
+    crafted = next(r for r in resources if r["type"] == "aws:iam/role:Role")
+    trust = json.loads(crafted["inputs"]["assumeRolePolicy"])
     trust["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] = (
         f"repo:{repository}:*"
     )
-    role["inputs"]["assumeRolePolicy"] = json.dumps(trust)
+    crafted["inputs"]["assumeRolePolicy"] = json.dumps(trust)
     assert [v.rule for v in evaluate(resources, BOOTSTRAP_RULES)] == ["github-trust-scoped"]
 
 
