@@ -42,7 +42,11 @@ state_key = customer_key(
     pulumi.Output.all(account_id, deploy_arns, identities.preview_role.arn, trail_arn).apply(
         lambda parts: policies.key_policy(
             parts[0],
-            {"DeployRolesUseStateKey": parts[1], "PreviewRoleUsesStateKey": [parts[2]]},
+            {
+                "DeployRolesUseStateKey": parts[1],
+                "PreviewRoleUsesStateKey": [parts[2]],
+                "OperatorsUseStateKey": config.operatorArns,
+            },
             [policies.cloudtrail_key_statement(parts[0], parts[3])],
         )
     ),
@@ -54,7 +58,12 @@ secrets_key = customer_key(
     "Signal9 Pulumi secrets (awskms:// secrets provider of every stack)",
     pulumi.Output.all(account_id, deploy_arns, identities.preview_role.arn).apply(
         lambda parts: policies.key_policy(
-            parts[0], {"DeployRolesUseSecretsKey": parts[1], "PreviewRoleReadsSecrets": [parts[2]]}
+            parts[0],
+            {
+                "DeployRolesUseSecretsKey": parts[1],
+                "PreviewRoleReadsSecrets": [parts[2]],
+                "OperatorsUseSecretsKey": config.operatorArns,
+            },
         )
     ),
     f"alias/{PROJECT}-pulumi",

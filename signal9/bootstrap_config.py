@@ -7,14 +7,16 @@ One bootstrap stack per AWS account. Keys (namespace ``signal9-bootstrap``):
   deploy role trusted by the GitHub environment of the same name, and a permissions boundary;
 - ``stateVersionRetentionDays``: how long superseded state versions are kept (default 400:
   a yearly audit plus a month); ``auditLogRetentionDays``: the same for the state audit trail;
-- ``oidcProviderArn``: an existing GitHub OIDC provider to reuse (an account holds one per URL).
+- ``oidcProviderArn``: an existing GitHub OIDC provider to reuse (an account holds one per URL);
+- ``operatorArns``: IAM roles of the people who init stacks, set secrets and break glass: the
+  only principals besides the GitHub roles that may use the state and secrets keys.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -34,6 +36,7 @@ class BootstrapConfig(BaseModel):
     stateVersionRetentionDays: int = Field(default=400, ge=365, le=3650)
     auditLogRetentionDays: int = Field(default=400, ge=365, le=3650)
     oidcProviderArn: str | None = Field(default=None, pattern=r"^arn:aws[\w-]*:iam::\d{12}:oidc-provider/")
+    operatorArns: list[Annotated[str, Field(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/")]] = []
 
 
 class BootstrapConfigError(pulumi.RunError):

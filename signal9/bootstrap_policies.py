@@ -214,6 +214,9 @@ KEY_USES: dict[str, tuple[str, ...]] = {
     "PreviewRoleUsesStateKey": ("kms:Decrypt", "kms:GenerateDataKey"),
     "DeployRolesUseSecretsKey": ("kms:Encrypt", "kms:Decrypt"),
     "PreviewRoleReadsSecrets": ("kms:Decrypt",),
+    # People: stack init, config set --secret and break-glass deploys need both keys.
+    "OperatorsUseStateKey": ("kms:Decrypt", "kms:GenerateDataKey"),
+    "OperatorsUseSecretsKey": ("kms:Encrypt", "kms:Decrypt"),
 }
 
 

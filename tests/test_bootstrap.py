@@ -111,6 +111,15 @@ def test_key_policies_name_the_roles_and_give_admins_no_data_access(bootstrap: P
     assert set(secrets["DeployRolesUseSecretsKey"]["Principal"]["AWS"]) == deploy
     assert secrets["PreviewRoleReadsSecrets"]["Principal"]["AWS"] == [preview]
     assert secrets["PreviewRoleReadsSecrets"]["Action"] == ["kms:Decrypt"]
+    operators = json.loads(read_stack_config("main", BOOTSTRAP_PROJECT)["signal9-bootstrap:operatorArns"])
+    assert secrets["OperatorsUseSecretsKey"]["Principal"]["AWS"] == operators
+    assert {s["Sid"] for s in keys["state-key"]["Statement"]} == {
+        "AccountAdministersKey",
+        "DeployRolesUseStateKey",
+        "PreviewRoleUsesStateKey",
+        "OperatorsUseStateKey",
+        "CloudTrailEncryptsStateAudit",
+    }
     for key in keys.values():
         admin = key["Statement"][0]
         assert admin["Principal"]["AWS"].endswith(":root")
