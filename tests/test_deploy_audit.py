@@ -8,6 +8,7 @@ import pytest
 
 from signal9 import deploy_policy
 from signal9.emulator.cli import deploy_and_smoke
+from signal9.emulator.deploy_audit import DeployAudit
 
 TABLE = "aws:dynamodb/table:Table"
 CHECK = "deploy calls allowed by the deploy policy"
@@ -30,3 +31,10 @@ def test_a_removed_action_fails_the_emulated_deploy_naming_action_and_resource(m
     )
     # One denial per table, nothing else.
     assert detail.count("dynamodb:UpdateContinuousBackups") == 8 and detail.count(" on ") == 8
+
+
+def test_an_audit_that_judged_nothing_fails() -> None:
+    audit = DeployAudit.for_stack("dev", "123456789012", "us-east-1")
+    assert not audit.passed and "no deploy call was judged" in audit.summary()
+    audit.judge("dynamodb", "CreateTable", {"TableName": "signal9-dev-assets"})
+    assert audit.passed and audit.summary().startswith("1 deploy calls")

@@ -67,7 +67,7 @@ def deploy_and_smoke(stack: str, *, keep: bool = False, on_deployed: object = No
             on_deployed(plan)
         with timed(timings, "smoke"):
             report = run_smoke(plan, stack_config, provisioner.query_definitions)
-        report.add("deploy calls allowed by the deploy policy", not audit.denied, audit.summary())
+        report.add("deploy calls allowed by the deploy policy", audit.passed, audit.summary())
         for action, reason in audit.skipped.items():
             provisioner.note(f"{action} not judged against the deploy policy: {reason} (emulator only)")
         run = LocalRun(plan, report, timings, provisioner.notes, emulator.endpoint)

@@ -139,6 +139,13 @@ class DeployAudit:
     denied: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._statements = [
+            IAMPolicy(json.dumps({"Version": self.document["Version"], "Statement": [statement]}))
+            for statement in self.document["Statement"]
+            if statement["Effect"] == "Allow"
+        ]
+
     @classmethod
     def for_stack(cls, stack: str, account_id: str, region: str) -> DeployAudit:
         target = StackTarget(stack, account_id, region)
@@ -148,12 +155,9 @@ class DeployAudit:
         """Allowed by some statement. Judged one statement at a time: moto turns an unmet
         condition into a Deny even when the statement's resources do not match the call."""
         return any(
-            IAMPolicy(json.dumps({"Version": self.document["Version"], "Statement": [statement]})).is_action_permitted(
-                call.action, call.resource, incoming_condition_values=call.conditions or None
-            )
+            statement.is_action_permitted(call.action, call.resource, incoming_condition_values=call.conditions or None)
             == PermissionResult.PERMITTED
-            for statement in self.document["Statement"]
-            if statement["Effect"] == "Allow"
+            for statement in self._statements
         )
 
     def judge(self, service: str, operation: str, params: Params) -> None:
@@ -183,7 +187,14 @@ class DeployAudit:
         client.meta.events.register("before-parameter-build.*.*", before_parameter_build)
         return client
 
+    @property
+    def passed(self) -> bool:
+        """Every call allowed, and calls were judged at all (a hook that never fired proves nothing)."""
+        return bool(self.judged) and not self.denied
+
     def summary(self) -> str:
+        if not self.judged:
+            return "no deploy call was judged: the provisioner's clients were not watched"
         if self.denied:
             return f"the generated {self.target.stack} deploy policy does not allow: " + "; ".join(self.denied)
         actions = {c.action for c in self.judged}
