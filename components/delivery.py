@@ -6,6 +6,7 @@
   otherwise only fail halfway through ``pulumi up``.
 - ``policy_json``: an IAM policy document as JSON text.
 - ``pin_role_policies``: a role's policies in AWS are exactly the ones the program declares.
+- ``permissions_boundary_arn``: the boundary every role is created under (the bootstrap makes it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from signal9 import iam
+from signal9.naming import Naming
 
 # The character set EventBridge rules and archives, Scheduler schedules and groups and IAM
 # roles all accept (IAM also allows +=,@ which Signal9 names never use).
@@ -68,3 +70,13 @@ def pin_role_policies(
     aws.iam.RolePolicyAttachmentsExclusive(
         f"{logical}-managed-policies", role_name=role.name, policy_arns=[], opts=opts
     )
+
+
+def permissions_boundary_arn(naming: Naming, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The stack's permissions boundary, created by the bootstrap project (bootstrap/).
+
+    The deploy role may create roles only with this boundary attached, so every role the
+    program makes names it; ``signal9.boundary`` derives its content from the role policies.
+    """
+    identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent))
+    return identity.account_id.apply(naming.permissions_boundary_arn)

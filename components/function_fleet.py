@@ -25,7 +25,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import packaging
-from components.delivery import aws_name, pin_role_policies
+from components.delivery import aws_name, permissions_boundary_arn, pin_role_policies
 from functions.shared import env, observability
 from signal9 import catalog, iam
 from signal9.config import StackConfig
@@ -143,6 +143,7 @@ class FunctionFleet(pulumi.ComponentResource):
         # The region the provider deploys to (the layer is regional).
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
         layer = region.apply(lambda r: powertools_layer_arn(r, stack_config.powertoolsLayerVersion))
+        boundary = permissions_boundary_arn(naming, self)
 
         for function in catalog.FUNCTIONS:
             child = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
@@ -164,6 +165,7 @@ class FunctionFleet(pulumi.ComponentResource):
                 name=aws_name("IAM role", naming.role(function.name), ROLE_NAME_LIMIT),
                 description=f"Signal9 {naming.stack}: {function.name} Lambda execution role (least privilege)",
                 assume_role_policy=json.dumps(iam.lambda_trust_policy()),
+                permissions_boundary=boundary,
                 tags=component_tags("functions"),
                 opts=child,
             )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.delivery import FleetOutputs, aws_name, pin_role_policies, policy_json
+from components.delivery import FleetOutputs, aws_name, permissions_boundary_arn, pin_role_policies, policy_json
 from functions.shared.scheduled import scheduler_input_json
 from signal9 import catalog, iam, keys
 from signal9.config import StackConfig
@@ -108,6 +108,7 @@ class Schedules(pulumi.ComponentResource):
             assume_role_policy=pulumi.Output.all(account_id, self.group.arn).apply(
                 lambda parts: scheduler_trust_policy(parts[0], parts[1])
             ),
+            permissions_boundary=permissions_boundary_arn(naming, self),
             tags=component_tags("schedules"),
             opts=named,
         )

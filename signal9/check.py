@@ -13,8 +13,11 @@ from typing import Any
 
 import yaml
 
+from signal9.bootstrap_rules import BOOTSTRAP_RULES
+from signal9.catalog import PROJECT
 from signal9.cli import add_stack_argument
-from signal9.mockrun import run_program
+from signal9.mockrun import BOOTSTRAP_PROJECT, run_program
+from signal9.plan import PROJECTS, add_project_argument
 from signal9.policy_rules import RULES, Violation, check_stack_file_secrets, evaluate
 from signal9.stackfile import stack_file
 
@@ -26,12 +29,15 @@ class CheckResult:
     stack: str
     resources: int
     violations: list[Violation]
+    project: str = PROJECT
 
     def failed(self, rule: str) -> int:
         return sum(1 for v in self.violations if v.rule == rule)
 
 
-def rule_names() -> list[str]:
+def rule_names(project: str = PROJECT) -> list[str]:
+    if project == BOOTSTRAP_PROJECT:
+        return [rule.name for rule in BOOTSTRAP_RULES]
     return [*(rule.name for rule in RULES), STACK_FILE_RULE]
 
 
@@ -47,18 +53,25 @@ def stack_file_violations(stack: str) -> list[Violation]:
     return violations
 
 
-def check_stack(stack: str) -> CheckResult:
+def check_stack(stack: str, project: str = PROJECT) -> CheckResult:
     """Every rule over the stack's plan JSON (the documented ``signal9 plan --json`` shape)."""
+    if project == BOOTSTRAP_PROJECT:
+        resources = run_program(stack, project=project).to_json()["resources"]
+        return CheckResult(stack, len(resources), evaluate(resources, BOOTSTRAP_RULES), project)
     resources = run_program(stack).to_json()["resources"]
     return CheckResult(stack, len(resources), [*evaluate(resources), *stack_file_violations(stack)])
 
 
 def render(result: CheckResult) -> str:
     """A readable table: each rule with its status, then each violation."""
-    width = max(map(len, rule_names()))
-    lines = [f"signal9 check: stack {result.stack!r}, {result.resources} resources, {len(rule_names())} rules", ""]
+    names = rule_names(result.project)
+    width = max(map(len, names))
+    lines = [
+        f"signal9 check: {result.project} stack {result.stack!r}, {result.resources} resources, {len(names)} rules",
+        "",
+    ]
     lines.append(f"{'RULE':<{width}}  RESULT")
-    for name in rule_names():
+    for name in names:
         failed = result.failed(name)
         lines.append(f"{name:<{width}}  {'FAIL (' + str(failed) + ')' if failed else 'pass'}")
     if result.violations:
@@ -73,10 +86,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "check", help="run the policy rules over a stack's plan (offline); exit 1 on violations"
     )
     add_stack_argument(parser)
+    add_project_argument(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    result = check_stack(args.stack)
+    result = check_stack(args.stack, PROJECTS[args.project])
     print(render(result))
     return 1 if result.violations else 0

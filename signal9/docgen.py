@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from signal9 import catalog, deploytime, fsbp
+from signal9 import catalog, deploy_policy, deploytime, fsbp
 from signal9.naming import Naming
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,6 +159,25 @@ def replace_block(text: str, name: str, content: str) -> str:
     return re.sub(pattern, lambda _: block(name, content), text, count=1, flags=re.S)
 
 
+def deploy_grants() -> str:
+    """The deploy role's table: per resource type, the provider's calls and where they may act."""
+    placeholders = {"partition": "aws", "region": "<region>", "account": "<account>", "prefix": "signal9-<stack>"}
+    placeholders |= {"project": catalog.PROJECT, "stack": "<stack>"}
+    lines = ["| resource type | provider source | actions | on |", "|---|---|---|---|"]
+    for resource_type, entry in sorted(deploy_policy.TYPE_GRANTS.items()):
+        actions = sorted({a for g in entry.grants for a in g.actions} | set(entry.unscoped) | set(entry.conditioned))
+        scopes = sorted({s for g in entry.grants for s in g.scopes})
+        where = [f"`{deploy_policy.SCOPES[s].format(**placeholders)}`" for s in scopes]
+        where += ['`"*"`'] if entry.unscoped else []
+        where += ["conditioned (below)"] if entry.conditioned else []
+        lines.append(
+            f"| `{resource_type}` | `{entry.source}` | {', '.join(actions) or '(none)'} | {', '.join(where) or '-'} |"
+        )
+    lines += ["", '| action on `Resource: "*"` | why AWS offers nothing narrower |', "|---|---|"]
+    lines += [f"| {action} | {reason} |" for action, reason in sorted(deploy_policy.UNSCOPABLE.items())]
+    return "\n".join(lines)
+
+
 def generated_blocks(
     policy: Callable[[], Mapping[str, Mapping[str, int]]] = check_results,
 ) -> dict[Path, dict[str, str]]:
@@ -168,6 +187,7 @@ def generated_blocks(
             "iam-matrix": iam_matrix(),
             "fsbp-controls": fsbp_table(),
             "policy-results": policy_results(policy()),
+            "deploy-grants": deploy_grants(),
         },
         DEPLOY: {"create-times": create_times_table()},
     }

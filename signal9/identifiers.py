@@ -17,6 +17,7 @@ ACCOUNT_ID = "123456789012"
 _NAME_INPUT = {
     "aws:cloudwatch/dashboard:Dashboard": "dashboardName",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "name",
+    "aws:s3/bucket:Bucket": "bucket",
 }
 
 
@@ -44,6 +45,15 @@ def _table(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, Stat
 
 def _role(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, State]:
     return name, {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}", "uniqueId": f"AROA{_suffix(name, 17).upper()}"}
+
+
+def _policy(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, State]:
+    arn = f"arn:aws:iam::{ACCOUNT_ID}:policy/{name}"
+    return arn, {"arn": arn}
+
+
+def _bucket(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, State]:
+    return name, {"arn": f"arn:aws:s3:::{name}", "bucket": name}
 
 
 def _queue(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, State]:
@@ -126,6 +136,8 @@ def _generic(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, St
 BUILDERS: dict[str, Builder] = {
     "aws:dynamodb/table:Table": _table,
     "aws:iam/role:Role": _role,
+    "aws:iam/policy:Policy": _policy,
+    "aws:s3/bucket:Bucket": _bucket,
     "aws:sqs/queue:Queue": _queue,
     "aws:lambda/function:Function": _function,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,

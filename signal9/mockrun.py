@@ -25,7 +25,15 @@ from pulumi.runtime.sync_await import _sync_await
 
 from signal9.catalog import PROJECT
 from signal9.identifiers import ACCOUNT_ID, mock_state
-from signal9.stackfile import ROOT, SECRET_MASK, config_region, read_stack_config
+from signal9.stackfile import (
+    BOOTSTRAP,
+    BOOTSTRAP_PROJECT,
+    ROOT,
+    SECRET_MASK,
+    config_region,
+    project_directory,
+    read_stack_config,
+)
 
 PROGRAM = ROOT / "__main__.py"
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
@@ -117,6 +125,7 @@ class ProgramRun:
     resources: list[Resource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    project: str = PROJECT
 
     def of_type(self, typ: str) -> list[Resource]:
         return [r for r in self.resources if r.type == typ]
@@ -133,7 +142,7 @@ class ProgramRun:
     def to_json(self) -> dict[str, Any]:
         """The stable ``signal9 plan --json`` document (secrets masked)."""
         return {
-            "project": PROJECT,
+            "project": self.project,
             "stack": self.stack,
             "resources": [
                 {"type": r.type, "name": r.name, "parent": r.parent, "inputs": mask(r.inputs)} for r in self.resources
@@ -208,15 +217,16 @@ def run_program(
     config: Mapping[str, str] | None = None,
     mocks_factory: Any = None,
     secret_keys: list[str] | None = None,
+    project: str = PROJECT,
 ) -> ProgramRun:
     """Run ``__main__.py`` for ``stack`` under mocks and return what it registered.
 
     ``config`` replaces the stack file's values (tests use it to try bad or secret values);
     ``mocks_factory(region)`` swaps the identifier source (the local emulator uses moto).
     """
-    values = dict(read_stack_config(stack) if config is None else config)
+    values = dict(read_stack_config(stack, project) if config is None else config)
     region = config_region(values)
-    run = ProgramRun(stack=stack, region=region)
+    run = ProgramRun(stack=stack, region=region, project=project)
     mocks = (mocks_factory or AwsLikeMocks)(region)
 
     pulumi.runtime.set_all_config(values, secret_keys or [])
@@ -224,12 +234,12 @@ def run_program(
     collector = _WarningCollector(run)
     PROGRAM_LOG.addHandler(collector)
     pulumi.runtime.set_mocks(
-        mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks, run), logger=PROGRAM_LOG
+        mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks, run), logger=PROGRAM_LOG
     )
     settings.SETTINGS.rpc_manager.clear()
 
     def program() -> None:
-        runpy.run_path(str(PROGRAM), run_name="__main__")
+        runpy.run_path(str(project_directory(project) / PROGRAM.name), run_name="__main__")
 
     try:
         _sync_await(run_pulumi_func(program))

@@ -53,6 +53,14 @@ class Naming:
     def rule(self, detail_type: str) -> str:
         return f"{self.prefix}-{detail_type}"
 
+    @property
+    def permissions_boundary(self) -> str:
+        """The managed policy the bootstrap creates and the program attaches to every role it makes."""
+        return f"{self.prefix}-permissions-boundary"
+
+    def permissions_boundary_arn(self, account_id: str, partition: str = "aws") -> str:
+        return f"arn:{partition}:iam::{account_id}:policy/{self.permissions_boundary}"
+
     def common_tags(self) -> dict[str, str]:
         """Tags every taggable resource carries (applied as the provider's default tags)."""
         return {"Project": PROJECT, "Environment": self.stack, "ManagedBy": "pulumi"}

@@ -8,13 +8,27 @@ import sys
 from collections import Counter
 
 from signal9 import deploytime
+from signal9.catalog import PROJECT
 from signal9.cli import add_stack_argument
-from signal9.mockrun import ProgramRun, run_program
+from signal9.mockrun import BOOTSTRAP, BOOTSTRAP_PROJECT, ProgramRun, run_program
+
+# ``--project`` values: the main program (default) or the bootstrap project in bootstrap/.
+PROJECTS = {"signal9": PROJECT, BOOTSTRAP: BOOTSTRAP_PROJECT}
+
+
+def add_project_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--project",
+        choices=sorted(PROJECTS),
+        default="signal9",
+        help="the main program (default) or the bootstrap project (bootstrap/, stacks per AWS account, e.g. main)",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("plan", help="list the resources a stack would create (offline, Pulumi mocks)")
     add_stack_argument(parser)
+    add_project_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON document (secrets masked)")
     parser.add_argument(
         "--timing", action="store_true", help="print the modelled first-deploy and no-change-update times instead"
@@ -35,7 +49,7 @@ def summary(plan: ProgramRun) -> str:
     for resource in plan.resources:
         if resource.custom or resource.parent:
             groups.setdefault(component(resource.name), Counter())[resource.type] += 1
-    lines = [f"signal9 stack {plan.stack!r} in {plan.region}: {len(plan.resources)} resources"]
+    lines = [f"{plan.project} stack {plan.stack!r} in {plan.region}: {len(plan.resources)} resources"]
     for group, counts in groups.items():
         lines.append(f"\n{group} ({sum(counts.values())})")
         lines.extend(f"  {count:>3}  {typ}" for typ, count in sorted(counts.items()))
@@ -44,7 +58,7 @@ def summary(plan: ProgramRun) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    plan = run_program(args.stack)
+    plan = run_program(args.stack, project=PROJECTS[args.project])
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.timing:

@@ -26,6 +26,7 @@ from typing import Any
 
 from signal9 import catalog, iam
 from signal9.cron import ScheduleExpressionError, check_weekday_only
+from signal9.deploy_policy import uncovered_types
 
 Resource = Mapping[str, Any]
 Report = Callable[[str], None]
@@ -249,8 +250,10 @@ def policy_documents(resource: Resource) -> Iterator[tuple[str, Any]]:
                 yield f"inline policy {inline.get('name')!r}", _json(inline.get("policy"))
 
 
-def check_iam_no_wildcards(resource: Resource, report: Report) -> None:
-    """No wildcard actions and no ``Resource: "*"`` (except actions with no resource-level support)."""
+def check_iam_no_wildcards(
+    resource: Resource, report: Report, unscopable: frozenset[str] = ACTIONS_WITHOUT_RESOURCE_LEVEL
+) -> None:
+    """No wildcard actions and no ``Resource: "*"`` (except ``unscopable``: actions with no resource-level support)."""
     for label, document in policy_documents(resource):
         if document is None or not is_known(document):
             continue
@@ -268,7 +271,7 @@ def check_iam_no_wildcards(resource: Resource, report: Report) -> None:
                 if "*" in action or "?" in action:
                     report(f"{where} uses wildcard action {action!r}")
             if "*" in _as_list(statement.get("Resource")):
-                broad = [a for a in actions if a.lower() not in ACTIONS_WITHOUT_RESOURCE_LEVEL]
+                broad = [a for a in actions if a.lower() not in unscopable]
                 if broad:
                     report(f'{where} grants {", ".join(broad)} on Resource "*"; name the resources')
     if resource.get("type") == ROLE:
@@ -604,6 +607,28 @@ class StackRule:
 
 Rule = ResourceRule | StackRule
 
+# --- deploy identities (bootstrap) ------------------------------------------------------------
+
+
+def check_deploy_policy_covers_types(resources: Sequence[Resource], report: StackReport) -> None:
+    """Every AWS type the plan registers has its provider calls in the deploy role's policy."""
+    for resource_type in uncovered_types(str(r.get("type")) for r in resources):
+        first = next(r for r in resources if r.get("type") == resource_type)
+        report(
+            f"{resource_type} is not in signal9/deploy_policy.py TYPE_GRANTS: the deploy role could not create it; "
+            "add the provider's create/read/update/delete calls there and re-run the bootstrap (bootstrap/)",
+            first.get("name"),
+        )
+
+
+DEPLOY_RULES: tuple[StackRule, ...] = (
+    StackRule(
+        "deploy-policy-covers-types",
+        "Every AWS resource type the program registers is covered by the bootstrap's generated deploy policy.",
+        check_deploy_policy_covers_types,
+    ),
+)
+
 RULES: tuple[Rule, ...] = (
     ResourceRule(
         "table-on-demand-pitr",
@@ -711,6 +736,7 @@ RULES: tuple[Rule, ...] = (
         frozenset({METRIC_ALARM}),
         check_alarm_actions,
     ),
+    *DEPLOY_RULES,
 )
 
 

@@ -13,23 +13,42 @@ from typing import Any
 
 import yaml
 
+from signal9.catalog import PROJECT
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REGION = "us-east-1"  # a stack file without aws:region
 SECRET_MASK = "[secret]"
+BOOTSTRAP = "bootstrap"
+BOOTSTRAP_PROJECT = f"{PROJECT}-{BOOTSTRAP}"
+# Pulumi project name -> its directory (Pulumi.yaml, __main__.py and the stack files).
+PROJECT_DIRECTORIES = {PROJECT: ROOT, BOOTSTRAP_PROJECT: ROOT / BOOTSTRAP}
+
+
+def project_directory(project: str) -> Path:
+    try:
+        return PROJECT_DIRECTORIES[project]
+    except KeyError:
+        raise FileNotFoundError(f"unknown project {project!r} (projects: {', '.join(PROJECT_DIRECTORIES)})") from None
 
 
 def stack_file(stack: str) -> Path:
     return ROOT / f"Pulumi.{stack}.yaml"
 
 
-def read_stack_config(stack: str) -> dict[str, str]:
+def read_stack_config(stack: str, project: str = PROJECT) -> dict[str, str]:
     """A stack file's config as Pulumi hands it to the program: JSON text for objects.
 
     Encrypted (``secure:``) values cannot be decrypted offline; they read as ``"[secret]"``.
     """
-    path = stack_file(stack)
-    if not path.exists():
-        raise FileNotFoundError(f"{path.name} not found (stacks: dev, staging, prod)")
+    if project == PROJECT:
+        path = stack_file(stack)
+        if not path.exists():
+            raise FileNotFoundError(f"{path.name} not found (stacks: dev, staging, prod)")
+    else:
+        path = project_directory(project) / f"Pulumi.{stack}.yaml"
+        if not path.exists():
+            stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in path.parent.glob("Pulumi.*.yaml"))
+            raise FileNotFoundError(f"{path.relative_to(ROOT)} not found (stacks: {', '.join(stacks)})")
     document = yaml.safe_load(path.read_text()) or {}
 
     def decode(value: Any) -> Any:

@@ -264,15 +264,16 @@ VIOLATIONS: list[tuple[str, Callable[[Plan], Any], str]] = [
     ),
     (
         "iam-no-aws-managed-policies",
-        lambda p: p.append(
-            {
-                "type": "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-                "name": "SyncAssets-admin",
-                "parent": None,
-                "inputs": {"role": "r", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
-            }
+        # On the role itself: a RolePolicyAttachment would also be a type the deploy policy lacks.
+        lambda p: inputs(p, "SyncAssets-role").update(
+            managedPolicyArns=["arn:aws:iam::aws:policy/AdministratorAccess"]
         ),
         "AdministratorAccess",
+    ),
+    (
+        "deploy-policy-covers-types",
+        lambda p: p.append({"type": "aws:s3/bucket:Bucket", "name": "extra-bucket", "parent": None, "inputs": {}}),
+        "TYPE_GRANTS",
     ),
     (
         "iam-no-aws-managed-policies",

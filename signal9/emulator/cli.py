@@ -8,13 +8,17 @@ import signal
 import sys
 from dataclasses import dataclass
 
+import boto3
+
 from signal9 import config
+from signal9.emulator.deploy_audit import DeployAudit, install_boundary
 from signal9.emulator.provisioner import MotoProvisioner
 from signal9.emulator.server import moto_server
 from signal9.emulator.smoke import Report, format_report, run_smoke, timed
 from signal9.mockrun import ProgramRun, run_program
 from signal9.stackfile import stack_region
 
+MOTO_ACCOUNT_ID = "123456789012"  # moto's default account (the emulator never sets MOTO_ACCOUNT_ID)
 KEEP_HINTS = """\
 The emulator is still running at {endpoint} (Ctrl-C stops it). Look around with:
   export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={region}
@@ -55,12 +59,18 @@ def deploy_and_smoke(stack: str, *, keep: bool = False, on_deployed: object = No
     timings: dict[str, float] = {}
     provisioner = MotoProvisioner(region)
     with moto_server(region, keep=keep) as emulator:
+        audit = provisioner.audit = DeployAudit.for_stack(stack, MOTO_ACCOUNT_ID, region)
+        install_boundary(boto3.client("iam", region_name=region), audit.target)
         with timed(timings, "deploy"):
             plan = run_program(stack, mocks_factory=lambda _: provisioner)
+        provisioner.audit = None  # the smoke's own calls are not part of the deploy
         if callable(on_deployed):
             on_deployed(plan)
         with timed(timings, "smoke"):
             report = run_smoke(plan, stack_config, provisioner.query_definitions)
+        report.add("deploy calls allowed by the deploy policy", audit.passed, audit.summary())
+        for action, reason in audit.skipped.items():
+            provisioner.note(f"{action} not judged against the deploy policy: {reason} (emulator only)")
         run = LocalRun(plan, report, timings, provisioner.notes, emulator.endpoint)
         if keep:
             print(run.text())

@@ -20,6 +20,7 @@ import pulumi
 
 from components.packaging import zip_files
 from signal9.awsapi import create_table_request, point_in_time_recovery_request
+from signal9.emulator.deploy_audit import DeployAudit
 from signal9.emulator.server import Clients
 from signal9.mockrun import AwsLikeMocks, reveal
 
@@ -61,13 +62,16 @@ class MotoProvisioner(AwsLikeMocks):
         self.query_definitions: dict[str, State] = {}
         self._lock = threading.Lock()
         self._clients = Clients(region)
+        # Set by `signal9 local up`: judges every call against the stack's deploy policy.
+        self.audit: DeployAudit | None = None
 
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
 
     def client(self, service: str) -> Any:
-        return self._clients(service)
+        client = self._clients(service)
+        return self.audit.watch(client, service) if self.audit else client
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, State]:
         if args.typ.startswith("pulumi:providers:") or not args.custom:
@@ -100,6 +104,7 @@ def _role(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
         AssumeRolePolicyDocument=inputs["assumeRolePolicy"],
         Description=inputs.get("description", ""),
         Tags=_tag_list(inputs),
+        **({"PermissionsBoundary": inputs["permissionsBoundary"]} if inputs.get("permissionsBoundary") else {}),
     )["Role"]
     return role["RoleName"], {"arn": role["Arn"], "uniqueId": role["RoleId"]}
 

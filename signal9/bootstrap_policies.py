@@ -1,0 +1,294 @@
+"""The bootstrap project's policy documents, as pure functions over plain strings.
+
+The bootstrap (``bootstrap/``) deploys these; tests and ``signal9 check --project bootstrap``
+judge them without Pulumi. What each identity may do:
+
+- deploy role of stack S (GitHub environment S): ``deploy_policy.TYPE_GRANTS`` on S's names,
+  S's own files in the state bucket, the state key (S3 SSE-KMS) and the secrets key;
+- preview role (pull requests, every stack): the read calls of the same table on every
+  stack's names, reads of the state prefix (plus lock files), decrypt with both keys;
+- nobody else uses the keys' data actions (the key policies name these roles).
+
+Pulumi's DIY backend layout under ``<backend URL>/.pulumi/``: ``meta.yaml``,
+``stacks/<project>/<stack>.json``, ``history/<project>/<stack>/``,
+``backups/<project>/<stack>/``, ``locks/<org>/<project>/<stack>/``
+(https://www.pulumi.com/docs/iac/concepts/state-and-backends/).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from signal9 import catalog
+from signal9.deploy_policy import POLICY_VERSION, TYPE_GRANTS, StackTarget, deploy_policy_document
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
+STATE_PREFIX = "pulumi"  # PULUMI_BACKEND_URL = s3://<bucket>/pulumi
+# A customer managed policy holds at most 6,144 characters (whitespace not counted).
+MANAGED_POLICY_LIMIT = 6144
+# Read calls of the deploy table, by verb: what a preview (and a refresh) makes.
+READ_VERBS = ("Get", "Describe", "List")
+KEY_ADMIN_ACTIONS = (
+    "kms:CancelKeyDeletion",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateKeyDescription",
+)
+
+
+def deploy_role_name(stack: str) -> str:
+    return f"{catalog.PROJECT}-deploy-{stack}"
+
+
+PREVIEW_ROLE_NAME = f"{catalog.PROJECT}-preview"
+
+
+def github_trust_policy(provider_arn: str, repository: str, subject: str) -> dict[str, Any]:
+    """Only GitHub Actions runs of ``repository`` with this OIDC subject may assume the role."""
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "GitHubActionsOidc",
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": GITHUB_OIDC_AUDIENCE,
+                        f"{GITHUB_OIDC_HOST}:sub": f"repo:{repository}:{subject}",
+                    }
+                },
+            }
+        ],
+    }
+
+
+def deploy_subject(stack: str) -> str:
+    """The OIDC subject of a job running in the stack's GitHub environment (deploy.yml)."""
+    return f"environment:{stack}"
+
+
+PREVIEW_SUBJECT = "pull_request"
+
+
+def _object(bucket: str, key: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:s3:::{bucket}/{STATE_PREFIX}/.pulumi/{key}"
+
+
+def state_statements(bucket: str, stack: str | None, partition: str = "aws") -> list[dict[str, Any]]:
+    """State bucket access: a stack's deploy role (``stack``) or the preview role (``None``)."""
+    listing = {
+        "Sid": "ListStatePrefix",
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": f"arn:{partition}:s3:::{bucket}",
+        "Condition": {"StringLike": {"s3:prefix": [STATE_PREFIX, f"{STATE_PREFIX}/*"]}},
+    }
+    if stack is None:
+        return [
+            listing,
+            {
+                "Sid": "ReadState",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:{partition}:s3:::{bucket}/{STATE_PREFIX}/*",
+            },
+            {
+                # The DIY backend takes a lock file even for a preview.
+                "Sid": "PreviewLocks",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:DeleteObject"],
+                "Resource": _object(bucket, "locks/*", partition),
+            },
+        ]
+    project = catalog.PROJECT
+    return [
+        listing,
+        {
+            "Sid": "ReadBackendMeta",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": _object(bucket, "meta.yaml", partition),
+        },
+        {
+            "Sid": "OwnStackState",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": [
+                _object(bucket, f"stacks/{project}/{stack}.json*", partition),
+                _object(bucket, f"history/{project}/{stack}/*", partition),
+                _object(bucket, f"backups/{project}/{stack}/*", partition),
+                _object(bucket, f"locks/*/{project}/{stack}/*", partition),
+            ],
+        },
+    ]
+
+
+def read_only_document(target: StackTarget) -> dict[str, Any]:
+    """The preview role's resource permissions: the table's read calls on ``target``'s names."""
+    document = deploy_policy_document(target, TYPE_GRANTS)
+    statements = []
+    for statement in document["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        reads = [a for a in actions if a.split(":", 1)[1].startswith(READ_VERBS)]
+        if reads and not statement["Sid"].startswith(("CreateRoles", "Pass", "CreateKeys")):
+            statements.append({**statement, "Action": reads})
+    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+def chunk_statements(
+    statements: Sequence[Mapping[str, Any]], limit: int = MANAGED_POLICY_LIMIT
+) -> list[dict[str, Any]]:
+    """Statements packed into as few policy documents as fit AWS's managed policy size limit."""
+    documents: list[list[Mapping[str, Any]]] = [[]]
+    for statement in statements:
+        candidate = [*documents[-1], statement]
+        if documents[-1] and policy_size({"Version": POLICY_VERSION, "Statement": candidate}) > limit:
+            documents.append([statement])
+        else:
+            documents[-1] = candidate
+    for chunk in documents:
+        if policy_size({"Version": POLICY_VERSION, "Statement": chunk}) > limit:
+            raise ValueError(f"statement {chunk[0].get('Sid')} alone exceeds the {limit}-character policy limit")
+    return [{"Version": POLICY_VERSION, "Statement": list(chunk)} for chunk in documents]
+
+
+def policy_size(document: Mapping[str, Any]) -> int:
+    """The size AWS counts: the JSON text without whitespace."""
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+def key_policy(
+    account_id: str,
+    users: Mapping[str, Iterable[str]],
+    extra: Sequence[Mapping[str, Any]] = (),
+    partition: str = "aws",
+) -> str:
+    """A key policy: the account administers the key (no data use), the named roles use it.
+
+    ``users`` maps a statement id to the role ARNs allowed the actions in ``KEY_USES[sid]``.
+    """
+    statements: list[Mapping[str, Any]] = [
+        {
+            # Delegates administration (never decryption) to IAM, so the key cannot be orphaned.
+            "Sid": "AccountAdministersKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+            "Action": list(KEY_ADMIN_ACTIONS),
+            "Resource": "*",
+        }
+    ]
+    for sid, roles in users.items():
+        arns = sorted(roles)
+        if arns:
+            statements.append(
+                {
+                    "Sid": sid,
+                    "Effect": "Allow",
+                    "Principal": {"AWS": arns},
+                    "Action": list(KEY_USES[sid]),
+                    "Resource": "*",
+                }
+            )
+    statements.extend(extra)
+    return json.dumps({"Version": POLICY_VERSION, "Statement": statements})
+
+
+# Data actions per key-policy statement id. S3 SSE-KMS needs GenerateDataKey to write and
+# Decrypt to read; Pulumi's awskms:// secrets provider Encrypts and Decrypts the stack's data key.
+KEY_USES: dict[str, tuple[str, ...]] = {
+    "DeployRolesUseStateKey": ("kms:Decrypt", "kms:GenerateDataKey"),
+    "PreviewRoleUsesStateKey": ("kms:Decrypt", "kms:GenerateDataKey"),
+    "DeployRolesUseSecretsKey": ("kms:Encrypt", "kms:Decrypt"),
+    "PreviewRoleReadsSecrets": ("kms:Decrypt",),
+    # People: stack init, config set --secret and break-glass deploys need both keys.
+    "OperatorsUseStateKey": ("kms:Decrypt", "kms:GenerateDataKey"),
+    "OperatorsUseSecretsKey": ("kms:Encrypt", "kms:Decrypt"),
+}
+
+
+def cloudtrail_key_statement(account_id: str, trail_arn: str) -> dict[str, Any]:
+    """CloudTrail may encrypt this account's audit trail log files with the state key."""
+    return {
+        "Sid": "CloudTrailEncryptsStateAudit",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": ["kms:GenerateDataKey", "kms:DescribeKey"],
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"aws:SourceArn": trail_arn},
+            "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": f"arn:*:cloudtrail:*:{account_id}:trail/*"},
+        },
+    }
+
+
+def tls_only_statement(bucket_arn: str) -> dict[str, Any]:
+    """Refuse every request to the bucket that is not over TLS (a Deny: wildcards only narrow)."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def audit_bucket_policy(bucket_arn: str, trail_arn: str) -> str:
+    """The audit bucket: TLS only; CloudTrail (for this trail only) checks the ACL and writes logs."""
+    source = {"StringEquals": {"aws:SourceArn": trail_arn}}
+    return json.dumps(
+        {
+            "Version": POLICY_VERSION,
+            "Statement": [
+                tls_only_statement(bucket_arn),
+                {
+                    "Sid": "CloudTrailChecksAcl",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "s3:GetBucketAcl",
+                    "Resource": bucket_arn,
+                    "Condition": source,
+                },
+                {
+                    "Sid": "CloudTrailWritesLogs",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "s3:PutObject",
+                    "Resource": f"{bucket_arn}/AWSLogs/*",
+                    "Condition": source,
+                },
+            ],
+        }
+    )
+
+
+def state_bucket_policy(bucket_arn: str) -> str:
+    return json.dumps({"Version": POLICY_VERSION, "Statement": [tls_only_statement(bucket_arn)]})
+
+
+def state_bucket_name(account_id: str) -> str:
+    """Bucket names are global: the account id makes the state bucket's unique and predictable."""
+    return f"{catalog.PROJECT}-pulumi-state-{account_id}"
+
+
+def audit_bucket_name(account_id: str) -> str:
+    return f"{catalog.PROJECT}-pulumi-audit-{account_id}"
+
+
+def state_backend_url(account_id: str) -> str:
+    """``PULUMI_BACKEND_URL`` for GitHub and ``pulumi login``."""
+    return f"s3://{state_bucket_name(account_id)}/{STATE_PREFIX}"

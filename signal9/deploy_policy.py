@@ -1,0 +1,644 @@
+"""The deploy role's permissions, as data: resource type -> provider API calls -> resource patterns.
+
+One stack's deploy role (assumed by GitHub Actions in that stack's environment) runs
+``pulumi up`` of the program. Pulumi's AWS provider is the Terraform AWS provider bridged,
+so for each resource type the program registers, the calls are the ones the provider's
+resource code makes to create, read (refresh, drift), update and delete it, including the
+reads it does after each write (tags, waits). ``TYPE_GRANTS`` lists them per type, each with
+the provider source file it was taken from (hashicorp/terraform-provider-aws,
+``internal/service/<svc>/<file>.go``) and the resource patterns of the stack's own names
+(ARN formats from the AWS Service Authorization Reference, "Actions, resources, and
+condition keys for <service>"). ``deploy_policy_document`` turns the types of one stack's
+plan into the IAM policy; ``signal9.policy_rules`` fails a plan that registers a type
+missing here, so adding a resource type forces this table (and the bootstrap) to follow.
+
+Rules the table keeps (tests/test_deploy_policy.py proves them):
+
+- no wildcard in any action; ``Resource: "*"`` only for the actions in ``UNSCOPABLE``, which
+  AWS documents with no resource type, each with the reason;
+- roles can be created (and given a boundary) only with the stack's permissions boundary
+  (``iam:PermissionsBoundary``), and ``iam:DeleteRolePermissionsBoundary`` is never granted;
+- ``iam:PassRole`` only for the stack's function roles (to Lambda) and its scheduler role
+  (to EventBridge Scheduler), with ``iam:PassedToService``;
+- KMS keys have random ids: key actions are limited to keys tagged with this stack
+  (``aws:ResourceTag``), key creation to requests carrying the stack's tags (``aws:RequestTag``).
+
+This module is pure data and standard library: the CrossGuard pack imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from signal9 import catalog
+from signal9.naming import Naming
+
+POLICY_VERSION = "2012-10-17"
+PROVIDER_SOURCE = "https://github.com/hashicorp/terraform-provider-aws/blob/main/internal/service/"
+AUTHORIZATION_REFERENCE = "https://docs.aws.amazon.com/service-authorization/latest/reference/"
+LAMBDA_SERVICE = "lambda.amazonaws.com"
+SCHEDULER_SERVICE = "scheduler.amazonaws.com"
+# The AWS account that publishes the Powertools public layers (components/function_fleet.py).
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+
+# Resource patterns of one stack, by scope name. Placeholders: {partition} {region} {account}
+# {prefix} (signal9-<stack>) {project} {stack}. ARN formats: the Service Authorization Reference.
+SCOPES: dict[str, str] = {
+    "table": "arn:{partition}:dynamodb:{region}:{account}:table/{prefix}-*",
+    "role": "arn:{partition}:iam::{account}:role/{prefix}-*",
+    "queue": "arn:{partition}:sqs:{region}:{account}:{prefix}-*",
+    # Lambda's log groups; the trailing * also covers the ``:*`` form of a group's ARN.
+    "log-group": "arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{prefix}-*",
+    "function": "arn:{partition}:lambda:{region}:{account}:function:{prefix}-*",
+    "powertools-layer": "arn:{partition}:lambda:{region}:" + POWERTOOLS_LAYER_ACCOUNT + ":layer:AWSLambdaPowertools*",
+    "event-bus": "arn:{partition}:events:{region}:{account}:event-bus/{prefix}",
+    "event-rule": "arn:{partition}:events:{region}:{account}:rule/{prefix}/{prefix}-*",
+    "event-archive": "arn:{partition}:events:{region}:{account}:archive/{prefix}-*",
+    "schedule-group": "arn:{partition}:scheduler:{region}:{account}:schedule-group/{prefix}",
+    "schedule": "arn:{partition}:scheduler:{region}:{account}:schedule/{prefix}/{prefix}-*",
+    "secret": "arn:{partition}:secretsmanager:{region}:{account}:secret:{project}/{stack}/*",
+    "topic": "arn:{partition}:sns:{region}:{account}:{prefix}-*",
+    "alarm": "arn:{partition}:cloudwatch:{region}:{account}:alarm:{prefix}-*",
+    "dashboard": "arn:{partition}:cloudwatch::{account}:dashboard/{prefix}",
+    # Key ids are random; the stack's keys are told apart by their tags (KEY_CONDITION).
+    "kms-key": "arn:{partition}:kms:{region}:{account}:key/*",
+    "kms-alias": "arn:{partition}:kms:{region}:{account}:alias/{prefix}-*",
+}
+# Scopes whose statements carry a condition (placeholders as in SCOPES).
+KEY_CONDITION = {"StringLike": {"aws:ResourceTag/Project": "{project}", "aws:ResourceTag/Environment": "{stack}"}}
+CREATE_KEY_CONDITION = {
+    "StringEquals": {"aws:RequestTag/Project": "{project}", "aws:RequestTag/Environment": "{stack}"}
+}
+SCOPE_CONDITIONS: dict[str, dict[str, Any]] = {"kms-key": KEY_CONDITION}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """API actions the provider calls on resources of the given scopes."""
+
+    actions: tuple[str, ...]
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TypeGrants:
+    """Everything ``pulumi up`` needs for one resource type, and where the calls come from."""
+
+    source: str  # provider file under internal/service/
+    grants: tuple[Grant, ...]
+    # Actions that can only take Resource "*" (keys of UNSCOPABLE).
+    unscoped: tuple[str, ...] = ()
+    # Actions whose only allowed form carries a condition (SPECIAL_STATEMENTS).
+    conditioned: tuple[str, ...] = ()
+
+
+# Actions AWS documents with no resource type: "*" is the narrowest grant possible.
+UNSCOPABLE: dict[str, str] = {
+    "kms:CreateKey": "the key does not exist yet (no resource type); limited by aws:RequestTag to the stack's tags",
+    "kms:ListAliases": "a list call with no resource type; the provider reads an alias back through it",
+    "logs:DescribeLogGroups": "a list call with no resource type; the provider finds its log group through it",
+    "logs:PutQueryDefinition": "CloudWatch Logs query definitions have no resource type in IAM",
+    "logs:DescribeQueryDefinitions": "CloudWatch Logs query definitions have no resource type in IAM",
+    "logs:DeleteQueryDefinition": "CloudWatch Logs query definitions have no resource type in IAM",
+    "cloudwatch:DescribeAlarms": "a list call with no resource type; the provider reads each alarm through it",
+    "sns:GetSubscriptionAttributes": "SNS subscriptions have no resource type in IAM",
+    "sns:SetSubscriptionAttributes": "SNS subscriptions have no resource type in IAM",
+    "sns:Unsubscribe": "SNS subscriptions have no resource type in IAM",
+}
+
+_TAGS = ("TagResource", "UntagResource")
+
+TYPE_GRANTS: dict[str, TypeGrants] = {
+    # Configuring the provider validates credentials (sts:GetCallerIdentity needs no grant);
+    # getRegion/getPartition answer locally.
+    "pulumi:providers:aws": TypeGrants("provider/provider.go", ()),
+    "aws:dynamodb/table:Table": TypeGrants(
+        "dynamodb/table.go",
+        (
+            Grant(
+                tuple(
+                    f"dynamodb:{a}"
+                    for a in (
+                        "CreateTable",
+                        "DescribeTable",
+                        "UpdateTable",
+                        "DeleteTable",
+                        "DescribeContinuousBackups",
+                        "UpdateContinuousBackups",
+                        "DescribeTimeToLive",
+                        "UpdateTimeToLive",
+                        "ListTagsOfResource",
+                        *_TAGS,
+                    )
+                ),
+                ("table",),
+            ),
+        ),
+    ),
+    "aws:iam/role:Role": TypeGrants(
+        "iam/role.go",
+        (
+            Grant(
+                tuple(
+                    f"iam:{a}"
+                    for a in (
+                        "GetRole",
+                        "UpdateRole",
+                        "UpdateRoleDescription",
+                        "UpdateAssumeRolePolicy",
+                        "DeleteRole",
+                        "TagRole",
+                        "UntagRole",
+                        "ListRoleTags",
+                        # Deleting a role: the provider first removes it from instance profiles.
+                        "ListInstanceProfilesForRole",
+                    )
+                ),
+                ("role",),
+            ),
+        ),
+        conditioned=("iam:CreateRole", "iam:PutRolePermissionsBoundary"),
+    ),
+    "aws:iam/rolePolicy:RolePolicy": TypeGrants(
+        "iam/role_policy.go",
+        (Grant(("iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"), ("role",)),),
+    ),
+    "aws:iam/rolePoliciesExclusive:RolePoliciesExclusive": TypeGrants(
+        "iam/role_policies_exclusive.go",
+        (Grant(("iam:ListRolePolicies", "iam:DeleteRolePolicy"), ("role",)),),
+    ),
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": TypeGrants(
+        "iam/role_policy_attachments_exclusive.go",
+        (Grant(("iam:ListAttachedRolePolicies", "iam:DetachRolePolicy"), ("role",)),),
+    ),
+    "aws:sqs/queue:Queue": TypeGrants(
+        "sqs/queue.go",
+        (
+            Grant(
+                tuple(
+                    f"sqs:{a}"
+                    for a in (
+                        "CreateQueue",
+                        "GetQueueAttributes",
+                        "SetQueueAttributes",
+                        "GetQueueUrl",
+                        "DeleteQueue",
+                        "ListQueueTags",
+                        "TagQueue",
+                        "UntagQueue",
+                    )
+                ),
+                ("queue",),
+            ),
+        ),
+    ),
+    "aws:sqs/queuePolicy:QueuePolicy": TypeGrants(
+        "sqs/queue_policy.go",
+        (Grant(("sqs:SetQueueAttributes", "sqs:GetQueueAttributes"), ("queue",)),),
+    ),
+    "aws:cloudwatch/logGroup:LogGroup": TypeGrants(
+        "logs/group.go",
+        (
+            Grant(
+                tuple(
+                    f"logs:{a}"
+                    for a in (
+                        "CreateLogGroup",
+                        "DeleteLogGroup",
+                        "PutRetentionPolicy",
+                        "DeleteRetentionPolicy",
+                        # kms_key_id on a log group (pre-covered for the log-group key).
+                        "AssociateKmsKey",
+                        "DisassociateKmsKey",
+                        "ListTagsForResource",
+                        *_TAGS,
+                    )
+                ),
+                ("log-group",),
+            ),
+        ),
+        unscoped=("logs:DescribeLogGroups",),
+    ),
+    "aws:cloudwatch/queryDefinition:QueryDefinition": TypeGrants(
+        "logs/query_definition.go",
+        (),
+        unscoped=("logs:PutQueryDefinition", "logs:DescribeQueryDefinitions", "logs:DeleteQueryDefinition"),
+    ),
+    "aws:lambda/function:Function": TypeGrants(
+        "lambda/function.go",
+        (
+            Grant(
+                tuple(
+                    f"lambda:{a}"
+                    for a in (
+                        "CreateFunction",
+                        "GetFunction",
+                        "GetFunctionConfiguration",
+                        "UpdateFunctionCode",
+                        "UpdateFunctionConfiguration",
+                        "DeleteFunction",
+                        "ListVersionsByFunction",
+                        "PublishVersion",
+                        "GetFunctionCodeSigningConfig",
+                        "GetFunctionRecursionConfig",
+                        "PutFunctionRecursionConfig",
+                        # reserved_concurrent_executions (pre-covered).
+                        "GetFunctionConcurrency",
+                        "PutFunctionConcurrency",
+                        "DeleteFunctionConcurrency",
+                        "ListTags",
+                        *_TAGS,
+                    )
+                ),
+                ("function",),
+            ),
+            # Attaching a layer version needs read access to it (Powertools, AWS's public layer).
+            Grant(("lambda:GetLayerVersion",), ("powertools-layer",)),
+        ),
+        conditioned=("iam:PassRole",),
+    ),
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": TypeGrants(
+        "lambda/function_event_invoke_config.go",
+        (
+            Grant(
+                (
+                    "lambda:PutFunctionEventInvokeConfig",
+                    "lambda:GetFunctionEventInvokeConfig",
+                    "lambda:UpdateFunctionEventInvokeConfig",
+                    "lambda:DeleteFunctionEventInvokeConfig",
+                ),
+                ("function",),
+            ),
+        ),
+    ),
+    "aws:lambda/permission:Permission": TypeGrants(
+        "lambda/permission.go",
+        (Grant(("lambda:AddPermission", "lambda:GetPolicy", "lambda:RemovePermission"), ("function",)),),
+    ),
+    "aws:cloudwatch/eventBus:EventBus": TypeGrants(
+        "events/bus.go",
+        (
+            Grant(
+                tuple(
+                    f"events:{a}"
+                    for a in (
+                        "CreateEventBus",
+                        "DescribeEventBus",
+                        "UpdateEventBus",
+                        "DeleteEventBus",
+                        "ListTagsForResource",
+                        *_TAGS,
+                    )
+                ),
+                ("event-bus",),
+            ),
+        ),
+    ),
+    # Pre-covered: a resource policy on the bus (helper `security`).
+    "aws:cloudwatch/eventBusPolicy:EventBusPolicy": TypeGrants(
+        "events/bus_policy.go",
+        (Grant(("events:PutPermission", "events:RemovePermission", "events:DescribeEventBus"), ("event-bus",)),),
+    ),
+    "aws:cloudwatch/eventArchive:EventArchive": TypeGrants(
+        "events/archive.go",
+        (
+            Grant(
+                ("events:CreateArchive", "events:DescribeArchive", "events:UpdateArchive", "events:DeleteArchive"),
+                ("event-archive",),
+            ),
+            # An archive is created on its source bus: CreateArchive is authorised on both.
+            Grant(("events:CreateArchive",), ("event-bus",)),
+        ),
+    ),
+    "aws:cloudwatch/eventRule:EventRule": TypeGrants(
+        "events/rule.go",
+        (
+            Grant(
+                tuple(
+                    f"events:{a}"
+                    for a in (
+                        "PutRule",
+                        "DescribeRule",
+                        "DeleteRule",
+                        "EnableRule",
+                        "DisableRule",
+                        "ListTargetsByRule",
+                        "ListTagsForResource",
+                        *_TAGS,
+                    )
+                ),
+                ("event-rule",),
+            ),
+        ),
+    ),
+    "aws:cloudwatch/eventTarget:EventTarget": TypeGrants(
+        "events/target.go",
+        (Grant(("events:PutTargets", "events:ListTargetsByRule", "events:RemoveTargets"), ("event-rule",)),),
+    ),
+    "aws:scheduler/scheduleGroup:ScheduleGroup": TypeGrants(
+        "scheduler/schedule_group.go",
+        (
+            Grant(
+                tuple(
+                    f"scheduler:{a}"
+                    for a in (
+                        "CreateScheduleGroup",
+                        "GetScheduleGroup",
+                        "DeleteScheduleGroup",
+                        "ListTagsForResource",
+                        *_TAGS,
+                    )
+                ),
+                ("schedule-group",),
+            ),
+        ),
+    ),
+    "aws:scheduler/schedule:Schedule": TypeGrants(
+        "scheduler/schedule.go",
+        (
+            Grant(
+                (
+                    "scheduler:CreateSchedule",
+                    "scheduler:GetSchedule",
+                    "scheduler:UpdateSchedule",
+                    "scheduler:DeleteSchedule",
+                ),
+                ("schedule",),
+            ),
+        ),
+        conditioned=("iam:PassRole",),
+    ),
+    "aws:secretsmanager/secret:Secret": TypeGrants(
+        "secretsmanager/secret.go",
+        (
+            Grant(
+                tuple(
+                    f"secretsmanager:{a}"
+                    for a in (
+                        "CreateSecret",
+                        "DescribeSecret",
+                        "UpdateSecret",
+                        "DeleteSecret",
+                        # The provider reads the (absent) resource policy on every refresh.
+                        "GetResourcePolicy",
+                        *_TAGS,
+                    )
+                ),
+                ("secret",),
+            ),
+        ),
+    ),
+    "aws:secretsmanager/secretVersion:SecretVersion": TypeGrants(
+        "secretsmanager/secret_version.go",
+        (
+            Grant(
+                (
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:ListSecretVersionIds",
+                    # Deleting a version removes its staging labels.
+                    "secretsmanager:UpdateSecretVersionStage",
+                ),
+                ("secret",),
+            ),
+        ),
+    ),
+    "aws:kms/key:Key": TypeGrants(
+        "kms/key.go",
+        (
+            Grant(
+                tuple(
+                    f"kms:{a}"
+                    for a in (
+                        "DescribeKey",
+                        "GetKeyPolicy",
+                        "PutKeyPolicy",
+                        "GetKeyRotationStatus",
+                        "EnableKeyRotation",
+                        "DisableKeyRotation",
+                        "UpdateKeyDescription",
+                        "EnableKey",
+                        "DisableKey",
+                        "ListResourceTags",
+                        "ScheduleKeyDeletion",
+                        *_TAGS,
+                    )
+                ),
+                ("kms-key",),
+            ),
+        ),
+        unscoped=("kms:CreateKey",),
+    ),
+    "aws:kms/alias:Alias": TypeGrants(
+        "kms/alias.go",
+        (
+            # Alias calls are authorised on the alias and on the key it points at.
+            Grant(("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"), ("kms-alias", "kms-key")),
+        ),
+        unscoped=("kms:ListAliases",),
+    ),
+    "aws:sns/topic:Topic": TypeGrants(
+        "sns/topic.go",
+        (
+            Grant(
+                tuple(
+                    f"sns:{a}"
+                    for a in (
+                        "CreateTopic",
+                        "GetTopicAttributes",
+                        "SetTopicAttributes",
+                        "DeleteTopic",
+                        "ListTagsForResource",
+                        *_TAGS,
+                    )
+                ),
+                ("topic",),
+            ),
+        ),
+    ),
+    "aws:sns/topicSubscription:TopicSubscription": TypeGrants(
+        "sns/topic_subscription.go",
+        (Grant(("sns:Subscribe", "sns:GetTopicAttributes"), ("topic",)),),
+        unscoped=("sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes", "sns:Unsubscribe"),
+    ),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": TypeGrants(
+        "cloudwatch/metric_alarm.go",
+        (
+            Grant(
+                (
+                    "cloudwatch:PutMetricAlarm",
+                    "cloudwatch:DeleteAlarms",
+                    "cloudwatch:ListTagsForResource",
+                    *(f"cloudwatch:{a}" for a in _TAGS),
+                ),
+                ("alarm",),
+            ),
+        ),
+        unscoped=("cloudwatch:DescribeAlarms",),
+    ),
+    "aws:cloudwatch/dashboard:Dashboard": TypeGrants(
+        "cloudwatch/dashboard.go",
+        (Grant(("cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"), ("dashboard",)),),
+    ),
+}
+
+
+class UncoveredTypeError(ValueError):
+    """A plan registers a resource type the deploy policy has no actions for."""
+
+
+def is_aws_type(resource_type: str) -> bool:
+    """Types the deploy role acts on: AWS resources and the AWS provider (not components)."""
+    return resource_type.startswith("aws:") or resource_type == "pulumi:providers:aws"
+
+
+def uncovered_types(types: Iterable[str]) -> list[str]:
+    """The AWS types among ``types`` that ``TYPE_GRANTS`` does not cover, sorted."""
+    return sorted({t for t in types if is_aws_type(t) and t not in TYPE_GRANTS})
+
+
+@dataclass(frozen=True)
+class StackTarget:
+    """Where one stack deploys: the values the patterns are filled with."""
+
+    stack: str
+    account_id: str
+    region: str
+    partition: str = "aws"
+
+    @property
+    def naming(self) -> Naming:
+        return Naming(self.stack)
+
+    def fill(self, template: str) -> str:
+        return template.format(
+            partition=self.partition,
+            region=self.region,
+            account=self.account_id,
+            prefix=self.naming.prefix,
+            project=catalog.PROJECT,
+            stack=self.stack,
+        )
+
+    def scope(self, name: str) -> str:
+        return self.fill(SCOPES[name])
+
+    def condition(self, template: Mapping[str, Any]) -> dict[str, Any]:
+        return {op: {key: self.fill(value) for key, value in values.items()} for op, values in template.items()}
+
+    def role_arn(self, role: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:role/{self.naming.role(role)}"
+
+    @property
+    def boundary_arn(self) -> str:
+        return self.naming.permissions_boundary_arn(self.account_id, self.partition)
+
+
+def _special_statements(target: StackTarget, types: set[str]) -> list[dict[str, Any]]:
+    """The conditioned grants: role creation under the boundary, PassRole, key creation."""
+    statements: list[dict[str, Any]] = []
+    if "aws:iam/role:Role" in types:
+        statements.append(
+            {
+                "Sid": "CreateRolesOnlyUnderTheBoundary",
+                "Effect": "Allow",
+                "Action": ["iam:CreateRole", "iam:PutRolePermissionsBoundary"],
+                "Resource": target.scope("role"),
+                "Condition": {"StringEquals": {"iam:PermissionsBoundary": target.boundary_arn}},
+            }
+        )
+    if "aws:lambda/function:Function" in types:
+        statements.append(
+            {
+                "Sid": "PassFunctionRolesToLambda",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": [target.role_arn(f.name) for f in catalog.FUNCTIONS],
+                "Condition": {"StringEquals": {"iam:PassedToService": LAMBDA_SERVICE}},
+            }
+        )
+    if "aws:scheduler/schedule:Schedule" in types:
+        statements.append(
+            {
+                "Sid": "PassSchedulerRoleToScheduler",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": target.role_arn(SCHEDULER_ROLE),
+                "Condition": {"StringEquals": {"iam:PassedToService": SCHEDULER_SERVICE}},
+            }
+        )
+    return statements
+
+
+# The logical role name Schedules gives its execution role (``Naming.role("scheduler")``).
+SCHEDULER_ROLE = "scheduler"
+
+
+def _sid(scope: str) -> str:
+    return "".join(part.capitalize() for part in scope.split("-"))
+
+
+def type_statements(target: StackTarget, types: Iterable[str]) -> list[dict[str, Any]]:
+    """The deploy statements for these resource types, merged by scope (one statement per scope)."""
+    wanted = set(types)
+    missing = uncovered_types(wanted)
+    if missing:
+        raise UncoveredTypeError(
+            f"no deploy permissions for {', '.join(missing)}: add the provider's calls to "
+            "signal9/deploy_policy.py TYPE_GRANTS (and re-run the bootstrap)"
+        )
+    by_scope: dict[str, set[str]] = {}
+    unscoped: set[str] = set()
+    for resource_type in sorted(wanted & set(TYPE_GRANTS)):
+        entry = TYPE_GRANTS[resource_type]
+        for grant in entry.grants:
+            for scope in grant.scopes:
+                by_scope.setdefault(scope, set()).update(grant.actions)
+        unscoped.update(entry.unscoped)
+    statements: list[dict[str, Any]] = []
+    for scope, actions in sorted(by_scope.items()):
+        statement: dict[str, Any] = {
+            "Sid": _sid(scope),
+            "Effect": "Allow",
+            "Action": sorted(actions),
+            "Resource": target.scope(scope),
+        }
+        if scope in SCOPE_CONDITIONS:
+            statement["Condition"] = target.condition(SCOPE_CONDITIONS[scope])
+        statements.append(statement)
+    create_key = {"kms:CreateKey"} & unscoped
+    if create_key:
+        statements.append(
+            {
+                "Sid": "CreateKeysTaggedForTheStack",
+                "Effect": "Allow",
+                "Action": sorted(create_key),
+                "Resource": "*",
+                "Condition": target.condition(CREATE_KEY_CONDITION),
+            }
+        )
+    if unscoped - create_key:
+        statements.append(
+            {
+                "Sid": "ActionsWithoutResourceTypes",
+                "Effect": "Allow",
+                "Action": sorted(unscoped - create_key),
+                "Resource": "*",
+            }
+        )
+    return statements + _special_statements(target, wanted)
+
+
+def deploy_policy_document(target: StackTarget, types: Iterable[str]) -> dict[str, Any]:
+    """The deploy role's resource permissions for a plan with these resource types."""
+    return {"Version": POLICY_VERSION, "Statement": type_statements(target, types)}
+
+
+def all_actions() -> set[str]:
+    """Every action the table can grant (for the static checks)."""
+    actions = {a for entry in TYPE_GRANTS.values() for g in entry.grants for a in g.actions}
+    actions |= {a for entry in TYPE_GRANTS.values() for a in (*entry.unscoped, *entry.conditioned)}
+    return actions

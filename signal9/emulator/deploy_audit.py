@@ -1,0 +1,215 @@
+"""Judge every AWS call ``signal9 local up`` makes while deploying against the stack's deploy policy.
+
+The provisioner's boto3 clients get a botocore ``before-call`` hook: each operation becomes
+its IAM action (``<prefix>:<Operation>``) on the ARN of the resource it names, and moto's IAM
+policy evaluator (the one the smoke's role checks use) judges it against the deploy role's
+policy that the bootstrap generates for this stack (``signal9.deploy_policy``). The calls
+that carry a condition in the policy are judged with it: ``iam:CreateRole`` with the
+boundary it passes (``iam:PermissionsBoundary``), ``kms:CreateKey`` with its tags, and the
+implicit ``iam:PassRole`` of ``lambda:CreateFunction`` and ``scheduler:CreateSchedule``
+with ``iam:PassedToService``. A call the policy does not allow is recorded with the action
+and resource named (the emulator lets it through, so the deploy completes and every missing
+action is reported at once) and fails the run.
+
+What stands in for AWS: the judging is moto's evaluator over the policy document, not
+AWS's request-time enforcement (moto enforces only ``Resource: "*"`` grants on requests).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+from moto.iam.access_control import IAMPolicy, PermissionResult
+
+from signal9.boundary import boundary_document
+from signal9.deploy_policy import LAMBDA_SERVICE, SCHEDULER_SERVICE, TYPE_GRANTS, StackTarget, deploy_policy_document
+
+# Calls that need no permission (every identity may ask who it is).
+UNAUTHORISED_CALLS = frozenset({"sts:GetCallerIdentity"})
+# Emulator-only calls a real deploy never makes, with the reason.
+EMULATOR_ONLY = {
+    "lambda:PublishLayerVersion": "publishes the local stand-in for AWS's public Powertools layer",
+}
+
+Params = Mapping[str, Any]
+
+
+def _name_arn(target: StackTarget, service: str, resource: str) -> str:
+    return f"arn:{target.partition}:{service}:{target.region}:{target.account_id}:{resource}"
+
+
+def _queue_arn(target: StackTarget, params: Params) -> str:
+    name = params.get("QueueName") or urlparse(str(params.get("QueueUrl"))).path.rsplit("/", 1)[-1]
+    return _name_arn(target, "sqs", name)
+
+
+def _key_arn(target: StackTarget, params: Params) -> str:
+    key = str(params.get("KeyId") or params.get("TargetKeyId") or "*")
+    return key if key.startswith("arn:") else _name_arn(target, "kms", f"key/{key}")
+
+
+def _secret_arn(target: StackTarget, params: Params) -> str:
+    secret = str(params.get("SecretId") or params.get("Name"))
+    return secret if secret.startswith("arn:") else _name_arn(target, "secretsmanager", f"secret:{secret}-XXXXXX")
+
+
+def _function_arn(target: StackTarget, params: Params) -> str:
+    function = str(params["FunctionName"])
+    return function if function.startswith("arn:") else _name_arn(target, "lambda", f"function:{function}")
+
+
+def _rule_arn(target: StackTarget, params: Params) -> str:
+    bus = str(params.get("EventBusName") or "default").rsplit("/", 1)[-1]
+    return _name_arn(target, "events", f"rule/{bus}/{params.get('Rule') or params.get('Name')}")
+
+
+# The resource each (service, operation) acts on, as an ARN.
+RESOURCES: dict[str, Callable[[StackTarget, Params], str]] = {
+    "dynamodb": lambda t, p: _name_arn(t, "dynamodb", f"table/{p['TableName']}"),
+    "iam": lambda t, p: f"arn:{t.partition}:iam::{t.account_id}:role/{p['RoleName']}",
+    "sqs": _queue_arn,
+    "logs": lambda t, p: _name_arn(
+        t, "logs", f"log-group:{p.get('logGroupName') or p.get('logGroupNamePrefix') or '*'}"
+    ),
+    "lambda": _function_arn,
+    "kms": _key_arn,
+    "secretsmanager": _secret_arn,
+    "sns": lambda t, p: str(p.get("TopicArn") or _name_arn(t, "sns", str(p.get("Name")))),
+}
+OPERATION_RESOURCES: dict[str, Callable[[StackTarget, Params], str]] = {
+    "events:CreateEventBus": lambda t, p: _name_arn(t, "events", f"event-bus/{p['Name']}"),
+    "events:CreateArchive": lambda t, p: _name_arn(t, "events", f"archive/{p['ArchiveName']}"),
+    "events:PutRule": _rule_arn,
+    "events:PutTargets": _rule_arn,
+    "scheduler:CreateScheduleGroup": lambda t, p: _name_arn(t, "scheduler", f"schedule-group/{p['Name']}"),
+    "scheduler:CreateSchedule": lambda t, p: _name_arn(t, "scheduler", f"schedule/{p['GroupName']}/{p['Name']}"),
+    "kms:CreateAlias": lambda t, p: _name_arn(t, "kms", str(p["AliasName"])),
+    "kms:CreateKey": lambda t, p: "*",
+    "cloudwatch:PutMetricAlarm": lambda t, p: _name_arn(t, "cloudwatch", f"alarm:{p['AlarmName']}"),
+    "cloudwatch:DescribeAlarms": lambda t, p: "*",
+    "cloudwatch:PutDashboard": lambda t, p: (
+        f"arn:{t.partition}:cloudwatch::{t.account_id}:dashboard/{p['DashboardName']}"
+    ),
+    "cloudwatch:GetDashboard": lambda t, p: (
+        f"arn:{t.partition}:cloudwatch::{t.account_id}:dashboard/{p['DashboardName']}"
+    ),
+    "logs:DescribeLogGroups": lambda t, p: "*",
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    action: str
+    resource: str
+    conditions: dict[str, str] = field(default_factory=dict)
+
+
+def calls_of(target: StackTarget, service: str, operation: str, params: Params) -> list[Call]:
+    """The IAM authorisations one API call needs (itself, plus an implicit PassRole)."""
+    action = f"{service}:{operation}"
+    resolve = OPERATION_RESOURCES.get(action) or RESOURCES.get(service)
+    if resolve is None:
+        raise KeyError(f"{action}: the deploy audit cannot name its resource; add it to deploy_audit.py")
+    conditions: dict[str, str] = {}
+    if action == "iam:CreateRole":
+        conditions["iam:PermissionsBoundary"] = str(params.get("PermissionsBoundary", ""))
+    if action == "kms:CreateKey":
+        for tag in params.get("Tags", []):
+            conditions[f"aws:RequestTag/{tag['TagKey']}"] = tag["TagValue"]
+    calls = [Call(action, resolve(target, params), conditions)]
+    if action == "lambda:CreateFunction":
+        calls.append(Call("iam:PassRole", str(params["Role"]), {"iam:PassedToService": LAMBDA_SERVICE}))
+    if action == "scheduler:CreateSchedule":
+        role = str(params["Target"]["RoleArn"])
+        calls.append(Call("iam:PassRole", role, {"iam:PassedToService": SCHEDULER_SERVICE}))
+    return calls
+
+
+@dataclass
+class DeployAudit:
+    """The deploy policy of one stack, and every call judged against it."""
+
+    target: StackTarget
+    document: dict[str, Any]
+    judged: list[Call] = field(default_factory=list)
+    denied: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._statements = [
+            IAMPolicy(json.dumps({"Version": self.document["Version"], "Statement": [statement]}))
+            for statement in self.document["Statement"]
+            if statement["Effect"] == "Allow"
+        ]
+
+    @classmethod
+    def for_stack(cls, stack: str, account_id: str, region: str) -> DeployAudit:
+        target = StackTarget(stack, account_id, region)
+        return cls(target, deploy_policy_document(target, TYPE_GRANTS))
+
+    def permitted(self, call: Call) -> bool:
+        """Allowed by some statement. Judged one statement at a time: moto turns an unmet
+        condition into a Deny even when the statement's resources do not match the call."""
+        return any(
+            statement.is_action_permitted(call.action, call.resource, incoming_condition_values=call.conditions or None)
+            == PermissionResult.PERMITTED
+            for statement in self._statements
+        )
+
+    def judge(self, service: str, operation: str, params: Params) -> None:
+        action = f"{service}:{operation}"
+        if action in UNAUTHORISED_CALLS:
+            return
+        if action in EMULATOR_ONLY:
+            self.skipped[action] = EMULATOR_ONLY[action]
+            return
+        try:
+            calls = calls_of(self.target, service, operation, params)
+        except KeyError as unknown:
+            self.denied.append(str(unknown.args[0]))
+            return
+        for call in calls:
+            self.judged.append(call)
+            if not self.permitted(call):
+                condition = f" with {call.conditions}" if call.conditions else ""
+                self.denied.append(f"{call.action} on {call.resource}{condition}")
+
+    def watch(self, client: Any, service: str) -> Any:
+        """Hook ``client`` so each call is judged before it is sent (boto3 service names are IAM prefixes)."""
+
+        def before_parameter_build(params: Mapping[str, Any], model: Any, **_: Any) -> None:
+            self.judge(service, model.name, params)
+
+        # unique_id: the provisioner reuses one client per service, so it is hooked once.
+        client.meta.events.register(
+            "before-parameter-build.*.*", before_parameter_build, unique_id="signal9-deploy-audit"
+        )
+        return client
+
+    @property
+    def passed(self) -> bool:
+        """Every call allowed, and calls were judged at all (a hook that never fired proves nothing)."""
+        return bool(self.judged) and not self.denied
+
+    def summary(self) -> str:
+        if not self.judged:
+            return "no deploy call was judged: the provisioner's clients were not watched"
+        if self.denied:
+            return f"the generated {self.target.stack} deploy policy does not allow: " + "; ".join(self.denied)
+        actions = {c.action for c in self.judged}
+        return (
+            f"{len(self.judged)} deploy calls ({len(actions)} distinct actions) allowed by the generated "
+            f"{self.target.stack} deploy policy (moto's IAM evaluator, conditions included)"
+        )
+
+
+def install_boundary(iam_client: Any, target: StackTarget) -> str:
+    """What the bootstrap does before the first deploy: create the stack's permissions boundary."""
+    arn = iam_client.create_policy(
+        PolicyName=target.naming.permissions_boundary, PolicyDocument=json.dumps(boundary_document(target))
+    )["Policy"]["Arn"]
+    return str(arn)
