@@ -26,7 +26,7 @@ from signal9 import bootstrap_policies as policies
 from signal9.bootstrap_config import BootstrapConfig
 from signal9.boundary import boundary_document
 from signal9.deploy_policy import TYPE_GRANTS, StackTarget, deploy_policy_document
-from signal9.mockrun import stack_region
+from signal9.stackfile import stack_region
 
 GITHUB_OIDC_URL = f"https://{policies.GITHUB_OIDC_HOST}"
 # A deploy of the whole stack takes minutes; an hour covers a slow one without lingering keys.

@@ -26,8 +26,6 @@ from pulumi.runtime.sync_await import _sync_await
 from signal9.catalog import PROJECT
 from signal9.identifiers import ACCOUNT_ID, mock_state
 from signal9.stackfile import (
-    BOOTSTRAP,
-    BOOTSTRAP_PROJECT,
     ROOT,
     SECRET_MASK,
     config_region,

@@ -10,7 +10,8 @@ from collections import Counter
 from signal9 import deploytime
 from signal9.catalog import PROJECT
 from signal9.cli import add_stack_argument
-from signal9.mockrun import BOOTSTRAP, BOOTSTRAP_PROJECT, ProgramRun, run_program
+from signal9.mockrun import ProgramRun, run_program
+from signal9.stackfile import BOOTSTRAP, BOOTSTRAP_PROJECT
 
 # ``--project`` values: the main program (default) or the bootstrap project in bootstrap/.
 PROJECTS = {"signal9": PROJECT, BOOTSTRAP: BOOTSTRAP_PROJECT}

@@ -47,7 +47,9 @@ def read_stack_config(stack: str, project: str = PROJECT) -> dict[str, str]:
     else:
         path = project_directory(project) / f"Pulumi.{stack}.yaml"
         if not path.exists():
-            stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in path.parent.glob("Pulumi.*.yaml"))
+            stacks = sorted(
+                p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in path.parent.glob("Pulumi.*.yaml")
+            )
             raise FileNotFoundError(f"{path.relative_to(ROOT)} not found (stacks: {', '.join(stacks)})")
     document = yaml.safe_load(path.read_text()) or {}
 

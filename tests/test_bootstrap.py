@@ -18,8 +18,9 @@ from signal9.check import check_stack
 from signal9.cli import main
 from signal9.deploy_policy import StackTarget
 from signal9.identifiers import ACCOUNT_ID
-from signal9.mockrun import BOOTSTRAP_PROJECT, ProgramRun, read_stack_config, run_program
+from signal9.mockrun import ProgramRun, run_program
 from signal9.policy_rules import evaluate
+from signal9.stackfile import BOOTSTRAP_PROJECT, read_stack_config
 
 BUCKET = f"signal9-pulumi-state-{ACCOUNT_ID}"
 
