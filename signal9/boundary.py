@@ -33,6 +33,9 @@ def role_resources(target: StackTarget) -> iam.FunctionResources:
         tables=dict.fromkeys(catalog.TABLE_NAMES, target.scope("table")),
         secret=target.scope("secret"),
         event_bus=target.scope("event-bus"),
+        # Any key of the account: the role policies themselves name the stack key exactly.
+        key=target.scope("kms-key"),
+        region=target.region,
     )
 
 
@@ -50,7 +53,10 @@ def boundary_document(target: StackTarget) -> dict[str, Any]:
     statements: list[Mapping[str, Any]] = []
     for function in catalog.FUNCTIONS:
         statements += iam.access_statements(function, resources)
-    statements += json.loads(scheduler_permissions([target.scope("function")], [target.scope("queue")]))["Statement"]
+    scheduler = scheduler_permissions(
+        [target.scope("function")], [target.scope("queue")], target.scope("kms-key"), target.region
+    )
+    statements += json.loads(scheduler)["Statement"]
     by_resources: dict[tuple[str, ...], list[str]] = {}
     for action, arns in sorted(_allowed(statements).items()):
         by_resources.setdefault(tuple(sorted(arns)), []).append(action)

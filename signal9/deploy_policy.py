@@ -106,6 +106,9 @@ UNSCOPABLE: dict[str, str] = {
     "sns:GetSubscriptionAttributes": "SNS subscriptions have no resource type in IAM",
     "sns:SetSubscriptionAttributes": "SNS subscriptions have no resource type in IAM",
     "sns:Unsubscribe": "SNS subscriptions have no resource type in IAM",
+    # Granted to the function roles (active tracing), so the permissions boundary carries them.
+    "xray:PutTraceSegments": "X-Ray trace segments have no resource type in IAM (active tracing)",
+    "xray:PutTelemetryRecords": "X-Ray telemetry has no resource type in IAM (active tracing)",
 }
 
 _TAGS = ("TagResource", "UntagResource")
