@@ -155,6 +155,10 @@ TYPE_GRANTS: dict[str, TypeGrants] = {
                         "TagRole",
                         "UntagRole",
                         "ListRoleTags",
+                        # Every read fills inline_policy and managed_policy_arns (readRoleInlinePolicies).
+                        "ListRolePolicies",
+                        "GetRolePolicy",
+                        "ListAttachedRolePolicies",
                         # Deleting a role: the provider first removes it from instance profiles.
                         "ListInstanceProfilesForRole",
                     )
