@@ -5,8 +5,10 @@ One stack's deploy role (assumed by GitHub Actions in that stack's environment) 
 so for each resource type the program registers, the calls are the ones the provider's
 resource code makes to create, read (refresh, drift), update and delete it, including the
 reads it does after each write (tags, waits). ``TYPE_GRANTS`` lists them per type, each with
-the provider source file it was taken from (hashicorp/terraform-provider-aws,
-``internal/service/<svc>/<file>.go``) and the resource patterns of the stack's own names
+the provider source file it was taken from (``PROVIDER_SOURCE``: pulumi/terraform-provider-aws,
+the fork of hashicorp/terraform-provider-aws that pulumi-aws bridges, ``internal/service/<svc>/<file>.go``;
+e.g. lambda/function.go reads back with GetFunction, ListVersionsByFunction and
+GetFunctionCodeSigningConfig after every create and on each refresh) and the resource patterns of the stack's own names
 (ARN formats from the AWS Service Authorization Reference, "Actions, resources, and
 condition keys for <service>"). ``deploy_policy_document`` turns the types of one stack's
 plan into the IAM policy; ``signal9.policy_rules`` fails a plan that registers a type
@@ -36,7 +38,8 @@ from signal9 import catalog
 from signal9.naming import Naming
 
 POLICY_VERSION = "2012-10-17"
-PROVIDER_SOURCE = "https://github.com/hashicorp/terraform-provider-aws/blob/main/internal/service/"
+# pulumi-aws bridges Pulumi's fork of the Terraform provider; the resource code is the same.
+PROVIDER_SOURCE = "https://github.com/pulumi/terraform-provider-aws/blob/main/internal/service/"
 AUTHORIZATION_REFERENCE = "https://docs.aws.amazon.com/service-authorization/latest/reference/"
 LAMBDA_SERVICE = "lambda.amazonaws.com"
 SCHEDULER_SERVICE = "scheduler.amazonaws.com"
@@ -155,6 +158,10 @@ TYPE_GRANTS: dict[str, TypeGrants] = {
                         "TagRole",
                         "UntagRole",
                         "ListRoleTags",
+                        # Every read fills inline_policy and managed_policy_arns (readRoleInlinePolicies).
+                        "ListRolePolicies",
+                        "GetRolePolicy",
+                        "ListAttachedRolePolicies",
                         # Deleting a role: the provider first removes it from instance profiles.
                         "ListInstanceProfilesForRole",
                     )
@@ -245,8 +252,6 @@ TYPE_GRANTS: dict[str, TypeGrants] = {
                         "ListVersionsByFunction",
                         "PublishVersion",
                         "GetFunctionCodeSigningConfig",
-                        "GetFunctionRecursionConfig",
-                        "PutFunctionRecursionConfig",
                         # reserved_concurrent_executions (pre-covered).
                         "GetFunctionConcurrency",
                         "PutFunctionConcurrency",

@@ -171,9 +171,11 @@ def deploy_grants() -> str:
         where += ['`"*"`'] if entry.unscoped else []
         where += ["conditioned (below)"] if entry.conditioned else []
         lines.append(
-            f"| `{resource_type}` | `{entry.source}` | {', '.join(actions) or '(none)'} | {', '.join(where) or '-'} |"
+            f"| `{resource_type}` | [{entry.source}]({deploy_policy.PROVIDER_SOURCE}{entry.source}) "
+            f"| {', '.join(actions) or '(none)'} | {', '.join(where) or '-'} |"
         )
-    lines += ["", '| action on `Resource: "*"` | why AWS offers nothing narrower |', "|---|---|"]
+    reference = f"[Service Authorization Reference]({deploy_policy.AUTHORIZATION_REFERENCE})"
+    lines += ["", f'| action on `Resource: "*"` | why AWS offers nothing narrower ({reference}) |', "|---|---|"]
     lines += [f"| {action} | {reason} |" for action, reason in sorted(deploy_policy.UNSCOPABLE.items())]
     return "\n".join(lines)
 

@@ -94,7 +94,13 @@ PROVIDER_ONLY_CALLS = {
     },
     "aws:secretsmanager/secret:Secret": {"secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"},
     "aws:sqs/queue:Queue": {"sqs:ListQueueTags"},
-    "aws:iam/role:Role": {"iam:GetRole", "iam:ListInstanceProfilesForRole"},
+    "aws:iam/role:Role": {
+        "iam:GetRole",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",
+        "iam:ListAttachedRolePolicies",
+        "iam:ListInstanceProfilesForRole",
+    },
     "aws:kms/key:Key": {"kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"},
     "aws:scheduler/schedule:Schedule": {"scheduler:GetSchedule"},
     "aws:cloudwatch/eventRule:EventRule": {"events:DescribeRule", "events:ListTagsForResource"},
@@ -158,6 +164,31 @@ def test_roles_are_created_only_under_the_boundary_which_cannot_be_removed() -> 
         "iam:CreatePolicy",
     ):
         assert forbidden not in granted
+
+
+def test_keys_are_created_only_with_the_stack_tags() -> None:
+    audit = DeployAudit.for_stack("dev", ACCOUNT_ID, REGION)
+    audit.judge("kms", "CreateKey", {"Tags": [{"TagKey": "Component", "TagValue": "observability"}]})
+    assert audit.denied == []
+    audit.judge("kms", "CreateKey", {"Tags": [{"TagKey": "Environment", "TagValue": "prod"}]})
+    assert audit.denied == [
+        "kms:CreateKey on * with "
+        + str(
+            {
+                "aws:RequestTag/Project": "signal9",
+                "aws:RequestTag/Environment": "prod",
+                "aws:RequestTag/ManagedBy": "pulumi",
+            }
+        )
+    ]
+    key_statements = [
+        s
+        for s in statements(deploy_policy_document(target(), TYPE_GRANTS))
+        if "kms:DescribeKey" in as_list(s["Action"])
+    ]
+    assert [s["Condition"] for s in key_statements] == [
+        {"StringLike": {"aws:ResourceTag/Project": "signal9", "aws:ResourceTag/Environment": "dev"}}
+    ]
 
 
 def test_the_policy_is_scoped_to_the_stack_names() -> None:

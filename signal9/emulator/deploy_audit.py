@@ -13,6 +13,9 @@ action is reported at once) and fails the run.
 
 What stands in for AWS: the judging is moto's evaluator over the policy document, not
 AWS's request-time enforcement (moto enforces only ``Resource: "*"`` grants on requests).
+moto's evaluator knows only ``StringEquals`` and treats a condition key the call does not
+supply as met: the ``aws:ResourceTag`` conditions on existing keys are therefore proven by
+tests/test_deploy_policy.py, not here.
 """
 
 from __future__ import annotations
@@ -118,8 +121,10 @@ def calls_of(target: StackTarget, service: str, operation: str, params: Params) 
     if action == "iam:CreateRole":
         conditions["iam:PermissionsBoundary"] = str(params.get("PermissionsBoundary", ""))
     if action == "kms:CreateKey":
-        for tag in params.get("Tags", []):
-            conditions[f"aws:RequestTag/{tag['TagKey']}"] = tag["TagValue"]
+        # The real provider merges its default tags (Project, Environment, ManagedBy) into the
+        # request; the emulator's creators send only the resource's own tags.
+        tags = {**target.naming.common_tags(), **{t["TagKey"]: t["TagValue"] for t in params.get("Tags", [])}}
+        conditions.update({f"aws:RequestTag/{key}": value for key, value in tags.items()})
     calls = [Call(action, resolve(target, params), conditions)]
     if action == "lambda:CreateFunction":
         calls.append(Call("iam:PassRole", str(params["Role"]), {"iam:PassedToService": LAMBDA_SERVICE}))
