@@ -31,7 +31,7 @@ def test_every_fsbp_control_for_our_services_is_judged_once() -> None:
     assert not [id for id, n in Counter(ids).items() if n > 1]
     expected = {f"{service}.{n}" for service, numbers in FSBP_CONTROLS.items() for n in numbers}
     assert {c.id for c in fsbp.CONTROLS if c.standard == fsbp.FSBP} == expected
-    assert ALSO_JUDGED <= set(ids)
+    assert set(ids) >= ALSO_JUDGED
 
 
 @pytest.mark.parametrize("control", fsbp.CONTROLS, ids=[c.id for c in fsbp.CONTROLS])

@@ -51,7 +51,7 @@ def test_handlers_are_traced_without_their_responses_and_annotated_with_the_corr
 ) -> None:
     recording = RecordingTracer()
     monkeypatch.setattr(observability, "tracer", recording)
-    handler = observability.instrumented(lambda event, context: {"collected": 1})
+    handler: Callable[[Any, Any], Any] = observability.instrumented(lambda event, context: {"collected": 1})
     event = {"id": "evt-0001", "detail-type": "pollenationNeeded", "detail": {}}
     assert handler(event, context_for(catalog.function("PollenateAsset"))) == {"collected": 1}
     assert recording.captured == [{"capture_response": False}]  # responses hold collected data
