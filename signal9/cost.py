@@ -70,6 +70,31 @@ SECRET_CALLS_PER_INVOCATION = 1.0  # upper bound: every invocation a cold start 
 EVENT_SIZE_KB = 1.0  # pollenationNeeded / earningsProcessed, well under one 64 KB billing chunk
 DLQ_REQUESTS_PER_MONTH = 1_000  # operators' list/replay calls; healthy DLQs stay empty
 ARCHIVE_FOREVER_DAYS = 3_650  # an archive kept forever (retention 0) is costed at ten years of events
+# KMS requests with the customer managed key, per invocation, upper bounds (every invocation a
+# cold caller): Lambda decrypts the environment, CloudWatch Logs encrypts the log batch, DynamoDB
+# fetches each touched table's data key, Secrets Manager decrypts the secret; Scheduler decrypts
+# each scheduled payload. AWS services cache data keys, so real counts are lower.
+KMS_REQUESTS_PER_INVOCATION = 2.0  # environment + logs
+KMS_REQUESTS_PER_TABLE = 1.0
+KMS_REQUESTS_PER_SCHEDULED_RUN = 1.0
+# With AWS owned keys only the alarm topic uses the key: a request per alarm notification.
+ALARM_NOTIFICATIONS_PER_MONTH = 100
+
+
+def kms_requests(config: StackConfig) -> float:
+    """Monthly requests to the stack key (data-path upper bound; alarm notifications on every stack)."""
+    if not config.customer_managed_key:
+        return float(ALARM_NOTIFICATIONS_PER_MONTH)
+    counts = invocations(config)
+    per_function = {
+        f.name: KMS_REQUESTS_PER_INVOCATION
+        + KMS_REQUESTS_PER_TABLE * len(f.tables)
+        + (SECRET_CALLS_PER_INVOCATION if f.secret else 0)
+        for f in catalog.FUNCTIONS
+    }
+    scheduled = sum(counts[f.name] for f in catalog.scheduled_functions())
+    data = sum(counts[name] * requests for name, requests in per_function.items())
+    return data + scheduled * KMS_REQUESTS_PER_SCHEDULED_RUN + ALARM_NOTIFICATIONS_PER_MONTH
 
 
 def load_prices(path: Path = PRICES_FILE) -> dict[str, Any]:
@@ -219,6 +244,7 @@ def estimate(
         LineItem("EventBridge", "archive storage", archive_gb * archive_months, "GB-month", price["eventbridge_archive_storage_gb_month"]),
         LineItem("EventBridge Scheduler", "invocations", scheduled, "invocations", price["scheduler_invocations_per_million"] / 1e6, free["scheduler_invocations"]),
         LineItem("KMS", "customer managed keys", count("aws:kms/key:Key"), "key-months", price["kms_key_month"]),
+        LineItem("KMS", f"requests ({config.encryption} data keys)", kms_requests(config), "requests", price["kms_requests_per_10k"] / 1e4, free["kms_requests"]),
     ]  # fmt: skip
     return Estimate(stack, functions, items)
 
@@ -337,6 +363,9 @@ def render_document(estimates: Mapping[str, Estimate], prices: Mapping[str, Any]
         f"- GetSecretValue calls per invocation of a secret-reading function: {SECRET_CALLS_PER_INVOCATION:g} (upper bound)",
         f"- Event size: {EVENT_SIZE_KB:g} KB; dead-letter queue API requests: {DLQ_REQUESTS_PER_MONTH:,} per month",
         f"- Stored archive and logs: one retention period of monthly volume (retention 0 = {ARCHIVE_FOREVER_DAYS:,} days)",
+        f"- KMS requests (`signal9:encryption: customer-managed`), upper bounds per invocation: {KMS_REQUESTS_PER_INVOCATION:g} "
+        f"(environment, log batch) + {KMS_REQUESTS_PER_TABLE:g} per table touched + {SECRET_CALLS_PER_INVOCATION:g} per secret read, "
+        f"+ {KMS_REQUESTS_PER_SCHEDULED_RUN:g} per scheduled run; {ALARM_NOTIFICATIONS_PER_MONTH} alarm notifications a month on every stack",
         "",
     ]
     for result in estimates.values():

@@ -53,6 +53,7 @@ TOPIC = "aws:sns/topic:Topic"
 SECRET = "aws:secretsmanager/secret:Secret"
 EVENT_BUS = "aws:cloudwatch/eventBus:EventBus"
 EVENT_BUS_POLICY = "aws:cloudwatch/eventBusPolicy:EventBusPolicy"
+TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
 ROLE_POLICIES_EXCLUSIVE = "aws:iam/rolePoliciesExclusive:RolePoliciesExclusive"
@@ -672,8 +673,8 @@ RULES: tuple[Rule, ...] = (
     ),
     ResourceRule(
         "resource-policies-scoped",
-        "Queue, key, event bus and Lambda resource policies grant no one-at-all, and services only for named sources.",
-        frozenset({QUEUE_POLICY, KMS_KEY, LAMBDA_PERMISSION, EVENT_BUS_POLICY}),
+        "Queue, key, topic, event bus and Lambda resource policies grant no one-at-all, and services only for named sources.",
+        frozenset({QUEUE_POLICY, KMS_KEY, LAMBDA_PERMISSION, EVENT_BUS_POLICY, TOPIC, TOPIC_POLICY}),
         check_resource_policies_scoped,
     ),
     ResourceRule(

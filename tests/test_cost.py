@@ -127,3 +127,19 @@ def test_cli_prints_an_itemised_labelled_estimate(
     )
     assert cli.main(["cost", "--stack", "dev", "--markdown"]) == 0
     assert "| SyncAssets | 512 |" in capsys.readouterr().out
+
+
+def test_kms_requests_follow_the_encryption_setting() -> None:
+    owned, managed = parse({}, "Pulumi.dev.yaml"), parse({"encryption": "customer-managed"}, "Pulumi.dev.yaml")
+    assert cost.kms_requests(owned) == cost.ALARM_NOTIFICATIONS_PER_MONTH
+    counts = cost.invocations(managed)
+    # PollenateAsset alone: environment + logs, its six tables, its secret, per invocation.
+    pollenate = counts["PollenateAsset"] * (cost.KMS_REQUESTS_PER_INVOCATION + 6 * cost.KMS_REQUESTS_PER_TABLE + 1)
+    assert cost.kms_requests(managed) > pollenate > 0
+
+
+def test_dev_stays_under_five_dollars_and_pays_for_one_key(dev: ProgramRun) -> None:
+    result = cost.estimate_stack("dev", dev.to_json())
+    (key,) = [item for item in result.items if item.item == "customer managed keys"]
+    assert key.quantity == 1
+    assert result.total < 5

@@ -85,6 +85,10 @@ def test_key_policy_names_exactly_the_stack_roles_and_services(prod: ProgramRun)
     }
     assert set(roles) == deployed_roles  # every role the program makes, no other
     assert statements["Signal9RolesUseKeyViaServices"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    # The key policy admits exactly the services the role policies use it through.
+    via = statements["Signal9RolesUseKeyViaServices"]["Condition"]["StringEquals"]["kms:ViaService"]
+    used = {s for f in catalog.FUNCTIONS for s in iam.function_key_services(f)} | set(keys.SCHEDULER_KEY_SERVICES)
+    assert sorted(via) == sorted(f"{s}.{REGION}.amazonaws.com" for s in used)
     logs = statements["CloudWatchLogsEncryptFunctionLogs"]
     assert logs["Principal"] == {"Service": f"logs.{REGION}.amazonaws.com"}
     assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"].endswith(

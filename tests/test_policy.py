@@ -425,6 +425,13 @@ VIOLATIONS: list[tuple[str, Callable[[Plan], Any], str]] = [
         "without an aws:SourceArn",
     ),
     (
+        "resource-policies-scoped",
+        lambda p: set_policy(
+            p, {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sns:Publish", "Resource": "t"}, "alarms-topic"
+        ),
+        "grants any principal",
+    ),
+    (
         "iam-no-wildcards",
         lambda p: set_policy(p, {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}),
         "kms:Decrypt on Resource",

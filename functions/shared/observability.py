@@ -2,6 +2,11 @@
 
 Wrap a handler with :func:`instrumented` and use the module's ``logger`` and ``metrics``.
 
+Tracing: functions run with active X-Ray tracing; ``tracer`` adds a subsegment per AWS SDK
+call and HTTP request (which table, secret or external API was slow) and an annotation of
+the invocation's correlation id. It records no responses (``capture_response=False``): they
+hold collected data. Outside Lambda the Tracer disables itself.
+
 Log contract: every line is one JSON object on stdout carrying
 
 ==================== ==================================================================
@@ -38,7 +43,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -69,6 +74,7 @@ UNKNOWN_STAGE = "unknown"
 
 logger = Logger(utc=True, use_rfc3339=True)
 metrics = Metrics(namespace=os.environ.get(NAMESPACE_VARIABLE, NAMESPACE))
+tracer = Tracer()
 
 R = TypeVar("R")
 Handler = Callable[[Any, LambdaContext], R]
@@ -118,13 +124,16 @@ def instrumented(handler: Handler[R]) -> Handler[R]:
     @functools.wraps(handler)
     def run(event: Any, context: LambdaContext) -> R:
         _bind_invocation(context)
+        # Find the trace of a log line (and the reverse) by its correlation id.
+        tracer.put_annotation(key="correlation_id", value=logger.get_correlation_id() or context.aws_request_id)
         try:
             return handler(event, context)
         except Exception:
             logger.exception("invocation failed")
             raise
 
-    with_metrics = metrics.log_metrics(run, capture_cold_start_metric=True)
+    traced = tracer.capture_lambda_handler(run, capture_response=False)
+    with_metrics = metrics.log_metrics(traced, capture_cold_start_metric=True)
     # clear_state: keys appended during one invocation (symbol, ...) must not leak into the next.
     return logger.inject_lambda_context(
         with_metrics, correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True
