@@ -59,7 +59,7 @@ def deploy_and_smoke(stack: str, *, keep: bool = False, on_deployed: object = No
         if callable(on_deployed):
             on_deployed(plan)
         with timed(timings, "smoke"):
-            report = run_smoke(plan, stack_config, provisioner.query_definitions)
+            report = run_smoke(plan, stack_config, provisioner.query_definitions, provisioner.dead_letter_targets)
         run = LocalRun(plan, report, timings, provisioner.notes, emulator.endpoint)
         if keep:
             print(run.text())
