@@ -22,6 +22,7 @@ from boto3.dynamodb.conditions import Key
 
 from functions.pollenate_asset import handler as pollenate
 from functions.shared import aws as shared_aws
+from functions.shared.dynamo import query
 from functions.shared.events import PollenationNeeded
 from functions.shared.observability import logger, metrics
 from signal9 import catalog
@@ -70,11 +71,10 @@ def assert_only_the_newest_row_is_indexed(fleet: Fleet) -> None:
 
 def interleave(monkeypatch: pytest.MonkeyPatch, second: Callable[[], None]) -> None:
     """Run ``second`` once, after the next delivery has read the newest row and before it writes."""
-    original = pollenate.query
     pending = [second]
 
     def read_then_let_the_other_delivery_run(*args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        items = list(original(*args, **kwargs))
+        items = list(query(*args, **kwargs))
         while pending:
             pending.pop()()
         return iter(items)
