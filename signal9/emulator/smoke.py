@@ -250,6 +250,7 @@ def check_health(smoke: Smoke) -> None:
 
     def functions() -> str:
         lambda_ = smoke.client("lambda")
+        problems: list[str] = []  # every function is checked: one report names all that differ
         for function in catalog.FUNCTIONS:
             deployed = smoke.configuration(smoke.naming.function(function.name))
             (planned,) = [
@@ -257,35 +258,33 @@ def check_health(smoke: Smoke) -> None:
                 for r in plan.of_type("aws:lambda/function:Function")
                 if r.inputs["name"] == deployed["FunctionName"]
             ]
-            expect(
-                deployed["MemorySize"] == config.memory_mb(function), f"{function.name} memory {deployed['MemorySize']}"
-            )
-            expect(
-                deployed["Timeout"] == config.timeout_seconds(function),
-                f"{function.name} timeout {deployed['Timeout']}",
-            )
-            expect(deployed["Architectures"] == ["arm64"], f"{function.name} architectures {deployed['Architectures']}")
-            expect(deployed["Runtime"] == planned["runtime"], f"{function.name} runtime {deployed['Runtime']}")
-            expect(
-                deployed["Environment"]["Variables"] == planned["environment"]["variables"],
-                f"{function.name} environment differs from the program's",
-            )
             async_config = lambda_.get_function_event_invoke_config(FunctionName=deployed["FunctionName"])
-            for key, expected in (
-                ("MaximumRetryAttempts", catalog.ASYNC_MAXIMUM_RETRY_ATTEMPTS),
-                ("MaximumEventAgeInSeconds", catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS),
+            own_queue = smoke.queue_arn(smoke.naming.dead_letter_queue(function.name)).rsplit(":", 1)[-1]
+            target = smoke.dead_letter_targets[deployed["FunctionName"]].rsplit(":", 1)[-1]
+            for ok, problem in (
+                (deployed["MemorySize"] == config.memory_mb(function), f"memory {deployed['MemorySize']}"),
+                (deployed["Timeout"] == config.timeout_seconds(function), f"timeout {deployed['Timeout']}"),
+                (deployed["Architectures"] == ["arm64"], f"architectures {deployed['Architectures']}"),
+                (deployed["Runtime"] == planned["runtime"], f"runtime {deployed['Runtime']}"),
+                (
+                    deployed["Environment"]["Variables"] == planned["environment"]["variables"],
+                    "environment differs from the program's",
+                ),
+                (
+                    async_config["MaximumRetryAttempts"] == catalog.ASYNC_MAXIMUM_RETRY_ATTEMPTS,
+                    f"async retries {async_config['MaximumRetryAttempts']}, the catalog says "
+                    f"{catalog.ASYNC_MAXIMUM_RETRY_ATTEMPTS}",
+                ),
+                (
+                    async_config.get("MaximumEventAgeInSeconds") == catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS,
+                    f"async event age {async_config.get('MaximumEventAgeInSeconds')} s, the catalog says "
+                    f"{catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS} s",
+                ),
+                (target == own_queue, f"dead-letter target {target}, not its own {own_queue}"),
             ):
-                expect(
-                    async_config[key] == expected,
-                    f"{function.name} async {key} is {async_config[key]}, the catalog says {expected}",
-                )
-            own_queue = smoke.queue_arn(smoke.naming.dead_letter_queue(function.name))
-            target = smoke.dead_letter_targets[deployed["FunctionName"]]
-            expect(
-                target == own_queue,
-                f"{function.name} dead-letter target is {target.rsplit(':', 1)[-1]}, not its own "
-                f"{own_queue.rsplit(':', 1)[-1]}",
-            )
+                if not ok:
+                    problems.append(f"{function.name} {problem}")
+        expect(not problems, "; ".join(problems))
         return (
             f"{len(catalog.FUNCTIONS)} functions: memory and timeout as catalog/stack, arm64, runtime and env as the "
             f"program; async retries {catalog.ASYNC_MAXIMUM_RETRY_ATTEMPTS} and event age "
@@ -550,8 +549,11 @@ def check_events(smoke: Smoke, now: datetime) -> None:
             try:
                 as_role.send_message(QueueUrl=url, MessageBody=json.dumps(event))
             except ClientError as error:
+                # moto's denial is an XML body the SQS JSON protocol cannot parse: name it plainly.
+                status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+                why = "AccessDenied" if "AccessDenied" in str(error) else error.response["Error"].get("Code", "")
                 raise SmokeCheckError(
-                    f"{name}'s role may not send to its dead-letter target {queue}: {error.response['Error']['Code']}"
+                    f"{name}'s role may not send to its dead-letter target {queue}: HTTP {status} {why}"
                 ) from None
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
         expect(
