@@ -509,7 +509,9 @@ def check_events(smoke: Smoke, now: datetime) -> None:
         entry = PollenationNeeded(symbol="NVDA", reason="regular", requestedAt=now).entry(smoke.naming.event_bus)
         smoke.put_event(entry)
         results = smoke.deliver()
-        (result,) = results[smoke.naming.rule(catalog.POLLENATION_NEEDED)]
+        routed = results[smoke.naming.rule(catalog.POLLENATION_NEEDED)]
+        expect(len(routed) == 1, f"the event reached PollenateAsset {len(routed)} times through its rule, not once")
+        (result,) = routed
         expect(result["recorded"] is True, f"PollenateAsset did not record NVDA: {result}")
         return "pollenationNeeded put on the bus reached PollenateAsset through its rule; NVDA recorded"
 
@@ -523,7 +525,9 @@ def check_events(smoke: Smoke, now: datetime) -> None:
                 "Detail": json.dumps({"symbol": "not a symbol", "reason": "someday"}),
             }
         )
-        (delivery,) = smoke.deliveries.take()
+        deliveries = smoke.deliveries.take()
+        expect(len(deliveries) == 1, f"the malformed event matched {len(deliveries)} rule targets, not one")
+        (delivery,) = deliveries
         target, event = delivery.function_arn, delivery.event
         deployed = smoke.configuration(target)
         name = deployed["FunctionName"]
