@@ -29,7 +29,6 @@ from functions.shared.credentials import (
 from functions.shared.env import secret_variable
 from functions.shared.events import EarningsProcessed, PollenationNeeded
 from functions.shared.observability import LOG_FIELDS as DOCUMENTED_LOG_FIELDS
-from functions.shared.observability import logger
 from functions.shared.publisher import MAX_ENTRIES_PER_CALL, PublishError, publish
 from functions.shared.retry import Backoff, retry_call
 from functions.shared.scheduled import ScheduledInvocation, scheduler_input_json
@@ -80,16 +79,6 @@ def test_handlers_cannot_scan(fleet: Fleet) -> None:
     with pytest.raises(AssertionError, match="never Scan"):
         shared_aws.dynamodb().Table(fleet.tables["assets"]).scan()
     assert fleet.rows("assets") == []
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """Powertools' log handler pointed at a buffer (it keeps the stdout it found at import)."""
-    buffer = io.StringIO()
-    handler: Any = logger.registered_handler
-    previous = handler.setStream(buffer)
-    yield buffer
-    handler.setStream(previous)
 
 
 def json_lines(buffer: io.StringIO) -> list[dict[str, Any]]:

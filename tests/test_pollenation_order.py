@@ -22,9 +22,10 @@ from boto3.dynamodb.conditions import Key
 
 from functions.pollenate_asset import handler as pollenate
 from functions.shared import aws as shared_aws
+from functions.shared.clock import iso_utc
 from functions.shared.dynamo import query
 from functions.shared.events import PollenationNeeded
-from functions.shared.observability import logger, metrics
+from functions.shared.observability import metrics
 from signal9 import catalog
 from tests.handler_support import Fleet
 
@@ -86,17 +87,7 @@ def messages(buffer: io.StringIO) -> list[str]:
     return [json.loads(line)["message"] for line in buffer.getvalue().splitlines() if line.strip()]
 
 
-@pytest.fixture
-def log() -> Iterator[io.StringIO]:
-    """Powertools' log handler pointed at a buffer (it keeps the stdout it found at import)."""
-    buffer = io.StringIO()
-    stream: Any = logger.registered_handler
-    previous = stream.setStream(buffer)
-    yield buffer
-    stream.setStream(previous)
-
-
-def test_an_older_request_arriving_after_a_newer_one_changes_nothing(fleet: Fleet, log: io.StringIO) -> None:
+def test_an_older_request_arriving_after_a_newer_one_changes_nothing(fleet: Fleet, log_lines: io.StringIO) -> None:
     assert pollenate.record_pollenation(request(T2)) is True
     before = rows(fleet)
 
@@ -105,10 +96,10 @@ def test_an_older_request_arriving_after_a_newer_one_changes_nothing(fleet: Flee
     assert rows(fleet) == before  # no T1 row, and the T2 row still carries status
     assert before["2026-11-03T20:00:00.000Z"]["status"] == "active"
     assert_only_the_newest_row_is_indexed(fleet)
-    assert messages(log)[-1] == "pollenation not recorded: already recorded or superseded"
+    assert messages(log_lines)[-1] == "pollenation not recorded: already recorded or superseded"
 
 
-def test_the_same_request_twice_records_one_row(fleet: Fleet, log: io.StringIO) -> None:
+def test_the_same_request_twice_records_one_row(fleet: Fleet, log_lines: io.StringIO) -> None:
     assert pollenate.record_pollenation(request(T1)) is True
     before = rows(fleet)
 
@@ -116,56 +107,33 @@ def test_the_same_request_twice_records_one_row(fleet: Fleet, log: io.StringIO) 
 
     assert rows(fleet) == before and sorted(before) == [PREVIOUS, "2026-11-02T20:00:00.000Z"]
     assert_only_the_newest_row_is_indexed(fleet)
-    assert messages(log)[-1] == "pollenation not recorded: already recorded or superseded"
+    assert messages(log_lines)[-1] == "pollenation not recorded: already recorded or superseded"
 
 
-def test_two_deliveries_of_one_request_racing_record_it_once(
-    fleet: Fleet, log: io.StringIO, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("first", "overtaking"),
+    [(T1, T1), (T1, T2), (T2, T1)],
+    ids=["same-request", "newer-overtakes-older", "older-overtakes-newer"],
+)
+def test_two_deliveries_racing_record_one_row_and_keep_one_indexed(
+    fleet: Fleet, log_lines: io.StringIO, monkeypatch: pytest.MonkeyPatch, first: datetime, overtaking: datetime
 ) -> None:
     outcomes: list[bool] = []
-    interleave(monkeypatch, lambda: outcomes.append(pollenate.record_pollenation(request(T1))))
+    interleave(monkeypatch, lambda: outcomes.append(pollenate.record_pollenation(request(overtaking))))
 
-    outcomes.append(pollenate.record_pollenation(request(T1)))
+    outcomes.append(pollenate.record_pollenation(request(first)))
 
-    assert outcomes == [True, False]  # the one that read first lost: its transaction was cancelled
-    assert sorted(rows(fleet)) == [PREVIOUS, "2026-11-02T20:00:00.000Z"]
-    assert_only_the_newest_row_is_indexed(fleet)
-    assert messages(log)[-1] == "pollenation not recorded: a concurrent delivery recorded it first"
-
-
-def test_a_newer_request_overtaking_an_older_one_mid_write_keeps_one_indexed_row(
-    fleet: Fleet, log: io.StringIO, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    outcomes: list[bool] = []
-    interleave(monkeypatch, lambda: outcomes.append(pollenate.record_pollenation(request(T2))))
-
-    outcomes.append(pollenate.record_pollenation(request(T1)))
-
-    # T1 read PREVIOUS as the newest row; T2 retired it meanwhile, so T1's transaction is cancelled.
+    # ``first`` read PREVIOUS as the newest row; the overtaking delivery recorded its row and
+    # retired PREVIOUS meanwhile, so ``first``'s transaction is cancelled whichever is newer.
     assert outcomes == [True, False]
-    assert sorted(rows(fleet)) == [PREVIOUS, "2026-11-03T20:00:00.000Z"]
+    assert sorted(rows(fleet)) == [PREVIOUS, iso_utc(overtaking)]
     assert "status" not in rows(fleet)[PREVIOUS]
     assert_only_the_newest_row_is_indexed(fleet)
-    assert messages(log)[-1] == "pollenation not recorded: a concurrent delivery recorded it first"
-
-
-def test_an_older_request_overtaking_a_newer_one_mid_write_keeps_one_indexed_row(
-    fleet: Fleet, log: io.StringIO, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    outcomes: list[bool] = []
-    interleave(monkeypatch, lambda: outcomes.append(pollenate.record_pollenation(request(T1))))
-
-    outcomes.append(pollenate.record_pollenation(request(T2)))
-
-    # Whichever commits first wins; the index never holds two rows of the symbol.
-    assert outcomes == [True, False]
-    assert sorted(rows(fleet)) == [PREVIOUS, "2026-11-02T20:00:00.000Z"]
-    assert_only_the_newest_row_is_indexed(fleet)
-    assert messages(log)[-1] == "pollenation not recorded: a concurrent delivery recorded it first"
+    assert messages(log_lines)[-1] == "pollenation not recorded: a concurrent delivery recorded it first"
 
 
 def test_two_deliveries_racing_for_a_symbol_without_rows_record_it_once(
-    fleet: Fleet, log: io.StringIO, monkeypatch: pytest.MonkeyPatch
+    fleet: Fleet, log_lines: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     newco = PollenationNeeded(symbol="NEWCO", reason="regular", requestedAt=T1)
     outcomes: list[bool] = []
@@ -178,4 +146,4 @@ def test_two_deliveries_racing_for_a_symbol_without_rows_record_it_once(
     assert [r["lastPollenationDate"] for r in fleet.rows("assets") if r["symbol"] == "NEWCO"] == [
         "2026-11-02T20:00:00.000Z"
     ]
-    assert messages(log)[-1] == "pollenation not recorded: a concurrent delivery recorded it first"
+    assert messages(log_lines)[-1] == "pollenation not recorded: a concurrent delivery recorded it first"
