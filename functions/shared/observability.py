@@ -95,6 +95,18 @@ class MetricName(StrEnum):
     """Responses that said "slow down" (Alpaca 429, AlphaVantage's throttle bodies); dimension ``api``."""
     EXTERNAL_RETRIES = "ExternalRetries"
     """External calls repeated after a backoff; dimension ``api``."""
+    ASSETS_FETCHED = "AssetsFetched"
+    """SyncAssets: active us_equity assets Alpaca listed (after validation)."""
+    ASSETS_WRITTEN = "AssetsWritten"
+    """SyncAssets: current rows created, updated or retired from the indexes (one write each)."""
+    ASSETS_UNCHANGED = "AssetsUnchanged"
+    """SyncAssets: listed assets whose current row already matched (no write)."""
+    ASSETS_SKIPPED = "AssetsSkipped"
+    """SyncAssets: listed rows not kept (not active us_equity, or a repeated symbol)."""
+    ASSETS_DELISTED = "AssetsDelisted"
+    """SyncAssets: symbols gone from the active list, removed from both indexes (part of AssetsWritten)."""
+    ASSET_WRITE_CONFLICTS = "AssetWriteConflicts"
+    """SyncAssets: conditional writes that lost a race with PollenateAsset and were redone on the newest row."""
 
 
 def count(name: MetricName, value: int = 1) -> None:
