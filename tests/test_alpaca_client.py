@@ -92,9 +92,7 @@ def test_a_body_that_is_not_a_list_fails_validation(served: Served, monkeypatch:
 # --- auth --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("shape", "message"), [("code", "request is not authorized"), ("message", "unauthorized.")]
-)
+@pytest.mark.parametrize(("shape", "message"), [("code", "request is not authorized"), ("message", "unauthorized.")])
 def test_401_fails_at_once_naming_host_and_status_never_a_key(served: Served, shape: str, message: str) -> None:
     served.fake.auth_error_shape = shape  # type: ignore[assignment]
     with captured_logs() as logs, pytest.raises(AlpacaAuthError) as raised:
@@ -205,9 +203,7 @@ def expected_volumes(fake: AlpacaFake, symbol: str, feed: str = "sip") -> list[i
     return [v for v in (fake.daily_volume(symbol, d, feed) for d in days) if v is not None]
 
 
-def test_daily_volumes_page_and_batch_until_every_bar_is_read(
-    served: Served, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_daily_volumes_page_and_batch_until_every_bar_is_read(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(alpaca.BARS_QUERY, "limit", "50")  # 50 bars a page: symbols continue on the next page
     monkeypatch.setattr(alpaca, "MAX_SYMBOLS_PER_REQUEST", 15)
     symbols = sorted(served.fake.active_symbols())

@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.dynamodb.conditions import Key
@@ -69,6 +69,7 @@ WRITERS = 8  # below botocore's default pool of 10 connections
 MAX_CONFLICTS = 3  # per symbol; PollenateAsset writes one row per symbol per pollenation
 
 Outcome = Literal["listed", "updated", "delisted", "gone"]
+R = TypeVar("R")
 
 
 class ConflictError(RuntimeError):
@@ -211,9 +212,21 @@ class Writer:
         self._lock = threading.Lock()
 
     def list_symbol(self, symbol: str, wanted: Item) -> Outcome:
-        """A symbol without a current row: a never-pollenated row, or ``status`` back on its newest row."""
-        written = self._retrying(symbol, None, lambda row: self._activate(symbol, row, wanted))
-        self._settle(symbol, written, wanted)
+        """A symbol without a current row: a never-pollenated row, or ``status`` back on its newest row.
+
+        The never-pollenated row is put first (no lookup: on a first run every symbol is new);
+        if the symbol turns out to have a newer row, :meth:`_settle` moves ``status`` there.
+        """
+        try:
+            written = self._activate(symbol, None, wanted)
+            created = True
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+            # Listed before and never pollenated: its never-pollenated row is still there.
+            written = self._retrying(symbol, None, lambda row: self._activate(symbol, row, wanted))
+            created = False
+        self._settle(symbol, written, wanted, created=created)
         return "listed"
 
     def update(self, row: Item, wanted: Item) -> Outcome:
@@ -266,54 +279,55 @@ class Writer:
             ExpressionAttributeValues=values,
         )
 
-    def _retrying(self, symbol: str, row: Item | None, write: Callable[[Item | None], Item | None]) -> Item | None:
+    def _retrying(self, symbol: str, row: Item | None, write: Callable[[Item | None], R]) -> R:
         """``write(row)``; when a condition fails, ``write`` again on the symbol's newest row."""
         known = row is not None
         for _ in range(MAX_CONFLICTS + 1):
             try:
                 return write(row if known else newest_row(symbol))
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if _code(error) != "ConditionalCheckFailedException":
                     raise
                 self._count_conflict()
                 known = False
         raise ConflictError(f"assets rows of {symbol} kept changing during {MAX_CONFLICTS + 1} conditional writes")
 
-    def _settle(self, symbol: str, written: Item | None, wanted: Item) -> None:
-        """After adding a symbol: if a newer row without ``status`` appeared meanwhile, move ``status`` to it."""
+    def _settle(self, symbol: str, written: Item, wanted: Item, *, created: bool) -> None:
+        """After listing a symbol: if it has a newer row without ``status``, move ``status`` to that row.
+
+        Happens for a symbol pollenated before it was listed or listed again after leaving, and
+        when a pollenation wrote meanwhile. The row just put (``created``) is deleted rather
+        than left as a never-pollenated row in the history of a symbol that was pollenated.
+        """
         for _ in range(MAX_CONFLICTS + 1):
             newest = newest_row(symbol)
-            if newest is None or written is None or "status" in newest or newest[KEY[1]] == written[KEY[1]]:
+            if newest is None or "status" in newest or newest[KEY[1]] == written[KEY[1]]:
                 return
             expression, values = self._set(wanted)
+            retire: dict[str, Any] = {
+                "TableName": self.table.name,
+                "Key": {k: written[k] for k in KEY},
+                "ConditionExpression": "attribute_exists(#status)",
+                "ExpressionAttributeNames": {"#status": "status"},
+            }
+            if not created:
+                retire |= {"UpdateExpression": "REMOVE #status SET supersededAt = :at"}
+                retire |= {"ExpressionAttributeValues": {":at": newest[KEY[1]]}}
+            activate: dict[str, Any] = {
+                "TableName": self.table.name,
+                "Key": {k: newest[k] for k in KEY},
+                "UpdateExpression": expression,
+                "ConditionExpression": "attribute_not_exists(#status)",
+                "ExpressionAttributeNames": _names(expression, "#status"),
+                "ExpressionAttributeValues": values,
+            }
+            second: dict[str, Any] = {"Delete": retire} if created else {"Update": retire}
             try:
-                self.client.transact_write_items(
-                    TransactItems=[
-                        {
-                            "Update": {
-                                "TableName": self.table.name,
-                                "Key": {k: newest[k] for k in KEY},
-                                "UpdateExpression": expression,
-                                "ConditionExpression": "attribute_not_exists(#status)",
-                                "ExpressionAttributeNames": _names(expression, "#status"),
-                                "ExpressionAttributeValues": values,
-                            }
-                        },
-                        {
-                            "Update": {
-                                "TableName": self.table.name,
-                                "Key": {k: written[k] for k in KEY},
-                                "UpdateExpression": "REMOVE #status SET supersededAt = :at",
-                                "ConditionExpression": "attribute_exists(#status)",
-                                "ExpressionAttributeNames": {"#status": "status"},
-                                "ExpressionAttributeValues": {":at": newest[KEY[1]]},
-                            }
-                        },
-                    ]
-                )
+                # The resource's client serialises plain Python values, as Table methods do.
+                self.client.transact_write_items(TransactItems=[{"Update": activate}, second])  # type: ignore[typeddict-item, list-item]
                 return
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                if _code(error) != "TransactionCanceledException":
                     raise
                 self._count_conflict()
         raise ConflictError(f"assets rows of {symbol} kept changing while its status was moved to the newest row")
@@ -327,3 +341,7 @@ def _names(*expressions: str) -> dict[str, str]:
     """``ExpressionAttributeNames`` for the ``#name`` placeholders the expressions use."""
     text = " ".join(expressions)
     return {f"#{k}": k for k in (*SYNCED, VOLUME, "status", "syncedAt") if f"#{k}" in text}
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
