@@ -30,7 +30,7 @@ WRITE_CALLS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "Transac
 
 @pytest.fixture
 def served(request: pytest.FixtureRequest) -> Iterator[Served]:
-    with served_fake(size=getattr(request, "param", 60)) as served:
+    with served_fake(size=getattr(request, "param", 40)) as served:
         yield served
 
 

@@ -37,6 +37,8 @@ from functions.shared.scheduled import delivered_input
 from signal9 import catalog
 from signal9.config import StackConfig
 from signal9.emulator.delivery import LambdaDeliveries
+from signal9.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, AlpacaFake
+from signal9.fakes.server import serving
 from signal9.mockrun import ProgramRun
 from signal9.naming import Naming
 
@@ -333,11 +335,18 @@ def check_health(smoke: Smoke) -> None:
         report.run(name, body)
 
 
-def seed(smoke: Smoke, now: datetime) -> None:
+def seed(smoke: Smoke, now: datetime, alpaca_url: str) -> None:
     """Local test credentials and rows so the scheduled jobs have work to do."""
     client = smoke.client("secretsmanager")
     for secret in catalog.SECRETS:
         value = {name: LOCAL_BASE_URL if name.endswith("Url") else LOCAL_TEST_VALUE for name in secret.fields}
+        if secret.name == "alpaca":  # SyncAssets collects: from the local Alpaca fake
+            value = {
+                "keyId": ALPACA_KEY_ID,
+                "secretKey": ALPACA_SECRET_KEY,
+                "baseUrl": alpaca_url,
+                "dataUrl": alpaca_url,
+            }
         client.put_secret_value(SecretId=smoke.naming.secret(secret.name), SecretString=json.dumps(value))
     resource = boto3.resource("dynamodb", region_name=smoke.region)
     assets = resource.Table(smoke.naming.table("assets"))
@@ -401,7 +410,9 @@ def check_events(smoke: Smoke, now: datetime) -> None:
         return "wrong source and wrong detail-type match no rule"
 
     def put_and_route() -> str:
-        entry = PollenationNeeded(symbol="NVDA", reason="regular", requestedAt=now).entry(smoke.naming.event_bus)
+        # A second later than the scheduled triggers' events: SyncAssets listed NVDA and it may be pollenated at now.
+        later = now + timedelta(seconds=1)
+        entry = PollenationNeeded(symbol="NVDA", reason="regular", requestedAt=later).entry(smoke.naming.event_bus)
         smoke.put_event(entry)
         results = smoke.deliver()
         (result,) = results[smoke.naming.rule(catalog.POLLENATION_NEEDED)]
@@ -569,10 +580,10 @@ def check_logs(smoke: Smoke) -> None:
 
 def run_smoke(plan: ProgramRun, config: StackConfig, query_definitions: dict[str, dict[str, Any]]) -> Report:
     now = datetime.now(UTC).replace(microsecond=0)
-    with LambdaDeliveries().installed() as deliveries:
+    with LambdaDeliveries().installed() as deliveries, serving(AlpacaFake()) as alpaca:
         smoke = Smoke(plan, config, deliveries, query_definitions)
         check_health(smoke)
-        seed(smoke, now)
+        seed(smoke, now, alpaca.url)
         smoke.report.add("seed", True, f"local test credentials ({LOCAL_TEST_VALUE!r}) and 3 assets, 2 earnings rows")
         check_access(smoke)
         check_schedules_fire(smoke, now)
