@@ -89,9 +89,7 @@ def timed_run(server: FakeServer) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         with contextlib.redirect_stdout(quiet):  # EMF metric lines
-            result: dict[str, Any] = sync_assets.handler(
-                {"id": "benchmark", "time": SCHEDULED.isoformat()}, _Context()
-            )
+            result: dict[str, Any] = sync_assets.handler({"id": "benchmark", "time": SCHEDULED.isoformat()}, _Context())
     finally:
         stream.setStream(previous)
         for event, hook in hooks:
