@@ -17,7 +17,7 @@ from functions.shared.alpaca import AlpacaAuthError, AlpacaRequestError, AlpacaU
 from functions.shared.env import table_variable
 from functions.shared.events import PollenationNeeded
 from functions.sync_assets import handler as sync_assets
-from functions.sync_assets.handler import NEVER_POLLENATED
+from functions.sync_assets.handler import NEVER_POLLENATED, SuspiciousListError
 from signal9.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, BARS_PATH
 from signal9.motolock import serialized_moto
 from tests.alpaca_support import MONDAY_0530_NY, Served, captured_logs, served_fake
@@ -242,6 +242,23 @@ def test_bars_failing_after_retries_write_nothing(fleet: Fleet, served: Served, 
     assert rows_of(fleet, "MSFT")[-1]["name"] != "changed but never written"
 
 
+def test_a_truncated_list_delists_nothing_unless_allowed(
+    fleet: Fleet, served: Served, writes: Counter[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(fleet)
+    current = len(served.fake.active_symbols())
+    monkeypatch.setattr(sync_assets, "MAX_DELIST_ALWAYS", 1)  # limit = max(1, 5% of 39) = 1
+    served.fake.delist(["AAPL", "MSFT"])
+    writes.clear()
+    with pytest.raises(
+        SuspiciousListError, match=rf"2 of the {current} current ones would leave the indexes \(limit 1\)"
+    ):
+        run(fleet)
+    assert writes == Counter()
+    event = scheduled_event(RUN_AT) | {"allowMassDelisting": True}
+    assert fleet.invoke("SyncAssets", event)["delisted"] == 2
+
+
 def test_rejected_keys_fail_clearly_without_writing_or_logging_them(fleet: Fleet, served: Served) -> None:
     served.fake.secret_key = "test-rotated-secret-0000"
     with captured_logs() as logs, pytest.raises(AlpacaAuthError, match="answered 401"):
@@ -257,7 +274,7 @@ def test_the_run_is_logged_and_metered(fleet: Fleet, served: Served, capsys: pyt
     summary = next(line for line in logs.getvalue().splitlines() if "asset catalog synced" in line)
     assert f'"fetched":{len(served.fake.active_symbols())}' in summary.replace(" ", "")
     out = capsys.readouterr().out
-    for metric in ("AssetsFetched", "AssetsWritten", "AssetsUnchanged", "AssetsSkipped", "AssetsDelisted"):
+    for metric in ("RecordsFetched", "ItemsWritten", "ItemsUnchanged", "RecordsSkipped", "AssetsDelisted"):
         assert f'"{metric}":[' in out or f'"{metric}":' in out, metric
     assert '"ExternalCalls"' in out and '"api":"alpaca"' in out
 

@@ -67,6 +67,10 @@ SYNCED = ("name", "exchange", "assetClass", "tradable", "marginable", "shortable
 VOLUME = "avgVolume"
 WRITERS = 8  # below botocore's default pool of 10 connections
 MAX_CONFLICTS = 3  # per symbol; PollenateAsset writes one row per symbol per pollenation
+# A run may retire at most this share of the current rows (and always this many): a longer
+# list of departures is more likely a partial answer than a market event. Input key to override.
+MAX_DELIST_SHARE, MAX_DELIST_ALWAYS = 0.05, 25
+ALLOW_MASS_DELISTING = "allowMassDelisting"
 
 Outcome = Literal["listed", "updated", "delisted", "gone"]
 R = TypeVar("R")
@@ -74,6 +78,10 @@ R = TypeVar("R")
 
 class ConflictError(RuntimeError):
     """A symbol's rows kept changing under SyncAssets' conditional writes."""
+
+
+class SuspiciousListError(RuntimeError):
+    """Alpaca's list would retire too many current assets at once: more likely a truncated answer."""
 
 
 @dataclass
@@ -103,12 +111,13 @@ class Summary:
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     invocation = ScheduledInvocation.parse(event)
     client = AlpacaClient(load_credentials(AlpacaCredentials))
-    summary = sync(client, invocation.moment())
+    allow = (invocation.model_extra or {}).get(ALLOW_MASS_DELISTING) is True
+    summary = sync(client, invocation.moment(), allow_mass_delisting=allow)
     for name, value in (
-        (MetricName.ASSETS_FETCHED, summary.fetched),
-        (MetricName.ASSETS_WRITTEN, summary.written),
-        (MetricName.ASSETS_UNCHANGED, summary.unchanged),
-        (MetricName.ASSETS_SKIPPED, summary.skipped),
+        (MetricName.RECORDS_FETCHED, summary.fetched),
+        (MetricName.ITEMS_WRITTEN, summary.written),
+        (MetricName.ITEMS_UNCHANGED, summary.unchanged),
+        (MetricName.RECORDS_SKIPPED, summary.skipped),
         (MetricName.ASSETS_DELISTED, summary.delisted),
         (MetricName.ASSET_WRITE_CONFLICTS, summary.conflicts),
     ):
@@ -117,7 +126,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return summary.report()
 
 
-def sync(client: AlpacaClient, moment: datetime) -> Summary:
+def sync(client: AlpacaClient, moment: datetime, *, allow_mass_delisting: bool = False) -> Summary:
     """Fetch and validate everything, then reconcile ``assets`` (see the module docstring)."""
     summary = Summary()
     wanted = fetch(client, moment, summary)
@@ -133,6 +142,13 @@ def sync(client: AlpacaClient, moment: datetime) -> Summary:
         else:
             summary.unchanged += 1
     retired = [row for symbol, row in current.items() if symbol not in wanted] + duplicates
+    limit = max(MAX_DELIST_ALWAYS, int(MAX_DELIST_SHARE * len(current)))
+    if len(retired) > limit and not allow_mass_delisting:
+        raise SuspiciousListError(
+            f"Alpaca listed {summary.fetched} active assets; {len(retired)} of the {len(current)} current ones "
+            f"would leave the indexes (limit {limit}). Nothing was written. If the departures are real, "
+            f'invoke SyncAssets once with {{"{ALLOW_MASS_DELISTING}": true}}.'
+        )
     jobs.extend(partial(writer.delist, row) for row in retired)
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
         summary.outcomes.update(pool.map(lambda job: job(), jobs))
