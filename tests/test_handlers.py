@@ -411,7 +411,7 @@ def test_secret_retrieved_through_the_helper_and_cached(fleet: Fleet, monkeypatc
     assert calls == [fleet.secret_arns["alpaca"]]
     # A whole handler run (another invocation, same execution environment) is served from the cache too;
     # collection itself (tests/test_sync_assets.py) is stubbed: no call may leave the machine.
-    monkeypatch.setattr(sync_assets_handler, "sync", lambda client, moment: sync_assets_handler.Summary())
+    monkeypatch.setattr(sync_assets_handler, "sync", lambda *args, **kwargs: sync_assets_handler.Summary())
     fleet.invoke("SyncAssets", {})
     fleet.invoke("SyncAssets", {})
     assert len(calls) == 1
