@@ -38,6 +38,8 @@ from signal9 import catalog, iam
 from signal9.config import StackConfig
 from signal9.cron import ScheduleExpressionError, next_fire
 from signal9.emulator.delivery import LambdaDeliveries
+from signal9.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, AlpacaFake
+from signal9.fakes.server import serving
 from signal9.mockrun import ProgramRun
 from signal9.naming import Naming
 
@@ -377,7 +379,7 @@ def check_health(smoke: Smoke) -> None:
 SEEDED_ASSETS = (("AAPL", 3), ("MSFT", 9), ("TSLA", 1))  # symbol, days since its last pollenation
 
 
-def seed(smoke: Smoke, now: datetime, earnings_run: datetime) -> None:
+def seed(smoke: Smoke, now: datetime, earnings_run: datetime, alpaca_url: str) -> None:
     """Local test credentials and rows so the scheduled jobs have work to do.
 
     The earnings rows report on the market day of ``earnings_run`` (when that trigger fires) and the day before.
@@ -385,6 +387,13 @@ def seed(smoke: Smoke, now: datetime, earnings_run: datetime) -> None:
     client = smoke.client("secretsmanager")
     for secret in catalog.SECRETS:
         value = {name: LOCAL_BASE_URL if name.endswith("Url") else LOCAL_TEST_VALUE for name in secret.fields}
+        if secret.name == "alpaca":  # SyncAssets collects: from the local Alpaca fake
+            value = {
+                "keyId": ALPACA_KEY_ID,
+                "secretKey": ALPACA_SECRET_KEY,
+                "baseUrl": alpaca_url,
+                "dataUrl": alpaca_url,
+            }
         client.put_secret_value(SecretId=smoke.naming.secret(secret.name), SecretString=json.dumps(value))
     resource = boto3.resource("dynamodb", region_name=smoke.region)
     assets = resource.Table(smoke.naming.table("assets"))
@@ -436,10 +445,11 @@ def scheduled_run(smoke: Smoke, function: catalog.Function, now: datetime) -> Sc
     )
 
 
-def check_schedules_fire(smoke: Smoke, now: datetime) -> None:
+def check_schedules_fire(smoke: Smoke, now: datetime, alpaca_url: str) -> datetime:
+    """Fire each schedule that would fire; returns the latest moment a run was delivered as (or ``now``)."""
     runs = {f.name: scheduled_run(smoke, f, now) for f in catalog.scheduled_functions()}
     earnings = runs["TriggerEarningsPollenation"].fires_at
-    seed(smoke, now, earnings or now)
+    seed(smoke, now, earnings or now, alpaca_url)
     smoke.report.add(
         "seed", True, f"local test credentials ({LOCAL_TEST_VALUE!r}), {len(SEEDED_ASSETS)} assets, 2 earnings rows"
     )
@@ -468,8 +478,16 @@ def check_schedules_fire(smoke: Smoke, now: datetime) -> None:
         results = smoke.deliver()
         pollenated = results[smoke.naming.rule(catalog.POLLENATION_NEEDED)]
         processed = results[smoke.naming.rule(catalog.EARNINGS_PROCESSED)]
-        # Exactly what the triggers that fired must have emitted for the seeded rows.
-        regular = min(smoke.config.regularPollenationBatchSize, len(SEEDED_ASSETS))
+        # Exactly what the triggers that fired must have emitted for the rows the tables hold.
+        active = smoke.client("dynamodb").query(
+            TableName=smoke.naming.table("assets"),
+            IndexName="status-index",
+            KeyConditionExpression="#status = :active",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":active": {"S": "active"}},
+            Select="COUNT",
+        )["Count"]
+        regular = min(smoke.config.regularPollenationBatchSize, active)
         earnings_rows = 2 if "TriggerEarningsPollenation" in fired else 0
         expected = earnings_rows + (regular if "TriggerRegularPollenation" in fired else 0)
         expect(len(pollenated) == expected, f"{len(pollenated)} pollenationNeeded deliveries, expected {expected}")
@@ -488,6 +506,7 @@ def check_schedules_fire(smoke: Smoke, now: datetime) -> None:
         )
 
     smoke.report.run("emitted events routed by the rules", delivered)
+    return max([now, *(run.fires_at for run in runs.values() if run.fires_at is not None)])
 
 
 def _calendar_keys(run: datetime) -> list[tuple[str, str]]:
@@ -497,6 +516,7 @@ def _calendar_keys(run: datetime) -> list[tuple[str, str]]:
 
 
 def check_events(smoke: Smoke, now: datetime) -> None:
+    """Route checks; ``now`` is at or after every scheduled run already delivered."""
     def near_misses() -> str:
         good = PollenationNeeded(symbol="NVDA", reason="regular", requestedAt=now).entry(smoke.naming.event_bus)
         smoke.put_event({**good, "Source": "signal9.other"})
@@ -506,7 +526,9 @@ def check_events(smoke: Smoke, now: datetime) -> None:
         return "wrong source and wrong detail-type match no rule"
 
     def put_and_route() -> str:
-        entry = PollenationNeeded(symbol="NVDA", reason="regular", requestedAt=now).entry(smoke.naming.event_bus)
+        # A second later than the scheduled runs: a trigger may have pollenated NVDA at its run time.
+        later = now + timedelta(seconds=1)
+        entry = PollenationNeeded(symbol="NVDA", reason="regular", requestedAt=later).entry(smoke.naming.event_bus)
         smoke.put_event(entry)
         results = smoke.deliver()
         routed = results[smoke.naming.rule(catalog.POLLENATION_NEEDED)]
@@ -710,12 +732,12 @@ def run_smoke(
     dead_letter_targets: dict[str, str],
 ) -> Report:
     now = datetime.now(UTC).replace(microsecond=0)
-    with LambdaDeliveries().installed() as deliveries:
+    with LambdaDeliveries().installed() as deliveries, serving(AlpacaFake()) as alpaca:
         smoke = Smoke(plan, config, deliveries, query_definitions, dead_letter_targets)
         check_health(smoke)
         check_access(smoke)
-        check_schedules_fire(smoke, now)
-        check_events(smoke, now)
+        last_run = check_schedules_fire(smoke, now, alpaca.url)
+        check_events(smoke, last_run)
         check_logs(smoke)
     return smoke.report
 
