@@ -517,6 +517,7 @@ def _calendar_keys(run: datetime) -> list[tuple[str, str]]:
 
 def check_events(smoke: Smoke, now: datetime) -> None:
     """Route checks; ``now`` is at or after every scheduled run already delivered."""
+
     def near_misses() -> str:
         good = PollenationNeeded(symbol="NVDA", reason="regular", requestedAt=now).entry(smoke.naming.event_bus)
         smoke.put_event({**good, "Source": "signal9.other"})
