@@ -185,6 +185,17 @@ class Function:
         return tuple(dict.fromkeys((*self.reads, *self.writes)))
 
 
+# Every function's asynchronous invocation config (FunctionFleet sets it; `signal9 local up`
+# checks the deployed values against these). Lambda's own async retries (0-2): two ride out a
+# transient throttle or AWS hiccup; anything still failing after three attempts is a bug or an
+# outage: the DLQ holds it.
+ASYNC_MAXIMUM_RETRY_ATTEMPTS = 2
+# Default is 6 hours. An hour covers the retries with Lambda's backoff and a burst of
+# throttling, while a scheduled job older than that overlaps its next run (news syncs hourly)
+# and a pollenation request should not be acted on half a day late: it goes to the DLQ instead,
+# where `signal9 dlq replay` can re-deliver it deliberately.
+ASYNC_MAXIMUM_EVENT_AGE_SECONDS = 3600
+
 POLLENATION_NEEDED = "pollenationNeeded"
 EARNINGS_PROCESSED = "earningsProcessed"
 

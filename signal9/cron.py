@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 # Scheduler numbers days 1-7 from Sunday.
 DAY_NUMBERS = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
@@ -234,3 +235,39 @@ def check_weekday_only(expression: str) -> None:
         raise ScheduleExpressionError("day-of-month must be '?' when day-of-week is set (AWS cron rule)")
     if SUNDAY in days_of_week(day_of_week):
         raise ScheduleExpressionError(f"day-of-week {day_of_week!r} includes Sunday, the maintenance window")
+
+
+# How far ahead next_fire looks: a valid Signal9 schedule fires within days; a year field
+# pinned further out than this is treated as never firing.
+NEXT_FIRE_HORIZON_DAYS = 5 * 366
+
+
+def next_fire(expression: str, timezone: str, after: datetime) -> datetime:
+    """The first time strictly after ``after`` that Scheduler fires ``expression`` in ``timezone``.
+
+    The expression must pass :func:`check_weekday_only` (it is evaluated on the local calendar
+    of ``timezone``, as Scheduler does). A local time that daylight saving skips resolves to the
+    same wall time after the change (zoneinfo's fold=0). Raises ScheduleExpressionError for an
+    invalid expression or one that does not fire within NEXT_FIRE_HORIZON_DAYS.
+    """
+    if after.tzinfo is None:
+        raise ValueError("next_fire needs a timezone-aware 'after'")
+    check_weekday_only(expression)
+    zone = ZoneInfo(timezone)
+    if at := _AT.match(expression):
+        moment = datetime.fromisoformat(at["when"]).replace(tzinfo=zone)
+        if moment <= after:
+            raise ScheduleExpressionError(f"{expression} is in the past: it will not fire again")
+        return moment
+    schedule = expand(expression)
+    assert schedule is not None  # check_weekday_only accepts only at() and cron()
+    day = after.astimezone(zone).date()
+    for _ in range(NEXT_FIRE_HORIZON_DAYS):
+        if schedule.fires_on(day):
+            for hour in sorted(schedule.hours):
+                for minute in sorted(schedule.minutes):
+                    moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+                    if moment > after:
+                        return moment
+        day += timedelta(days=1)
+    raise ScheduleExpressionError(f"{expression} does not fire in the next {NEXT_FIRE_HORIZON_DAYS} days")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from functions.shared.observability import logger
 from signal9.awsapi import create_table_request, point_in_time_recovery_request
 from signal9.catalog import STACKS
 from signal9.mockrun import ProgramRun, run_program
@@ -56,3 +59,13 @@ def moto_tables(aws: None, dev: ProgramRun) -> dict[str, str]:
         client.update_continuous_backups(**point_in_time_recovery_request(resource.inputs))
         names[resource.name.removesuffix("-table")] = resource.inputs["name"]
     return names
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Powertools' log handler pointed at a buffer (it keeps the stdout it found at import)."""
+    buffer = io.StringIO()
+    handler: Any = logger.registered_handler
+    previous = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(previous)

@@ -9,6 +9,7 @@ import pytest
 
 from signal9 import catalog, check, docgen
 from signal9.mockrun import ProgramRun
+from tests.spec_matrix import SPEC_ACCESS, SPEC_EVENTS, SPEC_SCHEDULES
 
 DOCS = docgen.ROOT / "docs"
 RUNBOOKS = {
@@ -35,31 +36,68 @@ def test_generated_blocks_are_current(plans: dict[str, ProgramRun], monkeypatch:
             assert docgen.current_block(text, name) == content, f"{path.name}: run `python -m signal9.docgen`"
 
 
-def test_architecture_covers_the_whole_catalog() -> None:
+def node_id(name: str) -> str:
+    return re.sub(r"\W", "_", name)
+
+
+def spec_edges() -> set[str]:
+    """Every edge of the architecture diagram, written from SPEC's tables (not the catalog)."""
+    edges = {f"sch_{node_id(schedule)} --> fn_{function}" for schedule, function in SPEC_SCHEDULES.items()}
+    edges |= {f"bus -- {detail_type} --> fn_{consumer}" for detail_type, consumer in SPEC_EVENTS.items()}
+    for function, spec in SPEC_ACCESS.items():
+        edges |= {f"fn_{function} -. {detail_type} .-> bus" for detail_type in spec.emits}
+        edges |= {f"fn_{function} <--> tbl_{table}" for table in spec.reads & spec.writes}
+        edges |= {f"tbl_{table} -.-> fn_{function}" for table in spec.reads - spec.writes}
+        edges |= {f"fn_{function} --> tbl_{table}" for table in spec.writes - spec.reads}
+        if spec.secret:
+            edges.add(f"sec_{spec.secret} -.-> fn_{function}")
+    edges.add("lambda -. failed async invocations, schedule and rule deliveries .-> dlq")
+    edges.add("lambda -. JSON logs, metrics .-> obs")
+    return edges
+
+
+def test_architecture_diagram_draws_exactly_the_specs_edges_between_declared_nodes() -> None:
     text = (DOCS / "architecture.md").read_text()
-    assert "```mermaid" in text
+    diagram = docgen.current_block(text, "diagram").splitlines()
+    assert diagram[:2] == ["```mermaid", "flowchart LR"] and diagram[-1] == "```"
+    edges = {line.strip() for line in diagram if re.search(r"-->|-\.->|\.->|<-->", line)}
+    assert edges == spec_edges()
+    declared = {m[1]: m[2] for line in diagram if (m := re.match(r'\s+(\w+)[\[({/]+"?([^"\]]+)', line))}
+    used = {word for edge in edges for word in re.findall(r"\b(?:sch|fn|tbl|sec)_\w+", edge)}
+    assert used <= set(declared), used - set(declared)
+    for function in SPEC_ACCESS:
+        assert declared[f"fn_{function}"] == function
+    for schedule in SPEC_SCHEDULES:
+        assert declared[f"sch_{node_id(schedule)}"].startswith(f"{schedule}<br/>cron(")
+    for table in {t for spec in SPEC_ACCESS.values() for t in spec.reads | spec.writes}:
+        assert declared[f"tbl_{table}"] == table
+
+
+def test_architecture_names_every_resource_kind() -> None:
+    text = (DOCS / "architecture.md").read_text()
     names = [*catalog.FUNCTION_NAMES, *catalog.TABLE_NAMES, *catalog.SCHEDULE_NAMES, *catalog.SECRET_NAMES]
     names += [event.detail_type for event in catalog.EVENTS]
     for name in names:
         assert name in text, name
-    diagram = docgen.architecture_diagram()
-    for function in catalog.FUNCTIONS:
-        for table in function.writes:
-            assert f"fn_{function.name} " in diagram and f"tbl_{table}" in diagram
-    for event in catalog.EVENTS:
-        assert f"bus -- {event.detail_type} --> fn_{event.consumer}" in diagram
 
 
-def test_iam_matrix_states_exactly_the_catalog_grants() -> None:
-    rows = docgen.iam_matrix().splitlines()[2:]
-    assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == list(catalog.FUNCTION_NAMES)
-    for function, row in zip(catalog.FUNCTIONS, rows, strict=True):
-        cells = row.strip("| ").split(" | ")
-        assert cells[1].count("`signal9-<stack>-") == len(function.reads)
-        assert cells[2].count("`signal9-<stack>-") == len(function.writes)
-        assert (cells[3] == "-") == (function.secret is None)
-        assert (cells[4] == "-") == (not function.emits)
-        assert cells[5] == f"`signal9-<stack>-{function.name}-dlq`"
+def table_names(cell: str) -> set[str]:
+    return set(re.findall(r"`signal9-<stack>-(\w+)`", cell))
+
+
+def test_iam_matrix_states_exactly_the_specs_grants() -> None:
+    rows = docgen.current_block((DOCS / "security-review.md").read_text(), "iam-matrix").splitlines()[2:]
+    cells = {row.strip("| ").split(" | ")[0]: row.strip("| ").split(" | ") for row in rows}
+    assert list(cells) == list(SPEC_ACCESS)
+    for function, spec in SPEC_ACCESS.items():
+        row = cells[function]
+        assert table_names(row[1]) == spec.reads, function
+        assert table_names(row[2]) == spec.writes, function
+        assert row[3] == (f"`signal9/<stack>/{spec.secret}`" if spec.secret else "-"), function
+        emits = f"`signal9-<stack>` ({', '.join(sorted(spec.emits))})" if spec.emits else "-"
+        assert row[4] == emits, function
+        assert row[5] == f"`signal9-<stack>-{function}-dlq`"
+        assert row[6] == f"`/aws/lambda/signal9-<stack>-{function}`"
 
 
 def test_runbooks_exist_and_name_their_signals() -> None:

@@ -105,6 +105,8 @@ def test_one_rule_per_catalog_event_with_the_models_pattern(plans: dict[str, Pro
         assert rule.inputs["eventPattern"] == json.dumps(DETAIL_MODELS[detail_type].pattern())
         assert json.loads(rule.inputs["eventPattern"]) == {"source": [SOURCE], "detail-type": [detail_type]}
         assert rule.inputs["tags"] == {"Component": "event-routes"}
+        # A rule the program leaves without a state is ENABLED (the provider's default).
+        assert rule.inputs.get("state", "ENABLED") == "ENABLED" and rule.inputs.get("isEnabled", True) is True
 
 
 @pytest.mark.parametrize("stack", catalog.STACKS)

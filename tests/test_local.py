@@ -4,25 +4,39 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import socket
+import time
 import zipfile
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import boto3
 import pulumi
+import pulumi_aws
 import pytest
 
 from signal9 import catalog
 from signal9.emulator.cli import LocalRun, deploy_and_smoke
 from signal9.emulator.provisioner import MotoProvisioner, UnsupportedResourceError, archive_zip
+from signal9.emulator.smoke import Smoke
 from signal9.mockrun import ProgramRun, run_program
 from signal9.naming import Naming
+from signal9.stackfile import read_stack_config
 
 
 @pytest.fixture(scope="module")
-def local_run() -> LocalRun:
-    return deploy_and_smoke("dev")
+def timed_local_run() -> tuple[LocalRun, float]:
+    """The dev stack's local run and the wall-clock seconds it took as a whole."""
+    start = time.perf_counter()
+    run = deploy_and_smoke("dev")
+    return run, time.perf_counter() - start
+
+
+@pytest.fixture(scope="module")
+def local_run(timed_local_run: tuple[LocalRun, float]) -> LocalRun:
+    return timed_local_run[0]
 
 
 def test_every_resource_is_created_in_the_emulator_and_every_check_passes(local_run: LocalRun) -> None:
@@ -51,7 +65,18 @@ def test_report_states_what_the_emulator_does_instead_of_aws(local_run: LocalRun
     assert "passed, 0 failed" in text
     assert "public layer" in text and "stand-in" in text
     assert "query definitions" in text
-    assert "deploy" in text and "smoke" in text
+    assert "moto keeps no Lambda dead-letter config" in text
+
+
+def test_report_shows_each_phase_time_measured_within_the_run(timed_local_run: tuple[LocalRun, float]) -> None:
+    run, wall = timed_local_run
+    (line,) = [line for line in run.text().splitlines() if line.startswith("time: ")]
+    shown = {name: float(seconds) for name, seconds in re.findall(r"(\w+) (\d+\.\d) s", line)}
+    assert {"deploy", "smoke"} <= set(shown) == set(run.timings)
+    for name, seconds in run.timings.items():
+        assert seconds > 0 and abs(shown[name] - seconds) <= 0.05, name
+    # The phases are disjoint parts of the run: together no longer than the whole.
+    assert sum(run.timings.values()) <= wall
 
 
 def test_the_emulator_is_shut_down_afterwards(local_run: LocalRun) -> None:
@@ -59,6 +84,17 @@ def test_the_emulator_is_shut_down_afterwards(local_run: LocalRun) -> None:
         probe.settimeout(0.5)
         port = local_run.endpoint_port
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_schedules_fire_at_their_next_fire_time_and_only_when_enabled(local_run: LocalRun) -> None:
+    details = {check.name: check.detail for check in local_run.report.checks}
+    for function in catalog.scheduled_functions():
+        trigger = catalog.schedule_trigger(function)
+        detail = details[f"schedule {trigger.schedule} fired"]
+        assert detail.startswith(f"ENABLED, {trigger.expression} America/New_York: next fire ")
+        assert f"delivered as that run to signal9-dev-{function.name} -> " in detail
+        # Monday to Saturday only: the next fire time never falls on a Sunday.
+        assert re.search(r"next fire (Mon|Tue|Wed|Thu|Fri|Sat) \d{4}-\d{2}-\d{2} \d{2}:\d{2} E[SD]T;", detail)
 
 
 def test_broken_wiring_is_caught_with_a_clear_message() -> None:
@@ -69,6 +105,14 @@ def test_broken_wiring_is_caught_with_a_clear_message() -> None:
         variables = client.get_function_configuration(FunctionName=broken)["Environment"]["Variables"]
         variables["SIGNAL9_TABLE_ASSETS"] = "signal9-dev-assetz"
         client.update_function_configuration(FunctionName=broken, Environment={"Variables": variables})
+        # ...Lambda's async retries switched off for another function...
+        news = Naming("dev").function("SyncNewsSentiment")
+        client.delete_function_event_invoke_config(FunctionName=news)  # moto's put appends, never replaces
+        client.put_function_event_invoke_config(FunctionName=news, MaximumRetryAttempts=0)
+        # ...a rule switched off (EventBridge then delivers nothing through it)...
+        boto3.client("events", region_name=plan.region).disable_rule(
+            Name=Naming("dev").rule(catalog.EARNINGS_PROCESSED), EventBusName=Naming("dev").event_bus
+        )
         # ...and a grant outside the access matrix slipped onto another role.
         boto3.client("iam", region_name=plan.region).put_role_policy(
             RoleName=Naming("dev").role("MarkEarningsProcessed"),
@@ -85,9 +129,99 @@ def test_broken_wiring_is_caught_with_a_clear_message() -> None:
     failed = {check.name: check.detail for check in run.report.failed}
     assert "functions configured" in failed
     assert "TriggerRegularPollenation environment differs" in failed["functions configured"]
+    assert "SyncNewsSentiment async retries 0, the catalog says 2" in failed["functions configured"]
+    assert "rule signal9-dev-earningsProcessed is DISABLED as deployed" in failed["event rules enabled"]
+    assert "0 earningsProcessed deliveries, expected 2" in failed["emitted events routed by the rules"]
     assert "schedule trigger-regular-pollenation fired" in failed
     assert "ResourceNotFoundException" in failed["schedule trigger-regular-pollenation fired"]
     assert "MarkEarningsProcessed may dynamodb:Scan" in failed["roles allow exactly the access matrix"]
+
+
+def test_a_miswired_dead_letter_target_is_caught_and_a_disabled_schedule_not_fired(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The deliberate bug, in the program: every function's dead-letter target is SyncAssets' queue.
+    sync_assets_dlq = f"arn:aws:sqs:us-east-1:123456789012:{Naming('dev').dead_letter_queue('SyncAssets')}"
+    original = pulumi_aws.lambda_.FunctionDeadLetterConfigArgs
+
+    def miswired(target_arn: object) -> object:
+        return original(target_arn=sync_assets_dlq)
+
+    monkeypatch.setattr(pulumi_aws.lambda_, "FunctionDeadLetterConfigArgs", miswired)
+    invoked: list[str] = []
+    invoke = Smoke.invoke
+
+    def recording(smoke: Smoke, function_arn_or_name: str, event: Any) -> Any:
+        invoked.append(smoke.configuration(function_arn_or_name)["FunctionName"])
+        return invoke(smoke, function_arn_or_name, event)
+
+    monkeypatch.setattr(Smoke, "invoke", recording)
+    values = read_stack_config("dev")
+    values["signal9:schedules"] = json.dumps({"sync-news-sentiment": {"enabled": False}})
+
+    run = deploy_and_smoke("dev", config_values=values)
+
+    failed = {check.name: check.detail for check in run.report.failed}
+    assert set(failed) == {"functions configured", "malformed event ends in the DLQ"}, run.text()
+    assert (
+        "PollenateAsset dead-letter target signal9-dev-SyncAssets-dlq, not its own signal9-dev-PollenateAsset-dlq"
+        in failed["functions configured"]
+    )
+    # Sent as Lambda would, with PollenateAsset's role: IAM refuses SyncAssets' queue.
+    assert failed["malformed event ends in the DLQ"].startswith(
+        "SmokeCheckError: signal9-dev-PollenateAsset's role may not send to its dead-letter target "
+        "signal9-dev-SyncAssets-dlq: HTTP 403 AccessDenied"
+    )
+    disabled = {check.name: check for check in run.report.checks}["schedule sync-news-sentiment disabled"]
+    assert disabled.ok
+    assert disabled.detail == (
+        "DISABLED as deployed: not fired (stack config signal9:schedules.sync-news-sentiment.enabled: false)"
+    )
+    assert "schedule sync-news-sentiment fired" not in {check.name for check in run.report.checks}
+    assert Naming("dev").function("SyncNewsSentiment") not in invoked
+    assert Naming("dev").function("SyncAssets") in invoked
+
+
+def test_the_provisioner_creates_rules_and_schedules_in_the_programs_state(aws: None) -> None:
+    provisioner = MotoProvisioner("us-east-1")
+
+    def create(typ: str, resource: str, **inputs: object) -> None:
+        provisioner.new_resource(pulumi.runtime.MockResourceArgs(typ=typ, name=resource, inputs=inputs, custom=True))
+
+    create("aws:cloudwatch/eventBus:EventBus", "bus", name="bus")
+    pattern = json.dumps({"source": ["x"]})
+    create(
+        "aws:cloudwatch/eventRule:EventRule",
+        "off",
+        name="off",
+        eventBusName="bus",
+        eventPattern=pattern,
+        state="DISABLED",
+    )
+    create("aws:cloudwatch/eventRule:EventRule", "default", name="default", eventBusName="bus", eventPattern=pattern)
+    events = boto3.client("events")
+    assert events.describe_rule(Name="off", EventBusName="bus")["State"] == "DISABLED"
+    assert events.describe_rule(Name="default", EventBusName="bus")["State"] == "ENABLED"
+    create("aws:scheduler/scheduleGroup:ScheduleGroup", "group", name="group")
+    target = {
+        "arn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+        "roleArn": "arn:aws:iam::123456789012:role/r",
+        "input": "{}",
+        "retryPolicy": {"maximumRetryAttempts": 2, "maximumEventAgeInSeconds": 3600},
+        "deadLetterConfig": {"arn": "arn:aws:sqs:us-east-1:123456789012:q"},
+    }
+    create(
+        "aws:scheduler/schedule:Schedule",
+        "paused",
+        name="paused",
+        groupName="group",
+        scheduleExpression="cron(0 6 ? * MON-SAT *)",
+        scheduleExpressionTimezone="America/New_York",
+        flexibleTimeWindow={"mode": "OFF"},
+        state="DISABLED",
+        target=target,
+    )
+    assert boto3.client("scheduler").get_schedule(Name="paused", GroupName="group")["State"] == "DISABLED"
 
 
 def test_an_unsupported_resource_type_is_an_error_not_skipped() -> None:

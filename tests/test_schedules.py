@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections import Counter
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -17,7 +18,7 @@ from croniter import croniter
 
 from functions.shared.scheduled import SCHEDULER_INPUT
 from signal9 import catalog, config
-from signal9.cron import DAY_NUMBERS
+from signal9.cron import DAY_NUMBERS, ScheduleExpressionError, next_fire
 from signal9.identifiers import ACCOUNT_ID
 from signal9.mockrun import ProgramRun, Resource, run_program
 from signal9.naming import Naming
@@ -397,6 +398,54 @@ def test_news_sentiment_fires_hourly_every_working_day_including_dst_weeks(dev: 
         if a.isoweekday() == 6 and b.isoweekday() == 1
     )
     assert weekend_hours == Counter({25: 50, 24: 1, 26: 1})
+
+
+def chained_next_fires(expression: str, timezone: str) -> tuple[datetime, ...]:
+    """signal9.cron.next_fire applied from the start of YEAR until it leaves the year (or stalls)."""
+    moment, result = datetime(YEAR, 1, 1, tzinfo=ZoneInfo(timezone)) - timedelta(seconds=1), []
+    for _ in range(366 * 24 * 4):  # more than any expression here fires in a year
+        moment = next_fire(expression, timezone, moment)
+        if moment.year != YEAR:
+            break
+        result.append(moment)
+    return tuple(result)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    sorted(
+        {catalog.schedule_trigger(f).expression for f in catalog.scheduled_functions()}
+        | {"cron(45 4 ? * MON-FRI *)", "cron(15,45 9,17 ? JAN-JUN TUE,THU *)", "cron(0 0/6 ? * SAT *)"}
+    ),
+)
+def test_next_fire_walks_the_same_year_as_the_oracle(expression: str) -> None:
+    assert chained_next_fires(expression, "America/New_York") == fire_times(expression, "America/New_York")
+
+
+def test_next_fire_is_strictly_after_and_in_the_schedules_timezone() -> None:
+    saturday_night = datetime(YEAR, 3, 13, 23, 30, tzinfo=NEW_YORK)  # DST starts on the Sunday after
+    monday = next_fire("cron(30 5 ? * MON-SAT *)", "America/New_York", saturday_night)
+    assert monday == datetime(YEAR, 3, 15, 5, 30, tzinfo=NEW_YORK)
+    assert monday.astimezone(ZoneInfo("UTC")).hour == 9  # EDT by then
+    assert next_fire("cron(30 5 ? * MON-SAT *)", "America/New_York", monday) > monday
+    assert next_fire("at(2027-03-16T09:00:00)", "America/New_York", monday) == datetime(
+        YEAR, 3, 16, 9, 0, tzinfo=NEW_YORK
+    )
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("rate(1 hour)", "Sundays included"),
+        ("cron(0 6 ? * SUN-FRI *)", "includes Sunday"),
+        ("cron(0 25 ? * MON-SAT *)", "hours value '25'"),
+        ("at(2027-01-04T09:00:00)", "in the past"),
+        ("cron(0 6 ? * MON-SAT 2020)", "does not fire in the next"),
+    ],
+)
+def test_next_fire_refuses_what_scheduler_would_not_fire_on_a_weekday(expression: str, message: str) -> None:
+    with pytest.raises(ScheduleExpressionError, match=re.escape(message)):
+        next_fire(expression, "America/New_York", datetime(YEAR, 3, 1, tzinfo=NEW_YORK))
 
 
 # --- docs --------------------------------------------------------------------------------

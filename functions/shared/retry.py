@@ -5,8 +5,9 @@ HTTP calls Phase 2 collectors make, and for re-sending PutEvents entries that fa
 
 A small helper instead of ``tenacity``: only Powertools, pydantic and boto3 exist at Lambda
 run time. Retry ``n`` (0-based) waits a random time in ``[0, min(cap, base * 2**n)]``
-("full jitter"), so with the defaults the ceilings are 1 s, 2 s, 4 s. ``sleep`` and
-``jitter`` are injectable so tests never sleep.
+("full jitter"), so with the defaults the ceilings are 1 s, 2 s, 4 s. A server that says
+when to come back (Alpaca's ``X-RateLimit-Reset``) sets a floor through ``minimum_delay``.
+``sleep`` and ``jitter`` are injectable so tests never sleep.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ T = TypeVar("T")
 Sleep = Callable[[float], None]
 Jitter = Callable[[float], float]
 """Maps a ceiling in seconds to the delay actually slept."""
+MinimumDelay = Callable[[Exception], float]
+"""The least a failed call's error says to wait (seconds; 0 for no opinion)."""
 
 
 def full_jitter(ceiling: float) -> float:
@@ -71,8 +74,12 @@ def retry_call(
     sleep: Sleep | None = None,
     jitter: Jitter | None = None,
     description: str = "external call",
+    minimum_delay: MinimumDelay | None = None,
 ) -> T:
-    """``call()``, retried on ``retry_on`` after backoff delays; the last error propagates."""
+    """``call()``, retried on ``retry_on`` after backoff delays; the last error propagates.
+
+    Each delay is at least ``minimum_delay(error)`` when given (the caller caps what it asks for).
+    """
     delays = backoff.delays(jitter)
     attempt = 1
     while True:
@@ -82,6 +89,8 @@ def retry_call(
             delay = next(delays, None)
             if delay is None:
                 raise
+            if minimum_delay is not None:
+                delay = max(delay, minimum_delay(error))
             logger.warning(
                 f"{description} failed; retrying",
                 extra={"attempt": attempt, "retry_in_seconds": round(delay, 3), "error": type(error).__name__},

@@ -1,21 +1,363 @@
-"""SyncAssets (schedule sync-assets): Alpaca's active asset catalog into ``assets``.
+"""SyncAssets (schedule sync-assets): Alpaca's active asset catalog and 20-session volume into ``assets``.
 
-Phase 1: loads the ``alpaca`` credentials (proving the grant and the cached retrieval),
-then stops at the Phase 2 PLACEHOLDER. Nothing is collected or written.
+Order: validate the schedule input, load the ``alpaca`` credentials, fetch everything
+(the active list, then daily SIP bars for every listed symbol) and validate it, and only
+then reconcile against the table, so a failed or malformed fetch writes nothing.
+
+Reconciliation (SPEC "What each table holds"). The current rows are read with one paged
+Query on ``status-index`` (``status = "active"``), never a Scan. Per symbol:
+
+- listed and current row equal on every kept attribute: no write;
+- listed with different attributes or ``avgVolume``: update the current row, conditional
+  on it still carrying ``status`` (still current);
+- listed, no current row: a new symbol gets a row with ``lastPollenationDate =``
+  :data:`NEVER_POLLENATED` (the epoch, so it sorts first in ``status-index`` ascending,
+  before every ISO-8601 pollenation time PollenateAsset writes); a symbol with history (it
+  left the list earlier, or was pollenated before it was listed) gets ``status`` back on
+  its newest row instead;
+- current row but no longer listed: ``REMOVE status`` (out of both sparse indexes), history
+  kept, ``delistedAt`` set.
+
+Concurrency with PollenateAsset, which in one transaction puts a new newest row (copying
+``status``) and removes ``status`` from the previous row on condition it still has it:
+every SyncAssets write is conditional on the row's ``status`` being what SyncAssets
+believes, so a row that PollenateAsset superseded in between fails the condition and the
+write is redone on the symbol's newest row (counted as ``AssetWriteConflicts``). Adding a
+symbol is followed by reading its newest row back: had a pollenation written a newer row
+without ``status`` meanwhile, ``status`` moves to that row in one transaction. Either way at
+most one row of a symbol is in ``status-index`` at any moment. What this cannot see: a
+pollenation that read the row before a SyncAssets attribute update and wrote after it
+copies the old attributes; the next run corrects them (docs/collectors.md).
+
+Writes go out on a small thread pool (one low-level client, thread-safe): conditional
+writes cannot be batched (BatchWriteItem has no conditions; a TransactWriteItems of many
+symbols would fail whole on one conflict).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from functools import partial
+from typing import Any, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
-from functions.shared.credentials import AlpacaCredentials
-from functions.shared.observability import instrumented
-from functions.shared.phase2 import credentials_then_placeholder
+from functions.shared.alpaca import AlpacaClient, Asset, average_volume, bars_window
+from functions.shared.clock import iso_utc, utc_now
+from functions.shared.credentials import AlpacaCredentials, load_credentials
+from functions.shared.dynamo import Item, query, table
+from functions.shared.observability import MetricName, count, instrumented, logger
+from functions.shared.scheduled import ScheduledInvocation
+
+ACTIVE = "active"
+STATUS_INDEX = "status-index"
+# The sort key of a never-pollenated symbol's row: before any real pollenation time.
+NEVER_POLLENATED = "1970-01-01T00:00:00.000Z"
+KEY = ("symbol", "lastPollenationDate")
+# The attributes SyncAssets owns on the current row (besides ``status``), compared to decide a write.
+SYNCED = ("name", "exchange", "assetClass", "tradable", "marginable", "shortable", "fractionable", "alpacaId")
+VOLUME = "avgVolume"
+WRITERS = 8  # below botocore's default pool of 10 connections
+MAX_CONFLICTS = 3  # per symbol; PollenateAsset writes one row per symbol per pollenation
+# A run may retire at most this share of the current rows (and always this many): a longer
+# list of departures is more likely a partial answer than a market event. Input key to override.
+MAX_DELIST_SHARE, MAX_DELIST_ALWAYS = 0.05, 25
+ALLOW_MASS_DELISTING = "allowMassDelisting"
+
+Outcome = Literal["listed", "updated", "delisted", "gone"]
+R = TypeVar("R")
+
+
+class ConflictError(RuntimeError):
+    """A symbol's rows kept changing under SyncAssets' conditional writes."""
+
+
+class SuspiciousListError(RuntimeError):
+    """Alpaca's list would retire too many current assets at once: more likely a truncated answer."""
+
+
+@dataclass
+class Summary:
+    fetched: int = 0
+    skipped: int = 0
+    unchanged: int = 0
+    listed: int = 0
+    updated: int = 0
+    delisted: int = 0
+    conflicts: int = 0
+    throttled: int = 0
+    http_calls: int = 0
+    window: str = ""
+    symbols_without_bars: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter, repr=False)
+
+    @property
+    def written(self) -> int:
+        return self.listed + self.updated + self.delisted
+
+    def report(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "outcomes"} | {"written": self.written}
 
 
 @instrumented
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    # PLACEHOLDER (Phase 2): GET {baseUrl}/v2/assets?status=active, upsert rows into assets.
-    return credentials_then_placeholder(event, AlpacaCredentials, "syncing Alpaca's active asset catalog")
+    invocation = ScheduledInvocation.parse(event)
+    client = AlpacaClient(load_credentials(AlpacaCredentials))
+    allow = (invocation.model_extra or {}).get(ALLOW_MASS_DELISTING) is True
+    summary = sync(client, invocation.moment(), allow_mass_delisting=allow)
+    for name, value in (
+        (MetricName.RECORDS_FETCHED, summary.fetched),
+        (MetricName.ITEMS_WRITTEN, summary.written),
+        (MetricName.ITEMS_UNCHANGED, summary.unchanged),
+        (MetricName.RECORDS_SKIPPED, summary.skipped),
+        (MetricName.ASSETS_DELISTED, summary.delisted),
+        (MetricName.ASSET_WRITE_CONFLICTS, summary.conflicts),
+    ):
+        count(name, value)
+    logger.info("asset catalog synced", extra=summary.report())
+    return summary.report()
+
+
+def sync(client: AlpacaClient, moment: datetime, *, allow_mass_delisting: bool = False) -> Summary:
+    """Fetch and validate everything, then reconcile ``assets`` (see the module docstring)."""
+    summary = Summary()
+    wanted = fetch(client, moment, summary)
+    current, duplicates = current_rows()
+    writer = Writer(iso_utc(utc_now()))
+    jobs: list[Callable[[], Outcome]] = []
+    for symbol, attributes in wanted.items():
+        row = current.get(symbol)
+        if row is None:
+            jobs.append(partial(writer.list_symbol, symbol, attributes))
+        elif synced_view(row) != attributes:
+            jobs.append(partial(writer.update, row, attributes))
+        else:
+            summary.unchanged += 1
+    retired = [row for symbol, row in current.items() if symbol not in wanted] + duplicates
+    limit = max(MAX_DELIST_ALWAYS, int(MAX_DELIST_SHARE * len(current)))
+    if len(retired) > limit and not allow_mass_delisting:
+        raise SuspiciousListError(
+            f"Alpaca listed {summary.fetched} active assets; {len(retired)} of the {len(current)} current ones "
+            f"would leave the indexes (limit {limit}). Nothing was written. If the departures are real, "
+            f'invoke SyncAssets once with {{"{ALLOW_MASS_DELISTING}": true}}.'
+        )
+    jobs.extend(partial(writer.delist, row) for row in retired)
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        summary.outcomes.update(pool.map(lambda job: job(), jobs))
+    summary.listed, summary.updated = summary.outcomes["listed"], summary.outcomes["updated"]
+    summary.delisted = summary.outcomes["delisted"]
+    summary.conflicts = writer.conflicts
+    summary.throttled, summary.http_calls = client.throttled, client.calls
+    return summary
+
+
+def fetch(client: AlpacaClient, moment: datetime, summary: Summary) -> dict[str, Item]:
+    """The kept attributes of every active us_equity asset, ``avgVolume`` included."""
+    assets: dict[str, Asset] = {}
+    for asset in client.list_active_assets():
+        if asset.status != ACTIVE or asset.asset_class != "us_equity" or asset.symbol in assets:
+            summary.skipped += 1
+            continue
+        assets[asset.symbol] = asset
+    summary.fetched = len(assets)
+    start, end = bars_window(moment)
+    summary.window = f"{start.isoformat()}..{end.isoformat()}"
+    volumes = client.daily_volumes(assets, start, end)
+    summary.symbols_without_bars = sum(1 for symbol in assets if not volumes.get(symbol))
+    return {symbol: attributes(asset, average_volume(volumes.get(symbol, []))) for symbol, asset in assets.items()}
+
+
+def attributes(asset: Asset, avg_volume: int) -> Item:
+    """The row attributes SyncAssets keeps for ``asset`` (``name`` absent when Alpaca sends none)."""
+    item: Item = {
+        "exchange": asset.exchange,
+        "assetClass": asset.asset_class,
+        "tradable": asset.tradable,
+        "marginable": asset.marginable,
+        "shortable": asset.shortable,
+        "fractionable": asset.fractionable,
+        "alpacaId": asset.id,
+        VOLUME: Decimal(avg_volume),
+    }
+    if asset.name:
+        item["name"] = asset.name
+    return item
+
+
+def synced_view(row: Item) -> Item:
+    """The part of a stored row :func:`attributes` produces, for comparison."""
+    return {k: row[k] for k in (*SYNCED, VOLUME) if k in row}
+
+
+def current_rows() -> tuple[dict[str, Item], list[Item]]:
+    """Active rows by symbol from ``status-index``, plus any older second row of a symbol (to retire)."""
+    current: dict[str, Item] = {}
+    duplicates: list[Item] = []
+    for row in query(table("assets"), IndexName=STATUS_INDEX, KeyConditionExpression=Key("status").eq(ACTIVE)):
+        symbol = str(row["symbol"])
+        other = current.get(symbol)
+        if other is not None:
+            older, row = sorted((other, row), key=lambda r: str(r["lastPollenationDate"]))
+            duplicates.append(older)
+            logger.error("symbol had two rows in status-index; retiring the older", extra={"symbol": symbol})
+        current[symbol] = row
+    return current, duplicates
+
+
+def newest_row(symbol: str) -> Item | None:
+    rows = query(table("assets"), limit=1, KeyConditionExpression=Key("symbol").eq(symbol), ScanIndexForward=False)
+    return next(rows, None)
+
+
+class Writer:
+    """Conditional writes of current rows, each redone on the newest row after losing a race."""
+
+    def __init__(self, synced_at: str) -> None:
+        self.synced_at = synced_at
+        self.table = table("assets")
+        self.client = self.table.meta.client  # thread-safe, unlike the Table resource
+        self.conflicts = 0
+        self._lock = threading.Lock()
+
+    def list_symbol(self, symbol: str, wanted: Item) -> Outcome:
+        """A symbol without a current row: a never-pollenated row, or ``status`` back on its newest row.
+
+        The never-pollenated row is put first (no lookup: on a first run every symbol is new);
+        if the symbol turns out to have a newer row, :meth:`_settle` moves ``status`` there.
+        """
+        try:
+            written = self._activate(symbol, None, wanted)
+            created = True
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+            # Listed before and never pollenated: its never-pollenated row is still there.
+            written = self._retrying(symbol, None, lambda row: self._activate(symbol, row, wanted))
+            created = False
+        self._settle(symbol, written, wanted, created=created)
+        return "listed"
+
+    def update(self, row: Item, wanted: Item) -> Outcome:
+        self._retrying(str(row["symbol"]), row, lambda current: self._activate(str(row["symbol"]), current, wanted))
+        return "updated"
+
+    def delist(self, row: Item) -> Outcome:
+        def retire(current: Item | None) -> Item | None:
+            if current is None or "status" not in current:
+                return None  # nothing in the indexes any more
+            self._write(
+                current, "REMOVE #status SET delistedAt = :at", {":at": self.synced_at}, "attribute_exists(#status)"
+            )
+            return current
+
+        done = self._retrying(str(row["symbol"]), row, retire)
+        return "delisted" if done is not None else "gone"
+
+    def _activate(self, symbol: str, row: Item | None, wanted: Item) -> Item:
+        """Make ``row`` (the newest, or None for a symbol without rows) the active current row."""
+        if row is None:
+            item = {"symbol": symbol, "lastPollenationDate": NEVER_POLLENATED, "status": ACTIVE, **wanted}
+            self.client.put_item(
+                TableName=self.table.name,
+                Item=item | {"syncedAt": self.synced_at},
+                ConditionExpression="attribute_not_exists(symbol)",
+            )
+            return item
+        condition = (
+            "attribute_exists(#status)"
+            if "status" in row
+            else "attribute_exists(symbol) AND attribute_not_exists(#status)"
+        )
+        self._write(row, *self._set(wanted), condition)
+        return row
+
+    def _set(self, wanted: Item) -> tuple[str, dict[str, Any]]:
+        values = {f":{k}": v for k, v in wanted.items()} | {":status": ACTIVE, ":syncedAt": self.synced_at}
+        assignments = ", ".join(f"#{k} = :{k}" for k in (*wanted, "status", "syncedAt"))
+        removals = [f"#{k}" for k in SYNCED if k not in wanted]
+        return f"SET {assignments}" + (f" REMOVE {', '.join(removals)}" if removals else ""), values
+
+    def _write(self, row: Item, expression: str, values: dict[str, Any], condition: str) -> None:
+        self.client.update_item(
+            TableName=self.table.name,
+            Key={k: row[k] for k in KEY},
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=_names(expression, condition),
+            ExpressionAttributeValues=values,
+        )
+
+    def _retrying(self, symbol: str, row: Item | None, write: Callable[[Item | None], R]) -> R:
+        """``write(row)``; when a condition fails, ``write`` again on the symbol's newest row."""
+        known = row is not None
+        for _ in range(MAX_CONFLICTS + 1):
+            try:
+                return write(row if known else newest_row(symbol))
+            except ClientError as error:
+                if _code(error) != "ConditionalCheckFailedException":
+                    raise
+                self._count_conflict()
+                known = False
+        raise ConflictError(f"assets rows of {symbol} kept changing during {MAX_CONFLICTS + 1} conditional writes")
+
+    def _settle(self, symbol: str, written: Item, wanted: Item, *, created: bool) -> None:
+        """After listing a symbol: if it has a newer row without ``status``, move ``status`` to that row.
+
+        Happens for a symbol pollenated before it was listed or listed again after leaving, and
+        when a pollenation wrote meanwhile. The row just put (``created``) is deleted rather
+        than left as a never-pollenated row in the history of a symbol that was pollenated.
+        """
+        for _ in range(MAX_CONFLICTS + 1):
+            newest = newest_row(symbol)
+            if newest is None or "status" in newest or newest[KEY[1]] == written[KEY[1]]:
+                return
+            expression, values = self._set(wanted)
+            retire: dict[str, Any] = {
+                "TableName": self.table.name,
+                "Key": {k: written[k] for k in KEY},
+                "ConditionExpression": "attribute_exists(#status)",
+                "ExpressionAttributeNames": {"#status": "status"},
+            }
+            if not created:
+                retire |= {"UpdateExpression": "REMOVE #status SET supersededAt = :at"}
+                retire |= {"ExpressionAttributeValues": {":at": newest[KEY[1]]}}
+            activate: dict[str, Any] = {
+                "TableName": self.table.name,
+                "Key": {k: newest[k] for k in KEY},
+                "UpdateExpression": expression,
+                "ConditionExpression": "attribute_not_exists(#status)",
+                "ExpressionAttributeNames": _names(expression, "#status"),
+                "ExpressionAttributeValues": values,
+            }
+            second: dict[str, Any] = {"Delete": retire} if created else {"Update": retire}
+            try:
+                # The resource's client serialises plain Python values, as Table methods do.
+                self.client.transact_write_items(TransactItems=[{"Update": activate}, second])  # type: ignore[typeddict-item, list-item]
+                return
+            except ClientError as error:
+                if _code(error) != "TransactionCanceledException":
+                    raise
+                self._count_conflict()
+        raise ConflictError(f"assets rows of {symbol} kept changing while its status was moved to the newest row")
+
+    def _count_conflict(self) -> None:
+        with self._lock:
+            self.conflicts += 1
+
+
+def _names(*expressions: str) -> dict[str, str]:
+    """``ExpressionAttributeNames`` for the ``#name`` placeholders the expressions use."""
+    text = " ".join(expressions)
+    return {f"#{k}": k for k in (*SYNCED, VOLUME, "status", "syncedAt") if f"#{k}" in text}
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))

@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import boto3
@@ -16,7 +17,7 @@ from signal9.emulator.provisioner import MotoProvisioner
 from signal9.emulator.server import moto_server
 from signal9.emulator.smoke import Report, format_report, run_smoke, timed
 from signal9.mockrun import ProgramRun, run_program
-from signal9.stackfile import stack_region
+from signal9.stackfile import config_region, read_stack_config
 
 MOTO_ACCOUNT_ID = "123456789012"  # moto's default account (the emulator never sets MOTO_ACCOUNT_ID)
 KEEP_HINTS = """\
@@ -47,27 +48,30 @@ class LocalRun:
         return header + format_report(self.report, self.timings, self.notes)
 
 
-def deploy_and_smoke(stack: str, *, keep: bool = False, on_deployed: object = None) -> LocalRun:
+def deploy_and_smoke(
+    stack: str, *, keep: bool = False, on_deployed: object = None, config_values: Mapping[str, str] | None = None
+) -> LocalRun:
     """Deploy ``stack`` into a fresh emulator, run the smoke, shut down unless ``keep``.
 
     ``on_deployed(plan)``, if given, runs between deploy and smoke (tests use it to break
-    the wiring on purpose).
+    the wiring on purpose); ``config_values`` replaces the stack file's config (as run_program).
     """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-    stack_config = config.load_stack(stack)
-    region = stack_region(stack)
+    values = dict(read_stack_config(stack) if config_values is None else config_values)
+    stack_config = config.parse(config.namespace_values(values), f"Pulumi.{stack}.yaml")
+    region = config_region(values)
     timings: dict[str, float] = {}
     provisioner = MotoProvisioner(region)
     with moto_server(region, keep=keep) as emulator:
         audit = provisioner.audit = DeployAudit.for_stack(stack, MOTO_ACCOUNT_ID, region)
         install_boundary(boto3.client("iam", region_name=region), audit.target)
         with timed(timings, "deploy"):
-            plan = run_program(stack, mocks_factory=lambda _: provisioner)
+            plan = run_program(stack, config=values, mocks_factory=lambda _: provisioner)
         provisioner.audit = None  # the smoke's own calls are not part of the deploy
         if callable(on_deployed):
             on_deployed(plan)
         with timed(timings, "smoke"):
-            report = run_smoke(plan, stack_config, provisioner.query_definitions)
+            report = run_smoke(plan, stack_config, provisioner.query_definitions, provisioner.dead_letter_targets)
         report.add("deploy calls allowed by the deploy policy", audit.passed, audit.summary())
         for action, reason in audit.skipped.items():
             provisioner.note(f"{action} not judged against the deploy policy: {reason} (emulator only)")

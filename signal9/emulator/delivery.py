@@ -4,6 +4,8 @@ moto matches events against a rule's real pattern, but for a Lambda target it ra
 NotImplementedError. While installed, ``LambdaDeliveries`` takes over exactly that step:
 an event that matched a rule is queued for each Lambda target of the rule, unchanged (as
 EventBridge would invoke the function); other targets (SQS, archives) still go to moto.
+moto also delivers through a DISABLED rule, which EventBridge never does: such a rule
+delivers nothing here.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class LambdaDeliveries:
         original = Rule.send_to_targets
 
         def send_to_targets(rule: Rule, original_event: Any, transform_input: bool = True) -> None:
-            if not rule.event_pattern.matches_event(original_event):
+            if not rule.state.startswith("ENABLED") or not rule.event_pattern.matches_event(original_event):
                 return
             with self._lock:
                 functions = [t for t in rule.targets if t["Arn"].startswith("arn:aws:lambda:")]

@@ -60,6 +60,8 @@ class MotoProvisioner(AwsLikeMocks):
         self.notes: list[str] = []
         # moto has no Logs Insights query definitions; the emulator keeps them for the smoke.
         self.query_definitions: dict[str, State] = {}
+        # moto's Lambda keeps no DeadLetterConfig: function name -> the target ARN it was created with.
+        self.dead_letter_targets: dict[str, str] = {}
         self._lock = threading.Lock()
         self._clients = Clients(region)
         # Set by `signal9 local up`: judges every call against the stack's deploy policy.
@@ -200,6 +202,8 @@ def _function(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State
         **({"KMSKeyArn": inputs["kmsKeyArn"]} if inputs.get("kmsKeyArn") else {}),
         Tags=_tags(inputs),
     )
+    p.dead_letter_targets[function["FunctionName"]] = inputs["deadLetterConfig"]["targetArn"]
+    p.note("moto keeps no Lambda dead-letter config: the emulator records each function's as deployed")
     arn = function["FunctionArn"]
     return inputs["name"], {"arn": arn, "qualifiedArn": f"{arn}:$LATEST", "version": "$LATEST"}
 
@@ -252,7 +256,8 @@ def _event_rule(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, Sta
         EventBusName=inputs["eventBusName"],
         EventPattern=inputs["eventPattern"],
         Description=inputs.get("description", ""),
-        State="ENABLED",
+        # As the program asked; the provider's default when it says nothing is ENABLED.
+        State=inputs.get("state") or "ENABLED",
         Tags=_tag_list(inputs),
     )["RuleArn"]
     return f"{inputs['eventBusName']}/{inputs['name']}", {"arn": arn}

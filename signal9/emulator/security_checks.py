@@ -22,7 +22,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 from moto.core.authorization import enable_iam_authentication
 from moto.iam.access_control import IAMPolicy, PermissionResult
@@ -155,18 +154,12 @@ def check_decrypt_with_role_credentials(smoke: base.Smoke, foreign_key: str) -> 
     stack_blob = kms.encrypt(KeyId=key, Plaintext=b"signal9-local-test")["CiphertextBlob"]
     foreign_blob = kms.encrypt(KeyId=foreign_key, Plaintext=b"signal9-local-test")["CiphertextBlob"]
     granted = smoke.config.customer_managed_key
-    clients = {}
-    for function in catalog.FUNCTIONS:
-        credentials = smoke.client("sts").assume_role(
-            RoleArn=smoke.client("iam").get_role(RoleName=smoke.naming.role(function.name))["Role"]["Arn"],
-            RoleSessionName="signal9-local-kms",
-        )["Credentials"]
-        clients[function.name] = boto3.Session(
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-            region_name=smoke.region,
-        ).client("kms")
+    clients = {
+        f.name: smoke.role_client(
+            smoke.client("iam").get_role(RoleName=smoke.naming.role(f.name))["Role"]["Arn"], "kms"
+        )
+        for f in catalog.FUNCTIONS
+    }
 
     def denied(client: Any, blob: bytes, key_id: str) -> bool:
         try:

@@ -13,6 +13,8 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from signal9.motolock import serialized_moto
+
 # Never real credentials: everything below talks to the emulator only.
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local-emulator",
@@ -78,7 +80,8 @@ def moto_server(region: str, keep: bool = False) -> Iterator[Emulator]:
     # moto keeps its state per process: start every run from an empty account.
     urllib.request.urlopen(urllib.request.Request(f"{emulator.endpoint}/moto-api/reset", method="POST"))
     try:
-        with aws_environment(emulator.endpoint, region):
+        # Handlers write from thread pools; moto's backends expect one request at a time.
+        with serialized_moto(), aws_environment(emulator.endpoint, region):
             yield emulator
     finally:
         if not keep:

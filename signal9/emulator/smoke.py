@@ -1,7 +1,7 @@
 """The end-to-end smoke run against a stack deployed in the emulator.
 
 Everything is read back from moto (what was deployed), not from the program's inputs,
-except where moto keeps no record (noted in ``Deployment.notes``). Handlers run in-process
+except where moto keeps no record (the provisioner's records, noted in the report). Handlers run in-process
 with exactly the environment their deployed function has, their AWS calls going to moto.
 moto does not run Lambda code nor deliver events to Lambda targets: moto matches each
 event against the deployed rules' real patterns, and ``LambdaDeliveries`` hands what
@@ -34,11 +34,14 @@ from functions.shared.clock import iso_utc, market_today_and_yesterday
 from functions.shared.events import PollenationNeeded
 from functions.shared.observability import logger as handler_logger
 from functions.shared.scheduled import delivered_input
-from signal9 import catalog
+from signal9 import catalog, iam
 from signal9.config import StackConfig
+from signal9.cron import ScheduleExpressionError, next_fire
 from signal9.emulator import security_checks
 from signal9.emulator.delivery import LambdaDeliveries
 from signal9.emulator.server import Clients
+from signal9.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, AlpacaFake
+from signal9.fakes.server import serving
 from signal9.mockrun import ProgramRun
 from signal9.naming import Naming
 
@@ -120,6 +123,8 @@ class Smoke:
     config: StackConfig
     deliveries: LambdaDeliveries
     query_definitions: dict[str, dict[str, Any]]
+    # Function name -> dead-letter target ARN as deployed (the provisioner's record: moto keeps none).
+    dead_letter_targets: dict[str, str]
     report: Report = field(default_factory=Report)
     logs: list[str] = field(default_factory=list)
 
@@ -130,6 +135,26 @@ class Smoke:
 
     def client(self, service: str) -> Any:
         return self._clients(service)
+
+    def role_client(self, role_arn: str, service: str) -> Any:
+        """A client holding the role's own (assumed) credentials, so moto's IAM enforcement decides."""
+        credentials = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="signal9-local-smoke")[
+            "Credentials"
+        ]
+        # A client with the role's keys on the default session: a new Session per role
+        # would reload botocore's endpoint data (~0.2 s each).
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=self.region,
+        )
+
+    def queue_arn(self, queue_name: str) -> str:
+        sqs = self.client("sqs")
+        url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+        return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
 
     # --- invoking handlers as Lambda would --------------------------------------------
 
@@ -232,6 +257,7 @@ def check_health(smoke: Smoke) -> None:
 
     def functions() -> str:
         lambda_ = smoke.client("lambda")
+        problems: list[str] = []  # every function is checked: one report names all that differ
         for function in catalog.FUNCTIONS:
             deployed = smoke.configuration(smoke.naming.function(function.name))
             (planned,) = [
@@ -239,22 +265,39 @@ def check_health(smoke: Smoke) -> None:
                 for r in plan.of_type("aws:lambda/function:Function")
                 if r.inputs["name"] == deployed["FunctionName"]
             ]
-            expect(
-                deployed["MemorySize"] == config.memory_mb(function), f"{function.name} memory {deployed['MemorySize']}"
-            )
-            expect(
-                deployed["Timeout"] == config.timeout_seconds(function),
-                f"{function.name} timeout {deployed['Timeout']}",
-            )
-            expect(deployed["Architectures"] == ["arm64"], f"{function.name} architectures {deployed['Architectures']}")
-            expect(deployed["Runtime"] == planned["runtime"], f"{function.name} runtime {deployed['Runtime']}")
-            expect(
-                deployed["Environment"]["Variables"] == planned["environment"]["variables"],
-                f"{function.name} environment differs from the program's",
-            )
             async_config = lambda_.get_function_event_invoke_config(FunctionName=deployed["FunctionName"])
-            expect(async_config["MaximumRetryAttempts"] <= 2, f"{function.name} async retries")
-        return f"{len(catalog.FUNCTIONS)} functions with catalog/stack memory, timeout, arm64, env and async config"
+            own_queue = smoke.queue_arn(smoke.naming.dead_letter_queue(function.name)).rsplit(":", 1)[-1]
+            target = smoke.dead_letter_targets[deployed["FunctionName"]].rsplit(":", 1)[-1]
+            for ok, problem in (
+                (deployed["MemorySize"] == config.memory_mb(function), f"memory {deployed['MemorySize']}"),
+                (deployed["Timeout"] == config.timeout_seconds(function), f"timeout {deployed['Timeout']}"),
+                (deployed["Architectures"] == ["arm64"], f"architectures {deployed['Architectures']}"),
+                (deployed["Runtime"] == planned["runtime"], f"runtime {deployed['Runtime']}"),
+                (
+                    deployed["Environment"]["Variables"] == planned["environment"]["variables"],
+                    "environment differs from the program's",
+                ),
+                (
+                    async_config["MaximumRetryAttempts"] == catalog.ASYNC_MAXIMUM_RETRY_ATTEMPTS,
+                    f"async retries {async_config['MaximumRetryAttempts']}, the catalog says "
+                    f"{catalog.ASYNC_MAXIMUM_RETRY_ATTEMPTS}",
+                ),
+                (
+                    async_config.get("MaximumEventAgeInSeconds") == catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS,
+                    f"async event age {async_config.get('MaximumEventAgeInSeconds')} s, the catalog says "
+                    f"{catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS} s",
+                ),
+                (target == own_queue, f"dead-letter target {target}, not its own {own_queue}"),
+            ):
+                if not ok:
+                    problems.append(f"{function.name} {problem}")
+        expect(not problems, "; ".join(problems))
+        return (
+            f"{len(catalog.FUNCTIONS)} functions: memory and timeout as catalog/stack, arm64, runtime and env as the "
+            f"program; async retries {catalog.ASYNC_MAXIMUM_RETRY_ATTEMPTS} and event age "
+            f"{catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS} s as the catalog; dead-letter target its own DLQ "
+            "(emulator's record: moto keeps none)"
+        )
 
     def schedules() -> str:
         scheduler = smoke.client("scheduler")
@@ -277,7 +320,8 @@ def check_health(smoke: Smoke) -> None:
         events = smoke.client("events")
         for event in catalog.EVENTS:
             rule = events.describe_rule(Name=smoke.naming.rule(event.detail_type), EventBusName=smoke.naming.event_bus)
-            expect(rule["State"] == "ENABLED", f"{rule['Name']} is {rule['State']}")
+            # The provisioner creates each rule in the state the program asked for.
+            expect(rule["State"] == "ENABLED", f"rule {rule['Name']} is {rule['State']} as deployed")
             expect(
                 smoke.lambda_target(rule["Name"]).endswith(f":function:{smoke.naming.function(event.consumer)}"),
                 f"{rule['Name']} target",
@@ -287,7 +331,8 @@ def check_health(smoke: Smoke) -> None:
         ]
         expect(len(archives) == 1, "the bus has no archive")
         return (
-            f"{len(catalog.EVENTS)} rules ENABLED on {smoke.naming.event_bus}, targets as the catalog; archive present"
+            f"{len(catalog.EVENTS)} rules ENABLED as deployed on {smoke.naming.event_bus}, targets as the catalog; "
+            "archive present"
         )
 
     def secrets() -> str:
@@ -336,65 +381,148 @@ def check_health(smoke: Smoke) -> None:
         report.run(name, body)
 
 
-def seed(smoke: Smoke, now: datetime) -> None:
-    """Local test credentials and rows so the scheduled jobs have work to do."""
+SEEDED_ASSETS = (("AAPL", 3), ("MSFT", 9), ("TSLA", 1))  # symbol, days since its last pollenation
+
+
+def seed(smoke: Smoke, now: datetime, earnings_run: datetime, alpaca_url: str) -> None:
+    """Local test credentials and rows so the scheduled jobs have work to do.
+
+    The earnings rows report on the market day of ``earnings_run`` (when that trigger fires) and the day before.
+    """
     client = smoke.client("secretsmanager")
     for secret in catalog.SECRETS:
         value = {name: LOCAL_BASE_URL if name.endswith("Url") else LOCAL_TEST_VALUE for name in secret.fields}
+        if secret.name == "alpaca":  # SyncAssets collects: from the local Alpaca fake
+            value = {
+                "keyId": ALPACA_KEY_ID,
+                "secretKey": ALPACA_SECRET_KEY,
+                "baseUrl": alpaca_url,
+                "dataUrl": alpaca_url,
+            }
         client.put_secret_value(SecretId=smoke.naming.secret(secret.name), SecretString=json.dumps(value))
     resource = boto3.resource("dynamodb", region_name=smoke.region)
     assets = resource.Table(smoke.naming.table("assets"))
-    for symbol, days_ago in (("AAPL", 3), ("MSFT", 9), ("TSLA", 1)):
+    for symbol, days_ago in SEEDED_ASSETS:
         stamp = iso_utc(now - timedelta(days=days_ago))  # the sort-key format the handlers write
         assets.put_item(
             Item={"symbol": symbol, "lastPollenationDate": stamp, "status": "active", "avgVolume": 1_000_000}
         )
     calendar = resource.Table(smoke.naming.table("earningsCalendar"))
-    for symbol, earnings_date in _calendar_keys(now):
+    for symbol, earnings_date in _calendar_keys(earnings_run):
         calendar.put_item(Item={"asset_symbol": symbol, "earnings_date": earnings_date})
 
 
-def check_schedules_fire(smoke: Smoke, now: datetime) -> None:
-    scheduler = smoke.client("scheduler")
-    for function in catalog.scheduled_functions():
-        trigger = catalog.schedule_trigger(function)
+@dataclass(frozen=True)
+class ScheduledRun:
+    """One schedule as deployed, and the run Scheduler would start next (None: it would not fire)."""
 
-        def fire(trigger: catalog.ScheduleTrigger = trigger) -> str:
-            schedule = scheduler.get_schedule(
-                Name=smoke.naming.schedule(trigger.schedule), GroupName=smoke.naming.schedule_group
+    function: catalog.Function
+    schedule: dict[str, Any]
+    fires_at: datetime | None
+    reason: str
+
+    @property
+    def name(self) -> str:
+        return catalog.schedule_trigger(self.function).schedule
+
+
+def scheduled_run(smoke: Smoke, function: catalog.Function, now: datetime) -> ScheduledRun:
+    """Read the schedule back from moto (which never fires schedules) and decide, as Scheduler would, when it fires.
+
+    It fires only when ENABLED and its expression is a valid Mon-Sat expression in the stack's
+    timezone; the next fire time after ``now`` comes from ``signal9.cron.next_fire``.
+    """
+    trigger = catalog.schedule_trigger(function)
+    schedule = smoke.client("scheduler").get_schedule(
+        Name=smoke.naming.schedule(trigger.schedule), GroupName=smoke.naming.schedule_group
+    )
+    expression, timezone = schedule["ScheduleExpression"], schedule["ScheduleExpressionTimezone"]
+    if schedule["State"] != "ENABLED":
+        return ScheduledRun(function, schedule, None, f"{schedule['State']} as deployed: not fired")
+    if timezone != smoke.config.timezone:
+        return ScheduledRun(function, schedule, None, f"timezone {timezone}, not the stack's {smoke.config.timezone}")
+    try:
+        when = next_fire(expression, timezone, now)
+    except ScheduleExpressionError as error:
+        return ScheduledRun(function, schedule, None, f"{expression} is not a valid Mon-Sat expression: {error}")
+    return ScheduledRun(
+        function, schedule, when, f"ENABLED, {expression} {timezone}: next fire {when:%a %Y-%m-%d %H:%M %Z}"
+    )
+
+
+def check_schedules_fire(smoke: Smoke, now: datetime, alpaca_url: str) -> datetime:
+    """Fire each schedule that would fire; returns the latest moment a run was delivered as (or ``now``)."""
+    runs = {f.name: scheduled_run(smoke, f, now) for f in catalog.scheduled_functions()}
+    earnings = runs["TriggerEarningsPollenation"].fires_at
+    seed(smoke, now, earnings or now, alpaca_url)
+    smoke.report.add(
+        "seed", True, f"local test credentials ({LOCAL_TEST_VALUE!r}), {len(SEEDED_ASSETS)} assets, 2 earnings rows"
+    )
+    fired: set[str] = set()
+    for run in runs.values():
+        if not smoke.config.schedule_enabled(run.function):
+            switched_off = f"stack config signal9:schedules.{run.name}.enabled: false"
+            smoke.report.add(
+                f"schedule {run.name} disabled",
+                run.fires_at is None,
+                f"{run.reason} ({switched_off})" if run.fires_at is None else f"{run.reason}, despite {switched_off}",
             )
-            result = smoke.invoke(schedule["Target"]["Arn"], scheduler_delivery(schedule, now))
-            return f"{schedule['Target']['Arn'].rsplit(':', 1)[-1]} -> {json.dumps(result, default=str)[:90]}"
+            continue
 
-        smoke.report.run(f"schedule {trigger.schedule} fired", fire)
+        def fire(run: ScheduledRun = run) -> str:
+            expect(run.fires_at is not None, run.reason)
+            assert run.fires_at is not None
+            result = smoke.invoke(run.schedule["Target"]["Arn"], scheduler_delivery(run.schedule, run.fires_at))
+            fired.add(run.function.name)
+            target = run.schedule["Target"]["Arn"].rsplit(":", 1)[-1]
+            return f"{run.reason}; delivered as that run to {target} -> {json.dumps(result, default=str)[:70]}"
+
+        smoke.report.run(f"schedule {run.name} fired", fire)
 
     def delivered() -> str:
         results = smoke.deliver()
         pollenated = results[smoke.naming.rule(catalog.POLLENATION_NEEDED)]
         processed = results[smoke.naming.rule(catalog.EARNINGS_PROCESSED)]
-        expect(len(pollenated) >= 3, f"only {len(pollenated)} pollenationNeeded deliveries")
+        # Exactly what the triggers that fired must have emitted for the rows the tables hold.
+        active = smoke.client("dynamodb").query(
+            TableName=smoke.naming.table("assets"),
+            IndexName="status-index",
+            KeyConditionExpression="#status = :active",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":active": {"S": "active"}},
+            Select="COUNT",
+        )["Count"]
+        regular = min(smoke.config.regularPollenationBatchSize, active)
+        earnings_rows = 2 if "TriggerEarningsPollenation" in fired else 0
+        expected = earnings_rows + (regular if "TriggerRegularPollenation" in fired else 0)
+        expect(len(pollenated) == expected, f"{len(pollenated)} pollenationNeeded deliveries, expected {expected}")
         expect(
-            len(processed) == 2,
-            f"{len(processed)} earningsProcessed deliveries, expected 2 (AAPL today, MSFT yesterday)",
+            len(processed) == earnings_rows,
+            f"{len(processed)} earningsProcessed deliveries, expected {earnings_rows} (the seeded reporters)",
         )
-        marked = boto3.resource("dynamodb", region_name=smoke.region).Table(smoke.naming.table("earningsCalendar"))
-        rows = [marked.get_item(Key={"asset_symbol": s, "earnings_date": d})["Item"] for s, d in _calendar_keys(now)]
-        expect(all(row.get("processed") for row in rows), f"calendar rows not marked: {rows}")
+        if earnings_rows:
+            marked = boto3.resource("dynamodb", region_name=smoke.region).Table(smoke.naming.table("earningsCalendar"))
+            keys = _calendar_keys(earnings or now)
+            rows = [marked.get_item(Key={"asset_symbol": s, "earnings_date": d})["Item"] for s, d in keys]
+            expect(all(row.get("processed") for row in rows), f"calendar rows not marked: {rows}")
         return (
             f"{len(pollenated)} pollenationNeeded -> PollenateAsset, {len(processed)} earningsProcessed -> "
-            "MarkEarningsProcessed; calendar rows marked processed"
+            "MarkEarningsProcessed, as the triggers that fired must emit; calendar rows marked processed"
         )
 
     smoke.report.run("emitted events routed by the rules", delivered)
+    return max([now, *(run.fires_at for run in runs.values() if run.fires_at is not None)])
 
 
-def _calendar_keys(now: datetime) -> list[tuple[str, str]]:
-    """The seeded earnings rows: AAPL reporting today and MSFT yesterday, in market (New York) dates."""
-    today, yesterday = market_today_and_yesterday(now)
+def _calendar_keys(run: datetime) -> list[tuple[str, str]]:
+    """The seeded earnings rows: AAPL reporting on the run's market (New York) date, MSFT the day before."""
+    today, yesterday = market_today_and_yesterday(run)
     return [("AAPL", today.isoformat()), ("MSFT", yesterday.isoformat())]
 
 
 def check_events(smoke: Smoke, now: datetime) -> None:
+    """Route checks; ``now`` is at or after every scheduled run already delivered."""
+
     def near_misses() -> str:
         good = PollenationNeeded(symbol="NVDA", reason="regular", requestedAt=now).entry(smoke.naming.event_bus)
         smoke.put_event({**good, "Source": "signal9.other"})
@@ -404,10 +532,14 @@ def check_events(smoke: Smoke, now: datetime) -> None:
         return "wrong source and wrong detail-type match no rule"
 
     def put_and_route() -> str:
-        entry = PollenationNeeded(symbol="NVDA", reason="regular", requestedAt=now).entry(smoke.naming.event_bus)
+        # A second later than the scheduled runs: a trigger may have pollenated NVDA at its run time.
+        later = now + timedelta(seconds=1)
+        entry = PollenationNeeded(symbol="NVDA", reason="regular", requestedAt=later).entry(smoke.naming.event_bus)
         smoke.put_event(entry)
         results = smoke.deliver()
-        (result,) = results[smoke.naming.rule(catalog.POLLENATION_NEEDED)]
+        routed = results[smoke.naming.rule(catalog.POLLENATION_NEEDED)]
+        expect(len(routed) == 1, f"the event reached PollenateAsset {len(routed)} times through its rule, not once")
+        (result,) = routed
         expect(result["recorded"] is True, f"PollenateAsset did not record NVDA: {result}")
         return "pollenationNeeded put on the bus reached PollenateAsset through its rule; NVDA recorded"
 
@@ -421,8 +553,12 @@ def check_events(smoke: Smoke, now: datetime) -> None:
                 "Detail": json.dumps({"symbol": "not a symbol", "reason": "someday"}),
             }
         )
-        (delivery,) = smoke.deliveries.take()
+        deliveries = smoke.deliveries.take()
+        expect(len(deliveries) == 1, f"the malformed event matched {len(deliveries)} rule targets, not one")
+        (delivery,) = deliveries
         target, event = delivery.function_arn, delivery.event
+        deployed = smoke.configuration(target)
+        name = deployed["FunctionName"]
         attempts = 1 + int(
             smoke.client("lambda").get_function_event_invoke_config(FunctionName=target)["MaximumRetryAttempts"]
         )
@@ -435,25 +571,31 @@ def check_events(smoke: Smoke, now: datetime) -> None:
         expect(len(errors) == attempts, "the malformed event was accepted")
         after = {t.name: count_items(smoke, t.name) for t in catalog.TABLES}
         expect(before == after, "the malformed event wrote something")
-        # moto keeps no DeadLetterConfig, so the queue comes from what the program deployed.
-        (planned,) = [
-            r.plain_inputs
-            for r in smoke.plan.of_type("aws:lambda/function:Function")
-            if target.endswith(f":function:{r.inputs['name']}")
-        ]
-        queue_arn = planned["deadLetterConfig"]["targetArn"]
+        # What Lambda does next: send the event to the queue the function's dead-letter config
+        # names, as the function's execution role. moto enforces IAM on SQS: the role decides.
+        queue = smoke.dead_letter_targets[name].rsplit(":", 1)[-1]
         sqs = smoke.client("sqs")
-        url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event))
-        depth = int(
-            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
-                "ApproximateNumberOfMessages"
-            ]
+        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        as_role = smoke.role_client(deployed["Role"], "sqs")
+        with enable_iam_authentication():
+            try:
+                as_role.send_message(QueueUrl=url, MessageBody=json.dumps(event))
+            except ClientError as error:
+                # moto's denial is an XML body the SQS JSON protocol cannot parse: name it plainly.
+                status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+                why = "AccessDenied" if "AccessDenied" in str(error) else error.response["Error"].get("Code", "")
+                raise SmokeCheckError(
+                    f"{name}'s role may not send to its dead-letter target {queue}: HTTP {status} {why}"
+                ) from None
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
+        expect(
+            [json.loads(m["Body"]) for m in messages] == [event],
+            f"{queue} holds {len(messages)} messages, expected exactly the rejected event",
         )
-        expect(depth == 1, f"DLQ depth {depth}")
         return (
-            f"rejected {attempts}x ({errors[0]}; Lambda's async retries replayed by the emulator), nothing written, "
-            f"parked in {queue_arn.rsplit(':', 1)[-1]}"
+            f"rejected {attempts}x by {name} ({errors[0]}; Lambda's async retries replayed by the emulator), "
+            f"nothing written; sent with its role's credentials (IAM enforced by moto) to the dead-letter target "
+            f"its deployed config names (emulator's record): {queue} holds the event"
         )
 
     smoke.report.run("near-miss events ignored", near_misses)
@@ -466,55 +608,82 @@ def check_access(smoke: Smoke) -> None:
 
     moto enforces IAM on requests only against resource "*", which denies every
     resource-scoped grant; so the smoke evaluates the deployed policies itself with moto's
-    evaluator and the real ARNs: each grant of the access matrix is allowed, and calls just
-    outside it (a Scan, another table, the other secret, another queue) are not.
+    evaluator and the real ARNs, over the whole matrix: every action of SPEC's families (plus a
+    few never granted) on every table, index, secret, bus, dead-letter queue and log group.
     """
-    iam, dynamodb = smoke.client("iam"), smoke.client("dynamodb")
-    table_arns = {
+    iam_client, dynamodb, logs = smoke.client("iam"), smoke.client("dynamodb"), smoke.client("logs")
+    tables = {
         t.name: dynamodb.describe_table(TableName=smoke.naming.table(t.name))["Table"]["TableArn"]
         for t in catalog.TABLES
     }
-    secret_arns = {
-        s.name: smoke.client("secretsmanager").describe_secret(SecretId=smoke.naming.secret(s.name))["ARN"]
+    indexes = {f"{tables[t.name]}/index/{i.name}": t.name for t in catalog.TABLES for i in t.indexes}
+    secrets = {
+        smoke.client("secretsmanager").describe_secret(SecretId=smoke.naming.secret(s.name))["ARN"]: s.name
         for s in catalog.SECRETS
     }
     bus_arn = smoke.client("events").describe_event_bus(Name=smoke.naming.event_bus)["Arn"]
-    queue_arn = {
-        f.name: f"arn:aws:sqs:{smoke.region}:{bus_arn.split(':')[4]}:{smoke.naming.dead_letter_queue(f.name)}"
-        for f in catalog.FUNCTIONS
-    }
+    default_bus = smoke.client("events").describe_event_bus(Name="default")["Arn"]
+    queues = {smoke.queue_arn(smoke.naming.dead_letter_queue(f.name)): f.name for f in catalog.FUNCTIONS}
+    groups: dict[str, str] = {}
+    for function in catalog.FUNCTIONS:
+        (group,) = logs.describe_log_groups(logGroupNamePrefix=smoke.naming.log_group(function.name))["logGroups"]
+        arn = group["arn"].removesuffix(":*")
+        groups[arn] = groups[f"{arn}:log-stream:local"] = function.name  # the group and a stream in it
+
+    def allowed(function: catalog.Function, action: str, resource: str) -> bool:
+        """SPEC's access matrix (from the catalog): may ``function`` do ``action`` on ``resource``?"""
+        if action in iam.READ_ACTIONS:
+            return any(tables[t] == resource for t in function.reads) or indexes.get(resource) in function.reads
+        if action in iam.WRITE_ACTIONS:
+            return any(tables[t] == resource for t in function.writes)
+        if action in iam.SECRET_ACTIONS:
+            return secrets.get(resource) == function.secret
+        if action in iam.EVENT_ACTIONS:
+            return resource == bus_arn and bool(function.emits)
+        if action in iam.DEAD_LETTER_ACTIONS:
+            return queues.get(resource) == function.name
+        if action in iam.LOG_ACTIONS:
+            return groups.get(resource) == function.name
+        return False  # outside every family: never granted
+
+    # (actions, resources) per service: SPEC's families plus actions no role may ever have.
+    matrix = [
+        (
+            (*iam.READ_ACTIONS, *iam.WRITE_ACTIONS, "dynamodb:Scan", "dynamodb:DeleteTable"),
+            [*tables.values(), *indexes],
+        ),
+        ((*iam.SECRET_ACTIONS, "secretsmanager:PutSecretValue"), list(secrets)),
+        ((*iam.EVENT_ACTIONS, "events:PutRule"), [bus_arn, default_bus]),
+        ((*iam.DEAD_LETTER_ACTIONS, "sqs:ReceiveMessage"), list(queues)),
+        ((*iam.LOG_ACTIONS, "logs:DeleteLogGroup"), list(groups)),
+    ]
 
     def permitted(policies: list[IAMPolicy], action: str, resource: str) -> bool:
         results = [policy.is_action_permitted(action, resource) for policy in policies]
         return PermissionResult.PERMITTED in results and PermissionResult.DENIED not in results
 
     def evaluate() -> str:
-        checked = 0
+        judged = granted = 0
         for function in catalog.FUNCTIONS:
             role = smoke.naming.role(function.name)
             policies = [
-                IAMPolicy(json.dumps(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]))
-                for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+                IAMPolicy(json.dumps(iam_client.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]))
+                for name in iam_client.list_role_policies(RoleName=role)["PolicyNames"]
             ]
-            allowed = [("dynamodb:Query", table_arns[t]) for t in function.reads]
-            allowed += [("dynamodb:PutItem", table_arns[t]) for t in function.writes]
-            allowed += [("secretsmanager:GetSecretValue", secret_arns[function.secret])] if function.secret else []
-            allowed += [("events:PutEvents", bus_arn)] if function.emits else []
-            allowed += [("sqs:SendMessage", queue_arn[function.name])]
-            denied = [("dynamodb:Scan", table_arns[t]) for t in function.tables]
-            denied += [("dynamodb:DeleteTable", table_arns[t]) for t in function.tables]
-            denied += [("dynamodb:PutItem", table_arns[t]) for t in catalog.TABLE_NAMES if t not in function.writes]
-            denied += [
-                ("secretsmanager:GetSecretValue", arn) for name, arn in secret_arns.items() if name != function.secret
-            ]
-            denied += [("events:PutEvents", bus_arn)] if not function.emits else []
-            denied += [("sqs:SendMessage", arn) for name, arn in queue_arn.items() if name != function.name]
-            for action, resource in allowed:
-                expect(permitted(policies, action, resource), f"{function.name} may not {action} on {resource}")
-            for action, resource in denied:
-                expect(not permitted(policies, action, resource), f"{function.name} may {action} on {resource}")
-            checked += len(allowed) + len(denied)
-        return f"{checked} calls judged on the deployed policies: the matrix allowed, everything just outside denied"
+            for actions, resources in matrix:
+                for action in actions:
+                    for resource in resources:
+                        expected = allowed(function, action, resource)
+                        decided = permitted(policies, action, resource)
+                        expect(decided or not expected, f"{function.name} may not {action} on {resource}")
+                        expect(expected or not decided, f"{function.name} may {action} on {resource}")
+                        judged += 1
+                        granted += expected
+        return (
+            f"{judged} role x action x resource decisions by moto's IAM evaluator on the deployed policies (every "
+            f"action family on every table, index, secret, bus, DLQ and log group): the {granted} of the access "
+            "matrix allowed, all others denied"
+        )
 
     def enforced() -> str:
         # SQS is where moto's request-time IAM enforcement honours resource ARNs: send with each
@@ -524,21 +693,10 @@ def check_access(smoke: Smoke) -> None:
             f.name: sqs.get_queue_url(QueueName=smoke.naming.dead_letter_queue(f.name))["QueueUrl"]
             for f in catalog.FUNCTIONS
         }
-        sessions = {}
-        for function in catalog.FUNCTIONS:
-            credentials = smoke.client("sts").assume_role(
-                RoleArn=smoke.client("iam").get_role(RoleName=smoke.naming.role(function.name))["Role"]["Arn"],
-                RoleSessionName="signal9-local-smoke",
-            )["Credentials"]
-            # A client with the role's keys on the default session: a new Session per role
-            # would reload botocore's endpoint data (~0.2 s each).
-            sessions[function.name] = boto3.client(
-                "sqs",
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-                region_name=smoke.region,
-            )
+        sessions = {
+            f.name: smoke.role_client(iam_client.get_role(RoleName=smoke.naming.role(f.name))["Role"]["Arn"], "sqs")
+            for f in catalog.FUNCTIONS
+        }
         names = list(urls)
         with enable_iam_authentication():
             for index, name in enumerate(names):
@@ -573,17 +731,20 @@ def check_logs(smoke: Smoke) -> None:
     smoke.report.run("handler logs are structured", structured)
 
 
-def run_smoke(plan: ProgramRun, config: StackConfig, query_definitions: dict[str, dict[str, Any]]) -> Report:
+def run_smoke(
+    plan: ProgramRun,
+    config: StackConfig,
+    query_definitions: dict[str, dict[str, Any]],
+    dead_letter_targets: dict[str, str],
+) -> Report:
     now = datetime.now(UTC).replace(microsecond=0)
-    with LambdaDeliveries().installed() as deliveries:
-        smoke = Smoke(plan, config, deliveries, query_definitions)
+    with LambdaDeliveries().installed() as deliveries, serving(AlpacaFake()) as alpaca:
+        smoke = Smoke(plan, config, deliveries, query_definitions, dead_letter_targets)
         check_health(smoke)
-        seed(smoke, now)
-        smoke.report.add("seed", True, f"local test credentials ({LOCAL_TEST_VALUE!r}) and 3 assets, 2 earnings rows")
         check_access(smoke)
         security_checks.check_security(smoke)
-        check_schedules_fire(smoke, now)
-        check_events(smoke, now)
+        last_run = check_schedules_fire(smoke, now, alpaca.url)
+        check_events(smoke, last_run)
         check_logs(smoke)
     return smoke.report
 

@@ -1,0 +1,291 @@
+"""Alpaca client for SyncAssets: the active asset catalog and daily SIP volumes.
+
+Two calls (apis.md A2-A6, SPEC "Phase 2: collectors"):
+
+- :meth:`AlpacaClient.list_active_assets`: one ``GET {baseUrl}/v2/assets?status=active&
+  asset_class=us_equity``, one unpaginated JSON array (~11,500 rows);
+- :meth:`AlpacaClient.daily_volumes`: ``GET {dataUrl}/v2/stocks/bars?timeframe=1Day&
+  feed=sip&adjustment=raw&limit=10000`` for batches of symbols, following
+  ``next_page_token``. ``feed=sip`` is explicit: IEX volume is a few percent of the
+  consolidated volume the average must be computed from.
+
+Every body is validated by the pydantic models below before the caller sees any of it;
+unknown keys are ignored and the fields Alpaca deprecates or adds (apis.md A3: missing
+``easy_to_borrow``/``maintenance_margin_requirement``, margins as numbers or strings, null
+``cusip``, empty or unknown ``exchange``) are accepted.
+
+Errors: 401/403 raise :class:`AlpacaAuthError` at once (host and status, never a key);
+429, 5xx and transport failures (timeouts included) are retried with
+:func:`functions.shared.retry.retry_call` backoff (1 s base, at most 3 retries), a 429 waiting
+at least until its ``X-RateLimit-Reset`` (capped at :data:`MAX_RESET_WAIT_SECONDS`); still
+failing after that raises :class:`AlpacaUnavailableError`. Other statuses raise
+:class:`AlpacaRequestError` (a bug in the request: retrying cannot help).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from functions.shared import http
+from functions.shared.clock import market_date
+from functions.shared.credentials import AlpacaCredentials
+from functions.shared.observability import MetricName
+from functions.shared.retry import DEFAULT_BACKOFF, Backoff, Jitter, Sleep, retry_call
+
+API = "alpaca"
+ASSETS_PATH = "/v2/assets"
+BARS_PATH = "/v2/stocks/bars"
+ASSETS_QUERY = {"status": "active", "asset_class": "us_equity"}
+BARS_QUERY = {"timeframe": "1Day", "feed": "sip", "adjustment": "raw", "limit": "10000"}
+# The average covers this many sessions; the bars window reaches back a few extra weekdays so
+# that market holidays (which the client does not know) still leave 20 sessions in it.
+SESSIONS = 20
+HOLIDAY_SLACK_WEEKDAYS = 4
+# Symbols per bars request: Alpaca documents no maximum, so stay well under a ~8 KB URL
+# (apis.md A6.1: <= 200-500 symbols). Commas are sent %2C-encoded: 3 bytes each.
+MAX_SYMBOLS_PER_REQUEST = 400
+MAX_SYMBOLS_BYTES = 4000
+# A rate-limit window is one minute: waiting longer than that for X-RateLimit-Reset is a clock problem.
+MAX_RESET_WAIT_SECONDS = 60.0
+MAX_ERROR_TEXT = 200
+
+
+class AlpacaError(RuntimeError):
+    """Base of every Alpaca failure; messages name the host, path and status, never a credential."""
+
+
+class AlpacaAuthError(AlpacaError):
+    """401/403: the keys in the ``alpaca`` secret are missing, wrong, revoked or not entitled."""
+
+
+class AlpacaUnavailableError(AlpacaError):
+    """429, 5xx or no response, still so after every retry."""
+
+
+class AlpacaRequestError(AlpacaError):
+    """Any other non-200 status, or a body that does not validate."""
+
+
+class Asset(BaseModel):
+    """One element of ``/v2/assets`` (apis.md A3.1); only what Signal9 keeps is required."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    id: str = Field(min_length=1)
+    asset_class: str = Field(alias="class")
+    exchange: str  # an enum Alpaca extends; "" seen in the wild
+    symbol: str = Field(min_length=1)
+    name: str | None = None  # the spec says minLength 1; alpaca-py still types it optional
+    status: str
+    tradable: bool
+    marginable: bool
+    shortable: bool
+    fractionable: bool
+    # Deprecated (sunset 2026-09-22) or recently added: tolerated, not required.
+    easy_to_borrow: bool | None = None
+    borrow_status: str | None = None
+    maintenance_margin_requirement: Decimal | None = None
+    margin_requirement_long: Decimal | None = None  # documented as a string, seen as a number
+    margin_requirement_short: Decimal | None = None
+    cusip: str | None = None
+    attributes: list[str] = Field(default_factory=list)
+
+
+class Bar(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    t: AwareDatetime
+    v: int = Field(ge=0)
+
+
+class BarsPage(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    bars: dict[str, list[Bar]] | None = None  # {} (or null) when no symbol has a bar
+    next_page_token: str | None = None
+
+
+ASSET_LIST = TypeAdapter(list[Asset])
+BARS_PAGE = TypeAdapter(BarsPage)
+T = TypeVar("T")
+
+
+@dataclass
+class _RetryableError(Exception):
+    status: int
+    reset_at: float | None
+
+
+def bars_window(moment: datetime) -> tuple[date, date]:
+    """``(start, end)`` New York dates: ``end`` is yesterday, ``start`` 20 sessions + slack before."""
+    end = market_date(moment) - timedelta(days=1)
+    start, weekdays = end, 0
+    while True:
+        if start.weekday() < 5:
+            weekdays += 1
+        if weekdays == SESSIONS + HOLIDAY_SLACK_WEEKDAYS:
+            return start, end
+        start -= timedelta(days=1)
+
+
+def average_volume(volumes: list[int]) -> int:
+    """Mean of the last :data:`SESSIONS` daily volumes (oldest first), in whole shares; 0 without bars."""
+    recent = volumes[-SESSIONS:]
+    return round(sum(recent) / len(recent)) if recent else 0
+
+
+def symbol_batches(symbols: Iterable[str]) -> Iterator[list[str]]:
+    """Consecutive batches within :data:`MAX_SYMBOLS_PER_REQUEST` and :data:`MAX_SYMBOLS_BYTES`."""
+    batch: list[str] = []
+    size = 0
+    for symbol in symbols:
+        cost = len(symbol) + 3
+        if batch and (len(batch) == MAX_SYMBOLS_PER_REQUEST or size + cost > MAX_SYMBOLS_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(symbol)
+        size += cost
+    if batch:
+        yield batch
+
+
+@dataclass
+class AlpacaClient:
+    """Calls Alpaca with the ``alpaca`` secret's keys and URLs; ``sleep``/``jitter``/``now`` for tests."""
+
+    credentials: AlpacaCredentials
+    backoff: Backoff = DEFAULT_BACKOFF
+    sleep: Sleep | None = None
+    jitter: Jitter | None = None
+    now: Callable[[], float] = time.time
+    timeout: float | None = None
+    calls: int = field(default=0, init=False)
+    """HTTP requests made, retries included (for the run summary)."""
+    throttled: int = field(default=0, init=False)
+    retries: int = field(default=0, init=False)
+
+    def list_active_assets(self) -> list[Asset]:
+        url = str(self.credentials.baseUrl).rstrip("/") + ASSETS_PATH
+        document = self._get_json(url, ASSETS_QUERY)
+        return _validated(ASSET_LIST, document, url)
+
+    def daily_volumes(self, symbols: Iterable[str], start: date, end: date) -> dict[str, list[int]]:
+        """Daily SIP volumes per symbol, oldest first, for sessions ``start..end`` (inclusive).
+
+        Symbols without a bar in the window are absent from the result.
+        """
+        url = str(self.credentials.dataUrl).rstrip("/") + BARS_PATH
+        found: dict[str, dict[datetime, int]] = {}
+        for batch in symbol_batches(sorted(set(symbols))):
+            query = {**BARS_QUERY, "symbols": ",".join(batch), "start": start.isoformat(), "end": end.isoformat()}
+            token: str | None = None
+            while True:
+                page_query = query | ({"page_token": token} if token else {})
+                page = _validated(BARS_PAGE, self._get_json(url, page_query), url)
+                for symbol, bars in (page.bars or {}).items():
+                    found.setdefault(symbol, {}).update((bar.t, bar.v) for bar in bars)
+                token = page.next_page_token
+                if not token:
+                    break
+        return {symbol: [days[t] for t in sorted(days)] for symbol, days in found.items()}
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "APCA-API-KEY-ID": self.credentials.keyId.get_secret_value(),
+            "APCA-API-SECRET-KEY": self.credentials.secretKey.get_secret_value(),
+        }
+
+    def _get_json(self, url: str, params: Mapping[str, str]) -> Any:
+        where = f"{http.describe(API, url)} at {urlsplit(url).netloc}"
+        attempts = 0
+
+        def attempt() -> http.Response:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                self.retries += 1
+                http.count_external(API, MetricName.EXTERNAL_RETRIES)
+            self.calls += 1
+            response = http.get(API, url, params=params, headers=self._headers(), timeout=self.timeout)
+            if response.status in (401, 403):
+                raise AlpacaAuthError(
+                    f"{where} answered {response.status} ({_message(response)}): the keyId/secretKey in "
+                    "secret 'alpaca' are missing, wrong or not entitled to this endpoint"
+                )
+            if response.status == 429:
+                self.throttled += 1
+                http.count_external(API, MetricName.EXTERNAL_THROTTLED)
+                raise _RetryableError(429, _reset_at(response.headers))
+            if response.status >= 500:
+                raise _RetryableError(response.status, None)
+            if response.status != 200:
+                raise AlpacaRequestError(f"{where} answered {response.status} ({_message(response)})")
+            return response
+
+        try:
+            response = retry_call(
+                attempt,
+                retry_on=(_RetryableError, http.TransportError),
+                backoff=self.backoff,
+                sleep=self.sleep,
+                jitter=self.jitter,
+                description=where,
+                minimum_delay=self._reset_wait,
+            )
+        except _RetryableError as error:
+            raise AlpacaUnavailableError(f"{where} still answered {error.status} after {attempts} attempts") from None
+        except http.TransportError as error:
+            raise AlpacaUnavailableError(f"{error} after {attempts} attempts") from None
+        try:
+            return response.json()
+        except ValueError:
+            raise AlpacaRequestError(f"{where} answered 200 with a body that is not JSON") from None
+
+    def _reset_wait(self, error: Exception) -> float:
+        """A 429 waits until ``X-RateLimit-Reset`` (epoch seconds), at most a minute."""
+        if isinstance(error, _RetryableError) and error.reset_at is not None:
+            return min(MAX_RESET_WAIT_SECONDS, max(0.0, error.reset_at - self.now()))
+        return 0.0
+
+
+def _validated(model: TypeAdapter[T], document: Any, url: str) -> T:
+    """``document`` as ``model``, or an error naming the first few problems (never the values)."""
+    try:
+        return model.validate_python(document)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}"
+            for e in error.errors(include_url=False, include_input=False, include_context=False)[:5]
+        )
+        raise AlpacaRequestError(
+            f"{http.describe(API, url)}: response failed validation ({error.error_count()} problems: {problems})"
+        ) from None
+
+
+def _reset_at(headers: Mapping[str, str]) -> float | None:
+    value = {k.lower(): v for k, v in headers.items()}.get("x-ratelimit-reset")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _message(response: http.Response) -> str:
+    """Alpaca's ``message`` (either error shape), or the start of the body."""
+    try:
+        document = response.json()
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and isinstance(document.get("message"), str):
+        return str(document["message"])[:MAX_ERROR_TEXT]
+    return response.body[:MAX_ERROR_TEXT].decode("utf-8", "replace") or "empty body"
