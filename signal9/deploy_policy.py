@@ -68,6 +68,8 @@ SCOPES: dict[str, str] = {
     # Key ids are random; the stack's keys are told apart by their tags (KEY_CONDITION).
     "kms-key": "arn:{partition}:kms:{region}:{account}:key/*",
     "kms-alias": "arn:{partition}:kms:{region}:{account}:alias/{prefix}-*",
+    # The stack key's own alias is the bare prefix (components: alias/signal9-<stack>).
+    "kms-stack-alias": "arn:{partition}:kms:{region}:{account}:alias/{prefix}",
 }
 # Scopes whose statements carry a condition (placeholders as in SCOPES).
 KEY_CONDITION = {"StringLike": {"aws:ResourceTag/Project": "{project}", "aws:ResourceTag/Environment": "{stack}"}}
@@ -444,7 +446,9 @@ TYPE_GRANTS: dict[str, TypeGrants] = {
         "kms/alias.go",
         (
             # Alias calls are authorised on the alias and on the key it points at.
-            Grant(("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"), ("kms-alias", "kms-key")),
+            Grant(
+                ("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"), ("kms-alias", "kms-stack-alias", "kms-key")
+            ),
         ),
         unscoped=("kms:ListAliases",),
     ),

@@ -86,6 +86,7 @@ RESOURCES: dict[str, Callable[[StackTarget, Params], str]] = {
 OPERATION_RESOURCES: dict[str, Callable[[StackTarget, Params], str]] = {
     "events:CreateEventBus": lambda t, p: _name_arn(t, "events", f"event-bus/{p['Name']}"),
     "events:CreateArchive": lambda t, p: _name_arn(t, "events", f"archive/{p['ArchiveName']}"),
+    "events:PutPermission": lambda t, p: _name_arn(t, "events", f"event-bus/{p.get('EventBusName') or 'default'}"),
     "events:PutRule": _rule_arn,
     "events:PutTargets": _rule_arn,
     "scheduler:CreateScheduleGroup": lambda t, p: _name_arn(t, "scheduler", f"schedule-group/{p['Name']}"),
