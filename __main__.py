@@ -37,7 +37,7 @@ provider = aws.Provider(
 )
 defaults = pulumi.ResourceOptions(providers=[provider])
 
-key = StackKey("stack-key", naming, stack_config, opts=defaults)
+key = StackKey("encryption", naming, stack_config, opts=defaults)
 tables = Tables("tables", naming, stack_config.protection, key.data_key_arn, opts=defaults)
 secrets = Secrets("secrets", naming, stack_config, key.data_key_arn, opts=defaults)
 event_bus = EventBus("event-bus", naming, stack_config, opts=defaults)

@@ -560,10 +560,10 @@ def check_event_bus_policies(resources: Sequence[Resource], report: StackReport)
         if policy is None:
             report(f"event bus {bus_name!r} has no resource policy (EventBusPolicy)", bus.get("name"))
             continue
-        document = _json(_inputs(policy).get("policy"))
-        if not is_known(document):
-            continue
-        principals = _bus_principals(document)
+        raw = _inputs(policy).get("policy")
+        if not is_known(raw):
+            continue  # the role ARNs are not known before the first deploy
+        principals = _bus_principals(_json(raw))
         if not principals:
             report(f"event bus {bus_name!r}: the policy allows no one to put events", policy.get("name"))
         for principal in principals:

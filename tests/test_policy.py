@@ -504,6 +504,10 @@ def test_unknown_values_are_not_judged() -> None:
     inputs(plan, "SyncAssets-policy")["policy"] = UNKNOWN
     inputs(plan, "assets-table")["deletionProtectionEnabled"] = UNKNOWN
     inputs(plan, "SyncAssets-function")["loggingConfig"] = {"logGroup": UNKNOWN}
+    inputs(plan, "event-bus-policy")["policy"] = UNKNOWN  # role ARNs before the first deploy
+    inputs(plan, "assets-table")["serverSideEncryption"]["kmsKeyArn"] = UNKNOWN
+    inputs(plan, "SyncAssets-dlq")["kmsMasterKeyId"] = UNKNOWN
+    inputs(plan, "alarms-topic")["kmsMasterKeyId"] = UNKNOWN
     assert evaluate(plan) == []
 
 
