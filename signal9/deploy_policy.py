@@ -439,6 +439,10 @@ TYPE_GRANTS: dict[str, TypeGrants] = {
                 ),
                 ("kms-key",),
             ),
+            # Creating a table, secret (version), function, log group or schedule encrypted with the
+            # stack key makes the service use the key with the caller's permissions (kms:ViaService):
+            # e.g. DynamoDB CreateGrant/DescribeKey, Secrets Manager GenerateDataKey/Decrypt.
+            Grant(tuple(f"kms:{a}" for a in ("Encrypt", "Decrypt", "GenerateDataKey", "CreateGrant")), ("kms-key",)),
         ),
         unscoped=("kms:CreateKey",),
     ),
