@@ -55,7 +55,7 @@ PUBLISHED_FORMAT = "%Y%m%dT%H%M%S"
 WATERMARK_KEY = {"news_id": "#watermark", "time_published": FUNCTION}
 COVERED_UNTIL = "coveredUntil"
 # Stop starting pages when less than this is left of the invocation's timeout.
-TIME_MARGIN_MS = 60_000
+TIME_MARGIN_MS = 30_000
 
 
 class TickerSentiment(BaseModel):
