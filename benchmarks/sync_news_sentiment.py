@@ -111,7 +111,9 @@ def timed_run(server: FakeServer, clock: FixedClock, when: datetime) -> str:
         client.meta.events.register(event, hook)
     http_before = len(server.requests)
     function = catalog.function("SyncNewsSentiment")
-    context = LambdaContext(function.name, function.memory_mb, f"arn:aws:lambda:us-east-1:123456789012:function:{function.name}")
+    context = LambdaContext(
+        function.name, function.memory_mb, f"arn:aws:lambda:us-east-1:123456789012:function:{function.name}"
+    )
     event = delivered_input(
         scheduler_input_json(), execution_id="bench", scheduled_time=when.isoformat(), schedule_arn="bench", attempt=1
     )

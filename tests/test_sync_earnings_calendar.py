@@ -62,11 +62,12 @@ def test_first_sync_stores_every_calendar_row_as_the_spec_says(
     result = sync(fleet)
     assert result == {
         "fetched": len(listed),
+        "written": len(listed),
+        "unchanged": 0,
+        "skipped": 0,
         "added": len(listed),
         "updated": 0,
-        "unchanged": 0,
         "moved": 0,
-        "skipped": 0,
     }
     stored = rows_by_key(fleet)
     assert set(stored) == {(r["symbol"], r["reportDate"]) for r in listed}

@@ -20,7 +20,7 @@ A body without the columns the rows need fails the run before anything is writte
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -37,6 +37,7 @@ from functions.shared.earnings_calendar import MOVED_AT
 from functions.shared.events import SYMBOL_PATTERN
 from functions.shared.observability import MetricName, count, instrumented, logger
 from functions.shared.scheduled import ScheduledInvocation
+from functions.shared.tally import Tally
 from functions.shared.values import is_empty, to_decimal
 
 FUNCTION = "EARNINGS_CALENDAR"
@@ -84,29 +85,13 @@ class CalendarRow(BaseModel):
 
 
 @dataclass
-class Outcome:
-    fetched: int = 0
+class Outcome(Tally):
     added: int = 0
     updated: int = 0
-    unchanged: int = 0
     moved: int = 0
-    skipped: list[str] = field(default_factory=list)
-
-    def report(self) -> dict[str, Any]:
-        return {
-            "fetched": self.fetched,
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "moved": self.moved,
-            "skipped": len(self.skipped),
-        }
 
     def meter(self) -> None:
-        count(MetricName.RECORDS_FETCHED, self.fetched)
-        count(MetricName.ITEMS_WRITTEN, self.added + self.updated + self.moved)
-        count(MetricName.ITEMS_UNCHANGED, self.unchanged)
-        count(MetricName.RECORDS_SKIPPED, len(self.skipped))
+        super().meter()
         count(MetricName.EARNINGS_MARKED_MOVED, self.moved)
 
 
@@ -124,7 +109,7 @@ def validated(rows: CsvRows, outcome: Outcome) -> dict[tuple[str, str], Calendar
             logger.warning(
                 "calendar row skipped", extra={"line": number, "symbol": raw.get("symbol"), "error": problems}
             )
-            outcome.skipped.append(raw.get("symbol") or f"line {number}")
+            outcome.skipped += 1
             continue
         valid[row.key] = row
     return valid
@@ -183,11 +168,13 @@ def reconcile(rows: CsvRows, today: date, moved_at: str) -> Outcome:
             if key not in stored:
                 batch.put_item(Item={"asset_symbol": key[0], "earnings_date": key[1], **attributes})
                 outcome.added += 1
+                outcome.written += 1
                 continue
             to_set, to_remove = changed_fields(stored[key], attributes)
             if to_set or to_remove:
                 update(key, to_set, to_remove)
                 outcome.updated += 1
+                outcome.written += 1
             else:
                 outcome.unchanged += 1
     if not rows:
@@ -202,6 +189,7 @@ def reconcile(rows: CsvRows, today: date, moved_at: str) -> Outcome:
             continue
         update(key, {MOVED_AT: moved_at}, [])
         outcome.moved += 1
+        outcome.written += 1
         logger.info("report no longer listed; marked moved", extra={"symbol": key[0], "earnings_date": key[1]})
     return outcome
 
@@ -214,5 +202,5 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     outcome = reconcile(rows, market_date(moment), iso_utc(moment))
     outcome.meter()
     report = outcome.report()
-    logger.info("earnings calendar synced", extra={**report, "skipped_symbols": outcome.skipped[:20]})
+    logger.info("earnings calendar synced", extra=report)
     return report

@@ -42,8 +42,9 @@ from functions.shared.alphavantage import AlphaVantageClient
 from functions.shared.clock import iso_utc
 from functions.shared.credentials import AlphaVantageCredentials, load_credentials
 from functions.shared.dynamo import Item, existing_keys, query, table
-from functions.shared.observability import MetricName, count, instrumented, logger
+from functions.shared.observability import instrumented, logger
 from functions.shared.scheduled import ScheduledInvocation
+from functions.shared.tally import Tally
 
 FUNCTION = "NEWS_SENTIMENT"
 PAGE_LIMIT = 1000  # the API's maximum (apis.md B2)
@@ -151,33 +152,11 @@ class Feed(BaseModel):
 
 
 @dataclass
-class Outcome:
+class Outcome(Tally):
     calls: int = 0
-    fetched: int = 0
-    written: int = 0
-    unchanged: int = 0
-    skipped: int = 0
     unpaged_minutes: int = 0
     covered_until: str = ""
     complete: bool = False
-
-    def report(self) -> dict[str, Any]:
-        return {
-            "calls": self.calls,
-            "fetched": self.fetched,
-            "written": self.written,
-            "unchanged": self.unchanged,
-            "skipped": self.skipped,
-            "unpaged_minutes": self.unpaged_minutes,
-            "covered_until": self.covered_until,
-            "complete": self.complete,
-        }
-
-    def meter(self) -> None:
-        count(MetricName.RECORDS_FETCHED, self.fetched)
-        count(MetricName.ITEMS_WRITTEN, self.written)
-        count(MetricName.ITEMS_UNCHANGED, self.unchanged)
-        count(MetricName.RECORDS_SKIPPED, self.skipped)
 
 
 def floor_minute(moment: datetime) -> datetime:
