@@ -15,7 +15,14 @@ from collections.abc import Sequence
 
 from signal9.config import ConfigError
 
-SUBCOMMAND_MODULES = ("signal9.plan", "signal9.emulator.cli", "signal9.check", "signal9.cost", "signal9.dlq")
+SUBCOMMAND_MODULES = (
+    "signal9.plan",
+    "signal9.emulator.cli",
+    "signal9.check",
+    "signal9.cost",
+    "signal9.dlq",
+    "signal9.fakes.cli",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
