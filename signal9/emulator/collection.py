@@ -11,6 +11,8 @@ collector changes nothing), not fixed counts.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 from collections import Counter
@@ -22,7 +24,6 @@ import boto3
 
 from functions.shared.alpaca import AlpacaClient
 from functions.shared.credentials import AlpacaCredentials
-from functions.shared.observability import metrics
 from signal9 import catalog
 
 # Where `--*-url` runs take their keys from: never from a file or an argument (shell history).
@@ -98,11 +99,10 @@ def store_credentials(client: Any, naming: Any, endpoints: Endpoints) -> str:
 
 def listed_symbols(endpoints: Endpoints) -> set[str]:
     """What Alpaca's active list holds, read with the project's own client (as SyncAssets reads it)."""
-    secret = endpoints.secrets()["alpaca"]
-    try:
-        return {asset.symbol for asset in AlpacaClient(AlpacaCredentials.model_validate(secret)).list_active_assets()}
-    finally:
-        metrics.clear_metrics()  # the client meters its calls; this one is the smoke's, not a handler's
+    client = AlpacaClient(AlpacaCredentials.model_validate(endpoints.secrets()["alpaca"]))
+    # The client meters each call as an EMF line on stdout; this call is the smoke's, not a handler's.
+    with contextlib.redirect_stdout(io.StringIO()):
+        return {asset.symbol for asset in client.list_active_assets()}
 
 
 def snapshot(region: str, table: str) -> list[dict[str, Any]]:
