@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "check": "signal9.check",
     "cost": "signal9.cost",
     "dlq": "signal9.dlq",
+    "fakes": "signal9.fakes.cli",
 }
 
 

@@ -25,6 +25,7 @@ from functions.shared.credentials import (
     SecretNotSetError,
     load_credentials,
 )
+from functions.shared.earnings_calendar import MOVED_AT
 from functions.shared.env import secret_variable
 from functions.shared.events import EarningsProcessed, PollenationNeeded
 from functions.shared.observability import LOG_FIELDS as DOCUMENTED_LOG_FIELDS
@@ -41,8 +42,6 @@ MONDAY_EVENING_NY = datetime(2026, 11, 3, 1, 30, tzinfo=UTC)
 # What the Secrets component stores for an unset field: the helper must refuse exactly this.
 PLACEHOLDER = PLACEHOLDER_VALUE
 SYNC_FUNCTIONS = ("SyncAssets", "SyncEarningsCalendar", "SyncNewsSentiment")
-# Still at their Phase 2 placeholder (SyncAssets collects: tests/test_sync_assets.py).
-PLACEHOLDER_SYNC_FUNCTIONS = ("SyncEarningsCalendar", "SyncNewsSentiment")
 
 # Powertools warns when an invocation added no custom metric (e.g. nothing to emit); expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -159,20 +158,18 @@ def test_regular_trigger_rejects_a_miswired_batch_size(fleet: Fleet, monkeypatch
 
 
 def seed_calendar(fleet: Fleet) -> None:
-    for symbol, day, processed in (
-        ("AAPL", "2026-11-02", None),  # today in New York
-        ("MSFT", "2026-11-01", None),  # yesterday
-        ("NVDA", "2026-11-02", True),  # already processed
-        ("TSLA", "2026-11-03", None),  # tomorrow (UTC date of the schedule time, not New York's)
-        ("AMZN", "2026-10-31", None),  # two days ago
+    for symbol, day, marks in (
+        ("AAPL", "2026-11-02", {}),  # today in New York
+        ("MSFT", "2026-11-01", {}),  # yesterday
+        ("NVDA", "2026-11-02", {"processed": True}),  # already processed
+        ("IBM", "2026-11-02", {MOVED_AT: "2026-10-30T10:00:00.000Z"}),  # the calendar no longer lists it
+        ("TSLA", "2026-11-03", {}),  # tomorrow (UTC date of the schedule time, not New York's)
+        ("AMZN", "2026-10-31", {}),  # two days ago
     ):
-        row: dict[str, Any] = {"asset_symbol": symbol, "earnings_date": day}
-        if processed is not None:
-            row["processed"] = processed
-        fleet.table("earningsCalendar").put_item(Item=row)
+        fleet.table("earningsCalendar").put_item(Item={"asset_symbol": symbol, "earnings_date": day, **marks})
 
 
-def test_earnings_trigger_emits_todays_and_yesterdays_unprocessed_reporters(fleet: Fleet) -> None:
+def test_earnings_trigger_emits_todays_and_yesterdays_unprocessed_unmoved_reporters(fleet: Fleet) -> None:
     seed_calendar(fleet)
     result = fleet.invoke("TriggerEarningsPollenation", scheduled_event(MONDAY_EVENING_NY))
     assert result["dates"] == ["2026-11-02", "2026-11-01"]
@@ -203,7 +200,7 @@ def test_scheduler_input_uses_exactly_the_scheduler_context_attributes() -> None
 
 def test_scheduled_handler_correlation_id_is_the_scheduler_execution_id(fleet: Fleet, log_lines: io.StringIO) -> None:
     event = scheduled_event(MONDAY_EVENING_NY)
-    fleet.invoke("SyncEarningsCalendar", event)
+    fleet.invoke("TriggerEarningsPollenation", event)
     lines = json_lines(log_lines)
     assert lines and {line["correlation_id"] for line in lines} == {event["id"]}
 
@@ -349,23 +346,7 @@ def test_earnings_loop_trigger_pollenate_mark_then_nothing_left(fleet: Fleet) ->
     assert fleet.delivered() == []
 
 
-# --- Sync* (Phase 2 placeholders) -------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", PLACEHOLDER_SYNC_FUNCTIONS)
-def test_sync_loads_its_secret_then_stops_at_the_placeholder(
-    fleet: Fleet, name: str, log_lines: io.StringIO, capsys: pytest.CaptureFixture[str]
-) -> None:
-    result = fleet.invoke(name, scheduled_event(MONDAY_EVENING_NY))
-    assert result == {"phase": 1, "placeholder": True, "secret": catalog.function(name).secret, "collected": 0}
-    messages = [line["message"] for line in json_lines(log_lines)]
-    assert any(m.startswith("PLACEHOLDER: ") and m.endswith("is Phase 2; nothing was collected") for m in messages)
-    assert all(not fleet.rows(t) for t in catalog.function(name).writes)
-    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert any(m.get("Phase2PlaceholderRuns") == [1.0] or m.get("Phase2PlaceholderRuns") == 1.0 for m in emf)
-    for value in SECRET_VALUES[catalog.function(name).secret or ""].values():
-        if "test-" in value:
-            assert value not in log_lines.getvalue()
+# --- Sync* secrets ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", SYNC_FUNCTIONS)

@@ -8,6 +8,7 @@ import re
 import socket
 import time
 import zipfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -19,8 +20,12 @@ import pytest
 
 from signal9 import catalog
 from signal9.emulator.cli import LocalRun, deploy_and_smoke
+from signal9.emulator.collection import EndpointConfigError, assets_landed, given_endpoints
 from signal9.emulator.provisioner import MotoProvisioner, UnsupportedResourceError, archive_zip
 from signal9.emulator.smoke import Smoke
+from signal9.fakes.alpaca import AlpacaFake
+from signal9.fakes.alphavantage import AlphaVantageFake
+from signal9.fakes.server import serving
 from signal9.mockrun import ProgramRun, run_program
 from signal9.naming import Naming
 from signal9.stackfile import read_stack_config
@@ -131,7 +136,7 @@ def test_broken_wiring_is_caught_with_a_clear_message() -> None:
     assert "TriggerRegularPollenation environment differs" in failed["functions configured"]
     assert "SyncNewsSentiment async retries 0, the catalog says 2" in failed["functions configured"]
     assert "rule signal9-dev-earningsProcessed is DISABLED as deployed" in failed["event rules enabled"]
-    assert "0 earningsProcessed deliveries, expected 2" in failed["emitted events routed by the rules"]
+    assert "0 earningsProcessed deliveries, expected " in failed["emitted events routed by the rules"]
     assert "schedule trigger-regular-pollenation fired" in failed
     assert "ResourceNotFoundException" in failed["schedule trigger-regular-pollenation fired"]
     assert "MarkEarningsProcessed may dynamodb:Scan" in failed["roles allow exactly the access matrix"]
@@ -162,7 +167,16 @@ def test_a_miswired_dead_letter_target_is_caught_and_a_disabled_schedule_not_fir
     run = deploy_and_smoke("dev", config_values=values)
 
     failed = {check.name: check.detail for check in run.report.failed}
-    assert set(failed) == {"functions configured", "malformed event ends in the DLQ"}, run.text()
+    assert set(failed) == {
+        "functions configured",
+        "malformed event ends in the DLQ",
+        "failing collector run ends in its DLQ",
+    }, run.text()
+    assert "collected: newsSentiment" not in {check.name for check in run.report.checks}  # its schedule is off
+    assert (
+        "SyncEarningsCalendar's role may not send to its dead-letter target signal9-dev-SyncAssets-dlq"
+        in (failed["failing collector run ends in its DLQ"])
+    )
     assert (
         "PollenateAsset dead-letter target signal9-dev-SyncAssets-dlq, not its own signal9-dev-PollenateAsset-dlq"
         in failed["functions configured"]
@@ -245,3 +259,69 @@ def test_function_archives_are_read_where_the_program_ran(tmp_path: Path, monkey
 
 def test_endpoint_is_loopback(local_run: LocalRun) -> None:
     assert urlparse(local_run.endpoint).hostname == "127.0.0.1"
+
+
+# --- collection ----------------------------------------------------------------------------
+
+
+def test_the_collectors_land_data_from_the_built_in_fakes(local_run: LocalRun) -> None:
+    checks = {check.name: check for check in local_run.report.checks}
+    assert checks["credentials stored"].detail.startswith(
+        "both secrets point at the built-in fakes: alpaca http://127.0.0.1:"
+    )
+    # The dev universe: 40 companies, of which the Alpaca fake lists 39 as active us_equity.
+    assert checks["collected: assets"].detail == "assets: 39 active, 39 with volume, each once in both indexes"
+    assert re.fullmatch(r"earningsCalendar: \d+ rows for \d+ symbols", checks["collected: earningsCalendar"].detail)
+    assert re.fullmatch(r"newsSentiment: \d+ items for \d+ symbols", checks["collected: newsSentiment"].detail)
+    assert checks["second collector runs write nothing new"].ok
+    fault = checks["failing collector run ends in its DLQ"].detail
+    assert "rejected 3x by signal9-dev-SyncEarningsCalendar (InvalidApiKeyError" in fault
+    assert "signal9-dev-SyncEarningsCalendar-dlq holds the event" in fault
+    assert "test-av-key-0000" not in local_run.text() and "test-alpaca-secret-key-0000" not in local_run.text()
+
+
+def test_given_endpoints_need_every_url_and_key() -> None:
+    with pytest.raises(EndpointConfigError, match="missing --alpaca-data-url, --alphavantage-url"):
+        given_endpoints("http://127.0.0.1:1", None, None, {})
+    with pytest.raises(EndpointConfigError, match="set SIGNAL9_ALPACA_SECRET_KEY, SIGNAL9_ALPHAVANTAGE_API_KEY"):
+        given_endpoints("http://a", "http://b", "http://c", {"SIGNAL9_ALPACA_KEY_ID": "test-key-id-0000"})
+    assert given_endpoints(None, None, None, {}) is None
+
+
+def test_local_up_against_given_endpoints_asserts_invariants() -> None:
+    # A second instance of the fakes, on other ports, with another universe size: never a real API.
+    alpaca, alphavantage = AlpacaFake(size=25), AlphaVantageFake(25)
+    with serving(alpaca) as alpaca_server, serving(alphavantage) as alphavantage_server:
+        environ = {
+            "SIGNAL9_ALPACA_KEY_ID": alpaca.key_id,
+            "SIGNAL9_ALPACA_SECRET_KEY": alpaca.secret_key,
+            "SIGNAL9_ALPHAVANTAGE_API_KEY": alphavantage.api_key,
+        }
+        endpoints = given_endpoints(alpaca_server.url, alpaca_server.url, alphavantage_server.url, environ)
+        run = deploy_and_smoke("dev", endpoints=endpoints)
+        served = {r.path for r in alpaca_server.requests} | {r.path for r in alphavantage_server.requests}
+    assert run.report.failed == [], run.text()
+    checks = {check.name: check.detail for check in run.report.checks}
+    assert checks["credentials stored"] == (
+        f"both secrets point at the given endpoints: alpaca {alpaca_server.url} (data {alpaca_server.url}), "
+        f"alphavantage {alphavantage_server.url}"
+    )
+    active = len(alpaca.active_symbols())
+    assert checks["collected: assets"] == f"assets: {active} active, {active} with volume, each once in both indexes"
+    assert "failing collector run ends in its DLQ" not in checks  # a given endpoint cannot be told to fail
+    assert {"/v2/assets", "/v2/stocks/bars", "/query"} <= served
+
+
+def test_the_assets_check_fails_for_a_duplicate_a_missing_or_an_unlisted_symbol(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    symbols = Counter({"AAPL": 2, "MSFT": 1})  # what the index Query returns, per symbol
+    monkeypatch.setattr("signal9.emulator.collection.index_symbols", lambda region, table, index: symbols)
+    with pytest.raises(AssertionError, match=r"status-index holds \['AAPL'\] more than once"):
+        assets_landed("us-east-1", Naming("dev"), {"AAPL", "MSFT"}, 0)
+    symbols = Counter({"AAPL": 1})
+    with pytest.raises(AssertionError, match=r"misses \['MSFT'\] \(1; SyncAssets skipped 0\)"):
+        assets_landed("us-east-1", Naming("dev"), {"AAPL", "MSFT"}, 0)
+    symbols = Counter({"AAPL": 1, "MSFT": 1, "GONE": 1})
+    with pytest.raises(AssertionError, match=r"holds \['GONE'\], which the Alpaca list does not"):
+        assets_landed("us-east-1", Naming("dev"), {"AAPL", "MSFT"}, 0)

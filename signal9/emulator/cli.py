@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import boto3
 
 from signal9 import config
+from signal9.emulator.collection import EndpointConfigError, Endpoints, given_endpoints
 from signal9.emulator.deploy_audit import DeployAudit, install_boundary
 from signal9.emulator.provisioner import MotoProvisioner
 from signal9.emulator.server import moto_server
@@ -49,12 +50,18 @@ class LocalRun:
 
 
 def deploy_and_smoke(
-    stack: str, *, keep: bool = False, on_deployed: object = None, config_values: Mapping[str, str] | None = None
+    stack: str,
+    *,
+    keep: bool = False,
+    on_deployed: object = None,
+    config_values: Mapping[str, str] | None = None,
+    endpoints: Endpoints | None = None,
 ) -> LocalRun:
     """Deploy ``stack`` into a fresh emulator, run the smoke, shut down unless ``keep``.
 
     ``on_deployed(plan)``, if given, runs between deploy and smoke (tests use it to break
-    the wiring on purpose); ``config_values`` replaces the stack file's config (as run_program).
+    the wiring on purpose); ``config_values`` replaces the stack file's config (as run_program);
+    ``endpoints`` are the APIs the collectors call (the built-in fakes when None).
     """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     values = dict(read_stack_config(stack) if config_values is None else config_values)
@@ -71,7 +78,9 @@ def deploy_and_smoke(
         if callable(on_deployed):
             on_deployed(plan)
         with timed(timings, "smoke"):
-            report = run_smoke(plan, stack_config, provisioner.query_definitions, provisioner.dead_letter_targets)
+            report = run_smoke(
+                plan, stack_config, provisioner.query_definitions, provisioner.dead_letter_targets, endpoints
+            )
         report.add("deploy calls allowed by the deploy policy", audit.passed, audit.summary())
         for action, reason in audit.skipped.items():
             provisioner.note(f"{action} not judged against the deploy policy: {reason} (emulator only)")
@@ -89,13 +98,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     up = actions.add_parser("up", help="deploy every resource into moto and run the end-to-end smoke")
     up.add_argument("--stack", "-s", default="dev", help="stack whose Pulumi.<stack>.yaml to deploy (default dev)")
     up.add_argument("--keep", action="store_true", help="leave the emulator running and print how to look around")
+    for flag, api in (
+        ("--alpaca-url", "Alpaca trading API"),
+        ("--alpaca-data-url", "Alpaca market-data API"),
+        ("--alphavantage-url", "AlphaVantage API"),
+    ):
+        up.add_argument(flag, help=f"{api} base URL instead of the built-in fake (all three, keys from SIGNAL9_*)")
     up.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        endpoints = given_endpoints(args.alpaca_url, args.alpaca_data_url, args.alphavantage_url)
+    except EndpointConfigError as error:
+        print(f"signal9 local up: {error}", file=sys.stderr)
+        return 2
     if args.keep:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    result = deploy_and_smoke(args.stack, keep=args.keep)
+    result = deploy_and_smoke(args.stack, keep=args.keep, endpoints=endpoints)
     if not args.keep:
         print(result.text())
     sys.stdout.flush()

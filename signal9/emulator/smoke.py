@@ -30,7 +30,6 @@ from moto.core.authorization import enable_iam_authentication
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from functions.shared.aws import reset_clients
-from functions.shared.clock import iso_utc, market_today_and_yesterday
 from functions.shared.events import PollenationNeeded
 from functions.shared.observability import logger as handler_logger
 from functions.shared.scheduled import delivered_input
@@ -38,16 +37,22 @@ from signal9 import catalog, iam
 from signal9.config import StackConfig
 from signal9.cron import ScheduleExpressionError, next_fire
 from signal9.emulator import security_checks
+from signal9.emulator.collection import (
+    COLLECTORS,
+    Endpoints,
+    assets_landed,
+    listed_symbols,
+    snapshot,
+    store_credentials,
+    table_summary,
+)
 from signal9.emulator.delivery import LambdaDeliveries
 from signal9.emulator.server import Clients
-from signal9.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, AlpacaFake
-from signal9.fakes.server import serving
+from signal9.fakes.alpaca import AlpacaFake
+from signal9.fakes.alphavantage import AlphaVantageFake, Fault
+from signal9.fakes.cli import served_fakes
 from signal9.mockrun import ProgramRun
 from signal9.naming import Naming
-
-LOCAL_TEST_VALUE = "local-test-not-a-real-key"
-# Never called: Phase 1 handlers stop at their placeholder before any external request.
-LOCAL_BASE_URL = "http://127.0.0.1:9/local-test"
 
 
 @dataclass
@@ -126,6 +131,9 @@ class Smoke:
     # Function name -> dead-letter target ARN as deployed (the provisioner's record: moto keeps none).
     dead_letter_targets: dict[str, str]
     report: Report = field(default_factory=Report)
+    # Set by check_schedules_fire: the latest moment a run was delivered as, and the collectors' runs.
+    latest_run: datetime = field(default_factory=lambda: datetime.now(UTC))
+    collector_runs: dict[str, ScheduledRun] = field(default_factory=dict)
     logs: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -381,37 +389,6 @@ def check_health(smoke: Smoke) -> None:
         report.run(name, body)
 
 
-SEEDED_ASSETS = (("AAPL", 3), ("MSFT", 9), ("TSLA", 1))  # symbol, days since its last pollenation
-
-
-def seed(smoke: Smoke, now: datetime, earnings_run: datetime, alpaca_url: str) -> None:
-    """Local test credentials and rows so the scheduled jobs have work to do.
-
-    The earnings rows report on the market day of ``earnings_run`` (when that trigger fires) and the day before.
-    """
-    client = smoke.client("secretsmanager")
-    for secret in catalog.SECRETS:
-        value = {name: LOCAL_BASE_URL if name.endswith("Url") else LOCAL_TEST_VALUE for name in secret.fields}
-        if secret.name == "alpaca":  # SyncAssets collects: from the local Alpaca fake
-            value = {
-                "keyId": ALPACA_KEY_ID,
-                "secretKey": ALPACA_SECRET_KEY,
-                "baseUrl": alpaca_url,
-                "dataUrl": alpaca_url,
-            }
-        client.put_secret_value(SecretId=smoke.naming.secret(secret.name), SecretString=json.dumps(value))
-    resource = boto3.resource("dynamodb", region_name=smoke.region)
-    assets = resource.Table(smoke.naming.table("assets"))
-    for symbol, days_ago in SEEDED_ASSETS:
-        stamp = iso_utc(now - timedelta(days=days_ago))  # the sort-key format the handlers write
-        assets.put_item(
-            Item={"symbol": symbol, "lastPollenationDate": stamp, "status": "active", "avgVolume": 1_000_000}
-        )
-    calendar = resource.Table(smoke.naming.table("earningsCalendar"))
-    for symbol, earnings_date in _calendar_keys(earnings_run):
-        calendar.put_item(Item={"asset_symbol": symbol, "earnings_date": earnings_date})
-
-
 @dataclass(frozen=True)
 class ScheduledRun:
     """One schedule as deployed, and the run Scheduler would start next (None: it would not fire)."""
@@ -450,15 +427,17 @@ def scheduled_run(smoke: Smoke, function: catalog.Function, now: datetime) -> Sc
     )
 
 
-def check_schedules_fire(smoke: Smoke, now: datetime, alpaca_url: str) -> datetime:
-    """Fire each schedule that would fire; returns the latest moment a run was delivered as (or ``now``)."""
-    runs = {f.name: scheduled_run(smoke, f, now) for f in catalog.scheduled_functions()}
-    earnings = runs["TriggerEarningsPollenation"].fires_at
-    seed(smoke, now, earnings or now, alpaca_url)
-    smoke.report.add(
-        "seed", True, f"local test credentials ({LOCAL_TEST_VALUE!r}), {len(SEEDED_ASSETS)} assets, 2 earnings rows"
+def check_schedules_fire(smoke: Smoke, now: datetime, endpoints: Endpoints) -> dict[str, Any]:
+    """Store the endpoints in the secrets, then fire each schedule that would fire, collectors first.
+
+    Returns what each fired function returned (by function name).
+    """
+    smoke.report.run(
+        "credentials stored", lambda: store_credentials(smoke.client("secretsmanager"), smoke.naming, endpoints)
     )
-    fired: set[str] = set()
+    order = sorted(catalog.scheduled_functions(), key=lambda f: f.name not in COLLECTORS)
+    runs = {f.name: scheduled_run(smoke, f, now) for f in order}
+    fired: dict[str, Any] = {}  # function name -> what its run returned
     for run in runs.values():
         if not smoke.config.schedule_enabled(run.function):
             switched_off = f"stack config signal9:schedules.{run.name}.enabled: false"
@@ -473,7 +452,7 @@ def check_schedules_fire(smoke: Smoke, now: datetime, alpaca_url: str) -> dateti
             expect(run.fires_at is not None, run.reason)
             assert run.fires_at is not None
             result = smoke.invoke(run.schedule["Target"]["Arn"], scheduler_delivery(run.schedule, run.fires_at))
-            fired.add(run.function.name)
+            fired[run.function.name] = result
             target = run.schedule["Target"]["Arn"].rsplit(":", 1)[-1]
             return f"{run.reason}; delivered as that run to {target} -> {json.dumps(result, default=str)[:70]}"
 
@@ -483,7 +462,8 @@ def check_schedules_fire(smoke: Smoke, now: datetime, alpaca_url: str) -> dateti
         results = smoke.deliver()
         pollenated = results[smoke.naming.rule(catalog.POLLENATION_NEEDED)]
         processed = results[smoke.naming.rule(catalog.EARNINGS_PROCESSED)]
-        # Exactly what the triggers that fired must have emitted for the rows the tables hold.
+        # Every event the triggers that fired published was routed, and the regular trigger asked
+        # for one pollenation per active asset (up to the batch size).
         active = smoke.client("dynamodb").query(
             TableName=smoke.naming.table("assets"),
             IndexName="status-index",
@@ -492,32 +472,143 @@ def check_schedules_fire(smoke: Smoke, now: datetime, alpaca_url: str) -> dateti
             ExpressionAttributeValues={":active": {"S": "active"}},
             Select="COUNT",
         )["Count"]
-        regular = min(smoke.config.regularPollenationBatchSize, active)
-        earnings_rows = 2 if "TriggerEarningsPollenation" in fired else 0
-        expected = earnings_rows + (regular if "TriggerRegularPollenation" in fired else 0)
-        expect(len(pollenated) == expected, f"{len(pollenated)} pollenationNeeded deliveries, expected {expected}")
+        regular = fired.get("TriggerRegularPollenation", {}).get("published", 0)
+        if "TriggerRegularPollenation" in fired:
+            expected_regular = min(smoke.config.regularPollenationBatchSize, active)
+            expect(regular == expected_regular, f"{regular} regular pollenations asked, expected {expected_regular}")
+        earnings_rows = fired.get("TriggerEarningsPollenation", {}).get("published", 0)
+        expect(
+            len(pollenated) == earnings_rows + regular,
+            f"{len(pollenated)} pollenationNeeded deliveries, the triggers published {earnings_rows + regular}",
+        )
         expect(
             len(processed) == earnings_rows,
-            f"{len(processed)} earningsProcessed deliveries, expected {earnings_rows} (the seeded reporters)",
+            f"{len(processed)} earningsProcessed deliveries, expected {earnings_rows} (one per earnings pollenation)",
         )
         if earnings_rows:
             marked = boto3.resource("dynamodb", region_name=smoke.region).Table(smoke.naming.table("earningsCalendar"))
-            keys = _calendar_keys(earnings or now)
-            rows = [marked.get_item(Key={"asset_symbol": s, "earnings_date": d})["Item"] for s, d in keys]
-            expect(all(row.get("processed") for row in rows), f"calendar rows not marked: {rows}")
+            published = fired["TriggerEarningsPollenation"]
+            for symbol in published["symbols"]:
+                rows = [
+                    marked.get_item(Key={"asset_symbol": symbol, "earnings_date": d}).get("Item")
+                    for d in published["dates"]
+                ]
+                expect(
+                    any(row and row.get("processed") for row in rows), f"{symbol}'s calendar row not marked processed"
+                )
         return (
             f"{len(pollenated)} pollenationNeeded -> PollenateAsset, {len(processed)} earningsProcessed -> "
             "MarkEarningsProcessed, as the triggers that fired must emit; calendar rows marked processed"
         )
 
     smoke.report.run("emitted events routed by the rules", delivered)
-    return max([now, *(run.fires_at for run in runs.values() if run.fires_at is not None)])
+    smoke.latest_run = max([now, *(run.fires_at for run in runs.values() if run.fires_at is not None)])
+    smoke.collector_runs = {name: runs[name] for name in COLLECTORS if name in fired}
+    return fired
 
 
-def _calendar_keys(run: datetime) -> list[tuple[str, str]]:
-    """The seeded earnings rows: AAPL reporting on the run's market (New York) date, MSFT the day before."""
-    today, yesterday = market_today_and_yesterday(run)
-    return [("AAPL", today.isoformat()), ("MSFT", yesterday.isoformat())]
+def fail_into_dlq(smoke: Smoke, target: str, event: Any, what: str) -> str:
+    """Invoke ``target`` as Lambda's async path would (1 + its retries), expect every attempt to fail
+    writing nothing, then hand the event to the queue its deployed dead-letter config names, as its role."""
+    before = {t.name: count_items(smoke, t.name) for t in catalog.TABLES}
+    deployed = smoke.configuration(target)
+    name = deployed["FunctionName"]
+    attempts = 1 + int(
+        smoke.client("lambda").get_function_event_invoke_config(FunctionName=target)["MaximumRetryAttempts"]
+    )
+    errors = []
+    for _ in range(attempts):  # Lambda's asynchronous retries, then the dead-letter queue
+        try:
+            smoke.invoke(target, event)
+        except Exception as error:
+            errors.append(type(error).__name__)
+    expect(len(errors) == attempts, f"{what} was accepted by {name}")
+    after = {t.name: count_items(smoke, t.name) for t in catalog.TABLES}
+    expect(before == after, f"{what} wrote something")
+    # What Lambda does next: send the event to the queue the function's dead-letter config
+    # names, as the function's execution role. moto enforces IAM on SQS: the role decides.
+    queue = smoke.dead_letter_targets[name].rsplit(":", 1)[-1]
+    sqs = smoke.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    as_role = smoke.role_client(deployed["Role"], "sqs")
+    with enable_iam_authentication():
+        try:
+            as_role.send_message(QueueUrl=url, MessageBody=json.dumps(event))
+        except ClientError as error:
+            # moto's denial is an XML body the SQS JSON protocol cannot parse: name it plainly.
+            status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+            why = "AccessDenied" if "AccessDenied" in str(error) else error.response["Error"].get("Code", "")
+            raise SmokeCheckError(
+                f"{name}'s role may not send to its dead-letter target {queue}: HTTP {status} {why}"
+            ) from None
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
+    expect(
+        [json.loads(m["Body"]) for m in messages] == [event],
+        f"{queue} holds {len(messages)} messages, expected exactly the rejected event",
+    )
+    return (
+        f"rejected {attempts}x by {name} ({errors[0]}; Lambda's async retries replayed by the emulator), "
+        f"nothing written; sent with its role's credentials (IAM enforced by moto) to the dead-letter target "
+        f"its deployed config names (emulator's record): {queue} holds the event"
+    )
+
+
+def check_collection(smoke: Smoke, endpoints: Endpoints, fired: dict[str, Any], fakes: LocalFakes | None) -> None:
+    """What the collectors landed, that a second run changes nothing, and (fakes only) a failure path."""
+    report = smoke.report
+
+    def assets() -> str:
+        expect("SyncAssets" in fired, "SyncAssets did not run")
+        return assets_landed(smoke.region, smoke.naming, listed_symbols(endpoints), int(fired["SyncAssets"]["skipped"]))
+
+    def calendar() -> str:
+        expect("SyncEarningsCalendar" in fired, "SyncEarningsCalendar did not run")
+        return table_summary(smoke.region, smoke.naming, "earningsCalendar", "asset_symbol", "rows")
+
+    def news() -> str:
+        expect("SyncNewsSentiment" in fired, "SyncNewsSentiment did not run")
+        return table_summary(smoke.region, smoke.naming, "newsSentiment", "asset_symbol", "items")
+
+    def second_runs() -> str:
+        unchanged = []
+        for name, run in smoke.collector_runs.items():
+            assert run.fires_at is not None  # only fired runs are recorded
+            tables = [smoke.naming.table(t) for t in catalog.function(name).writes]
+            before = [snapshot(smoke.region, t) for t in tables]
+            smoke.invoke(run.schedule["Target"]["Arn"], scheduler_delivery(run.schedule, run.fires_at))
+            after = [snapshot(smoke.region, t) for t in tables]
+            expect(
+                before == after,
+                f"a second {name} run of the same schedule time changed {catalog.function(name).writes}",
+            )
+            unchanged.append(name)
+        enabled = [name for name in COLLECTORS if smoke.config.schedule_enabled(catalog.function(name))]
+        expect(unchanged == enabled, f"only {unchanged} ran, of {enabled}")
+        return f"{', '.join(unchanged)} run again for the same scheduled time: every item of their tables unchanged"
+
+    def fault() -> str:
+        expect(fakes is not None, "not run: the given endpoints cannot be told to fail")
+        assert fakes is not None
+        run = smoke.collector_runs["SyncEarningsCalendar"]
+        assert run.fires_at is not None
+        target = run.schedule["Target"]["Arn"]
+        attempts = 1 + int(
+            smoke.client("lambda").get_function_event_invoke_config(FunctionName=target)["MaximumRetryAttempts"]
+        )
+        fakes.alphavantage.inject(Fault.INVALID_KEY, attempts)  # what an expired key looks like
+        detail = fail_into_dlq(smoke, target, scheduler_delivery(run.schedule, run.fires_at), "the invalid-key run")
+        return f"AlphaVantage answering 'invalid API key' (fake fault): {detail}"
+
+    for collector, table, check in (
+        ("SyncAssets", "assets", assets),
+        ("SyncEarningsCalendar", "earningsCalendar", calendar),
+        ("SyncNewsSentiment", "newsSentiment", news),
+    ):
+        if smoke.config.schedule_enabled(catalog.function(collector)):  # else reported as disabled, not fired
+            report.run(f"collected: {table}", check)
+    report.run("second collector runs write nothing new", second_runs)
+    if fakes is not None:
+        report.run("failing collector run ends in its DLQ", fault)
 
 
 def check_events(smoke: Smoke, now: datetime) -> None:
@@ -544,7 +635,6 @@ def check_events(smoke: Smoke, now: datetime) -> None:
         return "pollenationNeeded put on the bus reached PollenateAsset through its rule; NVDA recorded"
 
     def malformed_to_dlq() -> str:
-        before = {t.name: count_items(smoke, t.name) for t in catalog.TABLES}
         smoke.put_event(
             {
                 "EventBusName": smoke.naming.event_bus,
@@ -556,47 +646,7 @@ def check_events(smoke: Smoke, now: datetime) -> None:
         deliveries = smoke.deliveries.take()
         expect(len(deliveries) == 1, f"the malformed event matched {len(deliveries)} rule targets, not one")
         (delivery,) = deliveries
-        target, event = delivery.function_arn, delivery.event
-        deployed = smoke.configuration(target)
-        name = deployed["FunctionName"]
-        attempts = 1 + int(
-            smoke.client("lambda").get_function_event_invoke_config(FunctionName=target)["MaximumRetryAttempts"]
-        )
-        errors = []
-        for _ in range(attempts):  # Lambda's asynchronous retries, then the dead-letter queue
-            try:
-                smoke.invoke(target, event)
-            except Exception as error:
-                errors.append(type(error).__name__)
-        expect(len(errors) == attempts, "the malformed event was accepted")
-        after = {t.name: count_items(smoke, t.name) for t in catalog.TABLES}
-        expect(before == after, "the malformed event wrote something")
-        # What Lambda does next: send the event to the queue the function's dead-letter config
-        # names, as the function's execution role. moto enforces IAM on SQS: the role decides.
-        queue = smoke.dead_letter_targets[name].rsplit(":", 1)[-1]
-        sqs = smoke.client("sqs")
-        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-        as_role = smoke.role_client(deployed["Role"], "sqs")
-        with enable_iam_authentication():
-            try:
-                as_role.send_message(QueueUrl=url, MessageBody=json.dumps(event))
-            except ClientError as error:
-                # moto's denial is an XML body the SQS JSON protocol cannot parse: name it plainly.
-                status = error.response["ResponseMetadata"]["HTTPStatusCode"]
-                why = "AccessDenied" if "AccessDenied" in str(error) else error.response["Error"].get("Code", "")
-                raise SmokeCheckError(
-                    f"{name}'s role may not send to its dead-letter target {queue}: HTTP {status} {why}"
-                ) from None
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
-        expect(
-            [json.loads(m["Body"]) for m in messages] == [event],
-            f"{queue} holds {len(messages)} messages, expected exactly the rejected event",
-        )
-        return (
-            f"rejected {attempts}x by {name} ({errors[0]}; Lambda's async retries replayed by the emulator), "
-            f"nothing written; sent with its role's credentials (IAM enforced by moto) to the dead-letter target "
-            f"its deployed config names (emulator's record): {queue} holds the event"
-        )
+        return fail_into_dlq(smoke, delivery.function_arn, delivery.event, "the malformed event")
 
     smoke.report.run("near-miss events ignored", near_misses)
     smoke.report.run("pollenationNeeded routed to PollenateAsset", put_and_route)
@@ -731,20 +781,46 @@ def check_logs(smoke: Smoke) -> None:
     smoke.report.run("handler logs are structured", structured)
 
 
+@dataclass(frozen=True)
+class LocalFakes:
+    alpaca: AlpacaFake
+    alphavantage: AlphaVantageFake
+
+
 def run_smoke(
     plan: ProgramRun,
     config: StackConfig,
     query_definitions: dict[str, dict[str, Any]],
     dead_letter_targets: dict[str, str],
+    endpoints: Endpoints | None = None,
 ) -> Report:
+    """The smoke against ``endpoints``, or against the built-in fakes (served here) when None."""
     now = datetime.now(UTC).replace(microsecond=0)
-    with LambdaDeliveries().installed() as deliveries, serving(AlpacaFake()) as alpaca:
+    fakes = None if endpoints is not None else LocalFakes(AlpacaFake(), AlphaVantageFake())
+    with contextlib.ExitStack() as stack:
+        deliveries = stack.enter_context(LambdaDeliveries().installed())
+        if fakes is not None:
+            served = stack.enter_context(served_fakes(alpaca=fakes.alpaca, alphavantage=fakes.alphavantage))
+            endpoints = Endpoints(
+                served.alpaca_url,
+                served.alpaca_url,
+                served.alphavantage_url,
+                {
+                    (name, field): value
+                    for name, values in served.secrets().items()
+                    for field, value in values.items()
+                    if not field.endswith("Url")
+                },
+                built_in_fakes=True,
+            )
+        assert endpoints is not None
         smoke = Smoke(plan, config, deliveries, query_definitions, dead_letter_targets)
         check_health(smoke)
         check_access(smoke)
         security_checks.check_security(smoke)
-        last_run = check_schedules_fire(smoke, now, alpaca.url)
-        check_events(smoke, last_run)
+        fired = check_schedules_fire(smoke, now, endpoints)
+        check_collection(smoke, endpoints, fired, fakes)
+        check_events(smoke, smoke.latest_run)
         check_logs(smoke)
     return smoke.report
 
