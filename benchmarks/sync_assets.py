@@ -50,7 +50,8 @@ from signal9.naming import Naming
 SCHEDULED = datetime(2026, 11, 2, 10, 30, tzinfo=UTC)  # Monday 05:30 in New York
 CHANGED_SHARE = 0.01
 AWS_MS_PER_CALL = 8.0  # a conservative DynamoDB round trip from Lambda in-region
-CONTEXT = LambdaContext(
+# The attributes a handler and Powertools read, as the emulator passes them (Any: not Powertools' class).
+CONTEXT: Any = LambdaContext(
     function_name="signal9-dev-SyncAssets",
     memory_limit_in_mb=512,
     invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:signal9-dev-SyncAssets",
