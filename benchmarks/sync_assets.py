@@ -9,8 +9,9 @@ goes through one lock, see signal9/motolock.py) and the Alpaca fake served on 12
 3. the same again with nothing changed.
 
 DynamoDB calls are counted with botocore ``before-call`` hooks on the handler's client.
-moto answers one call at a time and far slower than DynamoDB, so wall time here is an upper
-bound; the printed AWS estimate takes the counted calls at a typical single-digit-millisecond
+moto answers one call at a time (and base-table Queries read one partition, as DynamoDB
+does: ``signal9.motolock.partition_queries``) and far slower than DynamoDB, so wall time
+here is an upper bound; the printed AWS estimate takes the counted calls at a typical single-digit-millisecond
 DynamoDB latency over the handler's writer pool.
 
     .venv/bin/python benchmarks/sync_assets.py [--assets 11500]
@@ -39,15 +40,22 @@ from functions.sync_assets import handler as sync_assets
 from signal9 import catalog
 from signal9.awsapi import create_table_request
 from signal9.config import parse
+from signal9.emulator.smoke import LambdaContext
 from signal9.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, AlpacaFake
 from signal9.fakes.server import FakeServer, serving
 from signal9.mockrun import run_program
-from signal9.motolock import serialized_moto
+from signal9.motolock import partition_queries, serialized_moto
 from signal9.naming import Naming
 
 SCHEDULED = datetime(2026, 11, 2, 10, 30, tzinfo=UTC)  # Monday 05:30 in New York
 CHANGED_SHARE = 0.01
 AWS_MS_PER_CALL = 8.0  # a conservative DynamoDB round trip from Lambda in-region
+# The attributes a handler and Powertools read, as the emulator passes them (Any: not Powertools' class).
+CONTEXT: Any = LambdaContext(
+    function_name="signal9-dev-SyncAssets",
+    memory_limit_in_mb=512,
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:signal9-dev-SyncAssets",
+)
 OPERATIONS = ("Query", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 
 
@@ -55,7 +63,7 @@ OPERATIONS = ("Query", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", 
 def environment(server: FakeServer) -> Iterator[None]:
     """moto with the assets table (from the dev stack's own inputs), the alpaca secret and SyncAssets' env."""
     plan = run_program("dev")
-    with mock_aws(), serialized_moto():
+    with mock_aws(), serialized_moto(), partition_queries():
         os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
         tables = {}
         for resource in plan.of_type("aws:dynamodb/table:Table"):
@@ -89,7 +97,7 @@ def timed_run(server: FakeServer) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         with contextlib.redirect_stdout(quiet):  # EMF metric lines
-            result: dict[str, Any] = sync_assets.handler({"id": "benchmark", "time": SCHEDULED.isoformat()}, _Context())
+            result: dict[str, Any] = sync_assets.handler({"id": "benchmark", "time": SCHEDULED.isoformat()}, CONTEXT)
     finally:
         stream.setStream(previous)
         for event, hook in hooks:
@@ -98,13 +106,6 @@ def timed_run(server: FakeServer) -> dict[str, Any]:
     result["http"] = server.count() - http_before
     result["dynamodb"] = calls
     return result
-
-
-class _Context:
-    function_name = "signal9-dev-SyncAssets"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:signal9-dev-SyncAssets"
-    aws_request_id = "benchmark"
 
 
 def churn(fake: AlpacaFake) -> int:
