@@ -18,7 +18,6 @@ import argparse
 import io
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -27,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.function_archives import IMPORT_ENVIRONMENT  # noqa: E402
+from benchmarks.function_archives import _run_python  # noqa: E402
 from components import packaging  # noqa: E402
 from signal9 import catalog  # noqa: E402
 
@@ -42,15 +41,10 @@ def import_ms(module: str, directory: Path, runs: int) -> tuple[float, float]:
     """Median (CPU ms, wall ms) of importing ``module`` from ``directory`` in a fresh interpreter."""
     samples = []
     for _ in range(runs):
-        result = subprocess.run(
-            [sys.executable, "-c", PROBE.format(module=module)],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            env={**os.environ, **IMPORT_ENVIRONMENT},
-            timeout=120,
-            check=True,
-        )
+        # function_archives' runner (it adds -X importtime, whose report on stderr is ignored here).
+        result = _run_python(PROBE.format(module=module), directory)
+        if result.returncode != 0:
+            raise RuntimeError(f"import {module} failed: {(result.stderr.strip().splitlines() or ['?'])[-1]}")
         cpu, wall = (float(value) * 1000 for value in result.stdout.split())
         samples.append((cpu, wall))
     return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
