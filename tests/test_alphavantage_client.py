@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+import urllib3
 
 from functions.shared import alphavantage
 from functions.shared.alphavantage import (
@@ -33,7 +34,7 @@ from signal9.fakes.alphavantage import (
     error_body,
 )
 from signal9.fakes.server import FakeRequest, FakeResponse, FakeServer, serving, text_response
-from tests.av_support import ManualClock, captured_logs, client_for
+from tests.av_support import ManualClock, captured_logs, client_for, credentials
 
 NOW = datetime(2026, 11, 2, 15, 30, tzinfo=UTC)
 WRONG_KEY = "test-av-key-9999"
@@ -241,8 +242,6 @@ def test_slow_answer_times_out_and_is_retried(fake: AlphaVantageFake, server: Fa
 
 
 def client_for_url(url: str, clock: ManualClock) -> alphavantage.AlphaVantageClient:
-    from tests.av_support import credentials
-
     return alphavantage.AlphaVantageClient(credentials(url), sleep=clock.sleep, jitter=lambda ceiling: ceiling)
 
 
@@ -260,7 +259,6 @@ def test_calendar_csv_rows_by_header_name(fake: AlphaVantageFake, server: FakeSe
 
 
 def test_calendar_body_is_crlf_with_quoted_names(server: FakeServer) -> None:
-    import urllib3
 
     body = urllib3.request("GET", f"{server.url}/query?function=EARNINGS_CALENDAR&apikey={FAKE_API_KEY}").data
     text = body.decode()
