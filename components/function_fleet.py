@@ -28,6 +28,7 @@ from components import packaging
 from components.delivery import aws_name, pin_role_policies
 from functions.shared import env, observability
 from signal9 import catalog, iam
+from signal9.catalog import ASYNC_MAXIMUM_EVENT_AGE_SECONDS
 from signal9.config import StackConfig
 from signal9.naming import Naming, component_tags
 
@@ -41,11 +42,6 @@ DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 60 * 60
 # Lambda's own async retries (0-2). Two retries ride out a transient throttle or AWS hiccup;
 # anything still failing after three attempts is a bug or an outage: the DLQ holds it.
 ASYNC_MAXIMUM_RETRY_ATTEMPTS = 2
-# Default is 6 hours. An hour covers the retries with Lambda's backoff and a burst of
-# throttling, while a scheduled job older than that overlaps its next run (news syncs hourly)
-# and a pollenation request should not be acted on half a day late: it goes to the DLQ instead,
-# where `signal9 dlq replay` can re-deliver it deliberately.
-ASYNC_MAXIMUM_EVENT_AGE_SECONDS = 3600
 # AWS name limits (Lambda function and IAM role names: 64 characters; SQS queue names: 80).
 FUNCTION_NAME_LIMIT = 64
 ROLE_NAME_LIMIT = 64
@@ -187,6 +183,8 @@ class FunctionFleet(pulumi.ComponentResource):
                 handler=packaging.handler(function),
                 code=packaging.archive(function),
                 memory_size=stack_config.memory_mb(function),
+                # Caps the fleet for the AlphaVantage plan (docs/collectors.md); None leaves it unreserved.
+                reserved_concurrent_executions=stack_config.reserved_concurrency(function),
                 timeout=stack_config.timeout_seconds(function),
                 role=role.arn,
                 layers=[layer],

@@ -10,12 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from functions.shared import events
+from functions.shared import events, pacing
 from functions.shared.credentials import ALPACA_DATA_URL, ALPACA_TRADING_URL, ALPHAVANTAGE_URL
 
 PROJECT = "signal9"
 DEFAULT_TIMEZONE = "America/New_York"
 STACKS = ("dev", "staging", "prod")
+# Default is 6 hours. An hour covers the retries with Lambda's backoff and a burst of
+# throttling, while a scheduled job older than that overlaps its next run (news syncs hourly)
+# and a pollenation request should not be acted on half a day late: it goes to the DLQ instead,
+# where `signal9 dlq replay` can re-deliver it deliberately.
+ASYNC_MAXIMUM_EVENT_AGE_SECONDS = 3600  # every function's async config (FunctionFleet)
 
 AttributeType = Literal["S", "N"]
 
@@ -246,6 +251,8 @@ FUNCTIONS: tuple[Function, ...] = (
         writes=("assets", *FOUNDATIONAL_TABLES),
         secret="alphavantage",
         emits=(EARNINGS_PROCESSED,),
+        # Paced under the AlphaVantage plan: reserved concurrency + this interval (signal9:alphaVantage).
+        settings=(pacing.INTERVAL_SETTING,),
     ),
     Function(
         "MarkEarningsProcessed",
