@@ -66,6 +66,20 @@ RULE_METRICS = (
 )
 RULE_FAILURE_METRICS = ("FailedInvocations", "InvocationsSentToDlq", "InvocationsFailedToBeSentToDlq")
 
+# Sustained throttling by an external API: the client retries a throttled request up to 3
+# times, so a few throttled answers are absorbed; this many in 3 of 5 periods is not.
+THROTTLING_ALARM_APIS = ("alphavantage",)
+THROTTLING_ALARM_THRESHOLD = 5
+THROTTLING_ALARM_PERIODS = 5
+THROTTLING_ALARM_DATAPOINTS = 3
+# External-call widgets graph per minute, the unit of the AlphaVantage plan's rate.
+EXTERNAL_PERIOD_SECONDS = 60
+EXTERNAL_METRICS = (
+    observability.MetricName.EXTERNAL_CALLS,
+    observability.MetricName.EXTERNAL_THROTTLED,
+    observability.MetricName.EXTERNAL_RETRIES,
+)
+
 # A line is an error when the handler logged ERROR/CRITICAL (Powertools ``level``), the
 # runtime reported an uncaught exception (also ``level`` ERROR in Lambda's JSON log format)
 # or the platform report says the invocation failed or timed out.
@@ -96,6 +110,24 @@ def table_operations(table: str) -> tuple[str, ...]:
 def event_rules(naming: Naming) -> dict[str, str]:
     """Catalog event detail-type -> physical rule name on the Signal9 bus."""
     return {event.detail_type: naming.rule(event.detail_type) for event in catalog.EVENTS}
+
+
+def external_apis() -> dict[str, tuple[str, ...]]:
+    """External API -> the catalog functions calling it, in catalog order.
+
+    A function calls the API whose secret it holds; the secret's catalog name is the ``api``
+    dimension ``functions.shared.http.count_external`` puts on ExternalCalls/Throttled/Retries.
+    """
+    apis: dict[str, tuple[str, ...]] = {}
+    for function in catalog.FUNCTIONS:
+        if function.secret:
+            apis[function.secret] = (*apis.get(function.secret, ()), function.name)
+    return apis
+
+
+def external_dimensions(naming: Naming, api: str, function: str) -> dict[str, str]:
+    """The dimensions of one function's external-call metrics (see ``count_external``)."""
+    return {"service": function, "stage": naming.stack, "api": api}
 
 
 def schedule_groups(naming: Naming) -> tuple[str, ...]:
@@ -278,6 +310,36 @@ def alarm_specs(naming: Naming) -> list[AlarmSpec]:
                 comparison="GreaterThanThreshold",
             )
         )
+    for api, callers in external_apis().items():
+        if api not in THROTTLING_ALARM_APIS:
+            continue
+        specs.append(
+            AlarmSpec(
+                key=f"{api}-throttling",
+                name=_alarm_name(naming, f"{api}-throttling"),
+                description=(
+                    f"{api} answered at least {THROTTLING_ALARM_THRESHOLD} requests a period with its throttle text "
+                    f"(metric {observability.MetricName.EXTERNAL_THROTTLED.value}, all of {', '.join(callers)}) in "
+                    f"{THROTTLING_ALARM_DATAPOINTS} of {THROTTLING_ALARM_PERIODS} 5-minute periods: the fleet is over the "
+                    "plan's rate and pollenations are failing into the DLQ. First check: the runbook "
+                    "docs/runbooks/alphavantage-throttling.md (which function calls most, on the dashboard's External "
+                    "APIs row)."
+                ),
+                sum_of=tuple(
+                    MetricQuery(
+                        f"m{i}",
+                        CUSTOM_NAMESPACE,
+                        observability.MetricName.EXTERNAL_THROTTLED.value,
+                        external_dimensions(naming, api, caller),
+                    )
+                    for i, caller in enumerate(callers, start=1)
+                ),
+                threshold=THROTTLING_ALARM_THRESHOLD,
+                comparison="GreaterThanOrEqualToThreshold",
+                evaluation_periods=THROTTLING_ALARM_PERIODS,
+                datapoints_to_alarm=THROTTLING_ALARM_DATAPOINTS,
+            )
+        )
     for group in schedule_groups(naming):
         specs.append(
             AlarmSpec(
@@ -408,6 +470,38 @@ def _table_row(table: catalog.Table, naming: Naming, region: str) -> list[Widget
     ]
 
 
+def _external_api_row(
+    api: str, callers: tuple[str, ...], naming: Naming, stack_config: StackConfig, region: str
+) -> list[Widget]:
+    """Calls, throttled answers and retries of one API per calling function, per minute; AlphaVantage against the plan."""
+    per_function = [
+        _metric(
+            CUSTOM_NAMESPACE,
+            metric.value,
+            external_dimensions(naming, api, caller),
+            label=f"{caller} {metric.value}",
+            id=f"{metric.value.lower()}{i}",
+        )
+        for metric in EXTERNAL_METRICS
+        for i, caller in enumerate(callers)
+    ]
+    calls = ",".join(f"{observability.MetricName.EXTERNAL_CALLS.value.lower()}{i}" for i in range(len(callers)))
+    total = [{"expression": f"SUM([{calls}])", "label": f"{api} calls, all functions", "id": "total"}]
+    # The plan's rate only applies to AlphaVantage (signal9:alphaVantage.requestsPerMinute).
+    plan = stack_config.alphaVantage.requestsPerMinute if api == "alphavantage" else None
+    annotations = {"horizontal": [{"label": "plan rate (requests/min)", "value": plan}]} if plan else {}
+    return [
+        _metric_widget(
+            f"External API {api}: calls, throttled, retries per minute",
+            region,
+            [*per_function, total],
+            width=GRID_WIDTH,
+            period=EXTERNAL_PERIOD_SECONDS,
+            **({"annotations": annotations} if annotations else {}),
+        )
+    ]
+
+
 def _schedules_markdown(naming: Naming, stack_config: StackConfig) -> str:
     lines = [
         f"## Schedules (group `{naming.schedule_group}`, timezone {stack_config.timezone})",
@@ -496,6 +590,14 @@ def dashboard_body(naming: Naming, stack_config: StackConfig, region: str) -> di
                 width=GRID_WIDTH,
             )
         ],
+        [
+            _text_widget(
+                "## External APIs\nRequests per minute by function (ExternalCalls), answers that said slow down "
+                "(ExternalThrottled) and retried requests (ExternalRetries). Runbook for sustained AlphaVantage "
+                "throttling: docs/runbooks/alphavantage-throttling.md."
+            )
+        ],
+        *(_external_api_row(api, callers, naming, stack_config, region) for api, callers in external_apis().items()),
         [_text_widget("## Dead-letter queues")],
         [
             _metric_widget(

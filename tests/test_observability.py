@@ -189,13 +189,14 @@ def expected_alarm_names(naming: Naming) -> set[str]:
     }
     rules = {f"{naming.prefix}-{e.detail_type}-rule-delivery-failures" for e in catalog.EVENTS}
     schedules = {f"{naming.prefix}-schedules-delivery-failures"} if catalog.SCHEDULE_NAMES else set()
-    return per_function | rules | schedules
+    throttling = {f"{naming.prefix}-{api}-throttling" for api in dashboard.THROTTLING_ALARM_APIS}
+    return per_function | rules | schedules | throttling
 
 
 def test_alarm_set_is_complete(plans: dict[str, ProgramRun]) -> None:
     for stack, run in plans.items():
         names = [a.inputs["name"] for a in run.of_type(ALARM)]
-        assert len(names) == 3 * len(catalog.FUNCTIONS) + len(catalog.EVENTS) + 1 == 24
+        assert len(names) == 3 * len(catalog.FUNCTIONS) + len(catalog.EVENTS) + 1 + 1 == 25
         assert set(names) == expected_alarm_names(Naming(stack))
 
 

@@ -21,8 +21,8 @@ import random
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from datetime import date
+from functools import cache
 from typing import Any, Protocol
 
 from functions.pollenate_asset.fundamentals import (
