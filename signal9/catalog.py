@@ -183,6 +183,11 @@ class Function:
         return "".join(f"_{c.lower()}" if c.isupper() else c for c in self.name).lstrip("_")
 
     @property
+    def paced(self) -> bool:
+        """Calls AlphaVantage under the plan's pacing: reserved concurrency + the pacing interval setting."""
+        return pacing.INTERVAL_SETTING in self.settings
+
+    @property
     def tables(self) -> tuple[str, ...]:
         """Every table the function touches, reads first, each once."""
         return tuple(dict.fromkeys((*self.reads, *self.writes)))

@@ -17,7 +17,6 @@ import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from functions.pollenate_asset.fundamentals import DATASETS
-from functions.shared.pacing import INTERVAL_SETTING
 from signal9 import catalog
 from signal9.cron import ScheduleExpressionError, check_weekday_only
 from signal9.mockrun import read_stack_config
@@ -237,8 +236,8 @@ class StackConfig(_Strict):
         return self.alphaVantage.interval_seconds
 
     def reserved_concurrency(self, function: catalog.Function) -> int | None:
-        """Reserved concurrency for a paced function (one with the pacing setting); None reserves none."""
-        return self.alphaVantage.pollenationConcurrency if INTERVAL_SETTING in function.settings else None
+        """Reserved concurrency for a paced function (``catalog.Function.paced``); None reserves none."""
+        return self.alphaVantage.pollenationConcurrency if function.paced else None
 
     @field_validator("protection")
     @classmethod

@@ -69,6 +69,9 @@ RULE_FAILURE_METRICS = ("FailedInvocations", "InvocationsSentToDlq", "Invocation
 # Sustained throttling by an external API: the client retries a throttled request up to 3
 # times, so a few throttled answers are absorbed; this many in 3 of 5 periods is not.
 THROTTLING_ALARM_APIS = ("alphavantage",)
+# A paced function's events may wait while a burst drains (docs/collectors.md); warn at this
+# share of the maximum event age, before Lambda starts dropping them into the DLQ.
+EVENT_AGE_ALARM_SHARE = 0.75
 THROTTLING_ALARM_THRESHOLD = 5
 THROTTLING_ALARM_PERIODS = 5
 THROTTLING_ALARM_DATAPOINTS = 3
@@ -253,6 +256,48 @@ def _sum_of(namespace: str, metrics: tuple[str, ...], dimensions: dict[str, str]
     return tuple(MetricQuery(f"m{i}", namespace, metric, dimensions) for i, metric in enumerate(metrics, start=1))
 
 
+def _throttles_alarm(function: catalog.Function, naming: Naming) -> AlarmSpec:
+    physical = naming.function(function.name)
+    return AlarmSpec(
+        key=f"{function.name}-throttles",
+        name=_alarm_name(naming, f"{function.name}-throttles"),
+        description=(
+            f"{physical} was throttled in 3 consecutive 5-minute periods. Lambda retries throttled asynchronous "
+            "invocations itself, so only sustained throttling alarms. First check: the account's concurrent "
+            "executions (AWS/Lambda ConcurrentExecutions) against its concurrency quota."
+        ),
+        namespace="AWS/Lambda",
+        metric="Throttles",
+        dimensions={"FunctionName": physical},
+        threshold=1,
+        comparison="GreaterThanOrEqualToThreshold",
+        evaluation_periods=3,
+        datapoints_to_alarm=3,
+    )
+
+
+def _event_age_alarm(function: catalog.Function, naming: Naming) -> AlarmSpec:
+    """A paced function is throttled by design while a burst drains: alarm when its events near their maximum age."""
+    physical = naming.function(function.name)
+    threshold_seconds = EVENT_AGE_ALARM_SHARE * catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS
+    return AlarmSpec(
+        key=f"{function.name}-event-age",
+        name=_alarm_name(naming, f"{function.name}-event-age"),
+        description=(
+            f"An event waited {threshold_seconds:.0f} s or more for {physical}, whose reserved concurrency keeps it under "
+            f"the AlphaVantage plan (its Throttles are expected while a burst drains). At "
+            f"{catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS} s Lambda drops events into the DLQ. First check: the runbook "
+            "docs/runbooks/alphavantage-throttling.md (a burst larger than the plan drains in time, or slow calls)."
+        ),
+        namespace="AWS/Lambda",
+        metric="AsyncEventAge",
+        statistic="Maximum",
+        dimensions={"FunctionName": physical},
+        threshold=threshold_seconds * 1000,  # AsyncEventAge is in milliseconds
+        comparison="GreaterThanOrEqualToThreshold",
+    )
+
+
 def alarm_specs(naming: Naming) -> list[AlarmSpec]:
     """Every alarm of a stack, generated from the catalog."""
     specs: list[AlarmSpec] = []
@@ -274,24 +319,7 @@ def alarm_specs(naming: Naming) -> list[AlarmSpec]:
                 comparison="GreaterThanOrEqualToThreshold",
             )
         )
-        specs.append(
-            AlarmSpec(
-                key=f"{function.name}-throttles",
-                name=_alarm_name(naming, f"{function.name}-throttles"),
-                description=(
-                    f"{physical} was throttled in 3 consecutive 5-minute periods. Lambda retries throttled asynchronous "
-                    "invocations itself, so only sustained throttling alarms. First check: the account's concurrent "
-                    "executions (AWS/Lambda ConcurrentExecutions) against its concurrency quota."
-                ),
-                namespace="AWS/Lambda",
-                metric="Throttles",
-                dimensions={"FunctionName": physical},
-                threshold=1,
-                comparison="GreaterThanOrEqualToThreshold",
-                evaluation_periods=3,
-                datapoints_to_alarm=3,
-            )
-        )
+        specs.append(_event_age_alarm(function, naming) if function.paced else _throttles_alarm(function, naming))
         queue = naming.dead_letter_queue(function.name)
         specs.append(
             AlarmSpec(

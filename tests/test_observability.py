@@ -153,6 +153,50 @@ def test_dashboard_graphs_queues_schedules_rules_and_tables_with_real_dimensions
             assert has_metric(rows, "AWS/DynamoDB", "ThrottledRequests", {**dims, "Operation": operation})
 
 
+def test_external_api_widgets_track_calls_throttles_and_retries_per_api_and_function(
+    plans: dict[str, ProgramRun],
+) -> None:
+    expected_callers = {
+        "alpaca": {"SyncAssets"},
+        "alphavantage": {"SyncEarningsCalendar", "SyncNewsSentiment", "PollenateAsset"},
+    }
+    for stack, run in plans.items():
+        widgets = {w["properties"].get("title", ""): w for w in body(run)["widgets"]}
+        for api, callers in expected_callers.items():
+            widget = widgets[f"External API {api}: calls, throttled, retries per minute"]["properties"]
+            assert widget["period"] == 60  # the plan's rate is per minute
+            rows = metric_rows({"widgets": [{"type": "metric", "properties": widget}]})
+            for caller in callers:
+                for metric in ("ExternalCalls", "ExternalThrottled", "ExternalRetries"):
+                    dimensions = {"service": caller, "stage": stack, "api": api}
+                    assert has_metric(rows, "Signal9", metric, dimensions), (stack, api, caller, metric)
+            (total,) = [row[0] for row in widget["metrics"] if "expression" in row[0]]
+            assert total["expression"].startswith("SUM([") and total["expression"].count("externalcalls") == len(
+                callers
+            )
+        plan = widgets["External API alphavantage: calls, throttled, retries per minute"]["properties"]["annotations"]
+        rate = StackConfig.model_validate({}).alphaVantage.requestsPerMinute
+        assert plan["horizontal"][0]["value"] == rate == 75
+
+
+def test_sustained_alphavantage_throttling_alarms_on_every_caller(dev: ProgramRun) -> None:
+    alarm = dev.named("alphavantage-throttling-alarm").inputs
+    assert (alarm["evaluationPeriods"], alarm["datapointsToAlarm"], alarm["threshold"]) == (5, 3, 5)
+    queries = {q["id"]: q for q in alarm["metricQueries"]}
+    sums = [q for q in queries.values() if "expression" in q]
+    assert len(sums) == 1 and sums[0]["returnData"] is True
+    watched = {
+        q["metric"]["dimensions"]["service"]
+        for q in queries.values()
+        if "metric" in q
+        and q["metric"]["metricName"] == "ExternalThrottled"
+        and q["metric"]["dimensions"]["api"] == "alphavantage"
+        and q["metric"]["namespace"] == "Signal9"
+    }
+    assert watched == {"SyncEarningsCalendar", "SyncNewsSentiment", "PollenateAsset"}
+    assert "alphavantage-throttling.md" in alarm["alarmDescription"]
+
+
 def test_throttled_requests_cover_exactly_the_granted_operations() -> None:
     # Every catalog table is both read and written by some function.
     for table in catalog.TABLE_NAMES:
@@ -185,7 +229,9 @@ def test_widgets_fit_the_grid_without_overlapping(dev: ProgramRun) -> None:
 
 def expected_alarm_names(naming: Naming) -> set[str]:
     per_function = {
-        f"{naming.prefix}-{f}-{kind}" for f in catalog.FUNCTION_NAMES for kind in ("errors", "throttles", "dlq-depth")
+        f"{naming.prefix}-{f.name}-{kind}"
+        for f in catalog.FUNCTIONS
+        for kind in ("errors", "event-age" if f.paced else "throttles", "dlq-depth")
     }
     rules = {f"{naming.prefix}-{e.detail_type}-rule-delivery-failures" for e in catalog.EVENTS}
     schedules = {f"{naming.prefix}-schedules-delivery-failures"} if catalog.SCHEDULE_NAMES else set()
@@ -225,11 +271,21 @@ def test_single_metric_alarms_watch_the_right_resource(dev: ProgramRun) -> None:
             {"FunctionName": naming.function(function)},
         )
         assert (errors["threshold"], errors["comparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
-        throttles = dev.named(f"{function}-throttles-alarm").inputs
-        assert (
-            throttles["metricName"] == "Throttles"
-            and throttles["evaluationPeriods"] == throttles["datapointsToAlarm"] == 3
-        )
+        if catalog.function(function).paced:
+            # Throttled by design while a burst drains (reserved concurrency): watch the events' age instead.
+            age = dev.named(f"{function}-event-age-alarm").inputs
+            assert (age["metricName"], age["statistic"], age["dimensions"]) == (
+                "AsyncEventAge",
+                "Maximum",
+                {"FunctionName": naming.function(function)},
+            )
+            assert age["threshold"] == 0.75 * catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS * 1000  # milliseconds
+        else:
+            throttles = dev.named(f"{function}-throttles-alarm").inputs
+            assert (
+                throttles["metricName"] == "Throttles"
+                and throttles["evaluationPeriods"] == throttles["datapointsToAlarm"] == 3
+            )
         depth = dev.named(f"{function}-dlq-depth-alarm").inputs
         assert (depth["namespace"], depth["metricName"], depth["statistic"]) == (
             "AWS/SQS",
@@ -347,6 +403,7 @@ def test_observability_doc_covers_every_metric_alarm_kind_and_query() -> None:
             generic = generic.replace(function, "<Function>")
         for event in catalog.EVENTS:
             generic = generic.replace(event.detail_type, "<detailType>")
+        generic = generic.replace("<Function>-event-age", "PollenateAsset-event-age")
         assert f"`{generic}`" in text, f"alarm {generic} is not documented"
     for query in dashboard.saved_queries(Naming("<stack>")):
         assert f"`{query.name}`" in text

@@ -6,7 +6,7 @@ Shapes follow apis.md B3-B7: every value a JSON string, ``"None"`` for missing v
 ``{symbol, annualEarnings, quarterlyEarnings}``. A company's fiscal year ends on one of
 its quarter ends, so its annual and quarterly reports share fiscal dates (the collector
 must keep both). An unknown symbol answers ``{}``; a symbol listed in
-:attr:`FundamentalsKnobs.bad_symbols` answers the ``Error Message`` body instead.
+:attr:`FundamentalsKnobs.bad_symbols` (or none at all) answers the ``Error Message`` body.
 
 Everything is a deterministic function of the company (``universe.rng``) and the fiscal
 date, so repeated calls return identical documents; :attr:`FundamentalsKnobs.new_quarters`
@@ -22,8 +22,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from functions.pollenate_asset.fundamentals import (
     BALANCE_SHEET_FIELDS,
@@ -34,7 +33,10 @@ from functions.pollenate_asset.fundamentals import (
     OVERVIEW_TEXT_FIELDS,
 )
 from signal9.fakes.server import FakeRequest, FakeResponse, json_response
-from signal9.fakes.universe import Company, rng, universe
+from signal9.fakes.universe import Company, rng
+
+if TYPE_CHECKING:
+    from signal9.fakes.alphavantage import AlphaVantageFake
 
 # The latest fiscal quarter every company has reported, before any ``new_quarters``.
 LATEST_QUARTER = date(2026, 9, 30)
@@ -47,12 +49,6 @@ LEGACY_OTHER_NON_CURRENT_ASSETS = next(iter(LEGACY_SPELLINGS))  # apis.md B5: th
 SECTORS = ("TECHNOLOGY", "FINANCE", "LIFE SCIENCES", "MANUFACTURING", "ENERGY & TRANSPORTATION", "TRADE & SERVICES")
 
 Document = dict[str, Any]
-
-
-class FakeWithUniverse(Protocol):
-    """What these handlers need of the AlphaVantage fake: the size of its company universe."""
-
-    size: int
 
 
 @dataclass
@@ -216,35 +212,25 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
-def invalid_call(function: str) -> Document:
-    """apis.md B9: the body for a bad symbol or bad parameters, function name interpolated."""
-    return {
-        "Error Message": "Invalid API call. Please retry or visit the documentation "
-        f"(https://www.alphavantage.co/documentation/) for {function}."
-    }
-
-
 @dataclass(frozen=True)
 class FundamentalsHandler:
     """One fundamentals function, as the fake's dispatch table calls it: ``(request, fake) -> response``."""
 
     function: str
 
-    def __call__(self, request: FakeRequest, fake: FakeWithUniverse) -> FakeResponse:
+    def __call__(self, request: FakeRequest, fake: AlphaVantageFake) -> FakeResponse:
+        # Imported here: signal9.fakes.alphavantage imports this module to register the functions.
+        from signal9.fakes.alphavantage import Fault
+
         settings = knobs(fake)
         symbol = request.query.get("symbol", "")
         if not symbol or symbol in settings.bad_symbols:
-            return json_response(200, invalid_call(self.function))
-        company = _companies(fake.size).get(symbol)
+            return fake.error(Fault.INVALID_API_CALL, self.function)
+        company = fake.company(symbol)
         if company is None:
             return json_response(200, {})
         return json_response(200, BUILDERS[self.function](company, settings.new_quarters.get(symbol, 0), settings))
 
 
-@cache
-def _companies(size: int) -> dict[str, Company]:
-    return {c.symbol: c for c in universe(size)}
-
-
-FUNDAMENTALS: dict[str, FundamentalsHandler] = {name: FundamentalsHandler(name) for name in BUILDERS}
-"""Register with the AlphaVantage fake: ``DEFAULT_FUNCTIONS = {..., **FUNDAMENTALS}``."""
+FUNDAMENTAL_FUNCTIONS: dict[str, FundamentalsHandler] = {name: FundamentalsHandler(name) for name in BUILDERS}
+"""Registered in the AlphaVantage fake's ``DEFAULT_FUNCTIONS`` (``**FUNDAMENTAL_FUNCTIONS``)."""
