@@ -1,0 +1,499 @@
+"""A local AlphaVantage: ``GET /query`` as apis.md Part C describes it, for tests, benchmarks and ``make local``.
+
+Transport as the real service (apis.md B0, B9, B10): ``apikey`` is required, every answer is
+HTTP 200 (errors are JSON bodies with the real wording), unknown parameters are ignored.
+Modes: the free plan (25/day, more than 1 request/s refused), a premium plan
+(``requests_per_minute``), the legacy ``Note`` wording, a premium-function gate, and one-shot
+faults (each error body, ``{}``, a 502, a slow answer) queued with :meth:`AlphaVantageFake.inject`.
+
+Functions dispatch through ``fake.functions`` (built from :data:`DEFAULT_FUNCTIONS`); a handler
+gets the request and the fake, and uses :meth:`AlphaVantageFake.error` / :meth:`AlphaVantageFake.company`
+for the shared behaviour. This module serves EARNINGS_CALENDAR and NEWS_SENTIMENT.
+
+Data is deterministic over :func:`signal9.fakes.universe.universe`: each company reports every
+91 days from a date its own :func:`rng` picks, and news arrives at ``articles_per_hour`` per
+clock hour, each article mentioning one to three companies and sometimes tickers Signal9 does
+not hold (``CRYPTO:BTC``, ``FOREX:USD``, foreign listings). Wording marked [U] in apis.md is
+reproduced as documented there and flagged here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from signal9.fakes.server import (
+    Clock,
+    FakeRequest,
+    FakeResponse,
+    SystemClock,
+    json_response,
+    text_response,
+)
+from signal9.fakes.universe import Company, rng, universe
+
+FAKE_API_KEY = "test-av-key-0000"
+FunctionHandler = Callable[[FakeRequest, "AlphaVantageFake"], FakeResponse]
+
+DOCS = "https://www.alphavantage.co/documentation"
+PREMIUM = "https://www.alphavantage.co/premium/"
+
+
+class Fault(StrEnum):
+    """An answer :meth:`AlphaVantageFake.inject` can force, with the real wording (apis.md B9)."""
+
+    INVALID_API_CALL = "invalid_api_call"
+    INVALID_KEY = "invalid_key"
+    DAILY_QUOTA = "daily_quota"
+    DAILY_QUOTA_THANKS = "daily_quota_thanks"
+    BURST = "burst"
+    PREMIUM_RATE = "premium_rate"
+    PREMIUM_ENDPOINT = "premium_endpoint"
+    DEMO_KEY = "demo_key"
+    LEGACY_NOTE = "legacy_note"
+    INVALID_INPUTS = "invalid_inputs"
+    NO_ARTICLES = "no_articles"
+    EMPTY = "empty"
+    SERVER_ERROR = "server_error"
+    SLOW = "slow"
+
+
+def error_body(fault: Fault, *, function: str, api_key: str, requests_per_minute: int | None = None) -> dict[str, str]:
+    """The JSON body AlphaVantage sends for ``fault`` (HTTP 200)."""
+    texts: dict[Fault, tuple[str, str]] = {
+        Fault.INVALID_API_CALL: (
+            "Error Message",
+            f"Invalid API call. Please retry or visit the documentation ({DOCS}/) for {function}.",
+        ),
+        Fault.INVALID_KEY: (
+            "Error Message",
+            "the parameter apikey is invalid or missing. Please claim your free API key on "
+            "(https://www.alphavantage.co/support/#api-key). It should take less than 20 seconds.",
+        ),
+        Fault.DAILY_QUOTA: (
+            "Information",
+            f"We have detected your API key as {api_key} and our standard API rate limit is 25 requests per day. "
+            f"Please subscribe to any of the premium plans at {PREMIUM} to instantly remove all daily rate limits.",
+        ),
+        Fault.DAILY_QUOTA_THANKS: (
+            "Information",
+            "Thank you for using Alpha Vantage! Our standard API rate limit is 25 requests per day. "
+            f"Please subscribe to any of the premium plans at {PREMIUM} to instantly remove all daily rate limits.",
+        ),
+        Fault.BURST: (
+            "Information",
+            "Thank you for using Alpha Vantage! Please consider spreading out your free API requests more "
+            f"sparingly (1 request per second). You may subscribe to any of the premium plans at {PREMIUM} to "
+            "lift the free key rate limit (25 requests per day), raise the per-second burst limit, and instantly "
+            "unlock all premium endpoints",
+        ),
+        # [U] apis.md has no recorded premium per-minute text; this one says what such a text must say.
+        Fault.PREMIUM_RATE: (
+            "Information",
+            f"Thank you for using Alpha Vantage! Your premium plan allows {requests_per_minute or 75} requests "
+            f"per minute. Please spread out your requests or upgrade at {PREMIUM} for a higher API call frequency.",
+        ),
+        Fault.PREMIUM_ENDPOINT: (
+            "Information",
+            f"Thank you for using Alpha Vantage! This is a premium endpoint. You may subscribe to any of the "
+            f"premium plans at {PREMIUM} to instantly unlock all premium endpoints",
+        ),
+        Fault.DEMO_KEY: (
+            "Information",
+            "The **demo** API key is for demo purposes only. Please claim your free API key at "
+            "(https://www.alphavantage.co/support/#api-key) to explore our full API offerings. "
+            "It takes fewer than 20 seconds.",
+        ),
+        Fault.LEGACY_NOTE: (
+            "Note",
+            "Thank you for using Alpha Vantage! Our standard API call frequency is 5 calls per minute and 500 "
+            f"calls per day. Please visit {PREMIUM} if you would like to target a higher API call frequency.",
+        ),
+        Fault.INVALID_INPUTS: (
+            "Information",
+            f"Invalid inputs. Please refer to the API documentation {DOCS}#newsapi and try again.",
+        ),
+        Fault.NO_ARTICLES: (
+            "Information",
+            "No articles found. Please adjust the time range or refer to the API documentation "
+            f"{DOCS}#newsapi and try again.",
+        ),
+    }
+    if fault not in texts:
+        return {}
+    key, text = texts[fault]
+    return {key: text}
+
+
+class AlphaVantageFake:
+    """A FakeService for ``GET /query`` (serve it with ``signal9.fakes.server.serving``)."""
+
+    def __init__(
+        self,
+        size: int = 40,
+        *,
+        clock: Clock | None = None,
+        api_key: str = FAKE_API_KEY,
+        requests_per_minute: int | None = None,
+        requests_per_day: int | None = None,
+        requests_per_second: int | None = None,
+        legacy_note: bool = False,
+        premium_functions: frozenset[str] = frozenset(),
+        articles_per_hour: int = 6,
+        history_days: int = 30,
+        slow_seconds: float = 2.0,
+        functions: dict[str, FunctionHandler] | None = None,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.companies = universe(size)
+        self.api_key = api_key
+        self.requests_per_minute = requests_per_minute
+        self.requests_per_day = requests_per_day
+        self.requests_per_second = requests_per_second
+        self.legacy_note = legacy_note
+        self.premium_functions = premium_functions
+        self.articles_per_hour = articles_per_hour
+        self.history_days = history_days
+        self.slow_seconds = slow_seconds
+        self.functions: dict[str, FunctionHandler] = dict(DEFAULT_FUNCTIONS if functions is None else functions)
+        self.report_shifts: dict[str, int] = {}
+        self._by_symbol = {c.symbol: c for c in self.companies}
+        self._news: dict[int, tuple[Article, ...]] = {}
+        self._faults: deque[Fault] = deque()
+        self._served: deque[float] = deque()  # clock times of the answers the rate windows count
+        self._per_day: dict[date, int] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def free(cls, size: int = 40, **options: Any) -> AlphaVantageFake:
+        """The free plan: 25 requests a day and at most 1 a second (apis.md B10)."""
+        return cls(size, requests_per_day=25, requests_per_second=1, **options)
+
+    # --- knobs ------------------------------------------------------------------------
+
+    def inject(self, fault: Fault, times: int = 1) -> None:
+        """Answer the next ``times`` authenticated requests with ``fault``."""
+        with self._lock:
+            self._faults.extend([fault] * times)
+
+    def move_report(self, symbol: str, days: int) -> None:
+        """Shift every report date of ``symbol`` by ``days`` (a report that moved)."""
+        self.report_shifts[symbol] = days
+
+    # --- what handlers use ------------------------------------------------------------
+
+    def company(self, symbol: str) -> Company | None:
+        return self._by_symbol.get(symbol)
+
+    def articles(self, hour: int) -> tuple[Article, ...]:
+        """The news published in epoch hour ``hour`` (generated once per fake)."""
+        if hour not in self._news:
+            self._news[hour] = hour_articles(self.companies, self.articles_per_hour, hour)
+        return self._news[hour]
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock.time(), UTC)
+
+    def error(self, fault: Fault, function: str) -> FakeResponse:
+        if fault is Fault.SERVER_ERROR:
+            return text_response(502, "<html><body>502 Bad Gateway</body></html>", "text/html")
+        return json_response(
+            200,
+            error_body(fault, function=function, api_key=self.api_key, requests_per_minute=self.requests_per_minute),
+        )
+
+    # --- FakeService ------------------------------------------------------------------
+
+    def handle(self, request: FakeRequest) -> FakeResponse:
+        function = request.query.get("function", "")
+        if request.path != "/query":
+            return json_response(404, {"detail": "Not Found"})
+        if request.query.get("apikey") != self.api_key:
+            return self.error(Fault.INVALID_KEY, function)
+        fault = self._next_fault()
+        if fault is Fault.SLOW:
+            time.sleep(self.slow_seconds)  # wall time: this fault exists to trip the client's timeout
+        elif fault is not None:
+            return self.error(fault, function)
+        limited = self._rate_limited()
+        if limited is not None:
+            return self.error(limited, function)
+        handler = self.functions.get(function)
+        if handler is None:
+            return self.error(Fault.INVALID_API_CALL, function)
+        if function in self.premium_functions:
+            return self.error(Fault.PREMIUM_ENDPOINT, function)
+        return handler(request, self)
+
+    def _next_fault(self) -> Fault | None:
+        with self._lock:
+            return self._faults.popleft() if self._faults else None
+
+    def _rate_limited(self) -> Fault | None:
+        """The throttle answer due now, or None after counting this request (refused ones do not count)."""
+        now = self.clock.time()
+        today = self.now().date()
+        with self._lock:
+            while self._served and self._served[0] <= now - 60:
+                self._served.popleft()
+            per_second = sum(1 for t in self._served if t > now - 1)
+            limits = (
+                (self.requests_per_day, self._per_day.get(today, 0), Fault.DAILY_QUOTA),
+                (self.requests_per_second, per_second, Fault.BURST),
+                (self.requests_per_minute, len(self._served), Fault.PREMIUM_RATE),
+            )
+            for limit, used, fault in limits:
+                if limit is not None and used >= limit:
+                    return Fault.LEGACY_NOTE if self.legacy_note else fault
+            self._served.append(now)
+            self._per_day[today] = self._per_day.get(today, 0) + 1
+            return None
+
+
+# --- EARNINGS_CALENDAR (apis.md B1) ------------------------------------------------------
+
+CALENDAR_HEADER = ("symbol", "name", "reportDate", "fiscalDateEnding", "estimate", "currency", "timeOfTheDay")
+HORIZON_DAYS = {"3month": 91, "6month": 182, "12month": 365}
+REPORT_CYCLE_DAYS = 91
+CYCLE_ORIGIN = date(2020, 1, 1)
+
+
+@dataclass(frozen=True)
+class Report:
+    company: Company
+    report_date: date
+
+    def row(self) -> tuple[str, ...]:
+        pick = rng(self.company, f"estimate/{self.report_date}")
+        estimate = "" if pick.random() < 0.15 else f"{pick.uniform(-0.5, 4.5):.2f}"
+        when = "" if pick.random() < 0.05 else pick.choice(("pre-market", "post-market"))
+        return (
+            self.company.symbol,
+            self.company.name,
+            self.report_date.isoformat(),
+            quarter_end_before(self.report_date - timedelta(days=20)).isoformat(),
+            estimate,
+            "USD",
+            when,
+        )
+
+
+def quarter_end_before(day: date) -> date:
+    """The last calendar quarter end on or before ``day``."""
+    for month, last in ((12, 31), (9, 30), (6, 30), (3, 31)):
+        end = date(day.year, month, last)
+        if end <= day:
+            return end
+    return date(day.year - 1, 12, 31)
+
+
+def reports(fake: AlphaVantageFake, company: Company, start: date, end: date) -> Iterator[Report]:
+    """``company``'s report dates in ``[start, end]``: every 91 days from its own offset, plus any shift."""
+    offset = rng(company, "earnings").randrange(REPORT_CYCLE_DAYS) + fake.report_shifts.get(company.symbol, 0)
+    first = CYCLE_ORIGIN + timedelta(days=offset)
+    cycles = max(0, (start - first).days // REPORT_CYCLE_DAYS)
+    day = first + timedelta(days=cycles * REPORT_CYCLE_DAYS)
+    while day <= end:
+        if day >= start:
+            yield Report(company, day)
+        day += timedelta(days=REPORT_CYCLE_DAYS)
+
+
+def earnings_calendar(request: FakeRequest, fake: AlphaVantageFake) -> FakeResponse:
+    horizon = request.query.get("horizon", "3month")
+    if horizon not in HORIZON_DAYS:
+        return fake.error(Fault.INVALID_API_CALL, "EARNINGS_CALENDAR")
+    today = fake.now().date()
+    end = today + timedelta(days=HORIZON_DAYS[horizon])
+    symbol = request.query.get("symbol")
+    companies = fake.companies if symbol is None else [c for c in fake.companies if c.symbol == symbol]
+    rows = sorted((r.row() for c in companies for r in reports(fake, c, today, end)), key=lambda row: (row[2], row[0]))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")  # quotes names with commas, as the real file
+    writer.writerow(CALENDAR_HEADER)
+    writer.writerows(rows)
+    # [U/C] seen as application/x-download; the client must not depend on it.
+    return text_response(200, out.getvalue(), "application/x-download")
+
+
+# --- NEWS_SENTIMENT (apis.md B2) ----------------------------------------------------------
+
+SENTIMENT_DEFINITION = (
+    "x <= -0.35: Bearish; -0.35 < x <= -0.15: Somewhat-Bearish; -0.15 < x < 0.15: Neutral; "
+    "0.15 <= x < 0.35: Somewhat_Bullish; x >= 0.35: Bullish"
+)
+RELEVANCE_DEFINITION = "0 < x <= 1, with a higher score indicating higher relevance."
+# Tickers the feed mentions that are not (US equity) Signal9 assets.
+OTHER_TICKERS = ("CRYPTO:BTC", "FOREX:USD", "CBSU", "TCEHY", "SHEL")
+TOPICS = {
+    "blockchain": "Blockchain",
+    "earnings": "Earnings",
+    "ipo": "IPO",
+    "mergers_and_acquisitions": "Mergers & Acquisitions",
+    "financial_markets": "Financial Markets",
+    "economy_fiscal": "Economy - Fiscal",
+    "economy_monetary": "Economy - Monetary",
+    "economy_macro": "Economy - Macro",
+    "energy_transportation": "Energy & Transportation",
+    "finance": "Finance",
+    "life_sciences": "Life Sciences",
+    "manufacturing": "Manufacturing",
+    "real_estate": "Real Estate & Construction",
+    "retail_wholesale": "Retail & Wholesale",
+    "technology": "Technology",
+}
+SOURCES = (("CNBC", "www.cnbc.com"), ("Benzinga", "www.benzinga.com"), ("Motley Fool", "www.fool.com"))
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 50
+TIME_FORMAT = "%Y%m%dT%H%M"
+
+
+def sentiment_label(score: float) -> str:
+    if score <= -0.35:
+        return "Bearish"
+    if score <= -0.15:
+        return "Somewhat-Bearish"
+    if score < 0.15:
+        return "Neutral"
+    if score < 0.35:
+        return "Somewhat-Bullish"
+    return "Bullish"
+
+
+@dataclass(frozen=True)
+class Article:
+    published: datetime
+    tickers: tuple[str, ...]
+    topics: tuple[str, ...]
+    relevance: float
+    document: dict[str, Any]
+
+
+def hour_articles(companies: tuple[Company, ...], per_hour: int, hour: int) -> tuple[Article, ...]:
+    """The articles published in epoch hour ``hour``, oldest first (the same in every run)."""
+    articles = []
+    for index in range(per_hour):
+        pick = rng(f"news/{hour}/{index}")
+        second = int((index + pick.random()) * 3600 / per_hour)
+        published = datetime.fromtimestamp(hour * 3600 + second, UTC)
+        mentioned = pick.sample(companies, k=min(len(companies), pick.randint(1, 3)))
+        tickers = [c.symbol for c in mentioned] + [t for t in OTHER_TICKERS if pick.random() < 0.12]
+        topics = pick.sample(sorted(TOPICS.values()), k=pick.randint(1, 3))
+        source, domain = pick.choice(SOURCES)
+        overall = round(pick.uniform(-0.6, 0.6), 6)
+        lead = mentioned[0].name if mentioned else "Markets"
+        ticker_sentiment = []
+        for ticker in tickers:
+            score = pick.uniform(-0.7, 0.7)
+            ticker_sentiment.append(
+                {
+                    "ticker": ticker,
+                    "relevance_score": f"{pick.uniform(0.01, 1):.6f}",
+                    "ticker_sentiment_score": f"{score:.6f}",
+                    "ticker_sentiment_label": sentiment_label(score),
+                }
+            )
+        document = {
+            "title": f"{lead}: what analysts say ({published:%b %d %H:%M})",
+            "url": f"https://{domain}/{published:%Y/%m/%d}/news-{hour}-{index}.html",
+            "time_published": published.strftime("%Y%m%dT%H%M%S"),
+            "authors": [] if pick.random() < 0.2 else [f"Reporter {pick.randint(1, 40)}"],
+            "summary": f"A summary of today's news about {', '.join(tickers)}.",
+            "banner_image": None if pick.random() < 0.1 else f"https://{domain}/images/{hour}-{index}.jpeg",
+            "source": source,
+            "category_within_source": pick.choice(("Investing", "Markets", "n/a")),
+            "source_domain": domain,
+            "topics": [{"topic": t, "relevance_score": f"{pick.uniform(0.1, 1):.6f}"} for t in topics],
+            "overall_sentiment_score": overall,
+            "overall_sentiment_label": sentiment_label(overall),
+            "ticker_sentiment": ticker_sentiment,
+        }
+        relevance = max(float(t["relevance_score"]) for t in ticker_sentiment)
+        articles.append(Article(published, tuple(tickers), tuple(topics), relevance, document))
+    return tuple(articles)
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def news_sentiment(request: FakeRequest, fake: AlphaVantageFake) -> FakeResponse:
+    query = request.query
+    try:
+        start = _parse_time(query.get("time_from"))
+        until = _parse_time(query.get("time_to"))
+        limit = min(int(query.get("limit", DEFAULT_LIMIT)), MAX_LIMIT)  # [U] above 1000: capped, not refused
+    except ValueError:
+        return fake.error(Fault.INVALID_INPUTS, "NEWS_SENTIMENT")
+    tickers = [t for t in query.get("tickers", "").split(",") if t]
+    codes = [t for t in query.get("topics", "").split(",") if t]
+    sort = query.get("sort", "LATEST")
+    known = {c.symbol for c in fake.companies} | set(OTHER_TICKERS)
+    if limit < 1 or sort not in ("LATEST", "EARLIEST", "RELEVANCE") or any(t not in known for t in tickers):
+        return fake.error(Fault.INVALID_INPUTS, "NEWS_SENTIMENT")
+    if any(c not in TOPICS for c in codes):
+        return fake.error(Fault.INVALID_INPUTS, "NEWS_SENTIMENT")
+    now = fake.now()
+    # time_to counts its whole minute; time_to defaults to now (apis.md B2).
+    end = min(now, until + timedelta(seconds=59)) if until else now
+    start = start or now - timedelta(days=fake.history_days)
+    topics = {TOPICS[c] for c in codes}
+
+    def wanted(article: Article) -> bool:
+        return (
+            start <= article.published <= end
+            and all(t in article.tickers for t in tickers)  # a list of tickers is an AND filter
+            and topics.issubset(article.topics)
+        )
+
+    hours = range(int(start.timestamp()) // 3600, int(end.timestamp()) // 3600 + 1)
+    if sort == "LATEST":
+        found = _first(
+            (a for h in reversed(hours) for a in reversed(fake.articles(h))),
+            wanted,
+            limit,
+        )
+    elif sort == "EARLIEST":
+        found = _first((a for h in hours for a in fake.articles(h)), wanted, limit)
+    else:
+        every = [a for h in hours for a in fake.articles(h) if wanted(a)]
+        found = sorted(every, key=lambda a: -a.relevance)[:limit]
+    if not found:
+        return fake.error(Fault.NO_ARTICLES, "NEWS_SENTIMENT")
+    return json_response(
+        200,
+        {
+            "items": str(len(found)),
+            "sentiment_score_definition": SENTIMENT_DEFINITION,
+            "relevance_score_definition": RELEVANCE_DEFINITION,
+            "feed": [a.document for a in found],
+        },
+    )
+
+
+def _first(articles: Iterator[Article], wanted: Callable[[Article], bool], limit: int) -> list[Article]:
+    found: list[Article] = []
+    for article in articles:
+        if wanted(article):
+            found.append(article)
+            if len(found) == limit:
+                break
+    return found
+
+
+DEFAULT_FUNCTIONS: dict[str, FunctionHandler] = {
+    "EARNINGS_CALENDAR": earnings_calendar,
+    "NEWS_SENTIMENT": news_sentiment,
+    # Fundamentals (OVERVIEW, EARNINGS, INCOME_STATEMENT, BALANCE_SHEET, CASH_FLOW) register here,
+    # from signal9/fakes/fundamentals.py, with one line: **FUNDAMENTAL_FUNCTIONS,
+}
