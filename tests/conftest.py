@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from functions.shared import pacing
 from signal9.awsapi import create_table_request, point_in_time_recovery_request
 from signal9.catalog import STACKS
+from signal9.fakes.alphavantage import AlphaVantageFake
+from signal9.fakes.server import FakeServer, serving
 from signal9.mockrun import ProgramRun, run_program
+from tests.av_support import ManualClock
+
+# The AlphaVantage fake's clock starts here (a Monday afternoon in New York).
+ALPHAVANTAGE_START = datetime(2026, 11, 2, 20, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +64,20 @@ def moto_tables(aws: None, dev: ProgramRun) -> dict[str, str]:
         client.update_continuous_backups(**point_in_time_recovery_request(resource.inputs))
         names[resource.name.removesuffix("-table")] = resource.inputs["name"]
     return names
+
+
+@pytest.fixture
+def alphavantage() -> Iterator[FakeServer]:
+    """The AlphaVantage fake on 127.0.0.1, its clock a ManualClock that PollenateAsset's pacing sleeps on.
+
+    Pacing waits advance the shared clock instead of the wall clock, so tests never really wait
+    and the fake's per-minute window sees the paced times. ``server.service`` is the fake.
+    """
+    clock = ManualClock.at(ALPHAVANTAGE_START)
+    previous = pacing.clock()
+    pacing.use_clock(clock)
+    try:
+        with serving(AlphaVantageFake(40, clock=clock)) as server:
+            yield server
+    finally:
+        pacing.use_clock(previous)

@@ -87,12 +87,17 @@ def scheduled_event(time: datetime | str, attempt: int = 1) -> dict[str, Any]:
 class Fleet:
     """The deployed environment, in moto: tables, bus (+ capture queue), secrets."""
 
-    def __init__(self, tables: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(
+        self, tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, *, alphavantage_url: str | None = None
+    ) -> None:
         self.tables = tables
         self._monkeypatch = monkeypatch
         self.dynamodb = boto3.resource("dynamodb")
         self.secretsmanager = boto3.client("secretsmanager")
-        self.secret_arns = {name: self.put_secret(name, value) for name, value in SECRET_VALUES.items()}
+        secrets = dict(SECRET_VALUES)
+        if alphavantage_url:  # the local fake stands in for AlphaVantage
+            secrets["alphavantage"] = {**secrets["alphavantage"], "baseUrl": alphavantage_url}
+        self.secret_arns = {name: self.put_secret(name, value) for name, value in secrets.items()}
         events = boto3.client("events")
         sqs = boto3.client("sqs")
         events.create_event_bus(Name=BUS)

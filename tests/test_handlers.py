@@ -34,6 +34,7 @@ from functions.shared.publisher import MAX_ENTRIES_PER_CALL, PublishError, publi
 from functions.shared.retry import Backoff, retry_call
 from functions.shared.scheduled import ScheduledInvocation, scheduler_input_json
 from signal9 import catalog
+from signal9.fakes.server import FakeServer
 from tests.handler_support import BATCH_SIZE, BUS, SECRET_VALUES, Fleet, eventbridge_event, scheduled_event
 
 # 2026-11-03 01:30 UTC is still Monday 2 November in New York.
@@ -67,13 +68,16 @@ def refuse_scan(**kwargs: Any) -> None:
 
 
 @pytest.fixture
-def fleet(moto_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, sleeps: list[float]) -> Fleet:
+def fleet(
+    moto_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, sleeps: list[float], alphavantage: FakeServer
+) -> Fleet:
     """The environment, with every Scan through the handlers' DynamoDB client made to fail.
 
     (The test's own ``Fleet.rows`` scans through a separate client to inspect the tables.)
+    AlphaVantage is the local fake (PollenateAsset collects from it).
     """
     shared_aws.dynamodb().meta.client.meta.events.register("before-call.dynamodb.Scan", refuse_scan)
-    return Fleet(moto_tables, monkeypatch)
+    return Fleet(moto_tables, monkeypatch, alphavantage_url=alphavantage.url)
 
 
 def test_handlers_cannot_scan(fleet: Fleet) -> None:
@@ -244,7 +248,12 @@ def test_pollenate_records_a_new_row_and_retires_the_previous_one_from_the_index
 
     result = fleet.invoke("PollenateAsset", pollenation_event())
 
-    assert result == {"symbol": "AAPL", "recorded": True, "collected": [], "emitted": 0}
+    assert (result["symbol"], result["recorded"], result["collection"], result["emitted"]) == (
+        "AAPL",
+        True,
+        "collected",
+        0,
+    )
     rows = sorted(fleet.rows("assets"), key=lambda r: r["lastPollenationDate"])
     assert [r["lastPollenationDate"] for r in rows] == ["2026-10-01T20:00:00.000Z", "2026-11-02T20:00:00.000Z"]
     previous, latest = rows
