@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
-
 import pytest
 
 from functions.shared import pacing
 from functions.shared.pacing import INTERVAL_VARIABLE, IntervalPacer, environment_pacer
 from signal9.config import parse
-
-
-@dataclass
-class ManualClock:
-    """A clock that only moves when someone sleeps on it; records every sleep."""
-
-    now: float = 1000.0
-    slept: list[float] = field(default_factory=list)
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.av_support import ManualClock
 
 
 def test_pacer_spaces_requests_by_the_interval_and_never_waits_after_idle_time() -> None:
-    clock = ManualClock()
+    clock = ManualClock(1000.0)
     pacer = IntervalPacer(4.0, clock)
     pacer.wait()  # first request: no wait
     pacer.wait()
@@ -93,7 +77,7 @@ def test_each_thread_is_one_environment_with_its_own_pacer(monkeypatch: pytest.M
 
 def test_use_clock_rebuilds_the_pacer_on_the_shared_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(INTERVAL_VARIABLE, "2")
-    clock = ManualClock()
+    clock = ManualClock(1000.0)
     previous = pacing.clock()
     pacing.use_clock(clock)
     try:
