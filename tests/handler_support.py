@@ -22,7 +22,7 @@ from components.function_fleet import environment_variables
 from functions.shared.events import SOURCE
 from functions.shared.scheduled import delivered_input, scheduler_input_json
 from signal9 import catalog
-from signal9.config import parse
+from signal9.config import StackConfig, parse
 from signal9.emulator.smoke import LambdaContext
 from signal9.naming import Naming
 
@@ -88,9 +88,15 @@ class Fleet:
     """The deployed environment, in moto: tables, bus (+ capture queue), secrets."""
 
     def __init__(
-        self, tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, *, alphavantage_url: str | None = None
+        self,
+        tables: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch,
+        *,
+        alphavantage_url: str | None = None,
+        stack_config: StackConfig = STACK_CONFIG,
     ) -> None:
         self.tables = tables
+        self.stack_config = stack_config
         self._monkeypatch = monkeypatch
         self.dynamodb = boto3.resource("dynamodb")
         self.secretsmanager = boto3.client("secretsmanager")
@@ -128,7 +134,7 @@ class Fleet:
         variables = environment_variables(
             function,
             Naming(STAGE_NAME),
-            STACK_CONFIG,
+            self.stack_config,
             table_names=self.tables,
             secret_arns=self.secret_arns,
             event_bus_name=BUS,
@@ -141,12 +147,16 @@ class Fleet:
 
     def invoke(self, function_name: str, event: Any) -> Any:
         """Call ``functions.<package>.handler.handler`` with the function's environment and a context."""
+        return self.handler(function_name)(event)
+
+    def handler(self, function_name: str) -> Callable[[Any], Any]:
+        """The function's handler, its environment set for the process (so many threads may call it)."""
         function = catalog.function(function_name)
         self._clear_environment()
         for key, value in self.environment(function).items():
             self._monkeypatch.setenv(key, value)
         handler: Handler = importlib.import_module(f"functions.{function.package}.handler").handler
-        return handler(event, context_for(function))
+        return lambda event: handler(event, context_for(function))
 
     def _clear_environment(self) -> None:
         """Drop another function's variables so a handler sees only its own."""

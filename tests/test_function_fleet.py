@@ -15,9 +15,10 @@ import pulumi
 import pytest
 
 from components import packaging
-from components.function_fleet import ASYNC_MAXIMUM_EVENT_AGE_SECONDS, ROLE_POLICY_NAME
+from components.function_fleet import ROLE_POLICY_NAME
 from functions.shared import env
 from signal9 import catalog, config, iam, policy_rules
+from signal9.catalog import ASYNC_MAXIMUM_EVENT_AGE_SECONDS
 from signal9.config import StackConfig
 from signal9.identifiers import mock_state
 from signal9.mockrun import ProgramRun, Resource, read_stack_config, run_program

@@ -21,6 +21,7 @@ from functions.pollenate_asset.fundamentals import BALANCE_SHEET_FIELDS, DATASET
 from functions.shared import aws as shared_aws
 from functions.shared import retry
 from functions.shared.alphavantage import ThrottledError
+from functions.shared.publisher import publish
 from signal9.config import parse
 from signal9.fakes.alphavantage import AlphaVantageFake, Fault
 from signal9.fakes.fundamentals import ANNUAL_REPORTS, QUARTERLY_REPORTS, knobs
@@ -244,7 +245,6 @@ def test_earnings_pollenation_emits_earnings_processed_only_after_the_data_is_wr
     fleet: Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[dict[str, int]] = []
-    publish = pollenate.publish
 
     def observed(events: Any) -> int:
         seen.append({t: len(fleet.rows(t)) for t in ("assets", "companyOverview", *STATEMENT_TABLES)})

@@ -156,14 +156,17 @@ def _extra_value(value: Any) -> Any:
     return value
 
 
-def _report_model(name: str, fields: tuple[str, ...], text: tuple[str, ...]) -> type[_Report]:
-    """A report model: ``fiscalDateEnding`` required, the ``text`` fields strings, the rest numbers."""
-    definitions: dict[str, Any] = {}
-    for field in fields:
-        if field == "fiscalDateEnding":
-            definitions[field] = (FiscalDate, ...)
-        else:
-            definitions[field] = (Text if field in text else Number, None)
+def _report_model(
+    name: str,
+    fields: tuple[str, ...],
+    text: tuple[str, ...],
+    required: tuple[str, Any] = ("fiscalDateEnding", FiscalDate),
+) -> type[_Report]:
+    """A report model: the ``required`` field and type, the ``text`` fields strings, the rest numbers."""
+    definitions: dict[str, Any] = {
+        field: (required[1], ...) if field == required[0] else (Text if field in text else Number, None)
+        for field in fields
+    }
     return create_model(name, __base__=_Report, **definitions)
 
 
@@ -173,14 +176,7 @@ BalanceSheetReport = _report_model("BalanceSheetReport", BALANCE_SHEET_FIELDS, S
 CashFlowReport = _report_model("CashFlowReport", CASH_FLOW_FIELDS, STATEMENT_TEXT_FIELDS)
 AnnualEarnings = _report_model("AnnualEarnings", ANNUAL_EARNINGS_FIELDS, EARNINGS_TEXT_FIELDS)
 QuarterlyEarnings = _report_model("QuarterlyEarnings", QUARTERLY_EARNINGS_FIELDS, EARNINGS_TEXT_FIELDS)
-Overview = create_model(
-    "Overview",
-    __base__=_Report,
-    **{
-        f: ((str, ...) if f == "Symbol" else (Text if f in OVERVIEW_TEXT_FIELDS else Number, None))
-        for f in OVERVIEW_FIELDS
-    },
-)
+Overview = _report_model("Overview", OVERVIEW_FIELDS, OVERVIEW_TEXT_FIELDS, required=("Symbol", str))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from signal9.fakes.fundamentals import FUNDAMENTAL_FUNCTIONS
 from signal9.fakes.server import (
     Clock,
     FakeRequest,
@@ -38,7 +39,6 @@ from signal9.fakes.server import (
     json_response,
     text_response,
 )
-from signal9.fakes.fundamentals import FUNDAMENTAL_FUNCTIONS
 from signal9.fakes.universe import Company, rng, universe
 
 FAKE_API_KEY = "test-av-key-0000"
