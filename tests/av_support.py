@@ -11,12 +11,15 @@ from typing import Any
 
 from pydantic import HttpUrl, SecretStr
 
+from functions.shared import aws as shared_aws
+from functions.shared import retry
 from functions.shared.alphavantage import AlphaVantageClient
 from functions.shared.credentials import AlphaVantageCredentials
 from functions.shared.observability import logger
 from functions.shared.retry import Backoff
-from signal9.fakes.alphavantage import FAKE_API_KEY
-from signal9.fakes.server import FakeServer
+from signal9.fakes.alphavantage import FAKE_API_KEY, AlphaVantageFake
+from signal9.fakes.server import FakeServer, serving
+from tests.handler_support import Fleet
 
 
 @dataclass
@@ -63,3 +66,40 @@ def captured_logs() -> Iterator[io.StringIO]:
         yield buffer
     finally:
         handler.setStream(previous)
+
+
+@contextmanager
+def collector_fleet(
+    tables: dict[str, str], monkeypatch: Any, fake: AlphaVantageFake
+) -> Iterator[tuple[Fleet, FakeServer]]:
+    """moto tables and secrets (the alphavantage secret pointing at ``fake`` on loopback), backoff unslept.
+
+    The handlers' DynamoDB client refuses Scan, as in tests/test_handlers.py; ``Fleet.rows`` scans
+    through its own client.
+    """
+    shared_aws.reset_clients()
+    monkeypatch.setattr(retry, "pause", lambda seconds: None)
+    shared_aws.dynamodb().meta.client.meta.events.register("before-call.dynamodb.Scan", refuse_scan)
+    with serving(fake) as server:
+        fleet = Fleet(tables, monkeypatch)
+        fleet.secret_arns["alphavantage"] = fleet.put_secret(
+            "alphavantage", {"apiKey": FAKE_API_KEY, "baseUrl": server.url}
+        )
+        try:
+            yield fleet, server
+        finally:
+            shared_aws.reset_clients()
+
+
+def refuse_scan(**kwargs: Any) -> None:
+    raise AssertionError("handlers must Query or GetItem, never Scan")
+
+
+def count_writes(fleet: Fleet) -> list[str]:
+    """Every write request the handlers' DynamoDB client sends, by operation name, from now on."""
+    writes: list[str] = []
+    for operation in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"):
+        shared_aws.dynamodb().meta.client.meta.events.register(
+            f"before-call.dynamodb.{operation}", lambda model, **kwargs: writes.append(model.name)
+        )
+    return writes

@@ -26,6 +26,7 @@ from functions.shared.credentials import (
     SecretNotSetError,
     load_credentials,
 )
+from functions.shared.earnings_calendar import MOVED_AT
 from functions.shared.env import secret_variable
 from functions.shared.events import EarningsProcessed, PollenationNeeded
 from functions.shared.observability import LOG_FIELDS as DOCUMENTED_LOG_FIELDS
@@ -42,6 +43,8 @@ MONDAY_EVENING_NY = datetime(2026, 11, 3, 1, 30, tzinfo=UTC)
 # What the Secrets component stores for an unset field: the helper must refuse exactly this.
 PLACEHOLDER = PLACEHOLDER_VALUE
 SYNC_FUNCTIONS = ("SyncAssets", "SyncEarningsCalendar", "SyncNewsSentiment")
+# Collectors still stopping at the Phase 2 seam (the AlphaVantage ones have their own test files).
+PLACEHOLDER_FUNCTIONS = ("SyncAssets",)
 
 # Powertools warns when an invocation added no custom metric (e.g. nothing to emit); expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -171,20 +174,18 @@ def test_regular_trigger_rejects_a_miswired_batch_size(fleet: Fleet, monkeypatch
 
 
 def seed_calendar(fleet: Fleet) -> None:
-    for symbol, day, processed in (
-        ("AAPL", "2026-11-02", None),  # today in New York
-        ("MSFT", "2026-11-01", None),  # yesterday
-        ("NVDA", "2026-11-02", True),  # already processed
-        ("TSLA", "2026-11-03", None),  # tomorrow (UTC date of the schedule time, not New York's)
-        ("AMZN", "2026-10-31", None),  # two days ago
+    for symbol, day, marks in (
+        ("AAPL", "2026-11-02", {}),  # today in New York
+        ("MSFT", "2026-11-01", {}),  # yesterday
+        ("NVDA", "2026-11-02", {"processed": True}),  # already processed
+        ("IBM", "2026-11-02", {MOVED_AT: "2026-10-30T10:00:00.000Z"}),  # the calendar no longer lists it
+        ("TSLA", "2026-11-03", {}),  # tomorrow (UTC date of the schedule time, not New York's)
+        ("AMZN", "2026-10-31", {}),  # two days ago
     ):
-        row: dict[str, Any] = {"asset_symbol": symbol, "earnings_date": day}
-        if processed is not None:
-            row["processed"] = processed
-        fleet.table("earningsCalendar").put_item(Item=row)
+        fleet.table("earningsCalendar").put_item(Item={"asset_symbol": symbol, "earnings_date": day, **marks})
 
 
-def test_earnings_trigger_emits_todays_and_yesterdays_unprocessed_reporters(fleet: Fleet) -> None:
+def test_earnings_trigger_emits_todays_and_yesterdays_unprocessed_unmoved_reporters(fleet: Fleet) -> None:
     seed_calendar(fleet)
     result = fleet.invoke("TriggerEarningsPollenation", scheduled_event(MONDAY_EVENING_NY))
     assert result["dates"] == ["2026-11-02", "2026-11-01"]
@@ -215,7 +216,7 @@ def test_scheduler_input_uses_exactly_the_scheduler_context_attributes() -> None
 
 def test_scheduled_handler_correlation_id_is_the_scheduler_execution_id(fleet: Fleet, log_lines: io.StringIO) -> None:
     event = scheduled_event(MONDAY_EVENING_NY)
-    fleet.invoke("SyncEarningsCalendar", event)
+    fleet.invoke("TriggerEarningsPollenation", event)
     lines = json_lines(log_lines)
     assert lines and {line["correlation_id"] for line in lines} == {event["id"]}
 
@@ -369,7 +370,7 @@ def test_earnings_loop_trigger_pollenate_mark_then_nothing_left(fleet: Fleet) ->
 # --- Sync* (Phase 2 placeholders) -------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", SYNC_FUNCTIONS)
+@pytest.mark.parametrize("name", PLACEHOLDER_FUNCTIONS)
 def test_sync_loads_its_secret_then_stops_at_the_placeholder(
     fleet: Fleet, name: str, log_lines: io.StringIO, capsys: pytest.CaptureFixture[str]
 ) -> None:

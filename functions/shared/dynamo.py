@@ -31,3 +31,30 @@ def query(handle: Table, *, limit: int | None = None, **request: Any) -> Iterato
         if "LastEvaluatedKey" not in page:
             return
         request = {**request, "ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+# BatchGetItem takes at most 100 keys per request.
+BATCH_GET_KEYS = 100
+
+
+def existing_keys(handle: Table, keys: list[Item]) -> list[Item]:
+    """Which of ``keys`` (full primary keys) exist in the table: BatchGetItem, unprocessed keys re-sent.
+
+    Re-sending unprocessed keys at once is what the SDK's own batch helpers do; the client's
+    standard retry mode already backs off throttled requests.
+    """
+    key_names = list(keys[0]) if keys else []
+    found: list[Item] = []
+    for start in range(0, len(keys), BATCH_GET_KEYS):
+        request: dict[str, Any] = {
+            handle.name: {
+                "Keys": keys[start : start + BATCH_GET_KEYS],
+                "ProjectionExpression": ", ".join(f"#k{i}" for i in range(len(key_names))),
+                "ExpressionAttributeNames": {f"#k{i}": name for i, name in enumerate(key_names)},
+            }
+        }
+        while request:
+            page = dynamodb().batch_get_item(RequestItems=request)
+            found.extend(page["Responses"].get(handle.name, []))
+            request = page.get("UnprocessedKeys") or {}
+    return found

@@ -1,21 +1,287 @@
-"""SyncNewsSentiment (schedule sync-news-sentiment): AlphaVantage news sentiment of active assets.
+"""SyncNewsSentiment (schedule sync-news-sentiment, hourly): AlphaVantage news sentiment of Signal9's assets.
 
-Phase 1: loads the ``alphavantage`` credentials (proving the grant and the cached
-retrieval), then stops at the Phase 2 PLACEHOLDER. Nothing is collected or written.
+What it reads: the market-wide ``NEWS_SENTIMENT`` feed (no ``tickers``: the API ANDs a
+ticker list, so it cannot be widened), oldest first, 1000 articles per call, from the last
+covered minute to the scheduled time. What it writes: one ``newsSentiment`` item per
+(article, ticker) for every ticker in the article's ``ticker_sentiment`` that is an active
+Signal9 asset (Query ``status-index``), carrying that ticker's score, relevance and label
+plus the article's fields (SPEC "What each table holds").
+
+Keys: ``news_id`` = ``<sha256(url)[:32]>#<TICKER>`` (deterministic, one per article and
+ticker; ``article_id`` holds the url hash alone), ``time_published`` = ISO-8601 UTC.
+Before writing, a BatchGetItem finds the items already stored: re-reading an article writes
+nothing.
+
+Watermark: the item ``news_id = "#watermark"``, ``time_published = "NEWS_SENTIMENT"`` in
+``newsSentiment`` itself (no index attribute, so it is in no index) holds ``coveredUntil``:
+every article published before it is stored. It moves only after a page is written, so a
+run that fails leaves it where the last complete page put it and the next run starts there
+(minus :data:`REREAD_OVERLAP`, for articles AlphaVantage indexes late). The first run ever
+reads the last :data:`FIRST_RUN_LOOKBACK`.
+
+Paging: ``time_from``/``time_to`` are whole minutes. A page of 1000 articles means there may
+be more: the next call starts at the minute of the page's newest article (that minute is
+read twice; the duplicates cost no write). More than 1000 articles inside one minute cannot
+be paged through; the run logs it, counts it and moves on a minute. A run that nears its
+timeout stops between pages; the next run continues from the watermark.
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from boto3.dynamodb.conditions import Key
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from functions.shared.credentials import AlphaVantageCredentials
-from functions.shared.observability import instrumented
-from functions.shared.phase2 import credentials_then_placeholder
+from functions.shared.alphavantage import AlphaVantageClient
+from functions.shared.clock import iso_utc
+from functions.shared.credentials import AlphaVantageCredentials, load_credentials
+from functions.shared.dynamo import Item, existing_keys, query, table
+from functions.shared.observability import MetricName, count, instrumented, logger
+from functions.shared.scheduled import ScheduledInvocation
+
+FUNCTION = "NEWS_SENTIMENT"
+PAGE_LIMIT = 1000  # the API's maximum (apis.md B2)
+FIRST_RUN_LOOKBACK = timedelta(hours=24)
+REREAD_OVERLAP = timedelta(minutes=15)
+MINUTE = timedelta(minutes=1)
+API_MINUTE_FORMAT = "%Y%m%dT%H%M"
+PUBLISHED_FORMAT = "%Y%m%dT%H%M%S"
+WATERMARK_KEY = {"news_id": "#watermark", "time_published": FUNCTION}
+COVERED_UNTIL = "coveredUntil"
+# Stop starting pages when less than this is left of the invocation's timeout.
+TIME_MARGIN_MS = 60_000
+
+
+class TickerSentiment(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    ticker: str = Field(min_length=1)
+    relevance_score: Decimal
+    ticker_sentiment_score: Decimal
+    ticker_sentiment_label: str
+
+
+class Topic(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    topic: str
+    relevance_score: Decimal
+
+
+class Article(BaseModel):
+    """One ``feed[]`` element (apis.md B2): scores arrive as strings, ``overall_sentiment_score`` as a number."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    title: str
+    url: str = Field(min_length=1)
+    time_published: datetime
+    authors: list[str] = []
+    summary: str = ""
+    banner_image: str | None = None
+    source: str
+    category_within_source: str | None = None
+    source_domain: str | None = None
+    topics: list[Topic] = []
+    overall_sentiment_score: Decimal
+    overall_sentiment_label: str
+    ticker_sentiment: list[TickerSentiment] = []
+
+    @field_validator("time_published", mode="before")
+    @classmethod
+    def _published(cls, value: Any) -> datetime:
+        # apis.md B2: YYYYMMDDTHHMMSS, timezone not stated; taken as UTC [U].
+        return datetime.strptime(str(value), PUBLISHED_FORMAT).replace(tzinfo=UTC)
+
+    @field_validator("overall_sentiment_score", mode="before")
+    @classmethod
+    def _exact(cls, value: Any) -> Any:
+        # A JSON number arrives as a float: go through its shortest repr, not its binary value.
+        return str(value) if isinstance(value, float) else value
+
+    @property
+    def article_id(self) -> str:
+        return hashlib.sha256(self.url.encode()).hexdigest()[:32]
+
+    def items(self, symbols: frozenset[str]) -> list[Item]:
+        """One item per ticker of this article that is an active Signal9 asset."""
+        shared: Item = {
+            "article_id": self.article_id,
+            "time_published": iso_utc(self.time_published),
+            "title": self.title,
+            "url": self.url,
+            "source": self.source,
+            "summary": self.summary,
+            "authors": self.authors,
+            "topics": [topic.model_dump() for topic in self.topics],
+            "overall_sentiment_score": self.overall_sentiment_score,
+            "overall_sentiment_label": self.overall_sentiment_label,
+        }
+        for optional in ("banner_image", "category_within_source", "source_domain"):
+            value = getattr(self, optional)
+            if value:
+                shared[optional] = value
+        return [
+            {
+                **shared,
+                "news_id": f"{self.article_id}#{entry.ticker}",
+                "asset_symbol": entry.ticker,
+                "sentiment_score": entry.ticker_sentiment_score,
+                "relevance_score": entry.relevance_score,
+                "sentiment_label": entry.ticker_sentiment_label,
+            }
+            for entry in {e.ticker: e for e in self.ticker_sentiment}.values()  # one item per ticker
+            if entry.ticker in symbols
+        ]
+
+
+class Feed(BaseModel):
+    """The envelope; articles are validated one by one so one bad article does not sink a page."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    items: int = 0
+    feed: list[dict[str, Any]] = []
+
+
+@dataclass
+class Outcome:
+    calls: int = 0
+    fetched: int = 0
+    written: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    unpaged_minutes: int = 0
+    covered_until: str = ""
+    complete: bool = False
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "fetched": self.fetched,
+            "written": self.written,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "unpaged_minutes": self.unpaged_minutes,
+            "covered_until": self.covered_until,
+            "complete": self.complete,
+        }
+
+    def meter(self) -> None:
+        count(MetricName.RECORDS_FETCHED, self.fetched)
+        count(MetricName.ITEMS_WRITTEN, self.written)
+        count(MetricName.ITEMS_UNCHANGED, self.unchanged)
+        count(MetricName.RECORDS_SKIPPED, self.skipped)
+
+
+def floor_minute(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def active_symbols() -> frozenset[str]:
+    """Every active Signal9 asset (its current row in ``status-index``)."""
+    return frozenset(
+        item["symbol"]
+        for item in query(
+            table("assets"),
+            IndexName="status-index",
+            KeyConditionExpression=Key("status").eq("active"),
+            ProjectionExpression="#symbol",
+            ExpressionAttributeNames={"#symbol": "symbol"},
+        )
+    )
+
+
+def read_watermark() -> datetime | None:
+    item = table("newsSentiment").get_item(Key=WATERMARK_KEY).get("Item")
+    return datetime.fromisoformat(str(item[COVERED_UNTIL]).replace("Z", "+00:00")) if item else None
+
+
+def write_watermark(covered_until: datetime) -> None:
+    table("newsSentiment").put_item(Item={**WATERMARK_KEY, COVERED_UNTIL: iso_utc(covered_until)})
+
+
+def validated_articles(document: dict[str, Any], outcome: Outcome) -> list[Article]:
+    envelope = Feed.model_validate(document)
+    articles: list[Article] = []
+    for number, raw in enumerate(envelope.feed):
+        try:
+            articles.append(Article.model_validate(raw))
+        except ValidationError as error:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            logger.warning("article skipped", extra={"position": number, "url": raw.get("url"), "error": problems})
+            outcome.skipped += 1
+    outcome.fetched += len(envelope.feed)
+    return articles
+
+
+def store(articles: list[Article], symbols: frozenset[str], outcome: Outcome) -> None:
+    """Write the items not yet stored (a BatchGetItem first: re-reading an article writes nothing)."""
+    news = table("newsSentiment")
+    items = {item["news_id"]: item for article in articles for item in article.items(symbols)}
+    keys = [{"news_id": i["news_id"], "time_published": i["time_published"]} for i in items.values()]
+    stored = {key["news_id"] for key in existing_keys(news, keys)}
+    with news.batch_writer() as batch:
+        for news_id, item in items.items():
+            if news_id not in stored:
+                batch.put_item(Item=item)
+    outcome.written += len(items) - len(stored)
+    outcome.unchanged += len(stored)
+
+
+def next_start(articles: list[Article], page_size: int, start: datetime, end: datetime, outcome: Outcome) -> datetime:
+    """Where the next page starts: ``end`` when this page was the last, else the newest article's minute."""
+    if page_size < PAGE_LIMIT:
+        return end
+    newest = floor_minute(max(a.time_published for a in articles)) if articles else start
+    if newest > start:
+        return newest
+    # 1000 articles inside one minute: the API cannot page within a minute.
+    logger.warning("more than 1000 articles in one minute; moving on", extra={"minute": iso_utc(start)})
+    outcome.unpaged_minutes += 1
+    return start + MINUTE
+
+
+def collect(client: AlphaVantageClient, end: datetime, context: LambdaContext) -> Outcome:
+    outcome = Outcome()
+    symbols = active_symbols()
+    watermark = read_watermark()
+    start = watermark - REREAD_OVERLAP if watermark else end - FIRST_RUN_LOOKBACK
+    while start < end:
+        if context.get_remaining_time_in_millis() < TIME_MARGIN_MS:
+            logger.warning("stopping before the timeout; the next run continues", extra={"at": iso_utc(start)})
+            return outcome
+        document = client.json(
+            FUNCTION,
+            time_from=start.strftime(API_MINUTE_FORMAT),
+            time_to=end.strftime(API_MINUTE_FORMAT),
+            sort="EARLIEST",
+            limit=str(PAGE_LIMIT),
+        )
+        outcome.calls += 1
+        fetched_before = outcome.fetched
+        articles = validated_articles(document, outcome)
+        page_size = outcome.fetched - fetched_before
+        store(articles, symbols, outcome)
+        start = next_start(articles, page_size, start, end, outcome)
+        write_watermark(start)
+        outcome.covered_until = iso_utc(start)
+    outcome.complete = True
+    return outcome
 
 
 @instrumented
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    # PLACEHOLDER (Phase 2): NEWS_SENTIMENT for active assets -> newsSentiment rows.
-    return credentials_then_placeholder(event, AlphaVantageCredentials, "syncing AlphaVantage news sentiment")
+    end = floor_minute(ScheduledInvocation.parse(event).moment())
+    client = AlphaVantageClient(load_credentials(AlphaVantageCredentials))
+    outcome = collect(client, end, context)
+    outcome.meter()
+    report = outcome.report()
+    logger.info("news sentiment synced", extra=report)
+    return report

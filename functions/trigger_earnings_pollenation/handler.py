@@ -2,7 +2,8 @@
 
 Queries ``earningsCalendar`` ``upcoming-earnings-index`` for today's and yesterday's
 ``earnings_date`` and emits one ``pollenationNeeded`` (reason ``earnings``, with
-``earningsDate``) per row not yet marked ``processed`` by MarkEarningsProcessed.
+``earningsDate``) per row not yet marked ``processed`` by MarkEarningsProcessed and not
+marked ``movedAt`` by SyncEarningsCalendar (a report the calendar no longer lists).
 
 "Today" is the New York calendar date (US exchanges report in New York time) of the
 schedule's ``time`` when the input carries one, else of now. The scheduled time, not the
@@ -15,10 +16,11 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Key
 
 from functions.shared.clock import market_today_and_yesterday
 from functions.shared.dynamo import Item, query, table
+from functions.shared.earnings_calendar import pollenation_pending
 from functions.shared.events import PollenationNeeded
 from functions.shared.observability import instrumented, logger
 from functions.shared.publisher import publish
@@ -38,7 +40,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             calendar,
             IndexName="upcoming-earnings-index",
             KeyConditionExpression=Key("earnings_date").eq(day.isoformat()),
-            FilterExpression=Attr("processed").not_exists() | Attr("processed").eq(False),
+            FilterExpression=pollenation_pending(),
         )
     ]
 

@@ -1,0 +1,270 @@
+"""SyncNewsSentiment on moto against the AlphaVantage fake over loopback HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from functions.shared.alphavantage import DailyQuotaError, InvalidApiKeyError
+from functions.sync_news_sentiment import handler as news_handler
+from functions.sync_news_sentiment.handler import FIRST_RUN_LOOKBACK, REREAD_OVERLAP, WATERMARK_KEY
+from signal9.fakes.alphavantage import AlphaVantageFake, Fault
+from signal9.fakes.server import FakeServer
+from tests import handler_support
+from tests.av_support import ManualClock, collector_fleet, count_writes
+from tests.handler_support import Fleet, scheduled_event
+
+# Powertools warns when a failed invocation added no custom metric; expected here.
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+# Monday 2 November 2026, 10:00 UTC: an hourly run.
+RUN = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+UNIVERSE = 25
+SIGNAL9 = 15  # the first 15 fake companies are active Signal9 assets; the other 10 are not
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock.at(RUN)
+
+
+@pytest.fixture
+def fake(clock: ManualClock) -> AlphaVantageFake:
+    return AlphaVantageFake(UNIVERSE, clock=clock, articles_per_hour=8)
+
+
+@pytest.fixture
+def env(
+    moto_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, fake: AlphaVantageFake
+) -> Iterator[tuple[Fleet, FakeServer]]:
+    with collector_fleet(moto_tables, monkeypatch, fake) as (fleet, server):
+        for company in fake.companies[:SIGNAL9]:
+            fleet.table("assets").put_item(
+                Item={
+                    "symbol": company.symbol,
+                    "lastPollenationDate": "2026-10-01T20:00:00.000Z",
+                    "status": "active",
+                    "avgVolume": Decimal(1000),
+                }
+            )
+        # An older pollenation row of an active asset, and an inactive asset: neither is in status-index.
+        fleet.table("assets").put_item(Item={"symbol": fake.companies[0].symbol, "lastPollenationDate": "2026-09-01"})
+        fleet.table("assets").put_item(
+            Item={"symbol": fake.companies[SIGNAL9].symbol, "lastPollenationDate": "2026-10-01"}
+        )
+        yield fleet, server
+
+
+def run(fleet: Fleet, clock: ManualClock, when: datetime) -> dict[str, Any]:
+    clock.now = when.timestamp()
+    result: dict[str, Any] = fleet.invoke("SyncNewsSentiment", scheduled_event(when))
+    return result
+
+
+def news_items(fleet: Fleet) -> list[dict[str, Any]]:
+    """Every stored item but the watermark (a paged Scan: Fleet.rows reads one 1 MB page only)."""
+    news = fleet.table("newsSentiment")
+    page = news.scan()
+    rows = page["Items"]
+    while "LastEvaluatedKey" in page:
+        page = news.scan(ExclusiveStartKey=page["LastEvaluatedKey"])
+        rows.extend(page["Items"])
+    return [row for row in rows if row["news_id"] != WATERMARK_KEY["news_id"]]
+
+
+def expected_items(fake: AlphaVantageFake, start: datetime, end: datetime) -> set[tuple[str, str]]:
+    """(url, ticker) of every Signal9 mention the fake published in [start, end] (end = the fake's now)."""
+    signal9 = {c.symbol for c in fake.companies[:SIGNAL9]}
+    hours = range(int(start.timestamp()) // 3600, int(end.timestamp()) // 3600 + 1)
+    return {
+        (a.document["url"], ticker)
+        for h in hours
+        for a in fake.articles(h)
+        if start <= a.published <= end
+        for ticker in a.tickers
+        if ticker in signal9
+    }
+
+
+def test_first_run_stores_one_item_per_signal9_ticker_of_each_article(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, clock: ManualClock
+) -> None:
+    fleet, server = env
+    result = run(fleet, clock, RUN)
+    items = news_items(fleet)
+    assert {(i["url"], i["asset_symbol"]) for i in items} == expected_items(fake, RUN - FIRST_RUN_LOOKBACK, RUN)
+    assert result["written"] == len(items) and result["complete"] is True and result["calls"] == 1
+    assert {i["asset_symbol"] for i in items} <= {c.symbol for c in fake.companies[:SIGNAL9]}
+    # Market-wide, oldest first, from the last 24 hours (the API ANDs a tickers list, so none is sent).
+    (request,) = [r.query for r in server.requests]
+    assert "tickers" not in request and request["sort"] == "EARLIEST" and request["limit"] == "1000"
+    assert request["time_from"] == "20261101T1000" and request["time_to"] == "20261102T1000"
+
+
+def test_items_carry_the_tickers_own_score_and_the_articles_fields(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, clock: ManualClock
+) -> None:
+    fleet, _ = env
+    run(fleet, clock, RUN)
+    item = news_items(fleet)[0]
+    article = next(
+        a
+        for h in range(int(RUN.timestamp()) // 3600 - 25, int(RUN.timestamp()) // 3600 + 1)
+        for a in fake.articles(h)
+        if a.document["url"] == item["url"]
+    )
+    document = article.document
+    entry = next(e for e in document["ticker_sentiment"] if e["ticker"] == item["asset_symbol"])
+    assert item["sentiment_score"] == Decimal(entry["ticker_sentiment_score"])
+    assert item["relevance_score"] == Decimal(entry["relevance_score"])
+    assert item["sentiment_label"] == entry["ticker_sentiment_label"]
+    assert item["overall_sentiment_score"] == Decimal(str(document["overall_sentiment_score"]))
+    assert item["time_published"] == article.published.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert item["news_id"] == f"{item['article_id']}#{item['asset_symbol']}" and len(item["article_id"]) == 32
+    for name in ("title", "source", "summary", "authors", "overall_sentiment_label"):
+        assert item[name] == document[name]
+    assert item["topics"] == [
+        {"topic": t["topic"], "relevance_score": Decimal(t["relevance_score"])} for t in document["topics"]
+    ]
+
+
+def test_rereading_writes_nothing_and_the_next_hour_adds_only_new_articles(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, clock: ManualClock
+) -> None:
+    fleet, _ = env
+    run(fleet, clock, RUN)
+    before = news_items(fleet)
+    writes = count_writes(fleet)
+    again = run(fleet, clock, RUN)
+    assert again["written"] == 0 and again["unchanged"] > 0 and news_items(fleet) == before
+    assert writes == ["PutItem"]  # the watermark, nothing else
+    later = run(fleet, clock, RUN + timedelta(hours=1))
+    expected = expected_items(fake, RUN - FIRST_RUN_LOOKBACK, RUN + timedelta(hours=1))
+    assert {(i["url"], i["asset_symbol"]) for i in news_items(fleet)} == expected
+    assert later["written"] == len(expected) - len(before)
+
+
+def test_a_failed_run_loses_no_article_once_a_later_run_succeeds(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, clock: ManualClock
+) -> None:
+    fleet, _ = env
+    run(fleet, clock, RUN)
+    fake.inject(Fault.DAILY_QUOTA)
+    with pytest.raises(DailyQuotaError):
+        run(fleet, clock, RUN + timedelta(hours=1))
+    fake.inject(Fault.INVALID_INPUTS)  # and the 12:00 run fails too
+    with pytest.raises(Exception, match="Invalid inputs"):
+        run(fleet, clock, RUN + timedelta(hours=2))
+    # A day and more of failures: the next success still starts from the watermark, not 24 hours back.
+    later = RUN + FIRST_RUN_LOOKBACK + timedelta(hours=6)
+    run(fleet, clock, later)
+    expected = expected_items(fake, RUN - FIRST_RUN_LOOKBACK, later)
+    assert {(i["url"], i["asset_symbol"]) for i in news_items(fleet)} == expected
+
+
+def test_more_than_1000_articles_are_paged_through_time_windows(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, clock: ManualClock
+) -> None:
+    fleet, server = env
+    fake.articles_per_hour = 50  # 1,200 articles in the first run's 24 hours
+    result = run(fleet, clock, RUN)
+    assert result["fetched"] > 1200 and result["calls"] == server.count("/query") >= 2
+    windows = [r.query["time_from"] for r in server.requests]
+    assert windows == sorted(windows) and len(set(windows)) == len(windows)
+    expected = expected_items(fake, RUN - FIRST_RUN_LOOKBACK, RUN)
+    assert {(i["url"], i["asset_symbol"]) for i in news_items(fleet)} == expected
+    assert len(expected) > 1000
+
+
+def test_a_run_near_its_timeout_stops_between_pages_and_the_next_run_continues(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet, server = env
+    fake.articles_per_hour = 50
+
+    class ShortOnTime:
+        """The Lambda context, with time for one page only."""
+
+        def __init__(self, context: Any) -> None:
+            self._context = context
+            self.pages = 0
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._context, name)
+
+        def get_remaining_time_in_millis(self) -> int:
+            self.pages += 1
+            return 120_000 if self.pages == 1 else 1_000
+
+    normal = handler_support.context_for
+    monkeypatch.setattr(handler_support, "context_for", lambda function: ShortOnTime(normal(function)))
+    first = run(fleet, clock, RUN)
+    assert first["calls"] == 1 and first["complete"] is False
+    monkeypatch.setattr(handler_support, "context_for", normal)
+    second = run(fleet, clock, RUN)
+    assert second["complete"] is True
+    # The second run started where the first stopped (less the re-read overlap), not 24 hours back.
+    assert server.requests[1].query["time_from"] > server.requests[0].query["time_from"]
+    expected = expected_items(fake, RUN - FIRST_RUN_LOOKBACK, RUN)
+    assert {(i["url"], i["asset_symbol"]) for i in news_items(fleet)} == expected
+
+
+def test_the_watermark_resumes_with_the_overlap(env: tuple[Fleet, FakeServer], clock: ManualClock) -> None:
+    fleet, server = env
+    run(fleet, clock, RUN)
+    run(fleet, clock, RUN + timedelta(hours=1))
+    assert server.requests[-1].query["time_from"] == (RUN - REREAD_OVERLAP).strftime("%Y%m%dT%H%M")
+    (mark,) = [r for r in fleet.rows("newsSentiment") if r["news_id"] == WATERMARK_KEY["news_id"]]
+    assert mark["coveredUntil"] == "2026-11-02T11:00:00.000Z" and "asset_symbol" not in mark
+
+
+def test_no_articles_in_the_window_is_a_clean_run(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, clock: ManualClock
+) -> None:
+    fleet, _ = env
+    fake.inject(Fault.NO_ARTICLES)
+    result = run(fleet, clock, RUN)
+    assert result["fetched"] == result["written"] == 0 and result["complete"] is True
+
+
+def test_an_invalid_article_is_skipped_and_the_rest_stored(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, clock: ManualClock
+) -> None:
+    fleet, _ = env
+    original = fake.functions["NEWS_SENTIMENT"]
+
+    def one_broken(request: Any, fake: AlphaVantageFake) -> Any:
+        import json
+
+        from signal9.fakes.server import json_response
+
+        document = json.loads(original(request, fake).body)
+        document["feed"][0]["time_published"] = "yesterday"
+        return json_response(200, document)
+
+    fake.functions["NEWS_SENTIMENT"] = one_broken
+    result = run(fleet, clock, RUN)
+    assert result["skipped"] == 1 and result["written"] > 0
+
+
+def test_invalid_key_fails_and_writes_nothing(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, clock: ManualClock
+) -> None:
+    fleet, _ = env
+    fake.inject(Fault.INVALID_KEY)
+    with pytest.raises(InvalidApiKeyError):
+        run(fleet, clock, RUN)
+    assert fleet.rows("newsSentiment") == []
+
+
+def test_unpageable_minute_is_counted_and_skipped() -> None:
+    outcome = news_handler.Outcome()
+    start = RUN
+    assert news_handler.next_start(
+        [], news_handler.PAGE_LIMIT, start, RUN + timedelta(hours=1), outcome
+    ) == start + timedelta(minutes=1)
+    assert outcome.unpaged_minutes == 1
