@@ -51,10 +51,10 @@ from signal9.config import StackConfig, load_stack
 from signal9.cost import VOLUMES_FILE
 from signal9.fakes.alphavantage import AlphaVantageFake
 from signal9.fakes.fundamentals import knobs
-from signal9.fakes.server import CompressedClock, FakeServer, serving
+from signal9.fakes.server import CompressedClock, FakeServer, busiest_window, serving
 from signal9.fakes.universe import universe
 from signal9.mockrun import run_program
-from tests.handler_support import Fleet, eventbridge_event, scheduled_event
+from tests.handler_support import Fleet, WriteCounter, eventbridge_event, scheduled_event
 
 ASSETS = 11_500
 BUSY_EARNINGS_DAY = 300
@@ -63,31 +63,6 @@ REPEAT_SAMPLE = 50
 START = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 # SyncAssets' row for a symbol never pollenated (the alpaca branch's NEVER_POLLENATED).
 NEVER_POLLENATED = "1970-01-01T00:00:00.000Z"
-WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
-
-
-@dataclass
-class WriteCounter:
-    """DynamoDB items the handlers write, by physical table (BatchWriteItem and transactions item by item)."""
-
-    by_table: Counter[str] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __call__(self, params: dict[str, Any], **kwargs: Any) -> None:
-        items: Counter[str] = Counter()
-        if "TableName" in params:
-            items[params["TableName"]] += 1
-        for table, requests in params.get("RequestItems", {}).items():
-            items[table] += len(requests)
-        for item in params.get("TransactItems", []):
-            items[next(iter(item.values()))["TableName"]] += 1
-        with self.lock:
-            self.by_table.update(items)
-
-    def take(self) -> Counter[str]:
-        with self.lock:
-            taken, self.by_table = self.by_table, Counter()
-        return taken
 
 
 @dataclass
@@ -137,17 +112,6 @@ def emf_total(buffer: io.StringIO, metric: MetricName) -> int:
             values = json.loads(line)[metric.value]
             total += int(sum(values) if isinstance(values, list) else values)
     return total
-
-
-def peak_per_minute(times: list[float]) -> int:
-    """The most requests in any 60 s window (the fake's window: (t - 60, t])."""
-    times = sorted(times)
-    best, start = 0, 0
-    for end, moment in enumerate(times):
-        while times[start] <= moment - 60:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def create_tables() -> dict[str, str]:
@@ -257,11 +221,7 @@ def run(stack: str, speed: float, assets: int = ASSETS) -> dict[str, Any]:
     try:
         with mock_aws(), serving(fake) as server, quiet_handlers() as output:
             shared_aws.reset_clients()
-            writes = WriteCounter()
-            for operation in WRITE_OPERATIONS:
-                shared_aws.dynamodb().meta.client.meta.events.register(
-                    f"provide-client-params.dynamodb.{operation}", writes
-                )
+            writes = WriteCounter.on(shared_aws.dynamodb().meta.client)
             bus = BusTap()
             shared_aws.events().meta.events.register("provide-client-params.events.PutEvents", bus)
             fleet = Fleet(create_tables(), monkeypatch, alphavantage_url=server.url, stack_config=config)
@@ -309,7 +269,7 @@ def run(stack: str, speed: float, assets: int = ASSETS) -> dict[str, Any]:
         "events": {"earnings": earnings["published"], "regular": regular["published"], "total": len(events)},
         "alphavantage_calls": len(pollenate_requests) - first_calls,
         "calls_per_pollenation": (len(pollenate_requests) - first_calls) / max(1, len(events)),
-        "peak_calls_per_minute": peak_per_minute(times),
+        "peak_calls_per_minute": busiest_window(times),
         "plan_requests_per_minute": plan.requestsPerMinute,
         "pollenation_budget_per_minute": plan.pollenation_budget,
         "throttled": throttled,

@@ -9,7 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from functions.shared import pacing
+from functions.shared import aws as shared_aws
+from functions.shared import pacing, retry
 from signal9.awsapi import create_table_request, point_in_time_recovery_request
 from signal9.catalog import STACKS
 from signal9.fakes.alphavantage import AlphaVantageFake
@@ -64,6 +65,22 @@ def moto_tables(aws: None, dev: ProgramRun) -> dict[str, str]:
         client.update_continuous_backups(**point_in_time_recovery_request(resource.inputs))
         names[resource.name.removesuffix("-table")] = resource.inputs["name"]
     return names
+
+
+@pytest.fixture(autouse=True)
+def fresh_clients() -> Iterator[None]:
+    """Cached clients and secrets must not outlive one moto session."""
+    shared_aws.reset_clients()
+    yield
+    shared_aws.reset_clients()
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Backoff delays are recorded instead of slept."""
+    recorded: list[float] = []
+    monkeypatch.setattr(retry, "pause", recorded.append)
+    return recorded
 
 
 @pytest.fixture

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -175,3 +178,38 @@ class Fleet:
             for message in messages:
                 events.append(json.loads(message["Body"]))
                 self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@dataclass
+class WriteCounter:
+    """DynamoDB items a client writes, by physical table (BatchWriteItem and transactions item by item)."""
+
+    OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+
+    by_table: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def on(cls, client: Any) -> WriteCounter:
+        """A counter of every write ``client`` (the handlers' DynamoDB client) sends from now on."""
+        counter = cls()
+        for operation in cls.OPERATIONS:
+            client.meta.events.register(f"provide-client-params.dynamodb.{operation}", counter)
+        return counter
+
+    def __call__(self, params: dict[str, Any], **kwargs: Any) -> None:
+        items: Counter[str] = Counter()
+        if "TableName" in params:
+            items[params["TableName"]] += 1
+        for table, requests in params.get("RequestItems", {}).items():
+            items[table] += len(requests)
+        for item in params.get("TransactItems", []):
+            items[next(iter(item.values()))["TableName"]] += 1
+        with self.lock:
+            self.by_table.update(items)
+
+    def take(self) -> Counter[str]:
+        """The counts so far, and start again from zero."""
+        with self.lock:
+            taken, self.by_table = self.by_table, Counter()
+        return taken

@@ -16,7 +16,7 @@ from boto3.dynamodb.conditions import Key
 from pydantic import ValidationError
 
 from functions.shared import aws as shared_aws
-from functions.shared import clock, retry
+from functions.shared import clock
 from functions.shared.clock import new_york_offset
 from functions.shared.credentials import (
     PLACEHOLDER_VALUE,
@@ -48,22 +48,6 @@ PLACEHOLDER_FUNCTIONS = ("SyncAssets",)
 
 # Powertools warns when an invocation added no custom metric (e.g. nothing to emit); expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
-
-@pytest.fixture(autouse=True)
-def fresh_clients() -> Iterator[None]:
-    """Cached clients and secrets must not outlive one moto session."""
-    shared_aws.reset_clients()
-    yield
-    shared_aws.reset_clients()
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Backoff delays are recorded instead of slept."""
-    recorded: list[float] = []
-    monkeypatch.setattr(retry, "pause", recorded.append)
-    return recorded
 
 
 def refuse_scan(**kwargs: Any) -> None:

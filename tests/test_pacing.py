@@ -9,6 +9,7 @@ import pytest
 from functions.shared import pacing
 from functions.shared.pacing import INTERVAL_VARIABLE, IntervalPacer, environment_pacer
 from signal9.config import parse
+from signal9.fakes.server import busiest_window
 from tests.av_support import ManualClock
 
 
@@ -30,17 +31,6 @@ def test_pacer_refuses_a_meaningless_interval(interval: float) -> None:
         IntervalPacer(interval)
 
 
-def max_in_any_minute(times: list[float]) -> int:
-    """The most requests in any half-open 60 s window [t, t + 60)."""
-    times = sorted(times)
-    best, start = 0, 0
-    for end, moment in enumerate(times):
-        while times[start] <= moment - 60:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
-
 @pytest.mark.parametrize(
     "plan",
     [{}, {"pollenationConcurrency": None}, {"requestsPerMinute": 150, "pollenationConcurrency": 12}],
@@ -60,7 +50,7 @@ def test_concurrent_paced_environments_stay_within_the_plan_minus_the_collectors
         while clock.now < start + 600:
             pacer.wait()
             times.append(clock.now)
-    assert max_in_any_minute(times) <= config.requestsPerMinute - config.collectorHeadroomPerMinute
+    assert busiest_window(times) <= config.requestsPerMinute - config.collectorHeadroomPerMinute
     # ... and the budget is really used: the fleet is not paced slower than it needs to be.
     assert len(times) / 10 >= config.pollenation_budget
 

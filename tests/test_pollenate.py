@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,7 +18,6 @@ from boto3.dynamodb.conditions import Key
 from functions.pollenate_asset import handler as pollenate
 from functions.pollenate_asset.fundamentals import BALANCE_SHEET_FIELDS, DATASETS, LEGACY_SPELLINGS
 from functions.shared import aws as shared_aws
-from functions.shared import retry
 from functions.shared.alphavantage import ThrottledError
 from functions.shared.publisher import publish
 from signal9.config import parse
@@ -27,28 +25,12 @@ from signal9.fakes.alphavantage import AlphaVantageFake, Fault
 from signal9.fakes.fundamentals import ANNUAL_REPORTS, QUARTERLY_REPORTS, knobs
 from signal9.fakes.server import FakeRequest, FakeResponse, FakeServer, json_response
 from tests.av_support import ManualClock
-from tests.handler_support import Fleet, eventbridge_event
+from tests.handler_support import Fleet, WriteCounter, eventbridge_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 STATEMENT_TABLES = ("earnings", "incomeStatement", "balanceSheet", "cashFlow")
 COLLECTED_AT = datetime(2026, 11, 3, 1, 0, tzinfo=UTC)
-WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
-
-
-@pytest.fixture(autouse=True)
-def fresh_clients() -> Iterator[None]:
-    shared_aws.reset_clients()
-    yield
-    shared_aws.reset_clients()
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Backoff delays are recorded instead of slept."""
-    recorded: list[float] = []
-    monkeypatch.setattr(retry, "pause", recorded.append)
-    return recorded
 
 
 @pytest.fixture
@@ -68,20 +50,7 @@ def fake(alphavantage: FakeServer) -> AlphaVantageFake:
 @pytest.fixture
 def writes() -> Counter[str]:
     """DynamoDB write items the handler sends, by table (PutItem, BatchWriteItem and transaction items)."""
-    counted: Counter[str] = Counter()
-
-    def count(params: dict[str, Any], **kwargs: Any) -> None:
-        if "TableName" in params:
-            counted[params["TableName"]] += 1
-        for table, requests in params.get("RequestItems", {}).items():
-            counted[table] += len(requests)
-        for item in params.get("TransactItems", []):
-            counted[next(iter(item.values()))["TableName"]] += 1
-
-    events = shared_aws.dynamodb().meta.client.meta.events
-    for operation in WRITE_OPERATIONS:
-        events.register(f"provide-client-params.dynamodb.{operation}", count)
-    return counted
+    return WriteCounter.on(shared_aws.dynamodb().meta.client).by_table
 
 
 def pollenation(symbol: str = "IBM", at: str = "2026-11-02T20:00:00Z", **detail: Any) -> dict[str, Any]:

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from functions.shared.values import is_empty, to_decimal
 
 # apis.md B3 (2025 field order).
 OVERVIEW_FIELDS = (
@@ -85,7 +87,6 @@ QUARTERLY_EARNINGS_FIELDS = (
 EARNINGS_TEXT_FIELDS = ("fiscalDateEnding", "reportedDate", "reportTime")
 # apis.md B5: the 2021 spelling of otherNonCurrentAssets.
 LEGACY_SPELLINGS = {"otherNonCurrrentAssets": "otherNonCurrentAssets"}
-ABSENT_MARKERS = frozenset({"None", "-", ""})
 KEY_SEPARATOR = "#"
 
 Period = Literal["annual", "quarterly"]
@@ -96,23 +97,8 @@ class MalformedResponseError(ValueError):
     """An AlphaVantage response that does not have the documented shape; nothing of it is written."""
 
 
-def _absent(value: Any) -> Any:
-    return None if value is None or (isinstance(value, str) and value.strip() in ABSENT_MARKERS) else value
-
-
-def _number(value: Any) -> Decimal:
-    """A finite Decimal from an AlphaVantage string (DynamoDB refuses NaN and infinities)."""
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"not a number: {value!r}") from None
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
-
-
-Number = Annotated[Decimal | None, BeforeValidator(lambda v: None if _absent(v) is None else _number(v))]
-Text = Annotated[str | None, BeforeValidator(_absent)]
+Number = Annotated[Decimal | None, BeforeValidator(to_decimal)]
+Text = Annotated[str | None, BeforeValidator(lambda value: None if is_empty(value) else value)]
 FiscalDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 
 
@@ -141,14 +127,11 @@ class _Report(BaseModel):
 
 def _extra_value(value: Any) -> Any:
     """An undocumented field, kept: numeric text as a number, other text as is, markers absent."""
-    value = _absent(value)
-    if isinstance(value, str):
+    if isinstance(value, str | float | int) and not isinstance(value, bool):
         try:
-            return _number(value)
+            return to_decimal(value)
         except ValueError:
             return value
-    if isinstance(value, float | int) and not isinstance(value, bool):
-        return _number(value)
     if isinstance(value, list):
         return [_extra_value(v) for v in value]
     if isinstance(value, dict):
