@@ -253,3 +253,25 @@ def test_pollenation_rejects_a_symbol_before_calling_alphavantage(fleet: Fleet, 
     with pytest.raises(ValueError, match="symbol"):
         fleet.invoke("PollenateAsset", pollenation(symbol="ibm; drop"))
     assert alphavantage.count() == 0
+
+
+def fake_document(fake: AlphaVantageFake, function: str, symbol: str = "IBM") -> Any:
+    request = FakeRequest("GET", "/query", {"function": function, "symbol": symbol}, {})
+    return json.loads(fake.functions[function](request, fake).body)
+
+
+def test_fake_fundamentals_are_stable_string_valued_and_shaped_as_apis_md(fake: AlphaVantageFake) -> None:
+    overview = fake_document(fake, "OVERVIEW")
+    assert len(overview) == 55 and all(isinstance(v, str) for v in overview.values())
+    for function, keys in (("INCOME_STATEMENT", 26), ("BALANCE_SHEET", 38), ("CASH_FLOW", 29)):
+        document = fake_document(fake, function)
+        assert document == fake_document(fake, function)  # the same answer every call
+        annual, quarterly = document["annualReports"], document["quarterlyReports"]
+        assert {len(r) for r in annual + quarterly} == {keys}
+        assert all(isinstance(v, str) for r in annual + quarterly for v in r.values())
+        dates = [r["fiscalDateEnding"] for r in quarterly]
+        assert dates == sorted(dates, reverse=True)  # newest first
+        assert {r["fiscalDateEnding"] for r in annual} <= set(dates)  # annual and quarterly share dates
+    earnings = fake_document(fake, "EARNINGS")
+    assert {"reportTime", "surprisePercentage"} <= set(earnings["quarterlyEarnings"][0])
+    assert fake_document(fake, "OVERVIEW", "NOPE") == {}
