@@ -313,6 +313,9 @@ def show(report: dict[str, Any]) -> None:
         f"  drain: {report['drain_virtual_seconds'] / 60:.1f} virtual minutes "
         f"(predicted {report['drain_predicted_seconds'] / 60:.1f}, event age limit 60)"
     )
+    if report["peak_calls_per_minute"] < report["pollenation_budget_per_minute"]:
+        # The pool could not keep the pacers busy: moto and the fake, sharing the CPU, were slower than the pacing.
+        print("  (drain bound by the emulator's CPU, not by the pacing: the peak stayed under the budget)")
     print(f"  earnings rows marked processed: {report['marked_processed']}")
     print(
         f"  DynamoDB writes per pollenation: first {report['writes_per_pollenation_first']:.1f}, "
