@@ -188,6 +188,8 @@ class FunctionFleet(pulumi.ComponentResource):
                 handler=packaging.handler(function),
                 code=packaging.archive(function),
                 memory_size=stack_config.memory_mb(function),
+                # Caps the fleet for the AlphaVantage plan (docs/collectors.md); None leaves it unreserved.
+                reserved_concurrent_executions=stack_config.reserved_concurrency(function),
                 timeout=stack_config.timeout_seconds(function),
                 role=role.arn,
                 layers=[layer],

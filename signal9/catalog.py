@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from functions.shared import events
+from functions.shared import events, pacing
 from functions.shared.secret_fields import ALPACA_DATA_URL, ALPACA_TRADING_URL, ALPHAVANTAGE_URL
 
 PROJECT = "signal9"
@@ -180,6 +180,11 @@ class Function:
         return "".join(f"_{c.lower()}" if c.isupper() else c for c in self.name).lstrip("_")
 
     @property
+    def paced(self) -> bool:
+        """Calls AlphaVantage under the plan's pacing: reserved concurrency + the pacing interval setting."""
+        return pacing.INTERVAL_SETTING in self.settings
+
+    @property
     def tables(self) -> tuple[str, ...]:
         """Every table the function touches, reads first, each once."""
         return tuple(dict.fromkeys((*self.reads, *self.writes)))
@@ -259,6 +264,8 @@ FUNCTIONS: tuple[Function, ...] = (
         writes=("assets", *FOUNDATIONAL_TABLES),
         secret="alphavantage",
         emits=(EARNINGS_PROCESSED,),
+        # Paced under the AlphaVantage plan: reserved concurrency + this interval (signal9:alphaVantage).
+        settings=(pacing.INTERVAL_SETTING,),
     ),
     Function(
         "MarkEarningsProcessed",

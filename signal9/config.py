@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from functions.pollenate_asset.fundamentals import DATASETS
 from signal9 import catalog
 from signal9.cron import ScheduleExpressionError, check_weekday_only
 from signal9.errors import OperatorError
@@ -142,6 +143,54 @@ class AlphaVantageCredentials(_Strict):
     baseUrl: str | None = None
 
 
+# A new AWS account's concurrency quota: when no concurrency is reserved for PollenateAsset
+# (pollenationConcurrency: null), the whole account is the bound the pacing has to assume.
+NEW_ACCOUNT_CONCURRENCY = 10
+# AlphaVantage calls per pollenation: OVERVIEW, EARNINGS and the three statements.
+CALLS_PER_POLLENATION = len(DATASETS)
+SECONDS_PER_MINUTE = 60
+
+
+class AlphaVantagePlan(_Strict):
+    """The AlphaVantage plan the stack's key is on, and PollenateAsset's share of it.
+
+    docs/collectors.md ("PollenateAsset and the AlphaVantage plan") explains the arithmetic.
+    """
+
+    requestsPerMinute: int = Field(default=75, ge=1, le=100_000)
+    """The plan's rate (75 is the smallest premium plan)."""
+    pollenationConcurrency: int | None = Field(default=5, ge=1, le=1000)
+    """Reserved concurrency of PollenateAsset; null reserves none (see NEW_ACCOUNT_CONCURRENCY)."""
+    collectorHeadroomPerMinute: int = Field(default=5, ge=0)
+    """Requests a minute kept free for SyncEarningsCalendar and SyncNewsSentiment (same key)."""
+    busyDayPollenations: int = Field(default=300, ge=1, le=100_000)
+    """pollenationNeeded events one trigger run may emit at once (a busy earnings day)."""
+
+    @property
+    def paced_concurrency(self) -> int:
+        """The most PollenateAsset environments that can run at once."""
+        return self.pollenationConcurrency or NEW_ACCOUNT_CONCURRENCY
+
+    @property
+    def pollenation_budget(self) -> int:
+        """Requests a minute PollenateAsset may use in steady state.
+
+        The plan's rate minus the other collectors' headroom, minus one request per
+        environment: a paced environment can land one extra request in a minute window
+        that starts just before its request (at most ``60 / interval + 1`` in any window).
+        """
+        return self.requestsPerMinute - self.collectorHeadroomPerMinute - self.paced_concurrency
+
+    @property
+    def interval_seconds(self) -> float:
+        """Seconds between two requests of one environment: ``concurrency * 60 / budget``."""
+        return self.paced_concurrency * SECONDS_PER_MINUTE / self.pollenation_budget
+
+    def drain_seconds(self, pollenations: int) -> float:
+        """How long ``pollenations`` events queued at once take to collect at the budget."""
+        return pollenations * CALLS_PER_POLLENATION * SECONDS_PER_MINUTE / self.pollenation_budget
+
+
 class SecretValues(_Strict):
     """Credential values, set with `pulumi config set --secret --path signal9:secrets.<name>.<field>`."""
 
@@ -166,6 +215,48 @@ class StackConfig(_Strict):
     ] = 7
     regularPollenationBatchSize: int = Field(default=100, ge=1, le=1000)
     secrets: SecretValues = SecretValues()
+    # Declared after functions and regularPollenationBatchSize: its check reads both, and
+    # validates the default too (a larger batch alone can break the arithmetic).
+    alphaVantage: AlphaVantagePlan = Field(default=AlphaVantagePlan(), validate_default=True)
+
+    @field_validator("alphaVantage")
+    @classmethod
+    def _plan_arithmetic(cls, plan: AlphaVantagePlan, info: ValidationInfo) -> AlphaVantagePlan:
+        """The plan's rate must leave PollenateAsset a budget that drains a busy day in time."""
+        if plan.pollenation_budget < 1:
+            raise ValueError(
+                f"requestsPerMinute {plan.requestsPerMinute} leaves no requests for PollenateAsset after "
+                f"collectorHeadroomPerMinute {plan.collectorHeadroomPerMinute} and one per concurrent "
+                f"pollenation ({plan.paced_concurrency}): raise the plan's rate or lower the concurrency"
+            )
+        batch = info.data.get("regularPollenationBatchSize", cls.model_fields["regularPollenationBatchSize"].default)
+        burst = max(plan.busyDayPollenations, batch)
+        drain = plan.drain_seconds(burst)
+        if drain > catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS:
+            raise ValueError(
+                f"{burst} pollenations queued at once (max of busyDayPollenations and regularPollenationBatchSize) "
+                f"take {drain:.0f} s at {plan.pollenation_budget} requests/min, longer than the "
+                f"{catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS} s Lambda keeps an event: the rest would go to the DLQ; "
+                "raise requestsPerMinute or lower the batch"
+            )
+        overrides = info.data.get("functions", {}).get("PollenateAsset")
+        timeout = (overrides and overrides.timeoutSeconds) or catalog.function("PollenateAsset").timeout_seconds
+        paced = CALLS_PER_POLLENATION * plan.interval_seconds
+        if paced >= timeout:
+            raise ValueError(
+                f"one pollenation waits {paced:.0f} s for its {CALLS_PER_POLLENATION} paced requests, not less "
+                f"than PollenateAsset's timeout of {timeout} s: raise the rate or lower pollenationConcurrency"
+            )
+        return plan
+
+    @property
+    def pollenationRequestIntervalSeconds(self) -> float:  # noqa: N802 - a catalog setting name (env var)
+        """PollenateAsset's pacing interval, handed to it as a setting (``catalog.Function.settings``)."""
+        return self.alphaVantage.interval_seconds
+
+    def reserved_concurrency(self, function: catalog.Function) -> int | None:
+        """Reserved concurrency for a paced function (``catalog.Function.paced``); None reserves none."""
+        return self.alphaVantage.pollenationConcurrency if function.paced else None
 
     @field_validator("protection")
     @classmethod
@@ -230,6 +321,8 @@ class ConfigError(pulumi.RunError, OperatorError):
 def _describe(value: Any, secret: bool) -> str:
     if secret:
         return "[secret]"
+    if value is None:
+        return "(not set)"
     return json.dumps(value) if not isinstance(value, str) else repr(value)
 
 

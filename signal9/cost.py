@@ -31,6 +31,8 @@ from signal9.mockrun import run_program
 from signal9.stackfile import ROOT
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
+# Collector volumes measured by benchmarks/pollenation_chain.py (``--write``).
+VOLUMES_FILE = Path(__file__).with_name("collector_volumes.json")
 DOC = ROOT / "docs" / "cost.md"
 REFERENCE_YEAR = 2027  # 365 days; its 12 months average 30.42 days
 MONTHS_PER_YEAR = 12
@@ -47,6 +49,18 @@ class Workload:
     log_kb: float  # structured log volume written
 
 
+def load_volumes(path: Path = VOLUMES_FILE) -> dict[str, Any]:
+    """The collector volumes ``benchmarks/pollenation_chain.py --write`` measured."""
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
+
+
+VOLUMES = load_volumes()
+# Steady state: a symbol is pollenated again a quarter or more later (the regular batch cycles
+# through ~11,500 assets; an earnings pollenation follows a report), so each pollenation
+# finds a new quarter: the benchmark's "after a new quarter" figure, not its first fill.
+POLLENATION_WRITES = VOLUMES["PollenateAsset"]["writes_per_pollenation_new_quarter"]
+
 # Documented assumptions (docs/cost.md prints them). Phase 1 handlers are thin; these are
 # sized for the Phase 2 collectors so the estimate does not flatter the design.
 WORKLOADS: dict[str, Workload] = {
@@ -60,8 +74,8 @@ WORKLOADS: dict[str, Workload] = {
     "TriggerRegularPollenation": Workload(duration_seconds=10, read_units=200, write_units=0, log_kb=5),
     # Hourly news pull for tracked symbols, ~500 articles upserted.
     "SyncNewsSentiment": Workload(duration_seconds=45, read_units=200, write_units=500, log_kb=20),
-    # Six AlphaVantage calls with backoff; ~40 statement rows across the five tables.
-    "PollenateAsset": Workload(duration_seconds=20, read_units=10, write_units=40, log_kb=4),
+    # Five paced AlphaVantage calls (~4.6 s apart on the 75/min plan); writes measured (VOLUMES).
+    "PollenateAsset": Workload(duration_seconds=25, read_units=10, write_units=POLLENATION_WRITES, log_kb=4),
     "MarkEarningsProcessed": Workload(duration_seconds=1, read_units=1, write_units=1, log_kb=1),
 }
 EARNINGS_ASSETS_PER_RUN = 40  # assets reporting per TriggerEarningsPollenation run
@@ -185,10 +199,41 @@ class FunctionUsage:
 
 
 @dataclass(frozen=True)
+class CollectorVolume:
+    """DynamoDB writes of one collector per day (average day of the month)."""
+
+    name: str
+    runs_per_day: float
+    writes_per_run: float
+    source: str
+
+    @property
+    def writes_per_day(self) -> float:
+        return self.runs_per_day * self.writes_per_run
+
+
+def collector_volumes(config: StackConfig) -> list[CollectorVolume]:
+    """Writes per day of every function that writes, measured where a benchmark recorded it."""
+    counts = invocations(config)
+    measured = f"measured: {VOLUMES['source']}"
+    return [
+        CollectorVolume(
+            f.name,
+            counts[f.name] / DAYS_PER_MONTH,
+            WORKLOADS[f.name].write_units,
+            measured if f.name == "PollenateAsset" else "assumed (WORKLOADS)",
+        )
+        for f in catalog.FUNCTIONS
+        if f.writes
+    ]
+
+
+@dataclass(frozen=True)
 class Estimate:
     stack: str
     functions: list[FunctionUsage]
     items: list[LineItem]
+    volumes: list[CollectorVolume]
 
     @property
     def list_total(self) -> float:
@@ -246,7 +291,7 @@ def estimate(
         LineItem("KMS", "customer managed keys", count("aws:kms/key:Key"), "key-months", price["kms_key_month"]),
         LineItem("KMS", f"requests ({config.encryption} data keys)", kms_requests(config), "requests", price["kms_requests_per_10k"] / 1e4, free["kms_requests"]),
     ]  # fmt: skip
-    return Estimate(stack, functions, items)
+    return Estimate(stack, functions, items, collector_volumes(config))
 
 
 def resource_counts(plan_json: Mapping[str, Any]) -> Counter[str]:
@@ -292,6 +337,30 @@ def render_text(result: Estimate, prices: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_volumes(volumes: list[CollectorVolume]) -> list[str]:
+    pollenation = VOLUMES["PollenateAsset"]
+    news_per_hour = WORKLOADS["SyncNewsSentiment"].write_units  # one run an hour
+    lines = [
+        "| collector | runs / day | DynamoDB writes / run | writes / day | source |",
+        "|---|---:|---:|---:|---|",
+        *[
+            f"| {v.name} | {_number(round(v.runs_per_day, 2))} | {_number(round(v.writes_per_run, 2))} | "
+            f"{_number(round(v.writes_per_day))} | {v.source} |"
+            for v in volumes
+        ],
+        "",
+        f"- Statement rows per pollenation: {_number(pollenation['statement_rows_per_pollenation_first'])} on a "
+        f"symbol's first pollenation (writes {_number(round(pollenation['writes_per_pollenation_first'], 2))}), "
+        f"{_number(round(pollenation['writes_per_pollenation_new_quarter'] - pollenation['writes_per_pollenation_repeat'], 2))} "
+        "after a new quarter, 0 when nothing changed "
+        f"(writes {_number(round(pollenation['writes_per_pollenation_repeat'], 2))}: overview + pollenation rows); "
+        f"{_number(pollenation['alphavantage_calls_per_pollenation'])} AlphaVantage calls each (measured).",
+        f"- News items per hour: {_number(news_per_hour)} (assumed; SyncNewsSentiment runs hourly).",
+        "- A new stack's first pass over the ~11,500 assets writes the first-fill figure per symbol once.",
+    ]
+    return lines
+
+
 def render_markdown(result: Estimate) -> str:
     lines = [
         f"## Stack `{result.stack}`",
@@ -316,6 +385,7 @@ def render_markdown(result: Estimate) -> str:
         f"${i.unit_price:.10g} | {_money(i.cost)} |"
         for i in result.items
     ]
+    lines += ["", f"Collector volumes, stack `{result.stack}`:", "", *render_volumes(result.volumes)]
     return "\n".join(lines)
 
 

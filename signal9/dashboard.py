@@ -66,6 +66,23 @@ RULE_METRICS = (
 )
 RULE_FAILURE_METRICS = ("FailedInvocations", "InvocationsSentToDlq", "InvocationsFailedToBeSentToDlq")
 
+# Sustained throttling by an external API: the client retries a throttled request up to 3
+# times, so a few throttled answers are absorbed; this many in 3 of 5 periods is not.
+THROTTLING_ALARM_APIS = ("alphavantage",)
+# A paced function's events may wait while a burst drains (docs/collectors.md); warn at this
+# share of the maximum event age, before Lambda starts dropping them into the DLQ.
+EVENT_AGE_ALARM_SHARE = 0.75
+THROTTLING_ALARM_THRESHOLD = 5
+THROTTLING_ALARM_PERIODS = 5
+THROTTLING_ALARM_DATAPOINTS = 3
+# External-call widgets graph per minute, the unit of the AlphaVantage plan's rate.
+EXTERNAL_PERIOD_SECONDS = 60
+EXTERNAL_METRICS = (
+    observability.MetricName.EXTERNAL_CALLS,
+    observability.MetricName.EXTERNAL_THROTTLED,
+    observability.MetricName.EXTERNAL_RETRIES,
+)
+
 # A line is an error when the handler logged ERROR/CRITICAL (Powertools ``level``), the
 # runtime reported an uncaught exception (also ``level`` ERROR in Lambda's JSON log format)
 # or the platform report says the invocation failed or timed out.
@@ -96,6 +113,24 @@ def table_operations(table: str) -> tuple[str, ...]:
 def event_rules(naming: Naming) -> dict[str, str]:
     """Catalog event detail-type -> physical rule name on the Signal9 bus."""
     return {event.detail_type: naming.rule(event.detail_type) for event in catalog.EVENTS}
+
+
+def external_apis() -> dict[str, tuple[str, ...]]:
+    """External API -> the catalog functions calling it, in catalog order.
+
+    A function calls the API whose secret it holds; the secret's catalog name is the ``api``
+    dimension ``functions.shared.http.count_external`` puts on ExternalCalls/Throttled/Retries.
+    """
+    apis: dict[str, tuple[str, ...]] = {}
+    for function in catalog.FUNCTIONS:
+        if function.secret:
+            apis[function.secret] = (*apis.get(function.secret, ()), function.name)
+    return apis
+
+
+def external_dimensions(naming: Naming, api: str, function: str) -> dict[str, str]:
+    """The dimensions of one function's external-call metrics (see ``count_external``)."""
+    return {"service": function, "stage": naming.stack, "api": api}
 
 
 def schedule_groups(naming: Naming) -> tuple[str, ...]:
@@ -221,6 +256,48 @@ def _sum_of(namespace: str, metrics: tuple[str, ...], dimensions: dict[str, str]
     return tuple(MetricQuery(f"m{i}", namespace, metric, dimensions) for i, metric in enumerate(metrics, start=1))
 
 
+def _throttles_alarm(function: catalog.Function, naming: Naming) -> AlarmSpec:
+    physical = naming.function(function.name)
+    return AlarmSpec(
+        key=f"{function.name}-throttles",
+        name=_alarm_name(naming, f"{function.name}-throttles"),
+        description=(
+            f"{physical} was throttled in 3 consecutive 5-minute periods. Lambda retries throttled asynchronous "
+            "invocations itself, so only sustained throttling alarms. First check: the account's concurrent "
+            "executions (AWS/Lambda ConcurrentExecutions) against its concurrency quota."
+        ),
+        namespace="AWS/Lambda",
+        metric="Throttles",
+        dimensions={"FunctionName": physical},
+        threshold=1,
+        comparison="GreaterThanOrEqualToThreshold",
+        evaluation_periods=3,
+        datapoints_to_alarm=3,
+    )
+
+
+def _event_age_alarm(function: catalog.Function, naming: Naming) -> AlarmSpec:
+    """A paced function is throttled by design while a burst drains: alarm when its events near their maximum age."""
+    physical = naming.function(function.name)
+    threshold_seconds = EVENT_AGE_ALARM_SHARE * catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS
+    return AlarmSpec(
+        key=f"{function.name}-event-age",
+        name=_alarm_name(naming, f"{function.name}-event-age"),
+        description=(
+            f"An event waited {threshold_seconds:.0f} s or more for {physical}, whose reserved concurrency keeps it under "
+            f"the AlphaVantage plan (its Throttles are expected while a burst drains). At "
+            f"{catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS} s Lambda drops events into the DLQ. First check: the runbook "
+            "docs/runbooks/alphavantage-throttling.md (a burst larger than the plan drains in time, or slow calls)."
+        ),
+        namespace="AWS/Lambda",
+        metric="AsyncEventAge",
+        statistic="Maximum",
+        dimensions={"FunctionName": physical},
+        threshold=threshold_seconds * 1000,  # AsyncEventAge is in milliseconds
+        comparison="GreaterThanOrEqualToThreshold",
+    )
+
+
 def alarm_specs(naming: Naming) -> list[AlarmSpec]:
     """Every alarm of a stack, generated from the catalog."""
     specs: list[AlarmSpec] = []
@@ -242,24 +319,7 @@ def alarm_specs(naming: Naming) -> list[AlarmSpec]:
                 comparison="GreaterThanOrEqualToThreshold",
             )
         )
-        specs.append(
-            AlarmSpec(
-                key=f"{function.name}-throttles",
-                name=_alarm_name(naming, f"{function.name}-throttles"),
-                description=(
-                    f"{physical} was throttled in 3 consecutive 5-minute periods. Lambda retries throttled asynchronous "
-                    "invocations itself, so only sustained throttling alarms. First check: the account's concurrent "
-                    "executions (AWS/Lambda ConcurrentExecutions) against its concurrency quota."
-                ),
-                namespace="AWS/Lambda",
-                metric="Throttles",
-                dimensions={"FunctionName": physical},
-                threshold=1,
-                comparison="GreaterThanOrEqualToThreshold",
-                evaluation_periods=3,
-                datapoints_to_alarm=3,
-            )
-        )
+        specs.append(_event_age_alarm(function, naming) if function.paced else _throttles_alarm(function, naming))
         queue = naming.dead_letter_queue(function.name)
         specs.append(
             AlarmSpec(
@@ -276,6 +336,36 @@ def alarm_specs(naming: Naming) -> list[AlarmSpec]:
                 dimensions={"QueueName": queue},
                 threshold=0,
                 comparison="GreaterThanThreshold",
+            )
+        )
+    for api, callers in external_apis().items():
+        if api not in THROTTLING_ALARM_APIS:
+            continue
+        specs.append(
+            AlarmSpec(
+                key=f"{api}-throttling",
+                name=_alarm_name(naming, f"{api}-throttling"),
+                description=(
+                    f"{api} answered at least {THROTTLING_ALARM_THRESHOLD} requests a period with its throttle text "
+                    f"(metric {observability.MetricName.EXTERNAL_THROTTLED.value}, all of {', '.join(callers)}) in "
+                    f"{THROTTLING_ALARM_DATAPOINTS} of {THROTTLING_ALARM_PERIODS} 5-minute periods: the fleet is over the "
+                    "plan's rate and pollenations are failing into the DLQ. First check: the runbook "
+                    "docs/runbooks/alphavantage-throttling.md (which function calls most, on the dashboard's External "
+                    "APIs row)."
+                ),
+                sum_of=tuple(
+                    MetricQuery(
+                        f"m{i}",
+                        CUSTOM_NAMESPACE,
+                        observability.MetricName.EXTERNAL_THROTTLED.value,
+                        external_dimensions(naming, api, caller),
+                    )
+                    for i, caller in enumerate(callers, start=1)
+                ),
+                threshold=THROTTLING_ALARM_THRESHOLD,
+                comparison="GreaterThanOrEqualToThreshold",
+                evaluation_periods=THROTTLING_ALARM_PERIODS,
+                datapoints_to_alarm=THROTTLING_ALARM_DATAPOINTS,
             )
         )
     for group in schedule_groups(naming):
@@ -408,6 +498,38 @@ def _table_row(table: catalog.Table, naming: Naming, region: str) -> list[Widget
     ]
 
 
+def _external_api_row(
+    api: str, callers: tuple[str, ...], naming: Naming, stack_config: StackConfig, region: str
+) -> list[Widget]:
+    """Calls, throttled answers and retries of one API per calling function, per minute; AlphaVantage against the plan."""
+    per_function = [
+        _metric(
+            CUSTOM_NAMESPACE,
+            metric.value,
+            external_dimensions(naming, api, caller),
+            label=f"{caller} {metric.value}",
+            id=f"{metric.value.lower()}{i}",
+        )
+        for metric in EXTERNAL_METRICS
+        for i, caller in enumerate(callers)
+    ]
+    calls = ",".join(f"{observability.MetricName.EXTERNAL_CALLS.value.lower()}{i}" for i in range(len(callers)))
+    total = [{"expression": f"SUM([{calls}])", "label": f"{api} calls, all functions", "id": "total"}]
+    # The plan's rate only applies to AlphaVantage (signal9:alphaVantage.requestsPerMinute).
+    plan = stack_config.alphaVantage.requestsPerMinute if api == "alphavantage" else None
+    annotations = {"horizontal": [{"label": "plan rate (requests/min)", "value": plan}]} if plan else {}
+    return [
+        _metric_widget(
+            f"External API {api}: calls, throttled, retries per minute",
+            region,
+            [*per_function, total],
+            width=GRID_WIDTH,
+            period=EXTERNAL_PERIOD_SECONDS,
+            **({"annotations": annotations} if annotations else {}),
+        )
+    ]
+
+
 def _schedules_markdown(naming: Naming, stack_config: StackConfig) -> str:
     lines = [
         f"## Schedules (group `{naming.schedule_group}`, timezone {stack_config.timezone})",
@@ -496,6 +618,14 @@ def dashboard_body(naming: Naming, stack_config: StackConfig, region: str) -> di
                 width=GRID_WIDTH,
             )
         ],
+        [
+            _text_widget(
+                "## External APIs\nRequests per minute by function (ExternalCalls), answers that said slow down "
+                "(ExternalThrottled) and retried requests (ExternalRetries). Runbook for sustained AlphaVantage "
+                "throttling: docs/runbooks/alphavantage-throttling.md."
+            )
+        ],
+        *(_external_api_row(api, callers, naming, stack_config, region) for api, callers in external_apis().items()),
         [_text_widget("## Dead-letter queues")],
         [
             _metric_widget(

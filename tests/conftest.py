@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from functions.shared import aws as shared_aws
+from functions.shared import pacing, retry
 from functions.shared.observability import logger
 from signal9.awsapi import create_table_request, point_in_time_recovery_request
 from signal9.catalog import STACKS
+from signal9.fakes.alphavantage import AlphaVantageFake
+from signal9.fakes.server import FakeServer, serving
 from signal9.mockrun import ProgramRun, run_program
+from tests.av_support import ManualClock
+
+# The AlphaVantage fake's clock starts here (a Monday afternoon in New York).
+ALPHAVANTAGE_START = datetime(2026, 11, 2, 20, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +78,36 @@ def log_lines() -> Iterator[io.StringIO]:
     previous = handler.setStream(buffer)
     yield buffer
     handler.setStream(previous)
+
+
+@pytest.fixture(autouse=True)
+def fresh_clients() -> Iterator[None]:
+    """Cached clients and secrets must not outlive one moto session."""
+    shared_aws.reset_clients()
+    yield
+    shared_aws.reset_clients()
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Backoff delays are recorded instead of slept."""
+    recorded: list[float] = []
+    monkeypatch.setattr(retry, "pause", recorded.append)
+    return recorded
+
+
+@pytest.fixture
+def alphavantage() -> Iterator[FakeServer]:
+    """The AlphaVantage fake on 127.0.0.1, its clock a ManualClock that PollenateAsset's pacing sleeps on.
+
+    Pacing waits advance the shared clock instead of the wall clock, so tests never really wait
+    and the fake's per-minute window sees the paced times. ``server.service`` is the fake.
+    """
+    clock = ManualClock.at(ALPHAVANTAGE_START)
+    previous = pacing.clock()
+    pacing.use_clock(clock)
+    try:
+        with serving(AlphaVantageFake(40, clock=clock)) as server:
+            yield server
+    finally:
+        pacing.use_clock(previous)

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +25,7 @@ from components.function_fleet import environment_variables
 from functions.shared.events import SOURCE
 from functions.shared.scheduled import delivered_input, scheduler_input_json
 from signal9 import catalog
-from signal9.config import parse
+from signal9.config import StackConfig, parse
 from signal9.emulator.smoke import LambdaContext
 from signal9.naming import Naming
 
@@ -87,12 +90,23 @@ def scheduled_event(time: datetime | str, attempt: int = 1) -> dict[str, Any]:
 class Fleet:
     """The deployed environment, in moto: tables, bus (+ capture queue), secrets."""
 
-    def __init__(self, tables: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(
+        self,
+        tables: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch,
+        *,
+        alphavantage_url: str | None = None,
+        stack_config: StackConfig = STACK_CONFIG,
+    ) -> None:
         self.tables = tables
+        self.stack_config = stack_config
         self._monkeypatch = monkeypatch
         self.dynamodb = boto3.resource("dynamodb")
         self.secretsmanager = boto3.client("secretsmanager")
-        self.secret_arns = {name: self.put_secret(name, value) for name, value in SECRET_VALUES.items()}
+        secrets = dict(SECRET_VALUES)
+        if alphavantage_url:  # the local fake stands in for AlphaVantage
+            secrets["alphavantage"] = {**secrets["alphavantage"], "baseUrl": alphavantage_url}
+        self.secret_arns = {name: self.put_secret(name, value) for name, value in secrets.items()}
         events = boto3.client("events")
         sqs = boto3.client("sqs")
         events.create_event_bus(Name=BUS)
@@ -123,7 +137,7 @@ class Fleet:
         variables = environment_variables(
             function,
             Naming(STAGE_NAME),
-            STACK_CONFIG,
+            self.stack_config,
             table_names=self.tables,
             secret_arns=self.secret_arns,
             event_bus_name=BUS,
@@ -136,12 +150,16 @@ class Fleet:
 
     def invoke(self, function_name: str, event: Any) -> Any:
         """Call ``functions.<package>.handler.handler`` with the function's environment and a context."""
+        return self.handler(function_name)(event)
+
+    def handler(self, function_name: str) -> Callable[[Any], Any]:
+        """The function's handler, its environment set for the process (so many threads may call it)."""
         function = catalog.function(function_name)
         self._clear_environment()
         for key, value in self.environment(function).items():
             self._monkeypatch.setenv(key, value)
         handler: Handler = importlib.import_module(f"functions.{function.package}.handler").handler
-        return handler(event, context_for(function))
+        return lambda event: handler(event, context_for(function))
 
     def _clear_environment(self) -> None:
         """Drop another function's variables so a handler sees only its own."""
@@ -160,3 +178,38 @@ class Fleet:
             for message in messages:
                 events.append(json.loads(message["Body"]))
                 self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@dataclass
+class WriteCounter:
+    """DynamoDB items a client writes, by physical table (BatchWriteItem and transactions item by item)."""
+
+    OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+
+    by_table: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def on(cls, client: Any) -> WriteCounter:
+        """A counter of every write ``client`` (the handlers' DynamoDB client) sends from now on."""
+        counter = cls()
+        for operation in cls.OPERATIONS:
+            client.meta.events.register(f"provide-client-params.dynamodb.{operation}", counter)
+        return counter
+
+    def __call__(self, params: dict[str, Any], **kwargs: Any) -> None:
+        items: Counter[str] = Counter()
+        if "TableName" in params:
+            items[params["TableName"]] += 1
+        for table, requests in params.get("RequestItems", {}).items():
+            items[table] += len(requests)
+        for item in params.get("TransactItems", []):
+            items[next(iter(item.values()))["TableName"]] += 1
+        with self.lock:
+            self.by_table.update(items)
+
+    def take(self) -> Counter[str]:
+        """The counts so far, and start again from zero."""
+        with self.lock:
+            taken, self.by_table = self.by_table, Counter()
+        return taken

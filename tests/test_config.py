@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +156,61 @@ def test_prod_must_keep_tables_protected_and_retained() -> None:
     assert "prod must keep {'deletionProtection': True, 'retainOnDelete': True}" in str(error.value)
     # Other stacks choose freely.
     assert not config.parse({}, "Pulumi.dev.yaml").protection.deletionProtection
+
+
+# ---------------------------------------------------------------------------- the AlphaVantage plan
+
+
+def test_alpha_vantage_plan_defaults_and_pacing_arithmetic() -> None:
+    plan = config.parse({}, "Pulumi.dev.yaml").alphaVantage
+    assert (plan.requestsPerMinute, plan.pollenationConcurrency, plan.collectorHeadroomPerMinute) == (75, 5, 5)
+    # 75/min minus 5 for the other AlphaVantage collectors minus 1 boundary request per environment.
+    assert plan.pollenation_budget == 65
+    assert plan.interval_seconds == pytest.approx(5 * 60 / 65)
+    # Worst case in any 60 s window: each of the 5 environments lands 60/interval (13) + 1 requests.
+    per_environment = math.floor(round(60 / plan.interval_seconds, 9))
+    assert per_environment == 13
+    assert plan.paced_concurrency * (per_environment + 1) + plan.collectorHeadroomPerMinute <= plan.requestsPerMinute
+    # A busy earnings day (300 symbols * 5 calls) drains in ~23 minutes, within the hour Lambda keeps events.
+    assert plan.drain_seconds(300) == pytest.approx(300 * 5 * 60 / 65)
+    assert plan.drain_seconds(300) < catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS
+
+
+def test_unset_pollenation_concurrency_paces_for_a_new_accounts_whole_quota() -> None:
+    plan = config.parse({"alphaVantage": {"pollenationConcurrency": None}}, "Pulumi.dev.yaml").alphaVantage
+    assert plan.paced_concurrency == config.NEW_ACCOUNT_CONCURRENCY == 10
+    assert plan.interval_seconds == pytest.approx(10 * 60 / (75 - 5 - 10))
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            {"alphaVantage": {"requestsPerMinute": 10}},
+            'Pulumi.staging.yaml: signal9:alphaVantage = {"requestsPerMinute": 10}: requestsPerMinute 10 leaves no '
+            "requests for PollenateAsset after collectorHeadroomPerMinute 5 and one per concurrent pollenation (5)",
+        ),
+        (
+            {"regularPollenationBatchSize": 1000},
+            "Pulumi.staging.yaml: signal9:alphaVantage = (not set): 1000 pollenations queued at once (max of "
+            "busyDayPollenations and regularPollenationBatchSize) take 4615 s at 65 requests/min, longer than the "
+            "3600 s Lambda keeps an event",
+        ),
+        (
+            {"functions": {"PollenateAsset": {"timeoutSeconds": 20}}},
+            "Pulumi.staging.yaml: signal9:alphaVantage = (not set): one pollenation waits 23 s for its 5 paced "
+            "requests, not less than PollenateAsset's timeout of 20 s",
+        ),
+        (
+            {"alphaVantage": {"pollenationConcurrency": 0}},
+            "Pulumi.staging.yaml: signal9:alphaVantage.pollenationConcurrency = 0: must be greater than or equal to 1",
+        ),
+        (
+            {"alphaVantage": {"requestPerMinute": 75}},
+            "Pulumi.staging.yaml: signal9:alphaVantage.requestPerMinute = 75: unknown key",
+        ),
+    ],
+)
+def test_alpha_vantage_plan_errors_name_the_file_the_key_and_the_arithmetic(raw: dict[str, Any], expected: str) -> None:
+    (line,) = problems(raw)
+    assert line.startswith(expected), line

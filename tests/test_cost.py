@@ -143,3 +143,29 @@ def test_dev_stays_under_five_dollars_and_pays_for_one_key(dev: ProgramRun) -> N
     (key,) = [item for item in result.items if item.item == "customer managed keys"]
     assert key.quantity == 1
     assert result.total < 5
+
+
+def test_collector_volumes_use_the_benchmarks_recorded_figures() -> None:
+    volumes = cost.load_volumes()
+    assert volumes["source"] == "benchmarks/pollenation_chain.py --write"  # measured, not assumed
+    measured = volumes["PollenateAsset"]
+    # A first pollenation writes far more than a repeat (which writes only overview + pollenation rows).
+    assert measured["writes_per_pollenation_first"] > measured["writes_per_pollenation_new_quarter"]
+    assert measured["writes_per_pollenation_new_quarter"] > measured["writes_per_pollenation_repeat"]
+    assert cost.WORKLOADS["PollenateAsset"].write_units == measured["writes_per_pollenation_new_quarter"]
+    config = parse({"regularPollenationBatchSize": 50}, "Pulumi.test.yaml")
+    (pollenate,) = [v for v in cost.collector_volumes(config) if v.name == "PollenateAsset"]
+    pollenations_per_day = cost.invocations(config)["PollenateAsset"] / cost.DAYS_PER_MONTH
+    assert pollenate.writes_per_day == pytest.approx(
+        pollenations_per_day * measured["writes_per_pollenation_new_quarter"]
+    )
+    assert pollenate.source.startswith("measured")
+    # Only functions that write to a table appear, each once.
+    assert {v.name for v in cost.collector_volumes(config)} == {f.name for f in catalog.FUNCTIONS if f.writes}
+
+
+def test_cost_doc_shows_each_stacks_collector_volumes() -> None:
+    text = cost.DOC.read_text()
+    for stack in catalog.STACKS:
+        assert f"Collector volumes, stack `{stack}`:" in text
+    assert "Statement rows per pollenation" in text and "News items per hour" in text

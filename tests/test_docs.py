@@ -18,6 +18,7 @@ RUNBOOKS = {
     "throttling.md",
     "rotating-credentials.md",
     "sunday-maintenance.md",
+    "alphavantage-throttling.md",
 }
 OWNED = [
     DOCS / "architecture.md",
@@ -108,6 +109,8 @@ def test_runbooks_exist_and_name_their_signals() -> None:
     assert "-throttles" in text["throttling.md"]
     assert "pulumi config set --secret" in text["rotating-credentials.md"]
     assert catalog.DEFAULT_TIMEZONE in text["sunday-maintenance.md"]
+    for alarm in ("-alphavantage-throttling", "-PollenateAsset-event-age", "signal9:alphaVantage.requestsPerMinute"):
+        assert alarm in text["alphavantage-throttling.md"], alarm
     for name in catalog.scheduled_functions():
         assert name.name in text["failed-scheduled-run.md"]
 

@@ -113,6 +113,7 @@ def tuned() -> ProgramRun:
     values["signal9:functions"] = json.dumps(functions)
     values["signal9:regularPollenationBatchSize"] = "250"
     values["signal9:powertoolsLayerVersion"] = "31"
+    values["signal9:alphaVantage"] = json.dumps({"pollenationConcurrency": None, "requestsPerMinute": 150})
     values["aws:region"] = "eu-west-1"
     return run_program("dev", config=values)
 
@@ -234,8 +235,31 @@ def test_secret_variables_carry_arns_never_values(plans: dict[str, ProgramRun]) 
 def test_every_catalog_setting_is_a_stack_config_key() -> None:
     for function in catalog.FUNCTIONS:
         for setting in function.settings:
-            assert setting in StackConfig.model_fields, (function.name, setting)
+            # A key of the stack file, or a value the config derives from its keys.
+            derived = isinstance(getattr(StackConfig, setting, None), property)
+            assert setting in StackConfig.model_fields or derived, (function.name, setting)
     assert catalog.function("TriggerRegularPollenation").settings == ("regularPollenationBatchSize",)
+
+
+def test_pollenate_asset_reserves_the_configured_concurrency_and_gets_its_pacing_interval(
+    plans: dict[str, ProgramRun], tuned: ProgramRun
+) -> None:
+    interval = env.setting_variable("pollenationRequestIntervalSeconds")
+    for run in plans.values():
+        plan = stack_config(run).alphaVantage
+        for function in catalog.FUNCTIONS:
+            inputs = fleet_function(run, function).plain_inputs
+            if function.name == "PollenateAsset":
+                assert inputs["reservedConcurrentExecutions"] == plan.pollenationConcurrency == 5
+                # 5 environments * 60 s / (75 - 5 headroom - 5 boundary slack) requests per minute
+                assert float(variables(fleet_function(run, function))[interval]) == pytest.approx(300 / 65)
+            else:
+                assert "reservedConcurrentExecutions" not in inputs, function.name
+                assert interval not in variables(fleet_function(run, function)), function.name
+    # pollenationConcurrency: null reserves nothing; pacing then assumes a new account's 10.
+    pollenate = fleet_function(tuned, catalog.function("PollenateAsset"))
+    assert "reservedConcurrentExecutions" not in pollenate.plain_inputs
+    assert float(variables(pollenate)[interval]) == pytest.approx(10 * 60 / (150 - 5 - 10))
 
 
 # ---------------------------------------------------------------------------- IAM

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,7 +15,7 @@ from boto3.dynamodb.conditions import Key
 from pydantic import ValidationError
 
 from functions.shared import aws as shared_aws
-from functions.shared import clock, retry
+from functions.shared import clock
 from functions.shared.clock import new_york_offset
 from functions.shared.credentials import (
     AlpacaCredentials,
@@ -35,6 +34,7 @@ from functions.shared.scheduled import ScheduledInvocation, scheduler_input_json
 from functions.shared.secret_fields import PLACEHOLDER_VALUE
 from functions.sync_assets import handler as sync_assets_handler
 from signal9 import catalog
+from signal9.fakes.server import FakeServer
 from tests.handler_support import BATCH_SIZE, BUS, SECRET_VALUES, Fleet, eventbridge_event, scheduled_event
 
 # 2026-11-03 01:30 UTC is still Monday 2 November in New York.
@@ -47,34 +47,21 @@ SYNC_FUNCTIONS = ("SyncAssets", "SyncEarningsCalendar", "SyncNewsSentiment")
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 
-@pytest.fixture(autouse=True)
-def fresh_clients() -> Iterator[None]:
-    """Cached clients and secrets must not outlive one moto session."""
-    shared_aws.reset_clients()
-    yield
-    shared_aws.reset_clients()
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Backoff delays are recorded instead of slept."""
-    recorded: list[float] = []
-    monkeypatch.setattr(retry, "pause", recorded.append)
-    return recorded
-
-
 def refuse_scan(**kwargs: Any) -> None:
     raise AssertionError("handlers must Query or GetItem, never Scan")
 
 
 @pytest.fixture
-def fleet(moto_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, sleeps: list[float]) -> Fleet:
+def fleet(
+    moto_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, sleeps: list[float], alphavantage: FakeServer
+) -> Fleet:
     """The environment, with every Scan through the handlers' DynamoDB client made to fail.
 
     (The test's own ``Fleet.rows`` scans through a separate client to inspect the tables.)
+    AlphaVantage is the local fake (PollenateAsset collects from it).
     """
     shared_aws.dynamodb().meta.client.meta.events.register("before-call.dynamodb.Scan", refuse_scan)
-    return Fleet(moto_tables, monkeypatch)
+    return Fleet(moto_tables, monkeypatch, alphavantage_url=alphavantage.url)
 
 
 def test_handlers_cannot_scan(fleet: Fleet) -> None:
@@ -233,7 +220,12 @@ def test_pollenate_records_a_new_row_and_retires_the_previous_one_from_the_index
 
     result = fleet.invoke("PollenateAsset", pollenation_event())
 
-    assert result == {"symbol": "AAPL", "recorded": True, "collected": [], "emitted": 0}
+    assert (result["symbol"], result["recorded"], result["collection"], result["emitted"]) == (
+        "AAPL",
+        True,
+        "collected",
+        0,
+    )
     rows = sorted(fleet.rows("assets"), key=lambda r: r["lastPollenationDate"])
     assert [r["lastPollenationDate"] for r in rows] == ["2026-10-01T20:00:00.000Z", "2026-11-02T20:00:00.000Z"]
     previous, latest = rows

@@ -158,6 +158,50 @@ def test_dashboard_graphs_queues_schedules_rules_and_tables_with_real_dimensions
 SPEC_OPERATIONS = {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"}
 
 
+def test_external_api_widgets_track_calls_throttles_and_retries_per_api_and_function(
+    plans: dict[str, ProgramRun],
+) -> None:
+    expected_callers = {
+        "alpaca": {"SyncAssets"},
+        "alphavantage": {"SyncEarningsCalendar", "SyncNewsSentiment", "PollenateAsset"},
+    }
+    for stack, run in plans.items():
+        widgets = {w["properties"].get("title", ""): w for w in body(run)["widgets"]}
+        for api, callers in expected_callers.items():
+            widget = widgets[f"External API {api}: calls, throttled, retries per minute"]["properties"]
+            assert widget["period"] == 60  # the plan's rate is per minute
+            rows = metric_rows({"widgets": [{"type": "metric", "properties": widget}]})
+            for caller in callers:
+                for metric in ("ExternalCalls", "ExternalThrottled", "ExternalRetries"):
+                    dimensions = {"service": caller, "stage": stack, "api": api}
+                    assert has_metric(rows, "Signal9", metric, dimensions), (stack, api, caller, metric)
+            (total,) = [row[0] for row in widget["metrics"] if "expression" in row[0]]
+            assert total["expression"].startswith("SUM([") and total["expression"].count("externalcalls") == len(
+                callers
+            )
+        plan = widgets["External API alphavantage: calls, throttled, retries per minute"]["properties"]["annotations"]
+        rate = StackConfig.model_validate({}).alphaVantage.requestsPerMinute
+        assert plan["horizontal"][0]["value"] == rate == 75
+
+
+def test_sustained_alphavantage_throttling_alarms_on_every_caller(dev: ProgramRun) -> None:
+    alarm = dev.named("alphavantage-throttling-alarm").inputs
+    assert (alarm["evaluationPeriods"], alarm["datapointsToAlarm"], alarm["threshold"]) == (5, 3, 5)
+    queries = {q["id"]: q for q in alarm["metricQueries"]}
+    sums = [q for q in queries.values() if "expression" in q]
+    assert len(sums) == 1 and sums[0]["returnData"] is True
+    watched = {
+        q["metric"]["dimensions"]["service"]
+        for q in queries.values()
+        if "metric" in q
+        and q["metric"]["metricName"] == "ExternalThrottled"
+        and q["metric"]["dimensions"]["api"] == "alphavantage"
+        and q["metric"]["namespace"] == "Signal9"
+    }
+    assert watched == {"SyncEarningsCalendar", "SyncNewsSentiment", "PollenateAsset"}
+    assert "alphavantage-throttling.md" in alarm["alarmDescription"]
+
+
 def test_throttled_requests_cover_exactly_the_granted_operations(dev: ProgramRun) -> None:
     # Every table is both read and written by some function (SPEC's matrix), so each gets all seven.
     rows = metric_rows(body(dev))
@@ -212,17 +256,20 @@ DEV_LOG_GROUPS = sorted(
 
 def expected_alarm_names(naming: Naming) -> set[str]:
     per_function = {
-        f"{naming.prefix}-{f}-{kind}" for f in catalog.FUNCTION_NAMES for kind in ("errors", "throttles", "dlq-depth")
+        f"{naming.prefix}-{f.name}-{kind}"
+        for f in catalog.FUNCTIONS
+        for kind in ("errors", "event-age" if f.paced else "throttles", "dlq-depth")
     }
     rules = {f"{naming.prefix}-{e.detail_type}-rule-delivery-failures" for e in catalog.EVENTS}
     schedules = {f"{naming.prefix}-schedules-delivery-failures"} if catalog.SCHEDULE_NAMES else set()
-    return per_function | rules | schedules
+    throttling = {f"{naming.prefix}-{api}-throttling" for api in dashboard.THROTTLING_ALARM_APIS}
+    return per_function | rules | schedules | throttling
 
 
 def test_alarm_set_is_complete(plans: dict[str, ProgramRun]) -> None:
     for stack, run in plans.items():
         names = [a.inputs["name"] for a in run.of_type(ALARM)]
-        assert len(names) == 3 * len(catalog.FUNCTIONS) + len(catalog.EVENTS) + 1 == 24
+        assert len(names) == 3 * len(catalog.FUNCTIONS) + len(catalog.EVENTS) + 1 + 1 == 25
         assert set(names) == expected_alarm_names(Naming(stack))
 
 
@@ -251,11 +298,21 @@ def test_single_metric_alarms_watch_the_right_resource(dev: ProgramRun) -> None:
             {"FunctionName": naming.function(function)},
         )
         assert (errors["threshold"], errors["comparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
-        throttles = dev.named(f"{function}-throttles-alarm").inputs
-        assert (
-            throttles["metricName"] == "Throttles"
-            and throttles["evaluationPeriods"] == throttles["datapointsToAlarm"] == 3
-        )
+        if catalog.function(function).paced:
+            # Throttled by design while a burst drains (reserved concurrency): watch the events' age instead.
+            age = dev.named(f"{function}-event-age-alarm").inputs
+            assert (age["metricName"], age["statistic"], age["dimensions"]) == (
+                "AsyncEventAge",
+                "Maximum",
+                {"FunctionName": naming.function(function)},
+            )
+            assert age["threshold"] == 0.75 * catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS * 1000  # milliseconds
+        else:
+            throttles = dev.named(f"{function}-throttles-alarm").inputs
+            assert (
+                throttles["metricName"] == "Throttles"
+                and throttles["evaluationPeriods"] == throttles["datapointsToAlarm"] == 3
+            )
         depth = dev.named(f"{function}-dlq-depth-alarm").inputs
         assert (depth["namespace"], depth["metricName"], depth["statistic"]) == (
             "AWS/SQS",
@@ -373,6 +430,7 @@ def test_observability_doc_covers_every_metric_alarm_kind_and_query() -> None:
             generic = generic.replace(function, "<Function>")
         for event in catalog.EVENTS:
             generic = generic.replace(event.detail_type, "<detailType>")
+        generic = generic.replace("<Function>-event-age", "PollenateAsset-event-age")
         assert f"`{generic}`" in text, f"alarm {generic} is not documented"
     for query in dashboard.saved_queries(Naming("<stack>")):
         assert f"`{query.name}`" in text

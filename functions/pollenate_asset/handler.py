@@ -1,8 +1,21 @@
 """PollenateAsset (rule on pollenationNeeded): refresh one asset's foundational data.
 
 Order: validate the event (a malformed one raises before anything is written), collect
-(the Phase 2 seam :func:`collect_foundational_data`), record the pollenation in
-``assets``, and for reason ``earnings`` emit ``earningsProcessed``.
+(:func:`collect_foundational_data`), record the pollenation in ``assets``, and for reason
+``earnings`` emit ``earningsProcessed``, so that event always follows the written data.
+
+Collection calls AlphaVantage ``OVERVIEW``, ``EARNINGS``, ``INCOME_STATEMENT``,
+``BALANCE_SHEET`` and ``CASH_FLOW`` for the symbol, paced under the plan's rate
+(``functions.shared.pacing``), validates all five responses and only then writes
+(``fundamentals.py``: every field kept, numbers as numbers, sort key
+``fiscal_date_ending = "<date>#<annual|quarterly>"`` so both periods of a fiscal date are
+kept). Statement rows are compared with what the table holds (one Query per table) and only
+new or changed rows are written; ``companyOverview`` gets one row per collection day
+(``last_updated``, the New York date). An unknown symbol (``{}``) or a refused one
+(``Error Message``) writes no data and is recorded on the pollenation row
+(``collection``/``collectionError``), not retried. Throttling is retried by the client
+with backoff; when it persists, or a response is malformed, the invocation fails before
+any write and Lambda's async retries end in the DLQ.
 
 ``assets`` schema (key ``symbol`` + ``lastPollenationDate``): one row per pollenation,
 kept forever as history. The newest row of a symbol is its current state; recording a
@@ -20,50 +33,99 @@ earnings event still run, so a retry after a partial failure completes the work.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from functions.shared.clock import iso_utc, utc_now
+from functions.pollenate_asset.fundamentals import DATASETS, Dataset, changed, validate
+from functions.shared.alphavantage import AlphaVantageClient, BadRequestError, SymbolNotFoundError
+from functions.shared.clock import iso_utc, market_date, utc_now
+from functions.shared.credentials import AlphaVantageCredentials, load_credentials
 from functions.shared.dynamo import Item, query, table
 from functions.shared.events import EarningsProcessed, PollenationNeeded
-from functions.shared.observability import MetricName, count, instrumented, logger, phase2_placeholder
+from functions.shared.observability import MetricName, count, instrumented, logger
+from functions.shared.pacing import environment_pacer
 from functions.shared.publisher import publish
 
 KEY = ("symbol", "lastPollenationDate")
-BOOKKEEPING = ("pollenationReason", "earningsDate", "recordedAt", "supersededAt")
+BOOKKEEPING = ("pollenationReason", "earningsDate", "recordedAt", "supersededAt", "collection", "collectionError")
+STATEMENT_SORT_KEY = "fiscal_date_ending"
 
 
-def collect_foundational_data(symbol: str) -> list[str]:
-    """PHASE 2 SEAM: fetch overview, earnings and the three statements for ``symbol``.
+@dataclass(frozen=True)
+class Collection:
+    """What collecting one symbol did: ``collected``, ``symbolNotFound`` or ``badSymbol``; rows written per table."""
 
-    Phase 2 plugs the AlphaVantage collector in here (credentials via
-    ``load_credentials(AlphaVantageCredentials)``, calls via ``retry_call``, writes to the
-    five foundational tables) and returns the tables it refreshed. Phase 1 collects nothing.
-    """
-    phase2_placeholder("collecting foundational data (overview, earnings, statements)", symbol=symbol)
-    return []
+    status: str
+    written: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+    def attributes(self) -> Item:
+        """What the pollenation row records about it."""
+        return {"collection": self.status} | ({"collectionError": self.error} if self.error else {})
+
+
+def collect_foundational_data(symbol: str) -> Collection:
+    """Fetch and validate all five datasets of ``symbol``, then write the new and changed rows."""
+    client = AlphaVantageClient(load_credentials(AlphaVantageCredentials), pacer=environment_pacer())
+    collected_on = market_date(utc_now()).isoformat()
+    fetched: list[tuple[Dataset, list[Item]]] = []
+    for dataset in DATASETS:
+        try:
+            document = client.json(dataset.function, symbol=symbol)
+        except (SymbolNotFoundError, BadRequestError) as error:
+            # Permanent for this symbol: retrying would only spend the plan's requests.
+            status = "symbolNotFound" if isinstance(error, SymbolNotFoundError) else "badSymbol"
+            logger.warning("symbol not collected", extra={"collection": status, "function": dataset.function})
+            count(MetricName.SYMBOLS_NOT_COLLECTED)
+            return Collection(status, error=str(error))
+        fetched.append((dataset, validate(dataset, symbol, document, collected_on)))
+    written = {dataset.table: _write(dataset, symbol, rows) for dataset, rows in fetched}
+    count(MetricName.FOUNDATIONAL_ROWS_WRITTEN, sum(written.values()))
+    return Collection("collected", written)
+
+
+def _write(dataset: Dataset, symbol: str, rows: list[Item]) -> int:
+    """Write ``rows`` that differ from the stored ones (all of them for the overview); how many."""
+    handle = table(dataset.table)
+    if dataset.statements:
+        stored = query(handle, KeyConditionExpression=Key("symbol").eq(symbol))
+        rows = changed(rows, stored, STATEMENT_SORT_KEY)
+    with handle.batch_writer() as batch:  # BatchWriteItem, unprocessed items re-sent
+        for row in rows:
+            batch.put_item(Item=row)
+    return len(rows)
 
 
 @instrumented
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     request = PollenationNeeded.from_event(event)
     logger.append_keys(symbol=request.symbol, reason=request.reason)
-    collected = collect_foundational_data(request.symbol)
-    recorded = record_pollenation(request)
+    collection = collect_foundational_data(request.symbol)
+    recorded = record_pollenation(request, collection.attributes())
     emitted = 0
     if request.reason == "earnings" and request.earningsDate is not None:
         emitted = publish(
             [EarningsProcessed(symbol=request.symbol, earningsDate=request.earningsDate, processedAt=utc_now())]
         )
-    logger.info("pollenation finished", extra={"recorded": recorded, "collected": collected})
-    return {"symbol": request.symbol, "recorded": recorded, "collected": collected, "emitted": emitted}
+    logger.info(
+        "pollenation finished",
+        extra={"recorded": recorded, "collection": collection.status, "written": collection.written},
+    )
+    return {
+        "symbol": request.symbol,
+        "recorded": recorded,
+        "collection": collection.status,
+        "written": collection.written,
+        "emitted": emitted,
+    }
 
 
-def record_pollenation(request: PollenationNeeded) -> bool:
-    """Write the new pollenation row (see the module docstring); False when nothing was written."""
+def record_pollenation(request: PollenationNeeded, outcome: Item | None = None) -> bool:
+    """Write the new pollenation row (see the module docstring), with ``outcome`` attributes; False when nothing was written."""
     assets = table("assets")
     pollenated_at = iso_utc(request.requestedAt)
     latest = next(
@@ -73,7 +135,7 @@ def record_pollenation(request: PollenationNeeded) -> bool:
         return _skipped("already recorded or superseded", latest)
     row: Item = {k: v for k, v in (latest or {}).items() if k not in (*KEY, *BOOKKEEPING)}
     row |= {"symbol": request.symbol, "lastPollenationDate": pollenated_at, "pollenationReason": request.reason}
-    row |= {"recordedAt": iso_utc(utc_now())}
+    row |= {"recordedAt": iso_utc(utc_now())} | (outcome or {})
     if request.earningsDate is not None:
         row["earningsDate"] = request.earningsDate.isoformat()
     if latest is None:

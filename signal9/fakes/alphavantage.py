@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from signal9.fakes.fundamentals import FUNDAMENTAL_FUNCTIONS
 from signal9.fakes.server import (
     Clock,
     FakeRequest,
@@ -494,6 +495,5 @@ def _first(articles: Iterator[Article], wanted: Callable[[Article], bool], limit
 DEFAULT_FUNCTIONS: dict[str, FunctionHandler] = {
     "EARNINGS_CALENDAR": earnings_calendar,
     "NEWS_SENTIMENT": news_sentiment,
-    # Fundamentals (OVERVIEW, EARNINGS, INCOME_STATEMENT, BALANCE_SHEET, CASH_FLOW) register here,
-    # from signal9/fakes/fundamentals.py, with one line: **FUNDAMENTAL_FUNCTIONS,
+    **FUNDAMENTAL_FUNCTIONS,  # OVERVIEW, EARNINGS, INCOME_STATEMENT, BALANCE_SHEET, CASH_FLOW
 }

@@ -143,6 +143,17 @@ class FakeServer:
             )
 
 
+def busiest_window(times: list[float], seconds: float = 60.0) -> int:
+    """The most of ``times`` inside any window ``(t - seconds, t]`` (a per-minute rate limit's window)."""
+    ordered = sorted(times)
+    best, start = 0, 0
+    for end, moment in enumerate(ordered):
+        while ordered[start] <= moment - seconds:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
 @contextmanager
 def serving(service: FakeService) -> Iterator[FakeServer]:
     """``with serving(service) as server:`` ``server.url`` answers until the block ends."""

@@ -1,0 +1,236 @@
+"""AlphaVantage fundamentals for the fake: OVERVIEW, EARNINGS, INCOME_STATEMENT, BALANCE_SHEET, CASH_FLOW.
+
+Shapes follow apis.md B3-B7: every value a JSON string, ``"None"`` for missing values
+(OVERVIEW also ``"-"`` and ``"0"``), reports newest first, statements as
+``{symbol, annualReports, quarterlyReports}`` and earnings as
+``{symbol, annualEarnings, quarterlyEarnings}``. A company's fiscal year ends on one of
+its quarter ends, so its annual and quarterly reports share fiscal dates (the collector
+must keep both). An unknown symbol answers ``{}``; a symbol listed in
+:attr:`FundamentalsKnobs.bad_symbols` (or none at all) answers the ``Error Message`` body.
+
+Everything is a deterministic function of the company (``universe.rng``) and the fiscal
+date, so repeated calls return identical documents; :attr:`FundamentalsKnobs.new_quarters`
+says a company has reported N more quarters since, which adds reports at the head of
+each list and leaves the older ones unchanged.
+"""
+
+from __future__ import annotations
+
+import calendar
+import random
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from functions.pollenate_asset.fundamentals import (
+    BALANCE_SHEET_FIELDS,
+    CASH_FLOW_FIELDS,
+    INCOME_STATEMENT_FIELDS,
+    LEGACY_SPELLINGS,
+    OVERVIEW_FIELDS,
+    OVERVIEW_TEXT_FIELDS,
+)
+from signal9.fakes.server import FakeRequest, FakeResponse, json_response
+from signal9.fakes.universe import Company, rng
+
+if TYPE_CHECKING:
+    from signal9.fakes.alphavantage import AlphaVantageFake
+
+# The latest fiscal quarter every company has reported, before any ``new_quarters``.
+LATEST_QUARTER = date(2026, 9, 30)
+ANNUAL_REPORTS = 5
+QUARTERLY_REPORTS = 20
+# Share of statement values reported as "None" (as real statements leave many lines empty).
+NONE_SHARE = 0.08
+
+LEGACY_OTHER_NON_CURRENT_ASSETS = next(iter(LEGACY_SPELLINGS))  # apis.md B5: the 2021 spelling
+SECTORS = ("TECHNOLOGY", "FINANCE", "LIFE SCIENCES", "MANUFACTURING", "ENERGY & TRANSPORTATION", "TRADE & SERVICES")
+
+Document = dict[str, Any]
+
+
+@dataclass
+class FundamentalsKnobs:
+    """Per-fake switches for tests and benchmarks (see :func:`knobs`)."""
+
+    legacy_balance_sheet_spelling: bool = False
+    """Spell ``otherNonCurrentAssets`` the 2021 way, ``otherNonCurrrentAssets``."""
+    bad_symbols: set[str] = field(default_factory=set)
+    """Symbols answered with the ``Error Message`` body instead of ``{}``/data."""
+    new_quarters: dict[str, int] = field(default_factory=dict)
+    """Symbol -> quarters reported since ``LATEST_QUARTER`` (new reports at the head of each list)."""
+
+
+_KNOBS: weakref.WeakKeyDictionary[Any, FundamentalsKnobs] = weakref.WeakKeyDictionary()
+
+
+def knobs(fake: object) -> FundamentalsKnobs:
+    """The fundamentals switches of one fake instance (defaults until a test changes them)."""
+    return _KNOBS.setdefault(fake, FundamentalsKnobs())
+
+
+# ------------------------------------------------------------------------------ dates
+
+
+def _quarter_end(index: int) -> date:
+    """The quarter end ``index`` quarters after ``LATEST_QUARTER`` (negative: before)."""
+    months = LATEST_QUARTER.year * 12 + LATEST_QUARTER.month - 1 + 3 * index
+    year, month = divmod(months, 12)
+    return date(year, month + 1, calendar.monthrange(year, month + 1)[1])
+
+
+def _fiscal_year_end_month(company: Company) -> int:
+    # Most US companies close their year in December; some in March, June or September.
+    return rng(company, "fiscal-year").choices((12, 3, 6, 9), weights=(70, 10, 10, 10))[0]
+
+
+def quarter_ends(company: Company, extra: int) -> list[date]:
+    """Fiscal quarter ends, newest first."""
+    return [_quarter_end(extra - i) for i in range(QUARTERLY_REPORTS)]
+
+
+def year_ends(company: Company, extra: int) -> list[date]:
+    """Fiscal year ends, newest first: each is also a quarter end (shared fiscal dates)."""
+    month = _fiscal_year_end_month(company)
+    ends = [d for d in (_quarter_end(extra - i) for i in range(4 * ANNUAL_REPORTS + 4)) if d.month == month]
+    return ends[:ANNUAL_REPORTS]
+
+
+# ------------------------------------------------------------------------------ values
+
+
+def _amount(pick: random.Random, scale: float) -> str:
+    if pick.random() < NONE_SHARE:
+        return "None"
+    return str(int(pick.uniform(-0.2, 1.0) * scale))
+
+
+def _report(company: Company, kind: str, period: str, fiscal: date, fields: tuple[str, ...]) -> Document:
+    pick = rng(company, f"{kind}/{period}/{fiscal.isoformat()}")
+    scale = (10 ** rng(company, "scale").uniform(7, 11)) * (4 if period == "annual" else 1)
+    report: Document = {"fiscalDateEnding": fiscal.isoformat(), "reportedCurrency": "USD"}
+    for name in fields[2:]:
+        report[name] = _amount(pick, scale)
+    return report
+
+
+def statement(company: Company, kind: str, fields: tuple[str, ...], extra: int, legacy: bool = False) -> Document:
+    """``{symbol, annualReports, quarterlyReports}`` for INCOME_STATEMENT, BALANCE_SHEET or CASH_FLOW."""
+
+    def spelled(report: Document) -> Document:
+        if legacy and "otherNonCurrentAssets" in report:
+            return {
+                (LEGACY_OTHER_NON_CURRENT_ASSETS if k == "otherNonCurrentAssets" else k): v for k, v in report.items()
+            }
+        return report
+
+    return {
+        "symbol": company.symbol,
+        "annualReports": [spelled(_report(company, kind, "annual", d, fields)) for d in year_ends(company, extra)],
+        "quarterlyReports": [
+            spelled(_report(company, kind, "quarterly", d, fields)) for d in quarter_ends(company, extra)
+        ],
+    }
+
+
+def earnings(company: Company, extra: int) -> Document:
+    """``{symbol, annualEarnings, quarterlyEarnings}``, quarterly rows with ``reportTime``."""
+    quarterly = []
+    for fiscal in quarter_ends(company, extra):
+        pick = rng(company, f"earnings/{fiscal.isoformat()}")
+        reported = round(pick.uniform(-1.0, 5.0), 2)
+        estimated = round(reported + pick.uniform(-0.3, 0.3), 2) if pick.random() > NONE_SHARE else None
+        surprise = round(reported - estimated, 4) if estimated is not None else None
+        quarterly.append(
+            {
+                "fiscalDateEnding": fiscal.isoformat(),
+                "reportedDate": date.fromordinal(fiscal.toordinal() + pick.randint(20, 45)).isoformat(),
+                "reportedEPS": str(reported),
+                "estimatedEPS": str(estimated) if estimated is not None else "None",
+                "surprise": str(surprise) if surprise is not None else "None",
+                "surprisePercentage": (
+                    str(round(100 * surprise / estimated, 4)) if surprise is not None and estimated else "None"
+                ),
+                "reportTime": pick.choice(("pre-market", "post-market")),
+            }
+        )
+    by_date = {q["fiscalDateEnding"]: q for q in quarterly}
+    annual = [
+        {"fiscalDateEnding": d.isoformat(), "reportedEPS": by_date.get(d.isoformat(), {}).get("reportedEPS", "None")}
+        for d in year_ends(company, extra)
+    ]
+    return {"symbol": company.symbol, "annualEarnings": annual, "quarterlyEarnings": quarterly}
+
+
+def overview(company: Company, extra: int) -> Document:
+    """The flat OVERVIEW object: every value a string, ``"None"``/``"-"``/``"0"`` for missing ones."""
+    pick = rng(company, f"overview/{extra}")
+    profile = rng(company, "overview-profile")
+    text = {
+        "Symbol": company.symbol,
+        "AssetType": "Common Stock",
+        "Name": company.name,
+        "Description": f"{company.name} is a company the Signal9 fake made up.",
+        "CIK": str(profile.randint(1000, 1_999_999)),
+        "Exchange": company.exchange,
+        "Currency": "USD",
+        "Country": "USA",
+        "Sector": profile.choice(SECTORS),
+        "Industry": "SERVICES-PREPACKAGED SOFTWARE",
+        "Address": f"{profile.randint(1, 999)} MAIN STREET, ANYTOWN, NY, UNITED STATES",
+        "OfficialSite": f"https://www.{company.symbol.lower().replace('.', '')}.example",
+        "FiscalYearEnd": calendar.month_name[_fiscal_year_end_month(company)],
+    }
+    document: Document = {}
+    for name in OVERVIEW_FIELDS:
+        if name in text:
+            document[name] = text[name]
+        elif name == "LatestQuarter":
+            document[name] = quarter_ends(company, extra)[0].isoformat()
+        elif name in OVERVIEW_TEXT_FIELDS:  # the dividend dates
+            document[name] = "None" if pick.random() < 0.3 else _quarter_end(extra).isoformat()
+        elif pick.random() < NONE_SHARE:
+            document[name] = pick.choice(("None", "-", "0"))
+        else:
+            document[name] = str(round(pick.uniform(0.01, 500.0), 4))
+    return document
+
+
+# ------------------------------------------------------------------------------ handlers
+
+Builder = Callable[[Company, int, FundamentalsKnobs], Document]
+BUILDERS: dict[str, Builder] = {
+    "OVERVIEW": lambda c, n, k: overview(c, n),
+    "EARNINGS": lambda c, n, k: earnings(c, n),
+    "INCOME_STATEMENT": lambda c, n, k: statement(c, "income", INCOME_STATEMENT_FIELDS, n),
+    "BALANCE_SHEET": lambda c, n, k: statement(
+        c, "balance", BALANCE_SHEET_FIELDS, n, legacy=k.legacy_balance_sheet_spelling
+    ),
+    "CASH_FLOW": lambda c, n, k: statement(c, "cash", CASH_FLOW_FIELDS, n),
+}
+
+
+@dataclass(frozen=True)
+class FundamentalsHandler:
+    """One fundamentals function, as the fake's dispatch table calls it: ``(request, fake) -> response``."""
+
+    function: str
+
+    def __call__(self, request: FakeRequest, fake: AlphaVantageFake) -> FakeResponse:
+        # Imported here: signal9.fakes.alphavantage imports this module to register the functions.
+        from signal9.fakes.alphavantage import Fault
+
+        settings = knobs(fake)
+        symbol = request.query.get("symbol", "")
+        if not symbol or symbol in settings.bad_symbols:
+            return fake.error(Fault.INVALID_API_CALL, self.function)
+        company = fake.company(symbol)
+        if company is None:
+            return json_response(200, {})
+        return json_response(200, BUILDERS[self.function](company, settings.new_quarters.get(symbol, 0), settings))
+
+
+FUNDAMENTAL_FUNCTIONS: dict[str, FundamentalsHandler] = {name: FundamentalsHandler(name) for name in BUILDERS}
+"""Registered in the AlphaVantage fake's ``DEFAULT_FUNCTIONS`` (``**FUNDAMENTAL_FUNCTIONS``)."""

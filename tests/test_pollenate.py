@@ -1,0 +1,277 @@
+"""PollenateAsset collects the five AlphaVantage datasets: on moto, against the AlphaVantage fake over real HTTP.
+
+moto stands in for DynamoDB, EventBridge and Secrets Manager; ``signal9.fakes.alphavantage``
+(with ``signal9.fakes.fundamentals``) stands in for AlphaVantage on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from boto3.dynamodb.conditions import Key
+
+from functions.pollenate_asset import handler as pollenate
+from functions.pollenate_asset.fundamentals import BALANCE_SHEET_FIELDS, DATASETS, LEGACY_SPELLINGS
+from functions.shared import aws as shared_aws
+from functions.shared.alphavantage import ThrottledError
+from functions.shared.publisher import publish
+from signal9.config import parse
+from signal9.fakes.alphavantage import AlphaVantageFake, Fault
+from signal9.fakes.fundamentals import ANNUAL_REPORTS, QUARTERLY_REPORTS, knobs
+from signal9.fakes.server import FakeRequest, FakeResponse, FakeServer, json_response
+from tests.av_support import ManualClock
+from tests.handler_support import Fleet, WriteCounter, eventbridge_event
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+STATEMENT_TABLES = ("earnings", "incomeStatement", "balanceSheet", "cashFlow")
+COLLECTED_AT = datetime(2026, 11, 3, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def fleet(moto_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, alphavantage: FakeServer) -> Fleet:
+    # 01:00 UTC on 3 November is still 2 November in New York: the overview's collection day.
+    monkeypatch.setattr(pollenate, "utc_now", lambda: COLLECTED_AT)
+    return Fleet(moto_tables, monkeypatch, alphavantage_url=alphavantage.url)
+
+
+@pytest.fixture
+def fake(alphavantage: FakeServer) -> AlphaVantageFake:
+    service = alphavantage.service
+    assert isinstance(service, AlphaVantageFake)
+    return service
+
+
+@pytest.fixture
+def writes() -> Counter[str]:
+    """DynamoDB write items the handler sends, by table (PutItem, BatchWriteItem and transaction items)."""
+    return WriteCounter.on(shared_aws.dynamodb().meta.client).by_table
+
+
+def pollenation(symbol: str = "IBM", at: str = "2026-11-02T20:00:00Z", **detail: Any) -> dict[str, Any]:
+    return eventbridge_event("pollenationNeeded", {"symbol": symbol, "reason": "regular", "requestedAt": at, **detail})
+
+
+def symbol_rows(fleet: Fleet, table: str, symbol: str = "IBM") -> list[dict[str, Any]]:
+    """A symbol's rows, newest first, with the one Query the access pattern promises."""
+    response = fleet.table(table).query(KeyConditionExpression=Key("symbol").eq(symbol), ScanIndexForward=False)
+    assert "LastEvaluatedKey" not in response
+    return list(response["Items"])
+
+
+def counts(writes: Counter[str], fleet: Fleet) -> dict[str, int]:
+    """Writes by catalog table name."""
+    physical = {v: k for k, v in fleet.tables.items()}
+    return {physical[name]: n for name, n in writes.items()}
+
+
+def test_first_pollenation_fills_the_five_tables_with_every_field_typed(
+    fleet: Fleet, fake: AlphaVantageFake, alphavantage: FakeServer, writes: Counter[str]
+) -> None:
+    result = fleet.invoke("PollenateAsset", pollenation())
+
+    statements = ANNUAL_REPORTS + QUARTERLY_REPORTS
+    expected = {"companyOverview": 1, **dict.fromkeys(STATEMENT_TABLES, statements)}
+    assert result["collection"] == "collected" and result["written"] == expected
+    assert counts(writes, fleet) == {**expected, "assets": 1}
+    assert {t: len(symbol_rows(fleet, t)) for t in expected} == expected
+    assert alphavantage.count("/query", symbol="IBM") == len(DATASETS)
+
+    (overview,) = symbol_rows(fleet, "companyOverview")
+    assert overview["last_updated"] == "2026-11-02" and overview["Symbol"] == "IBM"
+    assert isinstance(overview["MarketCapitalization"], Decimal) or "MarketCapitalization" not in overview
+    assert all(value not in ("None", "-", "") for value in overview.values())
+
+    income = symbol_rows(fleet, "incomeStatement")
+    keys = [row["fiscal_date_ending"] for row in income]
+    assert keys == sorted(keys, reverse=True)  # newest first, one Query
+    # The fiscal year end is also a quarter end: both reports are kept, side by side.
+    annual = next(row for row in income if row["period"] == "annual")
+    quarterly = next(row for row in income if row["fiscal_date_ending"] == f"{annual['fiscalDateEnding']}#quarterly")
+    assert annual["fiscal_date_ending"] == f"{annual['fiscalDateEnding']}#annual" and annual != quarterly
+    text = {"symbol", "fiscal_date_ending", "period", "fiscalDateEnding", "reportedCurrency"}
+    for row in income:
+        assert all(isinstance(value, Decimal) for field, value in row.items() if field not in text), row
+    # "None" values are left out, not stored as strings.
+    document = fake.functions["INCOME_STATEMENT"](
+        FakeRequest("GET", "/query", {"function": "INCOME_STATEMENT", "symbol": "IBM"}, {}), fake
+    )
+    raw = json.loads(document.body)["quarterlyReports"]
+    missing = {(r["fiscalDateEnding"], k) for r in raw for k, v in r.items() if v == "None"}
+    assert missing, "the fake should leave some statement values empty"
+    stored = {row["fiscalDateEnding"]: row for row in income if row["period"] == "quarterly"}
+    assert all(field not in stored[day] for day, field in missing)
+
+    earnings = symbol_rows(fleet, "earnings")
+    assert {row["reportTime"] for row in earnings if row["period"] == "quarterly"} <= {"pre-market", "post-market"}
+
+    (row,) = [r for r in fleet.rows("assets") if r["symbol"] == "IBM"]
+    assert row["collection"] == "collected" and "collectionError" not in row
+
+
+def test_repeat_pollenation_writes_only_the_overview_and_the_pollenation_row(
+    fleet: Fleet, writes: Counter[str]
+) -> None:
+    # IBM is an active asset (SyncAssets wrote its row), so each pollenation also retires the previous row.
+    active = {"symbol": "IBM", "lastPollenationDate": "2026-10-01T20:00:00.000Z", "status": "active", "avgVolume": 1}
+    fleet.table("assets").put_item(Item=active)
+    fleet.invoke("PollenateAsset", pollenation(at="2026-11-02T20:00:00Z"))
+    before = {t: symbol_rows(fleet, t) for t in STATEMENT_TABLES}
+    writes.clear()
+
+    result = fleet.invoke("PollenateAsset", pollenation(at="2026-11-03T01:00:00Z"))
+
+    assert result["recorded"] is True
+    assert result["written"] == {"companyOverview": 1, **dict.fromkeys(STATEMENT_TABLES, 0)}
+    assert counts(writes, fleet) == {"companyOverview": 1, "assets": 2}  # new row + the previous one retired
+    assert {t: symbol_rows(fleet, t) for t in STATEMENT_TABLES} == before
+
+
+def test_a_newly_reported_quarter_writes_only_the_new_reports(
+    fleet: Fleet, fake: AlphaVantageFake, writes: Counter[str]
+) -> None:
+    fleet.invoke("PollenateAsset", pollenation(at="2026-11-02T20:00:00Z"))
+    knobs(fake).new_quarters["IBM"] = 1
+    writes.clear()
+
+    result = fleet.invoke("PollenateAsset", pollenation(at="2026-11-03T01:00:00Z"))
+
+    written = result["written"]
+    assert written["companyOverview"] == 1
+    # One new quarterly report per table (plus an annual one when the new quarter closes IBM's fiscal year).
+    for table in STATEMENT_TABLES:
+        assert 1 <= written[table] <= 2, (table, written)
+    assert len(symbol_rows(fleet, "cashFlow")) == ANNUAL_REPORTS + QUARTERLY_REPORTS + written["cashFlow"]
+
+
+@pytest.mark.parametrize(
+    ("configure", "status", "error"),
+    [
+        (lambda fake: None, "symbolNotFound", "not_found"),
+        (lambda fake: knobs(fake).bad_symbols.add("NEWCO"), "badSymbol", "Invalid API call"),
+    ],
+)
+def test_unknown_or_bad_symbol_is_recorded_on_the_pollenation_row_and_not_retried(
+    fleet: Fleet,
+    fake: AlphaVantageFake,
+    alphavantage: FakeServer,
+    sleeps: list[float],
+    configure: Any,
+    status: str,
+    error: str,
+) -> None:
+    configure(fake)
+    result = fleet.invoke("PollenateAsset", pollenation(symbol="NEWCO"))
+
+    assert (result["collection"], result["written"], result["recorded"]) == (status, {}, True)
+    assert alphavantage.count("/query", symbol="NEWCO") == 1  # stopped at OVERVIEW, no retry
+    assert sleeps == []
+    (row,) = fleet.rows("assets")
+    assert row["collection"] == status and error in row["collectionError"]
+    assert "test-av-key-0000" not in row["collectionError"]
+    for table in ("companyOverview", *STATEMENT_TABLES):
+        assert fleet.rows(table) == []
+
+
+def always_throttled(request: FakeRequest, fake: AlphaVantageFake) -> FakeResponse:
+    return fake.error(Fault.PREMIUM_RATE, request.query["function"])
+
+
+def test_persistent_throttling_fails_the_invocation_with_nothing_written(
+    fleet: Fleet, fake: AlphaVantageFake, alphavantage: FakeServer, sleeps: list[float]
+) -> None:
+    # OVERVIEW and EARNINGS answer; INCOME_STATEMENT stays throttled through every retry.
+    fake.functions["INCOME_STATEMENT"] = always_throttled
+
+    with pytest.raises(ThrottledError, match="INCOME_STATEMENT"):
+        fleet.invoke("PollenateAsset", pollenation(reason="earnings", earningsDate="2026-11-02"))
+
+    assert alphavantage.count("/query", function="INCOME_STATEMENT") == 4  # the call and 3 retries
+    assert len(sleeps) == 3  # backoff between them
+    for table in ("assets", "companyOverview", *STATEMENT_TABLES):
+        assert fleet.rows(table) == [], table
+    assert fleet.delivered() == []  # no earningsProcessed for data that was not written
+
+
+def test_a_malformed_response_fails_before_any_write(fleet: Fleet, fake: AlphaVantageFake) -> None:
+    def garbled(request: FakeRequest, fake: AlphaVantageFake) -> FakeResponse:
+        report = {"fiscalDateEnding": "2026-09-30", "reportedEPS": "about three"}
+        return json_response(200, {"symbol": "IBM", "annualEarnings": [report], "quarterlyEarnings": []})
+
+    fake.functions["EARNINGS"] = garbled
+    with pytest.raises(ValueError, match=r"EARNINGS for IBM: annualEarnings\[0\]: reportedEPS"):
+        fleet.invoke("PollenateAsset", pollenation())
+    for table in ("assets", "companyOverview", *STATEMENT_TABLES):
+        assert fleet.rows(table) == [], table
+
+
+def test_earnings_pollenation_emits_earnings_processed_only_after_the_data_is_written(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[dict[str, int]] = []
+
+    def observed(events: Any) -> int:
+        seen.append({t: len(fleet.rows(t)) for t in ("assets", "companyOverview", *STATEMENT_TABLES)})
+        return publish(events)
+
+    monkeypatch.setattr(pollenate, "publish", observed)
+    result = fleet.invoke("PollenateAsset", pollenation(reason="earnings", earningsDate="2026-11-02"))
+
+    assert result["emitted"] == 1
+    (at_publish,) = seen
+    assert at_publish["assets"] == 1 and all(at_publish[t] > 0 for t in ("companyOverview", *STATEMENT_TABLES))
+    (event,) = fleet.delivered()
+    assert event["detail-type"] == "earningsProcessed" and event["detail"]["symbol"] == "IBM"
+
+
+def test_legacy_balance_sheet_spelling_is_stored_as_the_current_one(fleet: Fleet, fake: AlphaVantageFake) -> None:
+    knobs(fake).legacy_balance_sheet_spelling = True
+    fleet.invoke("PollenateAsset", pollenation())
+    (legacy,) = LEGACY_SPELLINGS
+    rows = symbol_rows(fleet, "balanceSheet")
+    assert not any(legacy in row for row in rows)
+    assert sum("otherNonCurrentAssets" in row for row in rows) > len(rows) // 2  # present unless "None"
+    assert set().union(*rows) <= {*BALANCE_SHEET_FIELDS, "symbol", "fiscal_date_ending", "period"}
+
+
+def test_requests_are_paced_by_the_configured_interval(fleet: Fleet, fake: AlphaVantageFake) -> None:
+    clock = fake.clock
+    assert isinstance(clock, ManualClock)
+    fleet.invoke("PollenateAsset", pollenation())
+    interval = parse({}, "Pulumi.test.yaml").alphaVantage.interval_seconds
+    # Five requests: the first goes at once, each later one waits out the interval (the clock only
+    # moves when something sleeps on it, so each wait is the whole interval).
+    assert clock.slept == pytest.approx([interval] * (len(DATASETS) - 1))
+
+
+def test_pollenation_rejects_a_symbol_before_calling_alphavantage(fleet: Fleet, alphavantage: FakeServer) -> None:
+    with pytest.raises(ValueError, match="symbol"):
+        fleet.invoke("PollenateAsset", pollenation(symbol="ibm; drop"))
+    assert alphavantage.count() == 0
+
+
+def fake_document(fake: AlphaVantageFake, function: str, symbol: str = "IBM") -> Any:
+    request = FakeRequest("GET", "/query", {"function": function, "symbol": symbol}, {})
+    return json.loads(fake.functions[function](request, fake).body)
+
+
+def test_fake_fundamentals_are_stable_string_valued_and_shaped_as_apis_md(fake: AlphaVantageFake) -> None:
+    overview = fake_document(fake, "OVERVIEW")
+    assert len(overview) == 55 and all(isinstance(v, str) for v in overview.values())
+    for function, keys in (("INCOME_STATEMENT", 26), ("BALANCE_SHEET", 38), ("CASH_FLOW", 29)):
+        document = fake_document(fake, function)
+        assert document == fake_document(fake, function)  # the same answer every call
+        annual, quarterly = document["annualReports"], document["quarterlyReports"]
+        assert {len(r) for r in annual + quarterly} == {keys}
+        assert all(isinstance(v, str) for r in annual + quarterly for v in r.values())
+        dates = [r["fiscalDateEnding"] for r in quarterly]
+        assert dates == sorted(dates, reverse=True)  # newest first
+        assert {r["fiscalDateEnding"] for r in annual} <= set(dates)  # annual and quarterly share dates
+    earnings = fake_document(fake, "EARNINGS")
+    assert {"reportTime", "surprisePercentage"} <= set(earnings["quarterlyEarnings"][0])
+    assert fake_document(fake, "OVERVIEW", "NOPE") == {}
