@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from moto.core.authorization import enable_iam_authentication
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
+from functions.shared import pacing
 from functions.shared.aws import reset_clients
 from functions.shared.events import PollenationNeeded
 from functions.shared.observability import logger as handler_logger
@@ -51,6 +52,7 @@ from signal9.emulator.server import Clients
 from signal9.fakes.alpaca import AlpacaFake
 from signal9.fakes.alphavantage import AlphaVantageFake, Fault
 from signal9.fakes.cli import served_fakes
+from signal9.fakes.server import CompressedClock
 from signal9.mockrun import ProgramRun
 from signal9.naming import Naming
 
@@ -650,7 +652,65 @@ def check_events(smoke: Smoke, now: datetime) -> None:
 
     smoke.report.run("near-miss events ignored", near_misses)
     smoke.report.run("pollenationNeeded routed to PollenateAsset", put_and_route)
+    smoke.report.run("pollenation filled the foundational tables", lambda: check_pollenation(smoke, now))
     smoke.report.run("malformed event ends in the DLQ", malformed_to_dlq)
+
+
+PACING_SPEEDUP = 1000.0
+
+
+@contextlib.contextmanager
+def paced_on(clock: CompressedClock) -> Iterator[None]:
+    previous = pacing.clock()
+    pacing.use_clock(clock)
+    try:
+        yield
+    finally:
+        pacing.use_clock(previous)
+
+
+POLLENATED_SYMBOL = "IBM"  # in every fake universe (signal9.fakes.universe.FAMILIAR)
+
+
+def rows_of(smoke: Smoke, table: str, symbol: str) -> int:
+    """How many rows ``symbol`` has in a table keyed by ``symbol`` (a Query, as the handlers read)."""
+    return int(
+        smoke.client("dynamodb").query(
+            TableName=smoke.naming.table(table),
+            KeyConditionExpression="symbol = :symbol",
+            ExpressionAttributeValues={":symbol": {"S": symbol}},
+            Select="COUNT",
+        )["Count"]
+    )
+
+
+def check_pollenation(smoke: Smoke, now: datetime) -> str:
+    """The regular trigger's pollenation filled all five tables for a symbol; a repeat adds no statement row.
+
+    The repeat is routed through the rule like any pollenationNeeded, later than every earlier one.
+    """
+    tables = (*catalog.FOUNDATIONAL_TABLES, "assets")
+    first = {table: rows_of(smoke, table, POLLENATED_SYMBOL) for table in tables}
+    empty = [table for table in catalog.FOUNDATIONAL_TABLES if not first[table]]
+    expect(not empty, f"{POLLENATED_SYMBOL} has no rows in {empty} after the regular trigger's pollenation")
+    later = now + timedelta(seconds=2)
+    entry = PollenationNeeded(symbol=POLLENATED_SYMBOL, reason="regular", requestedAt=later)
+    smoke.put_event(entry.entry(smoke.naming.event_bus))
+    (result,) = smoke.deliver()[smoke.naming.rule(catalog.POLLENATION_NEEDED)]
+    repeat = {table: rows_of(smoke, table, POLLENATED_SYMBOL) for table in tables}
+    # Same collection day: the overview row is rewritten in place; a new pollenation row is added.
+    expected = {**first, "assets": first["assets"] + 1}
+    expect(repeat == expected, f"the repeat pollenation changed row counts {first} -> {repeat}")
+    written = {table: rows for table, rows in result["written"].items() if rows}
+    expect(
+        written == {"companyOverview": 1} and result["recorded"] is True,
+        f"the repeat pollenation wrote {written}, recorded={result['recorded']} (expected the overview row only)",
+    )
+    counts = ", ".join(f"{table} {first[table]}" for table in catalog.FOUNDATIONAL_TABLES)
+    return (
+        f"{POLLENATED_SYMBOL}: {counts} rows after its first pollenation; a repeat wrote only the overview row "
+        f"and a new pollenation row (statement rows unchanged)"
+    )
 
 
 def check_access(smoke: Smoke) -> None:
@@ -800,6 +860,10 @@ def run_smoke(
     with contextlib.ExitStack() as stack:
         deliveries = stack.enter_context(LambdaDeliveries().installed())
         if fakes is not None:
+            # PollenateAsset paces itself to the plan (seconds per request); against the fakes,
+            # which enforce no rate here, the pacing runs on a compressed clock so the smoke takes
+            # seconds (benchmarks/pollenation_chain.py proves the rate against an enforcing fake).
+            stack.enter_context(paced_on(CompressedClock(PACING_SPEEDUP)))
             served = stack.enter_context(served_fakes(alpaca=fakes.alpaca, alphavantage=fakes.alphavantage))
             endpoints = Endpoints(
                 served.alpaca_url,
