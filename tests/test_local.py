@@ -22,10 +22,10 @@ from signal9 import catalog
 from signal9.emulator.cli import LocalRun, deploy_and_smoke
 from signal9.emulator.collection import EndpointConfigError, assets_landed, given_endpoints
 from signal9.emulator.provisioner import MotoProvisioner, UnsupportedResourceError, archive_zip
-from signal9.emulator.smoke import Smoke
+from signal9.emulator.smoke import PACING_SPEEDUP, Smoke, paced_on
 from signal9.fakes.alpaca import AlpacaFake
 from signal9.fakes.alphavantage import AlphaVantageFake
-from signal9.fakes.server import serving
+from signal9.fakes.server import CompressedClock, serving
 from signal9.mockrun import ProgramRun, run_program
 from signal9.naming import Naming
 from signal9.stackfile import read_stack_config
@@ -298,7 +298,9 @@ def test_local_up_against_given_endpoints_asserts_invariants() -> None:
             "SIGNAL9_ALPHAVANTAGE_API_KEY": alphavantage.api_key,
         }
         endpoints = given_endpoints(alpaca_server.url, alpaca_server.url, alphavantage_server.url, environ)
-        run = deploy_and_smoke("dev", endpoints=endpoints)
+        # Given endpoints are paced in real time (they may be the real APIs); these are fakes.
+        with paced_on(CompressedClock(PACING_SPEEDUP)):
+            run = deploy_and_smoke("dev", endpoints=endpoints)
         served = {r.path for r in alpaca_server.requests} | {r.path for r in alphavantage_server.requests}
     assert run.report.failed == [], run.text()
     checks = {check.name: check.detail for check in run.report.checks}
