@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,25 +9,12 @@ from typing import Any
 
 from functions.shared.alpaca import AlpacaClient
 from functions.shared.credentials import AlpacaCredentials
-from functions.shared.observability import logger
 from signal9.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, AlpacaFake
 from signal9.fakes.server import FakeServer, serving
+from tests.av_support import ManualClock
 
 # Monday 2 November 2026, 05:30 in New York (the sync-assets schedule), in epoch seconds.
 MONDAY_0530_NY = 1_793_615_400.0
-
-
-@dataclass
-class ManualClock:
-    """Time stands still until someone sleeps: the fake's clock and the client's ``now``/``sleep``."""
-
-    now: float = MONDAY_0530_NY
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass
@@ -56,19 +42,7 @@ class Served:
 
 @contextmanager
 def served_fake(size: int = 40, **knobs: Any) -> Iterator[Served]:
-    clock = ManualClock()
+    clock = ManualClock(MONDAY_0530_NY)
     fake = AlpacaFake(size, clock=clock, **knobs)
     with serving(fake) as server:
         yield Served(fake, server, clock, [])
-
-
-@contextmanager
-def captured_logs() -> Iterator[io.StringIO]:
-    """Powertools' log handler pointed at a buffer (it keeps the stdout it found at import)."""
-    buffer = io.StringIO()
-    handler: Any = logger.registered_handler
-    previous = handler.setStream(buffer)
-    try:
-        yield buffer
-    finally:
-        handler.setStream(previous)

@@ -22,7 +22,8 @@ from functions.shared.alpaca import (
 )
 from signal9.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, IEX_SHARE, AlpacaFake
 from signal9.fakes.server import FakeRequest
-from tests.alpaca_support import Served, captured_logs, served_fake
+from tests.alpaca_support import Served, served_fake
+from tests.av_support import captured_logs
 
 KEYS = (ALPACA_KEY_ID, ALPACA_SECRET_KEY)
 WINDOW = (date(2026, 10, 1), date(2026, 10, 30))

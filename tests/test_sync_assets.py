@@ -20,7 +20,8 @@ from functions.sync_assets import handler as sync_assets
 from functions.sync_assets.handler import NEVER_POLLENATED, SuspiciousListError
 from signal9.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, BARS_PATH
 from signal9.motolock import serialized_moto
-from tests.alpaca_support import MONDAY_0530_NY, Served, captured_logs, served_fake
+from tests.alpaca_support import MONDAY_0530_NY, Served, served_fake
+from tests.av_support import captured_logs
 from tests.handler_support import Fleet, scheduled_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
