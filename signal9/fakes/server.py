@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -167,6 +168,12 @@ def serving(service: FakeService) -> Iterator[FakeServer]:
 def _handler_class(server: FakeServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the real APIs
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out as two writes; with Nagle on, a keep-alive client's
+            # delayed ACK holds the body ~40 ms per response.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
