@@ -24,7 +24,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from moto.core.authorization import enable_iam_authentication
-from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.kms.responses import KmsResponse
 
 from signal9 import catalog, keys
@@ -125,21 +124,17 @@ def check_key_grants(smoke: base.Smoke, foreign_key: str) -> str:
     granted = smoke.config.customer_managed_key
     checked = 0
     for role in role_names(smoke):
-        policies = [
-            IAMPolicy(json.dumps(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]))
-            for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
-        ]
-
-        def permitted(action: str, resource: str) -> bool:
-            results = [policy.is_action_permitted(action, resource) for policy in policies]  # noqa: B023
-            return PermissionResult.PERMITTED in results and PermissionResult.DENIED not in results
-
+        policies = base.role_policies(iam, role)
         for action in KEY_ACTIONS:
-            base.expect(permitted(action, key) == granted, f"{role}: {action} on the stack key is {not granted}")
-            base.expect(not permitted(action, foreign_key), f"{role} may {action} with a key it was not granted")
-            base.expect(not permitted(action, "*"), f"{role} may {action} on every key")
+            base.expect(
+                base.permitted(policies, action, key) == granted, f"{role}: {action} on the stack key is {not granted}"
+            )
+            base.expect(
+                not base.permitted(policies, action, foreign_key), f"{role} may {action} with a key it was not granted"
+            )
+            base.expect(not base.permitted(policies, action, "*"), f"{role} may {action} on every key")
         for action in FORBIDDEN_KEY_ACTIONS:
-            base.expect(not permitted(action, key), f"{role} may {action} on the stack key")
+            base.expect(not base.permitted(policies, action, key), f"{role} may {action} on the stack key")
         checked += 3 * len(KEY_ACTIONS) + len(FORBIDDEN_KEY_ACTIONS)
     use = "allowed" if granted else "denied (aws-owned stack)"
     return (

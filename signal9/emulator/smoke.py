@@ -713,6 +713,20 @@ def check_pollenation(smoke: Smoke, now: datetime) -> str:
     )
 
 
+def role_policies(iam_client: Any, role: str) -> list[IAMPolicy]:
+    """A deployed role's inline policies, read back, as moto's IAM evaluator judges them."""
+    return [
+        IAMPolicy(json.dumps(iam_client.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]))
+        for name in iam_client.list_role_policies(RoleName=role)["PolicyNames"]
+    ]
+
+
+def permitted(policies: list[IAMPolicy], action: str, resource: str) -> bool:
+    """Allowed by some statement and denied by none (moto's evaluator)."""
+    results = [policy.is_action_permitted(action, resource) for policy in policies]
+    return PermissionResult.PERMITTED in results and PermissionResult.DENIED not in results
+
+
 def check_access(smoke: Smoke) -> None:
     """Each deployed role's policies, read back from moto, judged by moto's IAM policy engine.
 
@@ -768,18 +782,10 @@ def check_access(smoke: Smoke) -> None:
         ((*iam.LOG_ACTIONS, "logs:DeleteLogGroup"), list(groups)),
     ]
 
-    def permitted(policies: list[IAMPolicy], action: str, resource: str) -> bool:
-        results = [policy.is_action_permitted(action, resource) for policy in policies]
-        return PermissionResult.PERMITTED in results and PermissionResult.DENIED not in results
-
     def evaluate() -> str:
         judged = granted = 0
         for function in catalog.FUNCTIONS:
-            role = smoke.naming.role(function.name)
-            policies = [
-                IAMPolicy(json.dumps(iam_client.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]))
-                for name in iam_client.list_role_policies(RoleName=role)["PolicyNames"]
-            ]
+            policies = role_policies(iam_client, smoke.naming.role(function.name))
             for actions, resources in matrix:
                 for action in actions:
                     for resource in resources:
