@@ -14,7 +14,7 @@ and PollenateAsset's pacers share one CompressedClock, so the production arithme
 triggers' events are delivered at once, the worst case (in production they run at 07:00 and
 20:00 New York time).
 
-``--write`` records the per-run figures in ``signal9/collector_volumes.json``, which
+``--write`` records the per-run figures in ``signal9_tools/collector_volumes.json``, which
 ``signal9 cost`` reads.
 
     .venv/bin/python benchmarks/pollenation_chain.py [--stack dev] [--speed 5] [--write]
@@ -46,14 +46,14 @@ from functions.shared import pacing
 from functions.shared.clock import iso_utc, market_date
 from functions.shared.observability import MetricName
 from functions.shared.observability import logger as handler_logger
-from signal9.awsapi import create_table_request, point_in_time_recovery_request
 from signal9.config import StackConfig, load_stack
-from signal9.cost import VOLUMES_FILE
-from signal9.fakes.alphavantage import AlphaVantageFake
-from signal9.fakes.fundamentals import knobs
-from signal9.fakes.server import CompressedClock, FakeServer, busiest_window, serving
-from signal9.fakes.universe import universe
-from signal9.mockrun import run_program
+from signal9_tools.awsapi import create_table_request, point_in_time_recovery_request
+from signal9_tools.cost import VOLUMES_FILE
+from signal9_tools.fakes.alphavantage import AlphaVantageFake
+from signal9_tools.fakes.fundamentals import knobs
+from signal9_tools.fakes.server import CompressedClock, FakeServer, busiest_window, serving
+from signal9_tools.fakes.universe import universe
+from signal9_tools.mockrun import run_program
 from tests.handler_support import Fleet, WriteCounter, eventbridge_event, scheduled_event
 
 ASSETS = 11_500

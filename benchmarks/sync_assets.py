@@ -1,7 +1,7 @@
 """SyncAssets against an 11,500-asset Alpaca fake on moto: wall time, HTTP calls, DynamoDB calls.
 
 Three runs of the real handler, in-process, with boto3 on moto (DynamoDB emulated; each call
-goes through one lock, see signal9/motolock.py) and the Alpaca fake served on 127.0.0.1:
+goes through one lock, see signal9_tools/motolock.py) and the Alpaca fake served on 127.0.0.1:
 
 1. first run: every asset is new;
 2. steady state with 1% changes: a third of them renamed or changed, a third delisted, a
@@ -10,7 +10,7 @@ goes through one lock, see signal9/motolock.py) and the Alpaca fake served on 12
 
 DynamoDB calls are counted with botocore ``before-call`` hooks on the handler's client.
 moto answers one call at a time (and base-table Queries read one partition, as DynamoDB
-does: ``signal9.motolock.partition_queries``) and far slower than DynamoDB, so wall time
+does: ``signal9_tools.motolock.partition_queries``) and far slower than DynamoDB, so wall time
 here is an upper bound; the printed AWS estimate takes the counted calls at a typical single-digit-millisecond
 DynamoDB latency over the handler's writer pool.
 
@@ -38,14 +38,14 @@ from functions.shared import aws as shared_aws
 from functions.shared.observability import logger
 from functions.sync_assets import handler as sync_assets
 from signal9 import catalog
-from signal9.awsapi import create_table_request
 from signal9.config import parse
-from signal9.emulator.smoke import LambdaContext
-from signal9.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, AlpacaFake
-from signal9.fakes.server import FakeServer, serving
-from signal9.mockrun import run_program
-from signal9.motolock import partition_queries, serialized_moto
 from signal9.naming import Naming
+from signal9_tools.awsapi import create_table_request
+from signal9_tools.emulator.smoke import LambdaContext
+from signal9_tools.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, AlpacaFake
+from signal9_tools.fakes.server import FakeServer, serving
+from signal9_tools.mockrun import run_program
+from signal9_tools.motolock import partition_queries, serialized_moto
 
 SCHEDULED = datetime(2026, 11, 2, 10, 30, tzinfo=UTC)  # Monday 05:30 in New York
 CHANGED_SHARE = 0.01

@@ -43,13 +43,13 @@ from functions.shared.observability import logger  # noqa: E402
 from functions.shared.scheduled import delivered_input, scheduler_input_json  # noqa: E402
 from functions.sync_news_sentiment import handler as sync_news  # noqa: E402
 from signal9 import catalog  # noqa: E402
-from signal9.awsapi import create_table_request  # noqa: E402
 from signal9.config import parse  # noqa: E402
-from signal9.emulator.smoke import LambdaContext  # noqa: E402
-from signal9.fakes.alphavantage import FAKE_API_KEY, AlphaVantageFake  # noqa: E402
-from signal9.fakes.server import FakeServer, SystemClock, serving  # noqa: E402
-from signal9.mockrun import run_program  # noqa: E402
 from signal9.naming import Naming  # noqa: E402
+from signal9_tools.awsapi import create_table_request  # noqa: E402
+from signal9_tools.emulator.smoke import LambdaContext  # noqa: E402
+from signal9_tools.fakes.alphavantage import FAKE_API_KEY, AlphaVantageFake  # noqa: E402
+from signal9_tools.fakes.server import FakeServer, SystemClock, serving  # noqa: E402
+from signal9_tools.mockrun import run_program  # noqa: E402
 
 RUN = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # Monday, an hourly run
 OPERATIONS = ("Query", "GetItem", "BatchGetItem", "PutItem", "BatchWriteItem")

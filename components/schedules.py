@@ -50,28 +50,6 @@ def scheduler_trust_policy(account_id: str, group_arn: str) -> str:
     )
 
 
-def scheduler_permissions(
-    function_arns: list[str], queue_arns: list[str], key_arn: str | None = None, region: str = ""
-) -> str:
-    """Invoke exactly the scheduled functions; dead-letter into exactly their DLQs.
-
-    With the stack key: decrypt schedule payloads and encrypt DLQ messages, through Scheduler
-    and SQS only.
-    """
-    statements: list[dict[str, object]] = [
-        {
-            "Sid": "InvokeScheduledFunctions",
-            "Effect": "Allow",
-            "Action": "lambda:InvokeFunction",
-            "Resource": function_arns,
-        },
-        {"Sid": "DeadLetterUndeliveredJobs", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arns},
-    ]
-    if key_arn:
-        statements.append(iam.key_statement(key_arn, keys.SCHEDULER_KEY_SERVICES, region))
-    return policy_json(*statements)
-
-
 class Schedules(pulumi.ComponentResource):
     """The schedule group, its execution role and one schedule per catalog schedule name."""
 
@@ -122,7 +100,7 @@ class Schedules(pulumi.ComponentResource):
                 pulumi.Output.all(*(q.arn for q in queues)),
                 key_arn,
                 region,
-            ).apply(lambda arns: scheduler_permissions(*arns)),
+            ).apply(lambda arns: policy_json(*iam.scheduler_statements(*arns))),
             opts=pulumi.ResourceOptions(parent=self),
         )
         pin_role_policies("scheduler", self.role, [role_policy], parent=self)

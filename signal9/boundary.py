@@ -6,7 +6,7 @@ boundary is computed from the same functions that build the role policies, given
 name patterns instead of concrete ARNs:
 
 - every function role's grants: ``signal9.iam.access_statements`` for each catalog function;
-- the scheduler role's grants: ``components.schedules.scheduler_permissions``.
+- the scheduler role's grants: ``signal9.iam.scheduler_statements``.
 
 A grant added there (a new action, a new ``Resource: "*"`` action) flows into the boundary on
 the next bootstrap ``pulumi up``; a grant on a new kind of resource that needs a new argument
@@ -16,11 +16,9 @@ every role policy of every stack's plan against the boundary.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from components.schedules import scheduler_permissions
 from signal9 import catalog, iam
 from signal9.deploy_policy import POLICY_VERSION, StackTarget
 
@@ -53,10 +51,9 @@ def boundary_document(target: StackTarget) -> dict[str, Any]:
     statements: list[Mapping[str, Any]] = []
     for function in catalog.FUNCTIONS:
         statements += iam.access_statements(function, resources)
-    scheduler = scheduler_permissions(
+    statements += iam.scheduler_statements(
         [target.scope("function")], [target.scope("queue")], target.scope("kms-key"), target.region
     )
-    statements += json.loads(scheduler)["Statement"]
     by_resources: dict[tuple[str, ...], list[str]] = {}
     for action, arns in sorted(_allowed(statements).items()):
         by_resources.setdefault(tuple(sorted(arns)), []).append(action)

@@ -1,71 +1,10 @@
-"""What an operator can fix, said in one line: the CLI prints it and exits 2 instead of a traceback.
+"""The error every model-side check raises for something an operator supplied (a stack file, a config value).
 
-Two kinds: ``OperatorError`` (raised by the tooling itself, e.g. a bad stack file), and the
-AWS failures every AWS-facing subcommand can meet before it gets anywhere: no credentials,
-an expired or rejected token, AccessDenied, an endpoint it cannot reach. Each message names
-what is missing and how to get it (the roles are the ones docs/deploy.md sets up).
+The CLI (``signal9_tools.operator_messages``) prints its message as one line and exits 2.
 """
 
 from __future__ import annotations
 
-import os
-
-CREDENTIALS_HOWTO = (
-    "use credentials for the stack's AWS account: `export AWS_PROFILE=<profile>` "
-    "(after `aws sso login --profile <profile>` for an SSO profile), or assume the stack's deploy role "
-    "(docs/deploy.md, 'AWS roles for GitHub')"
-)
-EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
-REJECTED_CODES = frozenset(
-    {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "AuthFailure"}
-)
-DENIED_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "UnauthorizedOperation",
-        "AuthorizationError",
-        "KMS.AccessDeniedException",
-    }
-)
-
 
 class OperatorError(Exception):
     """A problem in what the operator supplied; the message says what and how to fix it."""
-
-
-def operator_message(error: Exception, stack: str | None = None, permissions: str | None = None) -> str | None:
-    """The one-line explanation of ``error``, or None when it is a bug (let it raise).
-
-    ``permissions`` is what the subcommand calls in AWS (its parser's ``aws_permissions`` default).
-    """
-    if isinstance(error, OperatorError | FileNotFoundError):
-        return str(error)
-    # Imported here, on the error path only: the offline subcommands never load botocore.
-    from botocore import exceptions as aws
-
-    where = f" for stack {stack!r}" if stack else ""
-    if isinstance(error, aws.ProfileNotFound):
-        return f"AWS profile {error.kwargs.get('profile')!r} (AWS_PROFILE) is not in ~/.aws/config: {CREDENTIALS_HOWTO}"
-    if isinstance(error, aws.NoCredentialsError | aws.PartialCredentialsError):
-        return f"no AWS credentials found{where}: {CREDENTIALS_HOWTO}"
-    if isinstance(error, aws.TokenRetrievalError | aws.SSOTokenLoadError | aws.UnauthorizedSSOTokenError):
-        return f"the AWS SSO session has expired or is missing ({error}): run `aws sso login --profile <profile>` and retry"
-    if isinstance(error, aws.EndpointConnectionError | aws.ConnectTimeoutError):
-        override = os.environ.get("AWS_ENDPOINT_URL")
-        hint = f"AWS_ENDPOINT_URL is set to {override}: unset it" if override else "check the network, VPN or proxy"
-        return f"cannot reach AWS at {error.kwargs.get('endpoint_url')}: {hint}, then retry"
-    if isinstance(error, aws.ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        operation = error.operation_name
-        if code in EXPIRED_CODES:
-            return f"the AWS session token has expired ({code} on {operation}): renew it, {CREDENTIALS_HOWTO}"
-        if code in REJECTED_CODES:
-            return f"AWS rejected the credentials ({code} on {operation}): {CREDENTIALS_HOWTO}"
-        if code in DENIED_CODES:
-            needed = f" (this command needs {permissions})" if permissions else ""
-            return (
-                f"{code} on {operation}{where}: the credentials in use lack a permission{needed}; "
-                "use the stack's deploy role (docs/deploy.md, 'AWS roles for GitHub')"
-            )
-    return None

@@ -9,7 +9,7 @@ checks (checkov) an auditor brings for the same services.
 Each entry is met (by the named ``signal9.policy_rules`` rules, which ``signal9 check`` and
 the CrossGuard pack enforce on every stack), not applicable (why), or waived (the reason, the
 risk, and what would change the decision). ``docs/security-review.md`` renders this table
-(``signal9.docgen``) and ``tests/test_fsbp.py`` holds every "met" to a rule that exists.
+(``signal9_tools.docgen``) and ``tests/test_fsbp.py`` holds every "met" to a rule that exists.
 """
 
 from __future__ import annotations

@@ -89,6 +89,10 @@ def function_key_services(function: catalog.Function) -> tuple[str, ...]:
     return tuple(services)
 
 
+# The Scheduler execution role: schedule payloads and dead-lettering into the encrypted DLQs.
+SCHEDULER_KEY_SERVICES: tuple[str, ...] = ("scheduler", "sqs")
+
+
 def key_statement(key_arn: str, services: tuple[str, ...], region: str) -> dict[str, Any]:
     """Use of the stack key, only through ``services`` in ``region`` (never a direct Decrypt)."""
     if not region:
@@ -142,6 +146,28 @@ def access_statements(function: catalog.Function, resources: FunctionResources) 
 def access_policy(function: catalog.Function, resources: FunctionResources) -> dict[str, Any]:
     """The identity policy document for ``function``'s role."""
     return {"Version": POLICY_VERSION, "Statement": access_statements(function, resources)}
+
+
+def scheduler_statements(
+    function_arns: list[str], queue_arns: list[str], key_arn: str | None = None, region: str = ""
+) -> list[dict[str, Any]]:
+    """The Scheduler role: invoke exactly the scheduled functions; dead-letter into exactly their DLQs.
+
+    With the stack key: decrypt schedule payloads and encrypt DLQ messages, through Scheduler
+    and SQS only.
+    """
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "InvokeScheduledFunctions",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": function_arns,
+        },
+        {"Sid": "DeadLetterUndeliveredJobs", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arns},
+    ]
+    if key_arn:
+        statements.append(key_statement(key_arn, SCHEDULER_KEY_SERVICES, region))
+    return statements
 
 
 def lambda_trust_policy() -> dict[str, Any]:

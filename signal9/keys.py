@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from signal9 import catalog, iam
-from signal9.iam import ROLE_KEY_ACTIONS, function_key_services
+from signal9.iam import ROLE_KEY_ACTIONS, SCHEDULER_KEY_SERVICES, function_key_services
 from signal9.naming import Naming
 
 # CloudWatch Logs' documented set for an encrypted log group.
@@ -70,10 +70,6 @@ class KeyScope:
 
     def via(self, service: str) -> str:
         return f"{service}.{self.region}.amazonaws.com"
-
-
-# The Scheduler execution role: schedule payloads and dead-lettering into the encrypted DLQs.
-SCHEDULER_KEY_SERVICES: tuple[str, ...] = ("scheduler", "sqs")
 
 
 def key_principals(scope: KeyScope) -> list[str]:

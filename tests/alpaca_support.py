@@ -9,8 +9,8 @@ from typing import Any
 
 from functions.shared.alpaca import AlpacaClient
 from functions.shared.credentials import AlpacaCredentials
-from signal9.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, AlpacaFake
-from signal9.fakes.server import FakeServer, serving
+from signal9_tools.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, AlpacaFake
+from signal9_tools.fakes.server import FakeServer, serving
 from tests.av_support import ManualClock
 
 # Monday 2 November 2026, 05:30 in New York (the sync-assets schedule), in epoch seconds.

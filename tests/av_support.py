@@ -17,8 +17,8 @@ from functions.shared.alphavantage import AlphaVantageClient
 from functions.shared.credentials import AlphaVantageCredentials
 from functions.shared.observability import logger
 from functions.shared.retry import Backoff
-from signal9.fakes.alphavantage import FAKE_API_KEY, AlphaVantageFake
-from signal9.fakes.server import FakeServer, serving
+from signal9_tools.fakes.alphavantage import FAKE_API_KEY, AlphaVantageFake
+from signal9_tools.fakes.server import FakeServer, serving
 from tests.handler_support import Fleet
 
 

@@ -14,11 +14,11 @@ from moto import mock_aws
 from functions.shared import aws as shared_aws
 from functions.shared import pacing, retry
 from functions.shared.observability import logger
-from signal9.awsapi import create_table_request, point_in_time_recovery_request
 from signal9.catalog import STACKS
-from signal9.fakes.alphavantage import AlphaVantageFake
-from signal9.fakes.server import FakeServer, serving
-from signal9.mockrun import ProgramRun, run_program
+from signal9_tools.awsapi import create_table_request, point_in_time_recovery_request
+from signal9_tools.fakes.alphavantage import AlphaVantageFake
+from signal9_tools.fakes.server import FakeServer, serving
+from signal9_tools.mockrun import ProgramRun, run_program
 from tests.av_support import ManualClock
 
 # The AlphaVantage fake's clock starts here (a Monday afternoon in New York).

@@ -26,8 +26,8 @@ from functions.shared.events import SOURCE
 from functions.shared.scheduled import delivered_input, scheduler_input_json
 from signal9 import catalog
 from signal9.config import StackConfig, parse
-from signal9.emulator.smoke import LambdaContext
 from signal9.naming import Naming
+from signal9_tools.emulator.smoke import LambdaContext
 
 STAGE_NAME = "dev"
 ACCOUNT = "123456789012"

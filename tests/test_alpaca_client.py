@@ -20,8 +20,8 @@ from functions.shared.alpaca import (
     bars_window,
     symbol_batches,
 )
-from signal9.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, IEX_SHARE, AlpacaFake
-from signal9.fakes.server import FakeRequest
+from signal9_tools.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, IEX_SHARE, AlpacaFake
+from signal9_tools.fakes.server import FakeRequest
 from tests.alpaca_support import Served, served_fake
 from tests.av_support import captured_logs
 

@@ -26,14 +26,14 @@ from functions.shared.alphavantage import (
 from functions.shared.http import TransportError
 from functions.shared.observability import MetricName
 from functions.shared.retry import Backoff
-from signal9.fakes.alphavantage import (
+from signal9_tools.fakes.alphavantage import (
     CALENDAR_HEADER,
     FAKE_API_KEY,
     AlphaVantageFake,
     Fault,
     error_body,
 )
-from signal9.fakes.server import FakeRequest, FakeResponse, FakeServer, serving, text_response
+from signal9_tools.fakes.server import FakeRequest, FakeResponse, FakeServer, serving, text_response
 from tests.av_support import ManualClock, captured_logs, client_for, credentials
 
 NOW = datetime(2026, 11, 2, 15, 30, tzinfo=UTC)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import urllib3
 
-from signal9.fakes.alphavantage import (
+from signal9_tools.fakes.alphavantage import (
     FAKE_API_KEY,
     OTHER_TICKERS,
     RELEVANCE_DEFINITION,
@@ -21,7 +21,7 @@ from signal9.fakes.alphavantage import (
     Fault,
     error_body,
 )
-from signal9.fakes.server import FakeServer, serving
+from signal9_tools.fakes.server import FakeServer, serving
 from tests.av_support import ManualClock
 
 NOW = datetime(2026, 11, 2, 15, 30, tzinfo=UTC)

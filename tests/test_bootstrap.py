@@ -14,13 +14,13 @@ from signal9 import bootstrap_policies as policies
 from signal9.bootstrap_config import BootstrapConfigError
 from signal9.bootstrap_rules import BOOTSTRAP_RULES
 from signal9.catalog import STACKS
-from signal9.check import check_stack
-from signal9.cli import main
 from signal9.deploy_policy import StackTarget
-from signal9.identifiers import ACCOUNT_ID
-from signal9.mockrun import ProgramRun, run_program
 from signal9.policy_rules import evaluate
 from signal9.stackfile import BOOTSTRAP_PROJECT, read_stack_config
+from signal9_tools.check import check_stack
+from signal9_tools.cli import main
+from signal9_tools.identifiers import ACCOUNT_ID
+from signal9_tools.mockrun import ProgramRun, run_program
 
 BUCKET = f"signal9-pulumi-state-{ACCOUNT_ID}"
 

@@ -22,8 +22,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from signal9 import cli
 from signal9.stackfile import ROOT
+from signal9_tools import cli
 
 FAKE_KEYS = {"AWS_ACCESS_KEY_ID": "test-key-id-0000", "AWS_SECRET_ACCESS_KEY": "test-secret-0000"}
 
@@ -37,8 +37,8 @@ def test_each_module_registers_exactly_its_subcommand(command: str, module: str)
 
 def test_plan_loads_neither_the_emulator_nor_the_aws_sdk() -> None:
     probe = (
-        "import sys; from signal9.cli import main; code = main(['plan', '--stack', 'dev', '--json']); "
-        "print(sorted(m for m in ('moto', 'boto3', 'signal9.emulator', 'signal9.dlq') if m in sys.modules), "
+        "import sys; from signal9_tools.cli import main; code = main(['plan', '--stack', 'dev', '--json']); "
+        "print(sorted(m for m in ('moto', 'boto3', 'signal9_tools.emulator', 'signal9_tools.dlq') if m in sys.modules), "
         "file=sys.stderr); sys.exit(code)"
     )
     result = subprocess.run(

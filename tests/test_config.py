@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from signal9 import catalog, cli, config, stackfile
-from signal9.mockrun import run_program
+from signal9 import catalog, config, stackfile
 from signal9.stackfile import ROOT, read_stack_config
+from signal9_tools import cli
+from signal9_tools.mockrun import run_program
 
 
 @pytest.mark.parametrize("stack", catalog.STACKS)

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from signal9 import catalog, cli, cost
+from signal9 import catalog
 from signal9.config import parse
-from signal9.mockrun import ProgramRun
+from signal9_tools import cli, cost
+from signal9_tools.mockrun import ProgramRun
 
 
 def independent_monthly_count(expression: str) -> float:

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from signal9 import deploy_policy
-from signal9.emulator.cli import deploy_and_smoke
-from signal9.emulator.deploy_audit import DeployAudit
+from signal9_tools.emulator.cli import deploy_and_smoke
+from signal9_tools.emulator.deploy_audit import DeployAudit
 
 TABLE = "aws:dynamodb/table:Table"
 CHECK = "deploy calls allowed by the deploy policy"

@@ -11,11 +11,11 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 from signal9 import catalog, deploy_policy, iam
 from signal9.boundary import boundary_document
 from signal9.deploy_policy import TYPE_GRANTS, UNSCOPABLE, StackTarget, deploy_policy_document
-from signal9.emulator.deploy_audit import Call, DeployAudit
-from signal9.identifiers import ACCOUNT_ID
-from signal9.mockrun import ProgramRun
 from signal9.naming import Naming
 from signal9.policy_rules import evaluate
+from signal9_tools.emulator.deploy_audit import Call, DeployAudit
+from signal9_tools.identifiers import ACCOUNT_ID
+from signal9_tools.mockrun import ProgramRun
 
 REGION = "us-east-1"
 

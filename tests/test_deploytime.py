@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from signal9 import deploytime
-from signal9.mockrun import ProgramRun, Resource
+from signal9_tools import deploytime
+from signal9_tools.mockrun import ProgramRun, Resource
 
 # Types other work adds to the program; they need a figure before they land.
 ANNOUNCED_TYPES = ("aws:kms/key:Key", "aws:kms/alias:Alias", "aws:cloudwatch/eventBusPolicy:EventBusPolicy")
@@ -17,7 +17,7 @@ def test_every_registered_type_has_a_sourced_figure(plans: dict[str, ProgramRun]
     registered = {r.type for plan in plans.values() for r in plan.resources if r.custom}
     for typ in sorted(registered | set(ANNOUNCED_TYPES)):
         figure = times.types.get(typ)
-        assert figure is not None, f"{typ} has no create time in signal9/create_times.json"
+        assert figure is not None, f"{typ} has no create time in signal9_tools/create_times.json"
         assert figure.seconds > 0 and figure.basis and figure.source.startswith("https://"), typ
     assert all(not deploytime.model(plan).unknown_types for plan in plans.values())
 

@@ -13,8 +13,9 @@ import boto3
 import pytest
 
 from functions.shared.events import PollenationNeeded
-from signal9 import catalog, dlq
+from signal9 import catalog
 from signal9.naming import Naming
+from signal9_tools import dlq
 
 NAMING = Naming("dev")
 POLLENATE = catalog.function("PollenateAsset")

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from signal9 import catalog, check, docgen
-from signal9.mockrun import ProgramRun
+from signal9 import catalog
+from signal9_tools import check, docgen
+from signal9_tools.mockrun import ProgramRun
 from tests.spec_matrix import SPEC_ACCESS, SPEC_EVENTS, SPEC_SCHEDULES
 
 DOCS = docgen.ROOT / "docs"
@@ -34,7 +35,7 @@ def test_generated_blocks_are_current(plans: dict[str, ProgramRun], monkeypatch:
     for path, blocks in docgen.generated_blocks().items():
         text = path.read_text()
         for name, content in blocks.items():
-            assert docgen.current_block(text, name) == content, f"{path.name}: run `python -m signal9.docgen`"
+            assert docgen.current_block(text, name) == content, f"{path.name}: run `python -m signal9_tools.docgen`"
 
 
 def node_id(name: str) -> str:

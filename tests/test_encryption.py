@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from signal9 import catalog, config, iam, keys
-from signal9.mockrun import ProgramRun
 from signal9.naming import Naming
 from signal9.policy_rules import KEY_INPUTS, TOPIC
+from signal9_tools.mockrun import ProgramRun
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -87,7 +87,7 @@ def test_key_policy_names_exactly_the_stack_roles_and_services(prod: ProgramRun)
     assert statements["Signal9RolesUseKeyViaServices"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
     # The key policy admits exactly the services the role policies use it through.
     via = statements["Signal9RolesUseKeyViaServices"]["Condition"]["StringEquals"]["kms:ViaService"]
-    used = {s for f in catalog.FUNCTIONS for s in iam.function_key_services(f)} | set(keys.SCHEDULER_KEY_SERVICES)
+    used = {s for f in catalog.FUNCTIONS for s in iam.function_key_services(f)} | set(iam.SCHEDULER_KEY_SERVICES)
     assert sorted(via) == sorted(f"{s}.{REGION}.amazonaws.com" for s in used)
     logs = statements["CloudWatchLogsEncryptFunctionLogs"]
     assert logs["Principal"] == {"Service": f"logs.{REGION}.amazonaws.com"}
@@ -132,7 +132,7 @@ def test_scheduler_role_uses_the_key_through_scheduler_and_sqs(prod: ProgramRun)
         s for s in role_policy(prod, "scheduler-role-policy")["Statement"] if s.get("Sid") == "UseStackKeyViaServices"
     ]
     assert statement["Condition"]["StringEquals"]["kms:ViaService"] == [
-        f"{s}.{REGION}.amazonaws.com" for s in keys.SCHEDULER_KEY_SERVICES
+        f"{s}.{REGION}.amazonaws.com" for s in iam.SCHEDULER_KEY_SERVICES
     ]
 
 

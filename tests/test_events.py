@@ -15,9 +15,9 @@ from components.event_bus import archive_name
 from functions.shared.env import EVENT_BUS_NAME as ENV_EVENT_BUS_NAME
 from functions.shared.events import DETAIL_MODELS, SOURCE, EarningsProcessed, PollenationNeeded
 from signal9 import catalog
-from signal9.identifiers import ACCOUNT_ID
-from signal9.mockrun import ProgramRun, Resource
 from signal9.naming import Naming
+from signal9_tools.identifiers import ACCOUNT_ID
+from signal9_tools.mockrun import ProgramRun, Resource
 
 RULE = "aws:cloudwatch/eventRule:EventRule"
 TARGET = "aws:cloudwatch/eventTarget:EventTarget"

@@ -7,10 +7,10 @@ import urllib.request
 
 import pytest
 
-from signal9.cli import main
-from signal9.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY
-from signal9.fakes.alphavantage import FAKE_API_KEY
-from signal9.fakes.cli import describe, served_fakes
+from signal9_tools.cli import main
+from signal9_tools.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY
+from signal9_tools.fakes.alphavantage import FAKE_API_KEY
+from signal9_tools.fakes.cli import describe, served_fakes
 
 
 def test_both_fakes_answer_with_the_keys_and_urls_described() -> None:

@@ -7,8 +7,9 @@ from collections import Counter
 
 import pytest
 
-from signal9 import check, docgen, fsbp
-from signal9.mockrun import ProgramRun
+from signal9 import fsbp
+from signal9_tools import check, docgen
+from signal9_tools.mockrun import ProgramRun
 
 # The FSBP controls for DynamoDB, Lambda, SQS, SNS, Secrets Manager, EventBridge, KMS and IAM
 # (the standard as published, checked December 2025). A control AWS adds must be judged here.

@@ -19,10 +19,10 @@ from components.function_fleet import ROLE_POLICY_NAME
 from functions.shared import env
 from signal9 import catalog, config, iam, policy_rules
 from signal9.config import StackConfig
-from signal9.identifiers import mock_state
-from signal9.mockrun import ProgramRun, Resource, run_program
 from signal9.naming import Naming
 from signal9.stackfile import read_stack_config
+from signal9_tools.identifiers import mock_state
+from signal9_tools.mockrun import ProgramRun, Resource, run_program
 from tests.spec_matrix import SPEC_ACCESS, TABLES_WITH_INDEXES
 
 FUNCTION = "aws:lambda/function:Function"

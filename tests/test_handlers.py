@@ -34,7 +34,7 @@ from functions.shared.scheduled import ScheduledInvocation, scheduler_input_json
 from functions.shared.secret_fields import PLACEHOLDER_VALUE
 from functions.sync_assets import handler as sync_assets_handler
 from signal9 import catalog
-from signal9.fakes.server import FakeServer
+from signal9_tools.fakes.server import FakeServer
 from tests.handler_support import BATCH_SIZE, BUS, SECRET_VALUES, Fleet, eventbridge_event, scheduled_event
 
 # 2026-11-03 01:30 UTC is still Monday 2 November in New York.

@@ -19,16 +19,16 @@ import pulumi_aws
 import pytest
 
 from signal9 import catalog
-from signal9.emulator.cli import LocalRun, deploy_and_smoke
-from signal9.emulator.collection import EndpointConfigError, assets_landed, given_endpoints
-from signal9.emulator.provisioner import MotoProvisioner, UnsupportedResourceError, archive_zip
-from signal9.emulator.smoke import PACING_SPEEDUP, Smoke, paced_on
-from signal9.fakes.alpaca import AlpacaFake
-from signal9.fakes.alphavantage import AlphaVantageFake
-from signal9.fakes.server import CompressedClock, serving
-from signal9.mockrun import ProgramRun, run_program
 from signal9.naming import Naming
 from signal9.stackfile import read_stack_config
+from signal9_tools.emulator.cli import LocalRun, deploy_and_smoke
+from signal9_tools.emulator.collection import EndpointConfigError, assets_landed, given_endpoints
+from signal9_tools.emulator.provisioner import MotoProvisioner, UnsupportedResourceError, archive_zip
+from signal9_tools.emulator.smoke import PACING_SPEEDUP, Smoke, paced_on
+from signal9_tools.fakes.alpaca import AlpacaFake
+from signal9_tools.fakes.alphavantage import AlphaVantageFake
+from signal9_tools.fakes.server import CompressedClock, serving
+from signal9_tools.mockrun import ProgramRun, run_program
 
 
 @pytest.fixture(scope="module")
@@ -318,7 +318,7 @@ def test_the_assets_check_fails_for_a_duplicate_a_missing_or_an_unlisted_symbol(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     symbols = Counter({"AAPL": 2, "MSFT": 1})  # what the index Query returns, per symbol
-    monkeypatch.setattr("signal9.emulator.collection.index_symbols", lambda region, table, index: symbols)
+    monkeypatch.setattr("signal9_tools.emulator.collection.index_symbols", lambda region, table, index: symbols)
     with pytest.raises(AssertionError, match=r"status-index holds \['AAPL'\] more than once"):
         assets_landed("us-east-1", Naming("dev"), {"AAPL", "MSFT"}, 0)
     symbols = Counter({"AAPL": 1})

@@ -7,9 +7,9 @@ import json
 import boto3
 import pytest
 
-from signal9.emulator.cli import LocalRun, deploy_and_smoke
-from signal9.mockrun import ProgramRun
 from signal9.naming import Naming
+from signal9_tools.emulator.cli import LocalRun, deploy_and_smoke
+from signal9_tools.mockrun import ProgramRun
 
 SECURITY_CHECKS = (
     "encryption and tracing as configured",

@@ -13,9 +13,9 @@ from functions.shared import observability as handler_observability
 from functions.shared.secret_fields import PLACEHOLDER_VALUE
 from signal9 import catalog, dashboard
 from signal9.config import StackConfig
-from signal9.mockrun import ProgramRun, run_program
 from signal9.naming import Naming
 from signal9.stackfile import read_stack_config
+from signal9_tools.mockrun import ProgramRun, run_program
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"

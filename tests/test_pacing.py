@@ -9,7 +9,7 @@ import pytest
 from functions.shared import pacing
 from functions.shared.pacing import INTERVAL_VARIABLE, IntervalPacer, environment_pacer
 from signal9.config import parse
-from signal9.fakes.server import busiest_window
+from signal9_tools.fakes.server import busiest_window
 from tests.av_support import ManualClock
 
 

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from signal9 import catalog
-from signal9.cli import main
-from signal9.mockrun import ProgramRun
+from signal9_tools.cli import main
+from signal9_tools.mockrun import ProgramRun
 
 ARN = re.compile(r"^arn:aws:[a-z0-9-]+:(us-east-1)?:(123456789012)?:")
 

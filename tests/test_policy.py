@@ -22,9 +22,10 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from signal9 import check, cli, policy_rules
-from signal9.mockrun import ProgramRun
+from signal9 import policy_rules
 from signal9.policy_rules import RULES, UNKNOWN, Violation, evaluate
+from signal9_tools import check, cli
+from signal9_tools.mockrun import ProgramRun
 
 Plan = list[dict[str, Any]]
 ARN = "arn:aws:{}:us-east-1:123456789012:{}"

@@ -1,7 +1,7 @@
 """PollenateAsset collects the five AlphaVantage datasets: on moto, against the AlphaVantage fake over real HTTP.
 
-moto stands in for DynamoDB, EventBridge and Secrets Manager; ``signal9.fakes.alphavantage``
-(with ``signal9.fakes.fundamentals``) stands in for AlphaVantage on 127.0.0.1.
+moto stands in for DynamoDB, EventBridge and Secrets Manager; ``signal9_tools.fakes.alphavantage``
+(with ``signal9_tools.fakes.fundamentals``) stands in for AlphaVantage on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from functions.shared import aws as shared_aws
 from functions.shared.alphavantage import ThrottledError
 from functions.shared.publisher import publish
 from signal9.config import parse
-from signal9.fakes.alphavantage import AlphaVantageFake, Fault
-from signal9.fakes.fundamentals import ANNUAL_REPORTS, QUARTERLY_REPORTS, knobs
-from signal9.fakes.server import FakeRequest, FakeResponse, FakeServer, json_response
+from signal9_tools.fakes.alphavantage import AlphaVantageFake, Fault
+from signal9_tools.fakes.fundamentals import ANNUAL_REPORTS, QUARTERLY_REPORTS, knobs
+from signal9_tools.fakes.server import FakeRequest, FakeResponse, FakeServer, json_response
 from tests.av_support import ManualClock
 from tests.handler_support import Fleet, WriteCounter, eventbridge_event
 

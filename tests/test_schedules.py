@@ -19,10 +19,10 @@ from croniter import croniter
 from functions.shared.scheduled import SCHEDULER_INPUT
 from signal9 import catalog, config
 from signal9.cron import DAY_NUMBERS, ScheduleExpressionError, next_fire
-from signal9.identifiers import ACCOUNT_ID
-from signal9.mockrun import ProgramRun, Resource, run_program
 from signal9.naming import Naming
 from signal9.stackfile import ROOT, read_stack_config
+from signal9_tools.identifiers import ACCOUNT_ID
+from signal9_tools.mockrun import ProgramRun, Resource, run_program
 
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 NEW_YORK = ZoneInfo("America/New_York")

@@ -10,10 +10,10 @@ import pytest
 
 from functions.shared.secret_fields import PLACEHOLDER_PREFIX, PLACEHOLDER_VALUE
 from signal9 import catalog
-from signal9.mockrun import ProgramRun, is_secret, run_program
 from signal9.naming import Naming
-from signal9.plan import summary
 from signal9.stackfile import read_stack_config
+from signal9_tools.mockrun import ProgramRun, is_secret, run_program
+from signal9_tools.plan import summary
 
 SECRET = "aws:secretsmanager/secret:Secret"
 VERSION = "aws:secretsmanager/secretVersion:SecretVersion"

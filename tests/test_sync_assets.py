@@ -18,8 +18,8 @@ from functions.shared.env import table_variable
 from functions.shared.events import PollenationNeeded
 from functions.sync_assets import handler as sync_assets
 from functions.sync_assets.handler import NEVER_POLLENATED, SuspiciousListError
-from signal9.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, BARS_PATH
-from signal9.motolock import serialized_moto
+from signal9_tools.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, BARS_PATH
+from signal9_tools.motolock import serialized_moto
 from tests.alpaca_support import MONDAY_0530_NY, Served, served_fake
 from tests.av_support import captured_logs
 from tests.handler_support import Fleet, scheduled_event

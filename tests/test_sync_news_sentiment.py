@@ -12,8 +12,8 @@ import pytest
 from functions.shared.alphavantage import DailyQuotaError, InvalidApiKeyError
 from functions.sync_news_sentiment import handler as news_handler
 from functions.sync_news_sentiment.handler import FIRST_RUN_LOOKBACK, REREAD_OVERLAP, WATERMARK_KEY
-from signal9.fakes.alphavantage import AlphaVantageFake, Fault
-from signal9.fakes.server import FakeServer
+from signal9_tools.fakes.alphavantage import AlphaVantageFake, Fault
+from signal9_tools.fakes.server import FakeServer
 from tests import handler_support
 from tests.av_support import ManualClock, collector_fleet, count_writes
 from tests.handler_support import Fleet, scheduled_event
@@ -240,7 +240,7 @@ def test_an_invalid_article_is_skipped_and_the_rest_stored(
     def one_broken(request: Any, fake: AlphaVantageFake) -> Any:
         import json
 
-        from signal9.fakes.server import json_response
+        from signal9_tools.fakes.server import json_response
 
         document = json.loads(original(request, fake).body)
         document["feed"][0]["time_published"] = "yesterday"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from signal9 import catalog
-from signal9.mockrun import ProgramRun
 from signal9.naming import Naming
+from signal9_tools.mockrun import ProgramRun
 
 TABLE = "aws:dynamodb/table:Table"
 

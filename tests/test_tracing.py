@@ -10,7 +10,7 @@ import pytest
 
 from functions.shared import observability
 from signal9 import catalog, iam
-from signal9.mockrun import ProgramRun
+from signal9_tools.mockrun import ProgramRun
 from tests.handler_support import context_for
 
 

@@ -105,6 +105,9 @@ class FakeService(Protocol):
     def handle(self, request: FakeRequest) -> FakeResponse: ...
 
 
+STOP_POLL_SECONDS = 0.01
+
+
 class FakeServer:
     """Serves one :class:`FakeService` on ``http://127.0.0.1:<port>`` until :meth:`stop`."""
 
@@ -114,7 +117,13 @@ class FakeServer:
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="signal9-fake", daemon=True)
+        # shutdown() waits for serve_forever's next poll: 0.5 s by default, on every stop.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": STOP_POLL_SECONDS},
+            name="signal9-fake",
+            daemon=True,
+        )
 
     @property
     def url(self) -> str:

@@ -19,10 +19,10 @@ from typing import Any
 import pulumi
 
 from components.packaging import zip_files
-from signal9.awsapi import create_table_request, point_in_time_recovery_request
-from signal9.emulator.deploy_audit import DeployAudit
-from signal9.emulator.server import Clients
-from signal9.mockrun import AwsLikeMocks, reveal
+from signal9_tools.awsapi import create_table_request, point_in_time_recovery_request
+from signal9_tools.emulator.deploy_audit import DeployAudit
+from signal9_tools.emulator.server import Clients
+from signal9_tools.mockrun import AwsLikeMocks, reveal
 
 State = dict[str, Any]
 Creator = Callable[["MotoProvisioner", Mapping[str, Any]], tuple[str, State]]

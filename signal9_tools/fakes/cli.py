@@ -13,9 +13,9 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from signal9.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, AlpacaFake
-from signal9.fakes.alphavantage import FAKE_API_KEY, AlphaVantageFake
-from signal9.fakes.server import serving
+from signal9_tools.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, AlpacaFake
+from signal9_tools.fakes.alphavantage import FAKE_API_KEY, AlphaVantageFake
+from signal9_tools.fakes.server import serving
 
 DEFAULT_ASSETS = 40
 

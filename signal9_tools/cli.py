@@ -17,16 +17,16 @@ import sys
 from collections.abc import Iterable, Sequence
 
 from signal9.catalog import STACKS
-from signal9.errors import operator_message
+from signal9_tools.operator_messages import operator_message
 
 # subcommand -> the module that registers it
 SUBCOMMANDS = {
-    "plan": "signal9.plan",
-    "local": "signal9.emulator.cli",
-    "check": "signal9.check",
-    "cost": "signal9.cost",
-    "dlq": "signal9.dlq",
-    "fakes": "signal9.fakes.cli",
+    "plan": "signal9_tools.plan",
+    "local": "signal9_tools.emulator.cli",
+    "check": "signal9_tools.check",
+    "cost": "signal9_tools.cost",
+    "dlq": "signal9_tools.dlq",
+    "fakes": "signal9_tools.fakes.cli",
 }
 
 

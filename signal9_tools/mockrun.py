@@ -24,7 +24,6 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from signal9.catalog import PROJECT
-from signal9.identifiers import ACCOUNT_ID, mock_state
 from signal9.stackfile import (
     ROOT,
     SECRET_MASK,
@@ -32,6 +31,7 @@ from signal9.stackfile import (
     project_directory,
     read_stack_config,
 )
+from signal9_tools.identifiers import ACCOUNT_ID, mock_state
 
 PROGRAM = ROOT / "__main__.py"
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
@@ -150,7 +150,7 @@ class ProgramRun:
 
 
 class AwsLikeMocks(pulumi.runtime.Mocks):
-    """Hands back the ids and ARNs AWS would assign (see ``signal9.identifiers``)."""
+    """Hands back the ids and ARNs AWS would assign (see ``signal9_tools.identifiers``)."""
 
     def __init__(self, region: str) -> None:
         self.region = region

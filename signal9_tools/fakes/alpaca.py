@@ -1,6 +1,6 @@
 """A local fake of Alpaca's trading (``/v2/assets``) and market data (``/v2/stocks/*``) APIs.
 
-Serve it with :func:`signal9.fakes.server.serving`; the one server answers both the
+Serve it with :func:`signal9_tools.fakes.server.serving`; the one server answers both the
 trading paths and the data paths, so ``baseUrl`` and ``dataUrl`` may both point at it.
 What it reproduces (``docs/../shared/apis.md`` Part A and Part C "Alpaca fake"):
 
@@ -24,7 +24,7 @@ What it reproduces (``docs/../shared/apis.md`` Part A and Part C "Alpaca fake"):
 Between runs, :meth:`AlpacaFake.delist`, :meth:`AlpacaFake.list_new` and
 :meth:`AlpacaFake.change` alter the catalog (the steady-state benchmark's 1% churn, the
 "symbol left the list" test). Everything else is a pure function of the company
-(:func:`signal9.fakes.universe.rng`), so two runs see the same data.
+(:func:`signal9_tools.fakes.universe.rng`), so two runs see the same data.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from signal9.fakes.server import Clock, FakeRequest, FakeResponse, SystemClock, json_response
-from signal9.fakes.universe import FAMILIAR, Company, rng, universe
+from signal9_tools.fakes.server import Clock, FakeRequest, FakeResponse, SystemClock, json_response
+from signal9_tools.fakes.universe import FAMILIAR, Company, rng, universe
 
 # The credentials the fake accepts by default: obviously fake, never real Alpaca keys.
 ALPACA_KEY_ID = "test-alpaca-key-id-0000"

@@ -1,6 +1,6 @@
 """`signal9 local up` collects: where the collectors fetch from, and what they must have landed.
 
-By default both API fakes are served on 127.0.0.1 (``signal9.fakes.cli.served_fakes``); with
+By default both API fakes are served on 127.0.0.1 (``signal9_tools.fakes.cli.served_fakes``); with
 ``--alpaca-url/--alpaca-data-url/--alphavantage-url`` the collectors use those endpoints and
 the keys from the environment. Either way the endpoints and keys are stored in the deployed
 secrets (the only seeding: no table rows are written by hand), each schedule fires through

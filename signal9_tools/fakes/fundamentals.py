@@ -32,11 +32,11 @@ from functions.pollenate_asset.fundamentals import (
     OVERVIEW_FIELDS,
     OVERVIEW_TEXT_FIELDS,
 )
-from signal9.fakes.server import FakeRequest, FakeResponse, json_response
-from signal9.fakes.universe import Company, rng
+from signal9_tools.fakes.server import FakeRequest, FakeResponse, json_response
+from signal9_tools.fakes.universe import Company, rng
 
 if TYPE_CHECKING:
-    from signal9.fakes.alphavantage import AlphaVantageFake
+    from signal9_tools.fakes.alphavantage import AlphaVantageFake
 
 # The latest fiscal quarter every company has reported, before any ``new_quarters``.
 LATEST_QUARTER = date(2026, 9, 30)
@@ -219,8 +219,8 @@ class FundamentalsHandler:
     function: str
 
     def __call__(self, request: FakeRequest, fake: AlphaVantageFake) -> FakeResponse:
-        # Imported here: signal9.fakes.alphavantage imports this module to register the functions.
-        from signal9.fakes.alphavantage import Fault
+        # Imported here: signal9_tools.fakes.alphavantage imports this module to register the functions.
+        from signal9_tools.fakes.alphavantage import Fault
 
         settings = knobs(fake)
         symbol = request.query.get("symbol", "")

@@ -15,11 +15,11 @@ import yaml
 
 from signal9.bootstrap_rules import BOOTSTRAP_RULES
 from signal9.catalog import PROJECT
-from signal9.cli import add_stack_argument
-from signal9.mockrun import run_program
-from signal9.plan import PROJECTS, add_project_argument
 from signal9.policy_rules import RULES, Violation, check_stack_file_secrets, evaluate
 from signal9.stackfile import BOOTSTRAP_PROJECT, stack_file
+from signal9_tools.cli import add_stack_argument
+from signal9_tools.mockrun import run_program
+from signal9_tools.plan import PROJECTS, add_project_argument
 
 STACK_FILE_RULE = "stack-file-secrets-encrypted"
 

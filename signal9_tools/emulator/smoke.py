@@ -37,8 +37,9 @@ from functions.shared.scheduled import delivered_input
 from signal9 import catalog, iam
 from signal9.config import StackConfig
 from signal9.cron import ScheduleExpressionError, next_fire
-from signal9.emulator import security_checks
-from signal9.emulator.collection import (
+from signal9.naming import Naming
+from signal9_tools.emulator import security_checks
+from signal9_tools.emulator.collection import (
     COLLECTORS,
     Endpoints,
     assets_landed,
@@ -47,14 +48,13 @@ from signal9.emulator.collection import (
     store_credentials,
     table_summary,
 )
-from signal9.emulator.delivery import LambdaDeliveries
-from signal9.emulator.server import Clients
-from signal9.fakes.alpaca import AlpacaFake
-from signal9.fakes.alphavantage import AlphaVantageFake, Fault
-from signal9.fakes.cli import served_fakes
-from signal9.fakes.server import CompressedClock
-from signal9.mockrun import ProgramRun
-from signal9.naming import Naming
+from signal9_tools.emulator.delivery import LambdaDeliveries
+from signal9_tools.emulator.server import Clients
+from signal9_tools.fakes.alpaca import AlpacaFake
+from signal9_tools.fakes.alphavantage import AlphaVantageFake, Fault
+from signal9_tools.fakes.cli import served_fakes
+from signal9_tools.fakes.server import CompressedClock
+from signal9_tools.mockrun import ProgramRun
 
 
 @dataclass
@@ -669,7 +669,7 @@ def paced_on(clock: CompressedClock) -> Iterator[None]:
         pacing.use_clock(previous)
 
 
-POLLENATED_SYMBOL = "IBM"  # in every fake universe (signal9.fakes.universe.FAMILIAR)
+POLLENATED_SYMBOL = "IBM"  # in every fake universe (signal9_tools.fakes.universe.FAMILIAR)
 
 
 def rows_of(smoke: Smoke, table: str, symbol: str) -> int:

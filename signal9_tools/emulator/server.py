@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from signal9.motolock import serialized_moto
+from signal9_tools.motolock import serialized_moto
 
 # Never real credentials: everything below talks to the emulator only.
 FAKE_CREDENTIALS = {

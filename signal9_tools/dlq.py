@@ -25,9 +25,9 @@ from typing import Any
 import boto3
 
 from signal9 import catalog
-from signal9.cli import add_stack_argument
 from signal9.naming import Naming
 from signal9.stackfile import stack_region
+from signal9_tools.cli import add_stack_argument
 
 # Long enough for one delivery call; a message whose replay failed is made visible again
 # before the command returns, so the next `list` shows it.

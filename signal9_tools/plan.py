@@ -7,11 +7,11 @@ import json
 import sys
 from collections import Counter
 
-from signal9 import deploytime
 from signal9.catalog import PROJECT
-from signal9.cli import add_stack_argument
-from signal9.mockrun import ProgramRun, run_program
 from signal9.stackfile import BOOTSTRAP, BOOTSTRAP_PROJECT
+from signal9_tools import deploytime
+from signal9_tools.cli import add_stack_argument
+from signal9_tools.mockrun import ProgramRun, run_program
 
 # ``--project`` values: the main program (default) or the bootstrap project in bootstrap/.
 PROJECTS = {"signal9": PROJECT, BOOTSTRAP: BOOTSTRAP_PROJECT}

@@ -10,7 +10,7 @@ Functions dispatch through ``fake.functions`` (built from :data:`DEFAULT_FUNCTIO
 gets the request and the fake, and uses :meth:`AlphaVantageFake.error` / :meth:`AlphaVantageFake.company`
 for the shared behaviour. This module serves EARNINGS_CALENDAR and NEWS_SENTIMENT.
 
-Data is deterministic over :func:`signal9.fakes.universe.universe`: each company reports every
+Data is deterministic over :func:`signal9_tools.fakes.universe.universe`: each company reports every
 91 days from a date its own :func:`rng` picks, and news arrives at ``articles_per_hour`` per
 clock hour, each article mentioning one to three companies and sometimes tickers Signal9 does
 not hold (``CRYPTO:BTC``, ``FOREX:USD``, foreign listings). Wording marked [U] in apis.md is
@@ -30,8 +30,8 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from signal9.fakes.fundamentals import FUNDAMENTAL_FUNCTIONS
-from signal9.fakes.server import (
+from signal9_tools.fakes.fundamentals import FUNDAMENTAL_FUNCTIONS
+from signal9_tools.fakes.server import (
     Clock,
     FakeRequest,
     FakeResponse,
@@ -39,7 +39,7 @@ from signal9.fakes.server import (
     json_response,
     text_response,
 )
-from signal9.fakes.universe import Company, rng, universe
+from signal9_tools.fakes.universe import Company, rng, universe
 
 FAKE_API_KEY = "test-av-key-0000"
 FunctionHandler = Callable[[FakeRequest, "AlphaVantageFake"], FakeResponse]
@@ -135,7 +135,7 @@ def error_body(fault: Fault, *, function: str, api_key: str, requests_per_minute
 
 
 class AlphaVantageFake:
-    """A FakeService for ``GET /query`` (serve it with ``signal9.fakes.server.serving``)."""
+    """A FakeService for ``GET /query`` (serve it with ``signal9_tools.fakes.server.serving``)."""
 
     def __init__(
         self,

@@ -4,7 +4,7 @@ Pulumi runs resource operations with unbounded parallelism by default, so a firs
 lasts as long as its longest chain of resources that wait for one another. A resource waits
 for every resource it depends on (explicit ``depends_on`` and the resources whose outputs
 feed its inputs, as the mock runtime records them), for a custom-resource parent, and for
-its provider. Each resource type's create time comes from ``signal9/create_times.json``
+its provider. Each resource type's create time comes from ``signal9_tools/create_times.json``
 (sourced there, see docs/deploy.md); a type without a figure gets the file's default and is
 listed, so the model never silently calls something free.
 
@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from signal9.mockrun import ProgramRun, Resource
+from signal9_tools.mockrun import ProgramRun, Resource
 
 TIMES_FILE = Path(__file__).with_name("create_times.json")
 
@@ -146,5 +146,5 @@ def render(result: DeployModel) -> str:
         lines.append(
             f"\n  no sourced figure (default {times.default.seconds:.0f} s): {', '.join(sorted(result.unknown_types))}"
         )
-    lines.append("\n  figures and sources: signal9/create_times.json, docs/deploy.md 'How long a deploy takes'")
+    lines.append("\n  figures and sources: signal9_tools/create_times.json, docs/deploy.md 'How long a deploy takes'")
     return "\n".join(lines)

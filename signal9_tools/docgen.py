@@ -2,7 +2,7 @@
 
 docs/architecture.md, docs/security-review.md and docs/deploy.md are hand-written around blocks marked
 ``<!-- BEGIN GENERATED: <name> -->`` ... ``<!-- END GENERATED: <name> -->``. Rewrite them with
-``python -m signal9.docgen``; tests/test_docs.py fails when a committed block is stale.
+``python -m signal9_tools.docgen``; tests/test_docs.py fails when a committed block is stale.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from signal9 import catalog, deploy_policy, deploytime, fsbp
+from signal9 import catalog, deploy_policy, fsbp
 from signal9.naming import Naming
+from signal9_tools import deploytime
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
@@ -133,7 +134,7 @@ def create_times_table() -> str:
 
 
 def check_results() -> dict[str, dict[str, int]]:
-    from signal9.check import check_stack, rule_names
+    from signal9_tools.check import check_stack, rule_names
 
     results = {}
     for stack in catalog.STACKS:

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 import boto3
 
 from signal9 import config
-from signal9.emulator.collection import EndpointConfigError, Endpoints, given_endpoints
-from signal9.emulator.deploy_audit import DeployAudit, install_boundary
-from signal9.emulator.provisioner import MotoProvisioner
-from signal9.emulator.server import moto_server
-from signal9.emulator.smoke import Report, format_report, run_smoke, timed
-from signal9.mockrun import ProgramRun, run_program
 from signal9.stackfile import config_region, read_stack_config
+from signal9_tools.emulator.collection import EndpointConfigError, Endpoints, given_endpoints
+from signal9_tools.emulator.deploy_audit import DeployAudit, install_boundary
+from signal9_tools.emulator.provisioner import MotoProvisioner
+from signal9_tools.emulator.server import moto_server
+from signal9_tools.emulator.smoke import Report, format_report, run_smoke, timed
+from signal9_tools.mockrun import ProgramRun, run_program
 
 MOTO_ACCOUNT_ID = "123456789012"  # moto's default account (the emulator never sets MOTO_ACCOUNT_ID)
 KEEP_HINTS = """\

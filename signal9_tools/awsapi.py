@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from signal9.mockrun import reveal
+from signal9_tools.mockrun import reveal
 
 
 def _key_schema(partition: str, sort: str | None) -> list[dict[str, str]]:

@@ -29,7 +29,7 @@ from moto.kms.responses import KmsResponse
 from signal9 import catalog, keys
 
 # Module import: smoke.py imports this module too.
-from signal9.emulator import smoke as base
+from signal9_tools.emulator import smoke as base
 
 KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 # kms actions no role may have on any key.
