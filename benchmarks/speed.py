@@ -32,7 +32,8 @@ BIN = Path(sys.executable).parent
 
 from benchmarks.function_archives import handler_module, import_time_us, startup_imports, unpack  # noqa: E402
 from components import packaging  # noqa: E402
-from signal9 import catalog, deploytime  # noqa: E402
+from signal9 import catalog  # noqa: E402
+from signal9_tools import deploytime  # noqa: E402
 from signal9_tools.mockrun import run_program  # noqa: E402
 
 ENVIRONMENT = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}

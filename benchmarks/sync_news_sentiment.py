@@ -111,7 +111,7 @@ def timed_run(server: FakeServer, clock: FixedClock, when: datetime) -> str:
         client.meta.events.register(event, hook)
     http_before = len(server.requests)
     function = catalog.function("SyncNewsSentiment")
-    context = LambdaContext(
+    context: Any = LambdaContext(  # the emulator's stand-in for the runtime's context
         function.name, function.memory_mb, f"arn:aws:lambda:us-east-1:123456789012:function:{function.name}"
     )
     event = delivered_input(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -108,6 +109,17 @@ class FakeService(Protocol):
 STOP_POLL_SECONDS = 0.01
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (its read timeout) and closed the connection: what a real API
+        # sees every day, not a fault of the fake worth a traceback on stderr.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeServer:
     """Serves one :class:`FakeService` on ``http://127.0.0.1:<port>`` until :meth:`stop`."""
 
@@ -115,8 +127,7 @@ class FakeServer:
         self.service = service
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", 0), _handler_class(self))
         # shutdown() waits for serve_forever's next poll: 0.5 s by default, on every stop.
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
