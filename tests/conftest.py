@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -19,31 +22,62 @@ from signal9_tools.awsapi import create_table_request, point_in_time_recovery_re
 from signal9_tools.fakes.alphavantage import AlphaVantageFake
 from signal9_tools.fakes.server import FakeServer, serving
 from signal9_tools.mockrun import ProgramRun, run_program
+from signal9_tools.moto_item_responses import direct_item_responses
 from tests.av_support import ManualClock
 
 # The AlphaVantage fake's clock starts here (a Monday afternoon in New York).
 ALPHAVANTAGE_START = datetime(2026, 11, 2, 20, 0, tzinfo=UTC)
 
 
+@functools.cache
+def planned(stack: str) -> ProgramRun:
+    """What the real program registers for ``stack``, run once per test process."""
+    return run_program(stack)
+
+
 @pytest.fixture(scope="session")
 def plans() -> dict[str, ProgramRun]:
     """What the real program registers for each shipped stack."""
-    return {stack: run_program(stack) for stack in STACKS}
+    return {stack: planned(stack) for stack in STACKS}
 
 
 @pytest.fixture(scope="session")
-def dev(plans: dict[str, ProgramRun]) -> ProgramRun:
-    return plans["dev"]
+def dev() -> ProgramRun:
+    return planned("dev")
 
 
 @pytest.fixture(scope="session")
-def prod(plans: dict[str, ProgramRun]) -> ProgramRun:
-    return plans["prod"]
+def prod() -> ProgramRun:
+    return planned("prod")
+
+
+# moto gives every mock session a fresh default boto3 session, so no credentials, region or
+# client leak from one test into the next. A fresh session would also parse each service's
+# model JSON again (~50 ms per client, several clients per test); the models are read-only
+# data, so every session shares this one loader and is otherwise new.
+SERVICE_MODELS = botocore.loaders.create_loader()
+
+
+def fresh_default_session() -> None:
+    core = botocore.session.get_session()
+    core.register_component("data_loader", SERVICE_MODELS)
+    boto3.setup_default_session(botocore_session=core)
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """An in-process moto AWS with fake credentials (never a real account)."""
+def item_responses_checked() -> bool:
+    """Whether every moto item response is encoded both ways and compared (test_moto_item_responses.py)."""
+    return False
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, item_responses_checked: bool) -> Iterator[None]:
+    """An in-process moto AWS with fake credentials (never a real account).
+
+    moto as shipped, except that item responses (Query, Scan, GetItem, ...) are written as
+    JSON directly: the same document moto's serializer makes, in a fraction of the time
+    (signal9_tools/moto_item_responses.py).
+    """
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -54,7 +88,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
+    with mock_aws(), direct_item_responses(checked=item_responses_checked):
+        fresh_default_session()
         yield
 
 

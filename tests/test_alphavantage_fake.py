@@ -131,6 +131,11 @@ def test_calendar_horizon_and_moved_reports(fake: AlphaVantageFake, server: Fake
     fake.move_report("AAPL", 7)
     assert dates("3month", "AAPL") != three
     assert "Invalid API call" in get(server, function="EARNINGS_CALENDAR", horizon="3months").data.decode()
+    # A report arranged on a given day (the local smoke arranges reporters on its trigger's run day).
+    today = fake.now().date()
+    for days_ahead in (0, 1, 45, 89):
+        fake.report_on("MSFT", today + timedelta(days=days_ahead))
+        assert dates("3month", "MSFT")[0] == (today + timedelta(days=days_ahead)).isoformat()
 
 
 def test_the_fake_is_deterministic() -> None:

@@ -30,6 +30,10 @@ from signal9_tools.fakes.alphavantage import AlphaVantageFake
 from signal9_tools.fakes.server import CompressedClock, serving
 from signal9_tools.mockrun import ProgramRun, run_program
 
+# The tests that break one thing on purpose serve the built-in fakes' first companies only:
+# every flow still runs (familiar tickers, earnings, news), with fewer first pollenations.
+SMALL_UNIVERSE = 12
+
 
 @pytest.fixture(scope="module")
 def timed_local_run() -> tuple[LocalRun, float]:
@@ -130,7 +134,7 @@ def test_broken_wiring_is_caught_with_a_clear_message() -> None:
             ),
         )
 
-    run = deploy_and_smoke("dev", on_deployed=miswire)
+    run = deploy_and_smoke("dev", on_deployed=miswire, universe=SMALL_UNIVERSE)
     failed = {check.name: check.detail for check in run.report.failed}
     assert "functions configured" in failed
     assert "TriggerRegularPollenation environment differs" in failed["functions configured"]
@@ -164,7 +168,7 @@ def test_a_miswired_dead_letter_target_is_caught_and_a_disabled_schedule_not_fir
     values = read_stack_config("dev")
     values["signal9:schedules"] = json.dumps({"sync-news-sentiment": {"enabled": False}})
 
-    run = deploy_and_smoke("dev", config_values=values)
+    run = deploy_and_smoke("dev", config_values=values, universe=SMALL_UNIVERSE)
 
     failed = {check.name: check.detail for check in run.report.failed}
     assert set(failed) == {
@@ -290,7 +294,7 @@ def test_given_endpoints_need_every_url_and_key() -> None:
 
 def test_local_up_against_given_endpoints_asserts_invariants() -> None:
     # A second instance of the fakes, on other ports, with another universe size: never a real API.
-    alpaca, alphavantage = AlpacaFake(size=25), AlphaVantageFake(25)
+    alpaca, alphavantage = AlpacaFake(size=SMALL_UNIVERSE), AlphaVantageFake(SMALL_UNIVERSE)
     with serving(alpaca) as alpaca_server, serving(alphavantage) as alphavantage_server:
         environ = {
             "SIGNAL9_ALPACA_KEY_ID": alpaca.key_id,

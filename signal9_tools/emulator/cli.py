@@ -17,7 +17,7 @@ from signal9_tools.emulator.collection import EndpointConfigError, Endpoints, gi
 from signal9_tools.emulator.deploy_audit import DeployAudit, install_boundary
 from signal9_tools.emulator.provisioner import MotoProvisioner
 from signal9_tools.emulator.server import moto_server
-from signal9_tools.emulator.smoke import Report, format_report, run_smoke, timed
+from signal9_tools.emulator.smoke import BUILT_IN_UNIVERSE, Report, format_report, run_smoke, timed
 from signal9_tools.mockrun import ProgramRun, run_program
 
 MOTO_ACCOUNT_ID = "123456789012"  # moto's default account (the emulator never sets MOTO_ACCOUNT_ID)
@@ -56,12 +56,15 @@ def deploy_and_smoke(
     on_deployed: object = None,
     config_values: Mapping[str, str] | None = None,
     endpoints: Endpoints | None = None,
+    scope: str = "full",
+    universe: int = BUILT_IN_UNIVERSE,
 ) -> LocalRun:
     """Deploy ``stack`` into a fresh emulator, run the smoke, shut down unless ``keep``.
 
     ``on_deployed(plan)``, if given, runs between deploy and smoke (tests use it to break
     the wiring on purpose); ``config_values`` replaces the stack file's config (as run_program);
-    ``endpoints`` are the APIs the collectors call (the built-in fakes when None).
+    ``endpoints`` are the APIs the collectors call (the built-in fakes, serving ``universe``
+    companies, when None); ``scope`` is how much of the smoke runs (``SMOKE_SCOPES``).
     """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     values = dict(read_stack_config(stack) if config_values is None else config_values)
@@ -79,7 +82,13 @@ def deploy_and_smoke(
             on_deployed(plan)
         with timed(timings, "smoke"):
             report = run_smoke(
-                plan, stack_config, provisioner.query_definitions, provisioner.dead_letter_targets, endpoints
+                plan,
+                stack_config,
+                provisioner.query_definitions,
+                provisioner.dead_letter_targets,
+                endpoints,
+                scope=scope,
+                universe=universe,
             )
         report.add("deploy calls allowed by the deploy policy", audit.passed, audit.summary())
         for action, reason in audit.skipped.items():

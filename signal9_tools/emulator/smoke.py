@@ -429,7 +429,29 @@ def scheduled_run(smoke: Smoke, function: catalog.Function, now: datetime) -> Sc
     )
 
 
-def check_schedules_fire(smoke: Smoke, now: datetime, endpoints: Endpoints) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LocalFakes:
+    alpaca: AlpacaFake
+    alphavantage: AlphaVantageFake
+
+
+# Against the built-in fakes these companies report on the earnings trigger's run day, so the
+# earnings chain (trigger -> PollenateAsset -> earningsProcessed -> MarkEarningsProcessed) runs
+# on every day of the year: left to chance, nobody in the dev universe reports on (or the day
+# before) a given day on 152 days in 365.
+ARRANGED_REPORTERS = ("AAPL", "MSFT")
+
+
+def arrange_reporters(run: ScheduledRun, fakes: LocalFakes | None) -> tuple[str, ...]:
+    """Make the built-in AlphaVantage fake list ``ARRANGED_REPORTERS`` as reporting on ``run``'s day."""
+    if fakes is None or run.fires_at is None:
+        return ()
+    for symbol in ARRANGED_REPORTERS:
+        fakes.alphavantage.report_on(symbol, run.fires_at.date())
+    return ARRANGED_REPORTERS
+
+
+def check_schedules_fire(smoke: Smoke, now: datetime, endpoints: Endpoints, fakes: LocalFakes | None) -> dict[str, Any]:
     """Store the endpoints in the secrets, then fire each schedule that would fire, collectors first.
 
     Returns what each fired function returned (by function name).
@@ -439,6 +461,7 @@ def check_schedules_fire(smoke: Smoke, now: datetime, endpoints: Endpoints) -> d
     )
     order = sorted(catalog.scheduled_functions(), key=lambda f: f.name not in COLLECTORS)
     runs = {f.name: scheduled_run(smoke, f, now) for f in order}
+    arranged = arrange_reporters(runs["TriggerEarningsPollenation"], fakes)
     fired: dict[str, Any] = {}  # function name -> what its run returned
     for run in runs.values():
         if not smoke.config.schedule_enabled(run.function):
@@ -479,6 +502,9 @@ def check_schedules_fire(smoke: Smoke, now: datetime, endpoints: Endpoints) -> d
             expected_regular = min(smoke.config.regularPollenationBatchSize, active)
             expect(regular == expected_regular, f"{regular} regular pollenations asked, expected {expected_regular}")
         earnings_rows = fired.get("TriggerEarningsPollenation", {}).get("published", 0)
+        if "TriggerEarningsPollenation" in fired:
+            missing = set(arranged) - set(fired["TriggerEarningsPollenation"].get("symbols", []))
+            expect(not missing, f"the earnings trigger did not publish {sorted(missing)}, arranged to report that day")
         expect(
             len(pollenated) == earnings_rows + regular,
             f"{len(pollenated)} pollenationNeeded deliveries, the triggers published {earnings_rows + regular}",
@@ -847,10 +873,12 @@ def check_logs(smoke: Smoke) -> None:
     smoke.report.run("handler logs are structured", structured)
 
 
-@dataclass(frozen=True)
-class LocalFakes:
-    alpaca: AlpacaFake
-    alphavantage: AlphaVantageFake
+# What a smoke runs. "full": everything below. "configuration": the checks of the deployed
+# configuration only (tables, functions, schedules, rules, secrets, logs, dashboard, the access
+# matrix, IAM and encryption), no function invoked. "none": no smoke, the deploy (and its
+# audit) only. The narrower scopes are for tests that break one thing on purpose.
+SMOKE_SCOPES = ("full", "configuration", "none")
+BUILT_IN_UNIVERSE = 40  # companies the built-in fakes serve (signal9_tools.fakes.universe)
 
 
 def run_smoke(
@@ -859,10 +887,17 @@ def run_smoke(
     query_definitions: dict[str, dict[str, Any]],
     dead_letter_targets: dict[str, str],
     endpoints: Endpoints | None = None,
+    *,
+    scope: str = "full",
+    universe: int = BUILT_IN_UNIVERSE,
 ) -> Report:
-    """The smoke against ``endpoints``, or against the built-in fakes (served here) when None."""
+    """The smoke against ``endpoints``, or against the built-in fakes (``universe`` companies, served here) when None."""
+    if scope not in SMOKE_SCOPES:
+        raise ValueError(f"smoke scope {scope!r}: expected one of {SMOKE_SCOPES}")
+    if scope == "none":
+        return Report()
     now = datetime.now(UTC).replace(microsecond=0)
-    fakes = None if endpoints is not None else LocalFakes(AlpacaFake(), AlphaVantageFake())
+    fakes = None if endpoints is not None else LocalFakes(AlpacaFake(size=universe), AlphaVantageFake(universe))
     with contextlib.ExitStack() as stack:
         deliveries = stack.enter_context(LambdaDeliveries().installed())
         if fakes is not None:
@@ -888,7 +923,9 @@ def run_smoke(
         check_health(smoke)
         check_access(smoke)
         security_checks.check_security(smoke)
-        fired = check_schedules_fire(smoke, now, endpoints)
+        if scope == "configuration":
+            return smoke.report
+        fired = check_schedules_fire(smoke, now, endpoints, fakes)
         check_collection(smoke, endpoints, fired, fakes)
         check_events(smoke, smoke.latest_run)
         check_logs(smoke)

@@ -189,6 +189,11 @@ class AlphaVantageFake:
         """Shift every report date of ``symbol`` by ``days`` (a report that moved)."""
         self.report_shifts[symbol] = days
 
+    def report_on(self, symbol: str, day: date) -> None:
+        """Shift ``symbol``'s reporting cycle so that it reports on ``day`` (and every 91 days around it)."""
+        own = rng(self._by_symbol[symbol], "earnings").randrange(REPORT_CYCLE_DAYS)
+        self.report_shifts[symbol] = ((day - CYCLE_ORIGIN).days - own) % REPORT_CYCLE_DAYS
+
     # --- what handlers use ------------------------------------------------------------
 
     def company(self, symbol: str) -> Company | None:

@@ -1,0 +1,174 @@
+"""The direct item-response encoding gives the same documents as moto's own serializer.
+
+Every test here runs with ``item_responses_checked``: each item response is encoded both
+ways and any difference raises ``EncodingMismatchError`` inside the call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+
+from signal9_tools import moto_item_responses
+from signal9_tools.fakes.server import FakeServer
+from signal9_tools.moto_item_responses import EncodingMismatchError
+from tests.handler_support import Fleet, eventbridge_event
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+TABLE = "encoding-workout"
+INDEX = "by-kind"
+
+
+@pytest.fixture
+def item_responses_checked() -> bool:
+    return True
+
+
+@pytest.fixture
+def client(aws: None) -> Any:
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+            {"AttributeName": "kind", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": INDEX,
+                "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return client
+
+
+def item(pk: str, sk: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "pk": {"S": pk},
+        "sk": {"N": str(sk)},
+        "kind": {"S": "even" if sk % 2 == 0 else "odd"},
+        "price": {"N": "123.4500"},
+        "nested": {"M": {"list": {"L": [{"S": "a"}, {"N": "-1"}, {"NULL": True}, {"BOOL": False}]}}},
+        "tags": {"SS": ["x", "y"]},
+        "sizes": {"NS": ["1", "2.5"]},
+        "text": {"S": "na\u00efve \u2013 \u00fcn\u00efcode \u2713"},
+        **extra,
+    }
+
+
+def test_every_item_operation_and_option_encodes_as_moto_does(client: Any) -> None:
+    key = {"pk": {"S": "a"}, "sk": {"N": "1"}}
+    assert client.put_item(TableName=TABLE, Item=item("a", 1), ReturnConsumedCapacity="TOTAL")
+    old = client.put_item(TableName=TABLE, Item=item("a", 1, extra={"S": "v2"}), ReturnValues="ALL_OLD")
+    assert old["Attributes"]["price"] == {"N": "123.4500"}
+    client.batch_write_item(
+        RequestItems={TABLE: [{"PutRequest": {"Item": item(pk, sk)}} for pk in "abc" for sk in range(2, 10)]},
+        ReturnConsumedCapacity="INDEXES",
+        ReturnItemCollectionMetrics="SIZE",
+    )
+    assert client.get_item(TableName=TABLE, Key=key, ReturnConsumedCapacity="INDEXES")["Item"]["extra"]
+    assert "Item" not in client.get_item(TableName=TABLE, Key={"pk": {"S": "none"}, "sk": {"N": "0"}})
+    client.get_item(
+        TableName=TABLE, Key=key, ProjectionExpression="#n, sizes", ExpressionAttributeNames={"#n": "nested"}
+    )
+    got = client.batch_get_item(
+        RequestItems={
+            TABLE: {"Keys": [key, {"pk": {"S": "b"}, "sk": {"N": "2"}}, {"pk": {"S": "zz"}, "sk": {"N": "1"}}]}
+        }
+    )
+    assert len(got["Responses"][TABLE]) == 2
+    page = client.query(
+        TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "a"}}, Limit=3
+    )
+    assert page["Count"] == 3 and "LastEvaluatedKey" in page
+    client.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :p AND sk BETWEEN :lo AND :hi",
+        FilterExpression="contains(tags, :t)",
+        ExpressionAttributeValues={":p": {"S": "b"}, ":lo": {"N": "2"}, ":hi": {"N": "6"}, ":t": {"S": "x"}},
+        ScanIndexForward=False,
+        ExclusiveStartKey={"pk": {"S": "b"}, "sk": {"N": "7"}},
+        ReturnConsumedCapacity="TOTAL",
+    )
+    assert client.query(
+        TableName=TABLE, IndexName=INDEX, KeyConditionExpression="kind = :k",
+        ExpressionAttributeValues={":k": {"S": "odd"}}, Select="COUNT",
+    )["Count"] > 0  # fmt: skip
+    client.query(TableName=TABLE, IndexName=INDEX, KeyConditionExpression="kind = :k",
+                 ExpressionAttributeValues={":k": {"S": "even"}}, Limit=4)  # fmt: skip
+    scanned = client.scan(
+        TableName=TABLE, Limit=5, FilterExpression="sk > :n", ExpressionAttributeValues={":n": {"N": "3"}}
+    )
+    assert scanned["ScannedCount"] == 5
+    client.scan(TableName=TABLE, Segment=1, TotalSegments=2, ProjectionExpression="pk, sk")
+    client.scan(TableName=TABLE, Select="COUNT")
+    updated = client.update_item(
+        TableName=TABLE, Key=key, UpdateExpression="SET price = price + :d, added = :n REMOVE extra",
+        ExpressionAttributeValues={":d": {"N": "1"}, ":n": {"L": []}}, ReturnValues="ALL_NEW",
+    )  # fmt: skip
+    assert Decimal(updated["Attributes"]["price"]["N"]) == Decimal("124.45")
+    client.update_item(TableName=TABLE, Key=key, UpdateExpression="ADD tags :t",
+                       ExpressionAttributeValues={":t": {"SS": ["z"]}}, ReturnValues="UPDATED_OLD")  # fmt: skip
+    client.update_item(
+        TableName=TABLE, Key=key, UpdateExpression="SET n2 = :v", ExpressionAttributeValues={":v": {"N": "0"}}
+    )
+    client.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": TABLE, "Item": item("t", 1)}},
+            {"Update": {"TableName": TABLE, "Key": key, "UpdateExpression": "SET done = :y",
+                        "ExpressionAttributeValues": {":y": {"BOOL": True}}}},
+            {"ConditionCheck": {"TableName": TABLE, "Key": {"pk": {"S": "b"}, "sk": {"N": "2"}},
+                                "ConditionExpression": "attribute_exists(pk)"}},
+            {"Delete": {"TableName": TABLE, "Key": {"pk": {"S": "c"}, "sk": {"N": "9"}}}},
+        ],
+        ReturnConsumedCapacity="TOTAL",
+    )  # fmt: skip
+    transacted = client.transact_get_items(TransactItems=[{"Get": {"TableName": TABLE, "Key": key}}])
+    assert transacted["Responses"][0]["Item"]["done"] == {"BOOL": True}
+    assert client.delete_item(TableName=TABLE, Key=key, ReturnValues="ALL_OLD")["Attributes"]
+    client.delete_item(TableName=TABLE, Key={"pk": {"S": "none"}, "sk": {"N": "0"}})
+    client.batch_write_item(RequestItems={TABLE: [{"DeleteRequest": {"Key": {"pk": {"S": "a"}, "sk": {"N": "2"}}}}]})
+
+
+def test_a_binary_attribute_is_left_to_moto(client: Any) -> None:
+    client.put_item(TableName=TABLE, Item=item("bin", 1, blob={"B": b"\x00\xff"}, blobs={"BS": [b"a", b"b"]}))
+    stored = client.get_item(TableName=TABLE, Key={"pk": {"S": "bin"}, "sk": {"N": "1"}})["Item"]
+    assert stored["blob"] == {"B": b"\x00\xff"} and sorted(stored["blobs"]["BS"]) == [b"a", b"b"]
+
+
+def test_pollenations_encode_as_moto_does(
+    moto_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, alphavantage: FakeServer
+) -> None:
+    # The heaviest real workload: five datasets, ~100 statement rows, the pollenation transaction.
+    fleet = Fleet(moto_tables, monkeypatch, alphavantage_url=alphavantage.url)
+    event: dict[str, Any] = {"symbol": "IBM", "reason": "regular", "requestedAt": "2026-11-02T20:00:00Z"}
+    first = fleet.invoke("PollenateAsset", eventbridge_event("pollenationNeeded", event))
+    repeat = fleet.invoke(
+        "PollenateAsset", eventbridge_event("pollenationNeeded", {**event, "requestedAt": "2026-11-03T20:00:00Z"})
+    )
+    assert first["collection"] == repeat["collection"] == "collected"
+    assert Counter(row["symbol"] for row in fleet.rows("assets"))["IBM"] == 2
+
+
+def test_a_difference_from_moto_is_caught(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def miscounting(document: Any) -> str:
+        if isinstance(document, dict) and "Count" in document:
+            document = {**document, "Count": document["Count"] + 1}
+        return json.dumps(document)
+
+    monkeypatch.setattr(moto_item_responses, "json", SimpleNamespace(dumps=miscounting, loads=json.loads))
+    client.put_item(TableName=TABLE, Item=item("a", 1))
+    with pytest.raises(EncodingMismatchError, match="Query: moto encodes 200"):
+        client.query(TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "a"}})
