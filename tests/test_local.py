@@ -10,29 +10,18 @@ import time
 import zipfile
 from collections import Counter
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 import boto3
 import pulumi
-import pulumi_aws
 import pytest
 
 from signal9 import catalog
 from signal9.naming import Naming
-from signal9.stackfile import read_stack_config
 from signal9_tools.emulator.cli import LocalRun, deploy_and_smoke
 from signal9_tools.emulator.collection import EndpointConfigError, assets_landed, given_endpoints
 from signal9_tools.emulator.provisioner import MotoProvisioner, UnsupportedResourceError, archive_zip
-from signal9_tools.emulator.smoke import PACING_SPEEDUP, Smoke, paced_on
-from signal9_tools.fakes.alpaca import AlpacaFake
-from signal9_tools.fakes.alphavantage import AlphaVantageFake
-from signal9_tools.fakes.server import CompressedClock, serving
-from signal9_tools.mockrun import ProgramRun, run_program
-
-# The tests that break one thing on purpose serve the built-in fakes' first companies only:
-# every flow still runs (familiar tickers, earnings, news), with fewer first pollenations.
-SMALL_UNIVERSE = 12
+from signal9_tools.mockrun import run_program
 
 
 @pytest.fixture(scope="module")
@@ -104,100 +93,6 @@ def test_schedules_fire_at_their_next_fire_time_and_only_when_enabled(local_run:
         assert f"delivered as that run to signal9-dev-{function.name} -> " in detail
         # Monday to Saturday only: the next fire time never falls on a Sunday.
         assert re.search(r"next fire (Mon|Tue|Wed|Thu|Fri|Sat) \d{4}-\d{2}-\d{2} \d{2}:\d{2} E[SD]T;", detail)
-
-
-def test_broken_wiring_is_caught_with_a_clear_message() -> None:
-    broken = Naming("dev").function("TriggerRegularPollenation")
-
-    def miswire(plan: ProgramRun) -> None:
-        client = boto3.client("lambda", region_name=plan.region)
-        variables = client.get_function_configuration(FunctionName=broken)["Environment"]["Variables"]
-        variables["SIGNAL9_TABLE_ASSETS"] = "signal9-dev-assetz"
-        client.update_function_configuration(FunctionName=broken, Environment={"Variables": variables})
-        # ...Lambda's async retries switched off for another function...
-        news = Naming("dev").function("SyncNewsSentiment")
-        client.delete_function_event_invoke_config(FunctionName=news)  # moto's put appends, never replaces
-        client.put_function_event_invoke_config(FunctionName=news, MaximumRetryAttempts=0)
-        # ...a rule switched off (EventBridge then delivers nothing through it)...
-        boto3.client("events", region_name=plan.region).disable_rule(
-            Name=Naming("dev").rule(catalog.EARNINGS_PROCESSED), EventBusName=Naming("dev").event_bus
-        )
-        # ...and a grant outside the access matrix slipped onto another role.
-        boto3.client("iam", region_name=plan.region).put_role_policy(
-            RoleName=Naming("dev").role("MarkEarningsProcessed"),
-            PolicyName="too-generous",
-            PolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Action": "dynamodb:Scan", "Resource": "*"}],
-                }
-            ),
-        )
-
-    run = deploy_and_smoke("dev", on_deployed=miswire, universe=SMALL_UNIVERSE)
-    failed = {check.name: check.detail for check in run.report.failed}
-    assert "functions configured" in failed
-    assert "TriggerRegularPollenation environment differs" in failed["functions configured"]
-    assert "SyncNewsSentiment async retries 0, the catalog says 2" in failed["functions configured"]
-    assert "rule signal9-dev-earningsProcessed is DISABLED as deployed" in failed["event rules enabled"]
-    assert "0 earningsProcessed deliveries, expected " in failed["emitted events routed by the rules"]
-    assert "schedule trigger-regular-pollenation fired" in failed
-    assert "ResourceNotFoundException" in failed["schedule trigger-regular-pollenation fired"]
-    assert "MarkEarningsProcessed may dynamodb:Scan" in failed["roles allow exactly the access matrix"]
-
-
-def test_a_miswired_dead_letter_target_is_caught_and_a_disabled_schedule_not_fired(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # The deliberate bug, in the program: every function's dead-letter target is SyncAssets' queue.
-    sync_assets_dlq = f"arn:aws:sqs:us-east-1:123456789012:{Naming('dev').dead_letter_queue('SyncAssets')}"
-    original = pulumi_aws.lambda_.FunctionDeadLetterConfigArgs
-
-    def miswired(target_arn: object) -> object:
-        return original(target_arn=sync_assets_dlq)
-
-    monkeypatch.setattr(pulumi_aws.lambda_, "FunctionDeadLetterConfigArgs", miswired)
-    invoked: list[str] = []
-    invoke = Smoke.invoke
-
-    def recording(smoke: Smoke, function_arn_or_name: str, event: Any) -> Any:
-        invoked.append(smoke.configuration(function_arn_or_name)["FunctionName"])
-        return invoke(smoke, function_arn_or_name, event)
-
-    monkeypatch.setattr(Smoke, "invoke", recording)
-    values = read_stack_config("dev")
-    values["signal9:schedules"] = json.dumps({"sync-news-sentiment": {"enabled": False}})
-
-    run = deploy_and_smoke("dev", config_values=values, universe=SMALL_UNIVERSE)
-
-    failed = {check.name: check.detail for check in run.report.failed}
-    assert set(failed) == {
-        "functions configured",
-        "malformed event ends in the DLQ",
-        "failing collector run ends in its DLQ",
-    }, run.text()
-    assert "collected: newsSentiment" not in {check.name for check in run.report.checks}  # its schedule is off
-    assert (
-        "SyncEarningsCalendar's role may not send to its dead-letter target signal9-dev-SyncAssets-dlq"
-        in (failed["failing collector run ends in its DLQ"])
-    )
-    assert (
-        "PollenateAsset dead-letter target signal9-dev-SyncAssets-dlq, not its own signal9-dev-PollenateAsset-dlq"
-        in failed["functions configured"]
-    )
-    # Sent as Lambda would, with PollenateAsset's role: IAM refuses SyncAssets' queue.
-    assert failed["malformed event ends in the DLQ"].startswith(
-        "SmokeCheckError: signal9-dev-PollenateAsset's role may not send to its dead-letter target "
-        "signal9-dev-SyncAssets-dlq: HTTP 403 AccessDenied"
-    )
-    disabled = {check.name: check for check in run.report.checks}["schedule sync-news-sentiment disabled"]
-    assert disabled.ok
-    assert disabled.detail == (
-        "DISABLED as deployed: not fired (stack config signal9:schedules.sync-news-sentiment.enabled: false)"
-    )
-    assert "schedule sync-news-sentiment fired" not in {check.name for check in run.report.checks}
-    assert Naming("dev").function("SyncNewsSentiment") not in invoked
-    assert Naming("dev").function("SyncAssets") in invoked
 
 
 def test_the_provisioner_creates_rules_and_schedules_in_the_programs_state(aws: None) -> None:
@@ -290,32 +185,6 @@ def test_given_endpoints_need_every_url_and_key() -> None:
     with pytest.raises(EndpointConfigError, match="set SIGNAL9_ALPACA_SECRET_KEY, SIGNAL9_ALPHAVANTAGE_API_KEY"):
         given_endpoints("http://a", "http://b", "http://c", {"SIGNAL9_ALPACA_KEY_ID": "test-key-id-0000"})
     assert given_endpoints(None, None, None, {}) is None
-
-
-def test_local_up_against_given_endpoints_asserts_invariants() -> None:
-    # A second instance of the fakes, on other ports, with another universe size: never a real API.
-    alpaca, alphavantage = AlpacaFake(size=SMALL_UNIVERSE), AlphaVantageFake(SMALL_UNIVERSE)
-    with serving(alpaca) as alpaca_server, serving(alphavantage) as alphavantage_server:
-        environ = {
-            "SIGNAL9_ALPACA_KEY_ID": alpaca.key_id,
-            "SIGNAL9_ALPACA_SECRET_KEY": alpaca.secret_key,
-            "SIGNAL9_ALPHAVANTAGE_API_KEY": alphavantage.api_key,
-        }
-        endpoints = given_endpoints(alpaca_server.url, alpaca_server.url, alphavantage_server.url, environ)
-        # Given endpoints are paced in real time (they may be the real APIs); these are fakes.
-        with paced_on(CompressedClock(PACING_SPEEDUP)):
-            run = deploy_and_smoke("dev", endpoints=endpoints)
-        served = {r.path for r in alpaca_server.requests} | {r.path for r in alphavantage_server.requests}
-    assert run.report.failed == [], run.text()
-    checks = {check.name: check.detail for check in run.report.checks}
-    assert checks["credentials stored"] == (
-        f"both secrets point at the given endpoints: alpaca {alpaca_server.url} (data {alpaca_server.url}), "
-        f"alphavantage {alphavantage_server.url}"
-    )
-    active = len(alpaca.active_symbols())
-    assert checks["collected: assets"] == f"assets: {active} active, {active} with volume, each once in both indexes"
-    assert "failing collector run ends in its DLQ" not in checks  # a given endpoint cannot be told to fail
-    assert {"/v2/assets", "/v2/stocks/bars", "/query"} <= served
 
 
 def test_the_assets_check_fails_for_a_duplicate_a_missing_or_an_unlisted_symbol(

@@ -1,0 +1,146 @@
+"""`signal9 local up` runs other than the plain dev run: broken on purpose, or against given endpoints.
+
+Each test deploys its own emulator (a separate file from test_local.py, whose dev run is
+shared, so the two spread over the test workers).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pulumi_aws
+import pytest
+
+from signal9 import catalog
+from signal9.naming import Naming
+from signal9.stackfile import read_stack_config
+from signal9_tools.emulator.cli import deploy_and_smoke
+from signal9_tools.emulator.collection import given_endpoints
+from signal9_tools.emulator.smoke import PACING_SPEEDUP, Smoke, paced_on
+from signal9_tools.fakes.alpaca import AlpacaFake
+from signal9_tools.fakes.alphavantage import AlphaVantageFake
+from signal9_tools.fakes.server import CompressedClock, serving
+from signal9_tools.mockrun import ProgramRun
+from tests.local_support import SMALL_UNIVERSE
+
+
+def test_broken_wiring_is_caught_with_a_clear_message() -> None:
+    broken = Naming("dev").function("TriggerRegularPollenation")
+
+    def miswire(plan: ProgramRun) -> None:
+        client = boto3.client("lambda", region_name=plan.region)
+        variables = client.get_function_configuration(FunctionName=broken)["Environment"]["Variables"]
+        variables["SIGNAL9_TABLE_ASSETS"] = "signal9-dev-assetz"
+        client.update_function_configuration(FunctionName=broken, Environment={"Variables": variables})
+        # ...Lambda's async retries switched off for another function...
+        news = Naming("dev").function("SyncNewsSentiment")
+        client.delete_function_event_invoke_config(FunctionName=news)  # moto's put appends, never replaces
+        client.put_function_event_invoke_config(FunctionName=news, MaximumRetryAttempts=0)
+        # ...a rule switched off (EventBridge then delivers nothing through it)...
+        boto3.client("events", region_name=plan.region).disable_rule(
+            Name=Naming("dev").rule(catalog.EARNINGS_PROCESSED), EventBusName=Naming("dev").event_bus
+        )
+        # ...and a grant outside the access matrix slipped onto another role.
+        boto3.client("iam", region_name=plan.region).put_role_policy(
+            RoleName=Naming("dev").role("MarkEarningsProcessed"),
+            PolicyName="too-generous",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "dynamodb:Scan", "Resource": "*"}],
+                }
+            ),
+        )
+
+    run = deploy_and_smoke("dev", on_deployed=miswire, universe=SMALL_UNIVERSE)
+    failed = {check.name: check.detail for check in run.report.failed}
+    assert "functions configured" in failed
+    assert "TriggerRegularPollenation environment differs" in failed["functions configured"]
+    assert "SyncNewsSentiment async retries 0, the catalog says 2" in failed["functions configured"]
+    assert "rule signal9-dev-earningsProcessed is DISABLED as deployed" in failed["event rules enabled"]
+    assert "0 earningsProcessed deliveries, expected " in failed["emitted events routed by the rules"]
+    assert "schedule trigger-regular-pollenation fired" in failed
+    assert "ResourceNotFoundException" in failed["schedule trigger-regular-pollenation fired"]
+    assert "MarkEarningsProcessed may dynamodb:Scan" in failed["roles allow exactly the access matrix"]
+
+
+def test_a_miswired_dead_letter_target_is_caught_and_a_disabled_schedule_not_fired(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The deliberate bug, in the program: every function's dead-letter target is SyncAssets' queue.
+    sync_assets_dlq = f"arn:aws:sqs:us-east-1:123456789012:{Naming('dev').dead_letter_queue('SyncAssets')}"
+    original = pulumi_aws.lambda_.FunctionDeadLetterConfigArgs
+
+    def miswired(target_arn: object) -> object:
+        return original(target_arn=sync_assets_dlq)
+
+    monkeypatch.setattr(pulumi_aws.lambda_, "FunctionDeadLetterConfigArgs", miswired)
+    invoked: list[str] = []
+    invoke = Smoke.invoke
+
+    def recording(smoke: Smoke, function_arn_or_name: str, event: Any) -> Any:
+        invoked.append(smoke.configuration(function_arn_or_name)["FunctionName"])
+        return invoke(smoke, function_arn_or_name, event)
+
+    monkeypatch.setattr(Smoke, "invoke", recording)
+    values = read_stack_config("dev")
+    values["signal9:schedules"] = json.dumps({"sync-news-sentiment": {"enabled": False}})
+
+    run = deploy_and_smoke("dev", config_values=values, universe=SMALL_UNIVERSE)
+
+    failed = {check.name: check.detail for check in run.report.failed}
+    assert set(failed) == {
+        "functions configured",
+        "malformed event ends in the DLQ",
+        "failing collector run ends in its DLQ",
+    }, run.text()
+    assert "collected: newsSentiment" not in {check.name for check in run.report.checks}  # its schedule is off
+    assert (
+        "SyncEarningsCalendar's role may not send to its dead-letter target signal9-dev-SyncAssets-dlq"
+        in (failed["failing collector run ends in its DLQ"])
+    )
+    assert (
+        "PollenateAsset dead-letter target signal9-dev-SyncAssets-dlq, not its own signal9-dev-PollenateAsset-dlq"
+        in failed["functions configured"]
+    )
+    # Sent as Lambda would, with PollenateAsset's role: IAM refuses SyncAssets' queue.
+    assert failed["malformed event ends in the DLQ"].startswith(
+        "SmokeCheckError: signal9-dev-PollenateAsset's role may not send to its dead-letter target "
+        "signal9-dev-SyncAssets-dlq: HTTP 403 AccessDenied"
+    )
+    disabled = {check.name: check for check in run.report.checks}["schedule sync-news-sentiment disabled"]
+    assert disabled.ok
+    assert disabled.detail == (
+        "DISABLED as deployed: not fired (stack config signal9:schedules.sync-news-sentiment.enabled: false)"
+    )
+    assert "schedule sync-news-sentiment fired" not in {check.name for check in run.report.checks}
+    assert Naming("dev").function("SyncNewsSentiment") not in invoked
+    assert Naming("dev").function("SyncAssets") in invoked
+
+
+def test_local_up_against_given_endpoints_asserts_invariants() -> None:
+    # A second instance of the fakes, on other ports, with another universe size: never a real API.
+    alpaca, alphavantage = AlpacaFake(size=SMALL_UNIVERSE), AlphaVantageFake(SMALL_UNIVERSE)
+    with serving(alpaca) as alpaca_server, serving(alphavantage) as alphavantage_server:
+        environ = {
+            "SIGNAL9_ALPACA_KEY_ID": alpaca.key_id,
+            "SIGNAL9_ALPACA_SECRET_KEY": alpaca.secret_key,
+            "SIGNAL9_ALPHAVANTAGE_API_KEY": alphavantage.api_key,
+        }
+        endpoints = given_endpoints(alpaca_server.url, alpaca_server.url, alphavantage_server.url, environ)
+        # Given endpoints are paced in real time (they may be the real APIs); these are fakes.
+        with paced_on(CompressedClock(PACING_SPEEDUP)):
+            run = deploy_and_smoke("dev", endpoints=endpoints)
+        served = {r.path for r in alpaca_server.requests} | {r.path for r in alphavantage_server.requests}
+    assert run.report.failed == [], run.text()
+    checks = {check.name: check.detail for check in run.report.checks}
+    assert checks["credentials stored"] == (
+        f"both secrets point at the given endpoints: alpaca {alpaca_server.url} (data {alpaca_server.url}), "
+        f"alphavantage {alphavantage_server.url}"
+    )
+    active = len(alpaca.active_symbols())
+    assert checks["collected: assets"] == f"assets: {active} active, {active} with volume, each once in both indexes"
+    assert "failing collector run ends in its DLQ" not in checks  # a given endpoint cannot be told to fail
+    assert {"/v2/assets", "/v2/stocks/bars", "/query"} <= served
