@@ -44,8 +44,8 @@ from functions.pollenate_asset.fundamentals import DATASETS
 from functions.shared import aws as shared_aws
 from functions.shared import pacing
 from functions.shared.clock import iso_utc, market_date
-from functions.shared.observability import MetricName
 from functions.shared.observability import logger as handler_logger
+from functions.shared.telemetry import MetricName
 from signal9.config import StackConfig, load_stack
 from signal9_tools.awsapi import create_table_request, point_in_time_recovery_request
 from signal9_tools.cost import VOLUMES_FILE

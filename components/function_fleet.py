@@ -26,7 +26,7 @@ import pulumi_aws as aws
 
 from components import packaging
 from components.delivery import aws_name, permissions_boundary_arn, pin_role_policies
-from functions.shared import env, observability
+from functions.shared import env, telemetry
 from signal9 import catalog, iam
 from signal9.catalog import ASYNC_MAXIMUM_EVENT_AGE_SECONDS, ASYNC_MAXIMUM_RETRY_ATTEMPTS
 from signal9.config import StackConfig
@@ -91,8 +91,8 @@ def environment_variables(
         variables[env.setting_variable(setting)] = str(getattr(stack_config, setting))
     variables.update(
         {
-            observability.SERVICE_VARIABLE: function.name,
-            observability.NAMESPACE_VARIABLE: observability.NAMESPACE,
+            telemetry.SERVICE_VARIABLE: function.name,
+            telemetry.NAMESPACE_VARIABLE: telemetry.NAMESPACE,
             # SPEC: AWS SDK calls in standard retry mode (3 attempts in total).
             "AWS_RETRY_MODE": "standard",
             "AWS_MAX_ATTEMPTS": "3",

@@ -18,13 +18,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from functions.shared import observability
+from functions.shared import telemetry
 from signal9 import catalog, iam
 from signal9.config import StackConfig
 from signal9.naming import Naming
 
 PERIOD_SECONDS = 300
-CUSTOM_NAMESPACE = observability.NAMESPACE  # the handlers' Powertools metrics namespace
+CUSTOM_NAMESPACE = telemetry.NAMESPACE  # the handlers' Powertools metrics namespace
 GRID_WIDTH = 24
 WIDGET_HEIGHT = 6
 
@@ -78,9 +78,9 @@ THROTTLING_ALARM_DATAPOINTS = 3
 # External-call widgets graph per minute, the unit of the AlphaVantage plan's rate.
 EXTERNAL_PERIOD_SECONDS = 60
 EXTERNAL_METRICS = (
-    observability.MetricName.EXTERNAL_CALLS,
-    observability.MetricName.EXTERNAL_THROTTLED,
-    observability.MetricName.EXTERNAL_RETRIES,
+    telemetry.MetricName.EXTERNAL_CALLS,
+    telemetry.MetricName.EXTERNAL_THROTTLED,
+    telemetry.MetricName.EXTERNAL_RETRIES,
 )
 
 # A line is an error when the handler logged ERROR/CRITICAL (Powertools ``level``), the
@@ -347,7 +347,7 @@ def alarm_specs(naming: Naming) -> list[AlarmSpec]:
                 name=_alarm_name(naming, f"{api}-throttling"),
                 description=(
                     f"{api} answered at least {THROTTLING_ALARM_THRESHOLD} requests a period with its throttle text "
-                    f"(metric {observability.MetricName.EXTERNAL_THROTTLED.value}, all of {', '.join(callers)}) in "
+                    f"(metric {telemetry.MetricName.EXTERNAL_THROTTLED.value}, all of {', '.join(callers)}) in "
                     f"{THROTTLING_ALARM_DATAPOINTS} of {THROTTLING_ALARM_PERIODS} 5-minute periods: the fleet is over the "
                     "plan's rate and pollenations are failing into the DLQ. First check: the runbook "
                     "docs/runbooks/alphavantage-throttling.md (which function calls most, on the dashboard's External "
@@ -357,7 +357,7 @@ def alarm_specs(naming: Naming) -> list[AlarmSpec]:
                     MetricQuery(
                         f"m{i}",
                         CUSTOM_NAMESPACE,
-                        observability.MetricName.EXTERNAL_THROTTLED.value,
+                        telemetry.MetricName.EXTERNAL_THROTTLED.value,
                         external_dimensions(naming, api, caller),
                     )
                     for i, caller in enumerate(callers, start=1)
@@ -513,7 +513,7 @@ def _external_api_row(
         for metric in EXTERNAL_METRICS
         for i, caller in enumerate(callers)
     ]
-    calls = ",".join(f"{observability.MetricName.EXTERNAL_CALLS.value.lower()}{i}" for i in range(len(callers)))
+    calls = ",".join(f"{telemetry.MetricName.EXTERNAL_CALLS.value.lower()}{i}" for i in range(len(callers)))
     total = [{"expression": f"SUM([{calls}])", "label": f"{api} calls, all functions", "id": "total"}]
     # The plan's rate only applies to AlphaVantage (signal9:alphaVantage.requestsPerMinute).
     plan = stack_config.alphaVantage.requestsPerMinute if api == "alphavantage" else None

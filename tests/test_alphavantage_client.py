@@ -24,8 +24,8 @@ from functions.shared.alphavantage import (
     classify,
 )
 from functions.shared.http import TransportError
-from functions.shared.observability import MetricName
 from functions.shared.retry import Backoff
+from functions.shared.telemetry import MetricName
 from signal9_tools.fakes.alphavantage import (
     CALENDAR_HEADER,
     FAKE_API_KEY,

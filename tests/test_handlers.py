@@ -27,11 +27,11 @@ from functions.shared.credentials import (
 from functions.shared.earnings_calendar import MOVED_AT
 from functions.shared.env import secret_variable
 from functions.shared.events import EarningsProcessed, PollenationNeeded
-from functions.shared.observability import LOG_FIELDS as DOCUMENTED_LOG_FIELDS
 from functions.shared.publisher import MAX_ENTRIES_PER_CALL, PublishError, publish
 from functions.shared.retry import Backoff, retry_call
 from functions.shared.scheduled import ScheduledInvocation, scheduler_input_json
 from functions.shared.secret_fields import PLACEHOLDER_VALUE
+from functions.shared.telemetry import LOG_FIELDS as DOCUMENTED_LOG_FIELDS
 from functions.sync_assets import handler as sync_assets_handler
 from signal9 import catalog
 from signal9_tools.fakes.server import FakeServer

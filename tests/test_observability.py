@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from functions.shared import observability as handler_observability
+from functions.shared import telemetry
 from functions.shared.secret_fields import PLACEHOLDER_VALUE
 from signal9 import catalog, dashboard
 from signal9.config import StackConfig
@@ -421,9 +421,9 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 def test_observability_doc_covers_every_metric_alarm_kind_and_query() -> None:
     text = (DOCS / "observability.md").read_text()
-    for name in [m.value for m in handler_observability.MetricName] + ["ColdStart"]:
+    for name in [m.value for m in telemetry.MetricName] + ["ColdStart"]:
         assert f"`{name}`" in text, f"metric {name} is not documented"
-    assert f"Namespace **`{handler_observability.NAMESPACE}`**".lower() in text.lower()
+    assert f"Namespace **`{telemetry.NAMESPACE}`**".lower() in text.lower()
     for spec in dashboard.alarm_specs(Naming("<stack>")):
         generic = spec.name
         for function in catalog.FUNCTION_NAMES:
@@ -434,7 +434,7 @@ def test_observability_doc_covers_every_metric_alarm_kind_and_query() -> None:
         assert f"`{generic}`" in text, f"alarm {generic} is not documented"
     for query in dashboard.saved_queries(Naming("<stack>")):
         assert f"`{query.name}`" in text
-    for field in handler_observability.LOG_FIELDS:
+    for field in telemetry.LOG_FIELDS:
         assert f"| `{field}` |" in text, f"log field {field} is not documented"
 
 

@@ -16,7 +16,8 @@ from botocore.exceptions import ClientError
 from functions.shared.clock import iso_utc
 from functions.shared.dynamo import table
 from functions.shared.events import EarningsProcessed
-from functions.shared.observability import MetricName, count, instrumented, logger
+from functions.shared.observability import count, instrumented, logger
+from functions.shared.telemetry import MetricName
 
 
 class EarningsRowNotFoundError(LookupError):

@@ -46,9 +46,10 @@ from functions.shared.clock import iso_utc, market_date, utc_now
 from functions.shared.credentials import AlphaVantageCredentials, load_credentials
 from functions.shared.dynamo import Item, query, table
 from functions.shared.events import EarningsProcessed, PollenationNeeded
-from functions.shared.observability import MetricName, count, instrumented, logger
+from functions.shared.observability import count, instrumented, logger
 from functions.shared.pacing import environment_pacer
 from functions.shared.publisher import publish
+from functions.shared.telemetry import MetricName
 
 KEY = ("symbol", "lastPollenationDate")
 BOOKKEEPING = ("pollenationReason", "earningsDate", "recordedAt", "supersededAt", "collection", "collectionError")

@@ -37,8 +37,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, V
 from functions.shared import http
 from functions.shared.clock import market_date
 from functions.shared.credentials import AlpacaCredentials
-from functions.shared.observability import MetricName
 from functions.shared.retry import DEFAULT_BACKOFF, Backoff, Jitter, Sleep, retry_call
+from functions.shared.telemetry import MetricName
 
 API = "alpaca"
 ASSETS_PATH = "/v2/assets"

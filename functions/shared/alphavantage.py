@@ -43,8 +43,9 @@ from typing import Any, Protocol, TypeVar
 
 from functions.shared.credentials import AlphaVantageCredentials
 from functions.shared.http import TransportError, count_external, describe, get
-from functions.shared.observability import MetricName, logger
+from functions.shared.observability import logger
 from functions.shared.retry import DEFAULT_BACKOFF, Backoff, Jitter, Sleep, retry_call
+from functions.shared.telemetry import MetricName
 
 API = "alphavantage"
 QUERY_PATH = "/query"

@@ -31,7 +31,7 @@ invocation, ``exception`` and ``exception_name``. Secret values are never logged
 
 Metrics: namespace ``Signal9`` (``POWERTOOLS_METRICS_NAMESPACE``), dimensions ``service``
 and ``stage``, written as EMF log lines (no PutMetricData call, no extra IAM). Names are
-in :class:`MetricName`; Powertools adds ``ColdStart`` (dimensions ``function_name``,
+in ``functions.shared.telemetry.MetricName``; Powertools adds ``ColdStart`` (dimensions ``function_name``,
 ``service``).
 """
 
@@ -40,7 +40,6 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from enum import StrEnum
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -49,27 +48,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.shared.env import STAGE
+from functions.shared.telemetry import NAMESPACE, NAMESPACE_VARIABLE, SERVICE_VARIABLE, MetricName
 
-NAMESPACE = "Signal9"
-
-# The documented field set above, for tests and docs checks to hold the handlers to.
-LOG_FIELDS = (
-    "level",
-    "location",
-    "message",
-    "timestamp",
-    "service",
-    "cold_start",
-    "function_name",
-    "function_memory_size",
-    "function_arn",
-    "function_request_id",
-    "correlation_id",
-    "stage",
-    "xray_trace_id",
-)
-SERVICE_VARIABLE = "POWERTOOLS_SERVICE_NAME"
-NAMESPACE_VARIABLE = "POWERTOOLS_METRICS_NAMESPACE"
 UNKNOWN_STAGE = "unknown"
 
 logger = Logger(utc=True, use_rfc3339=True)
@@ -78,47 +58,6 @@ tracer = Tracer()
 
 R = TypeVar("R")
 Handler = Callable[[Any, LambdaContext], R]
-
-
-class MetricName(StrEnum):
-    """Every custom metric the handlers emit (unit Count unless noted)."""
-
-    PHASE2_PLACEHOLDER_RUNS = "Phase2PlaceholderRuns"
-    """A Phase 2 seam ran and collected nothing (expected in Phase 1)."""
-    EVENTS_PUBLISHED = "EventsPublished"
-    PUT_EVENTS_RETRIES = "PutEventsRetries"
-    """Entries re-sent after PutEvents reported them failed."""
-    POLLENATIONS_RECORDED = "PollenationsRecorded"
-    POLLENATIONS_SKIPPED = "PollenationsSkipped"
-    """A pollenationNeeded older than (or equal to) the symbol's latest recorded pollenation."""
-    EARNINGS_MARKED_PROCESSED = "EarningsMarkedProcessed"
-    EARNINGS_ALREADY_PROCESSED = "EarningsAlreadyProcessed"
-    INVALID_ROWS_SKIPPED = "InvalidRowsSkipped"
-    """Table rows a trigger could not turn into a valid event."""
-    FOUNDATIONAL_ROWS_WRITTEN = "FoundationalRowsWritten"
-    """Rows PollenateAsset wrote to the five foundational tables (new or changed reports, overview)."""
-    SYMBOLS_NOT_COLLECTED = "SymbolsNotCollected"
-    """Pollenations whose symbol AlphaVantage does not know ({}) or refused (Error Message)."""
-    RECORDS_FETCHED = "RecordsFetched"
-    """Records a collector received from an external API (calendar rows, articles)."""
-    ITEMS_WRITTEN = "ItemsWritten"
-    """Table items a collector created or changed."""
-    ITEMS_UNCHANGED = "ItemsUnchanged"
-    """Items a collector found already up to date (no write)."""
-    RECORDS_SKIPPED = "RecordsSkipped"
-    """External records that failed validation and were logged and skipped."""
-    EARNINGS_MARKED_MOVED = "EarningsMarkedMoved"
-    """Future earningsCalendar rows the calendar no longer lists (marked ``movedAt``)."""
-    EXTERNAL_CALLS = "ExternalCalls"
-    """HTTP requests to an external API (dimension ``api``: alpaca | alphavantage)."""
-    EXTERNAL_THROTTLED = "ExternalThrottled"
-    """Responses that said "slow down" (Alpaca 429, AlphaVantage's throttle bodies); dimension ``api``."""
-    EXTERNAL_RETRIES = "ExternalRetries"
-    """External calls repeated after a backoff; dimension ``api``."""
-    ASSETS_DELISTED = "AssetsDelisted"
-    """SyncAssets: symbols gone from Alpaca's active list, removed from both indexes (also in ItemsWritten)."""
-    ASSET_WRITE_CONFLICTS = "AssetWriteConflicts"
-    """SyncAssets: conditional writes that lost a race with PollenateAsset and were redone on the newest row."""
 
 
 def count(name: MetricName, value: int = 1) -> None:

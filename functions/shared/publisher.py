@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from functions.shared.aws import events
 from functions.shared.env import EVENT_BUS_NAME, require
-from functions.shared.observability import MetricName, count, logger
+from functions.shared.observability import count, logger
 from functions.shared.retry import DEFAULT_BACKOFF, Backoff, Jitter, Sleep, resolve_sleep
+from functions.shared.telemetry import MetricName
 
 if TYPE_CHECKING:
     from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from functions.shared.observability import MetricName, count
+from functions.shared.observability import count
+from functions.shared.telemetry import MetricName
 
 
 @dataclass

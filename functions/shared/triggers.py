@@ -8,7 +8,8 @@ from pydantic import ValidationError
 
 from functions.shared.dynamo import Item
 from functions.shared.events import PollenationNeeded
-from functions.shared.observability import MetricName, count, logger
+from functions.shared.observability import count, logger
+from functions.shared.telemetry import MetricName
 
 
 def pollenation_requests(rows: Iterable[Item], build: Callable[[Item], PollenationNeeded]) -> list[PollenationNeeded]:

@@ -54,8 +54,9 @@ from functions.shared.alpaca import AlpacaClient, Asset, average_volume, bars_wi
 from functions.shared.clock import iso_utc, utc_now
 from functions.shared.credentials import AlpacaCredentials, load_credentials
 from functions.shared.dynamo import Item, query, table
-from functions.shared.observability import MetricName, count, instrumented, logger
+from functions.shared.observability import count, instrumented, logger
 from functions.shared.scheduled import ScheduledInvocation
+from functions.shared.telemetry import MetricName
 
 ACTIVE = "active"
 STATUS_INDEX = "status-index"

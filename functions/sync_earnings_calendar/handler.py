@@ -35,9 +35,10 @@ from functions.shared.credentials import AlphaVantageCredentials, load_credentia
 from functions.shared.dynamo import Item, query, table
 from functions.shared.earnings_calendar import MOVED_AT
 from functions.shared.events import SYMBOL_PATTERN
-from functions.shared.observability import MetricName, count, instrumented, logger
+from functions.shared.observability import count, instrumented, logger
 from functions.shared.scheduled import ScheduledInvocation
 from functions.shared.tally import Tally
+from functions.shared.telemetry import MetricName
 from functions.shared.values import is_empty, to_decimal
 
 FUNCTION = "EARNINGS_CALENDAR"

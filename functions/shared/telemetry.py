@@ -1,0 +1,72 @@
+"""The names of Signal9's logs and metrics: what the handlers emit, the fleet configures and the dashboard reads.
+
+Plain constants, so the program (``components/function_fleet.py``, ``signal9/dashboard.py``)
+can use them without loading Powertools and the X-Ray SDK; ``functions.shared.observability``
+emits under these names (its docstring is the log contract).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+NAMESPACE = "Signal9"
+
+# The documented field set (functions.shared.observability), for tests and docs checks to hold the handlers to.
+LOG_FIELDS = (
+    "level",
+    "location",
+    "message",
+    "timestamp",
+    "service",
+    "cold_start",
+    "function_name",
+    "function_memory_size",
+    "function_arn",
+    "function_request_id",
+    "correlation_id",
+    "stage",
+    "xray_trace_id",
+)
+SERVICE_VARIABLE = "POWERTOOLS_SERVICE_NAME"
+NAMESPACE_VARIABLE = "POWERTOOLS_METRICS_NAMESPACE"
+
+
+class MetricName(StrEnum):
+    """Every custom metric the handlers emit (unit Count unless noted)."""
+
+    PHASE2_PLACEHOLDER_RUNS = "Phase2PlaceholderRuns"
+    """A Phase 2 seam ran and collected nothing (expected in Phase 1)."""
+    EVENTS_PUBLISHED = "EventsPublished"
+    PUT_EVENTS_RETRIES = "PutEventsRetries"
+    """Entries re-sent after PutEvents reported them failed."""
+    POLLENATIONS_RECORDED = "PollenationsRecorded"
+    POLLENATIONS_SKIPPED = "PollenationsSkipped"
+    """A pollenationNeeded older than (or equal to) the symbol's latest recorded pollenation."""
+    EARNINGS_MARKED_PROCESSED = "EarningsMarkedProcessed"
+    EARNINGS_ALREADY_PROCESSED = "EarningsAlreadyProcessed"
+    INVALID_ROWS_SKIPPED = "InvalidRowsSkipped"
+    """Table rows a trigger could not turn into a valid event."""
+    FOUNDATIONAL_ROWS_WRITTEN = "FoundationalRowsWritten"
+    """Rows PollenateAsset wrote to the five foundational tables (new or changed reports, overview)."""
+    SYMBOLS_NOT_COLLECTED = "SymbolsNotCollected"
+    """Pollenations whose symbol AlphaVantage does not know ({}) or refused (Error Message)."""
+    RECORDS_FETCHED = "RecordsFetched"
+    """Records a collector received from an external API (calendar rows, articles)."""
+    ITEMS_WRITTEN = "ItemsWritten"
+    """Table items a collector created or changed."""
+    ITEMS_UNCHANGED = "ItemsUnchanged"
+    """Items a collector found already up to date (no write)."""
+    RECORDS_SKIPPED = "RecordsSkipped"
+    """External records that failed validation and were logged and skipped."""
+    EARNINGS_MARKED_MOVED = "EarningsMarkedMoved"
+    """Future earningsCalendar rows the calendar no longer lists (marked ``movedAt``)."""
+    EXTERNAL_CALLS = "ExternalCalls"
+    """HTTP requests to an external API (dimension ``api``: alpaca | alphavantage)."""
+    EXTERNAL_THROTTLED = "ExternalThrottled"
+    """Responses that said "slow down" (Alpaca 429, AlphaVantage's throttle bodies); dimension ``api``."""
+    EXTERNAL_RETRIES = "ExternalRetries"
+    """External calls repeated after a backoff; dimension ``api``."""
+    ASSETS_DELISTED = "AssetsDelisted"
+    """SyncAssets: symbols gone from Alpaca's active list, removed from both indexes (also in ItemsWritten)."""
+    ASSET_WRITE_CONFLICTS = "AssetWriteConflicts"
+    """SyncAssets: conditional writes that lost a race with PollenateAsset and were redone on the newest row."""
