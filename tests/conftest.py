@@ -22,7 +22,7 @@ from signal9_tools.awsapi import create_table_request, point_in_time_recovery_re
 from signal9_tools.fakes.alphavantage import AlphaVantageFake
 from signal9_tools.fakes.server import FakeServer, serving
 from signal9_tools.mockrun import ProgramRun, run_program
-from signal9_tools.moto_item_responses import direct_item_responses
+from signal9_tools.moto_speedups import moto_speedups
 from tests.av_support import ManualClock
 
 # The AlphaVantage fake's clock starts here (a Monday afternoon in New York).
@@ -65,18 +65,17 @@ def fresh_default_session() -> None:
 
 
 @pytest.fixture
-def item_responses_checked() -> bool:
-    """Whether every moto item response is encoded both ways and compared (test_moto_item_responses.py)."""
+def moto_speedups_checked() -> bool:
+    """Whether moto's shortcuts are each compared with moto's own result (test_moto_speedups.py)."""
     return False
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, item_responses_checked: bool) -> Iterator[None]:
+def aws(monkeypatch: pytest.MonkeyPatch, moto_speedups_checked: bool) -> Iterator[None]:
     """An in-process moto AWS with fake credentials (never a real account).
 
-    moto as shipped, except that item responses (Query, Scan, GetItem, ...) are written as
-    JSON directly: the same document moto's serializer makes, in a fraction of the time
-    (signal9_tools/moto_item_responses.py).
+    moto as shipped, with two of its costs removed for the same results: item responses
+    written as JSON directly, an item's size summed once (signal9_tools/moto_speedups.py).
     """
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -88,7 +87,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, item_responses_checked: bool) -> Iterat
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws(), direct_item_responses(checked=item_responses_checked):
+    with mock_aws(), moto_speedups(checked=moto_speedups_checked):
         fresh_default_session()
         yield
 

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from signal9_tools.moto_item_responses import direct_item_responses
+from signal9_tools.moto_speedups import moto_speedups
 from signal9_tools.motolock import serialized_moto
 
 # Never real credentials: everything below talks to the emulator only.
@@ -82,8 +82,8 @@ def moto_server(region: str, keep: bool = False) -> Iterator[Emulator]:
     urllib.request.urlopen(urllib.request.Request(f"{emulator.endpoint}/moto-api/reset", method="POST"))
     try:
         # Handlers write from thread pools; moto's backends expect one request at a time.
-        # Item responses skip moto's slow shape walk (the same JSON: moto_item_responses).
-        with serialized_moto(), direct_item_responses(), aws_environment(emulator.endpoint, region):
+        # Two of moto's costs removed, for the same results (signal9_tools/moto_speedups.py).
+        with serialized_moto(), moto_speedups(), aws_environment(emulator.endpoint, region):
             yield emulator
     finally:
         if not keep:

@@ -1,7 +1,8 @@
-"""The direct item-response encoding gives the same documents as moto's own serializer.
+"""moto's shortcuts give the results moto's own code gives.
 
-Every test here runs with ``item_responses_checked``: each item response is encoded both
-ways and any difference raises ``EncodingMismatchError`` inside the call.
+Every test here runs with ``moto_speedups_checked``: each item response is encoded both ways,
+each written item built and size-checked both ways, and any difference raises
+``MotoSpeedupMismatchError`` inside the call.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
-from signal9_tools import moto_item_responses
+from signal9_tools import moto_speedups
 from signal9_tools.fakes.server import FakeServer
-from signal9_tools.moto_item_responses import EncodingMismatchError
+from signal9_tools.moto_speedups import ITEM_SIZE_LIMIT, MotoSpeedupMismatchError
 from tests.handler_support import Fleet, eventbridge_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -27,7 +29,7 @@ INDEX = "by-kind"
 
 
 @pytest.fixture
-def item_responses_checked() -> bool:
+def moto_speedups_checked() -> bool:
     return True
 
 
@@ -162,13 +164,34 @@ def test_pollenations_encode_as_moto_does(
     assert Counter(row["symbol"] for row in fleet.rows("assets"))["IBM"] == 2
 
 
-def test_a_difference_from_moto_is_caught(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_encoding_that_differs_from_motos_is_caught(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     def miscounting(document: Any) -> str:
         if isinstance(document, dict) and "Count" in document:
             document = {**document, "Count": document["Count"] + 1}
         return json.dumps(document)
 
-    monkeypatch.setattr(moto_item_responses, "json", SimpleNamespace(dumps=miscounting, loads=json.loads))
+    monkeypatch.setattr(moto_speedups, "json", SimpleNamespace(dumps=miscounting, loads=json.loads))
     client.put_item(TableName=TABLE, Item=item("a", 1))
-    with pytest.raises(EncodingMismatchError, match="Query: moto encodes 200"):
+    with pytest.raises(MotoSpeedupMismatchError, match="Query: moto encodes 200"):
         client.query(TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "a"}})
+
+
+@pytest.mark.parametrize("over", [-1, 0, 1, 40], ids=["just-under", "at", "just-over", "over"])
+def test_items_around_the_size_limit_are_accepted_and_refused_as_moto_does(client: Any, over: int) -> None:
+    # Attribute names and values count; one big string makes the total land exactly where asked.
+    base = {"pk": {"S": "big"}, "sk": {"N": "1"}}
+    overhead = sum(len(name) for name in base) + len("big") + 1 + len("blob")  # N "1" is 1 byte here
+    filler = "x" * (ITEM_SIZE_LIMIT - overhead + over)
+    if over > 0:
+        with pytest.raises(ClientError, match="Item size has exceeded the maximum allowed size"):
+            client.put_item(TableName=TABLE, Item={**base, "blob": {"S": filler}})
+    else:
+        client.put_item(TableName=TABLE, Item={**base, "blob": {"S": filler}})
+        stored = client.get_item(TableName=TABLE, Key=base)["Item"]
+        assert len(stored["blob"]["S"]) == len(filler)
+
+
+def test_a_size_check_that_differs_from_motos_is_caught(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(moto_speedups, "ITEM_SIZE_LIMIT", 1_000)
+    with pytest.raises(MotoSpeedupMismatchError, match="moto accepts it, the one-pass check refuses it"):
+        client.put_item(TableName=TABLE, Item=item("a", 1, blob={"S": "x" * 2_000}))

@@ -1,0 +1,139 @@
+"""Two of moto's DynamoDB costs removed, with the same results moto gives: the emulator's and the tests' moto.
+
+moto spends most of a Signal9 workload's time in two places that do not decide anything:
+
+- **Encoding item responses.** moto 5.2 encodes every response by walking the operation's
+  output shape and probing each attribute of each item through several alias lookups. For
+  the item operations (Query, Scan, GetItem, ...) moto's handler has already built the wire
+  document (``DynamoResult`` turned every ``DynamoType`` into its ``{"S": ...}`` form), so the
+  walk re-derives the same JSON; for a page of a few hundred items it costs more than the
+  operation. :func:`direct_item_responses` writes those documents with ``json.dumps``, keeping
+  the output shape's members only, as moto's serializer does.
+- **Checking an item's size per attribute.** moto builds each written item one attribute at a
+  time, and each step re-sums the size of every attribute so far (quadratic in the
+  attributes: a 60-field statement row costs ~1,800 size computations).
+  :func:`item_size_checked_once` builds the item and sums its size once; the item is refused
+  (``ItemSizeTooLarge``) exactly when moto refuses it, since sizes only add up.
+
+Nothing else changes: moto still parses, validates and executes every request, encodes every
+other operation and every error, and checks the size of updated items itself. ``checked=True``
+does each step both ways and raises :class:`MotoSpeedupMismatchError` on any difference
+(tests/test_moto_speedups.py runs real workloads that way). Measured: the SyncAssets and
+SyncNewsSentiment tests take about half the time; ``benchmarks/speed.py`` prints the suite and
+``signal9 local up``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from moto.core.responses import ActionContext, ActionResult
+from moto.dynamodb.exceptions import ItemSizeTooLarge
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+from moto.dynamodb.models.utilities import bytesize
+from moto.dynamodb.responses import DynamoResult
+
+# Operations whose result is only items, keys, counts and consumed capacity. Table
+# descriptions (timestamps, enums) stay with moto's serializer, and so does any result that
+# is not plain JSON (binary attributes, which moto base64-encodes).
+ITEM_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "BatchGetItem",
+        "Query",
+        "Scan",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+JSON_CONTENT_TYPE = "application/x-amz-json-1.0"
+
+
+class MotoSpeedupMismatchError(AssertionError):
+    """A shortcut gave another result than moto's own code: it is not safe for this input."""
+
+
+@contextmanager
+def direct_item_responses(*, checked: bool = False) -> Iterator[None]:
+    moto_encoding = DynamoResult.execute_result
+
+    def execute_result(self: ActionResult, context: ActionContext) -> Any:
+        output = context.operation_model.output_shape
+        result = self.result
+        if context.operation_model.name not in ITEM_OPERATIONS or output is None or not isinstance(result, dict):
+            return moto_encoding(self, context)
+        # Only the output shape's members, as moto's serializer writes (moto's DeleteItem adds a
+        # legacy ConsumedCapacityUnits, for one).
+        document = {key: value for key, value in result.items() if key in output.members and value is not None}
+        try:
+            direct = (200, {"Content-Type": JSON_CONTENT_TYPE}, json.dumps(document))
+        except TypeError:  # a value JSON cannot hold as is (binary attributes): moto base64-encodes it
+            return moto_encoding(self, context)
+        if checked:
+            status, _headers, body = moto_encoding(self, context)
+            expected, got = json.loads(body), json.loads(direct[2])
+            if (status, expected) != (direct[0], got):
+                differing = sorted(k for k in expected.keys() | got.keys() if expected.get(k) != got.get(k))
+                raise MotoSpeedupMismatchError(
+                    f"{context.operation_model.name}: moto encodes {status}, the shortcut {direct[0]}; "
+                    f"they differ in {differing}: moto {json.dumps({k: expected.get(k) for k in differing})[:400]}, "
+                    f"the shortcut {json.dumps({k: got.get(k) for k in differing})[:400]}"
+                )
+        return direct
+
+    DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DynamoResult.execute_result = moto_encoding  # type: ignore[method-assign]
+
+
+ITEM_SIZE_LIMIT = 405_000  # moto's own limit (between DynamoDB's measured 409 and 410 KB)
+
+
+@contextmanager
+def item_size_checked_once(*, checked: bool = False) -> Iterator[None]:
+    moto_init = Item.__init__
+
+    def init(self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]) -> None:
+        converted = {key: DynamoType(value) for key, value in attrs.items()}
+        # moto's per-attribute check refuses as soon as the running total passes the limit; the
+        # total only grows, so that happens exactly when the whole item's size passes it.
+        too_large = sum(bytesize(key) + value.size() for key, value in converted.items()) > ITEM_SIZE_LIMIT
+        if checked:
+            try:
+                moto_init(self, hash_key, range_key, attrs)
+                refused = False
+            except ItemSizeTooLarge:
+                refused = True
+            if refused != too_large or (not refused and self.attrs != converted):
+                raise MotoSpeedupMismatchError(
+                    f"item {hash_key.value!r}: moto {'refuses' if refused else 'accepts'} it, "
+                    f"the one-pass check {'refuses' if too_large else 'accepts'} it"
+                    + ("" if refused != too_large else "; the attributes differ")
+                )
+        if too_large:
+            raise ItemSizeTooLarge
+        self.hash_key = hash_key
+        self.range_key = range_key
+        self.attrs = LimitedSizeDict(converted)  # dict.update: no per-attribute check
+
+    Item.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Item.__init__ = moto_init  # type: ignore[method-assign]
+
+
+@contextmanager
+def moto_speedups(*, checked: bool = False) -> Iterator[None]:
+    """Both shortcuts (``checked``: each compared with moto's own result as it runs)."""
+    with direct_item_responses(checked=checked), item_size_checked_once(checked=checked):
+        yield
