@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,11 +20,17 @@ from functions.shared import pacing, retry
 from functions.shared.observability import logger
 from signal9.catalog import STACKS
 from signal9_tools.awsapi import create_table_request, point_in_time_recovery_request
+from signal9_tools.cli import collect_less_often
 from signal9_tools.fakes.alphavantage import AlphaVantageFake
 from signal9_tools.fakes.server import FakeServer, serving
 from signal9_tools.mockrun import ProgramRun, run_program
 from signal9_tools.moto_speedups import moto_speedups
 from tests.av_support import ManualClock
+
+# As the `signal9` command does (signal9_tools.cli.console_main): fewer collector runs, and none
+# over what every test shares (the modules imported by now: pulumi, moto, boto3).
+collect_less_often()
+gc.freeze()
 
 # The AlphaVantage fake's clock starts here (a Monday afternoon in New York).
 ALPHAVANTAGE_START = datetime(2026, 11, 2, 20, 0, tzinfo=UTC)
