@@ -29,6 +29,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 
 from moto.core.responses import ActionContext, ActionResult
 from moto.dynamodb.exceptions import ItemSizeTooLarge
@@ -88,11 +89,8 @@ def direct_item_responses(*, checked: bool = False) -> Iterator[None]:
                 )
         return direct
 
-    DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
-    try:
+    with mock.patch.object(DynamoResult, "execute_result", execute_result):
         yield
-    finally:
-        DynamoResult.execute_result = moto_encoding  # type: ignore[method-assign]
 
 
 ITEM_SIZE_LIMIT = 405_000  # moto's own limit (between DynamoDB's measured 409 and 410 KB)
@@ -125,11 +123,8 @@ def item_size_checked_once(*, checked: bool = False) -> Iterator[None]:
         self.range_key = range_key
         self.attrs = LimitedSizeDict(converted)  # dict.update: no per-attribute check
 
-    Item.__init__ = init  # type: ignore[method-assign]
-    try:
+    with mock.patch.object(Item, "__init__", init):
         yield
-    finally:
-        Item.__init__ = moto_init  # type: ignore[method-assign]
 
 
 @contextmanager

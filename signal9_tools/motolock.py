@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 
 from moto.core.responses import BaseResponse
 from moto.dynamodb.models.table import Table
@@ -39,11 +40,8 @@ def serialized_moto() -> Iterator[None]:
         with _LOCK:
             return original(self, *args, **kwargs)
 
-    BaseResponse._dispatch = dispatch  # type: ignore[method-assign]
-    try:
+    with mock.patch.object(BaseResponse, "_dispatch", dispatch):
         yield
-    finally:
-        BaseResponse._dispatch = original  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -61,8 +59,5 @@ def partition_queries() -> Iterator[None]:
         finally:
             del self.all_items
 
-    Table.query = query  # type: ignore[method-assign]
-    try:
+    with mock.patch.object(Table, "query", query):
         yield
-    finally:
-        Table.query = original  # type: ignore[method-assign]
