@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -280,6 +281,17 @@ def test_pollenate_rejects_malformed_events_and_writes_nothing(fleet: Fleet, eve
 
 
 # --- MarkEarningsProcessed --------------------------------------------------------------
+
+
+def test_warm_invocations_write_nothing_but_json_lines(fleet: Fleet) -> None:
+    # A warning is a non-JSON line on stderr. Powertools warns when a dimension changes value;
+    # a warm execution environment keeps its stage, so re-binding it each invocation says nothing.
+    fleet.table("earningsCalendar").put_item(Item={"asset_symbol": "AAPL", "earnings_date": "2026-11-02"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            fleet.invoke("MarkEarningsProcessed", processed_event())
+    assert [str(w.message) for w in caught] == []
 
 
 def test_mark_processed_is_idempotent(fleet: Fleet) -> None:
