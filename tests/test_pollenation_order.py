@@ -111,25 +111,42 @@ def test_the_same_request_twice_records_one_row(fleet: Fleet, log_lines: io.Stri
 
 
 @pytest.mark.parametrize(
-    ("first", "overtaking"),
-    [(T1, T1), (T1, T2), (T2, T1)],
+    ("first", "overtaking", "recorded", "why"),
+    [
+        # The same event: the new row's key is taken, so the transaction is cancelled for good.
+        (T1, T1, [True, False], "a concurrent delivery recorded it first"),
+        # ``first`` read PREVIOUS, which the overtaking delivery retired: it reads again, finds
+        # the newer row and records nothing.
+        (T1, T2, [True, False], "already recorded or superseded"),
+        # Reading again finds an older row: ``first`` is still the newest pollenation, so it is
+        # recorded on top of it and ends as the one indexed row.
+        (T2, T1, [True, True], None),
+    ],
     ids=["same-request", "newer-overtakes-older", "older-overtakes-newer"],
 )
-def test_two_deliveries_racing_record_one_row_and_keep_one_indexed(
-    fleet: Fleet, log_lines: io.StringIO, monkeypatch: pytest.MonkeyPatch, first: datetime, overtaking: datetime
+def test_two_deliveries_racing_leave_the_newest_pollenation_indexed(
+    fleet: Fleet,
+    log_lines: io.StringIO,
+    monkeypatch: pytest.MonkeyPatch,
+    first: datetime,
+    overtaking: datetime,
+    recorded: list[bool],
+    why: str | None,
 ) -> None:
     outcomes: list[bool] = []
     interleave(monkeypatch, lambda: outcomes.append(pollenate.record_pollenation(request(overtaking))))
 
     outcomes.append(pollenate.record_pollenation(request(first)))
 
-    # ``first`` read PREVIOUS as the newest row; the overtaking delivery recorded its row and
-    # retired PREVIOUS meanwhile, so ``first``'s transaction is cancelled whichever is newer.
-    assert outcomes == [True, False]
-    assert sorted(rows(fleet)) == [PREVIOUS, iso_utc(overtaking)]
-    assert "status" not in rows(fleet)[PREVIOUS]
+    assert outcomes == recorded
+    assert sorted(rows(fleet)) == sorted(
+        {PREVIOUS, iso_utc(first), iso_utc(overtaking)} if all(recorded) else {PREVIOUS, iso_utc(overtaking)}
+    )
+    newest = max(rows(fleet))
+    assert newest == iso_utc(max(first, overtaking)) and rows(fleet)[newest]["status"] == "active"
     assert_only_the_newest_row_is_indexed(fleet)
-    assert messages(log_lines)[-1] == "pollenation not recorded: a concurrent delivery recorded it first"
+    if why is not None:
+        assert messages(log_lines)[-1] == f"pollenation not recorded: {why}"
 
 
 def test_two_deliveries_racing_for_a_symbol_without_rows_record_it_once(

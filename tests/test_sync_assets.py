@@ -14,10 +14,11 @@ from functions.pollenate_asset import handler as pollenate
 from functions.shared import aws as shared_aws
 from functions.shared import retry
 from functions.shared.alpaca import AlpacaAuthError, AlpacaRequestError, AlpacaUnavailableError, bars_window
+from functions.shared.assets import NEVER_POLLENATED
 from functions.shared.env import table_variable
 from functions.shared.events import PollenationNeeded
 from functions.sync_assets import handler as sync_assets
-from functions.sync_assets.handler import NEVER_POLLENATED, SuspiciousListError
+from functions.sync_assets.handler import SuspiciousListError
 from signal9_tools.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, BARS_PATH
 from signal9_tools.motolock import serialized_moto
 from tests.alpaca_support import MONDAY_0530_NY, Served, served_fake
@@ -331,11 +332,12 @@ def test_sync_update_between_pollenate_read_and_write(
     during_pollenate_read(monkeypatch, lambda: run(fleet))
     assert pollenate.record_pollenation(pollenation("AAPL"))
     assert_newest_rows_are_current(fleet, served.fake.active_symbols())
-    # PollenateAsset copied the row it had read, before the rename: the next run repairs it.
-    assert rows_of(fleet, "AAPL")[-1]["name"] == "Apple Inc. Common Stock"
+    # The row PollenateAsset read changed before it wrote: its transaction was cancelled, it read
+    # the renamed row again and copied that, so the new current row is right at once.
+    history = rows_of(fleet, "AAPL")
+    assert [r["name"] for r in history] == ["Apple Inc. (renamed)"] * 2 and "status" in history[-1]
     monkeypatch.undo()
-    assert run(fleet)["updated"] == 1
-    assert rows_of(fleet, "AAPL")[-1]["name"] == "Apple Inc. (renamed)"
+    assert run(fleet)["updated"] == 0
     assert invariant_after_every_write  # the check really ran
 
 
@@ -374,8 +376,10 @@ def test_delist_between_pollenate_read_and_write(
     run(fleet)
     served.fake.delist(["AAPL"])
     during_pollenate_read(monkeypatch, lambda: run(fleet))
-    assert not pollenate.record_pollenation(pollenation("AAPL"))  # its transaction saw the status gone
-    assert [("status" in r) for r in rows_of(fleet, "AAPL")] == [False]
+    # Its transaction saw the status gone; read again, the pollenation is recorded on the
+    # delisted row's history, outside both indexes.
+    assert pollenate.record_pollenation(pollenation("AAPL"))
+    assert [("status" in r) for r in rows_of(fleet, "AAPL")] == [False, False]
     assert_newest_rows_are_current(fleet, served.fake.active_symbols())
 
 
@@ -403,15 +407,19 @@ def test_pollenate_of_a_new_symbol_between_sync_put_and_its_check(
     def pollenate_then_look(symbol: str) -> Any:
         if symbol == "AAPL" and not pollenated:
             with monkeypatch.context() as stale:
-                stale.setattr(pollenate, "query", lambda *args, **kwargs: iter([]))  # what it read earlier
+                reads = [iter([])]  # its first read happened earlier, before the put
+                read_again = pollenate.query
+                stale.setattr(pollenate, "query", lambda *a, **k: reads.pop() if reads else read_again(*a, **k))
                 pollenated.append(pollenate.record_pollenation(pollenation("AAPL")))
         return original(symbol)
 
     monkeypatch.setattr(sync_assets, "newest_row", pollenate_then_look)
     result = run(fleet)
     assert pollenated == [True] and result["conflicts"] == 0
-    # SyncAssets found the newer row, made it current and deleted the never-pollenated row it had put.
-    (row,) = rows_of(fleet, "AAPL")
+    # PollenateAsset's transaction found the never-pollenated row put meanwhile, read again and
+    # moved status from it to its own row; SyncAssets' check then found the newest row current.
+    never, row = rows_of(fleet, "AAPL")
+    assert never["lastPollenationDate"] == NEVER_POLLENATED and "status" not in never
     assert row["lastPollenationDate"] == "2026-11-02T12:00:00.000Z" and row["status"] == "active"
     assert row["name"] == "Apple Inc. Common Stock" and row["avgVolume"] > 0
     assert_newest_rows_are_current(fleet, served.fake.active_symbols())
@@ -419,15 +427,17 @@ def test_pollenate_of_a_new_symbol_between_sync_put_and_its_check(
 
 
 @SMALL_UNIVERSE
-def test_the_residual_window_still_keeps_one_row_in_the_indexes(
+def test_a_symbol_listed_between_pollenate_read_and_write_ends_current_on_the_newest_row(
     fleet: Fleet, served: Served, monkeypatch: pytest.MonkeyPatch, invariant_after_every_write: list[str]
 ) -> None:
-    """PollenateAsset reads "no rows" before SyncAssets lists the symbol and writes after it: documented gap."""
+    """PollenateAsset reads "no rows" before SyncAssets lists the symbol and writes after SyncAssets is done."""
     during_pollenate_read(monkeypatch, lambda: run(fleet))
     assert pollenate.record_pollenation(pollenation("AAPL"))
     assert_one_current_row_per_symbol(fleet)
+    # Its conditional delete of the never-pollenated key failed; read again, it moved status on.
     history = rows_of(fleet, "AAPL")
-    assert [("status" in r) for r in history] == [True, False]  # current row is not the newest (docs/collectors.md)
+    assert [("status" in r) for r in history] == [False, True]
+    assert_newest_rows_are_current(fleet, served.fake.active_symbols())
 
 
 def test_dates_in_the_summary_are_new_york_dates(fleet: Fleet) -> None:

@@ -24,7 +24,11 @@ that copies the asset attributes of the previous newest row (``status``, ``avgVo
 ...) and, in the same transaction, removes ``status`` from that previous row. Only the
 newest row therefore appears in the sparse ``status-index`` / ``volume-index``, so
 "active assets least recently pollenated" lists each asset once. A symbol with no row yet
-gets a row without ``status`` (SyncAssets owns the asset catalog).
+gets a row without ``status`` (SyncAssets owns the asset catalog). The transaction also
+checks that the row copied is still as read (or, for a symbol without rows, that SyncAssets
+has not listed it meanwhile); when SyncAssets changed it, the newest row is read again and
+the recording repeated (``AssetWriteConflicts``), so the new row never copies stale
+attributes and ``status`` always ends on the newest row.
 
 Idempotent: an event whose ``requestedAt`` is not newer than the symbol's newest row (a
 redelivery, or overtaken by a later pollenation) records nothing; collection and the
@@ -42,6 +46,7 @@ from botocore.exceptions import ClientError
 
 from functions.pollenate_asset.fundamentals import DATASETS, Dataset, changed, validate
 from functions.shared.alphavantage import AlphaVantageClient, BadRequestError, SymbolNotFoundError
+from functions.shared.assets import KEY, NEVER_POLLENATED, SYNCED_AT
 from functions.shared.clock import iso_utc, market_date, utc_now
 from functions.shared.credentials import AlphaVantageCredentials, load_credentials
 from functions.shared.dynamo import Item, query, table
@@ -51,7 +56,8 @@ from functions.shared.pacing import environment_pacer
 from functions.shared.publisher import publish
 from functions.shared.telemetry import MetricName
 
-KEY = ("symbol", "lastPollenationDate")
+# Reads of the newest row per recording: SyncAssets changes a symbol's row at most a few times a run.
+RECORD_ATTEMPTS = 3
 BOOKKEEPING = ("pollenationReason", "earningsDate", "recordedAt", "supersededAt", "collection", "collectionError")
 STATEMENT_SORT_KEY = "fiscal_date_ending"
 
@@ -126,46 +132,87 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
 
 
 def record_pollenation(request: PollenationNeeded, outcome: Item | None = None) -> bool:
-    """Write the new pollenation row (see the module docstring), with ``outcome`` attributes; False when nothing was written."""
+    """Write the new pollenation row (see the module docstring), with ``outcome`` attributes; False when nothing was written.
+
+    The transaction also holds the row it copied to what was read: had SyncAssets changed it
+    in between (attributes, ``status``, or a first row for the symbol), the transaction is
+    cancelled and the newest row read again, so the new row never copies stale attributes
+    and ``status`` always ends on the newest row.
+    """
     assets = table("assets")
     pollenated_at = iso_utc(request.requestedAt)
-    latest = next(
-        query(assets, limit=1, KeyConditionExpression=Key("symbol").eq(request.symbol), ScanIndexForward=False), None
-    )
-    if latest is not None and str(latest["lastPollenationDate"]) >= pollenated_at:
-        return _skipped("already recorded or superseded", latest)
-    row: Item = {k: v for k, v in (latest or {}).items() if k not in (*KEY, *BOOKKEEPING)}
-    row |= {"symbol": request.symbol, "lastPollenationDate": pollenated_at, "pollenationReason": request.reason}
-    row |= {"recordedAt": iso_utc(utc_now())} | (outcome or {})
-    if request.earningsDate is not None:
-        row["earningsDate"] = request.earningsDate.isoformat()
-    if latest is None:
-        logger.warning("symbol has no assets row yet; recording without status")
-    writes: list[dict[str, Any]] = [
-        {"Put": {"TableName": assets.name, "Item": row, "ConditionExpression": "attribute_not_exists(symbol)"}}
-    ]
-    if latest is not None and "status" in latest:
-        writes.append(
-            {
-                "Update": {
-                    "TableName": assets.name,
-                    "Key": {k: latest[k] for k in KEY},
-                    "UpdateExpression": "REMOVE #status SET supersededAt = :at",
-                    "ConditionExpression": "attribute_exists(#status)",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {":at": pollenated_at},
-                }
-            }
+    latest: Item | None = None
+    for _ in range(RECORD_ATTEMPTS):
+        latest = next(
+            query(assets, limit=1, KeyConditionExpression=Key("symbol").eq(request.symbol), ScanIndexForward=False),
+            None,
         )
-    try:
-        # The resource's client serialises plain Python values, as Table methods do.
-        assets.meta.client.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-            raise
-        return _skipped("a concurrent delivery recorded it first", latest)
-    count(MetricName.POLLENATIONS_RECORDED)
-    return True
+        if latest is not None and str(latest["lastPollenationDate"]) >= pollenated_at:
+            return _skipped("already recorded or superseded", latest)
+        row: Item = {k: v for k, v in (latest or {}).items() if k not in (*KEY, *BOOKKEEPING)}
+        row |= {"symbol": request.symbol, "lastPollenationDate": pollenated_at, "pollenationReason": request.reason}
+        row |= {"recordedAt": iso_utc(utc_now())} | (outcome or {})
+        if request.earningsDate is not None:
+            row["earningsDate"] = request.earningsDate.isoformat()
+        if latest is None:
+            logger.warning("symbol has no assets row yet; recording without status")
+        new_row: dict[str, Any] = {
+            "Put": {"TableName": assets.name, "Item": row, "ConditionExpression": "attribute_not_exists(symbol)"}
+        }
+        held = _as_read(assets.name, request.symbol, latest, pollenated_at)
+        try:
+            # The resource's client serialises plain Python values, as Table methods do.
+            assets.meta.client.transact_write_items(TransactItems=[new_row, held])  # type: ignore[list-item]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            # One reason per item, in order: the new row's key taken, or the row read changed.
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            if not reasons or reasons[0] == "ConditionalCheckFailed":
+                return _skipped("a concurrent delivery recorded it first", latest)
+            count(MetricName.ASSET_WRITE_CONFLICTS)
+            continue  # SyncAssets changed the row that was read: read again
+        count(MetricName.POLLENATIONS_RECORDED)
+        return True
+    return _skipped(f"the symbol's newest row changed during {RECORD_ATTEMPTS} attempts", latest)
+
+
+def _as_read(table_name: str, symbol: str, latest: Item | None, pollenated_at: str) -> dict[str, Any]:
+    """The transaction item that holds the row read to its state, with the writes SPEC grants.
+
+    No ``ConditionCheck``: it needs ``dynamodb:ConditionCheckItem``, outside the access matrix
+    (writes are PutItem, UpdateItem, DeleteItem, BatchWriteItem). A conditional ``Delete`` of
+    an absent item and a ``REMOVE`` of an absent attribute check the same and change nothing.
+    """
+    if latest is None:
+        # No row yet: SyncAssets must not have listed the symbol meanwhile. The delete finds
+        # nothing to delete; it only fails when the never-pollenated row exists.
+        key = {"symbol": symbol, "lastPollenationDate": NEVER_POLLENATED}
+        return {"Delete": {"TableName": table_name, "Key": key, "ConditionExpression": "attribute_not_exists(symbol)"}}
+    names = {"#status": "status", "#synced": SYNCED_AT}
+    unchanged = (
+        "attribute_exists(#status)"
+        if "status" in latest
+        else "attribute_exists(symbol) AND attribute_not_exists(#status)"
+    )
+    values: dict[str, Any] = {}
+    if SYNCED_AT in latest:
+        unchanged += " AND #synced = :synced"
+        values[":synced"] = latest[SYNCED_AT]
+    else:
+        unchanged += " AND attribute_not_exists(#synced)"
+    if "status" in latest:  # retire it: status moves to the new row
+        update, values = "REMOVE #status SET supersededAt = :at", values | {":at": pollenated_at}
+    else:  # already without status: removing it again changes nothing
+        update = "REMOVE #status"
+    held: dict[str, Any] = {
+        "TableName": table_name,
+        "Key": {k: latest[k] for k in KEY},
+        "UpdateExpression": update,
+        "ConditionExpression": unchanged,
+        "ExpressionAttributeNames": names,
+    }
+    return {"Update": held | ({"ExpressionAttributeValues": values} if values else {})}
 
 
 def _skipped(why: str, latest: Item | None) -> bool:

@@ -69,4 +69,4 @@ class MetricName(StrEnum):
     ASSETS_DELISTED = "AssetsDelisted"
     """SyncAssets: symbols gone from Alpaca's active list, removed from both indexes (also in ItemsWritten)."""
     ASSET_WRITE_CONFLICTS = "AssetWriteConflicts"
-    """SyncAssets: conditional writes that lost a race with PollenateAsset and were redone on the newest row."""
+    """SyncAssets and PollenateAsset: conditional assets writes that lost a race with the other and were redone on the newest row."""

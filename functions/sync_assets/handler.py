@@ -25,9 +25,10 @@ believes, so a row that PollenateAsset superseded in between fails the condition
 write is redone on the symbol's newest row (counted as ``AssetWriteConflicts``). Adding a
 symbol is followed by reading its newest row back: had a pollenation written a newer row
 without ``status`` meanwhile, ``status`` moves to that row in one transaction. Either way at
-most one row of a symbol is in ``status-index`` at any moment. What this cannot see: a
-pollenation that read the row before a SyncAssets attribute update and wrote after it
-copies the old attributes; the next run corrects them (docs/collectors.md).
+most one row of a symbol is in ``status-index`` at any moment. PollenateAsset in turn holds
+the row it copies to what it read (``status`` and ``syncedAt``, or for a symbol without rows
+the absence of the never-pollenated row), so it never copies attributes SyncAssets has just
+changed (docs/collectors.md).
 
 Writes go out on a small thread pool (one low-level client, thread-safe): conditional
 writes cannot be batched (BatchWriteItem has no conditions; a TransactWriteItems of many
@@ -51,6 +52,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from functions.shared.alpaca import AlpacaClient, Asset, average_volume, bars_window
+from functions.shared.assets import KEY, NEVER_POLLENATED, SYNCED_AT
 from functions.shared.clock import iso_utc, utc_now
 from functions.shared.credentials import AlpacaCredentials, load_credentials
 from functions.shared.dynamo import Item, query, table
@@ -60,9 +62,6 @@ from functions.shared.telemetry import MetricName
 
 ACTIVE = "active"
 STATUS_INDEX = "status-index"
-# The sort key of a never-pollenated symbol's row: before any real pollenation time.
-NEVER_POLLENATED = "1970-01-01T00:00:00.000Z"
-KEY = ("symbol", "lastPollenationDate")
 # The attributes SyncAssets owns on the current row (besides ``status``), compared to decide a write.
 SYNCED = ("name", "exchange", "assetClass", "tradable", "marginable", "shortable", "fractionable", "alpacaId")
 VOLUME = "avgVolume"
@@ -268,7 +267,7 @@ class Writer:
             item = {"symbol": symbol, "lastPollenationDate": NEVER_POLLENATED, "status": ACTIVE, **wanted}
             self.client.put_item(
                 TableName=self.table.name,
-                Item=item | {"syncedAt": self.synced_at},
+                Item=item | {SYNCED_AT: self.synced_at},
                 ConditionExpression="attribute_not_exists(symbol)",
             )
             return item
@@ -281,8 +280,8 @@ class Writer:
         return row
 
     def _set(self, wanted: Item) -> tuple[str, dict[str, Any]]:
-        values = {f":{k}": v for k, v in wanted.items()} | {":status": ACTIVE, ":syncedAt": self.synced_at}
-        assignments = ", ".join(f"#{k} = :{k}" for k in (*wanted, "status", "syncedAt"))
+        values = {f":{k}": v for k, v in wanted.items()} | {":status": ACTIVE, f":{SYNCED_AT}": self.synced_at}
+        assignments = ", ".join(f"#{k} = :{k}" for k in (*wanted, "status", SYNCED_AT))
         removals = [f"#{k}" for k in SYNCED if k not in wanted]
         return f"SET {assignments}" + (f" REMOVE {', '.join(removals)}" if removals else ""), values
 
@@ -357,7 +356,7 @@ class Writer:
 def _names(*expressions: str) -> dict[str, str]:
     """``ExpressionAttributeNames`` for the ``#name`` placeholders the expressions use."""
     text = " ".join(expressions)
-    return {f"#{k}": k for k in (*SYNCED, VOLUME, "status", "syncedAt") if f"#{k}" in text}
+    return {f"#{k}": k for k in (*SYNCED, VOLUME, "status", SYNCED_AT) if f"#{k}" in text}
 
 
 def _code(error: ClientError) -> str:
