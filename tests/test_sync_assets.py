@@ -407,8 +407,8 @@ def test_pollenate_of_a_new_symbol_between_sync_put_and_its_check(
     def pollenate_then_look(symbol: str) -> Any:
         if symbol == "AAPL" and not pollenated:
             with monkeypatch.context() as stale:
-                reads = [iter([])]  # its first read happened earlier, before the put
-                read_again = pollenate.query
+                reads: list[Iterator[dict[str, Any]]] = [iter([])]  # its first read happened earlier, before the put
+                read_again = pollenate.query  # type: ignore[attr-defined]
                 stale.setattr(pollenate, "query", lambda *a, **k: reads.pop() if reads else read_again(*a, **k))
                 pollenated.append(pollenate.record_pollenation(pollenation("AAPL")))
         return original(symbol)
