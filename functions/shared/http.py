@@ -25,8 +25,6 @@ import urllib3
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from functions.shared.observability import metrics
-
-# Sent on every call (a request's own headers replace a pool's defaults in urllib3, so merge here).
 from functions.shared.telemetry import NAMESPACE, SERVICE_VARIABLE, MetricName
 
 # Sent on every call (a request's own headers replace a pool's defaults in urllib3, so merge here).
