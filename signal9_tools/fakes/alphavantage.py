@@ -191,7 +191,7 @@ class AlphaVantageFake:
 
     def report_on(self, symbol: str, day: date) -> None:
         """Shift ``symbol``'s reporting cycle so that it reports on ``day`` (and every 91 days around it)."""
-        own = rng(self._by_symbol[symbol], "earnings").randrange(REPORT_CYCLE_DAYS)
+        own = cycle_offset(self._by_symbol[symbol])
         self.report_shifts[symbol] = ((day - CYCLE_ORIGIN).days - own) % REPORT_CYCLE_DAYS
 
     # --- what handlers use ------------------------------------------------------------
@@ -301,9 +301,14 @@ def quarter_end_before(day: date) -> date:
     return date(day.year - 1, 12, 31)
 
 
+def cycle_offset(company: Company) -> int:
+    """Days after ``CYCLE_ORIGIN`` of ``company``'s first report, before any shift (its own, fixed)."""
+    return rng(company, "earnings").randrange(REPORT_CYCLE_DAYS)
+
+
 def reports(fake: AlphaVantageFake, company: Company, start: date, end: date) -> Iterator[Report]:
     """``company``'s report dates in ``[start, end]``: every 91 days from its own offset, plus any shift."""
-    offset = rng(company, "earnings").randrange(REPORT_CYCLE_DAYS) + fake.report_shifts.get(company.symbol, 0)
+    offset = cycle_offset(company) + fake.report_shifts.get(company.symbol, 0)
     first = CYCLE_ORIGIN + timedelta(days=offset)
     cycles = max(0, (start - first).days // REPORT_CYCLE_DAYS)
     day = first + timedelta(days=cycles * REPORT_CYCLE_DAYS)
