@@ -17,7 +17,7 @@ from signal9_tools.emulator.collection import EndpointConfigError, Endpoints, gi
 from signal9_tools.emulator.deploy_audit import DeployAudit, install_boundary
 from signal9_tools.emulator.provisioner import MotoProvisioner
 from signal9_tools.emulator.server import moto_server
-from signal9_tools.emulator.smoke import BUILT_IN_UNIVERSE, Report, format_report, run_smoke, timed
+from signal9_tools.emulator.smoke import BUILT_IN_UNIVERSE, Report, SmokeScope, format_report, run_smoke, timed
 from signal9_tools.mockrun import ProgramRun, run_program
 
 MOTO_ACCOUNT_ID = "123456789012"  # moto's default account (the emulator never sets MOTO_ACCOUNT_ID)
@@ -56,7 +56,7 @@ def deploy_and_smoke(
     on_deployed: object = None,
     config_values: Mapping[str, str] | None = None,
     endpoints: Endpoints | None = None,
-    scope: str = "full",
+    scope: SmokeScope = "full",
     universe: int = BUILT_IN_UNIVERSE,
 ) -> LocalRun:
     """Deploy ``stack`` into a fresh emulator, run the smoke, shut down unless ``keep``.

@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 import boto3
 from botocore.exceptions import ClientError
@@ -877,7 +877,8 @@ def check_logs(smoke: Smoke) -> None:
 # configuration only (tables, functions, schedules, rules, secrets, logs, dashboard, the access
 # matrix, IAM and encryption), no function invoked. "none": no smoke, the deploy (and its
 # audit) only. The narrower scopes are for tests that break one thing on purpose.
-SMOKE_SCOPES = ("full", "configuration", "none")
+SmokeScope = Literal["full", "configuration", "none"]
+SMOKE_SCOPES: tuple[SmokeScope, ...] = get_args(SmokeScope)
 BUILT_IN_UNIVERSE = 40  # companies the built-in fakes serve (signal9_tools.fakes.universe)
 
 
@@ -888,7 +889,7 @@ def run_smoke(
     dead_letter_targets: dict[str, str],
     endpoints: Endpoints | None = None,
     *,
-    scope: str = "full",
+    scope: SmokeScope = "full",
     universe: int = BUILT_IN_UNIVERSE,
 ) -> Report:
     """The smoke against ``endpoints``, or against the built-in fakes (``universe`` companies, served here) when None."""
