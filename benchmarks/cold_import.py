@@ -15,18 +15,16 @@ differences are the meaningful part.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import statistics
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.function_archives import _run_python  # noqa: E402
+from benchmarks.function_archives import _run_python, handler_module, unpack  # noqa: E402
 from components import packaging  # noqa: E402
 from signal9 import catalog  # noqa: E402
 
@@ -60,9 +58,8 @@ def main() -> None:
         print(f"{'import boto3':<28} CPU {boto3_cpu:7.1f} ms  wall {boto3_wall:7.1f} ms")
         for function in catalog.FUNCTIONS:
             target = Path(workdir) / function.package
-            with zipfile.ZipFile(io.BytesIO(packaging.zip_bytes(function))) as bundle:
-                bundle.extractall(target)
-            cpu, wall = import_ms(packaging.handler(function).rsplit(".", 1)[0], target, args.runs)
+            unpack(packaging.zip_bytes(function), target)
+            cpu, wall = import_ms(handler_module(function), target, args.runs)
             extra = cpu - boto3_cpu
             verdict = "within" if extra <= BUDGET_MS else "OVER"
             print(
