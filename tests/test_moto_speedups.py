@@ -1,8 +1,8 @@
 """moto's shortcuts give the results moto's own code gives.
 
 Every test here runs with ``moto_speedups_checked``: each item response is encoded both ways,
-each written item built and size-checked both ways, and any difference raises
-``MotoSpeedupMismatchError`` inside the call.
+each written item built and size-checked both ways, each table Query answered both ways, and
+any difference raises ``MotoSpeedupMismatchError`` inside the call.
 """
 
 from __future__ import annotations
@@ -142,6 +142,39 @@ def test_every_item_operation_and_option_encodes_as_moto_does(client: Any) -> No
     assert client.delete_item(TableName=TABLE, Key=key, ReturnValues="ALL_OLD")["Attributes"]
     client.delete_item(TableName=TABLE, Key={"pk": {"S": "none"}, "sk": {"N": "0"}})
     client.batch_write_item(RequestItems={TABLE: [{"DeleteRequest": {"Key": {"pk": {"S": "a"}, "sk": {"N": "2"}}}}]})
+
+
+def test_queries_of_missing_partitions_and_of_a_hash_only_table_find_what_moto_finds(client: Any) -> None:
+    client.batch_write_item(RequestItems={TABLE: [{"PutRequest": {"Item": item("a", sk)}} for sk in range(3)]})
+    absent = client.query(
+        TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "b"}}
+    )
+    assert absent["Count"] == 0
+    client.create_table(
+        TableName="hash-only",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.put_item(TableName="hash-only", Item={"pk": {"S": "a"}, "v": {"N": "1"}})
+    for pk, count in (("a", 1), ("b", 0)):
+        found = client.query(
+            TableName="hash-only", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": pk}}
+        )
+        assert found["Count"] == count
+    # Looking a partition up never adds an empty one (moto keeps partitions in a defaultdict).
+    assert client.scan(TableName="hash-only")["Count"] == 1
+
+
+def test_a_query_answered_from_other_items_than_motos_is_caught(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    client.put_item(TableName=TABLE, Item=item("a", 1))
+    # Treat index queries as table queries: the shortcut then looks in the table's partitions.
+    monkeypatch.setattr(moto_speedups, "QUERY_INDEX_NAME_POSITION", 99)
+    with pytest.raises(MotoSpeedupMismatchError, match="partition lookup"):
+        client.query(
+            TableName=TABLE, IndexName=INDEX, KeyConditionExpression="kind = :k",
+            ExpressionAttributeValues={":k": {"S": "odd"}},
+        )  # fmt: skip
 
 
 def test_a_binary_attribute_is_left_to_moto(client: Any) -> None:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
 from signal9_tools.moto_speedups import moto_speedups
 from signal9_tools.motolock import serialized_moto
@@ -71,13 +72,30 @@ def aws_environment(endpoint: str, region: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
+# How often the server loop looks for a stop request. moto's ThreadedMotoServer serves with
+# socketserver's default of 0.5 s, and so every stop waited about that long.
+STOP_POLL_SECONDS = 0.01
+
+
 @contextmanager
 def moto_server(region: str, keep: bool = False) -> Iterator[Emulator]:
-    """Start moto on a free loopback port; stop it on exit unless ``keep``."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    emulator = Emulator(endpoint=f"http://{host}:{port}", region=region)
+    """Start moto on a free loopback port; stop it on exit unless ``keep``.
+
+    moto's own server application and request handler, served as ThreadedMotoServer serves
+    them (threaded werkzeug), with a short stop poll.
+    """
+    server = make_server(
+        "127.0.0.1",
+        0,
+        DomainDispatcherApplication(create_backend_app),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": STOP_POLL_SECONDS}, name="moto-server", daemon=True
+    )
+    thread.start()
+    emulator = Emulator(endpoint=f"http://127.0.0.1:{server.port}", region=region)
     # moto keeps its state per process: start every run from an empty account.
     urllib.request.urlopen(urllib.request.Request(f"{emulator.endpoint}/moto-api/reset", method="POST"))
     try:
@@ -87,4 +105,5 @@ def moto_server(region: str, keep: bool = False) -> Iterator[Emulator]:
             yield emulator
     finally:
         if not keep:
-            server.stop()
+            server.shutdown()
+            thread.join()
