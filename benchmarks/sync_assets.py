@@ -10,7 +10,7 @@ goes through one lock, see signal9_tools/motolock.py) and the Alpaca fake served
 
 DynamoDB calls are counted with botocore ``before-call`` hooks on the handler's client.
 moto answers one call at a time (and base-table Queries read one partition, as DynamoDB
-does: ``signal9_tools.motolock.partition_queries``) and far slower than DynamoDB, so wall time
+does: ``signal9_tools.moto_speedups.partition_queries``) and far slower than DynamoDB, so wall time
 here is an upper bound; the printed AWS estimate takes the counted calls at a typical single-digit-millisecond
 DynamoDB latency over the handler's writer pool.
 
@@ -45,7 +45,8 @@ from signal9_tools.emulator.smoke import LambdaContext
 from signal9_tools.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, AlpacaFake
 from signal9_tools.fakes.server import FakeServer, serving
 from signal9_tools.mockrun import run_program
-from signal9_tools.motolock import partition_queries, serialized_moto
+from signal9_tools.moto_speedups import partition_queries
+from signal9_tools.motolock import serialized_moto
 
 SCHEDULED = datetime(2026, 11, 2, 10, 30, tzinfo=UTC)  # Monday 05:30 in New York
 CHANGED_SHARE = 0.01

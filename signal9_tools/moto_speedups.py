@@ -1,6 +1,6 @@
-"""Three of moto's DynamoDB costs removed, with the same results moto gives: the emulator's and the tests' moto.
+"""Four of moto's DynamoDB costs removed, with the same results moto gives: the emulator's and the tests' moto.
 
-moto spends most of a Signal9 workload's time in three places that do not decide anything:
+moto spends most of a Signal9 workload's time in four places that do not decide anything:
 
 - **Encoding item responses.** moto 5.2 encodes every response by walking the operation's
   output shape and probing each attribute of each item through several alias lookups. For
@@ -18,6 +18,10 @@ moto spends most of a Signal9 workload's time in three places that do not decide
   table, sorts them all and keeps the partition's; moto already holds each partition apart.
   :func:`partition_queries` hands moto's Query that partition, which it then filters, sorts
   and pages as before.
+- **Copying every item a Scan reads.** A table Scan deep-copies each item before it filters
+  and encodes it, which reads the copy only (a projection builds a new item). Scans are how
+  the smoke proves what was and was not written, over every table.
+  :func:`uncopied_scans` lets moto's Scan read the stored items themselves.
 
 Nothing else changes: moto still parses, validates and executes every request, encodes every
 other operation and every error, and checks the size of updated items itself. ``checked=True``
@@ -29,6 +33,7 @@ SyncNewsSentiment tests take about half the time; ``benchmarks/speed.py`` prints
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +42,7 @@ from unittest import mock
 
 from moto.core.responses import ActionContext, ActionResult
 from moto.dynamodb.exceptions import ItemSizeTooLarge
+from moto.dynamodb.models import table as moto_table
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import bytesize
@@ -147,7 +153,8 @@ def partition_queries(*, checked: bool = False) -> Iterator[None]:
         stored = self.items.get(hash_key)  # .get: the table's defaultdict must not grow a partition
         partition = [] if stored is None else list(stored.values()) if self.range_key_attr else [stored]
         # moto's table Query keeps the items of all_items() whose hash key matches: give it
-        # those (an instance attribute, for this call: queries are served one at a time).
+        # those (an instance attribute, for this call: where handlers use threads, moto answers
+        # one request at a time, signal9_tools/motolock.py).
         vars(self)["all_items"] = lambda: partition
         try:
             result = moto_query(self, hash_key, *args, **kwargs)
@@ -166,6 +173,43 @@ def partition_queries(*, checked: bool = False) -> Iterator[None]:
         yield
 
 
+# Table.scan's positional parameters, as DynamoDBBackend.scan passes them.
+SCAN_INDEX_NAME_POSITION = 5
+
+
+class _Uncopied:
+    """The ``copy`` module as moto's Table.scan sees it inside :func:`uncopied_scans`."""
+
+    copy = staticmethod(copy.copy)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return value
+
+
+@contextmanager
+def uncopied_scans(*, checked: bool = False) -> Iterator[None]:
+    moto_scan = Table.scan
+
+    def scan(self: Table, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[SCAN_INDEX_NAME_POSITION - 1] if len(args) >= SCAN_INDEX_NAME_POSITION else None
+        if index_name is not None or kwargs.get("index_name") is not None:
+            return moto_scan(self, *args, **kwargs)  # an index's projection may trim its copy in place
+        # For this call only (moto answers one request at a time where handlers use threads).
+        with mock.patch.object(moto_table, "copy", _Uncopied):
+            result = moto_scan(self, *args, **kwargs)
+        if checked:
+            expected = moto_scan(self, *args, **kwargs)
+            if _query_result(expected) != _query_result(result):
+                raise MotoSpeedupMismatchError(
+                    f"Scan of {self.name}: moto finds {_query_result(expected)}, the uncopied scan {_query_result(result)}"
+                )
+        return result
+
+    with mock.patch.object(Table, "scan", scan):
+        yield
+
+
 def _query_result(result: tuple[list[Item], int, Any]) -> tuple[list[Any], int, Any]:
     items, scanned, last_key = result
     return [item.to_json() for item in items], scanned, last_key
@@ -173,10 +217,11 @@ def _query_result(result: tuple[list[Item], int, Any]) -> tuple[list[Any], int, 
 
 @contextmanager
 def moto_speedups(*, checked: bool = False) -> Iterator[None]:
-    """All three shortcuts (``checked``: each compared with moto's own result as it runs)."""
+    """All four shortcuts (``checked``: each compared with moto's own result as it runs)."""
     with (
         direct_item_responses(checked=checked),
         item_size_checked_once(checked=checked),
         partition_queries(checked=checked),
+        uncopied_scans(checked=checked),
     ):
         yield

@@ -1,8 +1,8 @@
 """moto's shortcuts give the results moto's own code gives.
 
 Every test here runs with ``moto_speedups_checked``: each item response is encoded both ways,
-each written item built and size-checked both ways, each table Query answered both ways, and
-any difference raises ``MotoSpeedupMismatchError`` inside the call.
+each written item built and size-checked both ways, each table Query and Scan answered both
+ways, and any difference raises ``MotoSpeedupMismatchError`` inside the call.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto.dynamodb.models.dynamo_type import Item
 
 from signal9_tools import moto_speedups
 from signal9_tools.fakes.server import FakeServer
@@ -175,6 +176,21 @@ def test_a_query_answered_from_other_items_than_motos_is_caught(client: Any, mon
             TableName=TABLE, IndexName=INDEX, KeyConditionExpression="kind = :k",
             ExpressionAttributeValues={":k": {"S": "odd"}},
         )  # fmt: skip
+
+
+def test_a_scan_that_hands_out_other_items_than_motos_is_caught(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    client.put_item(TableName=TABLE, Item=item("a", 1))
+
+    def trimmed(value: Any, memo: Any = None) -> Any:
+        if isinstance(value, Item):
+            return Item(
+                value.hash_key, value.range_key, {k: v.to_json() for k, v in value.attrs.items() if k != "price"}
+            )
+        return value
+
+    monkeypatch.setattr(moto_speedups._Uncopied, "deepcopy", staticmethod(trimmed))
+    with pytest.raises(MotoSpeedupMismatchError, match="Scan of encoding-workout"):
+        client.scan(TableName=TABLE)
 
 
 def test_a_binary_attribute_is_left_to_moto(client: Any) -> None:

@@ -109,17 +109,22 @@ class LambdaContext:
 
 
 @contextlib.contextmanager
-def function_environment(variables: dict[str, str]) -> Iterator[None]:
-    """Exactly the deployed function's variables on top of the emulator's AWS settings."""
+def function_environment(variables: dict[str, str], *, cold: bool) -> Iterator[None]:
+    """Exactly the deployed function's variables on top of the emulator's AWS settings.
+
+    ``cold``: a new execution environment, without the clients and secret values the handlers
+    cache (functions.shared.aws); otherwise those of the previous invocation stay, as in a warm
+    Lambda environment.
+    """
     saved = dict(os.environ)
     os.environ.update(variables)
-    reset_clients()
+    if cold:
+        reset_clients()
     try:
         yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        reset_clients()
 
 
 @dataclass
@@ -137,6 +142,9 @@ class Smoke:
     latest_run: datetime = field(default_factory=lambda: datetime.now(UTC))
     collector_runs: dict[str, ScheduledRun] = field(default_factory=dict)
     logs: list[str] = field(default_factory=list)
+    # The function whose execution environment is warm: the one invoked last. Handlers share
+    # one process here, so invoking another function starts it a fresh (cold) environment.
+    warm_function: str | None = None
 
     def __post_init__(self) -> None:
         self.naming = Naming(self.plan.stack)
@@ -183,9 +191,10 @@ class Smoke:
             log_group_name=f"/aws/lambda/{config['FunctionName']}",
         )
         output = io.StringIO()
+        cold, self.warm_function = self.warm_function != config["FunctionName"], config["FunctionName"]
         try:
             with (
-                function_environment(config["Environment"]["Variables"]),
+                function_environment(config["Environment"]["Variables"], cold=cold),
                 contextlib.redirect_stdout(output),
                 warnings.catch_warnings(),
             ):
@@ -900,6 +909,7 @@ def run_smoke(
     now = datetime.now(UTC).replace(microsecond=0)
     fakes = None if endpoints is not None else LocalFakes(AlpacaFake(size=universe), AlphaVantageFake(universe))
     with contextlib.ExitStack() as stack:
+        stack.callback(reset_clients)  # the last warm environment's clients end with the run
         deliveries = stack.enter_context(LambdaDeliveries().installed())
         if fakes is not None:
             # PollenateAsset paces itself to the plan (seconds per request); against the fakes,
