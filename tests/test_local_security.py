@@ -1,14 +1,26 @@
-"""`signal9 local up --stack staging`: the customer managed key deployed, judged and enforced in moto."""
+"""`signal9 local up --stack staging`: the customer managed key deployed, judged and enforced in moto.
+
+The staging run also takes the given-endpoints path (`--alpaca-url/--alpaca-data-url/
+--alphavantage-url`, keys from the environment), pointed at a second instance of the fakes:
+a stack that is not dev, against endpoints it was given, as a staging environment runs.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import boto3
 import pytest
 
 from signal9.naming import Naming
 from signal9_tools.emulator.cli import LocalRun, deploy_and_smoke
+from signal9_tools.emulator.collection import given_endpoints
+from signal9_tools.emulator.smoke import PACING_SPEEDUP, paced_on
+from signal9_tools.fakes.alpaca import AlpacaFake
+from signal9_tools.fakes.alphavantage import AlphaVantageFake
+from signal9_tools.fakes.server import CompressedClock, FakeServer, serving
 from signal9_tools.mockrun import ProgramRun
 from tests.local_support import SMALL_UNIVERSE
 
@@ -19,9 +31,36 @@ SECURITY_CHECKS = (
 )
 
 
+@dataclass(frozen=True)
+class GivenRun:
+    run: LocalRun
+    alpaca: AlpacaFake
+    alpaca_server: FakeServer
+    alphavantage_server: FakeServer
+    served: set[str]
+
+
 @pytest.fixture(scope="module")
-def staging_run() -> LocalRun:
-    return deploy_and_smoke("staging", universe=SMALL_UNIVERSE)
+def given_run() -> Iterator[GivenRun]:
+    # A second instance of the fakes, on other ports, with another universe size: never a real API.
+    alpaca, alphavantage = AlpacaFake(size=SMALL_UNIVERSE), AlphaVantageFake(SMALL_UNIVERSE)
+    with serving(alpaca) as alpaca_server, serving(alphavantage) as alphavantage_server:
+        environ = {
+            "SIGNAL9_ALPACA_KEY_ID": alpaca.key_id,
+            "SIGNAL9_ALPACA_SECRET_KEY": alpaca.secret_key,
+            "SIGNAL9_ALPHAVANTAGE_API_KEY": alphavantage.api_key,
+        }
+        endpoints = given_endpoints(alpaca_server.url, alpaca_server.url, alphavantage_server.url, environ)
+        # Given endpoints are paced in real time (they may be the real APIs); these are fakes.
+        with paced_on(CompressedClock(PACING_SPEEDUP)):
+            run = deploy_and_smoke("staging", endpoints=endpoints)
+        served = {r.path for r in alpaca_server.requests} | {r.path for r in alphavantage_server.requests}
+        yield GivenRun(run, alpaca, alpaca_server, alphavantage_server, served)
+
+
+@pytest.fixture(scope="module")
+def staging_run(given_run: GivenRun) -> LocalRun:
+    return given_run.run
 
 
 def test_staging_with_the_customer_managed_key_passes_every_check(staging_run: LocalRun) -> None:
@@ -53,3 +92,15 @@ def test_a_decrypt_grant_on_every_key_and_a_key_without_rotation_are_caught() ->
     assert "the stack key does not rotate" in failed[SECURITY_CHECKS[0]]
     assert "signal9-staging-SyncAssets may kms:Decrypt with a key it was not granted" in failed[SECURITY_CHECKS[1]]
     assert "SyncAssets's role decrypted with a key it was not granted" in failed[SECURITY_CHECKS[2]]
+
+
+def test_local_up_against_given_endpoints_asserts_invariants(given_run: GivenRun) -> None:
+    checks = {check.name: check.detail for check in given_run.run.report.checks}
+    alpaca, alphavantage = given_run.alpaca_server.url, given_run.alphavantage_server.url
+    assert checks["credentials stored"] == (
+        f"both secrets point at the given endpoints: alpaca {alpaca} (data {alpaca}), alphavantage {alphavantage}"
+    )
+    active = len(given_run.alpaca.active_symbols())
+    assert checks["collected: assets"] == f"assets: {active} active, {active} with volume, each once in both indexes"
+    assert "failing collector run ends in its DLQ" not in checks  # a given endpoint cannot be told to fail
+    assert {"/v2/assets", "/v2/stocks/bars", "/query"} <= given_run.served

@@ -1,4 +1,4 @@
-"""`signal9 local up` runs other than the plain dev run: broken on purpose, or against given endpoints.
+"""`signal9 local up` runs of the dev stack broken on purpose (given endpoints: test_local_security.py).
 
 Each test deploys its own emulator (a separate file from test_local.py, whose dev run is
 shared, so the two spread over the test workers).
@@ -17,11 +17,7 @@ from signal9 import catalog
 from signal9.naming import Naming
 from signal9.stackfile import read_stack_config
 from signal9_tools.emulator.cli import deploy_and_smoke
-from signal9_tools.emulator.collection import given_endpoints
-from signal9_tools.emulator.smoke import PACING_SPEEDUP, Smoke, paced_on
-from signal9_tools.fakes.alpaca import AlpacaFake
-from signal9_tools.fakes.alphavantage import AlphaVantageFake
-from signal9_tools.fakes.server import CompressedClock, serving
+from signal9_tools.emulator.smoke import Smoke
 from signal9_tools.mockrun import ProgramRun
 from tests.local_support import SMALL_UNIVERSE
 
@@ -118,29 +114,3 @@ def test_a_miswired_dead_letter_target_is_caught_and_a_disabled_schedule_not_fir
     assert "schedule sync-news-sentiment fired" not in {check.name for check in run.report.checks}
     assert Naming("dev").function("SyncNewsSentiment") not in invoked
     assert Naming("dev").function("SyncAssets") in invoked
-
-
-def test_local_up_against_given_endpoints_asserts_invariants() -> None:
-    # A second instance of the fakes, on other ports, with another universe size: never a real API.
-    alpaca, alphavantage = AlpacaFake(size=SMALL_UNIVERSE), AlphaVantageFake(SMALL_UNIVERSE)
-    with serving(alpaca) as alpaca_server, serving(alphavantage) as alphavantage_server:
-        environ = {
-            "SIGNAL9_ALPACA_KEY_ID": alpaca.key_id,
-            "SIGNAL9_ALPACA_SECRET_KEY": alpaca.secret_key,
-            "SIGNAL9_ALPHAVANTAGE_API_KEY": alphavantage.api_key,
-        }
-        endpoints = given_endpoints(alpaca_server.url, alpaca_server.url, alphavantage_server.url, environ)
-        # Given endpoints are paced in real time (they may be the real APIs); these are fakes.
-        with paced_on(CompressedClock(PACING_SPEEDUP)):
-            run = deploy_and_smoke("dev", endpoints=endpoints)
-        served = {r.path for r in alpaca_server.requests} | {r.path for r in alphavantage_server.requests}
-    assert run.report.failed == [], run.text()
-    checks = {check.name: check.detail for check in run.report.checks}
-    assert checks["credentials stored"] == (
-        f"both secrets point at the given endpoints: alpaca {alpaca_server.url} (data {alpaca_server.url}), "
-        f"alphavantage {alphavantage_server.url}"
-    )
-    active = len(alpaca.active_symbols())
-    assert checks["collected: assets"] == f"assets: {active} active, {active} with volume, each once in both indexes"
-    assert "failing collector run ends in its DLQ" not in checks  # a given endpoint cannot be told to fail
-    assert {"/v2/assets", "/v2/stocks/bars", "/query"} <= served
