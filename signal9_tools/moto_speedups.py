@@ -1,6 +1,6 @@
-"""Four of moto's DynamoDB costs removed, with the same results moto gives: the emulator's and the tests' moto.
+"""Five of moto's costs removed, with the same results moto gives: the emulator's and the tests' moto.
 
-moto spends most of a Signal9 workload's time in four places that do not decide anything:
+moto spends most of a Signal9 workload's time in five places that do not decide anything:
 
 - **Encoding item responses.** moto 5.2 encodes every response by walking the operation's
   output shape and probing each attribute of each item through several alias lookups. For
@@ -22,6 +22,11 @@ moto spends most of a Signal9 workload's time in four places that do not decide 
   and encodes it, which reads the copy only (a projection builds a new item). Scans are how
   the smoke proves what was and was not written, over every table.
   :func:`uncopied_scans` lets moto's Scan read the stored items themselves.
+- **An RSA key pair for every KMS key.** moto gives each KMS key, symmetric ones included, a
+  private key for Sign/Verify/GetPublicKey, generating a 2048-bit RSA pair (tens to hundreds
+  of milliseconds) as the key is created. Creating an encrypted table creates the
+  ``aws/dynamodb`` key, so every test with tables paid for one. :func:`lazy_kms_private_keys`
+  has moto's own function generate it on first use.
 
 Nothing else changes: moto still parses, validates and executes every request, encodes every
 other operation and every error, and checks the size of updated items itself. ``checked=True``
@@ -47,6 +52,8 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.responses import DynamoResult
+from moto.kms import models as kms_models
+from moto.kms import utils as kms_utils
 
 # Operations whose result is only items, keys, counts and consumed capacity. Table
 # descriptions (timestamps, enums) stay with moto's serializer, and so does any result that
@@ -215,13 +222,40 @@ def _query_result(result: tuple[list[Item], int, Any]) -> tuple[list[Any], int, 
     return [item.to_json() for item in items], scanned, last_key
 
 
+class LazyPrivateKey:
+    """A KMS key's private key as moto uses it (sign, verify, public_key), generated on first use."""
+
+    def __init__(self, key_spec: str, generate: Any) -> None:
+        self.key_spec = key_spec
+        self._generate = generate
+        self.generated: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in {"key_spec", "_generate", "generated"}:
+            raise AttributeError(name)  # copy and pickle probe dunders before __init__ ran
+        if self.generated is None:
+            self.generated = self._generate(self.key_spec)
+        return getattr(self.generated, name)
+
+
+@contextmanager
+def lazy_kms_private_keys() -> Iterator[None]:
+    moto_generate = kms_utils.generate_private_key  # the function moto's Key() calls
+    with mock.patch.object(
+        kms_models, "generate_private_key", lambda key_spec: LazyPrivateKey(key_spec, moto_generate)
+    ):
+        yield
+
+
 @contextmanager
 def moto_speedups(*, checked: bool = False) -> Iterator[None]:
-    """All four shortcuts (``checked``: each compared with moto's own result as it runs)."""
+    """All five shortcuts (``checked``: each DynamoDB one compared with moto's own result as it runs;
+    a lazily generated key is moto's own, so there is nothing to compare)."""
     with (
         direct_item_responses(checked=checked),
         item_size_checked_once(checked=checked),
         partition_queries(checked=checked),
         uncopied_scans(checked=checked),
+        lazy_kms_private_keys(),
     ):
         yield

@@ -17,10 +17,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.models.dynamo_type import Item
+from moto.kms.models import kms_backends
 
 from signal9_tools import moto_speedups
 from signal9_tools.fakes.server import FakeServer
-from signal9_tools.moto_speedups import ITEM_SIZE_LIMIT, MotoSpeedupMismatchError
+from signal9_tools.moto_speedups import ITEM_SIZE_LIMIT, LazyPrivateKey, MotoSpeedupMismatchError
 from tests.handler_support import Fleet, eventbridge_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -191,6 +192,41 @@ def test_a_scan_that_hands_out_other_items_than_motos_is_caught(client: Any, mon
     monkeypatch.setattr(moto_speedups._Uncopied, "deepcopy", staticmethod(trimmed))
     with pytest.raises(MotoSpeedupMismatchError, match="Scan of encoding-workout"):
         client.scan(TableName=TABLE)
+
+
+def kms_key(key_id: str) -> Any:
+    return kms_backends["123456789012"]["us-east-1"].keys[key_id]
+
+
+def test_an_encrypted_table_creates_its_kms_key_without_a_key_pair(client: Any) -> None:
+    client.create_table(
+        TableName="encrypted",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        SSESpecification={"Enabled": True},
+    )
+    key_arn = client.describe_table(TableName="encrypted")["Table"]["SSEDescription"]["KMSMasterKeyArn"]
+    private_key = kms_key(key_arn.rsplit("/", 1)[-1]).private_key
+    assert isinstance(private_key, LazyPrivateKey) and private_key.generated is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "algorithm"), [("RSA_2048", "RSASSA_PSS_SHA_256"), ("ECC_NIST_P256", "ECDSA_SHA_256")]
+)
+def test_an_asymmetric_key_signs_and_verifies_with_the_pair_moto_generates_on_first_use(
+    aws: None, spec: str, algorithm: str
+) -> None:
+    kms = boto3.client("kms")
+    key_id = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec=spec)["KeyMetadata"]["KeyId"]
+    assert kms_key(key_id).private_key.generated is None
+    signature = kms.sign(KeyId=key_id, Message=b"signal9", SigningAlgorithm=algorithm)["Signature"]
+    assert kms_key(key_id).private_key.generated is not None
+    verified = kms.verify(KeyId=key_id, Message=b"signal9", Signature=signature, SigningAlgorithm=algorithm)
+    assert verified["SignatureValid"]
+    assert kms.get_public_key(KeyId=key_id)["PublicKey"]
+    forged = kms.verify(KeyId=key_id, Message=b"signal8", Signature=signature, SigningAlgorithm=algorithm)
+    assert not forged["SignatureValid"]
 
 
 def test_a_binary_attribute_is_left_to_moto(client: Any) -> None:
