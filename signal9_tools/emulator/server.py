@@ -100,7 +100,7 @@ def moto_server(region: str, keep: bool = False) -> Iterator[Emulator]:
     urllib.request.urlopen(urllib.request.Request(f"{emulator.endpoint}/moto-api/reset", method="POST"))
     try:
         # Handlers write from thread pools; moto's backends expect one request at a time.
-        # Two of moto's costs removed, for the same results (signal9_tools/moto_speedups.py).
+        # Five of moto's costs removed, for the same results (signal9_tools/moto_speedups.py).
         with serialized_moto(), moto_speedups(), aws_environment(emulator.endpoint, region):
             yield emulator
     finally:
