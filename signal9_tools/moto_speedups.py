@@ -201,7 +201,7 @@ def uncopied_scans(*, checked: bool = False) -> Iterator[None]:
     def scan(self: Table, *args: Any, **kwargs: Any) -> Any:
         index_name = args[SCAN_INDEX_NAME_POSITION - 1] if len(args) >= SCAN_INDEX_NAME_POSITION else None
         if index_name is not None or kwargs.get("index_name") is not None:
-            return moto_scan(self, *args, **kwargs)  # an index's projection may trim its copy in place
+            return moto_scan(self, *args, **kwargs)  # index scans keep moto's copies: Signal9 scans tables only
         # For this call only (moto answers one request at a time where handlers use threads).
         with mock.patch.object(moto_table, "copy", _Uncopied):
             result = moto_scan(self, *args, **kwargs)

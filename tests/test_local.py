@@ -10,18 +10,22 @@ import time
 import zipfile
 from collections import Counter
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import boto3
 import pulumi
 import pytest
 
-from signal9 import catalog
+from functions.shared import aws as shared_aws
+from signal9 import catalog, config
 from signal9.naming import Naming
 from signal9_tools.emulator.cli import LocalRun, deploy_and_smoke
 from signal9_tools.emulator.collection import EndpointConfigError, assets_landed, given_endpoints
+from signal9_tools.emulator.delivery import LambdaDeliveries
 from signal9_tools.emulator.provisioner import MotoProvisioner, UnsupportedResourceError, archive_zip
-from signal9_tools.mockrun import run_program
+from signal9_tools.emulator.smoke import Smoke
+from signal9_tools.mockrun import ProgramRun, run_program
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +204,30 @@ def test_the_assets_check_fails_for_a_duplicate_a_missing_or_an_unlisted_symbol(
     symbols = Counter({"AAPL": 1, "MSFT": 1, "GONE": 1})
     with pytest.raises(AssertionError, match=r"holds \['GONE'\], which the Alpaca list does not"):
         assets_landed("us-east-1", Naming("dev"), {"AAPL", "MSFT"}, 0)
+
+
+def clients_in_use(event: Any, context: Any) -> object:
+    """A stand-in handler: the DynamoDB resource the handlers' shared clients hand out."""
+    return shared_aws.dynamodb()
+
+
+def test_a_function_invoked_again_is_warm_and_another_function_starts_cold(
+    aws: None, dev: ProgramRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def configuration(smoke: Smoke, name: str) -> dict[str, Any]:
+        return {
+            "FunctionName": name,
+            "FunctionArn": f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+            "MemorySize": 128,
+            "Handler": f"{__name__}.clients_in_use",
+            "Environment": {"Variables": {}},
+        }
+
+    monkeypatch.setattr(Smoke, "configuration", configuration)
+    smoke = Smoke(dev, config.parse({}, "Pulumi.dev.yaml"), LambdaDeliveries(), {}, {})
+    first = smoke.invoke("SyncAssets", {})
+    assert smoke.invoke("SyncAssets", {}) is first  # warm: the same clients (and cached secrets)
+    other = smoke.invoke("SyncNewsSentiment", {})
+    assert other is not first
+    again = smoke.invoke("SyncAssets", {})
+    assert again is not first and again is not other  # cold again after another function
