@@ -14,6 +14,7 @@ import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from signal9_tools.fakes.server import STOP_POLL_SECONDS
 from signal9_tools.moto_speedups import moto_speedups
 from signal9_tools.motolock import serialized_moto
 
@@ -72,17 +73,13 @@ def aws_environment(endpoint: str, region: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
-# How often the server loop looks for a stop request. moto's ThreadedMotoServer serves with
-# socketserver's default of 0.5 s, and so every stop waited about that long.
-STOP_POLL_SECONDS = 0.01
-
-
 @contextmanager
 def moto_server(region: str, keep: bool = False) -> Iterator[Emulator]:
     """Start moto on a free loopback port; stop it on exit unless ``keep``.
 
     moto's own server application and request handler, served as ThreadedMotoServer serves
-    them (threaded werkzeug), with a short stop poll.
+    them (threaded werkzeug), but polling for a stop as often as the fakes do: moto's server
+    polls every 0.5 s (socketserver's default), so every stop waited about that long.
     """
     server = make_server(
         "127.0.0.1",
