@@ -149,19 +149,13 @@ def check_decrypt_with_role_credentials(smoke: base.Smoke, foreign_key: str) -> 
     stack_blob = kms.encrypt(KeyId=key, Plaintext=b"signal9-local-test")["CiphertextBlob"]
     foreign_blob = kms.encrypt(KeyId=foreign_key, Plaintext=b"signal9-local-test")["CiphertextBlob"]
     granted = smoke.config.customer_managed_key
-    clients = {
-        f.name: smoke.role_client(
-            smoke.client("iam").get_role(RoleName=smoke.naming.role(f.name))["Role"]["Arn"], "kms"
-        )
-        for f in catalog.FUNCTIONS
-    }
+    clients = {f.name: smoke.function_role_client(f.name, "kms") for f in catalog.FUNCTIONS}
 
     def denied(client: Any, blob: bytes, key_id: str) -> bool:
         try:
             client.decrypt(CiphertextBlob=blob, KeyId=key_id)
         except ClientError as error:
-            # moto's IAM enforcement answers 403 AccessDenied; anything else is a real failure.
-            if error.response["ResponseMetadata"]["HTTPStatusCode"] != 403 or "AccessDenied" not in str(error):
+            if not base.denied_by_iam(error):
                 raise
             return True
         return False

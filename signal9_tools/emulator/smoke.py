@@ -92,6 +92,11 @@ def expect(condition: bool, message: str) -> None:
         raise SmokeCheckError(message)
 
 
+def denied_by_iam(error: ClientError) -> bool:
+    """Whether moto's IAM enforcement refused the call: HTTP 403 AccessDenied (any other error is real)."""
+    return error.response["ResponseMetadata"]["HTTPStatusCode"] == 403 and "AccessDenied" in str(error)
+
+
 @dataclass(frozen=True)
 class LambdaContext:
     """The attributes of the real Lambda context object that handlers and Powertools read."""
@@ -168,6 +173,11 @@ class Smoke:
             aws_session_token=credentials["SessionToken"],
             region_name=self.region,
         )
+
+    def function_role_client(self, function: str, service: str) -> Any:
+        """A client holding ``function``'s execution role's own credentials (the role as deployed)."""
+        role = self.client("iam").get_role(RoleName=self.naming.role(function))["Role"]["Arn"]
+        return self.role_client(role, service)
 
     def queue_arn(self, queue_name: str) -> str:
         sqs = self.client("sqs")
@@ -844,10 +854,7 @@ def check_access(smoke: Smoke) -> None:
             f.name: sqs.get_queue_url(QueueName=smoke.naming.dead_letter_queue(f.name))["QueueUrl"]
             for f in catalog.FUNCTIONS
         }
-        sessions = {
-            f.name: smoke.role_client(iam_client.get_role(RoleName=smoke.naming.role(f.name))["Role"]["Arn"], "sqs")
-            for f in catalog.FUNCTIONS
-        }
+        sessions = {f.name: smoke.function_role_client(f.name, "sqs") for f in catalog.FUNCTIONS}
         names = list(urls)
         with enable_iam_authentication():
             for index, name in enumerate(names):
@@ -856,10 +863,7 @@ def check_access(smoke: Smoke) -> None:
                 try:
                     sessions[name].send_message(QueueUrl=urls[other], MessageBody="{}")
                 except ClientError as error:
-                    denied = error.response["ResponseMetadata"]["HTTPStatusCode"] == 403 and "AccessDenied" in str(
-                        error
-                    )
-                    expect(denied, f"{name} -> {other}: {error}")
+                    expect(denied_by_iam(error), f"{name} -> {other}: {error}")
                 else:
                     raise SmokeCheckError(f"{name}'s role could send to {other}'s DLQ")
         for url in urls.values():  # runs before anything real is parked in the DLQs
