@@ -58,6 +58,7 @@ from functions.shared.credentials import AlpacaCredentials, load_credentials
 from functions.shared.dynamo import Item, query, table
 from functions.shared.observability import count, instrumented, logger
 from functions.shared.scheduled import ScheduledInvocation
+from functions.shared.tally import Tally
 from functions.shared.telemetry import MetricName
 
 ACTIVE = "active"
@@ -106,6 +107,12 @@ class Summary:
     def report(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k != "outcomes"} | {"written": self.written}
 
+    def meter(self) -> None:
+        """The collectors' common counts (as every collector's Tally), then the asset-only ones."""
+        Tally(fetched=self.fetched, written=self.written, unchanged=self.unchanged, skipped=self.skipped).meter()
+        count(MetricName.ASSETS_DELISTED, self.delisted)
+        count(MetricName.ASSET_WRITE_CONFLICTS, self.conflicts)
+
 
 @instrumented
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
@@ -113,15 +120,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     client = AlpacaClient(load_credentials(AlpacaCredentials))
     allow = (invocation.model_extra or {}).get(ALLOW_MASS_DELISTING) is True
     summary = sync(client, invocation.moment(), allow_mass_delisting=allow)
-    for name, value in (
-        (MetricName.RECORDS_FETCHED, summary.fetched),
-        (MetricName.ITEMS_WRITTEN, summary.written),
-        (MetricName.ITEMS_UNCHANGED, summary.unchanged),
-        (MetricName.RECORDS_SKIPPED, summary.skipped),
-        (MetricName.ASSETS_DELISTED, summary.delisted),
-        (MetricName.ASSET_WRITE_CONFLICTS, summary.conflicts),
-    ):
-        count(name, value)
+    summary.meter()
     logger.info("asset catalog synced", extra=summary.report())
     return summary.report()
 
