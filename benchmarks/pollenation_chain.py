@@ -47,7 +47,7 @@ from functions.shared.clock import iso_utc, market_date
 from functions.shared.observability import logger as handler_logger
 from functions.shared.telemetry import MetricName
 from signal9.config import StackConfig, load_stack
-from signal9_tools.awsapi import create_table_request, point_in_time_recovery_request
+from signal9_tools.awsapi import create_stack_tables
 from signal9_tools.cost import VOLUMES_FILE
 from signal9_tools.fakes.alphavantage import AlphaVantageFake
 from signal9_tools.fakes.fundamentals import knobs
@@ -112,17 +112,6 @@ def emf_total(buffer: io.StringIO, metric: MetricName) -> int:
             values = json.loads(line)[metric.value]
             total += int(sum(values) if isinstance(values, list) else values)
     return total
-
-
-def create_tables() -> dict[str, str]:
-    """Every table from the dev stack's own inputs (as the tests do): catalog name -> physical name."""
-    client = boto3.client("dynamodb")
-    names: dict[str, str] = {}
-    for resource in run_program("dev").of_type("aws:dynamodb/table:Table"):
-        client.create_table(**create_table_request(resource.inputs))
-        client.update_continuous_backups(**point_in_time_recovery_request(resource.inputs))
-        names[resource.name.removesuffix("-table")] = resource.inputs["name"]
-    return names
 
 
 def seed(fleet: Fleet, assets: int) -> list[str]:
@@ -224,7 +213,8 @@ def run(stack: str, speed: float, assets: int = ASSETS) -> dict[str, Any]:
             writes = WriteCounter.on(shared_aws.dynamodb().meta.client)
             bus = BusTap()
             shared_aws.events().meta.events.register("provide-client-params.events.PutEvents", bus)
-            fleet = Fleet(create_tables(), monkeypatch, alphavantage_url=server.url, stack_config=config)
+            tables = create_stack_tables(run_program("dev"), boto3.client("dynamodb"))  # as the tests do
+            fleet = Fleet(tables, monkeypatch, alphavantage_url=server.url, stack_config=config)
             chain = Chain(fleet, server, clock, writes)
             with chain.phase(
                 f"seed: {assets:,} assets + {BUSY_EARNINGS_DAY} reporters (SyncAssets not on this branch)"

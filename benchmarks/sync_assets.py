@@ -40,7 +40,7 @@ from functions.sync_assets import handler as sync_assets
 from signal9 import catalog
 from signal9.config import parse
 from signal9.naming import Naming
-from signal9_tools.awsapi import create_table_request
+from signal9_tools.awsapi import create_stack_tables
 from signal9_tools.emulator.smoke import LambdaContext
 from signal9_tools.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, AlpacaFake
 from signal9_tools.fakes.server import FakeServer, serving
@@ -66,10 +66,7 @@ def environment(server: FakeServer) -> Iterator[None]:
     plan = run_program("dev")
     with mock_aws(), serialized_moto(), partition_queries():
         os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-        tables = {}
-        for resource in plan.of_type("aws:dynamodb/table:Table"):
-            boto3.client("dynamodb").create_table(**create_table_request(resource.inputs))
-            tables[resource.name.removesuffix("-table")] = resource.inputs["name"]
+        tables = create_stack_tables(plan, boto3.client("dynamodb"))
         secret = {"keyId": ALPACA_KEY_ID, "secretKey": ALPACA_SECRET_KEY, "baseUrl": server.url, "dataUrl": server.url}
         arn = boto3.client("secretsmanager").create_secret(Name="signal9/dev/alpaca", SecretString=json.dumps(secret))
         variables = environment_variables(

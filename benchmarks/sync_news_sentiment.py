@@ -45,7 +45,7 @@ from functions.sync_news_sentiment import handler as sync_news  # noqa: E402
 from signal9 import catalog  # noqa: E402
 from signal9.config import parse  # noqa: E402
 from signal9.naming import Naming  # noqa: E402
-from signal9_tools.awsapi import create_table_request  # noqa: E402
+from signal9_tools.awsapi import create_stack_tables  # noqa: E402
 from signal9_tools.emulator.smoke import LambdaContext  # noqa: E402
 from signal9_tools.fakes.alphavantage import FAKE_API_KEY, AlphaVantageFake  # noqa: E402
 from signal9_tools.fakes.server import FakeServer, SystemClock, serving  # noqa: E402
@@ -71,10 +71,7 @@ def environment(server: FakeServer, fake: AlphaVantageFake) -> Iterator[None]:
     plan = run_program("dev")
     with mock_aws():
         os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-        tables = {}
-        for resource in plan.of_type("aws:dynamodb/table:Table"):
-            boto3.client("dynamodb").create_table(**create_table_request(resource.inputs))
-            tables[resource.name.removesuffix("-table")] = resource.inputs["name"]
+        tables = create_stack_tables(plan, boto3.client("dynamodb"))
         with boto3.resource("dynamodb").Table(tables["assets"]).batch_writer() as batch:
             for company in fake.companies:
                 batch.put_item(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from signal9_tools.mockrun import reveal
+from signal9_tools.mockrun import ProgramRun, reveal
 
 
 def _key_schema(partition: str, sort: str | None) -> list[dict[str, str]]:
@@ -62,3 +62,14 @@ def point_in_time_recovery_request(inputs: Mapping[str, Any]) -> dict[str, Any]:
         "TableName": props["name"],
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": enabled},
     }
+
+
+def create_stack_tables(plan: ProgramRun, dynamodb: Any) -> dict[str, str]:
+    """Every table ``plan`` registers, created through the ``dynamodb`` client from its own inputs
+    (point-in-time recovery as configured): catalog name -> physical name."""
+    names: dict[str, str] = {}
+    for resource in plan.of_type("aws:dynamodb/table:Table"):
+        dynamodb.create_table(**create_table_request(resource.inputs))
+        dynamodb.update_continuous_backups(**point_in_time_recovery_request(resource.inputs))
+        names[resource.name.removesuffix("-table")] = resource.inputs["name"]
+    return names

@@ -19,7 +19,7 @@ from functions.shared import aws as shared_aws
 from functions.shared import pacing, retry
 from functions.shared.observability import logger
 from signal9.catalog import STACKS
-from signal9_tools.awsapi import create_table_request, point_in_time_recovery_request
+from signal9_tools.awsapi import create_stack_tables
 from signal9_tools.cli import collect_less_often
 from signal9_tools.fakes.alphavantage import AlphaVantageFake
 from signal9_tools.fakes.server import FakeServer, serving
@@ -104,13 +104,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, moto_speedups_checked: bool) -> Iterato
 @pytest.fixture
 def moto_tables(aws: None, dev: ProgramRun) -> dict[str, str]:
     """Every table created in moto from the dev stack's own inputs: catalog name -> physical name."""
-    client = boto3.client("dynamodb")
-    names: dict[str, str] = {}
-    for resource in dev.of_type("aws:dynamodb/table:Table"):
-        client.create_table(**create_table_request(resource.inputs))
-        client.update_continuous_backups(**point_in_time_recovery_request(resource.inputs))
-        names[resource.name.removesuffix("-table")] = resource.inputs["name"]
-    return names
+    return create_stack_tables(dev, boto3.client("dynamodb"))
 
 
 @pytest.fixture
