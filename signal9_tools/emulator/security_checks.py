@@ -85,13 +85,8 @@ def check_configuration(smoke: base.Smoke) -> str:
         found[f"secret {secret.name}"] = secrets.describe_secret(SecretId=smoke.naming.secret(secret.name)).get(
             "KmsKeyId"
         )
-    logs = smoke.client("logs")
     for function in catalog.FUNCTIONS:
-        name = smoke.naming.log_group(function.name)
-        (group,) = [
-            g for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"] if g["logGroupName"] == name
-        ]
-        found[f"log group {function.name}"] = group.get("kmsKeyId")
+        found[f"log group {function.name}"] = smoke.log_group(function.name).get("kmsKeyId")
         deployed = smoke.configuration(smoke.naming.function(function.name))
         found[f"function {function.name}"] = deployed.get("KMSKeyArn")
         base.expect(

@@ -179,6 +179,16 @@ class Smoke:
         role = self.client("iam").get_role(RoleName=self.naming.role(function))["Role"]["Arn"]
         return self.role_client(role, service)
 
+    def log_group(self, function: str) -> dict[str, Any]:
+        """``function``'s log group as deployed (the prefix search can match longer names too)."""
+        name = self.naming.log_group(function)
+        (group,) = [
+            g
+            for g in self.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+            if g["logGroupName"] == name
+        ]
+        return dict(group)
+
     def queue_arn(self, queue_name: str) -> str:
         sqs = self.client("sqs")
         url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
@@ -372,15 +382,11 @@ def check_health(smoke: Smoke) -> None:
         return f"{len(catalog.SECRETS)} secrets readable with fields as the catalog"
 
     def log_groups() -> str:
-        logs = smoke.client("logs")
         for function in catalog.FUNCTIONS:
-            name = smoke.naming.log_group(function.name)
-            (group,) = [
-                g for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"] if g["logGroupName"] == name
-            ]
+            group = smoke.log_group(function.name)
             expect(
                 group.get("retentionInDays") == config.logRetentionDays,
-                f"{name} retention {group.get('retentionInDays')}",
+                f"{group['logGroupName']} retention {group.get('retentionInDays')}",
             )
         return f"{len(catalog.FUNCTIONS)} log groups, retention {config.logRetentionDays} days"
 
