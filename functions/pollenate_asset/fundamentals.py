@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, model_validator
 
+from functions.shared.validation import problems
 from functions.shared.values import is_empty, to_decimal
 
 # apis.md B3 (2025 field order).
@@ -200,10 +201,8 @@ def statement_key(fiscal_date: str, period: Period) -> str:
 
 
 def _problems(error: ValidationError) -> str:
-    # Locations and messages only: the values are financial data, but keep messages short.
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_url=False)[:5]
-    ) + ("; ..." if error.error_count() > 5 else "")
+    # The first five problems only: the messages stay short.
+    return problems(error, 5) + ("; ..." if error.error_count() > 5 else "")
 
 
 def _symbol_of(document: Mapping[str, Any], key: str, dataset: Dataset, symbol: str) -> None:

@@ -39,6 +39,7 @@ from functions.shared.clock import market_date
 from functions.shared.credentials import AlpacaCredentials
 from functions.shared.retry import DEFAULT_BACKOFF, Backoff, Jitter, Sleep, retry_call
 from functions.shared.telemetry import MetricName
+from functions.shared.validation import problems
 
 API = "alpaca"
 ASSETS_PATH = "/v2/assets"
@@ -263,12 +264,9 @@ def _validated(model: TypeAdapter[T], document: Any, url: str) -> T:
     try:
         return model.validate_python(document)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}"
-            for e in error.errors(include_url=False, include_input=False, include_context=False)[:5]
-        )
         raise AlpacaRequestError(
-            f"{http.describe(API, url)}: response failed validation ({error.error_count()} problems: {problems})"
+            f"{http.describe(API, url)}: response failed validation "
+            f"({error.error_count()} problems: {problems(error, 5)})"
         ) from None
 
 

@@ -29,6 +29,7 @@ from functions.shared.secret_fields import (
     PLACEHOLDER_PREFIX,
     set_secret_command,
 )
+from functions.shared.validation import problems
 
 MAX_AGE_VARIABLE = "POWERTOOLS_PARAMETERS_MAX_AGE"
 DEFAULT_MAX_AGE_SECONDS = 300
@@ -87,11 +88,7 @@ def load_credentials(model: type[C]) -> C:
     try:
         return model.model_validate(document)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}"
-            for e in error.errors(include_url=False, include_input=False, include_context=False)
-        )
-        raise SecretInvalidError(f"secret {name!r} ({arn}) is malformed: {problems}") from None
+        raise SecretInvalidError(f"secret {name!r} ({arn}) is malformed: {problems(error)}") from None
 
 
 def _refuse_placeholders(name: str, arn: str, document: dict[str, Any]) -> None:

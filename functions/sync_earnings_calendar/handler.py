@@ -39,6 +39,7 @@ from functions.shared.observability import count, instrumented, logger
 from functions.shared.scheduled import ScheduledInvocation
 from functions.shared.tally import Tally
 from functions.shared.telemetry import MetricName
+from functions.shared.validation import problems
 from functions.shared.values import is_empty, to_decimal
 
 FUNCTION = "EARNINGS_CALENDAR"
@@ -106,9 +107,8 @@ def validated(rows: CsvRows, outcome: Outcome) -> dict[tuple[str, str], Calendar
         try:
             row = CalendarRow.model_validate(raw)
         except ValidationError as error:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
             logger.warning(
-                "calendar row skipped", extra={"line": number, "symbol": raw.get("symbol"), "error": problems}
+                "calendar row skipped", extra={"line": number, "symbol": raw.get("symbol"), "error": problems(error)}
             )
             outcome.skipped += 1
             continue

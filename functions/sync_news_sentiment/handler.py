@@ -45,6 +45,7 @@ from functions.shared.dynamo import Item, existing_keys, query, table
 from functions.shared.observability import instrumented, logger
 from functions.shared.scheduled import ScheduledInvocation
 from functions.shared.tally import Tally
+from functions.shared.validation import problems
 
 FUNCTION = "NEWS_SENTIMENT"
 PAGE_LIMIT = 1000  # the API's maximum (apis.md B2)
@@ -193,8 +194,9 @@ def validated_articles(document: dict[str, Any], outcome: Outcome) -> list[Artic
         try:
             articles.append(Article.model_validate(raw))
         except ValidationError as error:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-            logger.warning("article skipped", extra={"position": number, "url": raw.get("url"), "error": problems})
+            logger.warning(
+                "article skipped", extra={"position": number, "url": raw.get("url"), "error": problems(error)}
+            )
             outcome.skipped += 1
     outcome.fetched += len(envelope.feed)
     return articles
