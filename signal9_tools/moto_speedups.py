@@ -154,8 +154,7 @@ def partition_queries(*, checked: bool = False) -> Iterator[None]:
     moto_query = Table.query
 
     def query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
-        index_name = args[QUERY_INDEX_NAME_POSITION - 1] if len(args) >= QUERY_INDEX_NAME_POSITION else None
-        if index_name is not None or kwargs.get("index_name") is not None or hash_key is None:
+        if _index_name(args, kwargs, QUERY_INDEX_NAME_POSITION) is not None or hash_key is None:
             return moto_query(self, hash_key, *args, **kwargs)
         stored = self.items.get(hash_key)  # .get: the table's defaultdict must not grow a partition
         partition = [] if stored is None else list(stored.values()) if self.range_key_attr else [stored]
@@ -169,11 +168,7 @@ def partition_queries(*, checked: bool = False) -> Iterator[None]:
             del vars(self)["all_items"]
         if checked:
             expected = moto_query(self, hash_key, *args, **kwargs)
-            if _query_result(expected) != _query_result(result):
-                raise MotoSpeedupMismatchError(
-                    f"Query of {self.name} partition {hash_key.value!r}: moto finds {_query_result(expected)}, "
-                    f"the partition lookup {_query_result(result)}"
-                )
+            _expect_same(f"Query of {self.name} partition {hash_key.value!r}", expected, "the partition lookup", result)
         return result
 
     with mock.patch.object(Table, "query", query):
@@ -199,22 +194,28 @@ def uncopied_scans(*, checked: bool = False) -> Iterator[None]:
     moto_scan = Table.scan
 
     def scan(self: Table, *args: Any, **kwargs: Any) -> Any:
-        index_name = args[SCAN_INDEX_NAME_POSITION - 1] if len(args) >= SCAN_INDEX_NAME_POSITION else None
-        if index_name is not None or kwargs.get("index_name") is not None:
+        if _index_name(args, kwargs, SCAN_INDEX_NAME_POSITION) is not None:
             return moto_scan(self, *args, **kwargs)  # index scans keep moto's copies: Signal9 scans tables only
         # For this call only (moto answers one request at a time where handlers use threads).
         with mock.patch.object(moto_table, "copy", _Uncopied):
             result = moto_scan(self, *args, **kwargs)
         if checked:
-            expected = moto_scan(self, *args, **kwargs)
-            if _query_result(expected) != _query_result(result):
-                raise MotoSpeedupMismatchError(
-                    f"Scan of {self.name}: moto finds {_query_result(expected)}, the uncopied scan {_query_result(result)}"
-                )
+            _expect_same(f"Scan of {self.name}", moto_scan(self, *args, **kwargs), "the uncopied scan", result)
         return result
 
     with mock.patch.object(Table, "scan", scan):
         yield
+
+
+def _index_name(args: tuple[Any, ...], kwargs: dict[str, Any], position: int) -> Any:
+    """The ``index_name`` moto's backend passed to Table.query/scan, by position or by keyword."""
+    return args[position - 1] if len(args) >= position else kwargs.get("index_name")
+
+
+def _expect_same(what: str, expected: Any, shortcut: str, got: Any) -> None:
+    """A Query's or Scan's (items, scanned count, last key) as moto found them, or the mismatch raised."""
+    if _query_result(expected) != _query_result(got):
+        raise MotoSpeedupMismatchError(f"{what}: moto finds {_query_result(expected)}, {shortcut} {_query_result(got)}")
 
 
 def _query_result(result: tuple[list[Item], int, Any]) -> tuple[list[Any], int, Any]:
