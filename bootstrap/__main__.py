@@ -47,7 +47,7 @@ state_key = customer_key(
                 "PreviewRoleUsesStateKey": [parts[2]],
                 "OperatorsUseStateKey": config.operatorArns,
             },
-            [policies.cloudtrail_key_statement(parts[0], parts[3])],
+            policies.cloudtrail_key_statements(parts[0], parts[3]),
         )
     ),
     f"alias/{PROJECT}-pulumi-state",

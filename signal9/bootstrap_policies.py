@@ -220,19 +220,55 @@ KEY_USES: dict[str, tuple[str, ...]] = {
 }
 
 
-def cloudtrail_key_statement(account_id: str, trail_arn: str) -> dict[str, Any]:
-    """CloudTrail may encrypt this account's audit trail log files with the state key."""
-    return {
-        "Sid": "CloudTrailEncryptsStateAudit",
-        "Effect": "Allow",
-        "Principal": {"Service": "cloudtrail.amazonaws.com"},
-        "Action": ["kms:GenerateDataKey", "kms:DescribeKey"],
-        "Resource": "*",
-        "Condition": {
-            "StringEquals": {"aws:SourceArn": trail_arn},
-            "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": f"arn:*:cloudtrail:*:{account_id}:trail/*"},
+CLOUDTRAIL_KEY_POLICY_PAGE = (
+    "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html"
+)
+# The AWS page each service principal's key-policy statement follows (tests/test_preflight.py
+# holds each statement against the page's actions and conditions).
+AWS_PAGES: dict[str, str] = {
+    "CloudTrailEncryptsStateAudit": CLOUDTRAIL_KEY_POLICY_PAGE,
+    "CloudTrailDescribesStateKey": CLOUDTRAIL_KEY_POLICY_PAGE,
+}
+
+
+def cloudtrail_key_statements(account_id: str, trail_arn: str) -> list[dict[str, Any]]:
+    """CloudTrail may encrypt this account's audit trail log files with the state key.
+
+    AWS's "Configure AWS KMS key policies for CloudTrail" (``CLOUDTRAIL_KEY_POLICY_PAGE``): the
+    encrypt statement (conditioned on the trail and the encryption context CloudTrail sends with
+    GenerateDataKey) and, as its own statement, describing the key, conditioned on the trail
+    only: a DescribeKey request carries no encryption context, so under the encrypt statement's
+    condition it would always be refused and the trail could not use the key. The page's third
+    element, decrypting log files, is the operators' statement (``OperatorsUseStateKey``); it also
+    covers the page's note that creating or updating a trail whose bucket uses an S3 Bucket Key
+    (the audit bucket does) needs kms:Decrypt: the bootstrap is run by an operator.
+    """
+    partition = trail_arn.split(":")[1]
+    principal = {"Service": "cloudtrail.amazonaws.com"}
+    this_trail = {"StringEquals": {"aws:SourceArn": trail_arn}}
+    return [
+        {
+            "Sid": "CloudTrailEncryptsStateAudit",
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": ["kms:GenerateDataKey"],
+            "Resource": "*",
+            "Condition": {
+                **this_trail,
+                "StringLike": {
+                    "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:{partition}:cloudtrail:*:{account_id}:trail/*"
+                },
+            },
         },
-    }
+        {
+            "Sid": "CloudTrailDescribesStateKey",
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": ["kms:DescribeKey"],
+            "Resource": "*",
+            "Condition": this_trail,
+        },
+    ]
 
 
 def tls_only_statement(bucket_arn: str) -> dict[str, Any]:

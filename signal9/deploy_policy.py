@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from signal9 import catalog
+from signal9 import aws_reference, catalog
 from signal9.naming import Naming
 
 POLICY_VERSION = "2012-10-17"
@@ -46,30 +46,50 @@ SCHEDULER_SERVICE = "scheduler.amazonaws.com"
 # The AWS account that publishes the Powertools public layers (components/function_fleet.py).
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 
-# Resource patterns of one stack, by scope name. Placeholders: {partition} {region} {account}
-# {prefix} (signal9-<stack>) {project} {stack}. ARN formats: the Service Authorization Reference.
-SCOPES: dict[str, str] = {
-    "table": "arn:{partition}:dynamodb:{region}:{account}:table/{prefix}-*",
-    "role": "arn:{partition}:iam::{account}:role/{prefix}-*",
-    "queue": "arn:{partition}:sqs:{region}:{account}:{prefix}-*",
+# Resource patterns of one stack, by scope name: a resource type of the Service Authorization
+# Reference and the names that fill its ARN format (signal9.aws_reference), so every pattern has
+# the format AWS authorises the scope's actions on. Placeholders in the names: {prefix}
+# (signal9-<stack>) {project} {stack}; the format's own partition, region and account are filled
+# by ``StackTarget``.
+@dataclass(frozen=True)
+class Scope:
+    service: str
+    resource_type: str  # as the reference names it
+    names: tuple[tuple[str, str], ...]  # ARN format placeholder -> value
+
+    def template(self) -> str:
+        return aws_reference.arn_template(self.service, self.resource_type, dict(self.names))
+
+
+def _scope(service: str, resource_type: str, **names: str) -> Scope:
+    return Scope(service, resource_type, tuple(names.items()))
+
+
+SCOPES: dict[str, Scope] = {
+    "table": _scope("dynamodb", "table", TableName="{prefix}-*"),
+    "role": _scope("iam", "role", RoleNameWithPath="{prefix}-*"),
+    "queue": _scope("sqs", "queue", QueueName="{prefix}-*"),
     # Lambda's log groups; the trailing * also covers the ``:*`` form of a group's ARN.
-    "log-group": "arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{prefix}-*",
-    "function": "arn:{partition}:lambda:{region}:{account}:function:{prefix}-*",
-    "powertools-layer": "arn:{partition}:lambda:{region}:" + POWERTOOLS_LAYER_ACCOUNT + ":layer:AWSLambdaPowertools*",
-    "event-bus": "arn:{partition}:events:{region}:{account}:event-bus/{prefix}",
-    "event-rule": "arn:{partition}:events:{region}:{account}:rule/{prefix}/{prefix}-*",
-    "event-archive": "arn:{partition}:events:{region}:{account}:archive/{prefix}-*",
-    "schedule-group": "arn:{partition}:scheduler:{region}:{account}:schedule-group/{prefix}",
-    "schedule": "arn:{partition}:scheduler:{region}:{account}:schedule/{prefix}/{prefix}-*",
-    "secret": "arn:{partition}:secretsmanager:{region}:{account}:secret:{project}/{stack}/*",
-    "topic": "arn:{partition}:sns:{region}:{account}:{prefix}-*",
-    "alarm": "arn:{partition}:cloudwatch:{region}:{account}:alarm:{prefix}-*",
-    "dashboard": "arn:{partition}:cloudwatch::{account}:dashboard/{prefix}",
+    "log-group": _scope("logs", "log-group", LogGroupName="/aws/lambda/{prefix}-*"),
+    "function": _scope("lambda", "function", FunctionName="{prefix}-*"),
+    "powertools-layer": _scope(
+        "lambda", "layerVersion", Account=POWERTOOLS_LAYER_ACCOUNT, LayerName="AWSLambdaPowertools*", LayerVersion="*"
+    ),
+    "event-bus": _scope("events", "event-bus", EventBusName="{prefix}"),
+    "event-rule": _scope("events", "rule-on-custom-event-bus", EventBusName="{prefix}", RuleName="{prefix}-*"),
+    "event-archive": _scope("events", "archive", ArchiveName="{prefix}-*"),
+    "schedule-group": _scope("scheduler", "schedule-group", GroupName="{prefix}"),
+    "schedule": _scope("scheduler", "schedule", GroupName="{prefix}", ScheduleName="{prefix}-*"),
+    "secret": _scope("secretsmanager", "Secret", SecretId="{project}/{stack}/*"),
+    # The trailing * also covers the topics' subscriptions (<topic ARN>:<id>).
+    "topic": _scope("sns", "topic", TopicName="{prefix}-*"),
+    "alarm": _scope("cloudwatch", "alarm", AlarmName="{prefix}-*"),
+    "dashboard": _scope("cloudwatch", "dashboard", DashboardName="{prefix}"),
     # Key ids are random; the stack's keys are told apart by their tags (KEY_CONDITION).
-    "kms-key": "arn:{partition}:kms:{region}:{account}:key/*",
-    "kms-alias": "arn:{partition}:kms:{region}:{account}:alias/{prefix}-*",
+    "kms-key": _scope("kms", "key", KeyId="*"),
+    "kms-alias": _scope("kms", "alias", Alias="{prefix}-*"),
     # The stack key's own alias is the bare prefix (components: alias/signal9-<stack>).
-    "kms-stack-alias": "arn:{partition}:kms:{region}:{account}:alias/{prefix}",
+    "kms-stack-alias": _scope("kms", "alias", Alias="{prefix}"),
 }
 # Scopes whose statements carry a condition (placeholders as in SCOPES).
 KEY_CONDITION = {"StringLike": {"aws:ResourceTag/Project": "{project}", "aws:ResourceTag/Environment": "{stack}"}}
@@ -99,7 +119,9 @@ class TypeGrants:
     conditioned: tuple[str, ...] = ()
 
 
-# Actions AWS documents with no resource type: "*" is the narrowest grant possible.
+# Actions the Service Authorization Reference lists with no resource type: "*" is the narrowest
+# grant possible. The generator holds this list against the reference (``check_against_reference``):
+# an action here that has a resource type, or a scoped action that has none, stops it.
 UNSCOPABLE: dict[str, str] = {
     "kms:CreateKey": "the key does not exist yet (no resource type); limited by aws:RequestTag to the stack's tags",
     "kms:ListAliases": "a list call with no resource type; the provider reads an alias back through it",
@@ -107,14 +129,40 @@ UNSCOPABLE: dict[str, str] = {
     "logs:PutQueryDefinition": "CloudWatch Logs query definitions have no resource type in IAM",
     "logs:DescribeQueryDefinitions": "CloudWatch Logs query definitions have no resource type in IAM",
     "logs:DeleteQueryDefinition": "CloudWatch Logs query definitions have no resource type in IAM",
-    "cloudwatch:DescribeAlarms": "a list call with no resource type; the provider reads each alarm through it",
-    "sns:GetSubscriptionAttributes": "SNS subscriptions have no resource type in IAM",
-    "sns:SetSubscriptionAttributes": "SNS subscriptions have no resource type in IAM",
-    "sns:Unsubscribe": "SNS subscriptions have no resource type in IAM",
+    # The bus policy is written through these: IAM cannot limit them to one bus.
+    "events:PutPermission": "EventBridge authorises it on no resource type (not even the bus it changes)",
+    "events:RemovePermission": "EventBridge authorises it on no resource type (not even the bus it changes)",
     # Granted to the function roles (active tracing), so the permissions boundary carries them.
     "xray:PutTraceSegments": "X-Ray trace segments have no resource type in IAM (active tracing)",
     "xray:PutTelemetryRecords": "X-Ray telemetry has no resource type in IAM (active tracing)",
 }
+
+
+class ReferenceMismatchError(ValueError):
+    """The table grants an action in a way AWS's Service Authorization Reference cannot match."""
+
+
+def check_against_reference(action: str, scope: str | None) -> None:
+    """``action`` on ``scope`` (None: on "*") is a grant AWS can match, or the generator stops.
+
+    Scoped: the scope's resource type is one of the action's; on "*": the action has no
+    resource type and is in ``UNSCOPABLE`` (with its reason).
+    """
+    spec = aws_reference.action(action)
+    if scope is None:
+        if spec.resource_types or action not in UNSCOPABLE:
+            raise ReferenceMismatchError(
+                f'{action} on "*": the Service Authorization Reference lists resource types '
+                f"{[t for t, _ in spec.resource_types]}; scope it (UNSCOPABLE holds only actions without)"
+            )
+        return
+    wanted = SCOPES[scope].resource_type.lower()
+    if wanted not in {t.lower() for t, _ in spec.resource_types}:
+        raise ReferenceMismatchError(
+            f"{action} on scope {scope!r} ({SCOPES[scope].service}:{SCOPES[scope].resource_type}): the Service "
+            f"Authorization Reference authorises it on {[t for t, _ in spec.resource_types] or 'no resource type'}"
+        )
+
 
 _TAGS = ("TagResource", "UntagResource")
 
@@ -309,7 +357,8 @@ TYPE_GRANTS: dict[str, TypeGrants] = {
     # Pre-covered: a resource policy on the bus (helper `security`).
     "aws:cloudwatch/eventBusPolicy:EventBusPolicy": TypeGrants(
         "events/bus_policy.go",
-        (Grant(("events:PutPermission", "events:RemovePermission", "events:DescribeEventBus"), ("event-bus",)),),
+        (Grant(("events:DescribeEventBus",), ("event-bus",)),),
+        unscoped=("events:PutPermission", "events:RemovePermission"),
     ),
     "aws:cloudwatch/eventArchive:EventArchive": TypeGrants(
         "events/archive.go",
@@ -477,8 +526,20 @@ TYPE_GRANTS: dict[str, TypeGrants] = {
     ),
     "aws:sns/topicSubscription:TopicSubscription": TypeGrants(
         "sns/topic_subscription.go",
-        (Grant(("sns:Subscribe", "sns:GetTopicAttributes"), ("topic",)),),
-        unscoped=("sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes", "sns:Unsubscribe"),
+        # The subscription calls are authorised on the topic (an optional resource type in the
+        # reference); the topic scope's trailing * covers the subscription ARNs too.
+        (
+            Grant(
+                (
+                    "sns:Subscribe",
+                    "sns:GetTopicAttributes",
+                    "sns:GetSubscriptionAttributes",
+                    "sns:SetSubscriptionAttributes",
+                    "sns:Unsubscribe",
+                ),
+                ("topic",),
+            ),
+        ),
     ),
     "aws:cloudwatch/metricAlarm:MetricAlarm": TypeGrants(
         "cloudwatch/metric_alarm.go",
@@ -486,6 +547,8 @@ TYPE_GRANTS: dict[str, TypeGrants] = {
             Grant(
                 (
                     "cloudwatch:PutMetricAlarm",
+                    # The provider reads each alarm back by name: authorised on the alarm.
+                    "cloudwatch:DescribeAlarms",
                     "cloudwatch:DeleteAlarms",
                     "cloudwatch:ListTagsForResource",
                     *(f"cloudwatch:{a}" for a in _TAGS),
@@ -493,7 +556,6 @@ TYPE_GRANTS: dict[str, TypeGrants] = {
                 ("alarm",),
             ),
         ),
-        unscoped=("cloudwatch:DescribeAlarms",),
     ),
     "aws:cloudwatch/dashboard:Dashboard": TypeGrants(
         "cloudwatch/dashboard.go",
@@ -540,7 +602,7 @@ class StackTarget:
         )
 
     def scope(self, name: str) -> str:
-        return self.fill(SCOPES[name])
+        return self.fill(SCOPES[name].template())
 
     def condition(self, template: Mapping[str, Any]) -> dict[str, Any]:
         return {op: {key: self.fill(value) for key, value in values.items()} for op, values in template.items()}
@@ -614,6 +676,14 @@ def type_statements(target: StackTarget, types: Iterable[str]) -> list[dict[str,
             for scope in grant.scopes:
                 by_scope.setdefault(scope, set()).update(grant.actions)
         unscoped.update(entry.unscoped)
+        # Every conditioned grant (CreateRole, PutRolePermissionsBoundary, PassRole) is on roles.
+        for action in entry.conditioned:
+            check_against_reference(action, "role")
+    for scope, actions in by_scope.items():
+        for action in actions:
+            check_against_reference(action, scope)
+    for action in unscoped:
+        check_against_reference(action, None)
     statements: list[dict[str, Any]] = []
     for scope, actions in sorted(by_scope.items()):
         statement: dict[str, Any] = {

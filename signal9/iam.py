@@ -11,7 +11,8 @@ function with any ARNs they like. One function's grant is exactly:
 - events:PutEvents on the Signal9 bus, only if it emits;
 - sqs:SendMessage on its own dead-letter queue (Lambda delivers failed async events with
   the function's role);
-- logs:CreateLogStream and logs:PutLogEvents on its own log group and its streams;
+- logs:CreateLogStream and logs:PutLogEvents on the streams of its own log group (``<group>:*``):
+  AWS authorises both on the log-stream resource type only, so the bare group ARN would match nothing;
 - xray:PutTraceSegments and xray:PutTelemetryRecords on ``*`` (active tracing): X-Ray defines
   no resource types for them, so ``*`` is the narrowest grant AWS offers;
 - with a customer managed stack key: kms:Decrypt and kms:GenerateDataKey on that key only,
@@ -71,7 +72,7 @@ def index_arn(table_arn: str) -> str:
 
 
 def log_stream_arn(log_group_arn: str) -> str:
-    """The ARN pattern of every stream in a log group (PutLogEvents is authorised on streams)."""
+    """The ARN pattern of every stream in a log group (CreateLogStream and PutLogEvents are authorised on streams)."""
     return f"{log_group_arn}:*"
 
 
@@ -133,10 +134,8 @@ def access_statements(function: catalog.Function, resources: FunctionResources) 
             raise ValueError(f"{function.name} emits {', '.join(function.emits)} but no event bus ARN was given")
         statements.append(_statement("PutEventsOnSignal9Bus", EVENT_ACTIONS, [resources.event_bus]))
     statements.append(_statement("SendToOwnDeadLetterQueue", DEAD_LETTER_ACTIONS, [resources.dead_letter_queue]))
-    # CreateLogStream is authorised on the group, PutLogEvents on its streams.
-    statements.append(
-        _statement("WriteOwnLogGroup", LOG_ACTIONS, [resources.log_group, log_stream_arn(resources.log_group)])
-    )
+    # Both actions are authorised on the log-stream type only (Service Authorization Reference).
+    statements.append(_statement("WriteOwnLogGroup", LOG_ACTIONS, [log_stream_arn(resources.log_group)]))
     statements.append(_statement("WriteTraces", TRACE_ACTIONS, ["*"]))
     if resources.key:
         statements.append(key_statement(resources.key, function_key_services(function), resources.region))

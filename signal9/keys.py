@@ -45,6 +45,13 @@ SERVICE_KEY_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:GenerateDataKey")
 # What CloudWatch needs to publish to an encrypted topic (AWS's documented statement).
 ALARM_KEY_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:GenerateDataKey*")
 SCHEDULER_ROLE = "scheduler"
+# The AWS page each service principal's statement follows (tests/test_preflight.py holds each
+# statement against the page's actions and conditions).
+AWS_PAGES: dict[str, str] = {
+    "CloudWatchAlarmsPublish": "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services",
+    "CloudWatchLogsEncryptFunctionLogs": "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html",
+    "EventBridgeRulesDeadLetter": "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html",
+}
 # Key deletion waits this long (KMS allows 7-30 days): a mistaken destroy can be undone.
 DELETION_WINDOW_DAYS = 30
 

@@ -168,7 +168,7 @@ def deploy_grants() -> str:
     for resource_type, entry in sorted(deploy_policy.TYPE_GRANTS.items()):
         actions = sorted({a for g in entry.grants for a in g.actions} | set(entry.unscoped) | set(entry.conditioned))
         scopes = sorted({s for g in entry.grants for s in g.scopes})
-        where = [f"`{deploy_policy.SCOPES[s].format(**placeholders)}`" for s in scopes]
+        where = [f"`{deploy_policy.SCOPES[s].template().format(**placeholders)}`" for s in scopes]
         where += ['`"*"`'] if entry.unscoped else []
         where += ["conditioned (below)"] if entry.conditioned else []
         lines.append(

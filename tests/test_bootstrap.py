@@ -120,6 +120,7 @@ def test_key_policies_name_the_roles_and_give_admins_no_data_access(bootstrap: P
         "PreviewRoleUsesStateKey",
         "OperatorsUseStateKey",
         "CloudTrailEncryptsStateAudit",
+        "CloudTrailDescribesStateKey",
     }
     for key in keys.values():
         admin = key["Statement"][0]

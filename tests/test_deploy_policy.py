@@ -134,6 +134,33 @@ def test_no_wildcard_action_and_star_only_for_unscopable_actions() -> None:
     assert all(reason for reason in UNSCOPABLE.values())
 
 
+def granted_on(document: dict[str, Any], action: str) -> set[str]:
+    return {r for s in statements(document) if action in as_list(s["Action"]) for r in as_list(s["Resource"])}
+
+
+def test_the_bus_policy_calls_are_granted_on_star_as_they_have_no_resource_type() -> None:
+    """events:PutPermission/RemovePermission on the bus ARN match no request: pulumi up was denied."""
+    document = deploy_policy_document(target(), TYPE_GRANTS)
+    for action in ("events:PutPermission", "events:RemovePermission"):
+        assert granted_on(document, action) == {"*"}, action
+
+
+def test_alarm_and_subscription_calls_are_scoped_to_the_stack() -> None:
+    """DescribeAlarms is authorised on alarms, the subscription calls on the topic: never "*"."""
+    alarms = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:signal9-dev-*"
+    topics = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:signal9-dev-*"
+    document = deploy_policy_document(target(), TYPE_GRANTS)
+    assert granted_on(document, "cloudwatch:DescribeAlarms") == {alarms}
+    for action in ("sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes", "sns:Unsubscribe"):
+        assert granted_on(document, action) == {topics}, action
+    from components.deploy_identities import preview_statements
+
+    preview = {"Statement": preview_statements(ACCOUNT_ID, [REGION], "bucket")}
+    assert granted_on(preview, "cloudwatch:DescribeAlarms") == {
+        f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:signal9-*-*"
+    }
+
+
 def test_pass_role_only_for_the_stack_roles_to_their_services() -> None:
     document = deploy_policy_document(target(), TYPE_GRANTS)
     passes = [s for s in statements(document) if "iam:PassRole" in as_list(s["Action"])]

@@ -290,8 +290,8 @@ def expected_grants(run: ProgramRun, function: catalog.Function) -> set[tuple[st
     queue = by_physical_name(run, QUEUE)[naming.dead_letter_queue(function.name)]
     pairs.add(("sqs:SendMessage", arn_of(run, queue)))
     group = arn_of(run, by_physical_name(run, LOG_GROUP)[naming.log_group(function.name)])
-    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-        pairs.update({(action, group), (action, f"{group}:*")})
+    # Both authorised on log streams only: the group's streams, never the bare group ARN.
+    pairs.update({("logs:CreateLogStream", f"{group}:*"), ("logs:PutLogEvents", f"{group}:*")})
     # Active tracing: X-Ray has no narrower resource than "*" for these two.
     pairs.update({("xray:PutTraceSegments", "*"), ("xray:PutTelemetryRecords", "*")})
     if run.stack in catalog.CUSTOMER_MANAGED_KEY_STACKS:

@@ -94,7 +94,8 @@ OPERATION_RESOURCES: dict[str, Callable[[StackTarget, Params], str]] = {
     "kms:CreateAlias": lambda t, p: _name_arn(t, "kms", str(p["AliasName"])),
     "kms:CreateKey": lambda t, p: "*",
     "cloudwatch:PutMetricAlarm": lambda t, p: _name_arn(t, "cloudwatch", f"alarm:{p['AlarmName']}"),
-    "cloudwatch:DescribeAlarms": lambda t, p: "*",
+    # Authorised on each alarm it names (the provider reads one alarm back by name).
+    "cloudwatch:DescribeAlarms": lambda t, p: _name_arn(t, "cloudwatch", f"alarm:{p['AlarmNames'][0]}"),
     "cloudwatch:PutDashboard": lambda t, p: (
         f"arn:{t.partition}:cloudwatch::{t.account_id}:dashboard/{p['DashboardName']}"
     ),

