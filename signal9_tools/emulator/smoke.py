@@ -799,11 +799,15 @@ def check_access(smoke: Smoke) -> None:
     bus_arn = smoke.client("events").describe_event_bus(Name=smoke.naming.event_bus)["Arn"]
     default_bus = smoke.client("events").describe_event_bus(Name="default")["Arn"]
     queues = {smoke.queue_arn(smoke.naming.dead_letter_queue(f.name)): f.name for f in catalog.FUNCTIONS}
-    groups: dict[str, str] = {}
+    # Log writes are authorised on log streams only (Service Authorization Reference): a stream
+    # in the function's own group is allowed; the bare group ARN is judged too, and denied.
+    groups: list[str] = []
+    streams: dict[str, str] = {}
     for function in catalog.FUNCTIONS:
         (group,) = logs.describe_log_groups(logGroupNamePrefix=smoke.naming.log_group(function.name))["logGroups"]
         arn = group["arn"].removesuffix(":*")
-        groups[arn] = groups[f"{arn}:log-stream:local"] = function.name  # the group and a stream in it
+        groups.append(arn)
+        streams[f"{arn}:log-stream:local"] = function.name
 
     def allowed(function: catalog.Function, action: str, resource: str) -> bool:
         """SPEC's access matrix (from the catalog): may ``function`` do ``action`` on ``resource``?"""
@@ -818,7 +822,7 @@ def check_access(smoke: Smoke) -> None:
         if action in iam.DEAD_LETTER_ACTIONS:
             return queues.get(resource) == function.name
         if action in iam.LOG_ACTIONS:
-            return groups.get(resource) == function.name
+            return streams.get(resource) == function.name
         return False  # outside every family: never granted
 
     # (actions, resources) per service: SPEC's families plus actions no role may ever have.
@@ -830,7 +834,7 @@ def check_access(smoke: Smoke) -> None:
         ((*iam.SECRET_ACTIONS, "secretsmanager:PutSecretValue"), list(secrets)),
         ((*iam.EVENT_ACTIONS, "events:PutRule"), [bus_arn, default_bus]),
         ((*iam.DEAD_LETTER_ACTIONS, "sqs:ReceiveMessage"), list(queues)),
-        ((*iam.LOG_ACTIONS, "logs:DeleteLogGroup"), list(groups)),
+        ((*iam.LOG_ACTIONS, "logs:DeleteLogGroup"), [*groups, *streams]),
     ]
 
     def evaluate() -> str:
