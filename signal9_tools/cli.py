@@ -24,6 +24,7 @@ SUBCOMMANDS = {
     "plan": "signal9_tools.plan",
     "local": "signal9_tools.emulator.cli",
     "check": "signal9_tools.check",
+    "preflight": "signal9_tools.preflight",
     "cost": "signal9_tools.cost",
     "dlq": "signal9_tools.dlq",
     "fakes": "signal9_tools.fakes.cli",

