@@ -1,8 +1,10 @@
 """``signal9 check``: the policy rules over a stack's plan, offline (the CI gate before preview).
 
 Runs every rule in ``signal9.policy_rules`` over what the program would register (Pulumi
-mocks, no AWS account) plus the stack file's credential check, prints one line per rule
-and one per violation, and exits 1 when anything is violated.
+mocks, no AWS account) plus the stack file's credential check and the policy check against
+AWS's Service Authorization Reference (``signal9_tools.policy_check``, the one ``signal9
+preflight`` runs), prints one line per rule and one per violation, and exits 1 when anything
+is violated.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from signal9.catalog import PROJECT
 from signal9.policy_rules import RULES, Violation, check_stack_file_secrets, evaluate
 from signal9.stackfile import BOOTSTRAP_PROJECT, stack_file
 from signal9_tools.cli import add_stack_argument
-from signal9_tools.mockrun import run_program
+from signal9_tools.mockrun import ProgramRun, run_program
 from signal9_tools.plan import PROJECTS, add_project_argument
+from signal9_tools.preflight import policy_problems
 
 STACK_FILE_RULE = "stack-file-secrets-encrypted"
+REFERENCE_RULE = "policies-match-aws-reference"
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,13 @@ class CheckResult:
 
 def rule_names(project: str = PROJECT) -> list[str]:
     if project == BOOTSTRAP_PROJECT:
-        return [rule.name for rule in BOOTSTRAP_RULES]
-    return [*(rule.name for rule in RULES), STACK_FILE_RULE]
+        return [*(rule.name for rule in BOOTSTRAP_RULES), REFERENCE_RULE]
+    return [*(rule.name for rule in RULES), STACK_FILE_RULE, REFERENCE_RULE]
+
+
+def reference_violations(run: ProgramRun) -> list[Violation]:
+    """Every policy document of the plan judged against AWS's Service Authorization Reference."""
+    return [Violation(REFERENCE_RULE, p.document, f"statement {p.statement}: {p.message}") for p in policy_problems(run)]
 
 
 def stack_file_violations(stack: str) -> list[Violation]:
@@ -55,11 +64,13 @@ def stack_file_violations(stack: str) -> list[Violation]:
 
 def check_stack(stack: str, project: str = PROJECT) -> CheckResult:
     """Every rule over the stack's plan JSON (the documented ``signal9 plan --json`` shape)."""
+    run = run_program(stack, project=project)
+    resources = run.to_json()["resources"]
     if project == BOOTSTRAP_PROJECT:
-        resources = run_program(stack, project=project).to_json()["resources"]
-        return CheckResult(stack, len(resources), evaluate(resources, BOOTSTRAP_RULES), project)
-    resources = run_program(stack).to_json()["resources"]
-    return CheckResult(stack, len(resources), [*evaluate(resources), *stack_file_violations(stack)])
+        violations = [*evaluate(resources, BOOTSTRAP_RULES), *reference_violations(run)]
+        return CheckResult(stack, len(resources), violations, project)
+    violations = [*evaluate(resources), *stack_file_violations(stack), *reference_violations(run)]
+    return CheckResult(stack, len(resources), violations)
 
 
 def render(result: CheckResult) -> str:

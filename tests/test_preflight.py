@@ -4,16 +4,20 @@ Reference, AWS's key-policy pages), offline."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import fnmatch
 import json
 from typing import Any
 
 import pytest
 
-from signal9 import bootstrap_policies, catalog, iam, keys
+from signal9 import aws_reference, bootstrap_policies, catalog, deploy_policy, iam, keys
 from signal9.stackfile import BOOTSTRAP_PROJECT
 from signal9_tools.identifiers import ACCOUNT_ID
+from signal9_tools import check, policy_check, preflight
+from signal9_tools.cli import main
 from signal9_tools.mockrun import ProgramRun, run_program
+from signal9_tools.policy_check import check_document
 
 REGION = "us-east-1"
 
@@ -151,3 +155,226 @@ def test_the_trail_can_be_created_on_a_bucket_with_a_bucket_key(bootstrap: Progr
     statements = {s["Sid"]: s for s in json.loads(state_key.plain_inputs["policy"])["Statement"]}
     operators = statements["OperatorsUseStateKey"]
     assert "kms:Decrypt" in operators["Action"] and "Condition" not in operators
+
+
+# --- the policy check over every plan --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def all_plans(plans: dict[str, ProgramRun], bootstrap: ProgramRun) -> dict[str, ProgramRun]:
+    return {**plans, "bootstrap": bootstrap}
+
+
+def test_every_policy_document_of_the_four_plans_passes(all_plans: dict[str, ProgramRun]) -> None:
+    kinds = set()
+    for name, run in all_plans.items():
+        documents, unreadable = preflight.plan_documents(run)
+        assert unreadable == [] and documents, name
+        kinds |= {d.name.split(" (")[1].rstrip(")") for d in documents}
+        assert [str(p) for p in preflight.policy_problems(run)] == [], name
+    # Role policies, deploy/preview/boundary policies, key, bucket, queue and bus policies.
+    assert kinds >= {
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:iam/policy:Policy",
+        "aws:kms/key:Key",
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "aws:sqs/queuePolicy:QueuePolicy",
+        "aws:cloudwatch/eventBusPolicy:EventBusPolicy",
+    }
+
+
+def statement_problems(statement: dict[str, Any], this_resource: str | None = None) -> list[str]:
+    return [str(p) for p in check_document({"Statement": [statement]}, "doc", this_resource)]
+
+
+TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/signal9-dev-assets"
+
+
+def allow(sid: str, actions: list[str], resources: Any, condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    statement = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+    return {**statement, "Condition": condition} if condition else statement
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        (
+            allow("Bus", ["events:PutPermission"], f"arn:aws:events:{REGION}:{ACCOUNT_ID}:event-bus/signal9-dev"),
+            'doc: statement Bus: events:PutPermission has no resource type: only Resource "*" can grant it '
+            f"(granted on arn:aws:events:{REGION}:{ACCOUNT_ID}:event-bus/signal9-dev)",
+        ),
+        (
+            allow("Read", ["dynamodb:GetItem"], TABLE, {"StringEquals": {"kms:ViaService": "x"}}),
+            "doc: statement Read: condition key kms:ViaService is not supported by dynamodb:GetItem",
+        ),
+        (
+            allow("Typo", ["dynamodb:GetItem"], TABLE.replace(":dynamodb:", ":dynamdb:")),
+            f"doc: statement Typo: dynamodb:GetItem: no Resource matches its resource types ['table']",
+        ),
+        (
+            allow("TypeTypo", ["dynamodb:GetItem"], TABLE.replace(":table/", ":tabel/")),
+            f"doc: statement TypeTypo: dynamodb:GetItem: no Resource matches its resource types ['table']",
+        ),
+        (
+            allow("Star", ["dynamodb:GetItem"], "*"),
+            "doc: statement Star: \"*\" for dynamodb:GetItem, which has resource types ['table']: name them",
+        ),
+        (
+            allow("Missing", ["dynamodb:GetItemz"], TABLE),
+            "doc: statement Missing: dynamodb:GetItemz: no such action in the Service Authorization Reference",
+        ),
+        (
+            allow("Alias", ["kms:CreateAlias"], f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:alias/signal9-dev"),
+            "doc: statement Alias: kms:CreateAlias is authorised on alias and key: no Resource matches key "
+            "(arn:${Partition}:kms:${Region}:${Account}:key/${KeyId})",
+        ),
+        (
+            {"Sid": "Wide", "Effect": "Allow", "NotAction": "s3:DeleteBucket", "Resource": "*"},
+            "doc: statement Wide: NotAction/NotResource in an Allow grants everything else: not allowed",
+        ),
+    ],
+    ids=["no-type-on-arn", "unsupported-condition", "service-typo", "type-typo", "star", "unknown", "two-types", "not"],
+)
+def test_each_deliberate_breakage_is_named(statement: dict[str, Any], expected: str) -> None:
+    problems = statement_problems(statement)
+    assert expected in problems, problems
+
+
+def test_the_typo_resource_is_itself_named() -> None:
+    problems = statement_problems(allow("Typo", ["dynamodb:GetItem"], TABLE.replace(":dynamodb:", ":dynamdb:")))
+    assert any(
+        "Resource arn:aws:dynamdb:" in p and "matches no resource type of dynamodb:GetItem" in p for p in problems
+    )
+
+
+def test_what_aws_documents_passes() -> None:
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/*"
+    alias = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:alias/signal9-dev"
+    assert statement_problems(allow("Both", ["kms:CreateAlias"], [alias, key])) == []
+    assert (
+        statement_problems(allow("Tag", ["dynamodb:GetItem"], TABLE, {"StringEquals": {"aws:ResourceTag/A": "b"}}))
+        == []
+    )
+    # Deny statements only narrow: "*" and s3:* are fine.
+    deny = {
+        "Sid": "Tls",
+        "Effect": "Deny",
+        "Action": "s3:*",
+        "Resource": "*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    assert statement_problems(deny) == []
+    # In a key policy "*" is the key: the CloudWatch Logs pattern AWS documents is allowed (one list).
+    logs = allow(
+        "Logs", ["kms:DescribeKey"], "*", {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:*"}}
+    )
+    assert statement_problems(logs, key) == []
+    assert policy_check.DOCUMENTED_EXCEPTIONS
+    assert all(url.startswith("https://docs.aws.amazon.com/") for url in policy_check.DOCUMENTED_EXCEPTIONS.values())
+    cloudtrail = allow(
+        "Ct", ["kms:DescribeKey"], "*", {"StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": "x"}}
+    )
+    assert statement_problems(cloudtrail, key) == [
+        "doc: statement Ct: condition key kms:EncryptionContext:aws:cloudtrail:arn is not supported by kms:DescribeKey"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("resource", "arn_format", "expected"),
+    [
+        (
+            "arn:aws:logs:r:1:log-group:/aws/lambda/x",
+            "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}",
+            False,
+        ),
+        (
+            "arn:aws:logs:r:1:log-group:/aws/lambda/x:*",
+            "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}",
+            True,
+        ),
+        (
+            "arn:aws:logs:r:1:log-group:/aws/lambda/x-*",
+            "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}",
+            True,
+        ),
+        ("arn:aws:s3:::b", "arn:${Partition}:s3:::${BucketName}/${ObjectName}", False),
+        ("arn:aws:s3:::b/p/*", "arn:${Partition}:s3:::${BucketName}/${ObjectName}", True),
+        ("arn:aws:s3:::b/", "arn:${Partition}:s3:::${BucketName}/${ObjectName}", False),
+        ("arn:aws:s?:::b", "arn:${Partition}:s3:::${BucketName}", True),
+    ],
+)
+def test_resource_patterns_meet_arn_formats(resource: str, arn_format: str, expected: bool) -> None:
+    assert policy_check.arn_matches_format(resource, arn_format) is expected
+
+
+def test_the_deploy_policy_generator_refuses_what_the_reference_contradicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    target = deploy_policy.StackTarget("dev", ACCOUNT_ID, REGION)
+    table = "aws:cloudwatch/metricAlarm:MetricAlarm"
+    entry = deploy_policy.TYPE_GRANTS[table]
+    monkeypatch.setitem(
+        deploy_policy.TYPE_GRANTS, table, dataclasses.replace(entry, unscoped=("cloudwatch:DescribeAlarms",))
+    )
+    with pytest.raises(deploy_policy.ReferenceMismatchError, match=r"cloudwatch:DescribeAlarms on \"\*\".*\['alarm'\]"):
+        deploy_policy.deploy_policy_document(target, [table])
+    bus = "aws:cloudwatch/eventBusPolicy:EventBusPolicy"
+    grant = deploy_policy.Grant(("events:PutPermission",), ("event-bus",))
+    monkeypatch.setitem(
+        deploy_policy.TYPE_GRANTS, bus, dataclasses.replace(deploy_policy.TYPE_GRANTS[bus], grants=(grant,))
+    )
+    with pytest.raises(
+        deploy_policy.ReferenceMismatchError, match="events:PutPermission on scope 'event-bus'.*no resource type"
+    ):
+        deploy_policy.deploy_policy_document(target, [bus])
+
+
+def test_scopes_take_the_reference_arn_formats() -> None:
+    target = deploy_policy.StackTarget("dev", ACCOUNT_ID, REGION)
+    assert target.scope("log-group") == f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/aws/lambda/signal9-dev-*"
+    assert target.scope("event-rule") == f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/signal9-dev/signal9-dev-*"
+    assert target.scope("powertools-layer") == f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertools*:*"
+    for name, scope in deploy_policy.SCOPES.items():
+        arn_format = aws_reference.resource_type(scope.service, scope.resource_type).arn
+        assert policy_check.arn_matches_format(target.scope(name), arn_format), name
+
+
+# --- `signal9 preflight` ---------------------------------------------------------------------
+
+
+def test_preflight_passes_every_stack_and_the_bootstrap(capsys: pytest.CaptureFixture[str]) -> None:
+    for stack in catalog.STACKS:
+        assert main(["preflight", "--stack", stack]) == 0, stack
+        out = capsys.readouterr().out
+        assert f"stack {stack!r}: 12 policy documents" in out and "no problems" in out
+        assert "warning: reserved concurrency 5 " in out and "pollenationConcurrency to null" in out
+    assert main(["preflight", "--project", "bootstrap", "--stack", "main"]) == 0
+    assert "no problems" in capsys.readouterr().out
+
+
+def test_preflight_prints_one_line_per_problem_and_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(iam, "log_stream_arn", lambda group: group)  # the bare group: matches no log stream
+    assert main(["preflight", "--stack", "dev"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    problems = [line for line in lines if "statement WriteOwnLogGroup" in line]
+    # Per function: each action finds no log stream, and the group ARN matches no type of theirs.
+    assert len(problems) == 3 * len(catalog.FUNCTIONS)
+    group = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/aws/lambda/signal9-dev-SyncAssets"
+    assert (
+        "SyncAssets-role-policy (aws:iam/rolePolicy:RolePolicy): statement WriteOwnLogGroup: Resource "
+        f"{group} matches no resource type of logs:CreateLogStream, logs:PutLogEvents"
+    ) in problems
+    assert lines[-1].endswith(f"{len(problems)} problem(s)")
+
+
+def test_signal9_check_fails_naming_the_statement(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert check.check_stack("dev").failed(check.REFERENCE_RULE) == 0
+    monkeypatch.setitem(bootstrap_policies.KEY_USES, "PreviewRoleReadsSecrets", ("kms:Decrypt", "kms:ListKeys"))
+    result = check.check_stack("main", BOOTSTRAP_PROJECT)
+    assert [(v.resource, v.message) for v in result.violations if v.rule == check.REFERENCE_RULE] == [
+        (
+            "secrets-key (aws:kms/key:Key)",
+            'statement PreviewRoleReadsSecrets: kms:ListKeys has no resource type: only Resource "*" can grant it '
+            f"(granted on arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/*)",
+        )
+    ]
