@@ -20,7 +20,7 @@ from signal9.catalog import PROJECT
 from signal9.policy_rules import RULES, Violation, check_stack_file_secrets, evaluate
 from signal9.stackfile import BOOTSTRAP_PROJECT, stack_file
 from signal9_tools.cli import add_stack_argument
-from signal9_tools.mockrun import ProgramRun, run_program
+from signal9_tools.mockrun import run_program
 from signal9_tools.plan import PROJECTS, add_project_argument
 from signal9_tools.preflight import policy_problems
 
@@ -45,9 +45,10 @@ def rule_names(project: str = PROJECT) -> list[str]:
     return [*(rule.name for rule in RULES), STACK_FILE_RULE, REFERENCE_RULE]
 
 
-def reference_violations(run: ProgramRun) -> list[Violation]:
+def reference_violations(resources: list[dict[str, Any]]) -> list[Violation]:
     """Every policy document of the plan judged against AWS's Service Authorization Reference."""
-    return [Violation(REFERENCE_RULE, p.document, f"statement {p.statement}: {p.message}") for p in policy_problems(run)]
+    problems = policy_problems(resources)
+    return [Violation(REFERENCE_RULE, p.document, f"statement {p.statement}: {p.message}") for p in problems]
 
 
 def stack_file_violations(stack: str) -> list[Violation]:
@@ -64,12 +65,12 @@ def stack_file_violations(stack: str) -> list[Violation]:
 
 def check_stack(stack: str, project: str = PROJECT) -> CheckResult:
     """Every rule over the stack's plan JSON (the documented ``signal9 plan --json`` shape)."""
-    run = run_program(stack, project=project)
-    resources = run.to_json()["resources"]
     if project == BOOTSTRAP_PROJECT:
-        violations = [*evaluate(resources, BOOTSTRAP_RULES), *reference_violations(run)]
+        resources = run_program(stack, project=project).to_json()["resources"]
+        violations = [*evaluate(resources, BOOTSTRAP_RULES), *reference_violations(resources)]
         return CheckResult(stack, len(resources), violations, project)
-    violations = [*evaluate(resources), *stack_file_violations(stack), *reference_violations(run)]
+    resources = run_program(stack).to_json()["resources"]
+    violations = [*evaluate(resources), *stack_file_violations(stack), *reference_violations(resources)]
     return CheckResult(stack, len(resources), violations)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,6 @@ from signal9 import aws_reference
 from signal9.catalog import PROJECT
 from signal9.deploy_policy import POWERTOOLS_LAYER_ACCOUNT
 from signal9_tools.cli import add_stack_argument
-from signal9_tools.identifiers import ACCOUNT_ID
 from signal9_tools.mockrun import ProgramRun, run_program
 from signal9_tools.plan import PROJECTS, add_project_argument
 from signal9_tools.policy_check import Problem, check_document
@@ -36,6 +36,8 @@ POLICY_INPUTS: dict[str, str] = {
     "aws:cloudwatch/eventBusPolicy:EventBusPolicy": "policy",
 }
 KEY = "aws:kms/key:Key"
+# In a key policy "*" is the key itself: a key of the account (key ids are random).
+KEY_ITSELF = "arn:aws:kms:*:*:key/*"
 FUNCTION = "aws:lambda/function:Function"
 # Lambda keeps this much of the account's concurrency unreserved (PutFunctionConcurrency fails below it).
 UNRESERVED_MINIMUM = 100
@@ -50,29 +52,28 @@ class PolicyDocument:
     this_resource: str | None  # what "*" means (key policies: the key)
 
 
-def plan_documents(run: ProgramRun) -> tuple[list[PolicyDocument], list[Problem]]:
-    """Every policy document of the plan (and a problem for one that is not JSON)."""
+def plan_documents(resources: Iterable[Mapping[str, Any]]) -> tuple[list[PolicyDocument], list[Problem]]:
+    """Every policy document of a plan (the ``signal9 plan --json`` resources), and one problem
+    for each that is not JSON."""
     documents: list[PolicyDocument] = []
     problems: list[Problem] = []
-    for resource in run.resources:
-        field_name = POLICY_INPUTS.get(resource.type)
-        text = resource.plain_inputs.get(field_name) if field_name else None
+    for resource in resources:
+        field_name = POLICY_INPUTS.get(resource["type"])
+        text = (resource.get("inputs") or {}).get(field_name) if field_name else None
         if text is None:
             continue
-        label = f"{resource.name} ({resource.type})"
+        label = f"{resource['name']} ({resource['type']})"
         try:
             document = json.loads(text) if isinstance(text, str) else text
         except json.JSONDecodeError as error:
             problems.append(Problem(label, "-", f"not a JSON policy document: {error.msg}"))
             continue
-        # In a key policy "*" is the key itself (its id is random: any key id of the account).
-        this = f"arn:aws:kms:{run.region}:{ACCOUNT_ID}:key/*" if resource.type == KEY else None
-        documents.append(PolicyDocument(label, document, this))
+        documents.append(PolicyDocument(label, document, KEY_ITSELF if resource["type"] == KEY else None))
     return documents, problems
 
 
-def policy_problems(run: ProgramRun) -> list[Problem]:
-    documents, problems = plan_documents(run)
+def policy_problems(resources: Iterable[Mapping[str, Any]]) -> list[Problem]:
+    documents, problems = plan_documents(resources)
     for document in documents:
         problems += check_document(document.document, document.name, document.this_resource)
     return problems
@@ -115,8 +116,9 @@ class PreflightResult:
 
 def preflight(stack: str, project: str = PROJECT) -> PreflightResult:
     run = run_program(stack, project=project)
-    documents, _ = plan_documents(run)
-    return PreflightResult(project, stack, len(documents), policy_problems(run), account_warnings(run))
+    resources = run.to_json()["resources"]
+    documents, _ = plan_documents(resources)
+    return PreflightResult(project, stack, len(documents), policy_problems(resources), account_warnings(run))
 
 
 def render(result: PreflightResult) -> str:

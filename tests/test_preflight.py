@@ -168,10 +168,11 @@ def all_plans(plans: dict[str, ProgramRun], bootstrap: ProgramRun) -> dict[str, 
 def test_every_policy_document_of_the_four_plans_passes(all_plans: dict[str, ProgramRun]) -> None:
     kinds = set()
     for name, run in all_plans.items():
-        documents, unreadable = preflight.plan_documents(run)
+        resources = run.to_json()["resources"]
+        documents, unreadable = preflight.plan_documents(resources)
         assert unreadable == [] and documents, name
         kinds |= {d.name.split(" (")[1].rstrip(")") for d in documents}
-        assert [str(p) for p in preflight.policy_problems(run)] == [], name
+        assert [str(p) for p in preflight.policy_problems(resources)] == [], name
     # Role policies, deploy/preview/boundary policies, key, bucket, queue and bus policies.
     assert kinds >= {
         "aws:iam/rolePolicy:RolePolicy",
@@ -375,6 +376,6 @@ def test_signal9_check_fails_naming_the_statement(monkeypatch: pytest.MonkeyPatc
         (
             "secrets-key (aws:kms/key:Key)",
             'statement PreviewRoleReadsSecrets: kms:ListKeys has no resource type: only Resource "*" can grant it '
-            f"(granted on arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/*)",
+            "(granted on arn:aws:kms:*:*:key/*)",
         )
     ]
