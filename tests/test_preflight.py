@@ -10,9 +10,10 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 
 from signal9 import aws_reference, bootstrap_policies, catalog, deploy_policy, iam, keys
-from signal9.stackfile import BOOTSTRAP_PROJECT
+from signal9.stackfile import BOOTSTRAP_PROJECT, ROOT
 from signal9_tools.identifiers import ACCOUNT_ID
 from signal9_tools import check, policy_check, preflight
 from signal9_tools.cli import main
@@ -379,3 +380,15 @@ def test_signal9_check_fails_naming_the_statement(monkeypatch: pytest.MonkeyPatc
             "(granted on arn:aws:kms:*:*:key/*)",
         )
     ]
+
+
+def test_the_preview_workflow_runs_preflight_for_every_stack_before_aws() -> None:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "preview.yml").read_text())
+    job = workflow["jobs"]["preview"]
+    assert job["strategy"]["matrix"]["stack"] == list(catalog.STACKS)
+    runs = [step.get("run", "") for step in job["steps"]]
+    preflight_step = runs.index('.venv/bin/signal9 preflight --stack "$STACK"')
+    assert job["steps"][preflight_step]["env"] == {"STACK": "${{ matrix.stack }}"}
+    assert ".venv/bin/signal9 preflight --project bootstrap --stack main" in runs
+    aws = next(i for i, step in enumerate(job["steps"]) if "configure-aws-credentials" in step.get("uses", ""))
+    assert preflight_step < aws
