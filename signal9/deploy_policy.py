@@ -46,6 +46,7 @@ SCHEDULER_SERVICE = "scheduler.amazonaws.com"
 # The AWS account that publishes the Powertools public layers (components/function_fleet.py).
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 
+
 # Resource patterns of one stack, by scope name: a resource type of the Service Authorization
 # Reference and the names that fill its ARN format (signal9.aws_reference), so every pattern has
 # the format AWS authorises the scope's actions on. Placeholders in the names: {prefix}

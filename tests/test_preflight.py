@@ -14,9 +14,9 @@ import yaml
 
 from signal9 import aws_reference, bootstrap_policies, catalog, deploy_policy, iam, keys
 from signal9.stackfile import BOOTSTRAP_PROJECT, ROOT
-from signal9_tools.identifiers import ACCOUNT_ID
 from signal9_tools import check, policy_check, preflight
 from signal9_tools.cli import main
+from signal9_tools.identifiers import ACCOUNT_ID
 from signal9_tools.mockrun import ProgramRun, run_program
 from signal9_tools.policy_check import check_document
 
@@ -211,11 +211,11 @@ def allow(sid: str, actions: list[str], resources: Any, condition: dict[str, Any
         ),
         (
             allow("Typo", ["dynamodb:GetItem"], TABLE.replace(":dynamodb:", ":dynamdb:")),
-            f"doc: statement Typo: dynamodb:GetItem: no Resource matches its resource types ['table']",
+            "doc: statement Typo: dynamodb:GetItem: no Resource matches its resource types ['table']",
         ),
         (
             allow("TypeTypo", ["dynamodb:GetItem"], TABLE.replace(":table/", ":tabel/")),
-            f"doc: statement TypeTypo: dynamodb:GetItem: no Resource matches its resource types ['table']",
+            "doc: statement TypeTypo: dynamodb:GetItem: no Resource matches its resource types ['table']",
         ),
         (
             allow("Star", ["dynamodb:GetItem"], "*"),
@@ -324,7 +324,7 @@ def test_the_deploy_policy_generator_refuses_what_the_reference_contradicts(monk
         deploy_policy.TYPE_GRANTS, bus, dataclasses.replace(deploy_policy.TYPE_GRANTS[bus], grants=(grant,))
     )
     with pytest.raises(
-        deploy_policy.ReferenceMismatchError, match="events:PutPermission on scope 'event-bus'.*no resource type"
+        deploy_policy.ReferenceMismatchError, match=r"events:PutPermission on scope 'event-bus'.*no resource type"
     ):
         deploy_policy.deploy_policy_document(target, [bus])
 
