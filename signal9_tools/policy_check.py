@@ -152,9 +152,13 @@ class _Statement:
     resources: list[str]
 
 
-def _expand(patterns: Iterable[str], report: Any) -> tuple[list[Action], list[Action]]:
-    actions: list[Action] = []
-    named: list[Action] = []
+def _is_wildcard(pattern: str) -> bool:
+    return "*" in pattern or "?" in pattern
+
+
+def _expand(patterns: Iterable[str], report: Any) -> list[tuple[str, list[Action]]]:
+    """Each Action pattern with the actions it stands for (unknown ones reported)."""
+    groups: list[tuple[str, list[Action]]] = []
     for pattern in patterns:
         if pattern == "*":
             report('Action "*" grants every action of every service')
@@ -166,10 +170,29 @@ def _expand(patterns: Iterable[str], report: Any) -> tuple[list[Action], list[Ac
         found = aws_reference.actions_matching(pattern)
         if not found:
             report(f"{pattern}: no such action in the Service Authorization Reference")
-        actions += found
-        if "*" not in pattern and "?" not in pattern:
-            named += found
-    return actions, named
+        groups.append((pattern, found))
+    return groups
+
+
+def _unsupported(groups: list[tuple[str, list[Action]]], key: str, effect: str) -> list[str]:
+    """The Action entries a condition key cannot apply to.
+
+    Allow: each named action must support it, and a wildcard must match at least one that does
+    (else the statement grants nothing). Deny: one supporting action is enough (it only narrows).
+    """
+    if effect == "Deny":
+        every = [a for _, found in groups for a in found]
+        return [] if any(supports_condition_key(a, key) for a in every) else [p for p, _ in groups]
+    return [
+        pattern
+        for pattern, found in groups
+        if found
+        and (
+            not any(supports_condition_key(a, key) for a in found)
+            if _is_wildcard(pattern)
+            else not all(supports_condition_key(a, key) for a in found)
+        )
+    ]
 
 
 def _check_allow(statement: _Statement, report: Any) -> None:
@@ -212,14 +235,13 @@ def check_document(document: Mapping[str, Any], name: str, this_resource: str | 
         if effect == "Allow" and ("NotAction" in raw or "NotResource" in raw):
             report("NotAction/NotResource in an Allow grants everything else: not allowed")
             continue
-        actions, named = _expand(_as_list(raw.get("Action") or raw.get("NotAction")), report)
+        groups = _expand(_as_list(raw.get("Action") or raw.get("NotAction")), report)
         for key in _condition_keys(raw):
-            pool = named if effect == "Allow" else actions
-            unsupported = [a.full_name for a in pool if not supports_condition_key(a, key)]
-            if effect == "Deny" and len(unsupported) < len(pool):
-                continue
+            unsupported = _unsupported(groups, key, effect)
             if unsupported:
                 report(f"condition key {key} is not supported by {', '.join(unsupported)}")
+        actions = [a for _, found in groups for a in found]
+        named = [a for pattern, found in groups if not _is_wildcard(pattern) for a in found]
         if effect == "Allow" and "Resource" in raw:
             resources = [this_resource if r == "*" and this_resource else r for r in _as_list(raw["Resource"])]
             statement = _Statement(label, actions, named, resources)

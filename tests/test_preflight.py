@@ -231,11 +231,36 @@ def allow(sid: str, actions: list[str], resources: Any, condition: dict[str, Any
             "(arn:${Partition}:kms:${Region}:${Account}:key/${KeyId})",
         ),
         (
+            allow("Wild", ["kms:GenerateDataKey*"], "*", {"StringEquals": {"dynamodb:Attributes": "x"}}),
+            "doc: statement Wild: condition key dynamodb:Attributes is not supported by kms:GenerateDataKey*",
+        ),
+        (
+            {
+                "Sid": "Deny",
+                "Effect": "Deny",
+                "Action": "s3:*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:ViaService": "x"}},
+            },
+            "doc: statement Deny: condition key kms:ViaService is not supported by s3:*",
+        ),
+        (
             {"Sid": "Wide", "Effect": "Allow", "NotAction": "s3:DeleteBucket", "Resource": "*"},
             "doc: statement Wide: NotAction/NotResource in an Allow grants everything else: not allowed",
         ),
     ],
-    ids=["no-type-on-arn", "unsupported-condition", "service-typo", "type-typo", "star", "unknown", "two-types", "not"],
+    ids=[
+        "no-type-on-arn",
+        "unsupported-condition",
+        "service-typo",
+        "type-typo",
+        "star",
+        "unknown",
+        "two-types",
+        "wildcard-condition",
+        "deny-condition",
+        "not-action",
+    ],
 )
 def test_each_deliberate_breakage_is_named(statement: dict[str, Any], expected: str) -> None:
     problems = statement_problems(statement)
