@@ -87,6 +87,8 @@ PAGES: dict[str, dict[str, Any]] = {
         "actions": ["kms:Decrypt", "kms:GenerateDataKey*"],
         "conditions": {},
     },
+    # The page conditions one rule (ArnEquals on its ARN); the key admits every rule on the stack's
+    # bus, so the same key under ArnLike with the rule ARN pattern.
     "EventBridgeRulesDeadLetter": {
         "url": "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html",
         "principal": "events.amazonaws.com",
