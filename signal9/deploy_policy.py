@@ -9,15 +9,17 @@ the provider source file it was taken from (``PROVIDER_SOURCE``: pulumi/terrafor
 the fork of hashicorp/terraform-provider-aws that pulumi-aws bridges, ``internal/service/<svc>/<file>.go``;
 e.g. lambda/function.go reads back with GetFunction, ListVersionsByFunction and
 GetFunctionCodeSigningConfig after every create and on each refresh) and the resource patterns of the stack's own names
-(ARN formats from the AWS Service Authorization Reference, "Actions, resources, and
-condition keys for <service>"). ``deploy_policy_document`` turns the types of one stack's
+(``SCOPES``: resource types whose ARN formats come from AWS's Service Authorization Reference,
+read through ``signal9.aws_reference``). ``deploy_policy_document`` turns the types of one stack's
 plan into the IAM policy; ``signal9.policy_rules`` fails a plan that registers a type
 missing here, so adding a resource type forces this table (and the bootstrap) to follow.
 
 Rules the table keeps (tests/test_deploy_policy.py proves them):
 
 - no wildcard in any action; ``Resource: "*"`` only for the actions in ``UNSCOPABLE``, which
-  AWS documents with no resource type, each with the reason;
+  AWS documents with no resource type, each with the reason. The generator checks every grant
+  against the reference (``check_against_reference``): a scoped action must have the scope's
+  resource type, an unscoped one none, so the policy and ``signal9 preflight`` cannot disagree;
 - roles can be created (and given a boundary) only with the stack's permissions boundary
   (``iam:PermissionsBoundary``), and ``iam:DeleteRolePermissionsBoundary`` is never granted;
 - ``iam:PassRole`` only for the stack's function roles (to Lambda) and its scheduler role
@@ -25,7 +27,8 @@ Rules the table keeps (tests/test_deploy_policy.py proves them):
 - KMS keys have random ids: key actions are limited to keys tagged with this stack
   (``aws:ResourceTag``), key creation to requests carrying the stack's tags (``aws:RequestTag``).
 
-This module is pure data and standard library: the CrossGuard pack imports it.
+This module is data and standard library at import time (the CrossGuard pack imports it for
+``uncovered_types``); the reference data is read only when a policy is generated.
 """
 
 from __future__ import annotations
