@@ -164,7 +164,7 @@ def test_rereading_writes_nothing_and_the_next_hour_adds_only_new_articles(
     writes = count_writes(fleet)
     again = run(fleet, clock, RUN)
     assert again["written"] == 0 and again["unchanged"] > 0 and news_items(fleet) == before
-    assert writes == ["PutItem"]  # the watermark, nothing else
+    assert writes == []  # not even the watermark: no article newer than it
     later = run(fleet, clock, RUN + timedelta(hours=1))
     expected = expected_items(fake, RUN - FIRST_RUN_LOOKBACK, RUN + timedelta(hours=1))
     assert {(i["url"], i["asset_symbol"]) for i in news_items(fleet)} == expected
@@ -236,13 +236,24 @@ def test_a_run_near_its_timeout_stops_between_pages_and_the_next_run_continues(
     assert {(i["url"], i["asset_symbol"]) for i in news_items(fleet)} == expected
 
 
-def test_the_watermark_resumes_with_the_overlap(env: tuple[Fleet, FakeServer], clock: ManualClock) -> None:
+def newest_published(fake: AlphaVantageFake, until: datetime) -> datetime:
+    """The newest article the fake published by ``until``."""
+    hour = int(until.timestamp()) // 3600
+    return max(a.published for h in (hour - 1, hour) for a in fake.articles(h) if a.published <= until)
+
+
+def test_the_watermark_is_the_newest_article_read_and_resumes_with_the_overlap(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, clock: ManualClock
+) -> None:
     fleet, server = env
     run(fleet, clock, RUN)
+    first = newest_published(fake, RUN)
     run(fleet, clock, RUN + timedelta(hours=1))
-    assert server.requests[-1].query["time_from"] == (RUN - REREAD_OVERLAP).strftime("%Y%m%dT%H%M")
+    resumed = first.replace(second=0) - REREAD_OVERLAP
+    assert server.requests[-1].query["time_from"] == resumed.strftime("%Y%m%dT%H%M")
     (mark,) = [r for r in fleet.rows("newsSentiment") if r["news_id"] == WATERMARK_KEY["news_id"]]
-    assert mark["coveredUntil"] == "2026-11-02T11:00:00.000Z" and "asset_symbol" not in mark
+    newest = newest_published(fake, RUN + timedelta(hours=1))
+    assert mark["newestPublished"] == newest.strftime("%Y%m%dT%H%M%S") and "asset_symbol" not in mark
 
 
 def test_no_articles_in_the_window_is_a_clean_run(
@@ -286,10 +297,8 @@ def test_invalid_key_fails_and_writes_nothing(
 
 def test_unpageable_minute_is_counted_and_skipped() -> None:
     outcome = news_handler.Outcome()
-    start = RUN
-    assert news_handler.next_start(
-        [], news_handler.PAGE_LIMIT, start, RUN + timedelta(hours=1), outcome
-    ) == start + timedelta(minutes=1)
+    start = RUN.replace(tzinfo=None)  # the API's clock: no zone
+    assert news_handler.next_start([], start, outcome) == start + timedelta(minutes=1)
     assert outcome.unpaged_minutes == 1
 
 

@@ -257,11 +257,16 @@ class Smoke:
 
 
 def scheduler_delivery(schedule: dict[str, Any], when: datetime) -> Any:
-    """The event Scheduler would deliver: the target input with its context attributes filled in."""
+    """The event Scheduler would deliver for its fire time ``when`` (any zone): the target input with its
+    context attributes filled in.
+
+    ``<aws.scheduler.scheduled-time>`` is the UTC instant, e.g. ``2022-03-22T18:59:43Z``, whatever the
+    schedule's timezone (https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html).
+    """
     return delivered_input(
         schedule["Target"]["Input"],
         execution_id=str(uuid.uuid4()),
-        scheduled_time=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        scheduled_time=when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         schedule_arn=schedule["Arn"],
         attempt=1,
     )
