@@ -29,9 +29,8 @@ FAMILIAR: tuple[tuple[str, str, str], ...] = (
     ("BRK.B", "Berkshire Hathaway Inc. Class B", "NYSE"),
     ("JPM", "JPMorgan Chase & Co. Common Stock", "NYSE"),
     ("GRP.U", "GRANITE REAL ESTATE INVESTMENT TRUST", "NYSE"),
-    ("MU", "Micron Technology, Inc. Common Stock", "NASDAQ"),
-    ("FLG", "FLAGSTAR BANK, N.A.", "NYSE"),
     ("BF.B", "Brown-Forman Corporation Class B Common Stock", "NYSE"),
+    ("FLG", "FLAGSTAR BANK, N.A.", "NYSE"),
 )
 
 
