@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from boto3.dynamodb.conditions import Key
 
 from functions.pollenate_asset import handler as pollenate
 from functions.shared import aws as shared_aws
@@ -77,7 +78,5 @@ def test_pollenate_asset_collects_a_share_class_under_alpacas_symbol(
     overview = fleet.table("companyOverview").get_item(Key={"symbol": symbol, "last_updated": "2026-11-02"})
     assert overview["Item"]["Symbol"] == symbol  # the API's own field too
     for name in ("earnings", "incomeStatement", "balanceSheet", "cashFlow"):
-        rows = fleet.table(name).query(
-            KeyConditionExpression="symbol = :s", ExpressionAttributeValues={":s": symbol}
-        )["Items"]
+        rows = fleet.table(name).query(KeyConditionExpression=Key("symbol").eq(symbol))["Items"]
         assert rows and writes[fleet.tables[name]] == len(rows)

@@ -131,7 +131,9 @@ def test_items_carry_the_tickers_own_score_and_the_articles_fields(
         if a.document["url"] == item["url"]
     )
     document = article.document
-    entry = next(e for e in document["ticker_sentiment"] if fake.listed_symbols.get(e["ticker"]) == item["asset_symbol"])
+    entry = next(
+        e for e in document["ticker_sentiment"] if fake.listed_symbols.get(e["ticker"]) == item["asset_symbol"]
+    )
     assert item["sentiment_score"] == Decimal(entry["ticker_sentiment_score"])
     assert item["relevance_score"] == Decimal(entry["relevance_score"])
     assert item["sentiment_label"] == entry["ticker_sentiment_label"]

@@ -632,7 +632,9 @@ def news_of_the_last_hour(smoke: Smoke, fakes: LocalFakes, now: datetime) -> str
     items = snapshot(smoke.region, smoke.naming.table("newsSentiment"))
     stored = {(item["url"]["S"], item["asset_symbol"]["S"]) for item in items if "asset_symbol" in item}
     missing = sorted(wanted - stored)
-    expect(not missing, f"{len(missing)} mentions published in the hour before {now:%H:%M} UTC not stored: {missing[:3]}")
+    expect(
+        not missing, f"{len(missing)} mentions published in the hour before {now:%H:%M} UTC not stored: {missing[:3]}"
+    )
     return f"the {len(wanted)} mentions of active assets the fake published in the hour before the run stored"
 
 

@@ -403,9 +403,7 @@ class Article:
     document: dict[str, Any]
 
 
-def hour_articles(
-    companies: tuple[Company, ...], per_hour: int, hour: int, zone: tzinfo = UTC
-) -> tuple[Article, ...]:
+def hour_articles(companies: tuple[Company, ...], per_hour: int, hour: int, zone: tzinfo = UTC) -> tuple[Article, ...]:
     """The articles published in epoch hour ``hour``, oldest first (the same in every run but for ``zone``).
 
     ``time_published`` is the publication's wall time in ``zone``, without a zone, as AlphaVantage writes it.
