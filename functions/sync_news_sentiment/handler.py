@@ -286,9 +286,10 @@ def collect(client: AlphaVantageClient, end: datetime, context: LambdaContext) -
         fetched_before = outcome.fetched
         articles = validated_articles(document, outcome)
         store(articles, symbols, outcome)
-        if articles and (newest is None or max(a.time_published for a in articles) > newest):
+        page_newest = max((a.time_published for a in articles), default=None)
+        if page_newest is not None and (newest is None or page_newest > newest):
             # Only after the page is stored, and only as far as an article actually read.
-            newest = max(a.time_published for a in articles)
+            newest = page_newest
             write_watermark(newest)
             outcome.newest_published = newest.strftime(PUBLISHED_FORMAT)
         if outcome.fetched - fetched_before < PAGE_LIMIT:
