@@ -73,10 +73,10 @@ def environment(server: FakeServer, fake: AlphaVantageFake) -> Iterator[None]:
         os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
         tables = create_stack_tables(plan, boto3.client("dynamodb"))
         with boto3.resource("dynamodb").Table(tables["assets"]).batch_writer() as batch:
-            for company in fake.companies:
+            for symbol in fake.listed_symbols.values():  # as Alpaca spells them (BRK.B; the fake's is BRK-B)
                 batch.put_item(
                     Item={
-                        "symbol": company.symbol,
+                        "symbol": symbol,
                         "lastPollenationDate": "2026-10-01T20:00:00.000Z",
                         "status": "active",
                         "avgVolume": Decimal(1000),

@@ -101,6 +101,32 @@ def test_news_mentions_tickers_outside_the_universe(fake: AlphaVantageFake, serv
     assert mentioned - set(OTHER_TICKERS) <= {c.symbol for c in fake.companies}
 
 
+def test_news_spells_share_classes_with_a_hyphen(fake: AlphaVantageFake, server: FakeServer) -> None:
+    # apis.md B11: AlphaVantage writes BRK-B where Alpaca writes BRK.B; the dot form is unknown to it.
+    feed = news(server, limit="1000", time_from="20261020T0000")["feed"]
+    mentioned = {e["ticker"] for a in feed for e in a["ticker_sentiment"]}
+    assert {"BRK-B", "GRP-U", "BF-B"} <= mentioned and not any("." in t for t in mentioned)
+    assert news(server, tickers="BRK-B", limit="5")["feed"]
+    assert news(server, tickers="BRK.B") == error_body(Fault.INVALID_INPUTS, function="", api_key="")
+    assert fake.listed_symbols["BRK-B"] == "BRK.B" and fake.listed_symbols["AAPL"] == "AAPL"
+
+
+def test_news_clock_zone_is_the_zone_of_every_time_the_feed_reads_and_writes() -> None:
+    """``clock_zone="America/New_York"``: the same articles, timed in New York wall time, windows read there too."""
+    feeds = {}
+    # 1 November 2026 is the day New York leaves daylight saving: 25 hours of news there.
+    for zone, hours in (("UTC", 24), ("America/New_York", 25)):
+        with serving(AlphaVantageFake(20, clock=ManualClock.at(NOW), articles_per_hour=30, clock_zone=zone)) as server:
+            window = news(server, time_from="20261101T0000", time_to="20261101T2359", limit="1000", sort="EARLIEST")
+            assert window["items"] == str(hours * 30)
+            assert all(a["time_published"].startswith("20261101") for a in window["feed"])
+            feeds[zone] = {a["url"]: a["time_published"] for a in news(server, limit="1000")["feed"]}
+    assert feeds["UTC"].keys() == feeds["America/New_York"].keys()
+    for url, utc in feeds["UTC"].items():  # 2 November 2026: New York is on EST, UTC-5
+        new_york = datetime.strptime(feeds["America/New_York"][url], "%Y%m%dT%H%M%S")
+        assert datetime.strptime(utc, "%Y%m%dT%H%M%S") - new_york == timedelta(hours=5)
+
+
 @pytest.mark.parametrize(
     "query",
     [{"tickers": "NOSUCH"}, {"time_from": "2026-11-01"}, {"sort": "RANDOM"}, {"limit": "many"}, {"topics": "sports"}],

@@ -174,8 +174,15 @@ def test_the_collectors_land_data_from_the_built_in_fakes(local_run: LocalRun) -
     )
     # The dev universe: 40 companies, of which the Alpaca fake lists 39 as active us_equity.
     assert checks["collected: assets"].detail == "assets: 39 active, 39 with volume, each once in both indexes"
-    assert re.fullmatch(r"earningsCalendar: \d+ rows for \d+ symbols", checks["collected: earningsCalendar"].detail)
-    assert re.fullmatch(r"newsSentiment: \d+ items for \d+ symbols", checks["collected: newsSentiment"].detail)
+    assert re.fullmatch(
+        r"earningsCalendar: \d+ rows for \d+ symbols, each under a symbol Alpaca lists \(share classes included\)",
+        checks["collected: earningsCalendar"].detail,
+    )
+    assert re.fullmatch(
+        r"newsSentiment: \d+ items for \d+ symbols; the [1-9]\d* mentions of active assets the fake published "
+        r"in the hour before the run stored",
+        checks["collected: newsSentiment"].detail,
+    )
     assert checks["second collector runs write nothing new"].ok
     fault = checks["failing collector run ends in its DLQ"].detail
     assert "rejected 3x by signal9-dev-SyncEarningsCalendar (InvalidApiKeyError" in fault

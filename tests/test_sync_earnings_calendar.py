@@ -70,9 +70,9 @@ def test_first_sync_stores_every_calendar_row_as_the_spec_says(
         "moved": 0,
     }
     stored = rows_by_key(fleet)
-    assert set(stored) == {(r["symbol"], r["reportDate"]) for r in listed}
+    assert set(stored) == {(fake.listed_symbols[r["symbol"]], r["reportDate"]) for r in listed}
     for row in listed:
-        item = stored[(row["symbol"], row["reportDate"])]
+        item = stored[(fake.listed_symbols[row["symbol"]], row["reportDate"])]
         assert item["name"] == row["name"] and item["fiscalDateEnding"] == row["fiscalDateEnding"]
         assert item["currency"] == "USD"
         assert item.get("estimate") == (Decimal(row["estimate"]) if row["estimate"] else None)
@@ -80,6 +80,31 @@ def test_first_sync_stores_every_calendar_row_as_the_spec_says(
     assert any("estimate" not in item for item in stored.values())  # empty estimates are absent, not ""
     assert any(item["name"] == "FLAGSTAR BANK, N.A." for item in stored.values())
     assert server.count("/query", function="EARNINGS_CALENDAR", horizon="3month") == 1
+
+
+def test_share_classes_are_stored_as_alpaca_spells_them_and_never_marked_moved(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake
+) -> None:
+    """AlphaVantage lists BRK-B (apis.md B11); the row must meet the asset BRK.B, on every sync."""
+    fleet, _ = env
+    hyphenated = {(r["symbol"], r["reportDate"]) for r in calendar(fake) if "-" in r["symbol"]}
+    assert {symbol for symbol, _ in hyphenated} == {"BRK-B", "GRP-U", "BF-B"}
+    sync(fleet)
+    stored = rows_by_key(fleet)
+    assert {(symbol.replace("-", "."), day) for symbol, day in hyphenated} <= set(stored)
+    assert not any("-" in symbol for symbol, _ in stored)
+    again = sync(fleet)
+    assert again["moved"] == again["added"] == again["written"] == 0
+    assert all(MOVED_AT not in row for row in fleet.rows("earningsCalendar"))
+
+
+def test_a_row_in_the_dot_form_is_read_too(env: tuple[Fleet, FakeServer], fake: AlphaVantageFake) -> None:
+    fleet, _ = env
+    fake.functions["EARNINGS_CALENDAR"] = fixed_calendar(
+        ("BRK.B", "Berkshire Hathaway Inc. Class B", "2026-11-19", "2026-09-30", "1.25", "USD", "pre-market"),
+    )
+    assert sync(fleet)["added"] == 1
+    assert set(rows_by_key(fleet)) == {("BRK.B", "2026-11-19")}
 
 
 def test_resync_of_an_unchanged_calendar_writes_nothing(env: tuple[Fleet, FakeServer]) -> None:

@@ -6,14 +6,19 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from functions.shared.alphavantage import DailyQuotaError, InvalidApiKeyError
+from functions.shared.scheduled import scheduler_input_json
 from functions.sync_news_sentiment import handler as news_handler
 from functions.sync_news_sentiment.handler import FIRST_RUN_LOOKBACK, REREAD_OVERLAP, WATERMARK_KEY
+from signal9.cron import next_fire
+from signal9_tools.emulator.smoke import scheduler_delivery
 from signal9_tools.fakes.alphavantage import AlphaVantageFake, Fault
 from signal9_tools.fakes.server import FakeServer
+from signal9_tools.fakes.universe import universe
 from tests import handler_support
 from tests.av_support import ManualClock, collector_fleet, count_writes
 from tests.handler_support import Fleet, scheduled_event
@@ -33,8 +38,18 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def fake(clock: ManualClock) -> AlphaVantageFake:
-    return AlphaVantageFake(UNIVERSE, clock=clock, articles_per_hour=8)
+def clock_zone() -> str:
+    """The zone of AlphaVantage's news clock (undocumented, apis.md B2); tests parametrize it."""
+    return "UTC"
+
+
+@pytest.fixture
+def fake(clock: ManualClock, clock_zone: str) -> AlphaVantageFake:
+    return AlphaVantageFake(UNIVERSE, clock=clock, articles_per_hour=8, clock_zone=clock_zone)
+
+
+# Signal9's assets as Alpaca lists them (BRK.B, GRP.U, BF.B among them); the fake spells them its own way.
+ASSETS = [company.symbol for company in universe(UNIVERSE)]
 
 
 @pytest.fixture
@@ -42,20 +57,18 @@ def env(
     moto_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, fake: AlphaVantageFake
 ) -> Iterator[tuple[Fleet, FakeServer]]:
     with collector_fleet(moto_tables, monkeypatch, fake) as (fleet, server):
-        for company in fake.companies[:SIGNAL9]:
+        for symbol in ASSETS[:SIGNAL9]:
             fleet.table("assets").put_item(
                 Item={
-                    "symbol": company.symbol,
+                    "symbol": symbol,
                     "lastPollenationDate": "2026-10-01T20:00:00.000Z",
                     "status": "active",
                     "avgVolume": Decimal(1000),
                 }
             )
         # An older pollenation row of an active asset, and an inactive asset: neither is in status-index.
-        fleet.table("assets").put_item(Item={"symbol": fake.companies[0].symbol, "lastPollenationDate": "2026-09-01"})
-        fleet.table("assets").put_item(
-            Item={"symbol": fake.companies[SIGNAL9].symbol, "lastPollenationDate": "2026-10-01"}
-        )
+        fleet.table("assets").put_item(Item={"symbol": ASSETS[0], "lastPollenationDate": "2026-09-01"})
+        fleet.table("assets").put_item(Item={"symbol": ASSETS[SIGNAL9], "lastPollenationDate": "2026-10-01"})
         yield fleet, server
 
 
@@ -77,16 +90,16 @@ def news_items(fleet: Fleet) -> list[dict[str, Any]]:
 
 
 def expected_items(fake: AlphaVantageFake, start: datetime, end: datetime) -> set[tuple[str, str]]:
-    """(url, ticker) of every Signal9 mention the fake published in [start, end] (end = the fake's now)."""
-    signal9 = {c.symbol for c in fake.companies[:SIGNAL9]}
+    """(url, Alpaca symbol) of every Signal9 mention the fake published in [start, end] (end = the fake's now)."""
+    signal9 = set(ASSETS[:SIGNAL9])
     hours = range(int(start.timestamp()) // 3600, int(end.timestamp()) // 3600 + 1)
     return {
-        (a.document["url"], ticker)
+        (a.document["url"], symbol)
         for h in hours
         for a in fake.articles(h)
         if start <= a.published <= end
-        for ticker in a.tickers
-        if ticker in signal9
+        for symbol in (fake.listed_symbols.get(ticker) for ticker in a.tickers)
+        if symbol in signal9
     }
 
 
@@ -98,7 +111,7 @@ def test_first_run_stores_one_item_per_signal9_ticker_of_each_article(
     items = news_items(fleet)
     assert {(i["url"], i["asset_symbol"]) for i in items} == expected_items(fake, RUN - FIRST_RUN_LOOKBACK, RUN)
     assert result["written"] == len(items) and result["complete"] is True and result["calls"] == 1
-    assert {i["asset_symbol"] for i in items} <= {c.symbol for c in fake.companies[:SIGNAL9]}
+    assert {i["asset_symbol"] for i in items} <= set(ASSETS[:SIGNAL9])
     # Market-wide, oldest first, from the last 24 hours (the API ANDs a tickers list, so none is sent).
     (request,) = [r.query for r in server.requests]
     assert "tickers" not in request and request["sort"] == "EARLIEST" and request["limit"] == "1000"
@@ -118,7 +131,9 @@ def test_items_carry_the_tickers_own_score_and_the_articles_fields(
         if a.document["url"] == item["url"]
     )
     document = article.document
-    entry = next(e for e in document["ticker_sentiment"] if e["ticker"] == item["asset_symbol"])
+    entry = next(
+        e for e in document["ticker_sentiment"] if fake.listed_symbols.get(e["ticker"]) == item["asset_symbol"]
+    )
     assert item["sentiment_score"] == Decimal(entry["ticker_sentiment_score"])
     assert item["relevance_score"] == Decimal(entry["relevance_score"])
     assert item["sentiment_label"] == entry["ticker_sentiment_label"]
@@ -132,6 +147,16 @@ def test_items_carry_the_tickers_own_score_and_the_articles_fields(
     ]
 
 
+def test_share_classes_are_stored_as_alpaca_spells_them(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, clock: ManualClock
+) -> None:
+    """The feed's tickers are BRK-B, GRP-U, BF-B (apis.md B11); the assets are BRK.B, GRP.U, BF.B."""
+    fleet, _ = env
+    run(fleet, clock, RUN)
+    stored = {i["asset_symbol"] for i in news_items(fleet)}
+    assert {"BRK.B", "GRP.U", "BF.B"} <= stored and not any("-" in symbol for symbol in stored)
+
+
 def test_rereading_writes_nothing_and_the_next_hour_adds_only_new_articles(
     env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, clock: ManualClock
 ) -> None:
@@ -141,7 +166,7 @@ def test_rereading_writes_nothing_and_the_next_hour_adds_only_new_articles(
     writes = count_writes(fleet)
     again = run(fleet, clock, RUN)
     assert again["written"] == 0 and again["unchanged"] > 0 and news_items(fleet) == before
-    assert writes == ["PutItem"]  # the watermark, nothing else
+    assert writes == []  # not even the watermark: no article newer than it
     later = run(fleet, clock, RUN + timedelta(hours=1))
     expected = expected_items(fake, RUN - FIRST_RUN_LOOKBACK, RUN + timedelta(hours=1))
     assert {(i["url"], i["asset_symbol"]) for i in news_items(fleet)} == expected
@@ -213,13 +238,24 @@ def test_a_run_near_its_timeout_stops_between_pages_and_the_next_run_continues(
     assert {(i["url"], i["asset_symbol"]) for i in news_items(fleet)} == expected
 
 
-def test_the_watermark_resumes_with_the_overlap(env: tuple[Fleet, FakeServer], clock: ManualClock) -> None:
+def newest_published(fake: AlphaVantageFake, until: datetime) -> datetime:
+    """The newest article the fake published by ``until``."""
+    hour = int(until.timestamp()) // 3600
+    return max(a.published for h in (hour - 1, hour) for a in fake.articles(h) if a.published <= until)
+
+
+def test_the_watermark_is_the_newest_article_read_and_resumes_with_the_overlap(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, clock: ManualClock
+) -> None:
     fleet, server = env
     run(fleet, clock, RUN)
+    first = newest_published(fake, RUN)
     run(fleet, clock, RUN + timedelta(hours=1))
-    assert server.requests[-1].query["time_from"] == (RUN - REREAD_OVERLAP).strftime("%Y%m%dT%H%M")
+    resumed = first.replace(second=0) - REREAD_OVERLAP
+    assert server.requests[-1].query["time_from"] == resumed.strftime("%Y%m%dT%H%M")
     (mark,) = [r for r in fleet.rows("newsSentiment") if r["news_id"] == WATERMARK_KEY["news_id"]]
-    assert mark["coveredUntil"] == "2026-11-02T11:00:00.000Z" and "asset_symbol" not in mark
+    newest = newest_published(fake, RUN + timedelta(hours=1))
+    assert mark["newestPublished"] == newest.strftime("%Y%m%dT%H%M%S") and "asset_symbol" not in mark
 
 
 def test_no_articles_in_the_window_is_a_clean_run(
@@ -263,8 +299,54 @@ def test_invalid_key_fails_and_writes_nothing(
 
 def test_unpageable_minute_is_counted_and_skipped() -> None:
     outcome = news_handler.Outcome()
-    start = RUN
-    assert news_handler.next_start(
-        [], news_handler.PAGE_LIMIT, start, RUN + timedelta(hours=1), outcome
-    ) == start + timedelta(minutes=1)
+    start = RUN.replace(tzinfo=None)  # the API's clock: no zone
+    assert news_handler.next_start([], start, outcome) == start + timedelta(minutes=1)
     assert outcome.unpaged_minutes == 1
+
+
+@pytest.mark.parametrize("clock_zone", ["UTC", "America/New_York"])
+def test_hourly_runs_lose_no_article_and_write_none_twice_whatever_the_apis_clock(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, clock: ManualClock, clock_zone: str
+) -> None:
+    """AlphaVantage's news times carry no zone (apis.md B2): a US/Eastern clock must lose nothing either."""
+    fleet, _ = env
+    written = 0
+    last = RUN + timedelta(hours=5)
+    for hour in range(6):
+        written += run(fleet, clock, RUN + timedelta(hours=hour))["written"]
+    stored = {(i["url"], i["asset_symbol"]) for i in news_items(fleet)}
+    # Everything published from the first run on, up to the last run, and nothing older than the lookback.
+    assert expected_items(fake, RUN, last) <= stored <= expected_items(fake, RUN - FIRST_RUN_LOOKBACK, last)
+    assert written == len(stored)  # no item written twice
+    if clock_zone == "UTC":
+        assert stored == expected_items(fake, RUN - FIRST_RUN_LOOKBACK, last)
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+NEWS_SCHEDULE = {
+    "Arn": "arn:aws:scheduler:us-east-1:123456789012:schedule/signal9-dev/sync-news-sentiment",
+    "Target": {"Input": scheduler_input_json()},
+}
+
+
+@pytest.mark.parametrize(
+    ("fire", "delivered"),
+    [
+        (datetime(2026, 1, 12, 10, 0, tzinfo=NEW_YORK), "2026-01-12T15:00:00Z"),  # EST, UTC-5
+        (datetime(2026, 7, 13, 10, 0, tzinfo=NEW_YORK), "2026-07-13T14:00:00Z"),  # EDT, UTC-4
+    ],
+)
+def test_the_emulator_delivers_the_scheduled_time_in_utc(fire: datetime, delivered: str) -> None:
+    assert scheduler_delivery(NEWS_SCHEDULE, fire)["time"] == delivered
+
+
+def test_a_run_the_emulator_delivers_collects_the_news_up_to_its_fire_time(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, clock: ManualClock
+) -> None:
+    """The fake runs on its own clock, set to the fire instant, not to what the handler is told."""
+    fleet, _ = env
+    fire = next_fire("cron(0 * ? * MON-SAT *)", "America/New_York", RUN - timedelta(minutes=30))
+    clock.now = fire.timestamp()
+    fleet.invoke("SyncNewsSentiment", scheduler_delivery(NEWS_SCHEDULE, fire))
+    last_hour = expected_items(fake, fire - timedelta(hours=1), fire)
+    assert last_hour and last_hour <= {(i["url"], i["asset_symbol"]) for i in news_items(fleet)}

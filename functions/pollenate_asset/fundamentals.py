@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, model_validator
 
+from functions.shared.symbols import from_alphavantage
 from functions.shared.validation import problems
 from functions.shared.values import is_empty, to_decimal
 
@@ -206,7 +207,8 @@ def _problems(error: ValidationError) -> str:
 
 
 def _symbol_of(document: Mapping[str, Any], key: str, dataset: Dataset, symbol: str) -> None:
-    if document.get(key) != symbol:
+    returned = document.get(key)
+    if not isinstance(returned, str) or from_alphavantage(returned) != symbol:
         raise MalformedResponseError(f"{dataset.function} for {symbol}: {key} is {document.get(key)!r}")
 
 
@@ -220,7 +222,8 @@ def validate(dataset: Dataset, symbol: str, document: Any, collected_on: str) ->
             overview = Overview.model_validate(document)
         except ValidationError as error:
             raise MalformedResponseError(f"{dataset.function} for {symbol}: {_problems(error)}") from None
-        return [{**overview.item(), "symbol": symbol, "last_updated": collected_on}]
+        # "Symbol" as Signal9 spells it too (AlphaVantage's is BRK-B for BRK.B: functions.shared.symbols).
+        return [{**overview.item(), "Symbol": symbol, "symbol": symbol, "last_updated": collected_on}]
     _symbol_of(document, "symbol", dataset, symbol)
     rows: dict[str, Item] = {}
     for key, period, model in dataset.lists:

@@ -27,6 +27,10 @@ throttle words are checked before "per day". Transport failures (no response, 5x
 CDN in front of the API) are retried like throttling. Every retry and every throttled answer
 is a metric with ``api=alphavantage``.
 
+Symbols go out in AlphaVantage's spelling: the ``symbol`` and ``tickers`` parameters are
+passed through ``functions.shared.symbols.to_alphavantage`` (``BRK.B`` is sent as ``BRK-B``),
+so callers always speak Alpaca's form.
+
 The key is a query parameter, and AlphaVantage echoes it in its 25/day text ("We have
 detected your API key as <KEY>"): every message an error carries is redacted first, and
 ``functions.shared.http`` never puts the URL in an error.
@@ -45,6 +49,7 @@ from functions.shared.credentials import AlphaVantageCredentials
 from functions.shared.http import TransportError, count_external, describe, get
 from functions.shared.observability import logger
 from functions.shared.retry import DEFAULT_BACKOFF, Backoff, Jitter, Sleep, retry_call
+from functions.shared.symbols import to_alphavantage
 from functions.shared.telemetry import MetricName
 
 API = "alphavantage"
@@ -120,6 +125,7 @@ ERRORS: dict[Verdict, type[AlphaVantageError]] = {
 }
 THROTTLE_WORDS = ("per second", "sparingly", "per minute", "call frequency")
 NOTICE_KEYS = ("Information", "Note")
+SYMBOL_PARAMETERS = ("symbol", "tickers")  # tickers: a comma list
 
 
 def classify(body: Any) -> Verdict:
@@ -149,6 +155,14 @@ def classify(body: Any) -> Verdict:
     if "no articles found" in text:
         return Verdict.EMPTY
     return Verdict.NOT_ENTITLED
+
+
+def request_parameters(params: Mapping[str, str]) -> dict[str, str]:
+    """``params`` with every symbol in AlphaVantage's spelling."""
+    return {
+        name: ",".join(to_alphavantage(s) for s in value.split(",")) if name in SYMBOL_PARAMETERS else value
+        for name, value in params.items()
+    }
 
 
 def notice_text(body: Mapping[str, Any]) -> str:
@@ -201,7 +215,7 @@ class AlphaVantageClient:
         return self._call(function, params, self._parse_csv)
 
     def _call(self, function: str, params: Mapping[str, str], parse: Callable[[str, str], T]) -> T:
-        query = {"function": function, **params, "apikey": self._key}
+        query = {"function": function, **request_parameters(params), "apikey": self._key}
         attempts = 0
 
         def attempt() -> T:

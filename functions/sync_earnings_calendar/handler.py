@@ -12,6 +12,10 @@ validated, then reconciled with ``earningsCalendar`` (one row per ``asset_symbol
   ``movedAt`` (``functions.shared.earnings_calendar``) and TriggerEarningsPollenation skips
   it. Today's and past rows are never marked: the calendar drops a report once it is out.
 
+Rows' symbols are stored as Alpaca spells them: AlphaVantage lists a share class as ``BRK-B``
+(``functions.shared.symbols.from_alphavantage``, which takes either form), so the row meets
+the asset ``BRK.B`` and a later sync recognises it as listed.
+
 Existing rows are read with one Query of ``upcoming-earnings-index`` per date in the
 horizon (about 92), never a Scan. A row that fails validation is logged, counted and
 skipped; its raw key still counts as listed, so a bad estimate never marks a report moved.
@@ -37,6 +41,7 @@ from functions.shared.earnings_calendar import MOVED_AT
 from functions.shared.events import SYMBOL_PATTERN
 from functions.shared.observability import count, instrumented, logger
 from functions.shared.scheduled import ScheduledInvocation
+from functions.shared.symbols import from_alphavantage
 from functions.shared.tally import Tally
 from functions.shared.telemetry import MetricName
 from functions.shared.validation import problems
@@ -63,6 +68,11 @@ class CalendarRow(BaseModel):
     estimate: Decimal | None = None
     currency: str | None = None
     timeOfTheDay: str | None = None
+
+    @field_validator("symbol", mode="before")
+    @classmethod
+    def _alpaca_form(cls, value: Any) -> Any:
+        return from_alphavantage(value) if isinstance(value, str) else value
 
     @field_validator("name", "fiscalDateEnding", "currency", "timeOfTheDay", mode="before")
     @classmethod
@@ -156,7 +166,7 @@ def update(keys: tuple[str, str], to_set: dict[str, Any], to_remove: list[str]) 
 def reconcile(rows: CsvRows, today: date, moved_at: str) -> Outcome:
     outcome = Outcome(fetched=len(rows))
     wanted = validated(rows, outcome)
-    listed = {(raw.get("symbol"), raw.get("reportDate")) for raw in rows}
+    listed = {(from_alphavantage(raw.get("symbol") or ""), raw.get("reportDate")) for raw in rows}
     horizon_end = max([today + timedelta(days=HORIZON_DAYS), *(row.reportDate for row in wanted.values())])
     dates = sorted(
         {today + timedelta(days=n) for n in range(1, (horizon_end - today).days + 1)}

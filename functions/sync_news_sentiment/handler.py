@@ -1,23 +1,36 @@
 """SyncNewsSentiment (schedule sync-news-sentiment, hourly): AlphaVantage news sentiment of Signal9's assets.
 
 What it reads: the market-wide ``NEWS_SENTIMENT`` feed (no ``tickers``: the API ANDs a
-ticker list, so it cannot be widened), oldest first, 1000 articles per call, from the last
-covered minute to the scheduled time. What it writes: one ``newsSentiment`` item per
+ticker list, so it cannot be widened), oldest first, 1000 articles per call, from the
+watermark to the scheduled time. What it writes: one ``newsSentiment`` item per
 (article, ticker) for every ticker in the article's ``ticker_sentiment`` that is an active
 Signal9 asset (Query ``status-index``), carrying that ticker's score, relevance and label
-plus the article's fields (SPEC "What each table holds").
+plus the article's fields (SPEC "What each table holds"). Tickers are read in Alpaca's
+spelling (``BRK-B`` is the asset ``BRK.B``: ``functions.shared.symbols``).
 
-Keys: ``news_id`` = ``<sha256(url)[:32]>#<TICKER>`` (deterministic, one per article and
-ticker; ``article_id`` holds the url hash alone), ``time_published`` = ISO-8601 UTC.
+Keys: ``news_id`` = ``<sha256(url)[:32]>#<SYMBOL>`` (deterministic, one per article and
+asset; ``article_id`` holds the url hash alone), ``time_published`` = ISO-8601 UTC.
 Before writing, a BatchGetItem finds the items already stored: re-reading an article writes
 nothing.
 
+AlphaVantage's clock: ``time_published``, ``time_from`` and ``time_to`` carry no zone and
+AlphaVantage documents none (apis.md B2); UTC and US/Eastern are both plausible. So the
+watermark and the paging stay in the API's own clock, taken from the articles it returned,
+and never depend on the zone. Only :data:`API_ZONE` converts between the two clocks, for the
+stored ``time_published``, the first run's ``time_from`` and every ``time_to``: it assumes
+UTC. Were the API's clock US/Eastern, stored times would be 4-5 hours off, ``time_to`` would
+lie in the API's future (it then answers up to its now) and the first run would look back
+4-5 hours less; no article would be lost.
+
 Watermark: the item ``news_id = "#watermark"``, ``time_published = "NEWS_SENTIMENT"`` in
-``newsSentiment`` itself (no index attribute, so it is in no index) holds ``coveredUntil``:
-every article published before it is stored. It moves only after a page is written, so a
-run that fails leaves it where the last complete page put it and the next run starts there
-(minus :data:`REREAD_OVERLAP`, for articles AlphaVantage indexes late). The first run ever
-reads the last :data:`FIRST_RUN_LOOKBACK`.
+``newsSentiment`` itself (no index attribute, so it is in no index) holds ``newestPublished``:
+the ``time_published`` of the newest article read so far, as the API wrote it. Every page
+is written before the watermark moves to its newest article, so it never passes an article
+not yet stored, whatever the run's scheduled time says; a run that fails leaves it where the
+last complete page put it. Each run reads from the watermark's minute minus
+:data:`REREAD_OVERLAP` (articles AlphaVantage indexes late; re-read ones cost no write). The
+first run ever (or a watermark of the older ``coveredUntil`` kind) reads the last
+:data:`FIRST_RUN_LOOKBACK`.
 
 Paging: ``time_from``/``time_to`` are whole minutes. A page of 1000 articles means there may
 be more: the next call starts at the minute of the page's newest article (that minute is
@@ -44,6 +57,7 @@ from functions.shared.credentials import AlphaVantageCredentials, load_credentia
 from functions.shared.dynamo import Item, existing_keys, query, table
 from functions.shared.observability import instrumented, logger
 from functions.shared.scheduled import ScheduledInvocation
+from functions.shared.symbols import from_alphavantage
 from functions.shared.tally import Tally
 from functions.shared.validation import problems
 
@@ -54,8 +68,11 @@ REREAD_OVERLAP = timedelta(minutes=15)
 MINUTE = timedelta(minutes=1)
 API_MINUTE_FORMAT = "%Y%m%dT%H%M"
 PUBLISHED_FORMAT = "%Y%m%dT%H%M%S"
+# The zone assumed for AlphaVantage's clock (apis.md B2: not documented, "probably UTC").
+# The only conversions between it and UTC are api_time and in_utc.
+API_ZONE = UTC
 WATERMARK_KEY = {"news_id": "#watermark", "time_published": FUNCTION}
-COVERED_UNTIL = "coveredUntil"
+NEWEST_PUBLISHED = "newestPublished"
 # Stop starting pages when less than this is left of the invocation's timeout.
 TIME_MARGIN_MS = 30_000
 
@@ -76,8 +93,26 @@ class Topic(BaseModel):
     relevance_score: Decimal
 
 
+def api_time(moment: datetime) -> datetime:
+    """``moment`` on AlphaVantage's clock (naive, as the API writes times), assuming :data:`API_ZONE`."""
+    return moment.astimezone(API_ZONE).replace(tzinfo=None)
+
+
+def in_utc(api_moment: datetime) -> datetime:
+    """A naive time on AlphaVantage's clock as a UTC moment, assuming :data:`API_ZONE`."""
+    return api_moment.replace(tzinfo=API_ZONE).astimezone(UTC)
+
+
+def parse_published(value: Any) -> datetime:
+    """``YYYYMMDDTHHMMSS`` on AlphaVantage's clock, naive (its zone is not stated)."""
+    return datetime.strptime(str(value), PUBLISHED_FORMAT)
+
+
 class Article(BaseModel):
-    """One ``feed[]`` element (apis.md B2): scores arrive as strings, ``overall_sentiment_score`` as a number."""
+    """One ``feed[]`` element (apis.md B2): scores arrive as strings, ``overall_sentiment_score`` as a number.
+
+    ``time_published`` stays on AlphaVantage's clock (naive); the stored item carries it in UTC.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -98,8 +133,7 @@ class Article(BaseModel):
     @field_validator("time_published", mode="before")
     @classmethod
     def _published(cls, value: Any) -> datetime:
-        # apis.md B2: YYYYMMDDTHHMMSS, timezone not stated; taken as UTC [U].
-        return datetime.strptime(str(value), PUBLISHED_FORMAT).replace(tzinfo=UTC)
+        return parse_published(value)
 
     @field_validator("overall_sentiment_score", mode="before")
     @classmethod
@@ -115,7 +149,7 @@ class Article(BaseModel):
         """One item per ticker of this article that is an active Signal9 asset."""
         shared: Item = {
             "article_id": self.article_id,
-            "time_published": iso_utc(self.time_published),
+            "time_published": iso_utc(in_utc(self.time_published)),
             "title": self.title,
             "url": self.url,
             "source": self.source,
@@ -129,17 +163,19 @@ class Article(BaseModel):
             value = getattr(self, optional)
             if value:
                 shared[optional] = value
+        # One item per asset, however often (or in whichever spelling) the article names it.
+        entries = {from_alphavantage(e.ticker): e for e in self.ticker_sentiment}
         return [
             {
                 **shared,
-                "news_id": f"{self.article_id}#{entry.ticker}",
-                "asset_symbol": entry.ticker,
+                "news_id": f"{self.article_id}#{symbol}",
+                "asset_symbol": symbol,
                 "sentiment_score": entry.ticker_sentiment_score,
                 "relevance_score": entry.relevance_score,
                 "sentiment_label": entry.ticker_sentiment_label,
             }
-            for entry in {e.ticker: e for e in self.ticker_sentiment}.values()  # one item per ticker
-            if entry.ticker in symbols
+            for symbol, entry in entries.items()
+            if symbol in symbols
         ]
 
 
@@ -156,12 +192,12 @@ class Feed(BaseModel):
 class Outcome(Tally):
     calls: int = 0
     unpaged_minutes: int = 0
-    covered_until: str = ""
+    newest_published: str = ""
     complete: bool = False
 
 
 def floor_minute(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+    return moment.replace(second=0, microsecond=0)
 
 
 def active_symbols() -> frozenset[str]:
@@ -179,12 +215,13 @@ def active_symbols() -> frozenset[str]:
 
 
 def read_watermark() -> datetime | None:
-    item = table("newsSentiment").get_item(Key=WATERMARK_KEY).get("Item")
-    return datetime.fromisoformat(str(item[COVERED_UNTIL]).replace("Z", "+00:00")) if item else None
+    """The newest ``time_published`` read so far, on AlphaVantage's clock; None before the first run."""
+    item = table("newsSentiment").get_item(Key=WATERMARK_KEY).get("Item") or {}
+    return parse_published(item[NEWEST_PUBLISHED]) if NEWEST_PUBLISHED in item else None
 
 
-def write_watermark(covered_until: datetime) -> None:
-    table("newsSentiment").put_item(Item={**WATERMARK_KEY, COVERED_UNTIL: iso_utc(covered_until)})
+def write_watermark(newest: datetime) -> None:
+    table("newsSentiment").put_item(Item={**WATERMARK_KEY, NEWEST_PUBLISHED: newest.strftime(PUBLISHED_FORMAT)})
 
 
 def validated_articles(document: dict[str, Any], outcome: Outcome) -> list[Article]:
@@ -216,43 +253,48 @@ def store(articles: list[Article], symbols: frozenset[str], outcome: Outcome) ->
     outcome.unchanged += len(stored)
 
 
-def next_start(articles: list[Article], page_size: int, start: datetime, end: datetime, outcome: Outcome) -> datetime:
-    """Where the next page starts: ``end`` when this page was the last, else the newest article's minute."""
-    if page_size < PAGE_LIMIT:
-        return end
+def next_start(articles: list[Article], start: datetime, outcome: Outcome) -> datetime:
+    """After a full page: the minute of its newest article (API clock), or the next minute if that is ``start``."""
     newest = floor_minute(max(a.time_published for a in articles)) if articles else start
     if newest > start:
         return newest
     # 1000 articles inside one minute: the API cannot page within a minute.
-    logger.warning("more than 1000 articles in one minute; moving on", extra={"minute": iso_utc(start)})
+    logger.warning("more than 1000 articles in one minute; moving on", extra={"minute": start.isoformat()})
     outcome.unpaged_minutes += 1
     return start + MINUTE
 
 
 def collect(client: AlphaVantageClient, end: datetime, context: LambdaContext) -> Outcome:
+    """Read the feed from the watermark (API clock) up to ``end`` (the scheduled time, UTC)."""
     outcome = Outcome()
     symbols = active_symbols()
-    watermark = read_watermark()
-    start = watermark - REREAD_OVERLAP if watermark else end - FIRST_RUN_LOOKBACK
-    while start < end:
+    newest = read_watermark()
+    start = floor_minute(newest) - REREAD_OVERLAP if newest else api_time(end - FIRST_RUN_LOOKBACK)
+    until = api_time(end)
+    while start < until:
         if context.get_remaining_time_in_millis() < TIME_MARGIN_MS:
-            logger.warning("stopping before the timeout; the next run continues", extra={"at": iso_utc(start)})
+            logger.warning("stopping before the timeout; the next run continues", extra={"at": start.isoformat()})
             return outcome
         document = client.json(
             FUNCTION,
             time_from=start.strftime(API_MINUTE_FORMAT),
-            time_to=end.strftime(API_MINUTE_FORMAT),
+            time_to=until.strftime(API_MINUTE_FORMAT),
             sort="EARLIEST",
             limit=str(PAGE_LIMIT),
         )
         outcome.calls += 1
         fetched_before = outcome.fetched
         articles = validated_articles(document, outcome)
-        page_size = outcome.fetched - fetched_before
         store(articles, symbols, outcome)
-        start = next_start(articles, page_size, start, end, outcome)
-        write_watermark(start)
-        outcome.covered_until = iso_utc(start)
+        page_newest = max((a.time_published for a in articles), default=None)
+        if page_newest is not None and (newest is None or page_newest > newest):
+            # Only after the page is stored, and only as far as an article actually read.
+            newest = page_newest
+            write_watermark(newest)
+            outcome.newest_published = newest.strftime(PUBLISHED_FORMAT)
+        if outcome.fetched - fetched_before < PAGE_LIMIT:
+            break  # the last page
+        start = next_start(articles, start, outcome)
     outcome.complete = True
     return outcome
 

@@ -43,6 +43,7 @@ from signal9_tools.emulator.collection import (
     COLLECTORS,
     Endpoints,
     assets_landed,
+    index_symbols,
     listed_symbols,
     snapshot,
     store_credentials,
@@ -257,11 +258,16 @@ class Smoke:
 
 
 def scheduler_delivery(schedule: dict[str, Any], when: datetime) -> Any:
-    """The event Scheduler would deliver: the target input with its context attributes filled in."""
+    """The event Scheduler would deliver for its fire time ``when`` (any zone): the target input with its
+    context attributes filled in.
+
+    ``<aws.scheduler.scheduled-time>`` is the UTC instant, e.g. ``2022-03-22T18:59:43Z``, whatever the
+    schedule's timezone (https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html).
+    """
     return delivered_input(
         schedule["Target"]["Input"],
         execution_id=str(uuid.uuid4()),
-        scheduled_time=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        scheduled_time=when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         schedule_arn=schedule["Arn"],
         attempt=1,
     )
@@ -606,8 +612,39 @@ def fail_into_dlq(smoke: Smoke, target: str, event: Any, what: str) -> str:
     )
 
 
-def check_collection(smoke: Smoke, endpoints: Endpoints, fired: dict[str, Any], fakes: LocalFakes | None) -> None:
-    """What the collectors landed, that a second run changes nothing, and (fakes only) a failure path."""
+def news_of_the_last_hour(smoke: Smoke, fakes: LocalFakes, now: datetime) -> str:
+    """Every mention of an active asset the AlphaVantage fake published in the hour before ``now`` is stored.
+
+    ``now`` (the fake's clock is the real one here) is before the news run, whose scheduled time is
+    later still: a run delivered hours early (a scheduled time in the wrong zone) misses these.
+    Tickers are matched to assets by the fake's own record of each company's Alpaca symbol.
+    """
+    active = set(index_symbols(smoke.region, smoke.naming.table("assets"), "status-index"))
+    hour = int(now.timestamp()) // 3600
+    published = {
+        (article.document["url"], fakes.alphavantage.listed_symbols.get(ticker))
+        for h in (hour - 1, hour)
+        for article in fakes.alphavantage.articles(h)
+        if now - timedelta(hours=1) <= article.published <= now
+        for ticker in article.tickers
+    }
+    wanted = {(url, symbol) for url, symbol in published if symbol in active}
+    items = snapshot(smoke.region, smoke.naming.table("newsSentiment"))
+    stored = {(item["url"]["S"], item["asset_symbol"]["S"]) for item in items if "asset_symbol" in item}
+    missing = sorted(wanted - stored)
+    expect(
+        not missing, f"{len(missing)} mentions published in the hour before {now:%H:%M} UTC not stored: {missing[:3]}"
+    )
+    return f"the {len(wanted)} mentions of active assets the fake published in the hour before the run stored"
+
+
+def check_collection(
+    smoke: Smoke, endpoints: Endpoints, fired: dict[str, Any], fakes: LocalFakes | None, now: datetime
+) -> None:
+    """What the collectors landed, that a second run changes nothing, and (fakes only) a failure path.
+
+    ``now`` is when the scheduled runs began (each fires after it).
+    """
     report = smoke.report
 
     def assets() -> str:
@@ -616,11 +653,21 @@ def check_collection(smoke: Smoke, endpoints: Endpoints, fired: dict[str, Any], 
 
     def calendar() -> str:
         expect("SyncEarningsCalendar" in fired, "SyncEarningsCalendar did not run")
-        return table_summary(smoke.region, smoke.naming, "earningsCalendar", "asset_symbol", "rows")
+        summary = table_summary(smoke.region, smoke.naming, "earningsCalendar", "asset_symbol", "rows")
+        if fakes is None:
+            return summary
+        # Both fakes serve one universe, each in its own API's spelling (BRK.B / BRK-B): every row
+        # must land under a symbol Alpaca lists.
+        alpaca = {asset["symbol"] for asset in fakes.alpaca.assets()}
+        rows = snapshot(smoke.region, smoke.naming.table("earningsCalendar"))
+        strangers = sorted({row["asset_symbol"]["S"] for row in rows} - alpaca)
+        expect(not strangers, f"calendar rows under symbols Alpaca does not list: {strangers[:5]}")
+        return f"{summary}, each under a symbol Alpaca lists (share classes included)"
 
     def news() -> str:
         expect("SyncNewsSentiment" in fired, "SyncNewsSentiment did not run")
-        return table_summary(smoke.region, smoke.naming, "newsSentiment", "asset_symbol", "items")
+        summary = table_summary(smoke.region, smoke.naming, "newsSentiment", "asset_symbol", "items")
+        return summary if fakes is None else f"{summary}; {news_of_the_last_hour(smoke, fakes, now)}"
 
     def second_runs() -> str:
         unchanged = []
@@ -951,7 +998,7 @@ def run_smoke(
         if scope == "configuration":
             return smoke.report
         fired = check_schedules_fire(smoke, now, endpoints, fakes)
-        check_collection(smoke, endpoints, fired, fakes)
+        check_collection(smoke, endpoints, fired, fakes, now)
         check_events(smoke, smoke.latest_run)
         check_logs(smoke)
     return smoke.report

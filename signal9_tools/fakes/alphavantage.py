@@ -10,10 +10,14 @@ Functions dispatch through ``fake.functions`` (built from :data:`DEFAULT_FUNCTIO
 gets the request and the fake, and uses :meth:`AlphaVantageFake.error` / :meth:`AlphaVantageFake.company`
 for the shared behaviour. This module serves EARNINGS_CALENDAR and NEWS_SENTIMENT.
 
-Data is deterministic over :func:`signal9_tools.fakes.universe.universe`: each company reports every
+Data is deterministic over :func:`signal9_tools.fakes.universe.universe`, every symbol spelt as
+AlphaVantage spells it: a share class or unit with a hyphen (``BRK-B``, ``GRP-U``; apis.md B11),
+so the dot form Alpaca lists (``BRK.B``) is an unknown symbol here. Each company reports every
 91 days from a date its own :func:`rng` picks, and news arrives at ``articles_per_hour`` per
-clock hour, each article mentioning one to three companies and sometimes tickers Signal9 does
-not hold (``CRYPTO:BTC``, ``FOREX:USD``, foreign listings). Wording marked [U] in apis.md is
+hour, each article mentioning one to three companies and sometimes tickers Signal9 does
+not hold (``CRYPTO:BTC``, ``FOREX:USD``, foreign listings). AlphaVantage does not say which
+zone its news times are in (apis.md B2): ``clock_zone`` picks the one this fake writes
+``time_published`` in and reads ``time_from``/``time_to`` in. Wording marked [U] in apis.md is
 reproduced as documented there and flagged here.
 """
 
@@ -25,10 +29,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from signal9_tools.fakes.fundamentals import FUNDAMENTAL_FUNCTIONS
 from signal9_tools.fakes.server import (
@@ -149,12 +154,16 @@ class AlphaVantageFake:
         legacy_note: bool = False,
         premium_functions: frozenset[str] = frozenset(),
         articles_per_hour: int = 6,
+        clock_zone: str = "UTC",
         history_days: int = 30,
         slow_seconds: float = 2.0,
         functions: dict[str, FunctionHandler] | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
-        self.companies = universe(size)
+        listed = universe(size)
+        self.companies = tuple(alphavantage_spelling(c) for c in listed)
+        # This fake's symbol -> the universe's (Alpaca's) symbol of the same company, for checks.
+        self.listed_symbols = {own.symbol: company.symbol for own, company in zip(self.companies, listed, strict=True)}
         self.api_key = api_key
         self.requests_per_minute = requests_per_minute
         self.requests_per_day = requests_per_day
@@ -162,6 +171,7 @@ class AlphaVantageFake:
         self.legacy_note = legacy_note
         self.premium_functions = premium_functions
         self.articles_per_hour = articles_per_hour
+        self.clock_zone: tzinfo = ZoneInfo(clock_zone)
         self.history_days = history_days
         self.slow_seconds = slow_seconds
         self.functions: dict[str, FunctionHandler] = dict(DEFAULT_FUNCTIONS if functions is None else functions)
@@ -202,7 +212,7 @@ class AlphaVantageFake:
     def articles(self, hour: int) -> tuple[Article, ...]:
         """The news published in epoch hour ``hour`` (generated once per fake)."""
         if hour not in self._news:
-            self._news[hour] = hour_articles(self.companies, self.articles_per_hour, hour)
+            self._news[hour] = hour_articles(self.companies, self.articles_per_hour, hour, self.clock_zone)
         return self._news[hour]
 
     def now(self) -> datetime:
@@ -379,17 +389,25 @@ def sentiment_label(score: float) -> str:
     return "Bullish"
 
 
+def alphavantage_spelling(company: Company) -> Company:
+    """``company`` under AlphaVantage's symbol: a share class or unit with a hyphen, ``BRK-B`` (apis.md B11)."""
+    return replace(company, symbol=company.symbol.replace(".", "-"))
+
+
 @dataclass(frozen=True)
 class Article:
-    published: datetime
+    published: datetime  # the instant (UTC); the document's time_published is in the fake's clock_zone
     tickers: tuple[str, ...]
     topics: tuple[str, ...]
     relevance: float
     document: dict[str, Any]
 
 
-def hour_articles(companies: tuple[Company, ...], per_hour: int, hour: int) -> tuple[Article, ...]:
-    """The articles published in epoch hour ``hour``, oldest first (the same in every run)."""
+def hour_articles(companies: tuple[Company, ...], per_hour: int, hour: int, zone: tzinfo = UTC) -> tuple[Article, ...]:
+    """The articles published in epoch hour ``hour``, oldest first (the same in every run but for ``zone``).
+
+    ``time_published`` is the publication's wall time in ``zone``, without a zone, as AlphaVantage writes it.
+    """
     articles = []
     for index in range(per_hour):
         pick = rng(f"news/{hour}/{index}")
@@ -415,7 +433,7 @@ def hour_articles(companies: tuple[Company, ...], per_hour: int, hour: int) -> t
         document = {
             "title": f"{lead}: what analysts say ({published:%b %d %H:%M})",
             "url": f"https://{domain}/{published:%Y/%m/%d}/news-{hour}-{index}.html",
-            "time_published": published.strftime("%Y%m%dT%H%M%S"),
+            "time_published": published.astimezone(zone).strftime("%Y%m%dT%H%M%S"),
             "authors": [] if pick.random() < 0.2 else [f"Reporter {pick.randint(1, 40)}"],
             "summary": f"A summary of today's news about {', '.join(tickers)}.",
             "banner_image": None if pick.random() < 0.1 else f"https://{domain}/images/{hour}-{index}.jpeg",
@@ -432,17 +450,18 @@ def hour_articles(companies: tuple[Company, ...], per_hour: int, hour: int) -> t
     return tuple(articles)
 
 
-def _parse_time(text: str | None) -> datetime | None:
+def _parse_time(text: str | None, zone: tzinfo) -> datetime | None:
+    """A ``time_from``/``time_to`` value: a wall time in the fake's clock zone."""
     if text is None:
         return None
-    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=zone)
 
 
 def news_sentiment(request: FakeRequest, fake: AlphaVantageFake) -> FakeResponse:
     query = request.query
     try:
-        start = _parse_time(query.get("time_from"))
-        until = _parse_time(query.get("time_to"))
+        start = _parse_time(query.get("time_from"), fake.clock_zone)
+        until = _parse_time(query.get("time_to"), fake.clock_zone)
         limit = min(int(query.get("limit", DEFAULT_LIMIT)), MAX_LIMIT)  # [U] above 1000: capped, not refused
     except ValueError:
         return fake.error(Fault.INVALID_INPUTS, "NEWS_SENTIMENT")

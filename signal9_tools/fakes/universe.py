@@ -1,9 +1,11 @@
 """The companies every fake agrees on: a deterministic universe of any size.
 
-Both fakes draw from the same universe, so the symbols AlphaVantage's fake reports
-earnings and news for are symbols Alpaca's fake lists (as in reality, mostly). The first
-companies are familiar tickers in the shapes Alpaca uses (``BRK.B``, ``GRP.U``); the rest
-are generated three- to five-letter symbols. Everything about a company that a fake
+Both fakes draw from the same universe, so the companies AlphaVantage's fake reports
+earnings and news for are companies Alpaca's fake lists (as in reality, mostly). Symbols
+here are spelt as Alpaca spells them; each fake serves them in its own API's spelling (the
+AlphaVantage fake writes a share class with a hyphen, apis.md B11). The first companies are
+familiar tickers, share classes and a unit among them (``BRK.B``, ``BF.B``, ``GRP.U``); the
+rest are generated three- to five-letter symbols. Everything about a company that a fake
 derives (prices, volumes, reports) comes from :func:`rng`, seeded by the symbol, so two
 runs, or two fakes, see the same company.
 """
@@ -27,7 +29,7 @@ FAMILIAR: tuple[tuple[str, str, str], ...] = (
     ("BRK.B", "Berkshire Hathaway Inc. Class B", "NYSE"),
     ("JPM", "JPMorgan Chase & Co. Common Stock", "NYSE"),
     ("GRP.U", "GRANITE REAL ESTATE INVESTMENT TRUST", "NYSE"),
-    ("MU", "Micron Technology, Inc. Common Stock", "NASDAQ"),
+    ("BF.B", "Brown-Forman Corporation Class B Common Stock", "NYSE"),
     ("FLG", "FLAGSTAR BANK, N.A.", "NYSE"),
 )
 
