@@ -1,8 +1,10 @@
 """SyncAssets (schedule sync-assets): Alpaca's active asset catalog and 20-session volume into ``assets``.
 
 Order: validate the schedule input, load the ``alpaca`` credentials, fetch everything
-(the active list, then daily SIP bars for every listed symbol) and validate it, and only
-then reconcile against the table, so a failed or malformed fetch writes nothing.
+(the active list, the last 20 market sessions from Alpaca's calendar, then daily SIP bars
+of those sessions for every listed symbol) and validate it, and only then reconcile
+against the table, so a failed or malformed fetch writes nothing. ``avgVolume`` is the sum
+of the 20 sessions' volumes divided by 20: a session without a bar (no trades) counts 0.
 
 Reconciliation (SPEC "What each table holds"). The current rows are read with one paged
 Query on ``status-index`` (``status = "active"``), never a Scan. Per symbol:
@@ -51,7 +53,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from functions.shared.alpaca import AlpacaClient, Asset, average_volume, bars_window
+from functions.shared.alpaca import AlpacaClient, Asset, average_volume
 from functions.shared.assets import KEY, NEVER_POLLENATED, SYNCED_AT
 from functions.shared.clock import iso_utc, utc_now
 from functions.shared.credentials import AlpacaCredentials, load_credentials
@@ -167,11 +169,13 @@ def fetch(client: AlpacaClient, moment: datetime, summary: Summary) -> dict[str,
             continue
         assets[asset.symbol] = asset
     summary.fetched = len(assets)
-    start, end = bars_window(moment)
-    summary.window = f"{start.isoformat()}..{end.isoformat()}"
-    volumes = client.daily_volumes(assets, start, end)
+    sessions = client.recent_sessions(moment)
+    summary.window = f"{sessions[0].isoformat()}..{sessions[-1].isoformat()}"
+    volumes = client.daily_volumes(assets, sessions[0], sessions[-1])
     summary.symbols_without_bars = sum(1 for symbol in assets if not volumes.get(symbol))
-    return {symbol: attributes(asset, average_volume(volumes.get(symbol, []))) for symbol, asset in assets.items()}
+    return {
+        symbol: attributes(asset, average_volume(volumes.get(symbol, {}), sessions)) for symbol, asset in assets.items()
+    }
 
 
 def attributes(asset: Asset, avg_volume: int) -> Item:
