@@ -123,9 +123,9 @@ def report(label: str, result: dict[str, Any]) -> None:
     estimate = sum(calls.values()) * AWS_MS_PER_CALL / 1000 / sync_assets.WRITERS
     print(f"{label}:")
     print(f"  wall time on moto: {result['seconds']:.1f} s (timeout 300 s)")
-    print(f"  HTTP calls to the fake: {result['http']} (assets 1, bars pages {result['http'] - 1})")
+    print(f"  HTTP calls to the fake: {result['http']} (assets 1, calendar 1, bars pages {result['http'] - 2})")
     print(f"  DynamoDB: {writes} writes {dict(sorted((k, v) for k, v in calls.items() if k != 'Query'))}")
-    print(f"            {calls['Query']} Query calls (status-index pages + per-symbol lookups)")
+    print(f"            {calls['Query']} Query calls (status-index pages + per-symbol consistent reads)")
     print(f"  estimate on DynamoDB: ~{estimate:.1f} s of calls over {sync_assets.WRITERS} writers")
     keys = ("fetched", "listed", "updated", "delisted", "unchanged", "skipped", "conflicts", "symbols_without_bars")
     print("  summary: " + ", ".join(f"{k} {result[k]}" for k in keys))

@@ -12,21 +12,24 @@ from functions.shared import alpaca
 from functions.shared.alpaca import (
     ASSETS_PATH,
     BARS_PATH,
+    CALENDAR_PATH,
     MAX_RESET_WAIT_SECONDS,
     AlpacaAuthError,
     AlpacaRequestError,
     AlpacaUnavailableError,
     average_volume,
-    bars_window,
     symbol_batches,
 )
-from signal9_tools.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, IEX_SHARE, AlpacaFake
+from signal9_tools.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, IEX_SHARE, AlpacaFake, sessions
 from signal9_tools.fakes.server import FakeRequest
 from tests.alpaca_support import Served, served_fake
 from tests.av_support import captured_logs
 
 KEYS = (ALPACA_KEY_ID, ALPACA_SECRET_KEY)
 WINDOW = (date(2026, 10, 1), date(2026, 10, 30))
+AUTH = {"apca-api-key-id": ALPACA_KEY_ID, "apca-api-secret-key": ALPACA_SECRET_KEY}
+# Monday 7 December 2026, 05:30 in New York: Thanksgiving (26 November) is among the last 20 sessions.
+AFTER_THANKSGIVING = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -198,10 +201,10 @@ def test_a_400_is_not_retried(served: Served) -> None:
 # --- bars --------------------------------------------------------------------------------
 
 
-def expected_volumes(fake: AlpacaFake, symbol: str, feed: str = "sip") -> list[int]:
+def expected_volumes(fake: AlpacaFake, symbol: str, feed: str = "sip") -> dict[date, int]:
     start, end = WINDOW
     days = (start + timedelta(days=n) for n in range((end - start).days + 1))
-    return [v for v in (fake.daily_volume(symbol, d, feed) for d in days) if v is not None]
+    return {d: v for d, v in ((d, fake.daily_volume(symbol, d, feed)) for d in days) if v is not None}
 
 
 def test_daily_volumes_page_and_batch_until_every_bar_is_read(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -210,7 +213,7 @@ def test_daily_volumes_page_and_batch_until_every_bar_is_read(served: Served, mo
     symbols = sorted(served.fake.active_symbols())
     volumes = served.client().daily_volumes(symbols, *WINDOW)
     assert volumes == {s: expected_volumes(served.fake, s) for s in symbols if expected_volumes(served.fake, s)}
-    assert all(len(v) == 22 for v in volumes.values())  # October 2026 has 22 weekdays
+    assert len(volumes["AAPL"]) == 22 and min(map(len, volumes.values())) < 22  # 22 sessions; thin symbols fewer
     pages = [r for r in served.server.requests if r.path == BARS_PATH]
     assert len(pages) >= len(symbols) * 22 // 50
     assert len({r.query["symbols"] for r in pages}) == -(-len(symbols) // 15)
@@ -225,19 +228,89 @@ def test_sip_volumes_not_iex(served: Served) -> None:
     volumes = served.client().daily_volumes(["AAPL"], *WINDOW)["AAPL"]
     iex = expected_volumes(served.fake, "AAPL", "iex")
     assert volumes == expected_volumes(served.fake, "AAPL")
-    assert sum(iex) < sum(volumes) * IEX_SHARE * 1.1  # the fake's IEX volume is a few percent of SIP
+    assert sum(iex.values()) < sum(volumes.values()) * IEX_SHARE * 1.1  # the fake's IEX volume is a few percent of SIP
+
+
+def bar_stamps(fake: AlpacaFake, symbol: str, start: str, end: str) -> list[str]:
+    query = {"symbols": symbol, "timeframe": "1Day", "start": start, "end": end}
+    return [
+        bar["t"] for bar in json.loads(fake.handle(FakeRequest("GET", BARS_PATH, query, AUTH)).body)["bars"][symbol]
+    ]
 
 
 def test_daily_bars_are_sessions_at_new_york_midnight(served: Served) -> None:
-    request = FakeRequest(
-        "GET",
-        BARS_PATH,
-        {"symbols": "AAPL", "timeframe": "1Day", "start": "2026-10-30", "end": "2026-11-03"},
-        {"apca-api-key-id": ALPACA_KEY_ID, "apca-api-secret-key": ALPACA_SECRET_KEY},
-    )
-    stamps = [bar["t"] for bar in json.loads(served.fake.handle(request).body)["bars"]["AAPL"]]
-    # Friday (EDT, -4), then Monday and Tuesday after the 1 November switch to EST (-5); no weekend.
-    assert stamps == ["2026-10-30T04:00:00Z", "2026-11-02T05:00:00Z", "2026-11-03T05:00:00Z"]
+    # Friday (EDT, -4); on the fake's clock (Monday 05:30) Monday's session has not opened yet.
+    assert bar_stamps(served.fake, "AAPL", "2026-10-30", "2026-11-03") == ["2026-10-30T04:00:00Z"]
+    served.clock.advance(2 * 86400)
+    # Then Monday and Tuesday after the 1 November switch to EST (-5); no weekend.
+    assert bar_stamps(served.fake, "AAPL", "2026-10-30", "2026-11-03") == [
+        "2026-10-30T04:00:00Z",
+        "2026-11-02T05:00:00Z",
+        "2026-11-03T05:00:00Z",
+    ]
+
+
+def test_the_fake_has_no_bar_on_a_holiday(served: Served) -> None:
+    served.clock.now = AFTER_THANKSGIVING.timestamp()
+    stamps = bar_stamps(served.fake, "AAPL", "2026-11-25", "2026-11-30")
+    assert stamps == ["2026-11-25T05:00:00Z", "2026-11-27T05:00:00Z", "2026-11-30T05:00:00Z"]
+
+
+# --- the market calendar -------------------------------------------------------------------
+
+
+def fake_calendar(fake: AlpacaFake, **query: str) -> tuple[int, Any]:
+    response = fake.handle(FakeRequest("GET", CALENDAR_PATH, query, AUTH))
+    return response.status, json.loads(response.body)
+
+
+def test_the_fake_calendar_lists_sessions_only_with_early_closes(served: Served) -> None:
+    status, days = fake_calendar(served.fake, start="2026-11-20", end="2026-12-31")
+    assert status == 200
+    listed = {d["date"]: d for d in days}
+    assert "2026-11-26" not in listed and "2026-12-25" not in listed  # Thanksgiving, Christmas
+    assert "2026-11-21" not in listed and "2026-11-22" not in listed  # a weekend
+    assert len(listed) == 28  # 30 weekdays from 20 November to 31 December, less the two holidays
+    assert listed["2026-11-27"]["close"] == listed["2026-12-24"]["close"] == "13:00"  # early closes
+    assert listed["2026-11-25"] == {
+        "date": "2026-11-25",
+        "open": "09:30",
+        "close": "16:00",
+        "session_open": "0400",
+        "session_close": "2000",
+        "settlement_date": "2026-11-27",  # T+1: the next session, over the holiday
+    }
+    _, january = fake_calendar(served.fake, start="2025-01-06", end="2025-01-10")
+    assert [d["date"] for d in january] == ["2025-01-06", "2025-01-07", "2025-01-08", "2025-01-10"]  # 9th: mourning
+    assert fake_calendar(served.fake, start="2026-11-20")[0] == 400  # unbounded: the client must bound it
+
+
+def test_recent_sessions_are_the_twenty_calendar_sessions_before_today(served: Served) -> None:
+    days = served.client().recent_sessions(AFTER_THANKSGIVING)
+    assert days == sessions(date(2026, 11, 6), date(2026, 12, 4)) and len(days) == 20
+    assert date(2026, 11, 26) not in days  # the holiday is no session: the 20 reach back to 6 November
+    (request,) = served.server.requests
+    assert request.path == CALENDAR_PATH and request.query["end"] == "2026-12-06"  # yesterday in New York
+    assert date.fromisoformat(request.query["start"]) <= date(2026, 11, 6)
+
+
+def test_the_calendar_call_is_retried_like_every_other(served: Served) -> None:
+    served.fake.fail_next(503, path=CALENDAR_PATH)
+    assert len(served.client().recent_sessions(AFTER_THANKSGIVING)) == 20
+    assert served.sleeps == [1.0]
+
+
+def test_a_calendar_with_too_few_sessions_fails(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = served.fake._calendar
+    monkeypatch.setattr(served.fake, "_calendar", lambda query: real(query)[-5:])
+    with pytest.raises(AlpacaRequestError, match=r"/v2/calendar listed 5 sessions .* expected 20"):
+        served.client().recent_sessions(AFTER_THANKSGIVING)
+
+
+def test_a_malformed_calendar_fails_validation(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(served.fake, "_calendar", lambda query: [{"date": "26/11/2026", "open": "09:30"}])
+    with pytest.raises(AlpacaRequestError, match=r"/v2/calendar: response failed validation .*date"):
+        served.client().recent_sessions(AFTER_THANKSGIVING)
 
 
 def test_a_symbol_without_bars_is_absent(served: Served) -> None:
@@ -250,18 +323,12 @@ def test_a_malformed_bars_page_fails_validation(served: Served, monkeypatch: pyt
         served.client().daily_volumes(["AAPL"], *WINDOW)
 
 
-def test_bars_window_is_twenty_sessions_plus_slack_ending_yesterday_in_new_york() -> None:
-    # 01:30 UTC on Tuesday 3 November is still Monday 2 November in New York: yesterday is Sunday 1st.
-    start, end = bars_window(datetime(2026, 11, 3, 1, 30, tzinfo=UTC))
-    assert end == date(2026, 11, 1)
-    weekdays = sum(1 for n in range((end - start).days + 1) if (start + timedelta(days=n)).weekday() < 5)
-    assert weekdays == alpaca.SESSIONS + alpaca.HOLIDAY_SLACK_WEEKDAYS and start.weekday() < 5
-
-
-def test_average_volume_is_the_mean_of_the_last_twenty_sessions() -> None:
-    assert average_volume([]) == 0
-    assert average_volume([10**9] * 4 + [100] * 19 + [103]) == 100  # the 4 oldest are outside the 20
-    assert average_volume([1, 2]) == 2  # rounded half to even: 1.5 -> 2
+def test_average_volume_divides_by_the_sessions_not_the_bars() -> None:
+    twenty = sessions(date(2026, 10, 5), date(2026, 10, 30))
+    assert average_volume({}, twenty) == 0
+    assert average_volume({twenty[0]: 100, twenty[-1]: 300}, twenty) == 20  # 18 sessions without a bar count 0
+    assert average_volume({day: 100 for day in twenty} | {date(2026, 10, 2): 10**9}, twenty) == 100  # outside
+    assert average_volume({twenty[0]: 30}, twenty) == 2  # 1.5 rounded half to even
 
 
 def test_symbol_batches_keep_urls_short() -> None:

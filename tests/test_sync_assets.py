@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -13,13 +14,13 @@ import pytest
 from functions.pollenate_asset import handler as pollenate
 from functions.shared import aws as shared_aws
 from functions.shared import retry
-from functions.shared.alpaca import AlpacaAuthError, AlpacaRequestError, AlpacaUnavailableError, bars_window
+from functions.shared.alpaca import AlpacaAuthError, AlpacaRequestError, AlpacaUnavailableError
 from functions.shared.assets import NEVER_POLLENATED
 from functions.shared.env import table_variable
 from functions.shared.events import PollenationNeeded
 from functions.sync_assets import handler as sync_assets
 from functions.sync_assets.handler import SuspiciousListError
-from signal9_tools.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, BARS_PATH
+from signal9_tools.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, BARS_PATH, NEW_YORK, sessions
 from signal9_tools.motolock import serialized_moto
 from tests.alpaca_support import MONDAY_0530_NY, Served, served_fake
 from tests.av_support import captured_logs
@@ -106,11 +107,21 @@ def assert_newest_rows_are_current(fleet: Fleet, symbols: set[str]) -> None:
     assert {r["symbol"] for r in index_rows(fleet, "volume-index")} == symbols
 
 
-def expected_average(served: Served, symbol: str) -> int:
-    start, end = bars_window(RUN_AT)
-    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
-    volumes = [v for v in (served.fake.daily_volume(symbol, d) for d in days) if v is not None][-20:]
-    return round(sum(volumes) / len(volumes)) if volumes else 0
+def last_sessions(at: datetime = RUN_AT) -> list[date]:
+    """The fake's own 20 NYSE sessions ending the New York day before ``at``."""
+    yesterday = at.astimezone(NEW_YORK).date() - timedelta(days=1)
+    return sessions(yesterday - timedelta(days=60), yesterday)[-20:]
+
+
+def traded(served: Served, symbol: str, at: datetime = RUN_AT) -> dict[date, int]:
+    """The fake's bars of ``symbol`` on those sessions."""
+    volumes = {day: served.fake.daily_volume(symbol, day) for day in last_sessions(at)}
+    return {day: v for day, v in volumes.items() if v is not None}
+
+
+def expected_average(served: Served, symbol: str, at: datetime = RUN_AT) -> int:
+    """SPEC: the 20 sessions' volumes summed and divided by 20, a session without a bar counting 0."""
+    return round(sum(traded(served, symbol, at).values()) / 20)
 
 
 def pollenation(symbol: str, at: str = "2026-11-02T12:00:00Z") -> PollenationNeeded:
@@ -145,7 +156,32 @@ def test_first_run_writes_every_active_asset_once_with_its_volume(
     without_bars = [s for s in active if expected_average(served, s) == 0]
     assert without_bars and result["symbols_without_bars"] == len(without_bars)
     assert "" in {r["exchange"] for r in rows.values()}  # the fake's exchange "" row is kept as is
-    assert result["window"] == "2026-09-29..2026-11-01"  # 24 weekdays: 20 sessions + holiday slack
+    assert result["window"] == "2026-10-05..2026-10-30"  # the 20 sessions before Monday 2 November
+
+
+def test_a_thinly_traded_symbol_averages_its_volume_over_twenty_sessions(fleet: Fleet, served: Served) -> None:
+    run(fleet)
+    rows = {r["symbol"]: r for r in fleet.rows("assets")}
+    thin = {s: traded(served, s) for s in served.fake.active_symbols() if 0 < len(traded(served, s)) < 20}
+    assert thin  # the fake has symbols with a bar on only a few of the sessions
+    for symbol, bars in thin.items():
+        assert rows[symbol]["avgVolume"] == Decimal(round(sum(bars.values()) / 20)), symbol
+        assert rows[symbol]["avgVolume"] != round(sum(bars.values()) / len(bars))  # not the mean of the bars found
+
+
+def test_a_holiday_in_the_window_is_not_a_session(fleet: Fleet, served: Served) -> None:
+    after_thanksgiving = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)  # Monday 05:30 in New York
+    served.clock.now = after_thanksgiving.timestamp()
+    result = run(fleet, after_thanksgiving)
+    # 20 sessions back from Friday 4 December skip Thursday 26 November: the window starts a
+    # weekday earlier than 20 weekdays would (9 November).
+    assert date(2026, 11, 26) not in last_sessions(after_thanksgiving)
+    assert result["window"] == "2026-11-06..2026-12-04"
+    bars = [r for r in served.server.requests if r.path == BARS_PATH]
+    assert bars and {(r.query["start"], r.query["end"]) for r in bars} == {("2026-11-06", "2026-12-04")}
+    rows = {r["symbol"]: r for r in fleet.rows("assets")}
+    for symbol, row in rows.items():
+        assert row["avgVolume"] == Decimal(expected_average(served, symbol, after_thanksgiving)), symbol
 
 
 def test_second_run_writes_nothing(fleet: Fleet, served: Served, writes: Counter[str]) -> None:
@@ -176,10 +212,15 @@ def test_changes_cost_one_write_each(fleet: Fleet, served: Served, writes: Count
 
 def test_volume_change_updates_the_current_row(fleet: Fleet, served: Served) -> None:
     run(fleet)
-    result = run(fleet, RUN_AT + timedelta(days=1))  # the window moves a session: every volume changes
-    with_bars = [s for s in served.fake.active_symbols() if expected_average(served, s)]
-    assert result["updated"] == len(with_bars)
-    assert result["unchanged"] == len(served.fake.active_symbols()) - len(with_bars)
+    served.clock.advance(86400)  # Tuesday: Monday's session is over
+    tuesday = RUN_AT + timedelta(days=1)
+    result = run(fleet, tuesday)  # the window moves a session: the volume of every symbol that traded changes
+    active = served.fake.active_symbols()
+    moved = [s for s in active if expected_average(served, s) != expected_average(served, s, tuesday)]
+    assert len(moved) > len(active) // 2
+    assert (result["updated"], result["unchanged"]) == (len(moved), len(active) - len(moved))
+    rows = {r["symbol"]: r for r in fleet.rows("assets")}
+    assert all(rows[s]["avgVolume"] == expected_average(served, s, tuesday) for s in active)
 
 
 def test_a_name_alpaca_stops_sending_is_removed(fleet: Fleet, served: Served) -> None:
@@ -390,10 +431,12 @@ def test_pollenate_of_a_new_symbol_between_sync_read_and_listing(
     during_sync_read(monkeypatch, lambda: pollenate.record_pollenation(pollenation("AAPL")))
     result = run(fleet)
     assert result["conflicts"] == 0 and result["listed"] == len(served.fake.active_symbols())
-    (row,) = rows_of(fleet, "AAPL")  # SyncAssets found the pollenation row and made it current
+    # SyncAssets read the symbol's newest row before listing it, found the pollenation row and
+    # made it current: no never-pollenated row was put.
+    (row,) = rows_of(fleet, "AAPL")
     assert row["lastPollenationDate"] == "2026-11-02T12:00:00.000Z" and row["status"] == "active"
     assert_newest_rows_are_current(fleet, served.fake.active_symbols())
-    assert "TransactWriteItems" in invariant_after_every_write
+    assert invariant_after_every_write.count("PutItem") == len(served.fake.active_symbols()) - 1  # none for AAPL
 
 
 @SMALL_UNIVERSE
@@ -403,9 +446,11 @@ def test_pollenate_of_a_new_symbol_between_sync_put_and_its_check(
     """PollenateAsset read "no rows" before SyncAssets put the new row, and wrote before SyncAssets checked."""
     original = sync_assets.newest_row
     pollenated: list[bool] = []
+    looks: list[str] = []
 
     def pollenate_then_look(symbol: str) -> Any:
-        if symbol == "AAPL" and not pollenated:
+        looks.append(symbol)
+        if symbol == "AAPL" and looks.count("AAPL") == 2:  # its first look is the read before the put
             with monkeypatch.context() as stale:
                 reads: list[Iterator[dict[str, Any]]] = [iter([])]  # its first read happened earlier, before the put
                 read_again = pollenate.query  # type: ignore[attr-defined]
@@ -440,6 +485,115 @@ def test_a_symbol_listed_between_pollenate_read_and_write_ends_current_on_the_ne
     assert_newest_rows_are_current(fleet, served.fake.active_symbols())
 
 
-def test_dates_in_the_summary_are_new_york_dates(fleet: Fleet) -> None:
-    late_sunday_ny = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)  # 22:00 Sunday 1 November in New York
-    assert run(fleet, late_sunday_ny)["window"].endswith(str(date(2026, 10, 31)))
+# --- status-index read lagging the base table (simulated) -------------------------------------
+#
+# A Query on a global secondary index is eventually consistent: while a pollenation moves
+# ``status`` to a new row, SyncAssets' read may show the symbol twice, only its superseded row,
+# or not at all. moto's indexes are always current, so these tests rewrite what the read returns.
+
+
+def index_read_shows(monkeypatch: pytest.MonkeyPatch, rewrite: Callable[[list[dict[str, Any]]], list[Any]]) -> None:
+    """SyncAssets' status-index Query returns ``rewrite(rows)``; base-table Queries are untouched."""
+    original = sync_assets.query  # type: ignore[attr-defined]
+
+    def lagging(handle: Any, **request: Any) -> Iterator[dict[str, Any]]:
+        rows = list(original(handle, **request))
+        return iter(rewrite(rows) if request.get("IndexName") == "status-index" else rows)
+
+    monkeypatch.setattr(sync_assets, "query", lagging)
+
+
+def superseded_by_a_pollenation(fleet: Fleet, symbol: str) -> dict[str, Any]:
+    """List everything, pollenate ``symbol``; its current row as it was before (what a lagging index still shows)."""
+    run(fleet)
+    (before,) = rows_of(fleet, symbol)
+    assert pollenate.record_pollenation(pollenation(symbol))
+    return before
+
+
+def base_table_queries(fleet: Fleet) -> list[dict[str, Any]]:
+    """The Query requests the handlers send to the base table (no IndexName), as sent on the wire."""
+    sent: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        request = json.loads(params["body"])
+        if "IndexName" not in request:
+            sent.append(request)
+
+    shared_aws.dynamodb().meta.client.meta.events.register("before-call.dynamodb.Query", record)
+    return sent
+
+
+@SMALL_UNIVERSE
+@pytest.mark.parametrize("stale_first", [True, False])
+def test_a_symbol_seen_twice_in_the_index_is_resolved_by_a_consistent_read_not_delisted(
+    fleet: Fleet,
+    served: Served,
+    monkeypatch: pytest.MonkeyPatch,
+    invariant_after_every_write: list[str],
+    stale_first: bool,
+) -> None:
+    before = superseded_by_a_pollenation(fleet, "AAPL")
+    index_read_shows(monkeypatch, lambda rows: [before, *rows] if stale_first else [*rows, before])
+    queries = base_table_queries(fleet)
+    result = run(fleet)
+    assert result["delisted"] == 0 and result["written"] == 0
+    history = rows_of(fleet, "AAPL")
+    assert [r for r in index_rows(fleet) if r["symbol"] == "AAPL"] == [history[-1]]
+    assert [r for r in history if "delistedAt" in r] == []
+    assert_newest_rows_are_current(fleet, served.fake.active_symbols())
+    (read,) = queries  # the duplicate was settled by one strongly consistent read of the newest row
+    assert (read["ConsistentRead"], read["ScanIndexForward"], read["Limit"]) == (True, False, 1)
+
+
+@SMALL_UNIVERSE
+@pytest.mark.parametrize("alpaca", ["renamed", "unchanged", "delisted"])
+def test_an_index_showing_only_the_superseded_row_never_leaves_two_current_rows(
+    fleet: Fleet,
+    served: Served,
+    monkeypatch: pytest.MonkeyPatch,
+    invariant_after_every_write: list[str],
+    alpaca: str,
+) -> None:
+    before = superseded_by_a_pollenation(fleet, "AAPL")
+    index_read_shows(monkeypatch, lambda rows: [before if r["symbol"] == "AAPL" else r for r in rows])
+    if alpaca == "renamed":
+        served.fake.change("AAPL", name="Apple Inc. (renamed)")
+    if alpaca == "delisted":
+        served.fake.delist(["AAPL"])
+    result = run(fleet)
+    history = rows_of(fleet, "AAPL")
+    assert "status" not in history[0] and len(history) == 2
+    if alpaca == "delisted":
+        # The retirement of the superseded row failed its condition and was redone on the newest.
+        assert (result["delisted"], result["conflicts"]) == (1, 1) and "status" not in history[-1]
+    else:
+        assert result["delisted"] == 0 and "delistedAt" not in history[-1]
+        assert [r for r in index_rows(fleet) if r["symbol"] == "AAPL"] == [history[-1]]
+        assert history[-1]["name"] == ("Apple Inc. (renamed)" if alpaca == "renamed" else "Apple Inc. Common Stock")
+    assert_newest_rows_are_current(fleet, served.fake.active_symbols())
+
+
+@SMALL_UNIVERSE
+def test_an_index_missing_a_current_symbol_does_not_give_it_a_second_current_row(
+    fleet: Fleet, served: Served, monkeypatch: pytest.MonkeyPatch, invariant_after_every_write: list[str]
+) -> None:
+    """Pollenated before it was listed, pollenated again; the index read misses both its rows."""
+    assert pollenate.record_pollenation(pollenation("AAPL", "2026-11-02T11:00:00Z"))
+    run(fleet)  # status on the pollenation row; no never-pollenated row is left
+    assert pollenate.record_pollenation(pollenation("AAPL", "2026-11-02T12:00:00Z"))
+    index_read_shows(monkeypatch, lambda rows: [r for r in rows if r["symbol"] != "AAPL"])
+    result = run(fleet)
+    # Read before any put, its current row was found and compared: nothing to write.
+    assert result["written"] == 0 and result["unchanged"] == len(served.fake.active_symbols())
+    history = rows_of(fleet, "AAPL")
+    assert [r["lastPollenationDate"] for r in history] == ["2026-11-02T11:00:00.000Z", "2026-11-02T12:00:00.000Z"]
+    assert [r for r in index_rows(fleet) if r["symbol"] == "AAPL"] == [history[-1]]
+    assert_newest_rows_are_current(fleet, served.fake.active_symbols())
+
+
+def test_the_window_ends_yesterday_in_new_york(fleet: Fleet) -> None:
+    late_monday_ny = datetime(2026, 11, 3, 3, 0, tzinfo=UTC)  # 22:00 Monday 2 November in New York
+    # Yesterday in New York is Sunday 1 November, so the last session is Friday 30 October (by
+    # the UTC date, yesterday would be the session of Monday 2 November).
+    assert run(fleet, late_monday_ny)["window"].endswith(str(date(2026, 10, 30)))

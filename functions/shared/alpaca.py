@@ -1,9 +1,12 @@
-"""Alpaca client for SyncAssets: the active asset catalog and daily SIP volumes.
+"""Alpaca client for SyncAssets: the active asset catalog, market sessions and daily SIP volumes.
 
-Two calls (apis.md A2-A6, SPEC "Phase 2: collectors"):
+Three calls (apis.md A2-A7, SPEC "Phase 2: collectors"):
 
 - :meth:`AlpacaClient.list_active_assets`: one ``GET {baseUrl}/v2/assets?status=active&
   asset_class=us_equity``, one unpaginated JSON array (~11,500 rows);
+- :meth:`AlpacaClient.recent_sessions`: one ``GET {baseUrl}/v2/calendar?start=&end=``
+  (always bounded: unbounded, Alpaca sends its whole multi-year calendar), for the last
+  :data:`SESSIONS` market sessions; holidays are absent from it;
 - :meth:`AlpacaClient.daily_volumes`: ``GET {dataUrl}/v2/stocks/bars?timeframe=1Day&
   feed=sip&adjustment=raw&limit=10000`` for batches of symbols, following
   ``next_page_token``. ``feed=sip`` is explicit: IEX volume is a few percent of the
@@ -25,7 +28,7 @@ failing after that raises :class:`AlpacaUnavailableError`. Other statuses raise
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -44,12 +47,14 @@ from functions.shared.validation import problems
 API = "alpaca"
 ASSETS_PATH = "/v2/assets"
 BARS_PATH = "/v2/stocks/bars"
+CALENDAR_PATH = "/v2/calendar"
 ASSETS_QUERY = {"status": "active", "asset_class": "us_equity"}
 BARS_QUERY = {"timeframe": "1Day", "feed": "sip", "adjustment": "raw", "limit": "10000"}
-# The average covers this many sessions; the bars window reaches back a few extra weekdays so
-# that market holidays (which the client does not know) still leave 20 sessions in it.
+# The average covers this many market sessions (SPEC: the last 20 ending yesterday).
 SESSIONS = 20
-HOLIDAY_SLACK_WEEKDAYS = 4
+# Calendar days asked for to find them: 20 sessions span 26-30 days with the usual holidays;
+# the rest is room for unscheduled closures (2012's hurricane, national days of mourning).
+CALENDAR_LOOKBACK_DAYS = 45
 # Symbols per bars request: Alpaca documents no maximum, so stay well under a ~8 KB URL
 # (apis.md A6.1: <= 200-500 symbols). Commas are sent %2C-encoded: 3 bytes each.
 MAX_SYMBOLS_PER_REQUEST = 400
@@ -100,6 +105,16 @@ class Asset(BaseModel):
     attributes: list[str] = Field(default_factory=list)
 
 
+class Session(BaseModel):
+    """One element of ``/v2/calendar`` (apis.md A7); only the date is used."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    day: date = Field(alias="date")
+    open: str
+    close: str  # "13:00" on an early close: still a session
+
+
 class Bar(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -115,6 +130,7 @@ class BarsPage(BaseModel):
 
 
 ASSET_LIST = TypeAdapter(list[Asset])
+CALENDAR = TypeAdapter(list[Session])
 BARS_PAGE = TypeAdapter(BarsPage)
 T = TypeVar("T")
 
@@ -125,22 +141,13 @@ class _RetryableError(Exception):
     reset_at: float | None
 
 
-def bars_window(moment: datetime) -> tuple[date, date]:
-    """``(start, end)`` New York dates: ``end`` is yesterday, ``start`` 20 sessions + slack before."""
-    end = market_date(moment) - timedelta(days=1)
-    start, weekdays = end, 0
-    while True:
-        if start.weekday() < 5:
-            weekdays += 1
-        if weekdays == SESSIONS + HOLIDAY_SLACK_WEEKDAYS:
-            return start, end
-        start -= timedelta(days=1)
+def average_volume(volumes: Mapping[date, int], sessions: Sequence[date]) -> int:
+    """The volumes of ``sessions`` summed and divided by their number, in whole shares.
 
-
-def average_volume(volumes: list[int]) -> int:
-    """Mean of the last :data:`SESSIONS` daily volumes (oldest first), in whole shares; 0 without bars."""
-    recent = volumes[-SESSIONS:]
-    return round(sum(recent) / len(recent)) if recent else 0
+    Alpaca sends a daily bar only for a session with trades, so a session without a bar
+    counts 0 (dividing by the bars found would inflate a thinly traded symbol's average).
+    """
+    return round(sum(volumes.get(day, 0) for day in sessions) / len(sessions))
 
 
 def symbol_batches(symbols: Iterable[str]) -> Iterator[list[str]]:
@@ -178,13 +185,27 @@ class AlpacaClient:
         document = self._get_json(url, ASSETS_QUERY)
         return _validated(ASSET_LIST, document, url)
 
-    def daily_volumes(self, symbols: Iterable[str], start: date, end: date) -> dict[str, list[int]]:
-        """Daily SIP volumes per symbol, oldest first, for sessions ``start..end`` (inclusive).
+    def recent_sessions(self, moment: datetime) -> list[date]:
+        """The last :data:`SESSIONS` market sessions ending yesterday (New York date of ``moment``), oldest first."""
+        url = str(self.credentials.baseUrl).rstrip("/") + CALENDAR_PATH
+        end = market_date(moment) - timedelta(days=1)
+        start = end - timedelta(days=CALENDAR_LOOKBACK_DAYS)
+        listed = _validated(CALENDAR, self._get_json(url, {"start": start.isoformat(), "end": end.isoformat()}), url)
+        days = sorted({session.day for session in listed if start <= session.day <= end})[-SESSIONS:]
+        if len(days) < SESSIONS:
+            raise AlpacaRequestError(
+                f"{http.describe(API, url)} listed {len(days)} sessions from {start} to {end}; expected {SESSIONS}"
+            )
+        return days
 
-        Symbols without a bar in the window are absent from the result.
+    def daily_volumes(self, symbols: Iterable[str], start: date, end: date) -> dict[str, dict[date, int]]:
+        """Daily SIP volumes per symbol by session (New York date), for ``start..end`` (inclusive).
+
+        Symbols without a bar in the window are absent from the result; a symbol has no
+        entry for a session it did not trade.
         """
         url = str(self.credentials.dataUrl).rstrip("/") + BARS_PATH
-        found: dict[str, dict[datetime, int]] = {}
+        found: dict[str, dict[date, int]] = {}
         for batch in symbol_batches(sorted(set(symbols))):
             query = {**BARS_QUERY, "symbols": ",".join(batch), "start": start.isoformat(), "end": end.isoformat()}
             token: str | None = None
@@ -192,11 +213,12 @@ class AlpacaClient:
                 page_query = query | ({"page_token": token} if token else {})
                 page = _validated(BARS_PAGE, self._get_json(url, page_query), url)
                 for symbol, bars in (page.bars or {}).items():
-                    found.setdefault(symbol, {}).update((bar.t, bar.v) for bar in bars)
+                    # Stamped at New York midnight (apis.md A6.2): the New York date is the session.
+                    found.setdefault(symbol, {}).update((market_date(bar.t), bar.v) for bar in bars)
                 token = page.next_page_token
                 if not token:
                     break
-        return {symbol: [days[t] for t in sorted(days)] for symbol, days in found.items()}
+        return found
 
     # --- plumbing ----------------------------------------------------------------------------
 

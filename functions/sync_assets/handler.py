@@ -1,22 +1,33 @@
 """SyncAssets (schedule sync-assets): Alpaca's active asset catalog and 20-session volume into ``assets``.
 
 Order: validate the schedule input, load the ``alpaca`` credentials, fetch everything
-(the active list, then daily SIP bars for every listed symbol) and validate it, and only
-then reconcile against the table, so a failed or malformed fetch writes nothing.
+(the active list, the last 20 market sessions from Alpaca's calendar, then daily SIP bars
+of those sessions for every listed symbol) and validate it, and only then reconcile
+against the table, so a failed or malformed fetch writes nothing. ``avgVolume`` is the sum
+of the 20 sessions' volumes divided by 20: a session without a bar (no trades) counts 0.
 
 Reconciliation (SPEC "What each table holds"). The current rows are read with one paged
-Query on ``status-index`` (``status = "active"``), never a Scan. Per symbol:
+Query on ``status-index`` (``status = "active"``), never a Scan. That read is eventually
+consistent: it may lag a pollenation that just moved ``status`` to a new row, showing the
+symbol twice, only by its superseded row, or not at all. So the index read only decides
+what to look at; a run never delists a symbol Alpaca lists, and every write is conditional
+on the row's ``status`` or preceded by a strongly consistent read of the symbol's newest row
+(:func:`newest_row`). Per symbol:
 
 - listed and current row equal on every kept attribute: no write;
 - listed with different attributes or ``avgVolume``: update the current row, conditional
   on it still carrying ``status`` (still current);
-- listed, no current row: a new symbol gets a row with ``lastPollenationDate =``
-  :data:`NEVER_POLLENATED` (the epoch, so it sorts first in ``status-index`` ascending,
-  before every ISO-8601 pollenation time PollenateAsset writes); a symbol with history (it
-  left the list earlier, or was pollenated before it was listed) gets ``status`` back on
-  its newest row instead;
+- seen twice in the index: its newest row (consistent read) is the current row if it has
+  ``status``; otherwise it has none. The rows seen are not written on that evidence;
+- listed, no current row seen: its newest row is read first (consistent). A current row the
+  index missed is compared and updated as above; a new symbol gets a row with
+  ``lastPollenationDate =`` :data:`NEVER_POLLENATED` (the epoch, so it sorts first in
+  ``status-index`` ascending, before every ISO-8601 pollenation time PollenateAsset writes);
+  a symbol with history (it left the list earlier, or was pollenated before it was listed)
+  gets ``status`` back on its newest row instead;
 - current row but no longer listed: ``REMOVE status`` (out of both sparse indexes), history
-  kept, ``delistedAt`` set.
+  kept, ``delistedAt`` set; a superseded row fails the condition and the retirement is
+  redone on the newest row.
 
 Concurrency with PollenateAsset, which in one transaction puts a new newest row (copying
 ``status``) and removes ``status`` from the previous row on condition it still has it:
@@ -51,7 +62,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from functions.shared.alpaca import AlpacaClient, Asset, average_volume, bars_window
+from functions.shared.alpaca import AlpacaClient, Asset, average_volume
 from functions.shared.assets import KEY, NEVER_POLLENATED, SYNCED_AT
 from functions.shared.clock import iso_utc, utc_now
 from functions.shared.credentials import AlpacaCredentials, load_credentials
@@ -73,7 +84,7 @@ MAX_CONFLICTS = 3  # per symbol; PollenateAsset writes one row per symbol per po
 MAX_DELIST_SHARE, MAX_DELIST_ALWAYS = 0.05, 25
 ALLOW_MASS_DELISTING = "allowMassDelisting"
 
-Outcome = Literal["listed", "updated", "delisted", "gone"]
+Outcome = Literal["listed", "updated", "unchanged", "delisted", "gone"]
 R = TypeVar("R")
 
 
@@ -129,7 +140,7 @@ def sync(client: AlpacaClient, moment: datetime, *, allow_mass_delisting: bool =
     """Fetch and validate everything, then reconcile ``assets`` (see the module docstring)."""
     summary = Summary()
     wanted = fetch(client, moment, summary)
-    current, duplicates = current_rows()
+    current = current_rows()
     writer = Writer(iso_utc(utc_now()))
     jobs: list[Callable[[], Outcome]] = []
     for symbol, attributes in wanted.items():
@@ -140,7 +151,7 @@ def sync(client: AlpacaClient, moment: datetime, *, allow_mass_delisting: bool =
             jobs.append(partial(writer.update, row, attributes))
         else:
             summary.unchanged += 1
-    retired = [row for symbol, row in current.items() if symbol not in wanted] + duplicates
+    retired = [row for symbol, row in current.items() if symbol not in wanted]
     limit = max(MAX_DELIST_ALWAYS, int(MAX_DELIST_SHARE * len(current)))
     if len(retired) > limit and not allow_mass_delisting:
         raise SuspiciousListError(
@@ -152,6 +163,7 @@ def sync(client: AlpacaClient, moment: datetime, *, allow_mass_delisting: bool =
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
         summary.outcomes.update(pool.map(lambda job: job(), jobs))
     summary.listed, summary.updated = summary.outcomes["listed"], summary.outcomes["updated"]
+    summary.unchanged += summary.outcomes["unchanged"]  # current rows the index read missed
     summary.delisted = summary.outcomes["delisted"]
     summary.conflicts = writer.conflicts
     summary.throttled, summary.http_calls = client.throttled, client.calls
@@ -167,11 +179,13 @@ def fetch(client: AlpacaClient, moment: datetime, summary: Summary) -> dict[str,
             continue
         assets[asset.symbol] = asset
     summary.fetched = len(assets)
-    start, end = bars_window(moment)
-    summary.window = f"{start.isoformat()}..{end.isoformat()}"
-    volumes = client.daily_volumes(assets, start, end)
+    sessions = client.recent_sessions(moment)
+    summary.window = f"{sessions[0].isoformat()}..{sessions[-1].isoformat()}"
+    volumes = client.daily_volumes(assets, sessions[0], sessions[-1])
     summary.symbols_without_bars = sum(1 for symbol in assets if not volumes.get(symbol))
-    return {symbol: attributes(asset, average_volume(volumes.get(symbol, []))) for symbol, asset in assets.items()}
+    return {
+        symbol: attributes(asset, average_volume(volumes.get(symbol, {}), sessions)) for symbol, asset in assets.items()
+    }
 
 
 def attributes(asset: Asset, avg_volume: int) -> Item:
@@ -196,23 +210,39 @@ def synced_view(row: Item) -> Item:
     return {k: row[k] for k in (*SYNCED, VOLUME) if k in row}
 
 
-def current_rows() -> tuple[dict[str, Item], list[Item]]:
-    """Active rows by symbol from ``status-index``, plus any older second row of a symbol (to retire)."""
+def current_rows() -> dict[str, Item]:
+    """Active rows by symbol from ``status-index``; a symbol seen twice settled by a consistent read.
+
+    Two rows of a symbol in the index read are what an index lagging a pollenation shows (the
+    writers never leave two): the older may already be superseded, and retiring it would
+    fail its condition and land on the newest row, delisting a listed symbol.
+    """
     current: dict[str, Item] = {}
-    duplicates: list[Item] = []
+    twice: set[str] = set()
     for row in query(table("assets"), IndexName=STATUS_INDEX, KeyConditionExpression=Key("status").eq(ACTIVE)):
         symbol = str(row["symbol"])
-        other = current.get(symbol)
-        if other is not None:
-            older, row = sorted((other, row), key=lambda r: str(r["lastPollenationDate"]))
-            duplicates.append(older)
-            logger.error("symbol had two rows in status-index; retiring the older", extra={"symbol": symbol})
+        if symbol in current:
+            twice.add(symbol)
         current[symbol] = row
-    return current, duplicates
+    for symbol in sorted(twice):
+        logger.warning("symbol seen twice in status-index; using its newest row", extra={"symbol": symbol})
+        newest = newest_row(symbol)
+        if newest is not None and "status" in newest:
+            current[symbol] = newest
+        else:
+            del current[symbol]
+    return current
 
 
 def newest_row(symbol: str) -> Item | None:
-    rows = query(table("assets"), limit=1, KeyConditionExpression=Key("symbol").eq(symbol), ScanIndexForward=False)
+    """The symbol's newest row, strongly consistent (unlike any index read)."""
+    rows = query(
+        table("assets"),
+        limit=1,
+        KeyConditionExpression=Key("symbol").eq(symbol),
+        ScanIndexForward=False,
+        ConsistentRead=True,
+    )
     return next(rows, None)
 
 
@@ -227,20 +257,26 @@ class Writer:
         self._lock = threading.Lock()
 
     def list_symbol(self, symbol: str, wanted: Item) -> Outcome:
-        """A symbol without a current row: a never-pollenated row, or ``status`` back on its newest row.
+        """A listed symbol the index read did not show: a never-pollenated row, or ``status`` on its newest row.
 
-        The never-pollenated row is put first (no lookup: on a first run every symbol is new);
-        if the symbol turns out to have a newer row, :meth:`_settle` moves ``status`` there.
+        The newest row is read first: a lagging index may have missed a current row (then it
+        is only compared and updated), and putting a never-pollenated row beside it would give
+        the symbol two rows in the indexes. If a pollenation writes a newer row after this
+        read, :meth:`_settle` moves ``status`` there.
         """
-        try:
-            written = self._activate(symbol, None, wanted)
-            created = True
-        except ClientError as error:
-            if _code(error) != "ConditionalCheckFailedException":
-                raise
-            # Listed before and never pollenated: its never-pollenated row is still there.
-            written = self._retrying(symbol, None, lambda row: self._activate(symbol, row, wanted))
-            created = False
+        newest = newest_row(symbol)
+        if newest is not None and "status" in newest:
+            return "unchanged" if synced_view(newest) == wanted else self.update(newest, wanted)
+        written: Item | None = None
+        if newest is None:
+            try:
+                written = self._activate(symbol, None, wanted)
+            except ClientError as error:
+                if _code(error) != "ConditionalCheckFailedException":
+                    raise
+        created = written is not None
+        if written is None:
+            written = self._retrying(symbol, newest, lambda row: self._activate(symbol, row, wanted))
         self._settle(symbol, written, wanted, created=created)
         return "listed"
 

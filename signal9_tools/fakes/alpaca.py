@@ -13,10 +13,16 @@ What it reproduces (``docs/../shared/apis.md`` Part A and Part C "Alpaca fake"):
   ``status``, ``asset_class``, ``exchange``, ``attributes`` (any-of). Rows vary the way
   real ones do: OTC, inactive and non-tradable rows, ``exchange: ""``, ``cusip: null``;
   knobs drop the deprecated fields, add unknown keys, send margins as numbers;
-- ``GET /v2/stocks/bars``: ``{"bars": {sym: [...]}, "next_page_token"}``, daily bars on
-  weekdays only, stamped at New York midnight in UTC, ``start``/``end`` inclusive,
+- ``GET /v2/calendar`` (trading host, apis.md A7): one bare array of the NYSE sessions
+  between ``start`` and ``end`` (both required here: unbounded, Alpaca sends its whole
+  multi-year calendar), from the fake's own holiday table (:data:`HOLIDAYS`,
+  :data:`EARLY_CLOSES`, 2025-2027), never computed from a rule;
+- ``GET /v2/stocks/bars``: ``{"bars": {sym: [...]}, "next_page_token"}``, daily bars only
+  for sessions of that calendar that have opened by the fake's clock (no weekend, holiday
+  or future bar), stamped at New York midnight in UTC, ``start``/``end`` inclusive,
   ``limit`` (default 1000, max 10000) counted across all symbols; ``feed=iex`` volumes are
-  a few percent of ``sip``; some symbols have no bars at all;
+  a few percent of ``sip``; some symbols have no bars at all, some (thinly traded) a bar on
+  only a few sessions;
 - ``GET /v2/stocks/snapshots``: a bare object keyed by symbol, unknown symbols omitted;
 - faults: :meth:`AlpacaFake.fail_next` (any status, n times, then normal service) and
   :attr:`AlpacaFake.delay_seconds` (slow responses).
@@ -49,6 +55,7 @@ ALPACA_SECRET_KEY = "test-alpaca-secret-key-0000"
 NEW_YORK = ZoneInfo("America/New_York")
 ASSETS_PATH = "/v2/assets"
 BARS_PATH = "/v2/stocks/bars"
+CALENDAR_PATH = "/v2/calendar"
 SNAPSHOTS_PATH = "/v2/stocks/snapshots"
 DEFAULT_BARS_LIMIT = 1000
 MAX_BARS_LIMIT = 10_000
@@ -56,9 +63,36 @@ REQUESTS_PER_MINUTE = 200
 # IEX prints are a few percent of consolidated (SIP) volume (apis.md A6.2).
 IEX_SHARE = 0.025
 # Generated companies number n (0-based, after the familiar ones) with n % period == offset are
-# inactive (~3%), non-tradable (2%), listed with ``exchange: ""`` (0.5%) or without bars (2%,
-# a fresh listing): by position, so even the 40-company universe of ``make local`` has each kind.
-INACTIVE, NON_TRADABLE, NO_EXCHANGE, NO_BARS = (30, 7), (50, 13), (200, 21), (50, 29)
+# inactive (~3%), non-tradable (2%), listed with ``exchange: ""`` (0.5%), without bars (2%,
+# a fresh listing) or thinly traded (5%: a bar on about one session in five, as Alpaca sends a
+# daily bar only for a session with trades): by position, so even the 40-company universe of
+# ``make local`` has each kind.
+INACTIVE, NON_TRADABLE, NO_EXCHANGE, NO_BARS, THIN = (30, 7), (50, 13), (200, 21), (50, 29), (20, 3)
+THIN_TRADING_SHARE = 0.2
+# NYSE full-day closures and 13:00 early closes as NYSE Group published them ("NYSE Group
+# Announces 2025, 2026 and 2027 Holiday and Early Closings Calendar", 2024-11-08, confirmed by
+# the 2026-2028 release of 2025-12-23), plus the unscheduled closure of 2025-01-09 (National Day
+# of Mourning for President Carter). Typed in, not derived from a rule, so the fake shares no
+# belief with the code under test. Outside these years the fake has no calendar (400).
+CALENDAR_YEARS = range(2025, 2028)
+HOLIDAYS = frozenset(
+    date.fromisoformat(day)
+    for day in (
+        *("2025-01-01", "2025-01-09", "2025-01-20", "2025-02-17", "2025-04-18", "2025-05-26"),
+        *("2025-06-19", "2025-07-04", "2025-09-01", "2025-11-27", "2025-12-25"),
+        *("2026-01-01", "2026-01-19", "2026-02-16", "2026-04-03", "2026-05-25", "2026-06-19"),
+        *("2026-07-03", "2026-09-07", "2026-11-26", "2026-12-25"),
+        *("2027-01-01", "2027-01-18", "2027-02-15", "2027-03-26", "2027-05-31", "2027-06-18"),
+        *("2027-07-05", "2027-09-06", "2027-11-25", "2027-12-24"),
+    )
+)
+# Day before Independence Day (2025 only: in 2026 and 2027 the holiday itself is observed on a
+# weekday next to the weekend), day after Thanksgiving, Christmas Eve (2025, 2026).
+EARLY_CLOSES = frozenset(
+    date.fromisoformat(day)
+    for day in ("2025-07-03", "2025-11-28", "2025-12-24", "2026-11-27", "2026-12-24", "2027-11-26")
+)
+SESSION_OPENS = time(9, 30)
 ATTRIBUTES = ("has_options", "fractional_eh_enabled", "overnight_tradable", "ptp_no_exception", "ipo")
 UNAUTHORIZED_BODIES: dict[str, dict[str, Any]] = {
     "code": {"code": 40110000, "message": "request is not authorized"},
@@ -155,9 +189,17 @@ class AlpacaFake:
         return {a["symbol"] for a in self.assets() if a["status"] == "active" and a["class"] == "us_equity"}
 
     def daily_volume(self, symbol: str, day: date, feed: str = "sip") -> int | None:
-        """The fake's daily volume of ``symbol`` on ``day`` (None: no bar that day)."""
+        """The fake's daily volume of ``symbol`` on ``day`` (None: no bar that day).
+
+        A bar exists only for a session that has opened by the fake's clock, and for a thinly
+        traded symbol only on the sessions it traded.
+        """
         company = self._companies.get(symbol)
-        if company is None or day.weekday() >= 5 or self._is(company, NO_BARS):
+        if company is None or not is_session(day) or self._is(company, NO_BARS):
+            return None
+        if datetime.combine(day, SESSION_OPENS, NEW_YORK).timestamp() > self.clock.time():
+            return None
+        if self._is(company, THIN) and rng(company, f"trades/{day.isoformat()}").random() >= THIN_TRADING_SHARE:
             return None
         base = _base_volume(company)
         sip = int(base * (0.6 + 0.8 * rng(company, f"volume/{day.isoformat()}").random()))
@@ -168,7 +210,7 @@ class AlpacaFake:
     def handle(self, request: FakeRequest) -> FakeResponse:
         if self.delay_seconds:
             threading.Event().wait(self.delay_seconds)
-        api: Api = "trading" if request.path.startswith(ASSETS_PATH) else "data"
+        api: Api = "trading" if request.path.startswith((ASSETS_PATH, CALENDAR_PATH)) else "data"
         key = request.header("APCA-API-KEY-ID") or ""
         authorized = key == self.key_id and request.header("APCA-API-SECRET-KEY") == self.secret_key
         headers = self._rate_limit(api, key if authorized else "")
@@ -183,6 +225,8 @@ class AlpacaFake:
         try:
             if request.path == ASSETS_PATH:
                 return json_response(200, self._list_assets(request.query), headers)
+            if request.path == CALENDAR_PATH:
+                return json_response(200, self._calendar(request.query), headers)
             if request.path == BARS_PATH:
                 return json_response(200, self._bars(request.query), headers)
             if request.path == SNAPSHOTS_PATH:
@@ -264,6 +308,25 @@ class AlpacaFake:
             and (not wanted or wanted & set(a["attributes"]))
         ]
 
+    def _calendar(self, query: Mapping[str, str]) -> list[dict[str, str]]:
+        """The sessions ``start..end`` (inclusive) as apis.md A7 shows them."""
+        if query.get("date_type", "TRADING") != "TRADING":
+            raise ValueError("the fake serves date_type=TRADING only")
+        days = sessions(_day(query, "start"), _day(query, "end"))
+        return [
+            {
+                "date": day.isoformat(),
+                "open": "09:30",
+                "close": "13:00" if day in EARLY_CLOSES else "16:00",
+                # Extended hours; on an early close the late session ends at 17:00 (NYSE's note).
+                "session_open": "0400",
+                "session_close": "1700" if day in EARLY_CLOSES else "2000",
+                # T+1 since 2024-05-28, approximated as the next session (bank-only holidays ignored).
+                "settlement_date": sessions(day + timedelta(days=1), day + timedelta(days=7))[0].isoformat(),
+            }
+            for day in days
+        ]
+
     def _symbols(self, query: Mapping[str, str]) -> list[str]:
         symbols = [s for s in query.get("symbols", "").split(",") if s]
         if not symbols:
@@ -307,10 +370,10 @@ class AlpacaFake:
         feed = query.get("feed", "sip")
         found: dict[str, Any] = {}
         for symbol in self._symbols(query):
-            sessions = [d for d in (today - timedelta(days=n) for n in range(7)) if self.daily_volume(symbol, d)]
-            if len(sessions) < 2:
+            traded = [d for d in (today - timedelta(days=n) for n in range(7)) if self.daily_volume(symbol, d)]
+            if len(traded) < 2:
                 continue  # unknown symbols and symbols without data are omitted
-            bars = [_bar(symbol, d, self.daily_volume(symbol, d, feed) or 0) for d in sessions[:2]]
+            bars = [_bar(symbol, d, self.daily_volume(symbol, d, feed) or 0) for d in traded[:2]]
             price = bars[0]["c"]
             stamp = bars[0]["t"]
             found[symbol] = {
@@ -321,6 +384,18 @@ class AlpacaFake:
                 "prevDailyBar": bars[1],
             }
         return found
+
+
+def is_session(day: date) -> bool:
+    """Whether NYSE trades on ``day`` by the fake's table; ValueError outside the years it holds."""
+    if day.year not in CALENDAR_YEARS:
+        raise ValueError(f"the fake's market calendar covers {CALENDAR_YEARS[0]}-{CALENDAR_YEARS[-1]} only")
+    return day.weekday() < 5 and day not in HOLIDAYS
+
+
+def sessions(start: date, end: date) -> list[date]:
+    """The fake's NYSE sessions from ``start`` to ``end``, inclusive."""
+    return [day for day in (start + timedelta(days=n) for n in range((end - start).days + 1)) if is_session(day)]
 
 
 def _base_volume(company: Company) -> float:
