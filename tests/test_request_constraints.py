@@ -6,7 +6,7 @@ program into the emulator with checking on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -61,9 +61,7 @@ def test_a_string_outside_its_pattern_matched_whole_and_in_javas_ascii_classes()
 
 def test_a_value_outside_its_enum() -> None:
     params = {"Name": "s", "ScheduleExpression": "rate(1 hour)", "State": "PAUSED"}
-    assert problems("scheduler", "CreateSchedule", params) == [
-        "State: 'PAUSED' is not one of 'ENABLED', 'DISABLED'"
-    ]
+    assert problems("scheduler", "CreateSchedule", params) == ["State: 'PAUSED' is not one of 'ENABLED', 'DISABLED'"]
 
 
 def test_numbers_outside_their_range_nested_members_named_by_path() -> None:
@@ -123,8 +121,8 @@ def test_a_pattern_python_cannot_compile_is_skipped_and_counted() -> None:
 
 
 @pytest.fixture
-def iam(aws: None) -> Iterator[Any]:
-    yield boto3.client("iam")
+def iam(aws: None) -> Any:
+    return boto3.client("iam")
 
 
 def test_a_watched_client_stops_the_call_naming_the_resource(iam: Any) -> None:

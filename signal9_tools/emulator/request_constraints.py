@@ -6,12 +6,16 @@ fails in AWS. This walks each operation's input shape in botocore's own service 
 checks what the model states: string length (``min``/``max``), ``pattern``, ``enum``, numeric
 range, blob size and list/map sizes. A few limits the models cannot state because the member
 also accepts an ARN (a Lambda function name is 64 characters; the shape allows a 140-character
-ARN) are added from AWS's API reference (``NAME_LIMITS``).
+ARN) are added from AWS's API references (``NAME_LIMITS``; e.g. the FunctionName and QueueName
+members of docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html and
+docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html).
 
 Patterns: the models' patterns are Java regexes that AWS applies to the whole value (its error
 is "Member must satisfy regular expression pattern"), so they are compiled with Python's ``re``
 in ASCII mode (Java's ``\\w``, ``\\d``, ``\\s`` are ASCII) and matched with ``fullmatch``. A
 pattern Python cannot compile is skipped and counted (``RequestConstraints.skipped_patterns``).
+No pattern needed loosening: every value the dev, staging and prod deploys send matches its
+model's pattern (tests/test_request_constraints.py deploys prod; the local tests dev and staging).
 
 A value of a shape the model marks sensitive (a secret's value) is never quoted in a message.
 """
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
+from botocore.model import ListShape, MapShape, OperationModel, Shape, StringShape, StructureShape
 
 NUMBERS = frozenset({"integer", "long", "float", "double"})
 QUOTED_CHARACTERS = 80  # a value is quoted up to this many characters (every name fits)
@@ -49,23 +53,19 @@ NAME_LIMITS: dict[tuple[str, str, str], NameLimit] = {
         "Lambda API reference, CreateFunction: if you specify only the function name, it is limited to 64 characters",
     ),
     ("dynamodb", "CreateTable", "TableName"): NameLimit(
-        255, "[a-zA-Z0-9_.-]{3,255}", "DynamoDB API reference, CreateTable: TableName is 3-255 of [a-zA-Z0-9_.-]"
+        255, "[a-zA-Z0-9_.-]{3,}", "DynamoDB API reference, CreateTable: TableName is 3-255 of [a-zA-Z0-9_.-]"
     ),
     ("sqs", "CreateQueue", "QueueName"): NameLimit(
         80,
-        "[a-zA-Z0-9_-]{1,75}(\\.fifo)?|[a-zA-Z0-9_-]{1,80}",
+        "[a-zA-Z0-9_-]+(\\.fifo)?",
         "SQS API reference, CreateQueue: up to 80 characters of alphanumerics, hyphens and underscores",
     ),
     ("sns", "CreateTopic", "Name"): NameLimit(
         256,
-        "[a-zA-Z0-9_-]{1,251}(\\.fifo)?|[a-zA-Z0-9_-]{1,256}",
+        "[a-zA-Z0-9_-]+(\\.fifo)?",
         "SNS API reference, CreateTopic: up to 256 alphanumerics, hyphens and underscores",
     ),
 }
-
-# Shapes whose model pattern AWS applies more loosely than the model states, with the evidence.
-# Empty: every value the dev, staging and prod deploys send matches its pattern.
-LOOSE_PATTERNS: dict[tuple[str, str], str] = {}
 
 
 class RequestConstraintError(ValueError):
@@ -123,10 +123,11 @@ class Walk:
             for key, item in value.items():
                 self.value(key, shape.key, f"{path} key {key!r}")
                 self.value(item, shape.value, f"{path}[{key!r}]")
-        elif kind == "string" and isinstance(value, str):
+        elif isinstance(shape, StringShape) and isinstance(value, str):
             self.string(value, shape, path)
         elif kind == "blob" and isinstance(value, bytes | bytearray | str):
-            self.problems += _size(value, "bytes", shape, path)
+            # botocore sends a str blob UTF-8 encoded.
+            self.problems += _size(value.encode() if isinstance(value, str) else value, "bytes", shape, path)
         elif kind in NUMBERS and isinstance(value, int | float) and not isinstance(value, bool):
             if "max" in shape.metadata and value > shape.metadata["max"]:
                 self.problems.append(f"{path}: {value} is above the maximum {shape.metadata['max']}")
@@ -134,7 +135,7 @@ class Walk:
                 self.problems.append(f"{path}: {value} is below the minimum {shape.metadata['min']}")
         # Anything else (booleans, timestamps, a value of the wrong type) is botocore's to judge.
 
-    def string(self, value: str, shape: Shape, path: str) -> None:
+    def string(self, value: str, shape: StringShape, path: str) -> None:
         text = quoted(value, bool(shape.metadata.get("sensitive")))
         length = f"{path}: {text} is {len(value)} characters"
         if "max" in shape.metadata and len(value) > shape.metadata["max"]:
@@ -145,7 +146,7 @@ class Walk:
         if enum and value not in enum:
             self.problems.append(f"{path}: {text} is not one of {', '.join(map(repr, enum))}")
         pattern = shape.metadata.get("pattern")
-        if pattern and (self.service, shape.name) not in LOOSE_PATTERNS:
+        if pattern:
             regex = compiled(pattern)
             if regex is None:
                 self.skipped.add(f"{self.service} {shape.name}")
