@@ -235,6 +235,9 @@ def run_program(
         mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks, run), logger=PROGRAM_LOG
     )
     settings.SETTINGS.rpc_manager.clear()
+    # A failed run leaves its finished registrations, errors included, here (set_mocks does not
+    # reset it): the next run would await them and raise the failed run's errors as its own.
+    settings.SETTINGS.outputs.clear()
 
     def program() -> None:
         runpy.run_path(str(project_directory(project) / PROGRAM.name), run_name="__main__")

@@ -16,6 +16,7 @@ from signal9.stackfile import config_region, read_stack_config
 from signal9_tools.emulator.collection import EndpointConfigError, Endpoints, given_endpoints
 from signal9_tools.emulator.deploy_audit import DeployAudit, install_boundary
 from signal9_tools.emulator.provisioner import MotoProvisioner
+from signal9_tools.emulator.request_constraints import RequestConstraintError
 from signal9_tools.emulator.server import moto_server
 from signal9_tools.emulator.smoke import BUILT_IN_UNIVERSE, Report, SmokeScope, format_report, run_smoke, timed
 from signal9_tools.mockrun import ProgramRun, run_program
@@ -76,7 +77,13 @@ def deploy_and_smoke(
         audit = provisioner.audit = DeployAudit.for_stack(stack, MOTO_ACCOUNT_ID, region)
         install_boundary(boto3.client("iam", region_name=region), audit.target)
         with timed(timings, "deploy"):
-            plan = run_program(stack, config=values, mocks_factory=lambda _: provisioner)
+            try:
+                plan = run_program(stack, config=values, mocks_factory=lambda _: provisioner)
+            except Exception as error:
+                # The runtime wraps a creator's error in its own: name what AWS would reject.
+                if provisioner.constraints.violations:
+                    raise RequestConstraintError("\n".join(provisioner.constraints.violations)) from error
+                raise
         provisioner.audit = None  # the smoke's own calls are not part of the deploy
         if callable(on_deployed):
             on_deployed(plan)
@@ -91,6 +98,8 @@ def deploy_and_smoke(
                 universe=universe,
             )
         report.add("deploy calls allowed by the deploy policy", audit.passed, audit.summary())
+        checked = provisioner.constraints
+        report.add("deploy requests within AWS's constraints", checked.checked > 0, checked.summary())
         for action, reason in audit.skipped.items():
             provisioner.note(f"{action} not judged against the deploy policy: {reason} (emulator only)")
         run = LocalRun(plan, report, timings, provisioner.notes, emulator.endpoint)
@@ -124,7 +133,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.keep:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    result = deploy_and_smoke(args.stack, keep=args.keep, endpoints=endpoints)
+    try:
+        result = deploy_and_smoke(args.stack, keep=args.keep, endpoints=endpoints)
+    except RequestConstraintError as error:
+        print(f"signal9 local up: the deploy makes requests AWS would reject:\n{error}", file=sys.stderr)
+        return 1
     if not args.keep:
         print(result.text())
     sys.stdout.flush()

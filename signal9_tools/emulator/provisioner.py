@@ -21,6 +21,7 @@ import pulumi
 from components.packaging import zip_files
 from signal9_tools.awsapi import create_table_request, point_in_time_recovery_request
 from signal9_tools.emulator.deploy_audit import DeployAudit
+from signal9_tools.emulator.request_constraints import RequestConstraints
 from signal9_tools.emulator.server import Clients
 from signal9_tools.mockrun import AwsLikeMocks, reveal
 
@@ -66,13 +67,15 @@ class MotoProvisioner(AwsLikeMocks):
         self._clients = Clients(region)
         # Set by `signal9 local up`: judges every call against the stack's deploy policy.
         self.audit: DeployAudit | None = None
+        # Every call is checked against the constraints AWS enforces on requests.
+        self.constraints = RequestConstraints()
 
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
 
     def client(self, service: str) -> Any:
-        client = self._clients(service)
+        client = self.constraints.watch(self._clients(service))
         return self.audit.watch(client, service) if self.audit else client
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, State]:
@@ -83,6 +86,7 @@ class MotoProvisioner(AwsLikeMocks):
             raise UnsupportedResourceError(f"signal9 local cannot create {args.typ} ({args.name}); add a creator")
         inputs = reveal(dict(args.inputs))
         with self._lock:  # the runtime registers resources from several threads
+            self.constraints.creating(f'{args.typ} "{args.name}"')
             resource_id, computed = creator(self, inputs)
         return resource_id, {**inputs, **computed, "id": resource_id}
 
