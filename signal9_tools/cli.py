@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import os
 import sys
 from collections.abc import Iterable, Sequence
 
@@ -89,7 +90,15 @@ def console_main() -> int:
     collect_less_often()
     args = parse()
     gc.freeze()
-    return execute(args)
+    try:
+        code = execute(args)
+        sys.stdout.flush()  # here, not at exit, so a closed pipe is seen inside the try
+    except BrokenPipeError:
+        # The reader stopped early (`signal9 plan --json | head -1`): what it read is what it wanted.
+        # Point stdout at /dev/null so the interpreter's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -175,6 +175,113 @@ def test_other_aws_errors_are_not_disguised(
     aws_answers: list[tuple[int, str, str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A failure the operator cannot fix by signing in stays a traceback (a bug to report)."""
-    aws_answers.append((400, "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"))
-    with pytest.raises(ClientError, match=r"NonExistentQueue"):
+    aws_answers.append((400, "AWS.SimpleQueueService.OverLimit", "OverLimit"))
+    with pytest.raises(ClientError, match=r"OverLimit"):
         cli.main(["dlq", "list", "--stack", "dev"])
+
+
+# --- operator input errors: one line on stderr, exit 2, never a traceback ----------------------
+
+
+def one_line_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """``signal9 <argv>`` exits 2 with exactly one line on stderr (the command's prefix) and no traceback."""
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"signal9 {argv[0]}: "), err
+    return lines[0]
+
+
+@pytest.fixture
+def dev_stack_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where ``Pulumi.dev.yaml`` is read from in this test (write the content under test to it)."""
+    from signal9 import stackfile
+
+    path = tmp_path / "Pulumi.dev.yaml"
+    monkeypatch.setattr(stackfile, "stack_file", lambda stack: path)
+    return path
+
+
+OFFLINE_AND_AWS_COMMANDS = (
+    ["plan", "--stack", "dev"],
+    ["check", "--stack", "dev"],
+    ["cost", "--stack", "dev"],
+    ["local", "up", "--stack", "dev"],
+    ["dlq", "list", "--stack", "dev"],
+)
+
+
+@pytest.mark.parametrize("argv", OFFLINE_AND_AWS_COMMANDS, ids=lambda argv: argv[0])
+def test_a_yaml_syntax_error_is_one_line_naming_the_file_and_place(
+    argv: list[str], dev_stack_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dev_stack_file.write_text("config:\n  aws:region: us-east-1\n  signal9:logRetentionDays: [14\n")
+    line = one_line_exit_2(argv, capsys)
+    assert "Pulumi.dev.yaml: not valid YAML" in line and "line 4" in line, line
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("- config\n- aws:region\n", "Pulumi.dev.yaml: must be a mapping with a config: key, not a list"),
+        ("", "Pulumi.dev.yaml is empty"),
+        ("# only a comment\n", "Pulumi.dev.yaml is empty"),
+        ("confg:\n  aws:region: us-east-1\n", "Pulumi.dev.yaml: unknown top-level key 'confg'"),
+        (
+            "config:\n  signal9:logRetentionDays: 14\n  signal9:logRetentionDays: 30\n",
+            "Pulumi.dev.yaml: line 3: duplicate key 'signal9:logRetentionDays'",
+        ),
+        ("config:\n  aws:region: us-east-9\n", "Pulumi.dev.yaml: aws:region = 'us-east-9': not an AWS region"),
+    ],
+    ids=["list", "empty", "comment-only", "misspelt-config", "duplicate-key", "unknown-region"],
+)
+def test_stack_file_shape_errors_are_one_line(
+    content: str, expected: str, dev_stack_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dev_stack_file.write_text(content)
+    assert expected in one_line_exit_2(["plan", "--stack", "dev"], capsys)
+
+
+def test_bootstrap_config_errors_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from signal9 import stackfile
+
+    project = tmp_path / "bootstrap"
+    project.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (project / name).write_text((ROOT / "bootstrap" / name).read_text())
+    stack = (ROOT / "bootstrap" / "Pulumi.main.yaml").read_text()
+    (project / "Pulumi.main.yaml").write_text(stack.replace("example-org/signal9", "not a repository"))
+    monkeypatch.setitem(stackfile.PROJECT_DIRECTORIES, stackfile.BOOTSTRAP_PROJECT, project)
+    line = one_line_exit_2(["plan", "--project", "bootstrap", "--stack", "main"], capsys)
+    assert "Pulumi.main.yaml: signal9-bootstrap:repository: String should match pattern" in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["dlq", "list", "--stack", "dev", "--samples", "-1"], "--samples: must be 0 to 10, not -1"),
+        (["dlq", "list", "--stack", "dev", "--samples", "50"], "--samples: must be 0 to 10, not 50"),
+        (["dlq", "replay", "--stack", "dev", "--limit", "0"], "--limit: must be at least 1, not 0"),
+        (["dlq", "replay", "--stack", "dev", "--limit", "-5"], "--limit: must be at least 1, not -5"),
+    ],
+)
+def test_out_of_range_dlq_numbers_are_refused_before_any_aws_call(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    """``signal9 plan --json | head -1``: no BrokenPipeError traceback when the reader stops early."""
+    command = f"{sys.executable} -m signal9_tools.cli plan --stack dev --json | head -1"
+    result = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.stdout == "{\n"
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
