@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import pulumi
@@ -27,7 +28,7 @@ from pydantic import (
 
 from functions.pollenate_asset.fundamentals import DATASETS
 from signal9 import catalog
-from signal9.cron import ScheduleExpressionError, check_weekday_only
+from signal9.cron import ScheduleExpressionError, check_weekday_only, next_fire
 from signal9.errors import OperatorError
 from signal9.stackfile import read_stack_config
 
@@ -107,6 +108,17 @@ class ScheduleOverride(_Strict):
 
     expression: Annotated[str, AfterValidator(_weekday_expression)] | None = None
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _fires_again(self, info: ValidationInfo) -> ScheduleOverride:
+        # A one-time at() (or a cron pinned to past years) that has fired is a schedule doing nothing.
+        if self.expression and self.enabled:
+            now = (info.context or {}).get("now") or datetime.now(UTC)
+            try:
+                next_fire(self.expression, catalog.DEFAULT_TIMEZONE, now)
+            except ScheduleExpressionError as error:
+                raise ValueError(f"{error}; remove it or set enabled: false") from None
+        return self
 
 
 class Protection(_Strict):
@@ -357,11 +369,14 @@ def _allowed(error: Mapping[str, Any]) -> str:
     return str(error["msg"]).removeprefix("Value error, ").replace("Input should be", "must be")
 
 
-def parse(raw: Mapping[str, Any], stack_file: str) -> StackConfig:
-    """Validate the ``signal9:*`` values of one stack (keys without the namespace)."""
+def parse(raw: Mapping[str, Any], stack_file: str, now: datetime | None = None) -> StackConfig:
+    """Validate the ``signal9:*`` values of one stack (keys without the namespace).
+
+    ``now`` is when schedules must still fire after (default: the clock; tests pass their own).
+    """
     try:
         stack = stack_file.removeprefix("Pulumi.").removesuffix(".yaml")
-        return StackConfig.model_validate(dict(raw), context={"stack": stack})
+        return StackConfig.model_validate(dict(raw), context={"stack": stack, "now": now})
     except ValidationError as error:
         lines = []
         for problem in error.errors():

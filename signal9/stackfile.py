@@ -88,11 +88,8 @@ def stack_file(stack: str) -> Path:
     return ROOT / f"Pulumi.{stack}.yaml"
 
 
-def read_stack_config(stack: str, project: str = PROJECT) -> dict[str, str]:
-    """A stack file's config as Pulumi hands it to the program: JSON text for objects.
-
-    Encrypted (``secure:``) values cannot be decrypted offline; they read as ``"[secret]"``.
-    """
+def stack_document(stack: str, project: str = PROJECT) -> tuple[Path, dict[str, Any]]:
+    """Where ``Pulumi.<stack>.yaml`` of ``project`` is, and its checked YAML document."""
     if project == PROJECT:
         path = stack_file(stack)
         if not path.exists():
@@ -104,7 +101,15 @@ def read_stack_config(stack: str, project: str = PROJECT) -> dict[str, str]:
                 p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in path.parent.glob("Pulumi.*.yaml")
             )
             raise FileNotFoundError(f"{path.relative_to(ROOT)} not found (stacks: {', '.join(stacks)})")
-    document = read_stack_document(path)
+    return path, read_stack_document(path)
+
+
+def read_stack_config(stack: str, project: str = PROJECT) -> dict[str, str]:
+    """A stack file's config as Pulumi hands it to the program: JSON text for objects.
+
+    Encrypted (``secure:``) values cannot be decrypted offline; they read as ``"[secret]"``.
+    """
+    path, document = stack_document(stack, project)
 
     def decode(value: Any) -> Any:
         if isinstance(value, dict) and set(value) == {"secure"}:

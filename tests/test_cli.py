@@ -285,3 +285,46 @@ def test_a_closed_pipe_ends_quietly() -> None:
     assert result.stdout == "{\n"
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+
+
+@pytest.fixture
+def endpoint_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("SIGNAL9_ALPACA_KEY_ID", "SIGNAL9_ALPACA_SECRET_KEY", "SIGNAL9_ALPHAVANTAGE_API_KEY"):
+        monkeypatch.setenv(variable, "test-key-0000")
+
+
+def local_up_with(alpaca: str, data: str, alphavantage: str) -> list[str]:
+    return ["local", "up", "--alpaca-url", alpaca, "--alpaca-data-url", data, "--alphavantage-url", alphavantage]
+
+
+@pytest.fixture
+def listening_port() -> Iterator[int]:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield server.getsockname()[1]
+
+
+def test_local_up_refuses_a_malformed_url_before_deploying(
+    endpoint_keys: None, listening_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = f"http://127.0.0.1:{listening_port}"
+    line = one_line_exit_2(local_up_with("not-a-url", good, good), capsys)
+    assert "--alpaca-url 'not-a-url': not an http(s) URL" in line
+
+
+def test_local_up_refuses_an_endpoint_that_does_not_answer_before_deploying(
+    endpoint_keys: None, listening_port: int, closed_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = f"http://127.0.0.1:{listening_port}"
+    line = one_line_exit_2(local_up_with(good, good, f"http://127.0.0.1:{closed_port}/query"), capsys)
+    assert f"--alphavantage-url http://127.0.0.1:{closed_port}/query: nothing answers at 127.0.0.1:{closed_port}" in line
+
+
+def test_check_shows_the_plans_warnings_as_advisory(capsys: pytest.CaptureFixture[str]) -> None:
+    """prod passes every rule while its plan warns (no alarm subscribers): check says so, without failing."""
+    assert cli.main(["check", "--stack", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert "advisory (the plan's warnings; every rule above is mandatory, these do not fail the check):" in out
+    assert "  warning: alarm topic signal9-prod-alarms has no subscribers" in out
+    assert out.rstrip().endswith("all rules pass")
