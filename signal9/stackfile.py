@@ -52,7 +52,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def read_stack_document(path: Path) -> dict[str, Any]:
     """A stack file's YAML document, checked for the shape Pulumi reads (one line per error, naming the file)."""
     try:
-        document = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        document = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # a SafeLoader subclass: safe
     except StackFileError as error:
         raise StackFileError(f"{path.name}: {error}") from None
     except yaml.YAMLError as error:

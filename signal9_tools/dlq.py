@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-
 from botocore.exceptions import ClientError
 
 from signal9 import catalog

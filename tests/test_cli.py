@@ -318,7 +318,9 @@ def test_local_up_refuses_an_endpoint_that_does_not_answer_before_deploying(
 ) -> None:
     good = f"http://127.0.0.1:{listening_port}"
     line = one_line_exit_2(local_up_with(good, good, f"http://127.0.0.1:{closed_port}/query"), capsys)
-    assert f"--alphavantage-url http://127.0.0.1:{closed_port}/query: nothing answers at 127.0.0.1:{closed_port}" in line
+    assert (
+        f"--alphavantage-url http://127.0.0.1:{closed_port}/query: nothing answers at 127.0.0.1:{closed_port}" in line
+    )
 
 
 def test_check_shows_the_plans_warnings_as_advisory(capsys: pytest.CaptureFixture[str]) -> None:
