@@ -27,6 +27,7 @@ SUBCOMMANDS = {
     "check": "signal9_tools.check",
     "cost": "signal9_tools.cost",
     "dlq": "signal9_tools.dlq",
+    "diff": "signal9_tools.diff",
     "fakes": "signal9_tools.fakes.cli",
 }
 

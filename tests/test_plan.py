@@ -84,3 +84,11 @@ def test_a_plaintext_secret_in_the_stack_file_fails_the_plan_without_echoing_it(
         "run: pulumi config set --secret --path signal9:secrets.alpaca.keyId <value>"
     ), captured.err
     assert "PKTESTVALUE0000" not in captured.err + captured.out
+
+
+def test_json_resource_order_does_not_depend_on_registration_order(dev: ProgramRun) -> None:
+    """Resources register from several threads; the document is sorted so two plans can be compared."""
+    shuffled = ProgramRun(dev.stack, dev.region, list(reversed(dev.resources)), dev.outputs, project=dev.project)
+    assert json.dumps(shuffled.to_json()) == json.dumps(dev.to_json())
+    keys = [(r["type"], r["name"]) for r in dev.to_json()["resources"]]
+    assert keys == sorted(keys)
