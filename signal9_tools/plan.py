@@ -54,7 +54,7 @@ def summary(plan: ProgramRun) -> str:
         if resource.custom or resource.parent:
             groups.setdefault(component(resource.name), Counter())[resource.type] += 1
     lines = [f"{plan.project} stack {plan.stack!r} in {plan.region}: {len(plan.resources)} resources"]
-    for group, counts in groups.items():
+    for group, counts in sorted(groups.items()):  # registration order varies from run to run
         lines.append(f"\n{group} ({sum(counts.values())})")
         lines.extend(f"  {count:>3}  {typ}" for typ, count in sorted(counts.items()))
     lines.append(f"\noutputs: {', '.join(plan.outputs) or '(none)'}")

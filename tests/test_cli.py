@@ -330,3 +330,26 @@ def test_check_shows_the_plans_warnings_as_advisory(capsys: pytest.CaptureFixtur
     assert "advisory (the plan's warnings; every rule above is mandatory, these do not fail the check):" in out
     assert "  warning: alarm topic signal9-prod-alarms has no subscribers" in out
     assert out.rstrip().endswith("all rules pass")
+
+
+def test_top_level_help_imports_no_subcommand_module() -> None:
+    """``signal9 --help`` lists the subcommands from cli.SUMMARIES without importing their modules."""
+    probe = (
+        "import sys; from signal9_tools.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in {tuple(cli.SUBCOMMANDS.values())!r} if m in sys.modules), file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.stderr.splitlines()[-1] == "[]", result.stderr
+    for command in cli.SUBCOMMANDS:
+        assert f"    {command}" in result.stdout
+
+
+@pytest.mark.parametrize(("command", "module"), cli.SUBCOMMANDS.items())
+def test_top_level_summaries_are_each_modules_own_help(command: str, module: str) -> None:
+    parser = cli.build_parser([module])
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    (choice,) = subparsers._choices_actions
+    assert cli.SUMMARIES.get(command) == choice.help, f"put {command}'s help in signal9_tools.cli.SUMMARIES"
