@@ -97,7 +97,7 @@ def dlq_list(capsys: pytest.CaptureFixture[str]) -> str:
 def test_missing_credentials(no_aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     line = dlq_list(capsys)
     assert "no AWS credentials found for stack 'dev'" in line
-    assert "AWS_PROFILE" in line and "deploy role" in line
+    assert "AWS_PROFILE" in line and "operator role listed in signal9-bootstrap:operatorArns" in line
 
 
 def test_unknown_profile(no_aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -168,7 +168,7 @@ def test_access_denied(aws_answers: list[tuple[int, str, str]], capsys: pytest.C
     aws_answers.append((403, "AccessDenied", "AccessDeniedException"))
     line = dlq_list(capsys)
     assert "AccessDenied on GetQueueUrl for stack 'dev'" in line
-    assert "sqs:GetQueueUrl" in line and "deploy role" in line
+    assert "sqs:GetQueueUrl" in line and "operator role listed in signal9-bootstrap:operatorArns" in line
 
 
 def test_other_aws_errors_are_not_disguised(

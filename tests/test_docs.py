@@ -129,3 +129,44 @@ def test_deploy_doc_matches_the_workflows() -> None:
 def test_relative_links_resolve(path: Path) -> None:
     for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", path.read_text()):
         assert (path.parent / target).exists(), f"{path.name}: broken link {target}"
+
+
+def test_deploy_doc_states_each_stacks_modelled_first_deploy(plans: dict[str, ProgramRun]) -> None:
+    """docs/deploy.md's figures are the ones `signal9 plan --timing` prints (it once said 66 s for every stack)."""
+    from signal9_tools import deploytime
+
+    figures = ", ".join(
+        f"{stack} {deploytime.model(plans[stack]).first_deploy_seconds:.0f} s" for stack in catalog.STACKS
+    )
+    text = " ".join((DOCS / "deploy.md").read_text().split())
+    assert f"first deploy about {figures}" in text, figures
+
+
+SECTION_REFERENCE = re.compile(r"([\w.-]+\.md)(?:\]\([^)\s]*\))?,?\s+['\"]([A-Z][^'\"\n]{2,60})['\"]")
+
+
+def section_references() -> list[tuple[str, str, str]]:
+    """(where, file, section) for each "file.md, 'Section'" in the docs, the README and the tools' messages."""
+    sources = [docgen.ROOT / "README.md", *DOCS.rglob("*.md"), *(docgen.ROOT / "signal9_tools").rglob("*.py")]
+    sources += list((docgen.ROOT / "signal9").glob("*.py"))
+    found = []
+    for source in sources:
+        text = " ".join(source.read_text().split())
+        found += [(source.name, m[1], m[2]) for m in SECTION_REFERENCE.finditer(text)]
+    return found
+
+
+def test_cited_doc_sections_exist() -> None:
+    """Messages and runbooks that send an operator to "deploy.md, 'Section'" name a section that is there."""
+    references = section_references()
+    assert any(name == "operator_messages.py" for name, _, _ in references)  # the pattern still finds them
+    headings = {
+        path.name: [re.sub(r"^#+\s*(\d+\.\s*)?", "", line) for line in path.read_text().splitlines() if line.startswith("#")]
+        for path in [*DOCS.rglob("*.md"), docgen.ROOT / "README.md"]
+    }
+    missing = [
+        (where, file, section)
+        for where, file, section in references
+        if file in headings and not any(h.startswith(section) for h in headings[file])
+    ]
+    assert not missing, missing
