@@ -66,7 +66,6 @@ def operator_message(error: Exception, stack: str | None = None, permissions: st
         if code in DENIED_CODES:
             needed = f" (this command needs {permissions})" if permissions else ""
             return (
-                f"{code} on {operation}{where}: the credentials in use lack a permission{needed}; "
-                f"use {OPERATOR_ROLE}"
+                f"{code} on {operation}{where}: the credentials in use lack a permission{needed}; use {OPERATOR_ROLE}"
             )
     return None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -161,7 +163,9 @@ def test_cited_doc_sections_exist() -> None:
     references = section_references()
     assert any(name == "operator_messages.py" for name, _, _ in references)  # the pattern still finds them
     headings = {
-        path.name: [re.sub(r"^#+\s*(\d+\.\s*)?", "", line) for line in path.read_text().splitlines() if line.startswith("#")]
+        path.name: [
+            re.sub(r"^#+\s*(\d+\.\s*)?", "", line) for line in path.read_text().splitlines() if line.startswith("#")
+        ]
         for path in [*DOCS.rglob("*.md"), docgen.ROOT / "README.md"]
     }
     missing = [
@@ -170,3 +174,66 @@ def test_cited_doc_sections_exist() -> None:
         if file in headings and not any(h.startswith(section) for h in headings[file])
     ]
     assert not missing, missing
+
+
+# --- every command the docs show, run ----------------------------------------------------------
+
+# Commands shown in the docs that cannot run here, by prefix, and why.
+# (`signal9 dlq` runs against moto holding the stack's queues.)
+NOT_RUN_OFFLINE = {
+    "signal9 local up --alpaca-url": "calls the real Alpaca and AlphaVantage APIs: needs the network and keys",
+}
+# Placeholders the docs use, and the value a test run gives them.
+PLACEHOLDERS = {"<stack>": "dev", "<name>": "dev", "<Function>": "SyncAssets"}
+FENCE = re.compile(r"^```(bash|sh)\n(.*?)^```", re.S | re.M)
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    """(doc, command) for each `signal9 ...` or `make plan ...` line in a ```bash or ```sh block."""
+    found = []
+    for path in [docgen.ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
+        for block in FENCE.finditer(path.read_text()):
+            script = block[2].replace("\\\n", " ")
+            for line in script.splitlines():
+                command = re.sub(r"\s+#.*$", "", line).strip()
+                command = re.sub(r"^(\.\./)?\.venv/bin/", "", command)
+                for placeholder, value in PLACEHOLDERS.items():
+                    command = command.replace(placeholder, value)
+                if command.startswith(("signal9 ", "make plan")):
+                    found.append((str(path.relative_to(docgen.ROOT)), " ".join(command.split())))
+    return found
+
+
+def test_the_docs_show_commands_to_run() -> None:
+    commands = [command for _, command in documented_commands()]
+    assert "make plan STACK=prod" in commands and "signal9 check --stack prod" in commands
+
+
+@pytest.mark.parametrize(("doc", "command"), documented_commands(), ids=lambda value: value)
+def test_documented_command_runs(
+    doc: str, command: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """Every command a doc shows runs as shown (exit 0), offline; the ones that cannot are listed with why."""
+    skipped = next((reason for prefix, reason in NOT_RUN_OFFLINE.items() if command.startswith(prefix)), None)
+    if skipped:
+        pytest.skip(f"{command}: {skipped}")
+    if command.startswith("make "):
+        # What make would run, once its install prerequisite is up to date (make -n prints the recipe).
+        recipe = subprocess.run(
+            ["make", "-n", *command.split()[1:]], cwd=docgen.ROOT, capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+        command = re.sub(r"^\.venv/bin/", "", recipe[-1])
+        assert command.startswith("signal9 "), recipe
+    from signal9_tools import cli
+
+    if command.startswith("signal9 dlq"):
+        import boto3
+
+        from signal9.naming import Naming
+
+        request.getfixturevalue("aws")  # moto, with the stack's (empty) dead-letter queues
+        stack = shlex.split(command)[shlex.split(command).index("--stack") + 1]
+        for function in catalog.FUNCTION_NAMES:
+            boto3.client("sqs").create_queue(QueueName=Naming(stack).dead_letter_queue(function))
+    monkeypatch.chdir(docgen.ROOT / ("bootstrap" if "--project bootstrap" in command else ""))
+    assert cli.main(shlex.split(command)[1:]) == 0, f"{doc}: `{command}` failed"
