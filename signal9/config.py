@@ -82,7 +82,7 @@ def _weekday_expression(value: str) -> str:
 
 def _timezone(value: str) -> str:
     # Scheduler checks each expression in this timezone, and the maintenance window is Sunday in
-    # New York (SPEC): any other zone would let a Mon-Sat expression fire on a New York Sunday.
+    # New York (docs/contract.md): any other zone would let a Mon-Sat expression fire on a New York Sunday.
     if value != catalog.DEFAULT_TIMEZONE:
         raise ValueError(
             f"must be {catalog.DEFAULT_TIMEZONE}: the Sunday maintenance window is defined in New York time"
@@ -128,7 +128,7 @@ class Protection(_Strict):
     retainOnDelete: bool = False
 
 
-# What SPEC requires of each named stack; other stacks (e.g. a personal dev stack) choose freely.
+# What docs/contract.md requires of each named stack; other stacks (e.g. a personal dev stack) choose freely.
 REQUIRED_PROTECTION = {
     "staging": Protection(deletionProtection=True),
     "prod": Protection(deletionProtection=True, retainOnDelete=True),
@@ -139,7 +139,7 @@ REQUIRED_PROTECTION = {
 # customer managed KMS key (rotation, a key policy naming every principal, CloudTrail per use).
 Encryption = Literal["aws-owned", "customer-managed"]
 CUSTOMER_MANAGED: Encryption = "customer-managed"
-# What SPEC's financial-data stacks require; dev may stay on AWS owned keys to keep it cheap.
+# What docs/contract.md requires of the financial-data stacks; dev may stay on AWS owned keys to keep it cheap.
 REQUIRED_ENCRYPTION: dict[str, Encryption] = {stack: CUSTOMER_MANAGED for stack in catalog.CUSTOMER_MANAGED_KEY_STACKS}
 
 
@@ -279,7 +279,9 @@ class StackConfig(_Strict):
             (required.deletionProtection and not value.deletionProtection)
             or (required.retainOnDelete and not value.retainOnDelete)
         ):
-            raise ValueError(f"{stack} must keep {required.model_dump()} (SPEC: protected tables outside dev)")
+            raise ValueError(
+                f"{stack} must keep {required.model_dump()} (docs/contract.md: tables are protected outside dev)"
+            )
         return value
 
     @model_validator(mode="before")

@@ -73,7 +73,7 @@ def architecture_diagram() -> str:
 
 
 def iam_matrix() -> str:
-    """Exactly what each function's role may do (SPEC: least privilege), from the catalog."""
+    """Exactly what each function's role may do (docs/contract.md: least privilege), from the catalog."""
     naming = Naming(STACK)
     lines = [
         "| function | read (GetItem, BatchGetItem, Query; table + its indexes) "
