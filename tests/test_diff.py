@@ -20,8 +20,9 @@ TABLE = "aws:dynamodb/table:Table"
 
 
 def resource(document: dict[str, Any], typ: str, name: str) -> dict[str, Any]:
-    (found,) = [r for r in document["resources"] if (r["type"], r["name"]) == (typ, name)]
-    return found
+    found: list[dict[str, Any]] = [r for r in document["resources"] if (r["type"], r["name"]) == (typ, name)]
+    assert len(found) == 1, (typ, name)
+    return found[0]
 
 
 @pytest.fixture
