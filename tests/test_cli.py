@@ -353,3 +353,18 @@ def test_top_level_summaries_are_each_modules_own_help(command: str, module: str
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     (choice,) = subparsers._choices_actions
     assert cli.SUMMARIES.get(command) == choice.help, f"put {command}'s help in signal9_tools.cli.SUMMARIES"
+
+
+def test_local_up_against_given_endpoints_warns_how_long_the_real_time_pacing_takes() -> None:
+    from signal9 import config
+    from signal9_tools.emulator import cli as local
+
+    stack_config = config.parse({}, "Pulumi.dev.yaml")
+    warning = local.pacing_warning(stack_config)
+    per_pollenation = config.CALLS_PER_POLLENATION * stack_config.alphaVantage.interval_seconds
+    minutes = stack_config.regularPollenationBatchSize * per_pollenation / 60
+    assert warning.startswith(
+        "warning: against given endpoints PollenateAsset paces its AlphaVantage requests in real time"
+    )
+    assert f"{per_pollenation:.0f} s per pollenation" in warning and f"up to about {minutes:.0f} min" in warning
+    assert "signal9:regularPollenationBatchSize" in warning  # how to make it shorter

@@ -58,6 +58,19 @@ def check_endpoint(flag: str, url: str, timeout: float = PROBE_TIMEOUT_SECONDS) 
         ) from None
 
 
+def pacing_warning(stack_config: config.StackConfig) -> str:
+    """What a run against given endpoints costs: the built-in fakes' clock is compressed, theirs is not."""
+    per_pollenation = config.CALLS_PER_POLLENATION * stack_config.alphaVantage.interval_seconds
+    batch = stack_config.regularPollenationBatchSize
+    return (
+        "warning: against given endpoints PollenateAsset paces its AlphaVantage requests in real time "
+        f"({per_pollenation:.0f} s per pollenation at signal9:alphaVantage's rate), so the smoke's pollenations "
+        f"take up to about {batch * per_pollenation / 60:.0f} min ({batch} of them, one after another) before the "
+        "report prints; for a shorter run use a stack with a smaller signal9:regularPollenationBatchSize "
+        "or a higher signal9:alphaVantage.requestsPerMinute"
+    )
+
+
 @dataclass
 class LocalRun:
     plan: ProgramRun
@@ -151,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
             check_endpoint("--alphavantage-url", endpoints.alphavantage_url)
     except EndpointConfigError as error:
         raise OperatorError(str(error)) from None
+    if endpoints:
+        print(pacing_warning(config.load_stack(args.stack)), file=sys.stderr, flush=True)
     if args.keep:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     result = deploy_and_smoke(args.stack, keep=args.keep, endpoints=endpoints)
