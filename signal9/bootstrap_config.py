@@ -22,6 +22,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from signal9 import catalog
+from signal9.errors import OperatorError
 
 PROJECT = f"{catalog.PROJECT}-bootstrap"
 NAMESPACE = PROJECT
@@ -39,7 +40,7 @@ class BootstrapConfig(BaseModel):
     operatorArns: list[Annotated[str, Field(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/")]] = []
 
 
-class BootstrapConfigError(pulumi.RunError):
+class BootstrapConfigError(pulumi.RunError, OperatorError):
     """A bootstrap configuration problem, one line per problem."""
 
 
@@ -60,15 +61,15 @@ def parse(raw: Mapping[str, Any], stack_file: str) -> BootstrapConfig:
 
 def load() -> BootstrapConfig:
     """The running bootstrap stack's config (inside the Pulumi program)."""
-    config = pulumi.Config(NAMESPACE)
+    # Every key set under the namespace, so an unknown (misspelt) one is refused rather than ignored.
+    prefix = f"{NAMESPACE}:"
+    config = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
     raw: dict[str, Any] = {}
-    for key in BootstrapConfig.model_fields:
-        value = config.get(key)
-        if value is not None:
-            try:
-                raw[key] = json.loads(value) if value[:1] in "[{" else value
-            except ValueError:
-                raw[key] = value
-            if key.endswith("Days") and isinstance(raw[key], str) and raw[key].isdigit():
-                raw[key] = int(raw[key])
+    for key, value in ((k.removeprefix(prefix), v) for k, v in config.items() if k.startswith(prefix)):
+        try:
+            raw[key] = json.loads(value) if value[:1] in "[{" else value
+        except ValueError:
+            raw[key] = value
+        if key.endswith("Days") and isinstance(raw[key], str) and raw[key].isdigit():
+            raw[key] = int(raw[key])
     return parse(raw, f"Pulumi.{pulumi.get_stack()}.yaml")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import pulumi
@@ -27,7 +28,7 @@ from pydantic import (
 
 from functions.pollenate_asset.fundamentals import DATASETS
 from signal9 import catalog
-from signal9.cron import ScheduleExpressionError, check_weekday_only
+from signal9.cron import ScheduleExpressionError, check_weekday_only, next_fire
 from signal9.errors import OperatorError
 from signal9.stackfile import read_stack_config
 
@@ -81,7 +82,7 @@ def _weekday_expression(value: str) -> str:
 
 def _timezone(value: str) -> str:
     # Scheduler checks each expression in this timezone, and the maintenance window is Sunday in
-    # New York (SPEC): any other zone would let a Mon-Sat expression fire on a New York Sunday.
+    # New York (docs/contract.md): any other zone would let a Mon-Sat expression fire on a New York Sunday.
     if value != catalog.DEFAULT_TIMEZONE:
         raise ValueError(
             f"must be {catalog.DEFAULT_TIMEZONE}: the Sunday maintenance window is defined in New York time"
@@ -108,6 +109,17 @@ class ScheduleOverride(_Strict):
     expression: Annotated[str, AfterValidator(_weekday_expression)] | None = None
     enabled: bool = True
 
+    @model_validator(mode="after")
+    def _fires_again(self, info: ValidationInfo) -> ScheduleOverride:
+        # A one-time at() (or a cron pinned to past years) that has fired is a schedule doing nothing.
+        if self.expression and self.enabled:
+            now = (info.context or {}).get("now") or datetime.now(UTC)
+            try:
+                next_fire(self.expression, catalog.DEFAULT_TIMEZONE, now)
+            except ScheduleExpressionError as error:
+                raise ValueError(f"{error}; remove it or set enabled: false") from None
+        return self
+
 
 class Protection(_Strict):
     """How hard the stack's stateful resources are to delete."""
@@ -116,7 +128,7 @@ class Protection(_Strict):
     retainOnDelete: bool = False
 
 
-# What SPEC requires of each named stack; other stacks (e.g. a personal dev stack) choose freely.
+# What docs/contract.md requires of each named stack; other stacks (e.g. a personal dev stack) choose freely.
 REQUIRED_PROTECTION = {
     "staging": Protection(deletionProtection=True),
     "prod": Protection(deletionProtection=True, retainOnDelete=True),
@@ -127,7 +139,7 @@ REQUIRED_PROTECTION = {
 # customer managed KMS key (rotation, a key policy naming every principal, CloudTrail per use).
 Encryption = Literal["aws-owned", "customer-managed"]
 CUSTOMER_MANAGED: Encryption = "customer-managed"
-# What SPEC's financial-data stacks require; dev may stay on AWS owned keys to keep it cheap.
+# What docs/contract.md requires of the financial-data stacks; dev may stay on AWS owned keys to keep it cheap.
 REQUIRED_ENCRYPTION: dict[str, Encryption] = {stack: CUSTOMER_MANAGED for stack in catalog.CUSTOMER_MANAGED_KEY_STACKS}
 
 
@@ -267,7 +279,9 @@ class StackConfig(_Strict):
             (required.deletionProtection and not value.deletionProtection)
             or (required.retainOnDelete and not value.retainOnDelete)
         ):
-            raise ValueError(f"{stack} must keep {required.model_dump()} (SPEC: protected tables outside dev)")
+            raise ValueError(
+                f"{stack} must keep {required.model_dump()} (docs/contract.md: tables are protected outside dev)"
+            )
         return value
 
     @model_validator(mode="before")
@@ -357,11 +371,14 @@ def _allowed(error: Mapping[str, Any]) -> str:
     return str(error["msg"]).removeprefix("Value error, ").replace("Input should be", "must be")
 
 
-def parse(raw: Mapping[str, Any], stack_file: str) -> StackConfig:
-    """Validate the ``signal9:*`` values of one stack (keys without the namespace)."""
+def parse(raw: Mapping[str, Any], stack_file: str, now: datetime | None = None) -> StackConfig:
+    """Validate the ``signal9:*`` values of one stack (keys without the namespace).
+
+    ``now`` is when schedules must still fire after (default: the clock; tests pass their own).
+    """
     try:
         stack = stack_file.removeprefix("Pulumi.").removesuffix(".yaml")
-        return StackConfig.model_validate(dict(raw), context={"stack": stack})
+        return StackConfig.model_validate(dict(raw), context={"stack": stack, "now": now})
     except ValidationError as error:
         lines = []
         for problem in error.errors():

@@ -13,15 +13,13 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from signal9.bootstrap_rules import BOOTSTRAP_RULES
 from signal9.catalog import PROJECT
-from signal9.policy_rules import RULES, Violation, check_stack_file_secrets, evaluate
+from signal9.policy_rules import RULES, Violation, evaluate
 from signal9.stackfile import BOOTSTRAP_PROJECT, stack_file
 from signal9_tools.cli import add_stack_argument
 from signal9_tools.mockrun import run_program
-from signal9_tools.plan import PROJECTS, add_project_argument
+from signal9_tools.plan import PROJECTS, add_project_argument, plaintext_secrets
 from signal9_tools.preflight import policy_problems
 
 STACK_FILE_RULE = "stack-file-secrets-encrypted"
@@ -34,6 +32,7 @@ class CheckResult:
     resources: int
     violations: list[Violation]
     project: str = PROJECT
+    warnings: tuple[str, ...] = ()  # the plan's own warnings: advisory, they do not fail the check
 
     def failed(self, rule: str) -> int:
         return sum(1 for v in self.violations if v.rule == rule)
@@ -53,25 +52,20 @@ def reference_violations(resources: list[dict[str, Any]]) -> list[Violation]:
 
 def stack_file_violations(stack: str) -> list[Violation]:
     """Plaintext credential values in ``Pulumi.<stack>.yaml`` (the plan only ever sees them masked)."""
-    path = stack_file(stack)
-    document: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
-    violations: list[Violation] = []
-    check_stack_file_secrets(
-        document.get("config") or {},
-        lambda message: violations.append(Violation(STACK_FILE_RULE, path.name, message)),
-    )
-    return violations
+    return [Violation(STACK_FILE_RULE, stack_file(stack).name, message) for message in plaintext_secrets(stack)]
 
 
 def check_stack(stack: str, project: str = PROJECT) -> CheckResult:
     """Every rule over the stack's plan JSON (the documented ``signal9 plan --json`` shape)."""
     if project == BOOTSTRAP_PROJECT:
-        resources = run_program(stack, project=project).to_json()["resources"]
+        plan = run_program(stack, project=project)
+        resources = plan.to_json()["resources"]
         violations = [*evaluate(resources, BOOTSTRAP_RULES), *reference_violations(resources)]
-        return CheckResult(stack, len(resources), violations, project)
-    resources = run_program(stack).to_json()["resources"]
+        return CheckResult(stack, len(resources), violations, project, tuple(plan.warnings))
+    plan = run_program(stack)
+    resources = plan.to_json()["resources"]
     violations = [*evaluate(resources), *stack_file_violations(stack), *reference_violations(resources)]
-    return CheckResult(stack, len(resources), violations)
+    return CheckResult(stack, len(resources), violations, project, tuple(plan.warnings))
 
 
 def render(result: CheckResult) -> str:
@@ -89,6 +83,9 @@ def render(result: CheckResult) -> str:
     if result.violations:
         lines += ["", f"{'RULE':<{width}}  {'RESOURCE':<32}  VIOLATION"]
         lines += [f"{v.rule:<{width}}  {v.resource or '(stack)':<32}  {v.message}" for v in result.violations]
+    if result.warnings:
+        lines += ["", "advisory (the plan's warnings; every rule above is mandatory, these do not fail the check):"]
+        lines += [f"  warning: {warning}" for warning in result.warnings]
     lines += ["", f"{len(result.violations)} violation(s)" if result.violations else "all rules pass"]
     return "\n".join(lines)
 

@@ -5,7 +5,7 @@ reads and replays the real dead-letter queues of a deployed stack.
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds its
 parser and sets ``run``. Only the module of the subcommand being run is imported (``plan``
-must not pay for moto); ``signal9 --help`` and an unknown command import them all.
+must not pay for moto); ``signal9 --help`` and an unknown command import none (``SUMMARIES``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import os
 import sys
 from collections.abc import Iterable, Sequence
 
@@ -27,7 +28,22 @@ SUBCOMMANDS = {
     "preflight": "signal9_tools.preflight",
     "cost": "signal9_tools.cost",
     "dlq": "signal9_tools.dlq",
+    "diff": "signal9_tools.diff",
     "fakes": "signal9_tools.fakes.cli",
+}
+
+
+# What `signal9 --help` says of each subcommand, without importing every module (~1.5 s with moto);
+# tests/test_cli.py checks each line is the one its module registers.
+SUMMARIES = {
+    "plan": "list the resources a stack would create (offline, Pulumi mocks)",
+    "local": "run the whole stack on an embedded local AWS emulator (moto)",
+    "check": "run the policy rules over a stack's plan (offline); exit 1 on violations",
+    "preflight": "judge a stack's policies against AWS's published rules (offline); exit 1 on any problem",
+    "cost": "itemised monthly cost ESTIMATE of a stack (offline)",
+    "dlq": "list or replay the functions' dead-letter queues (uses AWS)",
+    "diff": "what the working tree changes in a stack against a git ref (offline, two plans)",
+    "fakes": "serve the local Alpaca and AlphaVantage fakes on 127.0.0.1",
 }
 
 
@@ -38,21 +54,26 @@ def add_stack_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser(modules: Iterable[str]) -> argparse.ArgumentParser:
+    """The parser with ``modules``' subcommands in full (none: only the summaries, for top-level help)."""
     parser = argparse.ArgumentParser(
         prog="signal9",
         description="Signal9 infrastructure tooling. Offline (no AWS account needed), except `dlq`, which uses AWS.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
+    modules = list(modules)
     for module in modules:
         importlib.import_module(module).register(subparsers)
+    if not modules:
+        for command, summary in SUMMARIES.items():
+            subparsers.add_parser(command, help=summary)
     return parser
 
 
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The arguments, with only the chosen subcommand's module imported."""
+    """The arguments, with only the chosen subcommand's module imported (none for help or a typo)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = SUBCOMMANDS.get(argv[0]) if argv else None
-    return build_parser([chosen] if chosen else SUBCOMMANDS.values()).parse_args(argv)
+    return build_parser([chosen] if chosen else []).parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,7 +111,15 @@ def console_main() -> int:
     collect_less_often()
     args = parse()
     gc.freeze()
-    return execute(args)
+    try:
+        code = execute(args)
+        sys.stdout.flush()  # here, not at exit, so a closed pipe is seen inside the try
+    except BrokenPipeError:
+        # The reader stopped early (`signal9 plan --json | head -1`): what it read is what it wanted.
+        # Point stdout at /dev/null so the interpreter's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return code
 
 
 if __name__ == "__main__":

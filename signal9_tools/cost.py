@@ -27,7 +27,7 @@ from typing import Any
 from signal9 import catalog
 from signal9.config import StackConfig, load_stack
 from signal9.cron import expand
-from signal9.stackfile import ROOT
+from signal9.stackfile import ROOT, stack_region
 from signal9_tools.mockrun import run_program
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
@@ -318,10 +318,18 @@ def _money(value: float) -> str:
     return f"${value:,.2f}"
 
 
-def render_text(result: Estimate, prices: Mapping[str, Any]) -> str:
+def render_text(result: Estimate, prices: Mapping[str, Any], region: str) -> str:
+    """The estimate as a table; ``region`` is where the stack deploys (prices.json holds one region's prices)."""
     lines = [
         f"signal9 cost: stack {result.stack!r}, monthly {prices['label']}",
         f"prices: {PRICES_FILE.name} dated {prices['date']} ({prices['region']}, {prices['currency']})",
+    ]
+    if region != prices["region"]:
+        lines.append(
+            f"note: {PRICES_FILE.name} has no prices for {region}; these are {prices['region']}'s "
+            "(AWS prices differ by region: check the service pricing pages for yours)"
+        )
+    lines += [
         "",
         f"{'SERVICE':<22} {'ITEM':<32} {'QUANTITY':>16} {'UNIT':<17} {'FREE':>12} {'COST':>10}",
     ]
@@ -459,5 +467,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {DOC.relative_to(ROOT)}")
         return 0
     result = estimate_stack(args.stack, prices=prices)
-    print(render_markdown(result) if args.markdown else render_text(result, prices))
+    print(render_markdown(result) if args.markdown else render_text(result, prices, stack_region(args.stack)))
     return 0

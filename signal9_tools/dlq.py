@@ -23,16 +23,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from signal9 import catalog
+from signal9.errors import OperatorError
 from signal9.naming import Naming
 from signal9.stackfile import stack_region
 from signal9_tools.cli import add_stack_argument
+from signal9_tools.operator_messages import CREDENTIALS_HOWTO
 
 # Long enough for one delivery call; a message whose replay failed is made visible again
 # before the command returns, so the next `list` shows it.
 REPLAY_VISIBILITY_SECONDS = 60
 SAMPLE_CHARS = 300
+MAX_SAMPLES = 10  # SQS ReceiveMessage's MaxNumberOfMessages limit: samples are one peek
 
 # What the commands call in AWS (named in the AccessDenied message); the stack's deploy role has it all.
 AWS_PERMISSIONS = (
@@ -41,6 +45,18 @@ AWS_PERMISSIONS = (
 )
 
 Delivery = Callable[[catalog.Function, str], None]  # raises when the re-delivery was not accepted
+
+
+# What GetQueueUrl answers for a queue that does not exist (query and JSON protocol spellings).
+MISSING_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
+
+
+class QueueMissingError(LookupError):
+    """A stack's dead-letter queue is not in the account and region the credentials reach."""
+
+    def __init__(self, queue: str) -> None:
+        super().__init__(queue)
+        self.queue = queue
 
 
 class DeliveryError(RuntimeError):
@@ -65,17 +81,51 @@ class ReplayResult:
     errors: list[str] = field(default_factory=list)
 
 
+def bounded(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer from ``low`` to ``high`` (no upper bound when None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}") from None
+        if value < low or (high is not None and value > high):
+            allowed = f"{low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {allowed}, not {value}")
+        return value
+
+    return parse
+
+
 def selected_functions(name: str | None) -> tuple[catalog.Function, ...]:
     if name is None:
         return catalog.FUNCTIONS
     if name not in catalog.FUNCTION_NAMES:
-        raise SystemExit(f"signal9 dlq: unknown function {name!r} (one of {', '.join(catalog.FUNCTION_NAMES)})")
+        raise OperatorError(f"unknown function {name!r} (one of {', '.join(catalog.FUNCTION_NAMES)})")
     return (catalog.function(name),)
 
 
 def queue_url(sqs: Any, naming: Naming, function: catalog.Function) -> str:
-    url: str = sqs.get_queue_url(QueueName=naming.dead_letter_queue(function.name))["QueueUrl"]
+    name = naming.dead_letter_queue(function.name)
+    try:
+        url: str = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in MISSING_QUEUE_CODES:
+            raise QueueMissingError(name) from None
+        raise
     return url
+
+
+def not_deployed(session: Any, stack: str, queue: str) -> OperatorError:
+    """The one-line answer when the stack's queues are not where the credentials point."""
+    try:
+        account = session.client("sts").get_caller_identity()["Account"]
+    except Exception:  # the line is still useful without the account
+        account = "(unknown: sts:GetCallerIdentity failed)"
+    return OperatorError(
+        f"{queue} is not in AWS account {account}, region {session.region_name}: stack {stack!r} is not deployed "
+        f"there; {CREDENTIALS_HOWTO}, or deploy the stack first"
+    )
 
 
 def list_queue(sqs: Any, naming: Naming, function: catalog.Function, samples: int = 3) -> QueueReport:
@@ -91,7 +141,7 @@ def list_queue(sqs: Any, naming: Naming, function: catalog.Function, samples: in
         int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
     )
     if samples and report.visible:
-        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(samples, 10), VisibilityTimeout=0)
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=samples, VisibilityTimeout=0)
         report.samples = [m["Body"][:SAMPLE_CHARS] for m in received.get("Messages", [])]
     return report
 
@@ -170,17 +220,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     listing = actions.add_parser("list", help="message counts and sample bodies per function DLQ")
     add_stack_argument(listing)
     listing.add_argument("--function", "-f", help="one catalog function (default: all)")
-    listing.add_argument("--samples", type=int, default=3, help="sample bodies to show per queue (0-10)")
+    listing.add_argument(
+        "--samples",
+        type=bounded(0, MAX_SAMPLES),
+        default=3,
+        help=f"sample bodies to show per queue (0-{MAX_SAMPLES}: one ReceiveMessage call returns at most {MAX_SAMPLES})",
+    )
     replay = actions.add_parser("replay", help="re-deliver messages; delete each only after it was accepted")
     add_stack_argument(replay)
     replay.add_argument("--function", "-f", help="one catalog function (default: all)")
     replay.add_argument("--to-bus", action="store_true", help="put event messages back on the Signal9 bus instead")
-    replay.add_argument("--limit", type=int, help="at most this many messages per queue")
+    replay.add_argument("--limit", type=bounded(1), help="at most this many messages per queue (at least 1)")
     parser.set_defaults(run=run, aws_permissions=AWS_PERMISSIONS)
 
 
 def run(args: argparse.Namespace, session: Any = None) -> int:
     session = session or boto3.Session(region_name=stack_region(args.stack))
+    try:
+        return run_in(session, args)
+    except QueueMissingError as missing:
+        raise not_deployed(session, args.stack, missing.queue) from None
+
+
+def run_in(session: Any, args: argparse.Namespace) -> int:
     naming = Naming(args.stack)
     sqs = session.client("sqs")
     functions = selected_functions(args.function)

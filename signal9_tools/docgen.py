@@ -1,6 +1,6 @@
 """Generated sections of the docs, derived from the catalog (and the policy check per stack).
 
-docs/architecture.md, docs/security-review.md and docs/deploy.md are hand-written around blocks marked
+docs/architecture.md, docs/security-review.md, docs/deploy.md and docs/contract.md are hand-written around blocks marked
 ``<!-- BEGIN GENERATED: <name> -->`` ... ``<!-- END GENERATED: <name> -->``. Rewrite them with
 ``python -m signal9_tools.docgen``; tests/test_docs.py fails when a committed block is stale.
 """
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from signal9 import catalog, deploy_policy, fsbp
+from signal9 import catalog, config, deploy_policy, fsbp, policy_rules
 from signal9.naming import Naming
 from signal9_tools import deploytime
 
@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 SECURITY_REVIEW = ROOT / "docs" / "security-review.md"
 DEPLOY = ROOT / "docs" / "deploy.md"
+CONTRACT = ROOT / "docs" / "contract.md"
 READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
 WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 STACK = "<stack>"
@@ -72,7 +73,7 @@ def architecture_diagram() -> str:
 
 
 def iam_matrix() -> str:
-    """Exactly what each function's role may do (SPEC: least privilege), from the catalog."""
+    """Exactly what each function's role may do (docs/contract.md: least privilege), from the catalog."""
     naming = Naming(STACK)
     lines = [
         "| function | read (GetItem, BatchGetItem, Query; table + its indexes) "
@@ -181,6 +182,79 @@ def deploy_grants() -> str:
     return "\n".join(lines)
 
 
+def _key(key: catalog.Key) -> str:
+    return f"`{key.name}` ({key.type})"
+
+
+def contract_tables() -> str:
+    """Every table with its keys and indexes (catalog.TABLES)."""
+    lines = ["| table | group | partition key | sort key | global secondary indexes (partition, sort; ALL) |"]
+    lines.append("|---|---|---|---|---|")
+    for table in catalog.TABLES:
+        indexes = "; ".join(f"`{i.name}`: {_key(i.partition)}, {_key(i.sort)}" for i in table.indexes) or "-"
+        lines.append(
+            f"| `{Naming(STACK).table(table.name)}` | {table.group} | {_key(table.partition)} | {_key(table.sort)} | {indexes} |"
+        )
+    return "\n".join(lines)
+
+
+def contract_functions() -> str:
+    """Every function: trigger, default memory and timeout, exactly the access it is granted."""
+    lines = ["| function | trigger | memory MB | timeout s | reads | writes | secret | emits |"]
+    lines.append("|---|---|---:|---:|---|---|---|---|")
+    for f in catalog.FUNCTIONS:
+        trigger = (
+            f"schedule `{f.trigger.schedule}`: `{f.trigger.expression}`"
+            if isinstance(f.trigger, catalog.ScheduleTrigger)
+            else f"event `{f.trigger.detail_type}`"
+        )
+        cells = [", ".join(f"`{t}`" for t in names) or "-" for names in (f.reads, f.writes, f.emits)]
+        lines.append(
+            f"| {f.name} | {trigger} | {f.memory_mb} | {f.timeout_seconds} | {cells[0]} | {cells[1]} | "
+            f"{f'`{f.secret}`' if f.secret else '-'} | {cells[2]} |"
+        )
+    return "\n".join(lines)
+
+
+def contract_secrets_and_events() -> str:
+    """The secrets' fields and the custom events' routes."""
+    naming = Naming(STACK)
+    lines = ["| secret | fields | defaults when unset |", "|---|---|---|"]
+    for secret in catalog.SECRETS:
+        defaults = ", ".join(f"`{k}` = {v}" for k, v in secret.defaults) or "-"
+        lines.append(f"| `{naming.secret(secret.name)}` | {', '.join(f'`{f}`' for f in secret.fields)} | {defaults} |")
+    lines += ["", "| event (source `" + catalog.EVENT_SOURCE + "`) | consumer | emitted by |", "|---|---|---|"]
+    for event in catalog.EVENTS:
+        emitters = ", ".join(f.name for f in catalog.FUNCTIONS if event.detail_type in f.emits)
+        lines.append(f"| `{event.detail_type}` | {event.consumer} | {emitters} |")
+    return "\n".join(lines)
+
+
+def contract_stack_rules() -> str:
+    """What the config contract requires of the named stacks (signal9/config.py)."""
+    lines = ["| stack | table protection | encryption at rest |", "|---|---|---|"]
+    for stack in catalog.STACKS:
+        protection = config.REQUIRED_PROTECTION.get(stack)
+        required = ", ".join(k for k, v in protection.model_dump().items() if v) if protection else "free choice"
+        encryption = config.REQUIRED_ENCRYPTION.get(stack, "free choice (default aws-owned)")
+        lines.append(f"| {stack} | {required} | {encryption} |")
+    lines += [
+        "",
+        f"- Timezone: `{catalog.DEFAULT_TIMEZONE}`, the only value `signal9:timezone` accepts.",
+        f"- Lambda asynchronous invocation: {catalog.ASYNC_MAXIMUM_RETRY_ATTEMPTS} retries, events older than "
+        f"{catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS} s go to the function's dead-letter queue.",
+        f"- Log retention (days) one of: {', '.join(map(str, config.LOG_RETENTION_DAYS))}.",
+    ]
+    return "\n".join(lines)
+
+
+def contract_policy_rules() -> str:
+    """The rules `signal9 check` and the CrossGuard pack hold every plan to (all mandatory)."""
+    lines = ["| rule | what it requires |", "|---|---|"]
+    lines += [f"| `{rule.name}` | {rule.description} |" for rule in policy_rules.RULES]
+    return "\n".join(lines)
+
+
 def generated_blocks(
     policy: Callable[[], Mapping[str, Mapping[str, int]]] = check_results,
 ) -> dict[Path, dict[str, str]]:
@@ -193,16 +267,26 @@ def generated_blocks(
             "deploy-grants": deploy_grants(),
         },
         DEPLOY: {"create-times": create_times_table()},
+        CONTRACT: {
+            "contract-tables": contract_tables(),
+            "contract-functions": contract_functions(),
+            "contract-secrets-events": contract_secrets_and_events(),
+            "contract-stack-rules": contract_stack_rules(),
+            "contract-policy-rules": contract_policy_rules(),
+        },
     }
 
 
 def main() -> int:
     for path, blocks in generated_blocks().items():
-        text = path.read_text()
+        old = text = path.read_text()
         for name, content in blocks.items():
             text = replace_block(text, name, content)
-        path.write_text(text)
-        print(f"updated {path.relative_to(ROOT)}")
+        if text == old:
+            print(f"{path.relative_to(ROOT)} is current")
+        else:
+            path.write_text(text)
+            print(f"updated {path.relative_to(ROOT)}")
     return 0
 
 

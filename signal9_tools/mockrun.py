@@ -138,12 +138,17 @@ class ProgramRun:
         return [r for r in self.resources if r.parent == parent]
 
     def to_json(self) -> dict[str, Any]:
-        """The stable ``signal9 plan --json`` document (secrets masked)."""
+        """The stable ``signal9 plan --json`` document (secrets masked).
+
+        Resources are sorted by type and name: the program registers them from several threads,
+        so registration order differs from run to run, and two plans must compare line by line.
+        """
+        ordered = sorted(self.resources, key=lambda r: (r.type, r.name))
         return {
             "project": self.project,
             "stack": self.stack,
             "resources": [
-                {"type": r.type, "name": r.name, "parent": r.parent, "inputs": mask(r.inputs)} for r in self.resources
+                {"type": r.type, "name": r.name, "parent": r.parent, "inputs": mask(r.inputs)} for r in ordered
             ],
             "outputs": mask(self.outputs),
         }

@@ -3,7 +3,7 @@
 Two kinds: ``signal9.errors.OperatorError`` (a bad stack file or config value), and the
 AWS failures every AWS-facing subcommand can meet before it gets anywhere: no credentials,
 an expired or rejected token, AccessDenied, an endpoint it cannot reach. Each message names
-what is missing and how to get it (the roles are the ones docs/deploy.md sets up).
+what is missing and how to get it (the operator roles are the ones docs/deploy.md names).
 """
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ import os
 
 from signal9.errors import OperatorError
 
+# The deploy roles trust GitHub's OIDC jobs only: people use an operator role (bootstrap config).
+OPERATOR_ROLE = (
+    "an operator role listed in signal9-bootstrap:operatorArns (docs/deploy.md, 'Manual deploy (break glass)')"
+)
 CREDENTIALS_HOWTO = (
     "use credentials for the stack's AWS account: `export AWS_PROFILE=<profile>` "
-    "(after `aws sso login --profile <profile>` for an SSO profile), or assume the stack's deploy role "
-    "(docs/deploy.md, 'AWS roles for GitHub')"
+    f"(after `aws sso login --profile <profile>` for an SSO profile) for {OPERATOR_ROLE}"
 )
 EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
 REJECTED_CODES = frozenset(
@@ -63,7 +66,6 @@ def operator_message(error: Exception, stack: str | None = None, permissions: st
         if code in DENIED_CODES:
             needed = f" (this command needs {permissions})" if permissions else ""
             return (
-                f"{code} on {operation}{where}: the credentials in use lack a permission{needed}; "
-                "use the stack's deploy role (docs/deploy.md, 'AWS roles for GitHub')"
+                f"{code} on {operation}{where}: the credentials in use lack a permission{needed}; use {OPERATOR_ROLE}"
             )
     return None

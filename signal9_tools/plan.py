@@ -7,7 +7,10 @@ import json
 import sys
 from collections import Counter
 
+from signal9 import stackfile
 from signal9.catalog import PROJECT
+from signal9.errors import OperatorError
+from signal9.policy_rules import check_stack_file_secrets
 from signal9.stackfile import BOOTSTRAP, BOOTSTRAP_PROJECT
 from signal9_tools import deploytime
 from signal9_tools.cli import add_stack_argument
@@ -51,14 +54,25 @@ def summary(plan: ProgramRun) -> str:
         if resource.custom or resource.parent:
             groups.setdefault(component(resource.name), Counter())[resource.type] += 1
     lines = [f"{plan.project} stack {plan.stack!r} in {plan.region}: {len(plan.resources)} resources"]
-    for group, counts in groups.items():
+    for group, counts in sorted(groups.items()):  # registration order varies from run to run
         lines.append(f"\n{group} ({sum(counts.values())})")
         lines.extend(f"  {count:>3}  {typ}" for typ, count in sorted(counts.items()))
     lines.append(f"\noutputs: {', '.join(plan.outputs) or '(none)'}")
     return "\n".join(lines)
 
 
+def plaintext_secrets(stack: str) -> list[str]:
+    """Credential values written in plain text in ``Pulumi.<stack>.yaml`` (the policy rule; values never shown)."""
+    path, document = stackfile.stack_document(stack)
+    found: list[str] = []
+    check_stack_file_secrets(document.get("config") or {}, lambda message: found.append(f"{path.name}: {message}"))
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
+    if PROJECTS[args.project] == PROJECT and (found := plaintext_secrets(args.stack)):
+        # An error, not a warning: the value is already in a file meant for git.
+        raise OperatorError("\n".join(found))
     plan = run_program(args.stack, project=PROJECTS[args.project])
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -187,6 +187,10 @@ def test_bad_config_is_a_clear_error() -> None:
     config = {**read_stack_config("main", BOOTSTRAP_PROJECT), "signal9-bootstrap:stacks": '["dev", "qa"]'}
     with pytest.raises(BootstrapConfigError, match=r"unknown stack\(s\) qa"):
         run_program("main", config=config, project=BOOTSTRAP_PROJECT)
+    # A misspelt key is refused, not ignored (the default it meant to change would apply silently).
+    config = {**read_stack_config("main", BOOTSTRAP_PROJECT), "signal9-bootstrap:stateVersionRetentionDay": "500"}
+    with pytest.raises(BootstrapConfigError, match=r"signal9-bootstrap:stateVersionRetentionDay: Extra inputs"):
+        run_program("main", config=config, project=BOOTSTRAP_PROJECT)
 
 
 def test_cli_plans_and_checks_the_bootstrap(capsys: pytest.CaptureFixture[str]) -> None:

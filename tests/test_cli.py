@@ -97,7 +97,7 @@ def dlq_list(capsys: pytest.CaptureFixture[str]) -> str:
 def test_missing_credentials(no_aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     line = dlq_list(capsys)
     assert "no AWS credentials found for stack 'dev'" in line
-    assert "AWS_PROFILE" in line and "deploy role" in line
+    assert "AWS_PROFILE" in line and "operator role listed in signal9-bootstrap:operatorArns" in line
 
 
 def test_unknown_profile(no_aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -168,13 +168,203 @@ def test_access_denied(aws_answers: list[tuple[int, str, str]], capsys: pytest.C
     aws_answers.append((403, "AccessDenied", "AccessDeniedException"))
     line = dlq_list(capsys)
     assert "AccessDenied on GetQueueUrl for stack 'dev'" in line
-    assert "sqs:GetQueueUrl" in line and "deploy role" in line
+    assert "sqs:GetQueueUrl" in line and "operator role listed in signal9-bootstrap:operatorArns" in line
 
 
 def test_other_aws_errors_are_not_disguised(
     aws_answers: list[tuple[int, str, str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A failure the operator cannot fix by signing in stays a traceback (a bug to report)."""
-    aws_answers.append((400, "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"))
-    with pytest.raises(ClientError, match=r"NonExistentQueue"):
+    aws_answers.append((400, "AWS.SimpleQueueService.OverLimit", "OverLimit"))
+    with pytest.raises(ClientError, match=r"OverLimit"):
         cli.main(["dlq", "list", "--stack", "dev"])
+
+
+# --- operator input errors: one line on stderr, exit 2, never a traceback ----------------------
+
+
+def one_line_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """``signal9 <argv>`` exits 2 with exactly one line on stderr (the command's prefix) and no traceback."""
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"signal9 {argv[0]}: "), err
+    return lines[0]
+
+
+@pytest.fixture
+def dev_stack_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where ``Pulumi.dev.yaml`` is read from in this test (write the content under test to it)."""
+    from signal9 import stackfile
+
+    path = tmp_path / "Pulumi.dev.yaml"
+    monkeypatch.setattr(stackfile, "stack_file", lambda stack: path)
+    return path
+
+
+OFFLINE_AND_AWS_COMMANDS = (
+    ["plan", "--stack", "dev"],
+    ["check", "--stack", "dev"],
+    ["cost", "--stack", "dev"],
+    ["local", "up", "--stack", "dev"],
+    ["dlq", "list", "--stack", "dev"],
+)
+
+
+@pytest.mark.parametrize("argv", OFFLINE_AND_AWS_COMMANDS, ids=lambda argv: argv[0])
+def test_a_yaml_syntax_error_is_one_line_naming_the_file_and_place(
+    argv: list[str], dev_stack_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dev_stack_file.write_text("config:\n  aws:region: us-east-1\n  signal9:logRetentionDays: [14\n")
+    line = one_line_exit_2(argv, capsys)
+    assert "Pulumi.dev.yaml: not valid YAML" in line and "line 4" in line, line
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("- config\n- aws:region\n", "Pulumi.dev.yaml: must be a mapping with a config: key, not a list"),
+        ("", "Pulumi.dev.yaml is empty"),
+        ("# only a comment\n", "Pulumi.dev.yaml is empty"),
+        ("confg:\n  aws:region: us-east-1\n", "Pulumi.dev.yaml: unknown top-level key 'confg'"),
+        (
+            "config:\n  signal9:logRetentionDays: 14\n  signal9:logRetentionDays: 30\n",
+            "Pulumi.dev.yaml: line 3: duplicate key 'signal9:logRetentionDays'",
+        ),
+        ("config:\n  aws:region: us-east-9\n", "Pulumi.dev.yaml: aws:region = 'us-east-9': not an AWS region"),
+    ],
+    ids=["list", "empty", "comment-only", "misspelt-config", "duplicate-key", "unknown-region"],
+)
+def test_stack_file_shape_errors_are_one_line(
+    content: str, expected: str, dev_stack_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dev_stack_file.write_text(content)
+    assert expected in one_line_exit_2(["plan", "--stack", "dev"], capsys)
+
+
+def test_bootstrap_config_errors_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from signal9 import stackfile
+
+    project = tmp_path / "bootstrap"
+    project.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (project / name).write_text((ROOT / "bootstrap" / name).read_text())
+    stack = (ROOT / "bootstrap" / "Pulumi.main.yaml").read_text()
+    (project / "Pulumi.main.yaml").write_text(stack.replace("example-org/signal9", "not a repository"))
+    monkeypatch.setitem(stackfile.PROJECT_DIRECTORIES, stackfile.BOOTSTRAP_PROJECT, project)
+    line = one_line_exit_2(["plan", "--project", "bootstrap", "--stack", "main"], capsys)
+    assert "Pulumi.main.yaml: signal9-bootstrap:repository: String should match pattern" in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["dlq", "list", "--stack", "dev", "--samples", "-1"], "--samples: must be 0 to 10, not -1"),
+        (["dlq", "list", "--stack", "dev", "--samples", "50"], "--samples: must be 0 to 10, not 50"),
+        (["dlq", "replay", "--stack", "dev", "--limit", "0"], "--limit: must be at least 1, not 0"),
+        (["dlq", "replay", "--stack", "dev", "--limit", "-5"], "--limit: must be at least 1, not -5"),
+    ],
+)
+def test_out_of_range_dlq_numbers_are_refused_before_any_aws_call(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    """``signal9 plan --json | head -1``: no BrokenPipeError traceback when the reader stops early."""
+    command = f"{sys.executable} -m signal9_tools.cli plan --stack dev --json | head -1"
+    result = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.stdout == "{\n"
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+
+
+@pytest.fixture
+def endpoint_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("SIGNAL9_ALPACA_KEY_ID", "SIGNAL9_ALPACA_SECRET_KEY", "SIGNAL9_ALPHAVANTAGE_API_KEY"):
+        monkeypatch.setenv(variable, "test-key-0000")
+
+
+def local_up_with(alpaca: str, data: str, alphavantage: str) -> list[str]:
+    return ["local", "up", "--alpaca-url", alpaca, "--alpaca-data-url", data, "--alphavantage-url", alphavantage]
+
+
+@pytest.fixture
+def listening_port() -> Iterator[int]:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield server.getsockname()[1]
+
+
+def test_local_up_refuses_a_malformed_url_before_deploying(
+    endpoint_keys: None, listening_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = f"http://127.0.0.1:{listening_port}"
+    line = one_line_exit_2(local_up_with("not-a-url", good, good), capsys)
+    assert "--alpaca-url 'not-a-url': not an http(s) URL" in line
+
+
+def test_local_up_refuses_an_endpoint_that_does_not_answer_before_deploying(
+    endpoint_keys: None, listening_port: int, closed_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = f"http://127.0.0.1:{listening_port}"
+    line = one_line_exit_2(local_up_with(good, good, f"http://127.0.0.1:{closed_port}/query"), capsys)
+    assert (
+        f"--alphavantage-url http://127.0.0.1:{closed_port}/query: nothing answers at 127.0.0.1:{closed_port}" in line
+    )
+
+
+def test_check_shows_the_plans_warnings_as_advisory(capsys: pytest.CaptureFixture[str]) -> None:
+    """prod passes every rule while its plan warns (no alarm subscribers): check says so, without failing."""
+    assert cli.main(["check", "--stack", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert "advisory (the plan's warnings; every rule above is mandatory, these do not fail the check):" in out
+    assert "  warning: alarm topic signal9-prod-alarms has no subscribers" in out
+    assert out.rstrip().endswith("all rules pass")
+
+
+def test_top_level_help_imports_no_subcommand_module() -> None:
+    """``signal9 --help`` lists the subcommands from cli.SUMMARIES without importing their modules."""
+    probe = (
+        "import sys; from signal9_tools.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in {tuple(cli.SUBCOMMANDS.values())!r} if m in sys.modules), file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.stderr.splitlines()[-1] == "[]", result.stderr
+    for command in cli.SUBCOMMANDS:
+        assert f"    {command}" in result.stdout
+
+
+@pytest.mark.parametrize(("command", "module"), cli.SUBCOMMANDS.items())
+def test_top_level_summaries_are_each_modules_own_help(command: str, module: str) -> None:
+    parser = cli.build_parser([module])
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    (choice,) = subparsers._choices_actions
+    assert cli.SUMMARIES.get(command) == choice.help, f"put {command}'s help in signal9_tools.cli.SUMMARIES"
+
+
+def test_local_up_against_given_endpoints_warns_how_long_the_real_time_pacing_takes() -> None:
+    from signal9 import config
+    from signal9_tools.emulator import cli as local
+
+    stack_config = config.parse({}, "Pulumi.dev.yaml")
+    warning = local.pacing_warning(stack_config)
+    per_pollenation = config.CALLS_PER_POLLENATION * stack_config.alphaVantage.interval_seconds
+    minutes = stack_config.regularPollenationBatchSize * per_pollenation / 60
+    assert warning.startswith(
+        "warning: against given endpoints PollenateAsset paces its AlphaVantage requests in real time"
+    )
+    assert f"{per_pollenation:.0f} s per pollenation" in warning and f"up to about {minutes:.0f} min" in warning
+    assert "signal9:regularPollenationBatchSize" in warning  # how to make it shorter

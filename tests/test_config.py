@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -215,3 +216,20 @@ def test_unset_pollenation_concurrency_paces_for_a_new_accounts_whole_quota() ->
 def test_alpha_vantage_plan_errors_name_the_file_the_key_and_the_arithmetic(raw: dict[str, Any], expected: str) -> None:
     (line,) = problems(raw)
     assert line.startswith(expected), line
+
+
+def test_a_one_time_schedule_in_the_past_is_refused_unless_switched_off() -> None:
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    past = {"schedules": {"sync-assets": {"expression": "at(2026-12-01T09:00:00)"}}}
+    with pytest.raises(config.ConfigError) as error:
+        config.parse(past, "Pulumi.staging.yaml", now=now)
+    assert str(error.value).startswith(
+        "Pulumi.staging.yaml: signal9:schedules.sync-assets = "
+    ) and "at(2026-12-01T09:00:00) is in the past: it will not fire again; remove it or set enabled: false" in str(
+        error.value
+    )
+    config.parse(
+        {"schedules": {"sync-assets": {"expression": "at(2026-12-08T09:00:00)"}}}, "Pulumi.staging.yaml", now=now
+    )
+    off = {"schedules": {"sync-assets": {"expression": "at(2026-12-01T09:00:00)", "enabled": False}}}
+    config.parse(off, "Pulumi.staging.yaml", now=now)

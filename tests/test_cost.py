@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,12 @@ def test_cost_doc_shows_each_stacks_collector_volumes() -> None:
     for stack in catalog.STACKS:
         assert f"Collector volumes, stack `{stack}`:" in text
     assert "Statement rows per pollenation" in text and "News items per hour" in text
+
+
+def test_a_stack_in_another_region_is_told_whose_prices_it_gets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """prices.json holds one region's prices; an estimate for another says so rather than pass them off."""
+    prices = cost.load_prices()
+    estimate = cost.estimate("dev", parse({}, "Pulumi.dev.yaml"), Counter(), prices)
+    assert "note:" not in cost.render_text(estimate, prices, prices["region"])
+    text = cost.render_text(estimate, prices, "eu-west-1")
+    assert f"note: prices.json has no prices for eu-west-1; these are {prices['region']}'s" in text

@@ -14,6 +14,7 @@ import pytest
 
 from functions.shared.events import PollenationNeeded
 from signal9 import catalog
+from signal9.errors import OperatorError
 from signal9.naming import Naming
 from signal9_tools import dlq
 
@@ -199,5 +200,21 @@ def test_cli_list_and_replay_through_boto3(queues: dict[str, str], capsys: pytes
 
 
 def test_unknown_function_is_refused() -> None:
-    with pytest.raises(SystemExit, match="unknown function 'Nope'"):
+    with pytest.raises(OperatorError, match="unknown function 'Nope'"):
         dlq.selected_functions("Nope")
+
+
+def test_a_stack_not_deployed_in_this_account_and_region_is_one_clear_line(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No queues here (staging deployed elsewhere, or not at all): say so, with the account and region used."""
+    from signal9_tools import cli
+
+    session = boto3.Session(region_name="us-east-1")
+    listing = argparse.Namespace(command="dlq", stack="staging", action="list", function=None, samples=0)
+    listing.run = lambda args: dlq.run(args, session)
+    assert cli.execute(listing) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("signal9 dlq: signal9-staging-")
+    assert "not in AWS account 123456789012, region us-east-1: stack 'staging' is not deployed there" in line
+    assert "\n" not in line

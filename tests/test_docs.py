@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,129 @@ def test_deploy_doc_matches_the_workflows() -> None:
 def test_relative_links_resolve(path: Path) -> None:
     for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", path.read_text()):
         assert (path.parent / target).exists(), f"{path.name}: broken link {target}"
+
+
+def test_deploy_doc_states_each_stacks_modelled_first_deploy(plans: dict[str, ProgramRun]) -> None:
+    """docs/deploy.md's figures are the ones `signal9 plan --timing` prints (it once said 66 s for every stack)."""
+    from signal9_tools import deploytime
+
+    figures = ", ".join(
+        f"{stack} {deploytime.model(plans[stack]).first_deploy_seconds:.0f} s" for stack in catalog.STACKS
+    )
+    text = " ".join((DOCS / "deploy.md").read_text().split())
+    assert f"first deploy about {figures}" in text, figures
+
+
+SECTION_REFERENCE = re.compile(r"([\w.-]+\.md)(?:\]\([^)\s]*\))?,?\s+['\"]([A-Z][^'\"\n]{2,60})['\"]")
+
+
+def section_references() -> list[tuple[str, str, str]]:
+    """(where, file, section) for each "file.md, 'Section'" in the docs, the README and the tools' messages."""
+    sources = [docgen.ROOT / "README.md", *DOCS.rglob("*.md"), *(docgen.ROOT / "signal9_tools").rglob("*.py")]
+    sources += list((docgen.ROOT / "signal9").glob("*.py"))
+    found = []
+    for source in sources:
+        text = " ".join(source.read_text().split())
+        found += [(source.name, m[1], m[2]) for m in SECTION_REFERENCE.finditer(text)]
+    return found
+
+
+def test_cited_doc_sections_exist() -> None:
+    """Messages and runbooks that send an operator to "deploy.md, 'Section'" name a section that is there."""
+    references = section_references()
+    assert any(name == "operator_messages.py" for name, _, _ in references)  # the pattern still finds them
+    headings = {
+        path.name: [
+            re.sub(r"^#+\s*(\d+\.\s*)?", "", line) for line in path.read_text().splitlines() if line.startswith("#")
+        ]
+        for path in [*DOCS.rglob("*.md"), docgen.ROOT / "README.md"]
+    }
+    missing = [
+        (where, file, section)
+        for where, file, section in references
+        if file in headings and not any(h.startswith(section) for h in headings[file])
+    ]
+    assert not missing, missing
+
+
+# --- every command the docs show, run ----------------------------------------------------------
+
+# These two still cite SPEC sections; listed until they cite docs/contract.md instead.
+SHARED_DOCS = {"collectors.md", "security-review.md"}
+
+# Commands shown in the docs that cannot run here, by prefix, and why.
+# (`signal9 dlq` runs against moto holding the stack's queues.)
+NOT_RUN_OFFLINE = {
+    "signal9 local up --alpaca-url": "calls the real Alpaca and AlphaVantage APIs: needs the network and keys",
+}
+# Placeholders the docs use, and the value a test run gives them.
+PLACEHOLDERS = {"<stack>": "dev", "<name>": "dev", "<Function>": "SyncAssets"}
+FENCE = re.compile(r"^```(bash|sh)\n(.*?)^```", re.S | re.M)
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    """(doc, command) for each `signal9 ...` or `make plan ...` line in a ```bash or ```sh block."""
+    found = []
+    for path in [docgen.ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
+        for block in FENCE.finditer(path.read_text()):
+            script = block[2].replace("\\\n", " ")
+            for line in script.splitlines():
+                command = re.sub(r"\s+#.*$", "", line).strip()
+                command = re.sub(r"^(\.\./)?\.venv/bin/", "", command)
+                for placeholder, value in PLACEHOLDERS.items():
+                    command = command.replace(placeholder, value)
+                if command.startswith(("signal9 ", "make plan")):
+                    found.append((str(path.relative_to(docgen.ROOT)), " ".join(command.split())))
+    return found
+
+
+def test_the_docs_show_commands_to_run() -> None:
+    commands = [command for _, command in documented_commands()]
+    assert "make plan STACK=prod" in commands and "signal9 check --stack prod" in commands
+
+
+@pytest.mark.parametrize(("doc", "command"), documented_commands(), ids=lambda value: value)
+def test_documented_command_runs(
+    doc: str, command: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """Every command a doc shows runs as shown (exit 0), offline; the ones that cannot are listed with why."""
+    skipped = next((reason for prefix, reason in NOT_RUN_OFFLINE.items() if command.startswith(prefix)), None)
+    if skipped:
+        pytest.skip(f"{command}: {skipped}")
+    if command.startswith("make "):
+        # What make would run, once its install prerequisite is up to date (make -n prints the recipe).
+        recipe = subprocess.run(
+            ["make", "-n", *command.split()[1:]], cwd=docgen.ROOT, capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+        command = re.sub(r"^\.venv/bin/", "", recipe[-1])
+        assert command.startswith("signal9 "), recipe
+    from signal9_tools import cli
+
+    if command.startswith("signal9 dlq"):
+        import boto3
+
+        from signal9.naming import Naming
+
+        request.getfixturevalue("aws")  # moto, with the stack's (empty) dead-letter queues
+        stack = shlex.split(command)[shlex.split(command).index("--stack") + 1]
+        for function in catalog.FUNCTION_NAMES:
+            boto3.client("sqs").create_queue(QueueName=Naming(stack).dead_letter_queue(function))
+    monkeypatch.chdir(docgen.ROOT / ("bootstrap" if "--project bootstrap" in command else ""))
+    assert cli.main(shlex.split(command)[1:]) == 0, f"{doc}: `{command}` failed"
+
+
+def test_readme_sample_report_is_uncut() -> None:
+    """The README's `local up` report is pasted whole: every check of the real report, no line shortened."""
+    readme = (docgen.ROOT / "README.md").read_text()
+    start = readme.index("```\nsignal9 local: stack 'dev'")
+    sample = readme[start : readme.index("```\n", start + 4)].splitlines()[1:]
+    assert not [line for line in sample if line.endswith("...")]
+    assert any(line.startswith("deploy calls allowed by the deploy policy") for line in sample)
+
+
+def test_docs_and_messages_cite_the_contract_in_the_repository() -> None:
+    """SPEC.md is not in the repository: the README, the docs and the config errors cite docs/contract.md."""
+    owned = [docgen.ROOT / "README.md", *(p for p in DOCS.rglob("*.md") if p.name not in SHARED_DOCS)]
+    assert not [p.name for p in owned if "SPEC" in p.read_text()]
+    assert "SPEC" not in (docgen.ROOT / "signal9" / "config.py").read_text()
+    assert "docs/contract.md" in (docgen.ROOT / "signal9" / "config.py").read_text()

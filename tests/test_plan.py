@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
-from signal9 import catalog
+from signal9 import catalog, stackfile
+from signal9.stackfile import ROOT
 from signal9_tools.cli import main
 from signal9_tools.mockrun import ProgramRun
 
@@ -64,3 +66,29 @@ def test_deploy_time_warnings_are_collected_and_printed(dev: ProgramRun, capsys:
     assert any("PLACEHOLDER" in warning for warning in dev.warnings)
     assert main(["plan", "--stack", "dev"]) == 0
     assert "warning: secret signal9/dev/alpaca stores PLACEHOLDER values" in capsys.readouterr().err
+
+
+def test_a_plaintext_secret_in_the_stack_file_fails_the_plan_without_echoing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same rule as `signal9 check`'s stack-file-secrets-encrypted, so plan cannot pass what check fails."""
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(
+        (ROOT / "Pulumi.dev.yaml").read_text() + "  signal9:secrets:\n    alpaca:\n      keyId: PKTESTVALUE0000\n"
+    )
+    monkeypatch.setattr(stackfile, "stack_file", lambda stack: path)
+    assert main(["plan", "--stack", "dev"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(
+        "signal9 plan: Pulumi.dev.yaml: signal9:secrets.alpaca.keyId is plaintext in the stack file; "
+        "run: pulumi config set --secret --path signal9:secrets.alpaca.keyId <value>"
+    ), captured.err
+    assert "PKTESTVALUE0000" not in captured.err + captured.out
+
+
+def test_json_resource_order_does_not_depend_on_registration_order(dev: ProgramRun) -> None:
+    """Resources register from several threads; the document is sorted so two plans can be compared."""
+    shuffled = ProgramRun(dev.stack, dev.region, list(reversed(dev.resources)), dev.outputs, project=dev.project)
+    assert json.dumps(shuffled.to_json()) == json.dumps(dev.to_json())
+    keys = [(r["type"], r["name"]) for r in dev.to_json()["resources"]]
+    assert keys == sorted(keys)

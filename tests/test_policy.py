@@ -615,6 +615,8 @@ def test_check_command_fails_and_lists_violations(
     inputs(plan, "assets-table")["billingMode"] = "PROVISIONED"
 
     class Fake:
+        warnings = ()
+
         def to_json(self) -> dict[str, Any]:
             return {"resources": plan}
 

@@ -153,6 +153,17 @@ def test_pull_requests_preview_every_stack_with_oidc_and_the_policy_pack() -> No
     assert "concurrency" in preview
 
 
+def test_pull_requests_show_signal9_diff_of_every_stack_against_their_base() -> None:
+    job = workflow("preview.yml")["jobs"]["preview"]
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0  # the base commit must be in the clone
+    step = next(s for s in job["steps"] if "signal9 diff" in s.get("run", ""))
+    assert (
+        step["run"] == '.venv/bin/signal9 diff --stack "$STACK" --base "$BASE_SHA" --markdown >> "$GITHUB_STEP_SUMMARY"'
+    )
+    assert step["env"] == {"STACK": "${{ matrix.stack }}", "BASE_SHA": "${{ github.event.pull_request.base.sha }}"}
+
+
 def test_deploy_is_one_reusable_workflow_per_stack_environment() -> None:
     deploy = workflow("deploy.yml")
     assert set(triggers(deploy)) == {"workflow_call"}

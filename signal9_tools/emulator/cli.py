@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import boto3
 
 from signal9 import config
+from signal9.errors import OperatorError
 from signal9.stackfile import config_region, read_stack_config
 from signal9_tools.emulator.collection import EndpointConfigError, Endpoints, given_endpoints
 from signal9_tools.emulator.deploy_audit import DeployAudit, install_boundary
@@ -31,6 +34,42 @@ The emulator is still running at {endpoint} (Ctrl-C stops it). Look around with:
   aws events list-rules --event-bus-name signal9-{stack}
   aws sqs list-queues --queue-name-prefix signal9-{stack}
 """
+
+
+# How long a given endpoint has to accept a TCP connection: a local fake answers in
+# milliseconds, a remote API well under a second; a dead one would otherwise cost every collector its retries.
+PROBE_TIMEOUT_SECONDS = 3.0
+
+
+def check_endpoint(flag: str, url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> None:
+    """``url`` is an http(s) URL and something accepts a connection there, or EndpointConfigError."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
+        raise EndpointConfigError(f"{flag} {url!r}: not an http(s) URL (e.g. http://127.0.0.1:8080)")
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except OSError as error:
+        raise EndpointConfigError(
+            f"{flag} {url}: nothing answers at {parts.hostname}:{port} ({error.strerror or error}); "
+            "start the server (e.g. `signal9 fakes serve`) or fix the URL"
+        ) from None
+
+
+def pacing_warning(stack_config: config.StackConfig) -> str:
+    """What a run against given endpoints costs: the built-in fakes' clock is compressed, theirs is not."""
+    per_pollenation = config.CALLS_PER_POLLENATION * stack_config.alphaVantage.interval_seconds
+    batch = stack_config.regularPollenationBatchSize
+    return (
+        "warning: against given endpoints PollenateAsset paces its AlphaVantage requests in real time "
+        f"({per_pollenation:.0f} s per pollenation at signal9:alphaVantage's rate), so the smoke's pollenations "
+        f"take up to about {batch * per_pollenation / 60:.0f} min ({batch} of them, one after another) before the "
+        "report prints; for a shorter run use a stack with a smaller signal9:regularPollenationBatchSize "
+        "or a higher signal9:alphaVantage.requestsPerMinute"
+    )
 
 
 @dataclass
@@ -128,9 +167,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     try:
         endpoints = given_endpoints(args.alpaca_url, args.alpaca_data_url, args.alphavantage_url)
+        if endpoints:  # before deploying: a bad endpoint would only show as every collector failing
+            check_endpoint("--alpaca-url", endpoints.alpaca_url)
+            check_endpoint("--alpaca-data-url", endpoints.alpaca_data_url)
+            check_endpoint("--alphavantage-url", endpoints.alphavantage_url)
     except EndpointConfigError as error:
-        print(f"signal9 local up: {error}", file=sys.stderr)
-        return 2
+        raise OperatorError(str(error)) from None
+    if endpoints:
+        print(pacing_warning(config.load_stack(args.stack)), file=sys.stderr, flush=True)
     if args.keep:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
