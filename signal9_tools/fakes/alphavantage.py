@@ -3,7 +3,8 @@
 Transport as the real service (apis.md B0, B9, B10): ``apikey`` is required, every answer is
 HTTP 200 (errors are JSON bodies with the real wording), unknown parameters are ignored.
 Modes: the free plan (25/day, more than 1 request/s refused), a premium plan
-(``requests_per_minute``), the legacy ``Note`` wording, a premium-function gate, and one-shot
+(``requests_per_minute``), the legacy ``Note`` wording or a rotation of throttle wordings
+(``throttle_wordings``, unrecorded ones included), a premium-function gate, and one-shot
 faults (each error body, ``{}``, a 502, a slow answer) queued with :meth:`AlphaVantageFake.inject`.
 
 Functions dispatch through ``fake.functions`` (built from :data:`DEFAULT_FUNCTIONS`); a handler
@@ -60,6 +61,8 @@ class Fault(StrEnum):
     PREMIUM_ENDPOINT = "premium_endpoint"
     DEMO_KEY = "demo_key"
     LEGACY_NOTE = "legacy_note"
+    UNUSUAL_ACTIVITY = "unusual_activity"
+    HIGH_TRAFFIC = "high_traffic"
     INVALID_INPUTS = "invalid_inputs"
     NO_ARTICLES = "no_articles"
     EMPTY = "empty"
@@ -118,6 +121,17 @@ def error_body(fault: Fault, *, function: str, api_key: str, requests_per_minute
             "Thank you for using Alpha Vantage! Our standard API call frequency is 5 calls per minute and 500 "
             f"calls per day. Please visit {PREMIUM} if you would like to target a higher API call frequency.",
         ),
+        # [U] Not recorded: throttle wordings have changed several times (apis.md B9) and the next one
+        # need not contain any word of the recorded ones. These two share none of them on purpose.
+        Fault.UNUSUAL_ACTIVITY: (
+            "Information",
+            "We have detected unusual activity from your API key. Please wait a moment before sending "
+            f"further requests, or visit {PREMIUM} for higher limits.",
+        ),
+        Fault.HIGH_TRAFFIC: (
+            "Note",
+            "Thank you for using Alpha Vantage! Our servers are experiencing heavy load. Please try again shortly.",
+        ),
         Fault.INVALID_INPUTS: (
             "Information",
             f"Invalid inputs. Please refer to the API documentation {DOCS}#newsapi and try again.",
@@ -147,6 +161,7 @@ class AlphaVantageFake:
         requests_per_day: int | None = None,
         requests_per_second: int | None = None,
         legacy_note: bool = False,
+        throttle_wordings: tuple[Fault, ...] = (),
         premium_functions: frozenset[str] = frozenset(),
         articles_per_hour: int = 6,
         history_days: int = 30,
@@ -160,6 +175,10 @@ class AlphaVantageFake:
         self.requests_per_day = requests_per_day
         self.requests_per_second = requests_per_second
         self.legacy_note = legacy_note
+        # The real service has worded its throttle answer several ways (apis.md B9); when given,
+        # the burst and per-minute refusals take these wordings in turn instead of the current one.
+        self.throttle_wordings = throttle_wordings
+        self._throttle_answers = 0
         self.premium_functions = premium_functions
         self.articles_per_hour = articles_per_hour
         self.history_days = history_days
@@ -243,6 +262,15 @@ class AlphaVantageFake:
         with self._lock:
             return self._faults.popleft() if self._faults else None
 
+    def _worded(self, fault: Fault) -> Fault:
+        """The wording of a rate-limit answer (called with the lock held)."""
+        if self.legacy_note:
+            return Fault.LEGACY_NOTE
+        if fault is Fault.DAILY_QUOTA or not self.throttle_wordings:
+            return fault
+        self._throttle_answers += 1
+        return self.throttle_wordings[(self._throttle_answers - 1) % len(self.throttle_wordings)]
+
     def _rate_limited(self) -> Fault | None:
         """The throttle answer due now, or None after counting this request (refused ones do not count)."""
         now = self.clock.time()
@@ -258,7 +286,7 @@ class AlphaVantageFake:
             )
             for limit, used, fault in limits:
                 if limit is not None and used >= limit:
-                    return Fault.LEGACY_NOTE if self.legacy_note else fault
+                    return self._worded(fault)
             self._served.append(now)
             self._per_day[today] = self._per_day.get(today, 0) + 1
             return None
