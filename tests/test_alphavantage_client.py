@@ -146,7 +146,14 @@ def test_wrong_key_fails_clearly_and_never_shows_a_key(server: FakeServer, clock
 
 @pytest.mark.parametrize(
     "fault",
-    [Fault.BURST, Fault.PREMIUM_RATE, Fault.LEGACY_NOTE, Fault.UNUSUAL_ACTIVITY, Fault.HIGH_TRAFFIC, Fault.SERVER_ERROR],
+    [
+        Fault.BURST,
+        Fault.PREMIUM_RATE,
+        Fault.LEGACY_NOTE,
+        Fault.UNUSUAL_ACTIVITY,
+        Fault.HIGH_TRAFFIC,
+        Fault.SERVER_ERROR,
+    ],
 )
 def test_throttling_and_5xx_are_retried_with_backoff_then_succeed(
     fake: AlphaVantageFake,

@@ -24,14 +24,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from functions.pollenate_asset.fundamentals import (
-    BALANCE_SHEET_FIELDS,
-    CASH_FLOW_FIELDS,
-    INCOME_STATEMENT_FIELDS,
-    LEGACY_SPELLINGS,
-    OVERVIEW_FIELDS,
-    OVERVIEW_TEXT_FIELDS,
-)
 from signal9_tools.fakes.server import FakeRequest, FakeResponse, json_response
 from signal9_tools.fakes.universe import Company, rng
 
@@ -45,7 +37,62 @@ QUARTERLY_REPORTS = 20
 # Share of statement values reported as "None" (as real statements leave many lines empty).
 NONE_SHARE = 0.08
 
-LEGACY_OTHER_NON_CURRENT_ASSETS = next(iter(LEGACY_SPELLINGS))  # apis.md B5: the 2021 spelling
+# The fields AlphaVantage sends, in response order, as recorded (apis.md), written out here and
+# not taken from the collector: a fake built from the collector's own lists could not catch a
+# field the collector names wrongly.
+# apis.md B3: the 2025 recorded IBM OVERVIEW (several 2025 copies agree).
+OVERVIEW_FIELDS = (
+    "Symbol", "AssetType", "Name", "Description", "CIK", "Exchange", "Currency", "Country", "Sector",
+    "Industry", "Address", "OfficialSite", "FiscalYearEnd", "LatestQuarter", "MarketCapitalization",
+    "EBITDA", "PERatio", "PEGRatio", "BookValue", "DividendPerShare", "DividendYield", "EPS",
+    "RevenuePerShareTTM", "ProfitMargin", "OperatingMarginTTM", "ReturnOnAssetsTTM", "ReturnOnEquityTTM",
+    "RevenueTTM", "GrossProfitTTM", "DilutedEPSTTM", "QuarterlyEarningsGrowthYOY",
+    "QuarterlyRevenueGrowthYOY", "AnalystTargetPrice", "AnalystRatingStrongBuy", "AnalystRatingBuy",
+    "AnalystRatingHold", "AnalystRatingSell", "AnalystRatingStrongSell", "TrailingPE", "ForwardPE",
+    "PriceToSalesRatioTTM", "PriceToBookRatio", "EVToRevenue", "EVToEBITDA", "Beta", "52WeekHigh",
+    "52WeekLow", "50DayMovingAverage", "200DayMovingAverage", "SharesOutstanding", "SharesFloat",
+    "PercentInsiders", "PercentInstitutions", "DividendDate", "ExDividendDate",
+)  # fmt: skip
+OVERVIEW_DATES = ("DividendDate", "ExDividendDate")  # "YYYY-MM-DD" or "None" (apis.md B3)
+# apis.md B4: crazzyghost/alphavantage-java incomestatement.json, identical in a recorded AAPL FY2024.
+INCOME_STATEMENT_FIELDS = (
+    "fiscalDateEnding", "reportedCurrency", "grossProfit", "totalRevenue", "costOfRevenue",
+    "costofGoodsAndServicesSold", "operatingIncome", "sellingGeneralAndAdministrative",
+    "researchAndDevelopment", "operatingExpenses", "investmentIncomeNet", "netInterestIncome",
+    "interestIncome", "interestExpense", "nonInterestIncome", "otherNonOperatingIncome", "depreciation",
+    "depreciationAndAmortization", "incomeBeforeTax", "incomeTaxExpense", "interestAndDebtExpense",
+    "netIncomeFromContinuingOperations", "comprehensiveIncomeNetOfTax", "ebit", "ebitda", "netIncome",
+)  # fmt: skip
+# apis.md B5: crazzyghost balancesheet.json (2021) with the recorded AAPL FY2024 spelling of
+# otherNonCurrentAssets; the 2021 fixture spells it with three r's (LEGACY_OTHER_NON_CURRENT_ASSETS).
+BALANCE_SHEET_FIELDS = (
+    "fiscalDateEnding", "reportedCurrency", "totalAssets", "totalCurrentAssets",
+    "cashAndCashEquivalentsAtCarryingValue", "cashAndShortTermInvestments", "inventory",
+    "currentNetReceivables", "totalNonCurrentAssets", "propertyPlantEquipment",
+    "accumulatedDepreciationAmortizationPPE", "intangibleAssets", "intangibleAssetsExcludingGoodwill",
+    "goodwill", "investments", "longTermInvestments", "shortTermInvestments", "otherCurrentAssets",
+    "otherNonCurrentAssets", "totalLiabilities", "totalCurrentLiabilities", "currentAccountsPayable",
+    "deferredRevenue", "currentDebt", "shortTermDebt", "totalNonCurrentLiabilities",
+    "capitalLeaseObligations", "longTermDebt", "currentLongTermDebt", "longTermDebtNoncurrent",
+    "shortLongTermDebtTotal", "otherCurrentLiabilities", "otherNonCurrentLiabilities",
+    "totalShareholderEquity", "treasuryStock", "retainedEarnings", "commonStock",
+    "commonStockSharesOutstanding",
+)  # fmt: skip
+LEGACY_OTHER_NON_CURRENT_ASSETS = "otherNonCurrrentAssets"
+# apis.md B6: crazzyghost cashflow.json, identical in a recorded AAPL FY2024.
+CASH_FLOW_FIELDS = (
+    "fiscalDateEnding", "reportedCurrency", "operatingCashflow", "paymentsForOperatingActivities",
+    "proceedsFromOperatingActivities", "changeInOperatingLiabilities", "changeInOperatingAssets",
+    "depreciationDepletionAndAmortization", "capitalExpenditures", "changeInReceivables",
+    "changeInInventory", "profitLoss", "cashflowFromInvestment", "cashflowFromFinancing",
+    "proceedsFromRepaymentsOfShortTermDebt", "paymentsForRepurchaseOfCommonStock",
+    "paymentsForRepurchaseOfEquity", "paymentsForRepurchaseOfPreferredStock", "dividendPayout",
+    "dividendPayoutCommonStock", "dividendPayoutPreferredStock", "proceedsFromIssuanceOfCommonStock",
+    "proceedsFromIssuanceOfLongTermDebtAndCapitalSecuritiesNet",
+    "proceedsFromIssuanceOfPreferredStock", "proceedsFromRepurchaseOfEquity",
+    "proceedsFromSaleOfTreasuryStock", "changeInCashAndCashEquivalents", "changeInExchangeRate",
+    "netIncome",
+)  # fmt: skip
 SECTORS = ("TECHNOLOGY", "FINANCE", "LIFE SCIENCES", "MANUFACTURING", "ENERGY & TRANSPORTATION", "TRADE & SERVICES")
 
 Document = dict[str, Any]
@@ -189,7 +236,7 @@ def overview(company: Company, extra: int) -> Document:
             document[name] = text[name]
         elif name == "LatestQuarter":
             document[name] = quarter_ends(company, extra)[0].isoformat()
-        elif name in OVERVIEW_TEXT_FIELDS:  # the dividend dates
+        elif name in OVERVIEW_DATES:
             document[name] = "None" if pick.random() < 0.3 else _quarter_end(extra).isoformat()
         elif pick.random() < NONE_SHARE:
             document[name] = pick.choice(("None", "-", "0"))
