@@ -28,8 +28,10 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from signal9_tools.fakes.fundamentals import FUNDAMENTAL_FUNCTIONS
 from signal9_tools.fakes.server import (
@@ -185,6 +187,8 @@ class AlphaVantageFake:
         self.slow_seconds = slow_seconds
         self.functions: dict[str, FunctionHandler] = dict(DEFAULT_FUNCTIONS if functions is None else functions)
         self.report_shifts: dict[str, int] = {}
+        self.report_times: dict[str, str] = {}
+        self.publication_delays: dict[str, timedelta] = {}
         self._by_symbol = {c.symbol: c for c in self.companies}
         self._news: dict[int, tuple[Article, ...]] = {}
         self._faults: deque[Fault] = deque()
@@ -208,10 +212,27 @@ class AlphaVantageFake:
         """Shift every report date of ``symbol`` by ``days`` (a report that moved)."""
         self.report_shifts[symbol] = days
 
-    def report_on(self, symbol: str, day: date) -> None:
-        """Shift ``symbol``'s reporting cycle so that it reports on ``day`` (and every 91 days around it)."""
+    def report_on(self, symbol: str, day: date, time_of_the_day: str | None = None) -> None:
+        """Shift ``symbol``'s reporting cycle so that it reports on ``day`` (and every 91 days around it).
+
+        ``time_of_the_day`` (``pre-market``, ``post-market`` or ``""``) replaces the row's own choice.
+        """
         own = cycle_offset(self._by_symbol[symbol])
         self.report_shifts[symbol] = ((day - CYCLE_ORIGIN).days - own) % REPORT_CYCLE_DAYS
+        if time_of_the_day is not None:
+            self.report_times[symbol] = time_of_the_day
+
+    def delay_publication(self, symbol: str, delay: timedelta) -> None:
+        """``symbol``'s reports reach EARNINGS ``delay`` after their usual time (a late publication)."""
+        self.publication_delays[symbol] = delay
+
+    def published_reports(self, company: Company, count: int) -> list[Report]:
+        """``company``'s last ``count`` reports already in EARNINGS on the fake's clock, newest first."""
+        now = self.now()
+        delay = self.publication_delays.get(company.symbol, timedelta(0))
+        start = now.date() - timedelta(days=REPORT_CYCLE_DAYS * (count + 1)) - delay
+        every = reports(self, company, start, now.date())
+        return [r for r in every if r.published_at(delay) <= now][::-1][:count]
 
     # --- what handlers use ------------------------------------------------------------
 
@@ -300,20 +321,47 @@ REPORT_CYCLE_DAYS = 91
 CYCLE_ORIGIN = date(2020, 1, 1)
 
 
+# [U] When a report reaches EARNINGS (New York time): apis.md records only "pre-market" and
+# "post-market". Pre-market reporters publish before the 09:30 open, post-market ones after
+# the 16:00 close; the fake publishes them at these times, a calendar row with no time as
+# post-market. The fake decides this on its own clock, never from what a client sends.
+PUBLISHED_AT = {"pre-market": clock_time(8, 0), "post-market": clock_time(16, 30)}
+NEW_YORK = ZoneInfo("America/New_York")
+
+
 @dataclass(frozen=True)
 class Report:
     company: Company
     report_date: date
+    time_override: str | None = None
 
-    def row(self) -> tuple[str, ...]:
+    def _picks(self) -> tuple[str, str]:
+        """The estimate and the time of the day, the calendar row's own random choices."""
         pick = rng(self.company, f"estimate/{self.report_date}")
         estimate = "" if pick.random() < 0.15 else f"{pick.uniform(-0.5, 4.5):.2f}"
         when = "" if pick.random() < 0.05 else pick.choice(("pre-market", "post-market"))
+        return estimate, when if self.time_override is None else self.time_override
+
+    @property
+    def time_of_the_day(self) -> str:
+        return self._picks()[1]
+
+    @property
+    def fiscal_date_ending(self) -> date:
+        return quarter_end_before(self.report_date - timedelta(days=20))
+
+    def published_at(self, delay: timedelta = timedelta(0)) -> datetime:
+        """When EARNINGS starts holding this report's quarter (UTC)."""
+        local = PUBLISHED_AT.get(self.time_of_the_day, PUBLISHED_AT["post-market"])
+        return datetime.combine(self.report_date, local, tzinfo=NEW_YORK).astimezone(UTC) + delay
+
+    def row(self) -> tuple[str, ...]:
+        estimate, when = self._picks()
         return (
             self.company.symbol,
             self.company.name,
             self.report_date.isoformat(),
-            quarter_end_before(self.report_date - timedelta(days=20)).isoformat(),
+            self.fiscal_date_ending.isoformat(),
             estimate,
             "USD",
             when,
@@ -342,7 +390,7 @@ def reports(fake: AlphaVantageFake, company: Company, start: date, end: date) ->
     day = first + timedelta(days=cycles * REPORT_CYCLE_DAYS)
     while day <= end:
         if day >= start:
-            yield Report(company, day)
+            yield Report(company, day, fake.report_times.get(company.symbol))
         day += timedelta(days=REPORT_CYCLE_DAYS)
 
 
