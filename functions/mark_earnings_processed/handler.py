@@ -33,7 +33,11 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     done = EarningsProcessed.from_event(event)
     logger.append_keys(symbol=done.symbol, earnings_date=done.earningsDate.isoformat(), outcome=done.outcome)
     key = {"asset_symbol": done.symbol, "earnings_date": done.earningsDate.isoformat()}
-    update = "SET #processed = :true, processedAt = :at" if done.outcome == "processed" else "SET #unpublished = :at"
+    values: dict[str, Any] = {":false": False, ":at": iso_utc(done.processedAt)}
+    if done.outcome == "processed":
+        update, values[":true"] = "SET #processed = :true, processedAt = :at", True
+    else:
+        update = "SET #unpublished = :at"
     calendar = table("earningsCalendar")
     try:
         calendar.update_item(
@@ -42,8 +46,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             ConditionExpression="attribute_exists(asset_symbol) AND "
             "(attribute_not_exists(#processed) OR #processed = :false) AND attribute_not_exists(#unpublished)",
             ExpressionAttributeNames={"#processed": PROCESSED, "#unpublished": UNPUBLISHED_AT},
-            ExpressionAttributeValues={":false": False, ":at": iso_utc(done.processedAt)}
-            | ({":true": True} if done.outcome == "processed" else {}),
+            ExpressionAttributeValues=values,
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as error:

@@ -43,7 +43,7 @@ earnings event still run, so a retry after a partial failure completes the work.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.dynamodb.conditions import Key
@@ -155,6 +155,7 @@ def conclude_earnings(request: PollenationNeeded, collection: Collection) -> Ear
     if request.earningsDate is None or request.fiscalDateEnding is None:
         return None
     quarter = request.fiscalDateEnding.isoformat()
+    outcome: Literal["processed", "unpublished"]
     if quarter in collection.reported_quarters:
         outcome = "processed"
     elif publication_overdue(request.earningsDate, market_date(request.requestedAt)):
