@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from functions.mark_earnings_processed import handler as mark_handler
 from functions.shared import aws as shared_aws
-from functions.shared import clock
+from functions.shared import clock, earnings_calendar
 from functions.shared.clock import new_york_offset
 from functions.shared.credentials import (
     AlpacaCredentials,
@@ -253,9 +253,19 @@ def test_new_york_fallback_rule_matches_the_tz_database_hour_by_hour() -> None:
 
 def test_market_date_without_a_tz_database(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(clock, "MARKET_TIMEZONE", None)
-    assert clock.market_today_and_yesterday(MONDAY_EVENING_NY) == (date(2026, 11, 2), date(2026, 11, 1))
+    assert clock.market_date(MONDAY_EVENING_NY) == date(2026, 11, 2)
     assert clock.market_date(datetime(2026, 7, 4, 3, 59, tzinfo=UTC)) == date(2026, 7, 3)
     assert clock.market_date(datetime(2026, 7, 4, 4, 0, tzinfo=UTC)) == date(2026, 7, 4)
+
+
+def test_report_out_times_without_a_tz_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    days = [date(2026, 3, 6), date(2026, 3, 9), date(2026, 10, 30), date(2026, 11, 2), date(2026, 7, 1)]
+    when = ("pre-market", "post-market", None)
+    expected = {(d, w): earnings_calendar.report_out_at(d, w) for d in days for w in when}
+    assert expected[(date(2026, 11, 2), "pre-market")] == datetime(2026, 11, 2, 14, 30, tzinfo=UTC)  # 09:30 EST
+    assert expected[(date(2026, 7, 1), None)] == datetime(2026, 7, 1, 20, 0, tzinfo=UTC)  # 16:00 EDT
+    monkeypatch.setattr(earnings_calendar, "MARKET_TIMEZONE", None)
+    assert {(d, w): earnings_calendar.report_out_at(d, w) for d in days for w in when} == expected
 
 
 def test_scheduled_invocation_defaults_to_now_without_a_time() -> None:
