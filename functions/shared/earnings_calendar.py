@@ -46,8 +46,11 @@ def pollenation_pending() -> ConditionBase:
     )
 
 
-def report_out_at(earnings_date: date, time_of_the_day: str | None) -> datetime:
-    """The moment (UTC) a report counts as out: the open for ``pre-market``, else the close (New York time)."""
+def report_out_at(earnings_date: date, time_of_the_day: object) -> datetime:
+    """The moment (UTC) a report counts as out: the open for ``pre-market``, else the close (New York time).
+
+    ``time_of_the_day`` is the row's stored ``timeOfTheDay``: absent, empty or unknown counts as after the close.
+    """
     local = MARKET_OPEN if time_of_the_day == PRE_MARKET else MARKET_CLOSE
     if MARKET_TIMEZONE is not None:
         return datetime.combine(earnings_date, local, tzinfo=MARKET_TIMEZONE).astimezone(UTC)

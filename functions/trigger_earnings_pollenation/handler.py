@@ -52,7 +52,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             KeyConditionExpression=Key("earnings_date").eq(day.isoformat()),
             FilterExpression=pollenation_pending(),
         )
-        if report_out_at(day, _text(row.get(TIME_OF_THE_DAY))) <= requested_at
+        if report_out_at(day, row.get(TIME_OF_THE_DAY)) <= requested_at
     ]
 
     def request(row: Item) -> PollenationNeeded:
@@ -70,7 +70,3 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         "earnings pollenation requested", extra={"dates": [d.isoformat() for d in dates], "published": published}
     )
     return {"published": published, "dates": [d.isoformat() for d in dates], "symbols": [r.symbol for r in requests]}
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
