@@ -49,7 +49,7 @@ from functions.shared.telemetry import MetricName
 from signal9.config import StackConfig, load_stack
 from signal9_tools.awsapi import create_stack_tables
 from signal9_tools.cost import VOLUMES_FILE
-from signal9_tools.fakes.alphavantage import AlphaVantageFake
+from signal9_tools.fakes.alphavantage import AlphaVantageFake, reports
 from signal9_tools.fakes.fundamentals import knobs
 from signal9_tools.fakes.server import CompressedClock, FakeServer, busiest_window, serving
 from signal9_tools.fakes.universe import universe
@@ -114,8 +114,13 @@ def emf_total(buffer: io.StringIO, metric: MetricName) -> int:
     return total
 
 
-def seed(fleet: Fleet, assets: int) -> list[str]:
-    """Active assets as SyncAssets leaves them, and a busy day's earnings calendar; the reporters."""
+def seed(fleet: Fleet, fake: AlphaVantageFake, assets: int) -> list[str]:
+    """Active assets as SyncAssets leaves them, and a busy day's earnings calendar; the reporters.
+
+    The reporters reported after yesterday's close, so the 07:00 run collects them (SPEC "When
+    an earnings pollenation runs"); the fake publishes their quarters accordingly and the rows
+    name the quarter the fake's calendar announces.
+    """
     symbols = [company.symbol for company in universe(assets)]
     with fleet.table("assets").batch_writer() as batch:
         for index, symbol in enumerate(symbols):
@@ -123,10 +128,16 @@ def seed(fleet: Fleet, assets: int) -> list[str]:
             item = {"symbol": symbol, "lastPollenationDate": NEVER_POLLENATED, "status": "active", "avgVolume": volume}
             batch.put_item(Item=item)
     reporters = symbols[:: max(1, assets // BUSY_EARNINGS_DAY)][:BUSY_EARNINGS_DAY]
-    today = market_date(START).isoformat()
+    yesterday = market_date(START) - timedelta(days=1)
     with fleet.table("earningsCalendar").batch_writer() as batch:
         for symbol in reporters:
-            batch.put_item(Item={"asset_symbol": symbol, "earnings_date": today, "name": symbol})
+            fake.report_on(symbol, yesterday, "post-market")
+            company = fake.company(symbol)
+            assert company is not None
+            (report,) = reports(fake, company, yesterday, yesterday)
+            row = {"asset_symbol": symbol, "earnings_date": yesterday.isoformat(), "name": symbol}
+            row |= {"fiscalDateEnding": report.fiscal_date_ending.isoformat(), "timeOfTheDay": "post-market"}
+            batch.put_item(Item=row)
     return reporters
 
 
@@ -219,7 +230,7 @@ def run(stack: str, speed: float, assets: int = ASSETS) -> dict[str, Any]:
             with chain.phase(
                 f"seed: {assets:,} assets + {BUSY_EARNINGS_DAY} reporters (SyncAssets not on this branch)"
             ):
-                reporters = seed(fleet, assets)
+                reporters = seed(fleet, fake, assets)
             with chain.phase("TriggerEarningsPollenation + TriggerRegularPollenation"):
                 earnings = chain.scheduled("TriggerEarningsPollenation")
                 regular = chain.scheduled("TriggerRegularPollenation")

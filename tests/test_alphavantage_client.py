@@ -75,6 +75,8 @@ CLASSIFIED = [
     (Fault.BURST, Verdict.THROTTLED, ThrottledError),
     (Fault.PREMIUM_RATE, Verdict.THROTTLED, ThrottledError),
     (Fault.LEGACY_NOTE, Verdict.THROTTLED, ThrottledError),
+    (Fault.UNUSUAL_ACTIVITY, Verdict.THROTTLED, ThrottledError),
+    (Fault.HIGH_TRAFFIC, Verdict.THROTTLED, ThrottledError),
     (Fault.PREMIUM_ENDPOINT, Verdict.NOT_ENTITLED, NotEntitledError),
     (Fault.INVALID_INPUTS, Verdict.BAD_REQUEST, BadRequestError),
     (Fault.NO_ARTICLES, Verdict.EMPTY, None),
@@ -90,7 +92,9 @@ def test_classify_every_documented_body(fault: Fault, verdict: Verdict) -> None:
 def test_classify_data_documents_and_unknown_notices() -> None:
     assert classify({"symbol": "IBM", "Information": "a field among data"}) is Verdict.DATA
     assert classify([{"a": 1}]) is Verdict.DATA
-    assert classify({"Information": "Something new we have never seen"}) is Verdict.NOT_ENTITLED
+    # apis.md B9: a lone notice not recognised as something else is throttling, whatever its words.
+    assert classify({"Information": "Something new we have never seen"}) is Verdict.THROTTLED
+    assert classify({"Note": "Please slow down."}) is Verdict.THROTTLED
 
 
 # --- every error body over HTTP --------------------------------------------------------
@@ -140,7 +144,17 @@ def test_wrong_key_fails_clearly_and_never_shows_a_key(server: FakeServer, clock
     assert all("apikey" not in r.query for r in server.requests)
 
 
-@pytest.mark.parametrize("fault", [Fault.BURST, Fault.PREMIUM_RATE, Fault.LEGACY_NOTE, Fault.SERVER_ERROR])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.BURST,
+        Fault.PREMIUM_RATE,
+        Fault.LEGACY_NOTE,
+        Fault.UNUSUAL_ACTIVITY,
+        Fault.HIGH_TRAFFIC,
+        Fault.SERVER_ERROR,
+    ],
+)
 def test_throttling_and_5xx_are_retried_with_backoff_then_succeed(
     fake: AlphaVantageFake,
     server: FakeServer,
@@ -163,6 +177,33 @@ def test_throttled_after_three_retries_raises(fake: AlphaVantageFake, server: Fa
     with pytest.raises(ThrottledError, match="sparingly"):
         client_for(server, clock).json("NEWS_SENTIMENT")
     assert server.count("/query") == 4 and clock.slept == [1.0, 2.0, 4.0]
+
+
+def test_an_unrecorded_throttle_wording_that_persists_fails_clearly_as_throttling(
+    fake: AlphaVantageFake, server: FakeServer, clock: ManualClock, metered: list[tuple[str, MetricName]]
+) -> None:
+    fake.inject(Fault.UNUSUAL_ACTIVITY, times=4)
+    with pytest.raises(ThrottledError, match="throttled: We have detected unusual activity"):
+        client_for(server, clock).json("EARNINGS", symbol="AAPL")
+    assert server.count("/query") == 4 and clock.slept == [1.0, 2.0, 4.0]
+    assert metered.count(("alphavantage", MetricName.EXTERNAL_THROTTLED)) == 4
+    assert metered.count(("alphavantage", MetricName.EXTERNAL_RETRIES)) == 3
+
+
+def test_rotated_throttle_wordings_each_read_as_throttling(clock: ManualClock) -> None:
+    wordings = (Fault.BURST, Fault.UNUSUAL_ACTIVITY, Fault.HIGH_TRAFFIC)
+    fake = AlphaVantageFake(12, clock=clock, requests_per_second=1, throttle_wordings=wordings)
+    refusals = []
+    with serving(fake) as server:
+        client = client_for(server, clock, backoff=Backoff(max_retries=0))
+        for _ in wordings:
+            client.json("NEWS_SENTIMENT", limit="1")
+            with pytest.raises(ThrottledError) as raised:  # the second request within the fake's second
+                client.json("NEWS_SENTIMENT", limit="1")
+            refusals.append(str(raised.value))
+            clock.advance(1)
+    texts = [next(iter(error_body(w, function="NEWS_SENTIMENT", api_key=FAKE_API_KEY).values())) for w in wordings]
+    assert refusals == [f"alphavantage NEWS_SENTIMENT: throttled: {text}" for text in texts]
 
 
 def test_free_plan_burst_is_absorbed_by_the_backoff_and_the_daily_quota_is_fatal(clock: ManualClock) -> None:

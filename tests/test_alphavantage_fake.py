@@ -6,8 +6,9 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import urllib3
@@ -162,6 +163,41 @@ def test_calendar_horizon_and_moved_reports(fake: AlphaVantageFake, server: Fake
     for days_ahead in (0, 1, 45, 89):
         fake.report_on("MSFT", today + timedelta(days=days_ahead))
         assert dates("3month", "MSFT")[0] == (today + timedelta(days=days_ahead)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("when", "published"),
+    [("pre-market", (8, 0)), ("post-market", (16, 30)), ("", (16, 30))],  # no time given: after the close
+)
+def test_earnings_holds_a_reported_quarter_only_from_its_report_time(
+    fake: AlphaVantageFake, server: FakeServer, when: str, published: tuple[int, int]
+) -> None:
+    clock = fake.clock
+    assert isinstance(clock, ManualClock)
+    day = NOW.date() + timedelta(days=3)
+    fake.report_on("AAPL", day, when)
+    body = get(server, function="EARNINGS_CALENDAR", symbol="AAPL").data.decode()
+    (row,) = [r for r in csv.DictReader(io.StringIO(body, newline="")) if r["reportDate"] == day.isoformat()]
+    assert row["timeOfTheDay"] == when
+    out = datetime.combine(day, time(*published), tzinfo=ZoneInfo("America/New_York"))
+
+    def head() -> dict[str, str]:
+        quarters: list[dict[str, str]] = json.loads(get(server, function="EARNINGS", symbol="AAPL").data)[
+            "quarterlyEarnings"
+        ]
+        return quarters[0]
+
+    clock.now = out.timestamp() - 1
+    assert head()["fiscalDateEnding"] < row["fiscalDateEnding"]
+    clock.now = out.timestamp()
+    assert head()["fiscalDateEnding"] == row["fiscalDateEnding"]
+    assert (head()["reportedDate"], head()["reportTime"]) == (day.isoformat(), when or "post-market")
+    statement = json.loads(get(server, function="INCOME_STATEMENT", symbol="AAPL").data)
+    assert statement["quarterlyReports"][0]["fiscalDateEnding"] == row["fiscalDateEnding"]
+    fake.delay_publication("AAPL", timedelta(days=2))  # a late publication: out of EARNINGS again until then
+    assert head()["fiscalDateEnding"] < row["fiscalDateEnding"]
+    clock.now = (out + timedelta(days=2)).timestamp()
+    assert head()["fiscalDateEnding"] == row["fiscalDateEnding"]
 
 
 def test_the_fake_is_deterministic() -> None:

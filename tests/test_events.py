@@ -31,9 +31,14 @@ SAMPLE_EVENTS = {
         reason="earnings",
         requestedAt=datetime(2027, 3, 15, 11, tzinfo=UTC),
         earningsDate=date(2027, 3, 12),
+        fiscalDateEnding=date(2026, 12, 31),
     ),
     "earningsProcessed": EarningsProcessed(
-        symbol="AAPL", earningsDate=date(2027, 3, 12), processedAt=datetime(2027, 3, 15, 11, 5, tzinfo=UTC)
+        symbol="AAPL",
+        earningsDate=date(2027, 3, 12),
+        fiscalDateEnding=date(2026, 12, 31),
+        outcome="processed",
+        processedAt=datetime(2027, 3, 15, 11, 5, tzinfo=UTC),
     ),
 }
 

@@ -15,8 +15,9 @@ import pytest
 from boto3.dynamodb.conditions import Key
 from pydantic import ValidationError
 
+from functions.mark_earnings_processed import handler as mark_handler
 from functions.shared import aws as shared_aws
-from functions.shared import clock
+from functions.shared import clock, earnings_calendar
 from functions.shared.clock import new_york_offset
 from functions.shared.credentials import (
     AlpacaCredentials,
@@ -25,7 +26,7 @@ from functions.shared.credentials import (
     SecretNotSetError,
     load_credentials,
 )
-from functions.shared.earnings_calendar import MOVED_AT
+from functions.shared.earnings_calendar import MOVED_AT, UNPUBLISHED_AT
 from functions.shared.env import secret_variable
 from functions.shared.events import EarningsProcessed, PollenationNeeded
 from functions.shared.publisher import MAX_ENTRIES_PER_CALL, PublishError, publish
@@ -33,6 +34,7 @@ from functions.shared.retry import Backoff, retry_call
 from functions.shared.scheduled import ScheduledInvocation, scheduler_input_json
 from functions.shared.secret_fields import PLACEHOLDER_VALUE
 from functions.shared.telemetry import LOG_FIELDS as DOCUMENTED_LOG_FIELDS
+from functions.shared.telemetry import MetricName
 from functions.sync_assets import handler as sync_assets_handler
 from signal9 import catalog
 from signal9_tools.fakes.server import FakeServer
@@ -87,8 +89,21 @@ def pollenation_event(symbol: str = "AAPL", reason: str = "regular", **extra: An
     return eventbridge_event("pollenationNeeded", detail)
 
 
-def processed_event(symbol: str = "AAPL", earnings_date: str = "2026-11-02") -> dict[str, Any]:
-    detail = {"symbol": symbol, "earningsDate": earnings_date, "processedAt": "2026-11-03T12:00:00Z"}
+def earnings_pollenation(earnings_date: str, fiscal: str, at: str = "2026-11-02T20:00:00Z") -> dict[str, Any]:
+    detail = {"earningsDate": earnings_date, "fiscalDateEnding": fiscal, "requestedAt": at}
+    return pollenation_event(reason="earnings", **detail)
+
+
+def processed_event(
+    symbol: str = "AAPL", earnings_date: str = "2026-11-02", outcome: str = "processed"
+) -> dict[str, Any]:
+    detail = {
+        "symbol": symbol,
+        "earningsDate": earnings_date,
+        "fiscalDateEnding": "2026-09-30",
+        "outcome": outcome,
+        "processedAt": "2026-11-03T12:00:00Z",
+    }
     return eventbridge_event("earningsProcessed", detail)
 
 
@@ -145,33 +160,68 @@ def test_regular_trigger_rejects_a_miswired_batch_size(fleet: Fleet, monkeypatch
 # --- TriggerEarningsPollenation ---------------------------------------------------------
 
 
+# Tuesday 3 November 2026 in New York (EST): the default 07:00 run, and a run after the open.
+TUESDAY_0700_NY = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
+TUESDAY_1000_NY = datetime(2026, 11, 3, 15, 0, tzinfo=UTC)
+
+
+def calendar_row(symbol: str, day: str, when: str | None = "post-market", **marks: Any) -> dict[str, Any]:
+    row = {"asset_symbol": symbol, "earnings_date": day, "fiscalDateEnding": "2026-09-30", **marks}
+    return row | ({"timeOfTheDay": when} if when is not None else {})
+
+
 def seed_calendar(fleet: Fleet) -> None:
-    for symbol, day, marks in (
-        ("AAPL", "2026-11-02", {}),  # today in New York
-        ("MSFT", "2026-11-01", {}),  # yesterday
-        ("NVDA", "2026-11-02", {"processed": True}),  # already processed
-        ("IBM", "2026-11-02", {MOVED_AT: "2026-10-30T10:00:00.000Z"}),  # the calendar no longer lists it
-        ("TSLA", "2026-11-03", {}),  # tomorrow (UTC date of the schedule time, not New York's)
-        ("AMZN", "2026-10-31", {}),  # two days ago
+    for row in (
+        calendar_row("AAPL", "2026-11-03", "post-market"),  # reports tonight: not out at 07:00 or 10:00
+        calendar_row("ORCL", "2026-11-03", "pre-market"),  # out from 09:30 today
+        calendar_row("MSFT", "2026-11-02", "post-market"),  # reported last night
+        calendar_row("GOOG", "2026-11-02", None),  # no time given: counts as after the close
+        calendar_row("NVDA", "2026-11-02", processed=True),  # already processed
+        calendar_row("IBM", "2026-11-02", **{MOVED_AT: "2026-10-30T10:00:00.000Z"}),  # no longer listed
+        calendar_row("AMZN", "2026-10-29", "pre-market"),  # not published yet: retried within 5 days
+        calendar_row("TSLA", "2026-10-29", **{UNPUBLISHED_AT: "2026-11-02T12:00:00.000Z"}),  # given up on
+        calendar_row("META", "2026-10-27"),  # 7 days: the window has ended, one concluding pollenation
+        calendar_row("INTC", "2026-10-26"),  # 8 days: beyond the trigger's look-back
+        calendar_row("AMD", "2026-11-04", "pre-market"),  # tomorrow
     ):
-        fleet.table("earningsCalendar").put_item(Item={"asset_symbol": symbol, "earnings_date": day, **marks})
+        fleet.table("earningsCalendar").put_item(Item=row)
 
 
-def test_earnings_trigger_emits_todays_and_yesterdays_unprocessed_unmoved_reporters(fleet: Fleet) -> None:
+def test_earnings_trigger_at_0700_emits_reports_already_out_and_still_unconcluded(fleet: Fleet) -> None:
     seed_calendar(fleet)
-    result = fleet.invoke("TriggerEarningsPollenation", scheduled_event(MONDAY_EVENING_NY))
-    assert result["dates"] == ["2026-11-02", "2026-11-01"]
+    result = fleet.invoke("TriggerEarningsPollenation", scheduled_event(TUESDAY_0700_NY))
+    assert result["dates"] == [f"2026-11-{day:02d}" for day in (3, 2, 1)] + [
+        f"2026-10-{d}" for d in (31, 30, 29, 28, 27)
+    ]
     emitted = details(fleet.delivered(), "pollenationNeeded")
-    assert sorted((d["symbol"], d["reason"], d["earningsDate"]) for d in emitted) == [
-        ("AAPL", "earnings", "2026-11-02"),
-        ("MSFT", "earnings", "2026-11-01"),
+    assert sorted((d["symbol"], d["reason"], d["earningsDate"], d["fiscalDateEnding"]) for d in emitted) == [
+        ("AMZN", "earnings", "2026-10-29", "2026-09-30"),
+        ("GOOG", "earnings", "2026-11-02", "2026-09-30"),
+        ("META", "earnings", "2026-10-27", "2026-09-30"),
+        ("MSFT", "earnings", "2026-11-02", "2026-09-30"),
     ]
 
 
+def test_earnings_trigger_after_the_open_adds_todays_pre_market_reporters_only(fleet: Fleet) -> None:
+    seed_calendar(fleet)
+    result = fleet.invoke("TriggerEarningsPollenation", scheduled_event(TUESDAY_1000_NY))
+    assert sorted(result["symbols"]) == ["AMZN", "GOOG", "META", "MSFT", "ORCL"]
+
+
+def test_a_post_market_reporter_is_pollenated_by_the_next_mornings_run(fleet: Fleet) -> None:
+    fleet.table("earningsCalendar").put_item(Item=calendar_row("AAPL", "2026-11-03", "post-market"))
+    assert fleet.invoke("TriggerEarningsPollenation", scheduled_event(TUESDAY_0700_NY))["symbols"] == []
+    late_evening = datetime(2026, 11, 3, 21, 0, tzinfo=UTC)  # 16:00 New York: the close
+    assert fleet.invoke("TriggerEarningsPollenation", scheduled_event(late_evening))["symbols"] == ["AAPL"]
+    wednesday = TUESDAY_0700_NY + timedelta(days=1)
+    assert fleet.invoke("TriggerEarningsPollenation", scheduled_event(wednesday))["symbols"] == ["AAPL"]
+
+
 def test_earnings_trigger_skips_a_row_that_cannot_make_a_valid_event(fleet: Fleet) -> None:
-    fleet.table("earningsCalendar").put_item(Item={"asset_symbol": "not a ticker", "earnings_date": "2026-11-02"})
-    fleet.table("earningsCalendar").put_item(Item={"asset_symbol": "AAPL", "earnings_date": "2026-11-02"})
-    assert fleet.invoke("TriggerEarningsPollenation", scheduled_event(MONDAY_EVENING_NY))["symbols"] == ["AAPL"]
+    fleet.table("earningsCalendar").put_item(Item=calendar_row("not a ticker", "2026-11-02"))
+    fleet.table("earningsCalendar").put_item(Item=calendar_row("MSFT", "2026-11-02", fiscalDateEnding=None))
+    fleet.table("earningsCalendar").put_item(Item=calendar_row("AAPL", "2026-11-02"))
+    assert fleet.invoke("TriggerEarningsPollenation", scheduled_event(TUESDAY_0700_NY))["symbols"] == ["AAPL"]
 
 
 def test_scheduler_input_uses_exactly_the_scheduler_context_attributes() -> None:
@@ -203,9 +253,19 @@ def test_new_york_fallback_rule_matches_the_tz_database_hour_by_hour() -> None:
 
 def test_market_date_without_a_tz_database(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(clock, "MARKET_TIMEZONE", None)
-    assert clock.market_today_and_yesterday(MONDAY_EVENING_NY) == (date(2026, 11, 2), date(2026, 11, 1))
+    assert clock.market_date(MONDAY_EVENING_NY) == date(2026, 11, 2)
     assert clock.market_date(datetime(2026, 7, 4, 3, 59, tzinfo=UTC)) == date(2026, 7, 3)
     assert clock.market_date(datetime(2026, 7, 4, 4, 0, tzinfo=UTC)) == date(2026, 7, 4)
+
+
+def test_report_out_times_without_a_tz_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    days = [date(2026, 3, 6), date(2026, 3, 9), date(2026, 10, 30), date(2026, 11, 2), date(2026, 7, 1)]
+    when = ("pre-market", "post-market", None)
+    expected = {(d, w): earnings_calendar.report_out_at(d, w) for d in days for w in when}
+    assert expected[(date(2026, 11, 2), "pre-market")] == datetime(2026, 11, 2, 14, 30, tzinfo=UTC)  # 09:30 EST
+    assert expected[(date(2026, 7, 1), None)] == datetime(2026, 7, 1, 20, 0, tzinfo=UTC)  # 16:00 EDT
+    monkeypatch.setattr(earnings_calendar, "MARKET_TIMEZONE", None)
+    assert {(d, w): earnings_calendar.report_out_at(d, w) for d in days for w in when} == expected
 
 
 def test_scheduled_invocation_defaults_to_now_without_a_time() -> None:
@@ -237,12 +297,39 @@ def test_pollenate_records_a_new_row_and_retires_the_previous_one_from_the_index
     assert fleet.delivered() == []  # reason regular emits nothing
 
 
-def test_pollenate_for_earnings_emits_earnings_processed(fleet: Fleet) -> None:
+# The AlphaVantage fake's clock (tests/conftest.py) is 2026-11-02 20:00 UTC: AAPL's EARNINGS
+# then holds years of quarters up to 2026, never the one ending 2026-12-31.
+HELD_QUARTER, MISSING_QUARTER = "2026-03-31", "2026-12-31"
+
+
+def test_pollenate_for_earnings_emits_earnings_processed_when_earnings_holds_the_quarter(fleet: Fleet) -> None:
     fleet.table("assets").put_item(Item=asset("AAPL", "2026-10-01T20:00:00.000Z"))
-    fleet.invoke("PollenateAsset", pollenation_event(reason="earnings", earningsDate="2026-11-02"))
+    result = fleet.invoke("PollenateAsset", earnings_pollenation("2026-11-02", HELD_QUARTER))
     (processed,) = details(fleet.delivered(), "earningsProcessed")
-    assert EarningsProcessed.model_validate(processed).earningsDate.isoformat() == "2026-11-02"
-    assert processed["symbol"] == "AAPL"
+    done = EarningsProcessed.model_validate(processed)
+    assert (done.symbol, done.earningsDate.isoformat(), done.fiscalDateEnding.isoformat()) == (
+        "AAPL",
+        "2026-11-02",
+        HELD_QUARTER,
+    )
+    assert done.outcome == "processed" and result["earnings"] == "processed"
+
+
+def test_pollenate_without_the_quarter_emits_nothing_so_the_next_run_retries(fleet: Fleet) -> None:
+    fleet.table("assets").put_item(Item=asset("AAPL", "2026-10-01T20:00:00.000Z"))
+    result = fleet.invoke("PollenateAsset", earnings_pollenation("2026-11-02", MISSING_QUARTER))
+    assert result["earnings"] == "notYetPublished" and result["emitted"] == 0
+    assert result["recorded"] is True and result["collection"] == "collected"  # the data was still refreshed
+    assert details(fleet.delivered(), "earningsProcessed") == []
+
+
+def test_pollenate_without_the_quarter_after_five_days_concludes_unpublished(fleet: Fleet) -> None:
+    # Requested on 2 November (New York) for a report of 28 October: the last day of the window.
+    result = fleet.invoke("PollenateAsset", earnings_pollenation("2026-10-28", MISSING_QUARTER))
+    (event,) = details(fleet.delivered(), "earningsProcessed")
+    assert result["earnings"] == "unpublished" and EarningsProcessed.model_validate(event).outcome == "unpublished"
+    on_day_four = earnings_pollenation("2026-10-29", MISSING_QUARTER, at="2026-11-02T20:00:01Z")
+    assert fleet.invoke("PollenateAsset", on_day_four)["earnings"] == "notYetPublished"
 
 
 def test_pollenate_redelivery_records_nothing_new(fleet: Fleet) -> None:
@@ -264,6 +351,8 @@ def test_pollenate_unknown_symbol_records_a_row_outside_the_active_index(fleet: 
     ("event", "message"),
     [
         (pollenation_event(reason="earnings"), "earningsDate is required"),
+        (pollenation_event(reason="earnings", earningsDate="2026-11-02"), "fiscalDateEnding is required"),
+        (pollenation_event(fiscalDateEnding="2026-09-30"), "fiscalDateEnding is only allowed"),
         (pollenation_event(symbol="aapl; drop"), "symbol"),
         (pollenation_event(reason="sometimes"), "reason"),
         (pollenation_event(unexpected="field"), "unexpected"),
@@ -306,10 +395,27 @@ def test_mark_processed_is_idempotent(fleet: Fleet) -> None:
             "processedAt": "2026-11-03T12:00:00.000Z",
         }
     ]
+    assert fleet.invoke("MarkEarningsProcessed", processed_event(outcome="unpublished"))["changed"] is False
+    assert fleet.rows("earningsCalendar") == first
     later = processed_event()
     later["detail"]["processedAt"] = "2026-11-04T12:00:00Z"
     assert fleet.invoke("MarkEarningsProcessed", later)["changed"] is False
     assert fleet.rows("earningsCalendar") == first
+
+
+def test_mark_unpublished_sets_unpublished_at_logs_and_counts_and_the_trigger_stops(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch, log_lines: io.StringIO
+) -> None:
+    counted: list[str] = []
+    monkeypatch.setattr(mark_handler, "count", lambda name, value=1: counted.append(name))
+    fleet.table("earningsCalendar").put_item(Item=calendar_row("AAPL", "2026-11-02"))
+    assert fleet.invoke("MarkEarningsProcessed", processed_event(outcome="unpublished"))["changed"] is True
+    (row,) = fleet.rows("earningsCalendar")
+    assert row[UNPUBLISHED_AT] == "2026-11-03T12:00:00.000Z" and "processed" not in row
+    assert counted == [MetricName.EARNINGS_UNPUBLISHED]
+    assert any(line["message"] == "earnings never published within the window" for line in json_lines(log_lines))
+    assert fleet.invoke("MarkEarningsProcessed", processed_event(outcome="unpublished"))["changed"] is False
+    assert fleet.invoke("TriggerEarningsPollenation", scheduled_event(TUESDAY_0700_NY))["symbols"] == []
 
 
 def test_mark_processed_refuses_to_create_a_missing_row(fleet: Fleet) -> None:
@@ -323,6 +429,7 @@ def test_mark_processed_refuses_to_create_a_missing_row(fleet: Fleet) -> None:
     [
         processed_event(earnings_date="2026-13-45"),
         eventbridge_event("earningsProcessed", {"symbol": "AAPL", "earningsDate": "2026-11-02"}),
+        eventbridge_event("earningsProcessed", {**processed_event()["detail"], "outcome": "maybe"}),
         eventbridge_event("earningsProcessed", {**processed_event()["detail"], "processedAt": "2026-11-03T12:00:00"}),
         pollenation_event(),
     ],
@@ -339,15 +446,22 @@ def test_mark_processed_rejects_malformed_events_and_writes_nothing(fleet: Fleet
 
 def test_earnings_loop_trigger_pollenate_mark_then_nothing_left(fleet: Fleet) -> None:
     """Events captured from the bus are fed to their consumers, as the rules would."""
-    seed_calendar(fleet)
-    fleet.invoke("TriggerEarningsPollenation", scheduled_event(MONDAY_EVENING_NY))
+    for symbol in ("AAPL", "MSFT"):
+        fleet.table("earningsCalendar").put_item(Item=calendar_row(symbol, "2026-11-02", fiscalDateEnding=HELD_QUARTER))
+    fleet.table("earningsCalendar").put_item(Item=calendar_row("IBM", "2026-11-02", fiscalDateEnding=MISSING_QUARTER))
+    assert sorted(fleet.invoke("TriggerEarningsPollenation", scheduled_event(TUESDAY_0700_NY))["symbols"]) == [
+        "AAPL",
+        "IBM",
+        "MSFT",
+    ]
     for event in fleet.delivered():
         fleet.invoke(catalog.function("PollenateAsset").name, event)
     for event in fleet.delivered():
         assert event["detail-type"] == "earningsProcessed"
         assert fleet.invoke("MarkEarningsProcessed", event)["changed"] is True
-    fleet.invoke("TriggerEarningsPollenation", scheduled_event(MONDAY_EVENING_NY))
-    assert fleet.delivered() == []
+    # IBM's quarter is not in its EARNINGS yet: the next run asks again.
+    again = TUESDAY_0700_NY + timedelta(days=1)
+    assert fleet.invoke("TriggerEarningsPollenation", scheduled_event(again))["symbols"] == ["IBM"]
 
 
 # --- Sync* secrets ----------------------------------------------------------------------

@@ -4,7 +4,9 @@
 - the program (``__main__.py``, ``bootstrap/__main__.py``, ``components/``) and the CrossGuard
   pack (``policy/``) import only the model, each other and ``functions.shared``;
 - ``functions/`` imports none of the others (its archives hold nothing else);
-- ``signal9_tools/`` may import anything.
+- the fakes (``signal9_tools/fakes/``) import only themselves: a fake built from the handlers'
+  own field lists or rules would share their mistakes instead of catching them;
+- the rest of ``signal9_tools/`` may import anything.
 
 Every import counts, including those inside functions (the CLI's lazy subcommand imports).
 """
@@ -28,6 +30,7 @@ LAYERS: dict[str, tuple[list[Path], tuple[str, ...]]] = {
     ),
     "policy pack": (sorted((ROOT / "policy").rglob("*.py")), ("signal9",)),
     "handlers": (sorted((ROOT / "functions").rglob("*.py")), ("functions",)),
+    "fakes": (sorted((ROOT / "signal9_tools" / "fakes").rglob("*.py")), ("signal9_tools.fakes",)),
 }
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from boto3.dynamodb.conditions import Key
@@ -25,12 +26,14 @@ from signal9_tools.fakes.alphavantage import AlphaVantageFake, Fault
 from signal9_tools.fakes.fundamentals import ANNUAL_REPORTS, QUARTERLY_REPORTS, knobs
 from signal9_tools.fakes.server import FakeRequest, FakeResponse, FakeServer, json_response
 from tests.av_support import ManualClock
-from tests.handler_support import Fleet, WriteCounter, eventbridge_event
+from tests.handler_support import Fleet, WriteCounter, eventbridge_event, scheduled_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 STATEMENT_TABLES = ("earnings", "incomeStatement", "balanceSheet", "cashFlow")
 COLLECTED_AT = datetime(2026, 11, 3, 1, 0, tzinfo=UTC)
+# An earnings pollenation for a quarter IBM's EARNINGS holds on the fake's clock (2026-11-02).
+HELD = {"earningsDate": "2026-11-02", "fiscalDateEnding": "2026-03-31"}
 
 
 @pytest.fixture
@@ -191,7 +194,7 @@ def test_persistent_throttling_fails_the_invocation_with_nothing_written(
     fake.functions["INCOME_STATEMENT"] = always_throttled
 
     with pytest.raises(ThrottledError, match="INCOME_STATEMENT"):
-        fleet.invoke("PollenateAsset", pollenation(reason="earnings", earningsDate="2026-11-02"))
+        fleet.invoke("PollenateAsset", pollenation(reason="earnings", **HELD))
 
     assert alphavantage.count("/query", function="INCOME_STATEMENT") == 4  # the call and 3 retries
     assert len(sleeps) == 3  # backoff between them
@@ -222,7 +225,7 @@ def test_earnings_pollenation_emits_earnings_processed_only_after_the_data_is_wr
         return publish(events)
 
     monkeypatch.setattr(pollenate, "publish", observed)
-    result = fleet.invoke("PollenateAsset", pollenation(reason="earnings", earningsDate="2026-11-02"))
+    result = fleet.invoke("PollenateAsset", pollenation(reason="earnings", **HELD))
 
     assert result["emitted"] == 1
     (at_publish,) = seen
@@ -277,3 +280,93 @@ def test_fake_fundamentals_are_stable_string_valued_and_shaped_as_apis_md(fake: 
     earnings = fake_document(fake, "EARNINGS")
     assert {"reportTime", "surprisePercentage"} <= set(earnings["quarterlyEarnings"][0])
     assert fake_document(fake, "OVERVIEW", "NOPE") == {}
+
+
+# --- when an earnings pollenation concludes its row, through the fake over HTTP --------------
+# The calendar rows come from SyncEarningsCalendar reading the fake; the fake publishes a
+# report's quarter in EARNINGS at its report time on its own clock, moved here to each run.
+
+REPORT_DAY = date(2026, 11, 10)  # a Tuesday
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def new_york(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=NEW_YORK).astimezone(UTC)
+
+
+def run_earnings_chain(fleet: Fleet, fake: AlphaVantageFake, at: datetime, symbol: str) -> str | None:
+    """One earnings trigger run at ``at`` with the API as of then, its events fed to their consumers.
+
+    Returns what happened to ``symbol``: None (not asked for), or PollenateAsset's ``earnings``.
+    """
+    clock = fake.clock
+    assert isinstance(clock, ManualClock)
+    clock.now = at.timestamp()
+    fleet.invoke("TriggerEarningsPollenation", scheduled_event(at))
+    outcome = None
+    for event in fleet.delivered():
+        if event["detail"]["symbol"] == symbol:
+            outcome = fleet.invoke("PollenateAsset", event)["earnings"]
+    for event in fleet.delivered():
+        fleet.invoke("MarkEarningsProcessed", event)
+    return outcome
+
+
+def reporting(fleet: Fleet, fake: AlphaVantageFake, symbol: str, when: str) -> dict[str, Any]:
+    """``symbol`` reports on REPORT_DAY at ``when``; the calendar row as synced the morning before."""
+    fake.report_on(symbol, REPORT_DAY, when)
+    clock = fake.clock
+    assert isinstance(clock, ManualClock)
+    clock.now = new_york(REPORT_DAY - timedelta(days=1), 6).timestamp()
+    fleet.invoke("SyncEarningsCalendar", scheduled_event(datetime.fromtimestamp(clock.now, UTC)))
+    (row,) = [r for r in fleet.rows("earningsCalendar") if r["asset_symbol"] == symbol]
+    assert (row["earnings_date"], row["timeOfTheDay"]) == (REPORT_DAY.isoformat(), when)
+    return row
+
+
+def calendar_row(fleet: Fleet, symbol: str) -> dict[str, Any]:
+    (row,) = [r for r in fleet.rows("earningsCalendar") if r["asset_symbol"] == symbol]
+    return row
+
+
+def test_a_post_market_reporter_is_collected_the_next_morning_and_then_marked(
+    fleet: Fleet, fake: AlphaVantageFake
+) -> None:
+    reporting(fleet, fake, "IBM", "post-market")
+    assert run_earnings_chain(fleet, fake, new_york(REPORT_DAY, 7), "IBM") is None  # not out yet
+    assert run_earnings_chain(fleet, fake, new_york(REPORT_DAY + timedelta(days=1), 7), "IBM") == "processed"
+    row = calendar_row(fleet, "IBM")
+    assert row["processed"] is True and "unpublishedAt" not in row
+    (quarter,) = [
+        r for r in symbol_rows(fleet, "earnings") if r["fiscal_date_ending"] == f"{row['fiscalDateEnding']}#quarterly"
+    ]
+    assert quarter["reportedDate"] == REPORT_DAY.isoformat() and quarter["reportTime"] == "post-market"
+    assert run_earnings_chain(fleet, fake, new_york(REPORT_DAY + timedelta(days=2), 7), "IBM") is None
+
+
+def test_a_pre_market_reporter_is_collected_from_the_open(fleet: Fleet, fake: AlphaVantageFake) -> None:
+    reporting(fleet, fake, "IBM", "pre-market")
+    assert run_earnings_chain(fleet, fake, new_york(REPORT_DAY, 7), "IBM") is None
+    assert run_earnings_chain(fleet, fake, new_york(REPORT_DAY, 9, 30), "IBM") == "processed"
+    assert calendar_row(fleet, "IBM")["processed"] is True
+
+
+def test_a_late_publication_is_retried_by_later_runs_until_earnings_holds_it(
+    fleet: Fleet, fake: AlphaVantageFake
+) -> None:
+    reporting(fleet, fake, "IBM", "post-market")
+    fake.delay_publication("IBM", timedelta(days=2))  # in EARNINGS on the 12th at 16:30
+    outcomes = [run_earnings_chain(fleet, fake, new_york(REPORT_DAY + timedelta(days=d), 7), "IBM") for d in (1, 2, 3)]
+    assert outcomes == ["notYetPublished", "notYetPublished", "processed"]
+    assert calendar_row(fleet, "IBM")["processed"] is True
+
+
+def test_a_quarter_never_published_within_five_days_is_marked_unpublished(fleet: Fleet, fake: AlphaVantageFake) -> None:
+    reporting(fleet, fake, "IBM", "post-market")
+    fake.delay_publication("IBM", timedelta(days=30))
+    days = range(1, 7)
+    outcomes = [run_earnings_chain(fleet, fake, new_york(REPORT_DAY + timedelta(days=d), 7), "IBM") for d in days]
+    # Days 1-4 retry, day 5 concludes, day 6 no longer asks.
+    assert outcomes == ["notYetPublished"] * 4 + ["unpublished", None]
+    row = calendar_row(fleet, "IBM")
+    assert "processed" not in row and row["unpublishedAt"] == "2026-11-03T01:00:00.000Z"  # PollenateAsset's now

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -151,8 +151,8 @@ def test_a_moved_report_is_marked_and_no_longer_triggers_pollenation(
     assert MOVED_AT not in stored[("AAPL", new)]
 
     def triggered_on(day: str) -> list[str]:
-        # The trigger runs the morning after `day` (it looks at today and yesterday in New York).
-        morning_after = datetime.fromisoformat(day).replace(hour=13, tzinfo=UTC)
+        # The 07:00 New York run the morning after `day`: every report of `day` is out by then.
+        morning_after = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC) + timedelta(days=1)
         fleet.delivered()
         fleet.invoke("TriggerEarningsPollenation", scheduled_event(morning_after))
         return [e["detail"]["symbol"] for e in fleet.delivered()]

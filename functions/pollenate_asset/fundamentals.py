@@ -183,10 +183,11 @@ def _statement(function: str, table: str, model: type[_Report]) -> Dataset:
 
 
 OVERVIEW = Dataset("OVERVIEW", "companyOverview")
+EARNINGS = "EARNINGS"
 DATASETS: tuple[Dataset, ...] = (
     OVERVIEW,
     Dataset(
-        "EARNINGS",
+        EARNINGS,
         "earnings",
         (("annualEarnings", "annual", AnnualEarnings), ("quarterlyEarnings", "quarterly", QuarterlyEarnings)),
     ),

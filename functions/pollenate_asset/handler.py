@@ -2,7 +2,12 @@
 
 Order: validate the event (a malformed one raises before anything is written), collect
 (:func:`collect_foundational_data`), record the pollenation in ``assets``, and for reason
-``earnings`` emit ``earningsProcessed``, so that event always follows the written data.
+``earnings`` conclude the calendar row, so that event always follows the written data:
+``earningsProcessed`` (outcome ``processed``) only when the collected ``EARNINGS`` holds the
+row's quarter (a ``quarterlyEarnings`` report for ``fiscalDateEnding`` with a reported EPS).
+Without it, nothing is emitted (``EarningsNotYetPublished``) and the next trigger run asks
+again; once the publication window is over (``functions.shared.earnings_calendar``,
+New York date of ``requestedAt``), ``earningsProcessed`` with outcome ``unpublished``.
 
 Collection calls AlphaVantage ``OVERVIEW``, ``EARNINGS``, ``INCOME_STATEMENT``,
 ``BALANCE_SHEET`` and ``CASH_FLOW`` for the symbol, paced under the plan's rate
@@ -38,18 +43,19 @@ earnings event still run, so a retry after a partial failure completes the work.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from functions.pollenate_asset.fundamentals import DATASETS, Dataset, changed, validate
+from functions.pollenate_asset.fundamentals import DATASETS, EARNINGS, Dataset, changed, validate
 from functions.shared.alphavantage import AlphaVantageClient, BadRequestError, SymbolNotFoundError
 from functions.shared.assets import KEY, NEVER_POLLENATED, SYNCED_AT
 from functions.shared.clock import iso_utc, market_date, utc_now
 from functions.shared.credentials import AlphaVantageCredentials, load_credentials
 from functions.shared.dynamo import Item, query, table
+from functions.shared.earnings_calendar import publication_overdue
 from functions.shared.events import EarningsProcessed, PollenationNeeded
 from functions.shared.observability import count, instrumented, logger
 from functions.shared.pacing import environment_pacer
@@ -69,6 +75,8 @@ class Collection:
     status: str
     written: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    reported_quarters: frozenset[str] = frozenset()
+    """Fiscal dates of the collected quarterly EARNINGS reports that carry a reported EPS."""
 
     def attributes(self) -> Item:
         """What the pollenation row records about it."""
@@ -92,7 +100,14 @@ def collect_foundational_data(symbol: str) -> Collection:
         fetched.append((dataset, validate(dataset, symbol, document, collected_on)))
     written = {dataset.table: _write(dataset, symbol, rows) for dataset, rows in fetched}
     count(MetricName.FOUNDATIONAL_ROWS_WRITTEN, sum(written.values()))
-    return Collection("collected", written)
+    reported = frozenset(
+        str(row["fiscalDateEnding"])
+        for dataset, rows in fetched
+        if dataset.function == EARNINGS
+        for row in rows
+        if row["period"] == "quarterly" and row.get("reportedEPS") is not None
+    )
+    return Collection("collected", written, reported_quarters=reported)
 
 
 def _write(dataset: Dataset, symbol: str, rows: list[Item]) -> int:
@@ -113,22 +128,50 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(symbol=request.symbol, reason=request.reason)
     collection = collect_foundational_data(request.symbol)
     recorded = record_pollenation(request, collection.attributes())
-    emitted = 0
-    if request.reason == "earnings" and request.earningsDate is not None:
-        emitted = publish(
-            [EarningsProcessed(symbol=request.symbol, earningsDate=request.earningsDate, processedAt=utc_now())]
-        )
+    earnings = conclude_earnings(request, collection)
+    emitted = publish([earnings]) if isinstance(earnings, EarningsProcessed) else 0
+    outcome = earnings.outcome if isinstance(earnings, EarningsProcessed) else earnings
     logger.info(
         "pollenation finished",
-        extra={"recorded": recorded, "collection": collection.status, "written": collection.written},
+        extra={
+            "recorded": recorded,
+            "collection": collection.status,
+            "written": collection.written,
+            "earnings": outcome,
+        },
     )
     return {
         "symbol": request.symbol,
         "recorded": recorded,
         "collection": collection.status,
         "written": collection.written,
+        "earnings": outcome,
         "emitted": emitted,
     }
+
+
+def conclude_earnings(request: PollenationNeeded, collection: Collection) -> EarningsProcessed | str | None:
+    """The earningsProcessed an earnings pollenation owes, or ``notYetPublished`` (None for reason regular)."""
+    if request.earningsDate is None or request.fiscalDateEnding is None:
+        return None
+    quarter = request.fiscalDateEnding.isoformat()
+    outcome: Literal["processed", "unpublished"]
+    if quarter in collection.reported_quarters:
+        outcome = "processed"
+    elif publication_overdue(request.earningsDate, market_date(request.requestedAt)):
+        outcome = "unpublished"
+        logger.warning("earnings quarter still not published; the window is over", extra={"fiscal_date": quarter})
+    else:
+        logger.info("earnings quarter not published yet; the next run asks again", extra={"fiscal_date": quarter})
+        count(MetricName.EARNINGS_NOT_YET_PUBLISHED)
+        return "notYetPublished"
+    return EarningsProcessed(
+        symbol=request.symbol,
+        earningsDate=request.earningsDate,
+        fiscalDateEnding=request.fiscalDateEnding,
+        outcome=outcome,
+        processedAt=utc_now(),
+    )
 
 
 def record_pollenation(request: PollenationNeeded, outcome: Item | None = None) -> bool:

@@ -16,14 +16,18 @@ endpoint"
 "call frequency"                                                   raises ThrottledError
 ... "Invalid inputs"                           ``bad_request``     raises BadRequestError
 ... "No articles found"                        ``empty``           returns ``{}`` / ``[]``
-any other ``Information``/``Note``             ``not_entitled``    raises NotEntitledError
+any other ``Information``/``Note``             ``throttled``       retries with backoff, then
+                                                                   raises ThrottledError
 ``{}``                                         ``not_found``       raises SymbolNotFoundError
 anything else                                  ``data``            returns it
 ============================================== =================== ============================
 
 The wording matters: the free-tier burst text also mentions "(25 requests per day)" and
 "unlock all premium endpoints", so the premium check needs "is a premium endpoint" and the
-throttle words are checked before "per day". Transport failures (no response, 5xx from the
+throttle words are checked before "per day". A lone notice recognised as none of these is
+throttling (apis.md B9): the throttle text has been reworded several times and the next
+wording need not contain any of the words above; counting it as throttling retries it and,
+should it persist, fails the call as throttled instead of silently giving up once. Transport failures (no response, 5xx from the
 CDN in front of the API) are retried like throttling. Every retry and every throttled answer
 is a metric with ``api=alphavantage``.
 
@@ -104,7 +108,7 @@ class DailyQuotaError(AlphaVantageError):
 
 
 class NotEntitledError(AlphaVantageError):
-    """The function or parameter needs a premium plan (or another unexpected notice)."""
+    """The function or parameter needs a premium plan."""
 
 
 class UnexpectedResponseError(AlphaVantageError):
@@ -154,7 +158,7 @@ def classify(body: Any) -> Verdict:
         return Verdict.BAD_REQUEST
     if "no articles found" in text:
         return Verdict.EMPTY
-    return Verdict.NOT_ENTITLED
+    return Verdict.THROTTLED
 
 
 def request_parameters(params: Mapping[str, str]) -> dict[str, str]:

@@ -60,8 +60,3 @@ def market_date(moment: datetime) -> date:
     if MARKET_TIMEZONE is not None:
         return moment.astimezone(MARKET_TIMEZONE).date()
     return (moment.astimezone(UTC) + new_york_offset(moment)).date()
-
-
-def market_today_and_yesterday(moment: datetime) -> tuple[date, date]:
-    today = market_date(moment)
-    return today, today - timedelta(days=1)

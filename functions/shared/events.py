@@ -56,24 +56,36 @@ class PollenationNeeded(_Detail):
     symbol: str = Field(pattern=SYMBOL_PATTERN)
     reason: Literal["earnings", "regular"]
     requestedAt: AwareDatetime
+    # Reason earnings only: the calendar row (its report date) and the quarter it announces.
     earningsDate: date | None = None
+    fiscalDateEnding: date | None = None
 
     @model_validator(mode="after")
-    def _earnings_date_matches_reason(self) -> PollenationNeeded:
-        if self.reason == "earnings" and self.earningsDate is None:
-            raise ValueError("earningsDate is required when reason is 'earnings'")
-        if self.reason == "regular" and self.earningsDate is not None:
-            raise ValueError("earningsDate is only allowed when reason is 'earnings'")
+    def _earnings_fields_match_reason(self) -> PollenationNeeded:
+        for name in EARNINGS_FIELDS:
+            if self.reason == "earnings" and getattr(self, name) is None:
+                raise ValueError(f"{name} is required when reason is 'earnings'")
+            if self.reason == "regular" and getattr(self, name) is not None:
+                raise ValueError(f"{name} is only allowed when reason is 'earnings'")
         return self
 
 
+EARNINGS_FIELDS = ("earningsDate", "fiscalDateEnding")
+
+
 class EarningsProcessed(_Detail):
-    """An asset's post-earnings pollenation finished; its calendar row can be marked."""
+    """An earnings pollenation concluded its calendar row.
+
+    ``outcome`` ``processed``: the collected EARNINGS holds the quarter (``fiscalDateEnding``)
+    with a reported EPS. ``unpublished``: it still did not when the publication window ended.
+    """
 
     DETAIL_TYPE: ClassVar[str] = "earningsProcessed"
 
     symbol: str = Field(pattern=SYMBOL_PATTERN)
     earningsDate: date
+    fiscalDateEnding: date
+    outcome: Literal["processed", "unpublished"]
     processedAt: AwareDatetime
 
 

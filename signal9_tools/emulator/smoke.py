@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo
 
 import boto3
 from botocore.exceptions import ClientError
@@ -466,19 +467,64 @@ class LocalFakes:
     alphavantage: AlphaVantageFake
 
 
-# Against the built-in fakes these companies report on the earnings trigger's run day, so the
-# earnings chain (trigger -> PollenateAsset -> earningsProcessed -> MarkEarningsProcessed) runs
-# on every day of the year: left to chance, nobody in the dev universe reports on (or the day
-# before) a given day on 152 days in 365.
+# Against the built-in fakes these companies report after the close of the day before the
+# earnings trigger's run, so the earnings chain (trigger -> PollenateAsset -> earningsProcessed
+# -> MarkEarningsProcessed) runs on every day of the year: left to chance, nobody in the dev
+# universe reports in the days before a given run on many days of the year. A post-market
+# report is out for the next morning's run (SPEC "When an earnings pollenation runs").
 ARRANGED_REPORTERS = ("AAPL", "MSFT")
+ARRANGED_TIME_OF_THE_DAY = "post-market"
+NEW_YORK = ZoneInfo("America/New_York")
 
 
-def arrange_reporters(run: ScheduledRun, fakes: LocalFakes | None) -> tuple[str, ...]:
-    """Make the built-in AlphaVantage fake list ``ARRANGED_REPORTERS`` as reporting on ``run``'s day."""
-    if fakes is None or run.fires_at is None:
+@dataclass
+class RunTime:
+    """A clock stopped at one scheduled run's time: the built-in AlphaVantage fake as that run sees it."""
+
+    at: float
+
+    def time(self) -> float:
+        return self.at
+
+    def sleep(self, seconds: float) -> None:
+        self.at += max(0.0, seconds)
+
+
+@contextlib.contextmanager
+def api_as_of(fakes: LocalFakes | None, moment: datetime | None) -> Iterator[None]:
+    """Inside the block the built-in AlphaVantage fake answers as of ``moment`` (its own clock otherwise)."""
+    if fakes is None or moment is None:
+        yield
+        return
+    previous = fakes.alphavantage.clock
+    fakes.alphavantage.clock = RunTime(moment.timestamp())
+    try:
+        yield
+    finally:
+        fakes.alphavantage.clock = previous
+
+
+def arrange_reporters(smoke: Smoke, runs: dict[str, ScheduledRun], fakes: LocalFakes | None) -> tuple[str, ...]:
+    """Make the built-in fake list ``ARRANGED_REPORTERS`` as reporting the day before the earnings run.
+
+    The calendar lists upcoming reports only, so their rows come from the calendar sync of the
+    report day's morning (as in production, where that day's sync wrote them); the fake answers
+    that run as of its time.
+    """
+    trigger, sync = runs["TriggerEarningsPollenation"], runs["SyncEarningsCalendar"]
+    if fakes is None or trigger.fires_at is None:
         return ()
+    report_day = trigger.fires_at.astimezone(NEW_YORK).date() - timedelta(days=1)
     for symbol in ARRANGED_REPORTERS:
-        fakes.alphavantage.report_on(symbol, run.fires_at.date())
+        fakes.alphavantage.report_on(symbol, report_day, ARRANGED_TIME_OF_THE_DAY)
+    morning = datetime.combine(report_day, datetime.min.time().replace(hour=6), tzinfo=NEW_YORK).astimezone(UTC)
+
+    def synced() -> str:
+        with api_as_of(fakes, morning):
+            result = smoke.invoke(sync.schedule["Target"]["Arn"], scheduler_delivery(sync.schedule, morning))
+        return f"{', '.join(ARRANGED_REPORTERS)} report {report_day} {ARRANGED_TIME_OF_THE_DAY}; that morning's sync -> {result}"
+
+    smoke.report.run("reporters arranged for the earnings run", synced)
     return ARRANGED_REPORTERS
 
 
@@ -492,7 +538,7 @@ def check_schedules_fire(smoke: Smoke, now: datetime, endpoints: Endpoints, fake
     )
     order = sorted(catalog.scheduled_functions(), key=lambda f: f.name not in COLLECTORS)
     runs = {f.name: scheduled_run(smoke, f, now) for f in order}
-    arranged = arrange_reporters(runs["TriggerEarningsPollenation"], fakes)
+    arranged = arrange_reporters(smoke, runs, fakes)
     fired: dict[str, Any] = {}  # function name -> what its run returned
     for run in runs.values():
         if not smoke.config.schedule_enabled(run.function):
@@ -515,7 +561,9 @@ def check_schedules_fire(smoke: Smoke, now: datetime, endpoints: Endpoints, fake
         smoke.report.run(f"schedule {run.name} fired", fire)
 
     def delivered() -> str:
-        results = smoke.deliver()
+        # PollenateAsset collects as the earnings run would: the fake as of that run's time.
+        with api_as_of(fakes, runs["TriggerEarningsPollenation"].fires_at):
+            results = smoke.deliver()
         pollenated = results[smoke.naming.rule(catalog.POLLENATION_NEEDED)]
         processed = results[smoke.naming.rule(catalog.EARNINGS_PROCESSED)]
         # Every event the triggers that fired published was routed, and the regular trigger asked
@@ -535,19 +583,25 @@ def check_schedules_fire(smoke: Smoke, now: datetime, endpoints: Endpoints, fake
         earnings_rows = fired.get("TriggerEarningsPollenation", {}).get("published", 0)
         if "TriggerEarningsPollenation" in fired:
             missing = set(arranged) - set(fired["TriggerEarningsPollenation"].get("symbols", []))
-            expect(not missing, f"the earnings trigger did not publish {sorted(missing)}, arranged to report that day")
+            expect(
+                not missing,
+                f"the earnings trigger did not publish {sorted(missing)}, arranged to report the evening before",
+            )
         expect(
             len(pollenated) == earnings_rows + regular,
             f"{len(pollenated)} pollenationNeeded deliveries, the triggers published {earnings_rows + regular}",
         )
+        # An earnings pollenation emits earningsProcessed only once EARNINGS holds the quarter (or
+        # the window is over); the ones PollenateAsset emitted must all have been routed.
+        emitted = sum(int(result.get("emitted", 0)) for result in pollenated if isinstance(result, dict))
         expect(
-            len(processed) == earnings_rows,
-            f"{len(processed)} earningsProcessed deliveries, expected {earnings_rows} (one per earnings pollenation)",
+            len(processed) == emitted,
+            f"{len(processed)} earningsProcessed deliveries, expected {emitted} (as PollenateAsset emitted)",
         )
         if earnings_rows:
             marked = boto3.resource("dynamodb", region_name=smoke.region).Table(smoke.naming.table("earningsCalendar"))
             published = fired["TriggerEarningsPollenation"]
-            for symbol in published["symbols"]:
+            for symbol in arranged:
                 rows = [
                     marked.get_item(Key={"asset_symbol": symbol, "earnings_date": d}).get("Item")
                     for d in published["dates"]
@@ -557,7 +611,7 @@ def check_schedules_fire(smoke: Smoke, now: datetime, endpoints: Endpoints, fake
                 )
         return (
             f"{len(pollenated)} pollenationNeeded -> PollenateAsset, {len(processed)} earningsProcessed -> "
-            "MarkEarningsProcessed, as the triggers that fired must emit; calendar rows marked processed"
+            "MarkEarningsProcessed, as the triggers that fired must emit; the arranged reporters' rows marked processed"
         )
 
     smoke.report.run("emitted events routed by the rules", delivered)

@@ -3,7 +3,8 @@
 Transport as the real service (apis.md B0, B9, B10): ``apikey`` is required, every answer is
 HTTP 200 (errors are JSON bodies with the real wording), unknown parameters are ignored.
 Modes: the free plan (25/day, more than 1 request/s refused), a premium plan
-(``requests_per_minute``), the legacy ``Note`` wording, a premium-function gate, and one-shot
+(``requests_per_minute``), the legacy ``Note`` wording or a rotation of throttle wordings
+(``throttle_wordings``, unrecorded ones included), a premium-function gate, and one-shot
 faults (each error body, ``{}``, a 502, a slow answer) queued with :meth:`AlphaVantageFake.inject`.
 
 Functions dispatch through ``fake.functions`` (built from :data:`DEFAULT_FUNCTIONS`); a handler
@@ -31,6 +32,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import time as clock_time
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -65,6 +67,8 @@ class Fault(StrEnum):
     PREMIUM_ENDPOINT = "premium_endpoint"
     DEMO_KEY = "demo_key"
     LEGACY_NOTE = "legacy_note"
+    UNUSUAL_ACTIVITY = "unusual_activity"
+    HIGH_TRAFFIC = "high_traffic"
     INVALID_INPUTS = "invalid_inputs"
     NO_ARTICLES = "no_articles"
     EMPTY = "empty"
@@ -123,6 +127,17 @@ def error_body(fault: Fault, *, function: str, api_key: str, requests_per_minute
             "Thank you for using Alpha Vantage! Our standard API call frequency is 5 calls per minute and 500 "
             f"calls per day. Please visit {PREMIUM} if you would like to target a higher API call frequency.",
         ),
+        # [U] Not recorded: throttle wordings have changed several times (apis.md B9) and the next one
+        # need not contain any word of the recorded ones. These two share none of them on purpose.
+        Fault.UNUSUAL_ACTIVITY: (
+            "Information",
+            "We have detected unusual activity from your API key. Please wait a moment before sending "
+            f"further requests, or visit {PREMIUM} for higher limits.",
+        ),
+        Fault.HIGH_TRAFFIC: (
+            "Note",
+            "Thank you for using Alpha Vantage! Our servers are experiencing heavy load. Please try again shortly.",
+        ),
         Fault.INVALID_INPUTS: (
             "Information",
             f"Invalid inputs. Please refer to the API documentation {DOCS}#newsapi and try again.",
@@ -152,6 +167,7 @@ class AlphaVantageFake:
         requests_per_day: int | None = None,
         requests_per_second: int | None = None,
         legacy_note: bool = False,
+        throttle_wordings: tuple[Fault, ...] = (),
         premium_functions: frozenset[str] = frozenset(),
         articles_per_hour: int = 6,
         clock_zone: str = "UTC",
@@ -169,6 +185,10 @@ class AlphaVantageFake:
         self.requests_per_day = requests_per_day
         self.requests_per_second = requests_per_second
         self.legacy_note = legacy_note
+        # The real service has worded its throttle answer several ways (apis.md B9); when given,
+        # the burst and per-minute refusals take these wordings in turn instead of the current one.
+        self.throttle_wordings = throttle_wordings
+        self._throttle_answers = 0
         self.premium_functions = premium_functions
         self.articles_per_hour = articles_per_hour
         self.clock_zone: tzinfo = ZoneInfo(clock_zone)
@@ -176,6 +196,8 @@ class AlphaVantageFake:
         self.slow_seconds = slow_seconds
         self.functions: dict[str, FunctionHandler] = dict(DEFAULT_FUNCTIONS if functions is None else functions)
         self.report_shifts: dict[str, int] = {}
+        self.report_times: dict[str, str] = {}
+        self.publication_delays: dict[str, timedelta] = {}
         self._by_symbol = {c.symbol: c for c in self.companies}
         self._news: dict[int, tuple[Article, ...]] = {}
         self._faults: deque[Fault] = deque()
@@ -199,10 +221,27 @@ class AlphaVantageFake:
         """Shift every report date of ``symbol`` by ``days`` (a report that moved)."""
         self.report_shifts[symbol] = days
 
-    def report_on(self, symbol: str, day: date) -> None:
-        """Shift ``symbol``'s reporting cycle so that it reports on ``day`` (and every 91 days around it)."""
+    def report_on(self, symbol: str, day: date, time_of_the_day: str | None = None) -> None:
+        """Shift ``symbol``'s reporting cycle so that it reports on ``day`` (and every 91 days around it).
+
+        ``time_of_the_day`` (``pre-market``, ``post-market`` or ``""``) replaces the row's own choice.
+        """
         own = cycle_offset(self._by_symbol[symbol])
         self.report_shifts[symbol] = ((day - CYCLE_ORIGIN).days - own) % REPORT_CYCLE_DAYS
+        if time_of_the_day is not None:
+            self.report_times[symbol] = time_of_the_day
+
+    def delay_publication(self, symbol: str, delay: timedelta) -> None:
+        """``symbol``'s reports reach EARNINGS ``delay`` after their usual time (a late publication)."""
+        self.publication_delays[symbol] = delay
+
+    def published_reports(self, company: Company, count: int) -> list[Report]:
+        """``company``'s last ``count`` reports already in EARNINGS on the fake's clock, newest first."""
+        now = self.now()
+        delay = self.publication_delays.get(company.symbol, timedelta(0))
+        start = now.date() - timedelta(days=REPORT_CYCLE_DAYS * (count + 1)) - delay
+        every = reports(self, company, start, now.date())
+        return [r for r in every if r.published_at(delay) <= now][::-1][:count]
 
     # --- what handlers use ------------------------------------------------------------
 
@@ -253,6 +292,15 @@ class AlphaVantageFake:
         with self._lock:
             return self._faults.popleft() if self._faults else None
 
+    def _worded(self, fault: Fault) -> Fault:
+        """The wording of a rate-limit answer (called with the lock held)."""
+        if self.legacy_note:
+            return Fault.LEGACY_NOTE
+        if fault is Fault.DAILY_QUOTA or not self.throttle_wordings:
+            return fault
+        self._throttle_answers += 1
+        return self.throttle_wordings[(self._throttle_answers - 1) % len(self.throttle_wordings)]
+
     def _rate_limited(self) -> Fault | None:
         """The throttle answer due now, or None after counting this request (refused ones do not count)."""
         now = self.clock.time()
@@ -268,7 +316,7 @@ class AlphaVantageFake:
             )
             for limit, used, fault in limits:
                 if limit is not None and used >= limit:
-                    return Fault.LEGACY_NOTE if self.legacy_note else fault
+                    return self._worded(fault)
             self._served.append(now)
             self._per_day[today] = self._per_day.get(today, 0) + 1
             return None
@@ -282,20 +330,47 @@ REPORT_CYCLE_DAYS = 91
 CYCLE_ORIGIN = date(2020, 1, 1)
 
 
+# [U] When a report reaches EARNINGS (New York time): apis.md records only "pre-market" and
+# "post-market". Pre-market reporters publish before the 09:30 open, post-market ones after
+# the 16:00 close; the fake publishes them at these times, a calendar row with no time as
+# post-market. The fake decides this on its own clock, never from what a client sends.
+PUBLISHED_AT = {"pre-market": clock_time(8, 0), "post-market": clock_time(16, 30)}
+NEW_YORK = ZoneInfo("America/New_York")
+
+
 @dataclass(frozen=True)
 class Report:
     company: Company
     report_date: date
+    time_override: str | None = None
 
-    def row(self) -> tuple[str, ...]:
+    def _picks(self) -> tuple[str, str]:
+        """The estimate and the time of the day, the calendar row's own random choices."""
         pick = rng(self.company, f"estimate/{self.report_date}")
         estimate = "" if pick.random() < 0.15 else f"{pick.uniform(-0.5, 4.5):.2f}"
         when = "" if pick.random() < 0.05 else pick.choice(("pre-market", "post-market"))
+        return estimate, when if self.time_override is None else self.time_override
+
+    @property
+    def time_of_the_day(self) -> str:
+        return self._picks()[1]
+
+    @property
+    def fiscal_date_ending(self) -> date:
+        return quarter_end_before(self.report_date - timedelta(days=20))
+
+    def published_at(self, delay: timedelta = timedelta(0)) -> datetime:
+        """When EARNINGS starts holding this report's quarter (UTC)."""
+        local = PUBLISHED_AT.get(self.time_of_the_day, PUBLISHED_AT["post-market"])
+        return datetime.combine(self.report_date, local, tzinfo=NEW_YORK).astimezone(UTC) + delay
+
+    def row(self) -> tuple[str, ...]:
+        estimate, when = self._picks()
         return (
             self.company.symbol,
             self.company.name,
             self.report_date.isoformat(),
-            quarter_end_before(self.report_date - timedelta(days=20)).isoformat(),
+            self.fiscal_date_ending.isoformat(),
             estimate,
             "USD",
             when,
@@ -324,7 +399,7 @@ def reports(fake: AlphaVantageFake, company: Company, start: date, end: date) ->
     day = first + timedelta(days=cycles * REPORT_CYCLE_DAYS)
     while day <= end:
         if day >= start:
-            yield Report(company, day)
+            yield Report(company, day, fake.report_times.get(company.symbol))
         day += timedelta(days=REPORT_CYCLE_DAYS)
 
 
