@@ -108,6 +108,7 @@ UNSCOPABLE: dict[str, str] = {
     "logs:DescribeQueryDefinitions": "CloudWatch Logs query definitions have no resource type in IAM",
     "logs:DeleteQueryDefinition": "CloudWatch Logs query definitions have no resource type in IAM",
     "cloudwatch:DescribeAlarms": "a list call with no resource type; the provider reads each alarm through it",
+    "cloudwatch:GetMetricData": "no resource type in IAM (Service Authorization Reference, CloudWatch); `signal9 status` reads run metrics",
     "sns:GetSubscriptionAttributes": "SNS subscriptions have no resource type in IAM",
     "sns:SetSubscriptionAttributes": "SNS subscriptions have no resource type in IAM",
     "sns:Unsubscribe": "SNS subscriptions have no resource type in IAM",
@@ -115,6 +116,11 @@ UNSCOPABLE: dict[str, str] = {
     "xray:PutTraceSegments": "X-Ray trace segments have no resource type in IAM (active tracing)",
     "xray:PutTelemetryRecords": "X-Ray telemetry has no resource type in IAM (active tracing)",
 }
+
+# What `signal9 status` (signal9_tools/status.py) calls beyond the table's reads (GetQueueUrl,
+# GetQueueAttributes, GetSchedule, DescribeAlarms): the preview role gets them too
+# (signal9.bootstrap_policies.read_only_document), so status runs with the preview role.
+STATUS_UNSCOPED_ACTIONS = ("cloudwatch:GetMetricData",)
 
 _TAGS = ("TagResource", "UntagResource")
 

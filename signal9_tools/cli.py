@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "check": "signal9_tools.check",
     "cost": "signal9_tools.cost",
     "dlq": "signal9_tools.dlq",
+    "status": "signal9_tools.status",
     "fakes": "signal9_tools.fakes.cli",
 }
 
