@@ -118,9 +118,11 @@ UNSCOPABLE: dict[str, str] = {
 }
 
 # What `signal9 status` (signal9_tools/status.py) calls beyond the table's reads (GetQueueUrl,
-# GetQueueAttributes, GetSchedule, DescribeAlarms): the preview role gets them too
+# GetQueueAttributes, DescribeAlarms): the preview role gets them too
 # (signal9.bootstrap_policies.read_only_document), so status runs with the preview role.
+# logs:FilterLogEvents takes the log-group resource type (Service Authorization Reference, CloudWatch Logs).
 STATUS_UNSCOPED_ACTIONS = ("cloudwatch:GetMetricData",)
+STATUS_LOG_GROUP_ACTIONS = ("logs:FilterLogEvents",)
 
 _TAGS = ("TagResource", "UntagResource")
 

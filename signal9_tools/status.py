@@ -1,14 +1,21 @@
 """``signal9 status``: is today's data in? One row per scheduled collector, DLQ depths, alarms in ALARM.
 
 Read-only, with calls the preview role may make (signal9.bootstrap_policies.read_only_document):
-AWS/Lambda ``Invocations``/``Errors`` and ``Signal9 ItemsWritten`` per hour through
-GetMetricData (schedules on or off: the stack file), each DLQ's depth
-through GetQueueUrl/GetQueueAttributes, and DescribeAlarms. Against ``signal9 local up --keep``
-it reaches the emulator through ``AWS_ENDPOINT_URL`` (boto3 reads it).
+- each run's outcome from Lambda's ``platform.report`` records in the function's log group
+  (the functions log in Lambda's JSON format; ``record.status`` is ``success`` for a run that
+  returned) through FilterLogEvents;
+- the items a run wrote from the collectors' ``Signal9 ItemsWritten`` metric (per hour) through
+  GetMetricData;
+- each DLQ's depth through GetQueueUrl/GetQueueAttributes, and the alarms in ALARM through
+  DescribeAlarms. Schedules on or off come from the stack file (``signal9:schedules``).
+
+Against ``signal9 local up --keep`` it reaches the emulator through ``AWS_ENDPOINT_URL`` (boto3
+reads it); the emulator records each in-process run as Lambda would
+(signal9_tools/emulator/lambda_records.py).
 
 Verdicts, per scheduled function (its schedule is Monday-Saturday in the stack's timezone):
-- ``never ran``: no invocation in the lookback (a schedule switched off says so);
-- ``failed``: the newest hour with a run had no successful one (Invocations <= Errors);
+- ``never ran``: no run in the lookback (a schedule switched off says so);
+- ``failed``: the newest run did not succeed (an error, a timeout);
 - ``late``: the newest successful run is older than the schedule's last due fire time, which
   is at least the grace (signal9.dashboard.MISSED_RUN_GRACE_MINUTES) in the past;
 - ``fresh``: otherwise. On a Sunday (the maintenance window) the last due fire is Saturday's.
@@ -32,21 +39,20 @@ from signal9_tools.cli import add_stack_argument
 
 # How far back a last run is looked for: a Monday-Saturday schedule fires at least weekly.
 LOOKBACK = timedelta(days=8)
-HOUR_SECONDS = 3600
+HOUR_SECONDS = 3600  # ItemsWritten is read per hour
 VERDICTS = ("fresh", "late", "failed", "never ran")
 
 AWS_PERMISSIONS = (
-    "cloudwatch:GetMetricData, cloudwatch:DescribeAlarms, sqs:GetQueueUrl and sqs:GetQueueAttributes "
-    "(the preview role has them)"
+    "logs:FilterLogEvents, cloudwatch:GetMetricData, cloudwatch:DescribeAlarms, sqs:GetQueueUrl and "
+    "sqs:GetQueueAttributes (the preview role has them)"
 )
 
 
 @dataclass(frozen=True)
 class RunFacts:
-    """What the hourly metrics say about one function's runs (hour starts, UTC)."""
+    """One function's runs in the lookback (report time, succeeded) and ItemsWritten per UTC hour."""
 
-    invocations: dict[datetime, float]
-    errors: dict[datetime, float]
+    runs: list[tuple[datetime, bool]]
     items_written: dict[datetime, float]
 
 
@@ -89,73 +95,98 @@ def verdict(
         upcoming: str | None = cron.next_fire(expression, stack_config.timezone, now).isoformat() if enabled else None
     except cron.ScheduleExpressionError:
         upcoming = None
-    ran = sorted(hour for hour, count in facts.invocations.items() if count > 0)
-    succeeded = [hour for hour in ran if facts.invocations[hour] > facts.errors.get(hour, 0)]
+    runs = sorted(facts.runs)
+    successes = [when for when, succeeded in runs if succeeded]
     due = last_due_fire(expression, stack_config.timezone, now) if enabled else None
     late_minutes = None
-    if not ran:
+    last = runs[-1] if runs else None
+    if last is None:
         outcome, state = None, "never ran"
+    elif not last[1]:
+        outcome, state = "failed", "failed"
+    elif due is not None and successes[-1] < due:
+        outcome, state = "succeeded", "late"
+        late_minutes = int((now - due).total_seconds() // 60)
     else:
-        last = ran[-1]
-        outcome = "succeeded" if last in succeeded else "failed"
-        if outcome == "failed":
-            state = "failed"
-        elif due is not None and last + timedelta(seconds=HOUR_SECONDS) <= due:
-            # The newest run's hour ended before the schedule was last due: that run is missing.
-            state = "late"
-            late_minutes = int((now - due).total_seconds() // 60)
-        else:
-            state = "fresh"
-    last_hour = ran[-1] if ran else None
+        outcome, state = "succeeded", "fresh"
+    last_hour = last[0].replace(minute=0, second=0, microsecond=0) if last else None
     return CollectorRow(
         function=function.name,
         schedule=trigger.schedule,
         enabled=enabled,
-        last_run=last_hour.isoformat() if last_hour else None,
+        last_run=last[0].isoformat() if last else None,
         outcome=outcome,
-        items_written=int(facts.items_written.get(last_hour, 0)) if last_hour else None,
+        items_written=None if last_hour is None else int(facts.items_written.get(last_hour, 0)),
         next_fire=upcoming,
         late_minutes=late_minutes,
         verdict=state,
     )
 
 
-def run_facts(
-    cloudwatch: Any, naming: Naming, functions: tuple[catalog.Function, ...], now: datetime
-) -> dict[str, RunFacts]:
-    """Hourly Invocations, Errors and ItemsWritten of each function over the lookback, in one GetMetricData."""
-    queries = []
-    for i, function in enumerate(functions):
-        lambda_dims = [{"Name": "FunctionName", "Value": naming.function(function.name)}]
-        custom_dims = [{"Name": "service", "Value": function.name}, {"Name": "stage", "Value": naming.stack}]
-        for kind, namespace, metric, dims in (
-            ("invocations", "AWS/Lambda", "Invocations", lambda_dims),
-            ("errors", "AWS/Lambda", "Errors", lambda_dims),
-            ("items", telemetry.NAMESPACE, telemetry.MetricName.ITEMS_WRITTEN.value, custom_dims),
-        ):
-            queries.append(
-                {
-                    "Id": f"{kind}{i}",
-                    "MetricStat": {
-                        "Metric": {"Namespace": namespace, "MetricName": metric, "Dimensions": dims},
-                        "Period": HOUR_SECONDS,
-                        "Stat": "Sum",
-                    },
-                }
-            )
+REPORT_PATTERN = '"platform.report"'  # a term match: Lambda's report records of the JSON log format
+
+
+def runs_of(logs: Any, group: str, start: datetime, now: datetime) -> list[tuple[datetime, bool]]:
+    """(report time, succeeded) of every run whose report is in ``group`` between ``start`` and ``now``."""
+    runs = []
+    pages = logs.get_paginator("filter_log_events").paginate(
+        logGroupName=group,
+        startTime=int(start.timestamp() * 1000),
+        endTime=int(now.timestamp() * 1000),
+        filterPattern=REPORT_PATTERN,
+    )
+    for page in pages:
+        for event in page["events"]:
+            try:
+                record = json.loads(event["message"])
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("type") == "platform.report":
+                status = record.get("record", {}).get("status")
+                runs.append((datetime.fromtimestamp(event["timestamp"] / 1000, UTC), status == "success"))
+    return runs
+
+
+def items_written(
+    cloudwatch: Any, naming: Naming, functions: tuple[catalog.Function, ...], start: datetime, now: datetime
+) -> dict[str, dict[datetime, float]]:
+    """Each function's hourly ItemsWritten (Signal9 namespace, service + stage) in one GetMetricData."""
+    queries = [
+        {
+            "Id": f"items{i}",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": telemetry.NAMESPACE,
+                    "MetricName": telemetry.MetricName.ITEMS_WRITTEN.value,
+                    "Dimensions": [
+                        {"Name": "service", "Value": function.name},
+                        {"Name": "stage", "Value": naming.stack},
+                    ],
+                },
+                "Period": HOUR_SECONDS,
+                "Stat": "Sum",
+            },
+        }
+        for i, function in enumerate(functions)
+    ]
     series: dict[str, dict[datetime, float]] = {q["Id"]: {} for q in queries}
-    paginator = cloudwatch.get_paginator("get_metric_data")
-    start = now.replace(minute=0, second=0, microsecond=0) - LOOKBACK  # hour-aligned datapoints
-    for page in paginator.paginate(MetricDataQueries=queries, StartTime=start, EndTime=now):
+    for page in cloudwatch.get_paginator("get_metric_data").paginate(
+        MetricDataQueries=queries, StartTime=start, EndTime=now
+    ):
         for result in page["MetricDataResults"]:
             for timestamp, value in zip(result["Timestamps"], result["Values"], strict=True):
                 hour = timestamp.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-                bucket = series[result["Id"]]
-                bucket[hour] = bucket.get(hour, 0) + value
-    return {
-        f.name: RunFacts(series[f"invocations{i}"], series[f"errors{i}"], series[f"items{i}"])
-        for i, f in enumerate(functions)
-    }
+                series[result["Id"]][hour] = series[result["Id"]].get(hour, 0) + value
+    return {f.name: series[f"items{i}"] for i, f in enumerate(functions)}
+
+
+def run_facts(
+    session: Any, naming: Naming, functions: tuple[catalog.Function, ...], now: datetime
+) -> dict[str, RunFacts]:
+    start = now.replace(minute=0, second=0, microsecond=0) - LOOKBACK  # hour-aligned metric datapoints
+    logs = session.client("logs")
+    items = items_written(session.client("cloudwatch"), naming, functions, start, now)
+    return {f.name: RunFacts(runs_of(logs, naming.log_group(f.name), start, now), items[f.name]) for f in functions}
 
 
 def queue_depths(sqs: Any, naming: Naming) -> dict[str, int]:
@@ -172,7 +203,8 @@ def alarms_in_alarm(cloudwatch: Any, naming: Naming) -> list[str]:
     for page in cloudwatch.get_paginator("describe_alarms").paginate(
         AlarmNamePrefix=f"{naming.prefix}-", StateValue="ALARM"
     ):
-        names += [alarm["AlarmName"] for alarm in page.get("MetricAlarms", [])]
+        # Filtered here too: moto ignores StateValue next to AlarmNamePrefix (the emulator's answers).
+        names += [alarm["AlarmName"] for alarm in page.get("MetricAlarms", []) if alarm["StateValue"] == "ALARM"]
     return names
 
 
@@ -197,7 +229,7 @@ def collect(session: Any, stack: str, stack_config: config.StackConfig, now: dat
     naming = Naming(stack)
     cloudwatch = session.client("cloudwatch")
     scheduled = catalog.scheduled_functions()
-    facts = run_facts(cloudwatch, naming, scheduled, now)
+    facts = run_facts(session, naming, scheduled, now)
     rows = [verdict(f, stack_config, facts[f.name], now) for f in scheduled]
     return Status(
         stack=stack,
@@ -210,7 +242,7 @@ def collect(session: Any, stack: str, stack_config: config.StackConfig, now: dat
 
 def format_status(status: Status) -> str:
     lines = [f"signal9 status: stack {status.stack!r} at {status.checked_at}", ""]
-    header = ("COLLECTOR", "VERDICT", "LAST RUN (UTC hour)", "OUTCOME", "ITEMS", "NEXT FIRE", "LATE")
+    header = ("COLLECTOR", "VERDICT", "LAST RUN", "OUTCOME", "ITEMS", "NEXT FIRE", "LATE")
     rows = [
         (
             row.function,

@@ -27,12 +27,12 @@ def hour(moment: datetime) -> datetime:
 
 
 def facts(runs: dict[datetime, tuple[int, int]], items: int = 0) -> status.RunFacts:
-    """Invocations and errors per run time (bucketed by hour, as GetMetricData returns them)."""
-    return status.RunFacts(
-        {hour(t): float(i) for t, (i, _) in runs.items()},
-        {hour(t): float(e) for t, (_, e) in runs.items()},
-        {hour(t): float(items) for t in runs},
-    )
+    """Runs by fire time: (attempts, failed attempts); a failed run's attempts come first (Lambda's retries)."""
+    reports = []
+    for when, (attempts, failures) in runs.items():
+        for attempt in range(attempts):
+            reports.append((when.astimezone(UTC) + timedelta(minutes=attempt), attempt >= failures))
+    return status.RunFacts(reports, {hour(t): float(items) for t in runs})
 
 
 TUESDAY_NOON = datetime(2026, 11, 3, 12, 0, tzinfo=NEW_YORK)
@@ -85,21 +85,43 @@ def test_a_run_within_the_grace_is_not_late_yet() -> None:
 # ---------------------------------------------------------------------------- on moto
 
 
-def deploy_queues_and_metrics(now: datetime, failing: str | None = None, idle: str | None = None) -> None:
+def report(status_text: str) -> str:
+    """A Lambda platform.report record (JSON log format), as Lambda writes it after a run."""
+    return json.dumps({"time": "", "type": "platform.report", "record": {"requestId": "r", "status": status_text}})
+
+
+def deploy_queues_and_runs(now: datetime, failing: str | None = None, idle: str | None = None) -> None:
     sqs = boto3.client("sqs")
     for function in catalog.FUNCTIONS:
         sqs.create_queue(QueueName=NAMING.dead_letter_queue(function.name))
+    logs = boto3.client("logs")
     cloudwatch = boto3.client("cloudwatch")
+    ran = int((now - timedelta(minutes=5)).timestamp() * 1000)
     for function in catalog.scheduled_functions():
+        group = NAMING.log_group(function.name)
+        logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName="2026/11/03/[$LATEST]abc")
         if function.name == idle:
             continue
-        dims = [{"Name": "FunctionName", "Value": NAMING.function(function.name)}]
-        data = [{"MetricName": "Invocations", "Dimensions": dims, "Timestamp": now - timedelta(minutes=5), "Value": 1}]
-        if function.name == failing:
-            data.append(
-                {"MetricName": "Errors", "Dimensions": dims, "Timestamp": now - timedelta(minutes=5), "Value": 1}
-            )
-        cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=data)
+        lines = ['{"level":"INFO","message":"synced"}', report("success")]
+        if function.name == failing:  # a success, then a run failing all three attempts
+            lines += [report("error")] * 3
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName="2026/11/03/[$LATEST]abc",
+            logEvents=[{"timestamp": ran + i, "message": line} for i, line in enumerate(lines)],
+        )
+        cloudwatch.put_metric_data(
+            Namespace="Signal9",
+            MetricData=[
+                {
+                    "MetricName": "ItemsWritten",
+                    "Dimensions": [{"Name": "service", "Value": function.name}, {"Name": "stage", "Value": "dev"}],
+                    "Timestamp": now - timedelta(minutes=5),
+                    "Value": 4,
+                }
+            ],
+        )
 
 
 def run_status(capsys: pytest.CaptureFixture[str], now: datetime) -> tuple[int, dict[str, object]]:
@@ -110,15 +132,17 @@ def run_status(capsys: pytest.CaptureFixture[str], now: datetime) -> tuple[int, 
 
 def test_all_fresh_after_every_collector_ran(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    deploy_queues_and_metrics(now)
+    deploy_queues_and_runs(now)
     code, document = run_status(capsys, now)
-    assert [row["verdict"] for row in document["collectors"]] == ["fresh"] * 5  # type: ignore[index, union-attr]
+    rows = document["collectors"]
+    assert [row["verdict"] for row in rows] == ["fresh"] * 5  # type: ignore[index, union-attr]
+    assert {row["items_written"] for row in rows} == {4}  # type: ignore[union-attr]
     assert code == 0 and document["healthy"] is True
 
 
 def test_a_failed_collector_a_waiting_dlq_and_an_alarm_exit_1(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    deploy_queues_and_metrics(now, failing="SyncEarningsCalendar")
+    deploy_queues_and_runs(now, failing="SyncEarningsCalendar")
     sqs = boto3.client("sqs")
     url = sqs.get_queue_url(QueueName=NAMING.dead_letter_queue("PollenateAsset"))["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="{}")
@@ -128,6 +152,16 @@ def test_a_failed_collector_a_waiting_dlq_and_an_alarm_exit_1(aws: None, capsys:
         Statistic="Sum", Period=3600, EvaluationPeriods=1, Threshold=1, ComparisonOperator="LessThanThreshold",
     )  # fmt: skip
     cloudwatch.set_alarm_state(AlarmName="signal9-dev-SyncAssets-missed-run", StateValue="ALARM", StateReason="test")
+    cloudwatch.put_metric_alarm(
+        AlarmName="signal9-dev-SyncAssets-errors",
+        MetricName="Errors",
+        Namespace="AWS/Lambda",
+        Statistic="Sum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip  (stays OK: not listed)
     code, document = run_status(capsys, now)
     verdicts = {row["function"]: row["verdict"] for row in document["collectors"]}  # type: ignore[index, union-attr]
     assert verdicts["SyncEarningsCalendar"] == "failed"
@@ -142,7 +176,7 @@ def test_a_disabled_schedule_shows_never_ran_and_does_not_fail_the_check(
     config = StackConfig(schedules={"sync-news-sentiment": ScheduleOverride(enabled=False)})
     monkeypatch.setattr(status.config, "load_stack", lambda _: config)
     now = datetime.now(UTC).replace(microsecond=0)
-    deploy_queues_and_metrics(now, idle=NEWS.name)
+    deploy_queues_and_runs(now, idle=NEWS.name)
     args = argparse.Namespace(stack="dev", json=False, profile=None)
     code = status.run(args, session=boto3.Session(region_name="us-east-1"), now=now)
     out = capsys.readouterr().out

@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import boto3
 
@@ -17,8 +18,17 @@ from signal9_tools.emulator.collection import EndpointConfigError, Endpoints, gi
 from signal9_tools.emulator.deploy_audit import DeployAudit, install_boundary
 from signal9_tools.emulator.provisioner import MotoProvisioner
 from signal9_tools.emulator.server import moto_server
-from signal9_tools.emulator.smoke import BUILT_IN_UNIVERSE, Report, SmokeScope, format_report, run_smoke, timed
+from signal9_tools.emulator.smoke import (
+    BUILT_IN_UNIVERSE,
+    FAULT_COLLECTOR,
+    Report,
+    SmokeScope,
+    format_report,
+    run_smoke,
+    timed,
+)
 from signal9_tools.mockrun import ProgramRun, run_program
+from signal9_tools.status import Status, collect, format_status
 
 MOTO_ACCOUNT_ID = "123456789012"  # moto's default account (the emulator never sets MOTO_ACCOUNT_ID)
 KEEP_HINTS = """\
@@ -39,6 +49,7 @@ class LocalRun:
     timings: dict[str, float]
     notes: list[str]
     endpoint: str
+    status: Status | None = None
 
     @property
     def endpoint_port(self) -> int:
@@ -46,7 +57,28 @@ class LocalRun:
 
     def text(self) -> str:
         header = f"signal9 local: stack {self.plan.stack!r}, {len(self.plan.resources)} resources deployed into moto\n"
-        return header + format_report(self.report, self.timings, self.notes)
+        status = f"\n\n{format_status(self.status)}" if self.status else ""
+        return header + format_report(self.report, self.timings, self.notes) + status
+
+
+def check_status(report: Report, status: Status, stack_config: config.StackConfig, fault_injected: bool) -> None:
+    """`signal9 status` after the smoke: every enabled collector fresh but the one made to fail, disabled never ran."""
+    expected = {
+        row.function: "never ran"
+        if not row.enabled
+        else "failed"
+        if fault_injected and row.function == FAULT_COLLECTOR
+        else "fresh"
+        for row in status.collectors
+    }
+    found = {row.function: row.verdict for row in status.collectors}
+    wrong = {name: verdict for name, verdict in found.items() if verdict != expected[name]}
+    report.add(
+        "signal9 status verdicts",
+        not wrong,
+        "; ".join(f"{name} {verdict}, expected {expected[name]}" for name, verdict in wrong.items())
+        or ", ".join(f"{name} {verdict}" for name, verdict in found.items()),
+    )
 
 
 def deploy_and_smoke(
@@ -90,10 +122,14 @@ def deploy_and_smoke(
                 scope=scope,
                 universe=universe,
             )
+        status = None
+        if scope == "full":  # the collectors ran: what `signal9 status` says of them
+            status = collect(boto3.Session(region_name=region), stack, stack_config, datetime.now(UTC))
+            check_status(report, status, stack_config, fault_injected=endpoints is None)
         report.add("deploy calls allowed by the deploy policy", audit.passed, audit.summary())
         for action, reason in audit.skipped.items():
             provisioner.note(f"{action} not judged against the deploy policy: {reason} (emulator only)")
-        run = LocalRun(plan, report, timings, provisioner.notes, emulator.endpoint)
+        run = LocalRun(plan, report, timings, provisioner.notes, emulator.endpoint, status)
         if keep:
             print(run.text())
             print(KEEP_HINTS.format(endpoint=emulator.endpoint, region=region, stack=stack))
