@@ -151,7 +151,7 @@ def items_written(
     cloudwatch: Any, naming: Naming, functions: tuple[catalog.Function, ...], start: datetime, now: datetime
 ) -> dict[str, dict[datetime, float]]:
     """Each function's hourly ItemsWritten (Signal9 namespace, service + stage) in one GetMetricData."""
-    queries = [
+    queries: list[dict[str, Any]] = [
         {
             "Id": f"items{i}",
             "MetricStat": {
@@ -169,7 +169,7 @@ def items_written(
         }
         for i, function in enumerate(functions)
     ]
-    series: dict[str, dict[datetime, float]] = {q["Id"]: {} for q in queries}
+    series: dict[str, dict[datetime, float]] = {f"items{i}": {} for i in range(len(functions))}
     for page in cloudwatch.get_paginator("get_metric_data").paginate(
         MetricDataQueries=queries, StartTime=start, EndTime=now
     ):

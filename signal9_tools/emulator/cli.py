@@ -15,6 +15,7 @@ import boto3
 from signal9 import config
 from signal9.stackfile import config_region, read_stack_config
 from signal9_tools.emulator.collection import EndpointConfigError, Endpoints, given_endpoints
+from signal9_tools.emulator.delivery import LambdaDeliveries
 from signal9_tools.emulator.deploy_audit import DeployAudit, install_boundary
 from signal9_tools.emulator.provisioner import MotoProvisioner
 from signal9_tools.emulator.server import moto_server
@@ -22,6 +23,7 @@ from signal9_tools.emulator.smoke import (
     BUILT_IN_UNIVERSE,
     FAULT_COLLECTOR,
     Report,
+    Smoke,
     SmokeScope,
     format_report,
     run_smoke,
@@ -110,6 +112,8 @@ def deploy_and_smoke(
         with timed(timings, "deploy"):
             plan = run_program(stack, config=values, mocks_factory=lambda _: provisioner)
         provisioner.audit = None  # the smoke's own calls are not part of the deploy
+        # Invoke from outside (`signal9 dlq replay`, the AWS CLI) runs the deployed handler in-process.
+        emulator.invokes.invoker = Smoke(plan, stack_config, LambdaDeliveries(), {}, {}).invoke
         if callable(on_deployed):
             on_deployed(plan)
         with timed(timings, "smoke"):
