@@ -34,8 +34,12 @@ from signal9_tools.status import Status, collect, format_status
 
 MOTO_ACCOUNT_ID = "123456789012"  # moto's default account (the emulator never sets MOTO_ACCOUNT_ID)
 KEEP_HINTS = """\
-The emulator is still running at {endpoint} (Ctrl-C stops it). Look around with:
+The emulator is still running at {endpoint} (Ctrl-C stops it). The signal9 tools and the AWS CLI
+reach it through AWS_ENDPOINT_URL; in another shell:
   export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={region}
+  signal9 status --stack {stack}
+  signal9 dlq list --stack {stack}
+  signal9 dlq replay --stack {stack} --function SyncEarningsCalendar --limit 1   # runs the real handler
   aws dynamodb list-tables
   aws lambda get-function-configuration --function-name signal9-{stack}-PollenateAsset
   aws scheduler list-schedules --group-name signal9-{stack}
