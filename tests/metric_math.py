@@ -45,6 +45,11 @@ _ARITHMETIC: dict[str, Callable[[float, float], float]] = {
 }
 
 
+def _as_number(compare: Callable[[float, float], bool]) -> Callable[[float, float], float]:
+    """A comparison giving 1 or 0, as metric math's comparison operators do."""
+    return lambda a, b: float(compare(a, b))
+
+
 def _tokens(text: str) -> list[str]:
     tokens: list[str] = []
     position = 0
@@ -118,8 +123,7 @@ class _Parser:
         value = self.additive()
         while (token := self.peek()) in _COMPARE:
             self.take()
-            compare = _COMPARE[token or ""]
-            value = _combine(value, self.additive(), lambda a, b, c=compare: float(c(a, b)))
+            value = _combine(value, self.additive(), _as_number(_COMPARE[token or ""]))
         return value
 
     def additive(self) -> Value:

@@ -40,8 +40,10 @@ def test_replay_runs_the_real_handler_and_keeps_what_failed(
         # Inside the running emulator: boto3 (and `signal9 dlq`) reach it through AWS_ENDPOINT_URL.
         sqs = boto3.client("sqs")
         url = sqs.get_queue_url(QueueName=NAMING.dead_letter_queue(FUNCTION))["QueueUrl"]
-        schedule = boto3.client("scheduler").get_schedule(
-            Name=NAMING.schedule("trigger-regular-pollenation"), GroupName=NAMING.schedule_group
+        schedule = dict(
+            boto3.client("scheduler").get_schedule(
+                Name=NAMING.schedule("trigger-regular-pollenation"), GroupName=NAMING.schedule_group
+            )
         )
         # What Scheduler parks after failed deliveries: the run's target input.
         body = json.dumps(scheduler_delivery(schedule, datetime(2026, 11, 27, 20, tzinfo=UTC)))

@@ -9,7 +9,7 @@ on New York's calendar with zoneinfo, not from signal9.cron.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -48,7 +48,7 @@ def fire_times(function: str, first: date, end: date) -> Iterator[datetime]:
 
 
 def metrics(
-    function: str, span: tuple[date, date], missed: set[datetime] = frozenset(), failed: set[datetime] = frozenset()
+    function: str, span: tuple[date, date], missed: Collection[datetime] = (), failed: Collection[datetime] = ()
 ) -> dict[str, Series]:
     """Hourly Invocations and Errors sums for runs at every fire time, but none for ``missed``."""
     invocations: Series = {}

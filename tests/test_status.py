@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
 
 from signal9 import catalog
+from signal9 import config as stack_config
 from signal9.config import ScheduleOverride, StackConfig
 from signal9.naming import Naming
 from signal9_tools import cli, status
@@ -124,7 +126,7 @@ def deploy_queues_and_runs(now: datetime, failing: str | None = None, idle: str 
         )
 
 
-def run_status(capsys: pytest.CaptureFixture[str], now: datetime) -> tuple[int, dict[str, object]]:
+def run_status(capsys: pytest.CaptureFixture[str], now: datetime) -> tuple[int, dict[str, Any]]:
     args = argparse.Namespace(stack="dev", json=True, profile=None)
     code = status.run(args, session=boto3.Session(region_name="us-east-1"), now=now)
     return code, json.loads(capsys.readouterr().out)
@@ -135,8 +137,8 @@ def test_all_fresh_after_every_collector_ran(aws: None, capsys: pytest.CaptureFi
     deploy_queues_and_runs(now)
     code, document = run_status(capsys, now)
     rows = document["collectors"]
-    assert [row["verdict"] for row in rows] == ["fresh"] * 5  # type: ignore[index, union-attr]
-    assert {row["items_written"] for row in rows} == {4}  # type: ignore[union-attr]
+    assert [row["verdict"] for row in rows] == ["fresh"] * 5
+    assert {row["items_written"] for row in rows} == {4}
     assert code == 0 and document["healthy"] is True
 
 
@@ -163,9 +165,9 @@ def test_a_failed_collector_a_waiting_dlq_and_an_alarm_exit_1(aws: None, capsys:
         ComparisonOperator="GreaterThanThreshold",
     )  # fmt: skip  (stays OK: not listed)
     code, document = run_status(capsys, now)
-    verdicts = {row["function"]: row["verdict"] for row in document["collectors"]}  # type: ignore[index, union-attr]
+    verdicts = {row["function"]: row["verdict"] for row in document["collectors"]}
     assert verdicts["SyncEarningsCalendar"] == "failed"
-    assert document["dead_letter_queues"]["PollenateAsset"] == 1  # type: ignore[index]
+    assert document["dead_letter_queues"]["PollenateAsset"] == 1
     assert document["alarms_in_alarm"] == ["signal9-dev-SyncAssets-missed-run"]
     assert code == 1
 
@@ -174,7 +176,7 @@ def test_a_disabled_schedule_shows_never_ran_and_does_not_fail_the_check(
     aws: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = StackConfig(schedules={"sync-news-sentiment": ScheduleOverride(enabled=False)})
-    monkeypatch.setattr(status.config, "load_stack", lambda _: config)
+    monkeypatch.setattr(stack_config, "load_stack", lambda _: config)
     now = datetime.now(UTC).replace(microsecond=0)
     deploy_queues_and_runs(now, idle=NEWS.name)
     args = argparse.Namespace(stack="dev", json=False, profile=None)
