@@ -477,7 +477,7 @@ def _missed_run_alarm(
 def alarm_specs(naming: Naming, stack_config: StackConfig) -> list[AlarmSpec]:
     """Every alarm of a stack, generated from the catalog and the stack's schedule settings."""
     specs: list[AlarmSpec] = []
-    watched = watched_schedules(stack_config)
+    watched = watched_schedules(stack_config) if stack_config.missedRunAlarms else {}
     for function in catalog.FUNCTIONS:
         physical = naming.function(function.name)
         if function.name in watched:

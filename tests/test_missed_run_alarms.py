@@ -112,48 +112,53 @@ def test_fire_times_here_are_the_catalogs(function: str) -> None:
 @pytest.mark.parametrize("span", [AUTUMN, SPRING], ids=["autumn", "spring"])
 @pytest.mark.parametrize("function", list(FIRE_TIMES))
 def test_normal_weeks_with_a_sunday_and_a_dst_change_never_alarm(
-    dev: ProgramRun, function: str, span: tuple[date, date]
+    prod: ProgramRun, function: str, span: tuple[date, date]
 ) -> None:
-    alarm = deployed_alarm(dev, function)
+    alarm = deployed_alarm(prod, function)
     assert alarm_times(alarm, metrics(function, span), span) == []
 
 
 @pytest.mark.parametrize("tuesday", [date(2026, 10, 27), date(2026, 11, 3)], ids=["summer-time", "winter-time"])
 @pytest.mark.parametrize("function", [f for f, (hours, _) in FIRE_TIMES.items() if len(hours) == 1])
-def test_a_missed_tuesday_run_alarms_within_three_hours(dev: ProgramRun, function: str, tuesday: date) -> None:
+def test_a_missed_tuesday_run_alarms_within_three_hours(prod: ProgramRun, function: str, tuesday: date) -> None:
     (hour,), minute = FIRE_TIMES[function]
     fire = local(tuesday, hour, minute)
-    alarm = deployed_alarm(dev, function)
+    alarm = deployed_alarm(prod, function)
     times = alarm_times(alarm, metrics(function, AUTUMN, missed={fire}), AUTUMN)
     assert times, f"{function}: a missed run on {fire} did not alarm"
     assert all(fire < t <= fire + timedelta(hours=3) for t in times), times
 
 
 @pytest.mark.parametrize("function", [f for f, (hours, _) in FIRE_TIMES.items() if len(hours) == 1])
-def test_a_failed_tuesday_run_alarms(dev: ProgramRun, function: str) -> None:
+def test_a_failed_tuesday_run_alarms(prod: ProgramRun, function: str) -> None:
     (hour,), minute = FIRE_TIMES[function]
     fire = local(date(2026, 11, 3), hour, minute)
-    assert alarm_times(deployed_alarm(dev, function), metrics(function, AUTUMN, failed={fire}), AUTUMN)
+    assert alarm_times(deployed_alarm(prod, function), metrics(function, AUTUMN, failed={fire}), AUTUMN)
 
 
-def test_a_missed_saturday_evening_run_alarms_on_the_utc_sunday(dev: ProgramRun) -> None:
+def test_a_missed_saturday_evening_run_alarms_on_the_utc_sunday(prod: ProgramRun) -> None:
     fire = local(date(2026, 10, 31), 20, 0)  # Saturday 20:00 in New York is Sunday 00:00 UTC
     times = alarm_times(
-        deployed_alarm(dev, "TriggerRegularPollenation"),
+        deployed_alarm(prod, "TriggerRegularPollenation"),
         metrics("TriggerRegularPollenation", AUTUMN, missed={fire}),
         AUTUMN,
     )
     assert times and all(t.isoweekday() == 7 for t in times)
 
 
-def test_the_hourly_schedule_alarms_on_two_missed_runs_in_a_row_not_one(dev: ProgramRun) -> None:
-    alarm = deployed_alarm(dev, "SyncNewsSentiment")
+def test_the_hourly_schedule_alarms_on_two_missed_runs_in_a_row_not_one(prod: ProgramRun) -> None:
+    alarm = deployed_alarm(prod, "SyncNewsSentiment")
     tuesday = date(2026, 11, 3)
     one = {local(tuesday, 10, 0)}
     two = one | {local(tuesday, 11, 0)}
     assert alarm_times(alarm, metrics("SyncNewsSentiment", AUTUMN, missed=one), AUTUMN) == []
     times = alarm_times(alarm, metrics("SyncNewsSentiment", AUTUMN, missed=two), AUTUMN)
     assert times and all(local(tuesday, 11, 0) < t <= local(tuesday, 13, 0) for t in times)
+
+
+def test_dev_has_no_missed_run_alarms_to_stay_in_budget(dev: ProgramRun) -> None:
+    names = [alarm.inputs["name"] for alarm in dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")]
+    assert names and not [name for name in names if name.endswith("-missed-run")]
 
 
 def test_a_disabled_schedule_gets_no_missed_run_alarm() -> None:
@@ -169,8 +174,8 @@ def test_windows_follow_the_stacks_timezone() -> None:
     assert dashboard.missed_run_windows("cron(0 6 ? * 2#1 *)", "UTC", date(2026, 1, 1)) is None
 
 
-def test_the_dashboard_graphs_each_alarms_expression(dev: ProgramRun) -> None:
-    (resource,) = dev.of_type("aws:cloudwatch/dashboard:Dashboard")
+def test_the_dashboard_graphs_each_alarms_expression(prod: ProgramRun) -> None:
+    (resource,) = prod.of_type("aws:cloudwatch/dashboard:Dashboard")
     widgets = json.loads(resource.plain_inputs["dashboardBody"])["widgets"]
     (widget,) = [w for w in widgets if w["properties"].get("title", "").startswith("Missed scheduled runs")]
     graphed = {
@@ -178,5 +183,5 @@ def test_the_dashboard_graphs_each_alarms_expression(dev: ProgramRun) -> None:
     }
     assert list(graphed) == list(FIRE_TIMES)
     for i, (function, expression) in enumerate(graphed.items()):
-        alarm = deployed_alarm(dev, function).expression
+        alarm = deployed_alarm(prod, function).expression
         assert expression == alarm.replace("invocations", f"invocations{i}").replace("errors", f"errors{i}")
