@@ -272,8 +272,10 @@ def test_alarm_set_is_complete(plans: dict[str, ProgramRun]) -> None:
     for stack, run in plans.items():
         names = [a.inputs["name"] for a in run.of_type(ALARM)]
         scheduled = len(catalog.scheduled_functions()) if stack != "dev" else 0  # dev: missedRunAlarms false
-        assert len(names) == 3 * len(catalog.FUNCTIONS) + len(catalog.EVENTS) + 1 + 1 + scheduled == (
-            25 if stack == "dev" else 30
+        assert (
+            len(names)
+            == 3 * len(catalog.FUNCTIONS) + len(catalog.EVENTS) + 1 + 1 + scheduled
+            == (25 if stack == "dev" else 30)
         )
         assert set(names) == expected_alarm_names(Naming(stack))
 
