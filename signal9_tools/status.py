@@ -33,6 +33,7 @@ import boto3
 
 from functions.shared import telemetry
 from signal9 import catalog, config, cron, dashboard
+from signal9.errors import OperatorError
 from signal9.naming import Naming
 from signal9.stackfile import stack_region
 from signal9_tools.cli import add_stack_argument
@@ -46,6 +47,16 @@ AWS_PERMISSIONS = (
     "logs:FilterLogEvents, cloudwatch:GetMetricData, cloudwatch:DescribeAlarms, sqs:GetQueueUrl and "
     "sqs:GetQueueAttributes (the preview role has them)"
 )
+
+
+class NotDeployedError(OperatorError):
+    """A resource of the stack is missing: wrong account, region or endpoint, or not deployed yet."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"{what} does not exist: the stack is not deployed in this account and region "
+            "(check AWS_PROFILE / --profile, the stack file's aws:region, AWS_ENDPOINT_URL)"
+        )
 
 
 @dataclass(frozen=True)
@@ -135,7 +146,11 @@ def runs_of(logs: Any, group: str, start: datetime, now: datetime) -> list[tuple
         endTime=int(now.timestamp() * 1000),
         filterPattern=REPORT_PATTERN,
     )
-    for page in pages:
+    try:
+        answered = list(pages)
+    except logs.exceptions.ResourceNotFoundException:
+        raise NotDeployedError(f"log group {group}") from None
+    for page in answered:
         for event in page["events"]:
             try:
                 record = json.loads(event["message"])
@@ -192,7 +207,11 @@ def run_facts(
 def queue_depths(sqs: Any, naming: Naming) -> dict[str, int]:
     depths = {}
     for function in catalog.FUNCTIONS:
-        url = sqs.get_queue_url(QueueName=naming.dead_letter_queue(function.name))["QueueUrl"]
+        queue = naming.dead_letter_queue(function.name)
+        try:
+            url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        except sqs.exceptions.QueueDoesNotExist:
+            raise NotDeployedError(f"queue {queue}") from None
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
         depths[function.name] = int(attributes["Attributes"].get("ApproximateNumberOfMessages", 0))
     return depths

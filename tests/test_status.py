@@ -211,3 +211,10 @@ def test_unreachable_endpoint_is_one_line(
     assert cli.main(["status", "--stack", "dev"]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and f"cannot reach AWS at http://127.0.0.1:{closed_port}" in err
+
+
+def test_a_stack_not_deployed_here_is_one_line(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["status", "--stack", "dev"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1, err
+    assert "signal9-dev-SyncAssets" in err and "not deployed" in err
