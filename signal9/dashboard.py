@@ -383,6 +383,9 @@ def window_condition(windows: MissedRunWindows, series: str) -> str:
 def missed_run_expression(windows: MissedRunWindows, invocations: str = "invocations", errors: str = "errors") -> str:
     """1 for an hour inside a window without a successful run (Invocations minus Errors), else 0."""
     # FILL() gives a datapoint for every hour of the range, so the date functions see idle hours too.
+    # Not yet checked against CloudWatch itself: that FILL also does so when the function has no
+    # datapoint at all in the alarm's range (a schedule dead for hours). If it does not, the alarm
+    # sees no data (notBreaching) and stays OK; verify once with GetMetricData on a quiet function.
     every_hour = f"FILL({invocations}, 0)"
     expression = f"IF(({window_condition(windows, every_hour)}) AND ({every_hour} - FILL({errors}, 0)) < 1, 1, 0)"
     if len(expression) > MAX_EXPRESSION_LENGTH:

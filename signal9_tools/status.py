@@ -41,7 +41,6 @@ from signal9_tools.cli import add_stack_argument
 # How far back a last run is looked for: a Monday-Saturday schedule fires at least weekly.
 LOOKBACK = timedelta(days=8)
 HOUR_SECONDS = 3600  # ItemsWritten is read per hour
-VERDICTS = ("fresh", "late", "failed", "never ran")
 
 AWS_PERMISSIONS = (
     "logs:FilterLogEvents, cloudwatch:GetMetricData, cloudwatch:DescribeAlarms, sqs:GetQueueUrl and "
@@ -98,7 +97,7 @@ def last_due_fire(expression: str, timezone: str, now: datetime) -> datetime | N
 def verdict(
     function: catalog.Function, stack_config: config.StackConfig, facts: RunFacts, now: datetime
 ) -> CollectorRow:
-    """The row of one scheduled function from its metrics; pure (tests give it synthetic facts)."""
+    """The row of one scheduled function from its runs; pure (tests give it synthetic facts)."""
     trigger = catalog.schedule_trigger(function)
     expression = stack_config.schedule_expression(function)
     enabled = stack_config.schedule_enabled(function)
