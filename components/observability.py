@@ -76,7 +76,7 @@ def _alarm_args(spec: dashboard.AlarmSpec, topic_arn: pulumi.Output[str]) -> dic
     if spec.sum_of:
         args["metric_queries"] = [
             aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                id="failures", expression=spec.expression, label=spec.key, return_data=True
+                id=spec.result_id, expression=spec.expression, label=spec.key, return_data=True
             ),
             *(
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(
@@ -86,7 +86,7 @@ def _alarm_args(spec: dashboard.AlarmSpec, topic_arn: pulumi.Output[str]) -> dic
                         namespace=query.namespace,
                         metric_name=query.metric,
                         dimensions=query.dimensions,
-                        period=dashboard.PERIOD_SECONDS,
+                        period=spec.period,
                         stat="Sum",
                     ),
                 )
@@ -169,7 +169,7 @@ class Observability(pulumi.ComponentResource):
                 **_alarm_args(spec, self.topic.arn),
                 opts=pulumi.ResourceOptions.merge(watched, pulumi.ResourceOptions(delete_before_replace=True)),
             )
-            for spec in dashboard.alarm_specs(naming)
+            for spec in dashboard.alarm_specs(naming, stack_config)
         }
         self.queries = {
             query.key: aws.cloudwatch.QueryDefinition(

@@ -37,6 +37,18 @@ class ResourceType:
     condition_keys: tuple[str, ...]
 
 
+# Actions whose resource types are all optional and belong to a feature Signal9 does not use:
+# the calls Signal9 makes involve none of them, so "*" is the only grant that matches them. Each
+# entry says what the listed type covers, with the page that shows it; nothing else is allowed.
+STAR_FOR_UNUSED_OPTIONAL_TYPES: dict[str, str] = {
+    "cloudwatch:GetMetricData": (
+        "its optional `dataset` type is for OTLP metrics queried with PromQL; classic CloudWatch "
+        "metrics (what `signal9 status` reads) have no resource type: "
+        "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html"
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Action:
     service: str
@@ -127,6 +139,15 @@ def resource_type(service: str, name: str) -> ResourceType:
 def has_resource_types(name: str) -> bool:
     """False for actions AWS authorises on no resource: only ``Resource: "*"`` can grant them."""
     return bool(action(name).resource_types)
+
+
+def star_is_narrowest(name: str) -> bool:
+    """``Resource: "*"`` is the narrowest grant: no resource type, or only optional ones Signal9 never uses."""
+    found = action(name)
+    if not found.resource_types:
+        return True
+    unused = {listed.lower() for listed in STAR_FOR_UNUSED_OPTIONAL_TYPES}
+    return found.full_name.lower() in unused and not found.required_types
 
 
 def arn_template(service: str, type_name: str, names: dict[str, str]) -> str:

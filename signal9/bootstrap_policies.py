@@ -22,7 +22,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from signal9 import catalog
-from signal9.deploy_policy import POLICY_VERSION, TYPE_GRANTS, StackTarget, deploy_policy_document
+from signal9.deploy_policy import (
+    POLICY_VERSION,
+    STATUS_LOG_GROUP_ACTIONS,
+    STATUS_UNSCOPED_ACTIONS,
+    TYPE_GRANTS,
+    StackTarget,
+    deploy_policy_document,
+)
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
@@ -146,6 +153,16 @@ def read_only_document(target: StackTarget) -> dict[str, Any]:
         reads = [a for a in actions if a.split(":", 1)[1].startswith(READ_VERBS)]
         if reads and not statement["Sid"].startswith(("CreateRoles", "Pass", "CreateKeys")):
             statements.append({**statement, "Action": reads})
+    # `signal9 status` reads the functions' run reports and metrics too (signal9_tools/status.py).
+    statements += [
+        {
+            "Sid": "StatusLogReads",
+            "Effect": "Allow",
+            "Action": list(STATUS_LOG_GROUP_ACTIONS),
+            "Resource": target.scope("log-group"),
+        },
+        {"Sid": "StatusMetricReads", "Effect": "Allow", "Action": list(STATUS_UNSCOPED_ACTIONS), "Resource": "*"},
+    ]
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 

@@ -226,6 +226,9 @@ class StackConfig(_Strict):
         0, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30
     ] = 7
     regularPollenationBatchSize: int = Field(default=100, ge=1, le=1000)
+    # One missed-run alarm per enabled scheduled function (signal9.dashboard); dev switches them off
+    # to stay under its monthly budget (`signal9 status` still reports every schedule there).
+    missedRunAlarms: bool = True
     secrets: SecretValues = SecretValues()
     # Declared after functions and regularPollenationBatchSize: its check reads both, and
     # validates the default too (a larger batch alone can break the arithmetic).

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from functions.shared import telemetry
-from signal9 import catalog, iam
+from signal9 import catalog, cron, iam
 from signal9.config import StackConfig
 from signal9.naming import Naming
 
@@ -34,6 +36,7 @@ MAX_WIDGETS = 500  # widgets per dashboard
 MAX_METRICS_PER_WIDGET = 500
 MAX_ALARM_NAME_LENGTH = 255
 MAX_ALARM_METRIC_QUERIES = 10  # metric math alarms: at most 10 metrics per alarm
+MAX_EXPRESSION_LENGTH = 2048  # MetricDataQuery.Expression
 MAX_LOG_GROUPS_PER_QUERY = 50  # Logs Insights: log groups per query / SOURCE list
 
 # The DynamoDB operations the catalog's grants allow (see catalog.Function): a table's
@@ -222,7 +225,7 @@ class MetricQuery:
 
 @dataclass(frozen=True)
 class AlarmSpec:
-    """One CloudWatch alarm: either a single metric or a FILL()-summed metric-math expression."""
+    """One CloudWatch alarm: a single metric, a FILL()-summed metric-math expression, or ``math`` over ``sum_of``."""
 
     key: str
     name: str
@@ -236,11 +239,15 @@ class AlarmSpec:
     statistic: str = "Sum"
     dimensions: dict[str, str] = field(default_factory=dict)
     sum_of: tuple[MetricQuery, ...] = ()
+    # A metric-math alarm's own expression over the ``sum_of`` metrics (default: their FILL()ed sum).
+    math: str = ""
+    result_id: str = "failures"
+    period: int = PERIOD_SECONDS
 
     @property
     def expression(self) -> str:
-        """The metric-math sum for a multi-metric alarm (a missing series counts as 0)."""
-        return " + ".join(f"FILL({q.id}, 0)" for q in self.sum_of)
+        """The metric-math expression of a multi-metric alarm (by default the sum; a missing series counts as 0)."""
+        return self.math or " + ".join(f"FILL({q.id}, 0)" for q in self.sum_of)
 
 
 def _alarm_name(naming: Naming, suffix: str) -> str:
@@ -254,6 +261,136 @@ def _sum_of(namespace: str, metrics: tuple[str, ...], dimensions: dict[str, str]
     if len(metrics) > MAX_ALARM_METRIC_QUERIES:
         raise ValueError(f"a metric-math alarm takes at most {MAX_ALARM_METRIC_QUERIES} metrics")
     return tuple(MetricQuery(f"m{i}", namespace, metric, dimensions) for i, metric in enumerate(metrics, start=1))
+
+
+# ---------------------------------------------------------------------------- missed runs
+#
+# A schedule that never fires (switched off, its role unusable, the function throttled away)
+# raises no Errors. The missed-run alarm watches, per scheduled function, the hours in which a
+# successful run must show: Invocations minus Errors (AWS/Lambda) per hour, checked only inside
+# windows generated from the schedule's own cron expression. Metric math's date functions read
+# a datapoint's timestamp in UTC (DAY: 1 = Monday .. 7 = Sunday, HOUR: 0-23; see "Metric math
+# syntax and functions", https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html
+# and https://aws.amazon.com/blogs/mt/enhance-cloudwatch-metrics-with-metric-math-functions/),
+# while Scheduler fires in the stack's timezone. So each local fire time is placed under every
+# UTC offset the timezone uses (New York: -5 and -4); its window runs from the earliest of those
+# hours to the latest plus the grace below, and the alarm fires only when every hour of such a
+# window had no successful run (``evaluation_periods`` = ``datapoints_to_alarm`` = the window's
+# length). A run at either offset lands inside the window, so a daylight-saving change cannot
+# raise it; Sunday (local) has no fire times, hence no windows, so the maintenance window cannot
+# either. For a schedule firing every hour the windows overlap: it alarms when two consecutive
+# due hours had no successful run (the next run catches a single miss up).
+
+MISSED_RUN_PERIOD_SECONDS = 3600
+# A run is expected to have succeeded this long after its fire time: Lambda's two async retries
+# of a failed attempt come about 1 and 2 minutes after it (plus the attempt's duration), all
+# inside this.
+MISSED_RUN_GRACE_MINUTES = 20
+_HOURS_PER_WEEK = 7 * 24
+_OFFSET_SAMPLE_DAYS = 2 * 366
+
+
+def utc_offsets(timezone: str, around: date) -> tuple[timedelta, ...]:
+    """The distinct UTC offsets ``timezone`` uses in the two years from ``around`` (DST included)."""
+    zone = ZoneInfo(timezone)
+    noon = datetime(around.year, around.month, around.day, 12)
+    offsets = {
+        offset
+        for days in range(_OFFSET_SAMPLE_DAYS)
+        if (offset := (noon + timedelta(days=days)).replace(tzinfo=zone).utcoffset()) is not None
+    }
+    return tuple(sorted(offsets))
+
+
+@dataclass(frozen=True)
+class MissedRunWindows:
+    """The UTC hours of the week (0 = Monday 00:00 UTC) that must show a successful run, and a window's length."""
+
+    hours: frozenset[int]
+    length: int
+
+
+def missed_run_windows(expression: str, timezone: str, around: date) -> MissedRunWindows | None:
+    """Where a run of ``expression`` must show, in UTC hours of the week; None when it has no weekly pattern.
+
+    ``at()`` one-offs and cron expressions restricted by month, year, ``#n`` or ``L`` are not
+    weekly: they get no missed-run alarm (the status command still reports them).
+    """
+    schedule = cron.expand(expression)
+    if (
+        schedule is None
+        or schedule.weekdays.nth
+        or schedule.weekdays.last
+        or schedule.months != cron.MONTHS.values("*")
+        or schedule.years != cron.YEARS.values("*")
+    ):
+        return None
+    offsets = [int(offset.total_seconds()) // 60 for offset in utc_offsets(timezone, around)]
+    hours: set[int] = set()
+    length = 0
+    for day in schedule.weekdays.days:  # 1 = SUN .. 7 = SAT, Scheduler's numbering
+        monday_based = (day - 2) % 7
+        for hour in schedule.hours:
+            for minute in schedule.minutes:
+                local = monday_based * 24 * 60 + hour * 60 + minute
+                first = (local - max(offsets)) // 60
+                last = (local - min(offsets) + MISSED_RUN_GRACE_MINUTES) // 60
+                length = max(length, last - first + 1)
+                hours.update(h % _HOURS_PER_WEEK for h in range(first, last + 1))
+    return MissedRunWindows(frozenset(hours), length)
+
+
+def _ranges(values: list[int]) -> list[tuple[int, int]]:
+    """Sorted values as inclusive runs, e.g. [1, 2, 3, 5] -> [(1, 3), (5, 5)]."""
+    runs: list[tuple[int, int]] = []
+    for value in sorted(values):
+        if runs and value == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], value)
+        else:
+            runs.append((value, value))
+    return runs
+
+
+def _between(function: str, series: str, low: int, high: int, full: tuple[int, int]) -> list[str]:
+    if (low, high) == full:
+        return []
+    if low == high:
+        return [f"{function}({series}) == {low}"]
+    return [f"{function}({series}) >= {low}", f"{function}({series}) <= {high}"]
+
+
+def window_condition(windows: MissedRunWindows, series: str) -> str:
+    """A metric-math condition true for the datapoints of ``series`` whose UTC hour is in ``windows``."""
+    by_day: dict[int, tuple[tuple[int, int], ...]] = {}
+    for day in range(1, 8):  # metric math DAY(): 1 = Monday .. 7 = Sunday
+        day_hours = [h % 24 for h in windows.hours if h // 24 == day - 1]
+        if day_hours:
+            by_day[day] = tuple(_ranges(day_hours))
+    days_by_hours: dict[tuple[tuple[int, int], ...], list[int]] = {}
+    for day, hour_ranges in by_day.items():
+        days_by_hours.setdefault(hour_ranges, []).append(day)
+    terms = []
+    for hour_ranges, days in days_by_hours.items():
+        for day_low, day_high in _ranges(days):
+            for hour_low, hour_high in hour_ranges:
+                parts = _between("DAY", series, day_low, day_high, (1, 7)) + _between(
+                    "HOUR", series, hour_low, hour_high, (0, 23)
+                )
+                terms.append("(" + " AND ".join(parts or ["1"]) + ")")
+    return " OR ".join(terms)
+
+
+def missed_run_expression(windows: MissedRunWindows, invocations: str = "invocations", errors: str = "errors") -> str:
+    """1 for an hour inside a window without a successful run (Invocations minus Errors), else 0."""
+    # FILL() gives a datapoint for every hour of the range, so the date functions see idle hours too.
+    # Not yet checked against CloudWatch itself: that FILL also does so when the function has no
+    # datapoint at all in the alarm's range (a schedule dead for hours). If it does not, the alarm
+    # sees no data (notBreaching) and stays OK; verify once with GetMetricData on a quiet function.
+    every_hour = f"FILL({invocations}, 0)"
+    expression = f"IF(({window_condition(windows, every_hour)}) AND ({every_hour} - FILL({errors}, 0)) < 1, 1, 0)"
+    if len(expression) > MAX_EXPRESSION_LENGTH:
+        raise ValueError(f"missed-run expression is {len(expression)} characters, over {MAX_EXPRESSION_LENGTH}")
+    return expression
 
 
 def _throttles_alarm(function: catalog.Function, naming: Naming) -> AlarmSpec:
@@ -298,11 +435,56 @@ def _event_age_alarm(function: catalog.Function, naming: Naming) -> AlarmSpec:
     )
 
 
-def alarm_specs(naming: Naming) -> list[AlarmSpec]:
-    """Every alarm of a stack, generated from the catalog."""
+def watched_schedules(stack_config: StackConfig) -> dict[str, MissedRunWindows]:
+    """Enabled scheduled functions with a weekly schedule -> their missed-run windows, in catalog order."""
+    watched: dict[str, MissedRunWindows] = {}
+    for function in catalog.scheduled_functions():
+        if not stack_config.schedule_enabled(function):
+            continue
+        windows = missed_run_windows(stack_config.schedule_expression(function), stack_config.timezone, date.today())
+        if windows is not None:
+            watched[function.name] = windows
+    return watched
+
+
+def _missed_run_alarm(
+    function: catalog.Function, windows: MissedRunWindows, naming: Naming, stack_config: StackConfig
+) -> AlarmSpec:
+    """The missed-run alarm of an enabled scheduled function with a weekly schedule (see the section above)."""
+    expression = stack_config.schedule_expression(function)
+    physical = naming.function(function.name)
+    dimensions = {"FunctionName": physical}
+    return AlarmSpec(
+        key=f"{function.name}-missed-run",
+        name=_alarm_name(naming, f"{function.name}-missed-run"),
+        description=(
+            f"No successful run of {physical} (AWS/Lambda Invocations minus Errors) in the "
+            f"{windows.length} hours after its {expression} fire time ({stack_config.timezone}, Monday-Saturday): the "
+            "schedule did not fire, Scheduler could not invoke it, or every attempt failed. First check: the runbook "
+            f"docs/runbooks/collector-late.md and `signal9 status --stack {naming.stack}`."
+        ),
+        sum_of=(
+            MetricQuery("invocations", "AWS/Lambda", "Invocations", dimensions),
+            MetricQuery("errors", "AWS/Lambda", "Errors", dimensions),
+        ),
+        math=missed_run_expression(windows),
+        result_id="missed",
+        period=MISSED_RUN_PERIOD_SECONDS,
+        threshold=1,
+        comparison="GreaterThanOrEqualToThreshold",
+        evaluation_periods=windows.length,
+        datapoints_to_alarm=windows.length,
+    )
+
+
+def alarm_specs(naming: Naming, stack_config: StackConfig) -> list[AlarmSpec]:
+    """Every alarm of a stack, generated from the catalog and the stack's schedule settings."""
     specs: list[AlarmSpec] = []
+    watched = watched_schedules(stack_config) if stack_config.missedRunAlarms else {}
     for function in catalog.FUNCTIONS:
         physical = naming.function(function.name)
+        if function.name in watched:
+            specs.append(_missed_run_alarm(function, watched[function.name], naming, stack_config))
         specs.append(
             AlarmSpec(
                 key=f"{function.name}-errors",
@@ -549,6 +731,35 @@ def _schedules_markdown(naming: Naming, stack_config: StackConfig) -> str:
     return "\n".join(lines)
 
 
+def _missed_runs_row(naming: Naming, stack_config: StackConfig, region: str) -> list[Widget]:
+    """Each watched schedule's missed-run expression (the alarm's), hourly: 1 = a due hour without a successful run."""
+    metrics: list[list[Any]] = []
+    for i, (name, windows) in enumerate(watched_schedules(stack_config).items()):
+        dims = {"FunctionName": naming.function(name)}
+        metrics += [
+            _metric("AWS/Lambda", "Invocations", dims, id=f"invocations{i}", visible=False),
+            _metric("AWS/Lambda", "Errors", dims, id=f"errors{i}", visible=False),
+            [
+                {
+                    "expression": missed_run_expression(windows, f"invocations{i}", f"errors{i}"),
+                    "label": name,
+                    "id": f"missed{i}",
+                }
+            ],
+        ]
+    if not metrics:
+        return []
+    return [
+        _metric_widget(
+            "Missed scheduled runs (1 = a due hour without a successful run; runbook docs/runbooks/collector-late.md)",
+            region,
+            metrics,
+            width=GRID_WIDTH,
+            period=MISSED_RUN_PERIOD_SECONDS,
+        )
+    ]
+
+
 def _layout(rows: list[list[Widget]]) -> list[Widget]:
     """Place rows of widgets on the 24-column grid, top to bottom."""
     placed: list[Widget] = []
@@ -645,6 +856,7 @@ def dashboard_body(naming: Naming, stack_config: StackConfig, region: str) -> di
             ),
         ],
         [_text_widget(_schedules_markdown(naming, stack_config), height=2 + len(catalog.SCHEDULE_NAMES))],
+        _missed_runs_row(naming, stack_config, region),
         [
             _metric_widget(
                 f"Schedule group {group}: delivery",

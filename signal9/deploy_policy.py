@@ -136,6 +136,7 @@ UNSCOPABLE: dict[str, str] = {
     # The bus policy is written through these: IAM cannot limit them to one bus.
     "events:PutPermission": "EventBridge authorises it on no resource type (not even the bus it changes)",
     "events:RemovePermission": "EventBridge authorises it on no resource type (not even the bus it changes)",
+    "cloudwatch:GetMetricData": "no resource type in IAM (Service Authorization Reference, CloudWatch); `signal9 status` reads run metrics",
     # Granted to the function roles (active tracing), so the permissions boundary carries them.
     "xray:PutTraceSegments": "X-Ray trace segments have no resource type in IAM (active tracing)",
     "xray:PutTelemetryRecords": "X-Ray telemetry has no resource type in IAM (active tracing)",
@@ -154,7 +155,7 @@ def check_against_reference(action: str, scope: str | None) -> None:
     """
     spec = aws_reference.action(action)
     if scope is None:
-        if spec.resource_types or action not in UNSCOPABLE:
+        if not aws_reference.star_is_narrowest(action) or action not in UNSCOPABLE:
             raise ReferenceMismatchError(
                 f'{action} on "*": the Service Authorization Reference lists resource types '
                 f"{[t for t, _ in spec.resource_types]}; scope it (UNSCOPABLE holds only actions without)"
@@ -167,6 +168,13 @@ def check_against_reference(action: str, scope: str | None) -> None:
             f"Authorization Reference authorises it on {[t for t, _ in spec.resource_types] or 'no resource type'}"
         )
 
+
+# What `signal9 status` (signal9_tools/status.py) calls beyond the table's reads (GetQueueUrl,
+# GetQueueAttributes, DescribeAlarms): the preview role gets them too
+# (signal9.bootstrap_policies.read_only_document), so status runs with the preview role.
+# logs:FilterLogEvents takes the log-group resource type (Service Authorization Reference, CloudWatch Logs).
+STATUS_UNSCOPED_ACTIONS = ("cloudwatch:GetMetricData",)
+STATUS_LOG_GROUP_ACTIONS = ("logs:FilterLogEvents",)
 
 _TAGS = ("TagResource", "UntagResource")
 

@@ -29,6 +29,7 @@ SUBCOMMANDS = {
     "cost": "signal9_tools.cost",
     "dlq": "signal9_tools.dlq",
     "diff": "signal9_tools.diff",
+    "status": "signal9_tools.status",
     "fakes": "signal9_tools.fakes.cli",
 }
 
@@ -42,6 +43,7 @@ SUMMARIES = {
     "preflight": "judge a stack's policies against AWS's published rules (offline); exit 1 on any problem",
     "cost": "itemised monthly cost ESTIMATE of a stack (offline)",
     "dlq": "list or replay the functions' dead-letter queues (uses AWS)",
+    "status": "is today's data in? collectors, DLQs and alarms (uses AWS)",
     "diff": "what the working tree changes in a stack against a git ref (offline, two plans)",
     "fakes": "serve the local Alpaca and AlphaVantage fakes on 127.0.0.1",
 }

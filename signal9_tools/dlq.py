@@ -8,10 +8,13 @@ Every asynchronous failure path of a function ends in its queue ``signal9-<stack
 - its EventBridge rule target: the body is the original event (the full envelope).
 
 So each body is exactly what the function should have received. ``replay`` re-delivers it
-with an asynchronous Lambda ``Invoke`` (the same path the schedule or rule would have used),
-or with ``--to-bus`` puts an event back on the Signal9 bus (for events, so every matching
-rule sees it again). A message is deleted only after its re-delivery was accepted; when
-delivery fails it stays in the queue and becomes visible again at the end of the run.
+with a synchronous Lambda ``Invoke`` and deletes the message only when the run is confirmed:
+the invoke returned 200 without ``FunctionError`` (an asynchronous invoke is only *accepted*,
+and a run that then fails, or never starts, would lose the message). With ``--to-bus`` it puts
+an event back on the Signal9 bus (so every matching rule sees it again) and deletes it once
+PutEvents accepted it. A message whose replay is not confirmed stays in the queue, visible
+again at the end of the run, with the reason printed. Messages are replayed one at a time,
+each hidden for the function's timeout and a margin, so a long run is never replayed twice.
 """
 
 from __future__ import annotations
@@ -23,28 +26,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from signal9 import catalog
+from signal9 import catalog, config
 from signal9.errors import OperatorError
 from signal9.naming import Naming
 from signal9.stackfile import stack_region
 from signal9_tools.cli import add_stack_argument
 from signal9_tools.operator_messages import CREDENTIALS_HOWTO
 
-# Long enough for one delivery call; a message whose replay failed is made visible again
-# before the command returns, so the next `list` shows it.
-REPLAY_VISIBILITY_SECONDS = 60
+# A message stays hidden while its replay runs: the function's timeout plus this margin (for
+# the invoke's own round trip). A message whose replay failed is made visible again before the
+# command returns, so the next `list` shows it.
+REPLAY_MARGIN_SECONDS = 60
 SAMPLE_CHARS = 300
 MAX_SAMPLES = 10  # SQS ReceiveMessage's MaxNumberOfMessages limit: samples are one peek
+ERROR_CHARS = 200  # a failure's reason, on one line
 
 # What the commands call in AWS (named in the AccessDenied message); the stack's deploy role has it all.
 AWS_PERMISSIONS = (
     "sqs:GetQueueUrl, sqs:GetQueueAttributes and sqs:ReceiveMessage to list; to replay also sqs:DeleteMessage, "
-    "sqs:ChangeMessageVisibility and lambda:InvokeFunction, or events:PutEvents with --to-bus"
+    "sqs:ChangeMessageVisibility and lambda:InvokeFunction (synchronous), or events:PutEvents with --to-bus"
 )
 
-Delivery = Callable[[catalog.Function, str], None]  # raises when the re-delivery was not accepted
+Delivery = Callable[[catalog.Function, str], None]  # raises when the re-delivery was not confirmed
 
 
 # What GetQueueUrl answers for a queue that does not exist (query and JSON protocol spellings).
@@ -63,13 +69,30 @@ class DeliveryError(RuntimeError):
     """A re-delivery AWS did not accept (the message stays in its queue)."""
 
 
+@dataclass(frozen=True)
+class Sample:
+    """A peeked message: its body (cut at SAMPLE_CHARS), full length and message attributes.
+
+    The attributes say why it was parked: Lambda's ``ErrorCode``/``ErrorMessage`` (and
+    ``RequestID``), EventBridge's and Scheduler's ``ERROR_CODE``/``ERROR_MESSAGE``.
+    """
+
+    body: str
+    length: int
+    attributes: dict[str, str]
+
+    @property
+    def cut(self) -> bool:
+        return self.length > len(self.body)
+
+
 @dataclass
 class QueueReport:
     function: str
     queue: str
     visible: int
     in_flight: int
-    samples: list[str] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
 
 
 @dataclass
@@ -141,24 +164,58 @@ def list_queue(sqs: Any, naming: Naming, function: catalog.Function, samples: in
         int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
     )
     if samples and report.visible:
-        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=samples, VisibilityTimeout=0)
-        report.samples = [m["Body"][:SAMPLE_CHARS] for m in received.get("Messages", [])]
+        received = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=samples, VisibilityTimeout=0, MessageAttributeNames=["All"]
+        )
+        report.samples = [
+            Sample(
+                m["Body"][:SAMPLE_CHARS],
+                len(m["Body"]),
+                {
+                    name: str(value.get("StringValue", value.get("BinaryValue", "")))
+                    for name, value in m.get("MessageAttributes", {}).items()
+                },
+            )
+            for m in received.get("Messages", [])
+        ]
     return report
 
 
+def one_line(error: BaseException) -> str:
+    """An error's reason on one short line; an HTML page (a proxy's or emulator's answer) is named, not printed."""
+    text = str(error).strip()
+    if "<html" in text.lower() or "<!doctype" in text.lower():
+        return f"{type(error).__name__}: the endpoint answered with an HTML page, not an AWS response"
+    first = text.splitlines()[0] if text else type(error).__name__
+    return first if len(first) <= ERROR_CHARS else first[: ERROR_CHARS - 1] + "…"
+
+
 def lambda_delivery(lambda_client: Any, naming: Naming) -> Delivery:
-    """Re-deliver a body to its function with an asynchronous Invoke (accepted = HTTP 202)."""
+    """Run the function on a body with a synchronous Invoke; confirmed = 200 without FunctionError."""
 
     def deliver(function: catalog.Function, body: str) -> None:
         response = lambda_client.invoke(
-            FunctionName=naming.function(function.name), InvocationType="Event", Payload=body.encode()
+            FunctionName=naming.function(function.name), InvocationType="RequestResponse", Payload=body.encode()
         )
-        # An asynchronous Invoke is accepted (202) or raises; the function runs later, and a
-        # failure there lands in this same DLQ again rather than being lost.
-        if response.get("StatusCode") != 202:
-            raise DeliveryError(f"Invoke returned status {response.get('StatusCode')}, not 202 Accepted")
+        if response.get("FunctionError"):
+            # The payload is Lambda's error object: {"errorType": ..., "errorMessage": ...}.
+            raw = response["Payload"].read().decode(errors="replace")
+            try:
+                detail = json.loads(raw)
+                reason = f"{detail.get('errorType', '')}: {detail.get('errorMessage', '')}"
+            except (ValueError, AttributeError):
+                reason = raw
+            raise DeliveryError(f"the function ran and failed ({response['FunctionError']}) {reason}")
+        if response.get("StatusCode") != 200:
+            raise DeliveryError(f"Invoke returned status {response.get('StatusCode')}, not 200")
 
     return deliver
+
+
+def replay_client_config(functions: Sequence[catalog.Function], stack_config: config.StackConfig) -> Config:
+    """A Lambda client that waits for the slowest run and never re-sends an Invoke (no duplicate runs)."""
+    longest = max(stack_config.timeout_seconds(f) for f in functions)
+    return Config(read_timeout=longest + REPLAY_MARGIN_SECONDS, retries={"total_max_attempts": 1})
 
 
 def bus_delivery(events_client: Any, naming: Naming) -> Delivery:
@@ -186,16 +243,27 @@ def bus_delivery(events_client: Any, naming: Naming) -> Delivery:
 
 
 def replay_queue(
-    sqs: Any, naming: Naming, function: catalog.Function, deliver: Delivery, limit: int | None = None
+    sqs: Any,
+    naming: Naming,
+    function: catalog.Function,
+    deliver: Delivery,
+    limit: int | None = None,
+    run_seconds: int = 0,
 ) -> ReplayResult:
-    """Re-deliver each message, deleting it only once its delivery was accepted."""
+    """Re-deliver each message, one at a time, deleting it only once its delivery was confirmed.
+
+    ``run_seconds``: how long one delivery may take (the function's timeout for a synchronous
+    invoke); the message stays hidden that long plus REPLAY_MARGIN_SECONDS.
+    """
     url = queue_url(sqs, naming, function)
     result = ReplayResult(function.name, naming.dead_letter_queue(function.name))
     kept: list[str] = []
     while limit is None or result.replayed + result.failed < limit:
-        batch = 10 if limit is None else max(1, min(10, limit - result.replayed - result.failed))
         messages = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=batch, VisibilityTimeout=REPLAY_VISIBILITY_SECONDS, WaitTimeSeconds=0
+            QueueUrl=url,
+            MaxNumberOfMessages=1,
+            VisibilityTimeout=run_seconds + REPLAY_MARGIN_SECONDS,
+            WaitTimeSeconds=0,
         ).get("Messages", [])
         if not messages:
             break
@@ -204,7 +272,7 @@ def replay_queue(
                 deliver(function, message["Body"])
             except Exception as error:  # any failure keeps the message; report it and go on
                 result.failed += 1
-                result.errors.append(f"{message['MessageId']}: {error}")
+                result.errors.append(f"{message['MessageId']}: {one_line(error)}")
                 kept.append(message["ReceiptHandle"])
                 continue
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
@@ -248,12 +316,16 @@ def run_in(session: Any, args: argparse.Namespace) -> int:
     functions = selected_functions(args.function)
     if args.action == "list":
         return print_reports([list_queue(sqs, naming, f, args.samples) for f in functions])
+    stack_config = config.load_stack(args.stack)
     deliver = (
         bus_delivery(session.client("events"), naming)
         if args.to_bus
-        else lambda_delivery(session.client("lambda"), naming)
+        else lambda_delivery(session.client("lambda", config=replay_client_config(functions, stack_config)), naming)
     )
-    results = [replay_queue(sqs, naming, f, deliver, args.limit) for f in functions]
+    results = [
+        replay_queue(sqs, naming, f, deliver, args.limit, 0 if args.to_bus else stack_config.timeout_seconds(f))
+        for f in functions
+    ]
     for result in results:
         print(f"{result.queue}: replayed {result.replayed}, kept {result.failed}")
         for error in result.errors:
@@ -267,5 +339,10 @@ def print_reports(reports: Sequence[QueueReport]) -> int:
     for report in reports:
         print(f"{report.queue:<{width}}  {report.visible:>7}  {report.in_flight:>9}")
         for sample in report.samples:
-            print(f"  sample: {sample}")
+            cut = f" [cut: first {len(sample.body)} of {sample.length} characters]" if sample.cut else ""
+            print(f"  sample: {sample.body}{cut}")
+            if sample.attributes:
+                print("    attributes: " + ", ".join(f"{k}={v}" for k, v in sorted(sample.attributes.items())))
+            else:
+                print("    attributes: none (the sender attached no error attributes)")
     return 0

@@ -205,7 +205,7 @@ def _check_allow(statement: _Statement, report: Any) -> None:
                     f"(granted on {', '.join(statement.resources)})"
                 )
             continue
-        if "*" in statement.resources:
+        if "*" in statement.resources and not aws_reference.star_is_narrowest(action.full_name):
             report(f'"*" for {action.full_name}, which has resource types {types}: name them')
         arns = [r for r in statement.resources if r != "*"]
         if arns and not any(_types_matching(action, r) for r in arns):

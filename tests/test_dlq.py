@@ -97,22 +97,100 @@ def test_list_shows_counts_and_samples_without_removing(queues: dict[str, str]) 
     sqs.send_message(QueueUrl=queues["PollenateAsset"], MessageBody=event_body())
     report = dlq.list_queue(sqs, NAMING, POLLENATE, samples=3)
     assert (report.queue, report.visible, report.in_flight) == ("signal9-dev-PollenateAsset-dlq", 1, 0)
-    assert report.samples == [event_body()[: dlq.SAMPLE_CHARS]]
+    assert report.samples == [dlq.Sample(event_body()[: dlq.SAMPLE_CHARS], len(event_body()), {})]
+    assert report.samples[0].cut == (len(event_body()) > dlq.SAMPLE_CHARS)
     assert messages_in(queues["PollenateAsset"]) == 1
     assert dlq.list_queue(sqs, NAMING, SYNC_ASSETS).visible == 0
 
 
-def test_replay_invokes_the_function_with_the_original_event_and_deletes_it(queues: dict[str, str]) -> None:
+class AnsweringLambda:
+    """A Lambda client answering Invoke as Lambda does for a run that returned (200) or raised (FunctionError)."""
+
+    def __init__(self, function_error: str | None = None) -> None:
+        self.function_error = function_error
+        self.calls: list[dict[str, Any]] = []
+
+    def invoke(self, **kwargs: Any) -> Any:
+        self.calls.append(kwargs)
+        if self.function_error is None:
+            return {"StatusCode": 200, "Payload": io.BytesIO(b"{}")}
+        # Lambda's answer to a synchronous invoke whose handler raised (Invoke API reference).
+        error = {"errorType": "InvalidApiKeyError", "errorMessage": "AlphaVantage rejected the key", "stackTrace": []}
+        return {
+            "StatusCode": 200,
+            "FunctionError": self.function_error,
+            "Payload": io.BytesIO(json.dumps(error).encode()),
+        }
+
+
+def test_replay_runs_the_function_synchronously_and_deletes_only_a_confirmed_run(queues: dict[str, str]) -> None:
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=queues["PollenateAsset"], MessageBody=event_body())
+    answering = AnsweringLambda()
+    result = dlq.replay_queue(sqs, NAMING, POLLENATE, dlq.lambda_delivery(answering, NAMING), run_seconds=600)
+    assert (result.replayed, result.failed) == (1, 0)
+    assert answering.calls == [
+        {
+            "FunctionName": "signal9-dev-PollenateAsset",
+            "InvocationType": "RequestResponse",
+            "Payload": event_body().encode(),
+        }
+    ]
+    assert messages_in(queues["PollenateAsset"]) == 0
+
+
+def test_a_replay_whose_run_failed_keeps_the_message_with_the_reason(queues: dict[str, str]) -> None:
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=queues["SyncEarningsCalendar"], MessageBody='{"id": "run-1"}')
+    function = catalog.function("SyncEarningsCalendar")
+    result = dlq.replay_queue(sqs, NAMING, function, dlq.lambda_delivery(AnsweringLambda("Unhandled"), NAMING))
+    assert (result.replayed, result.failed) == (0, 1)
+    assert (
+        "the function ran and failed (Unhandled) InvalidApiKeyError: AlphaVantage rejected the key" in result.errors[0]
+    )
+    assert dlq.list_queue(sqs, NAMING, function).visible == 1
+
+
+def test_moto_without_docker_never_runs_the_handler_so_the_message_stays(queues: dict[str, str]) -> None:
+    """The issue's case: moto answers Invoke without running the function (no docker); nothing is confirmed."""
     create_function(POLLENATE)
     sqs = boto3.client("sqs")
     sqs.send_message(QueueUrl=queues["PollenateAsset"], MessageBody=event_body())
     recorder = RecordingLambda(boto3.client("lambda"))
     result = dlq.replay_queue(sqs, NAMING, POLLENATE, dlq.lambda_delivery(recorder, NAMING))
-    assert (result.replayed, result.failed) == (1, 0)
-    assert recorder.calls == [
-        {"FunctionName": "signal9-dev-PollenateAsset", "InvocationType": "Event", "Payload": event_body().encode()}
-    ]
-    assert messages_in(queues["PollenateAsset"]) == 0
+    assert (result.replayed, result.failed) == (0, 1), result.errors
+    assert "the function ran and failed" in result.errors[0] and "\n" not in result.errors[0]
+    assert messages_in(queues["PollenateAsset"]) == 1
+
+
+def test_list_shows_each_messages_error_attributes_and_says_when_a_body_is_cut(queues: dict[str, str]) -> None:
+    sqs = boto3.client("sqs")
+    body = json.dumps({"padding": "x" * 400})
+    # What Lambda attaches to an asynchronous invocation's dead letter (Lambda developer guide, "Dead-letter queues").
+    sqs.send_message(
+        QueueUrl=queues["SyncAssets"],
+        MessageBody=body,
+        MessageAttributes={
+            "RequestID": {"DataType": "String", "StringValue": "8f5b2c1e"},
+            "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+            "ErrorMessage": {"DataType": "String", "StringValue": "Task timed out after 300.00 seconds"},
+        },
+    )
+    (sample,) = dlq.list_queue(sqs, NAMING, SYNC_ASSETS).samples
+    assert sample.attributes == {
+        "RequestID": "8f5b2c1e",
+        "ErrorCode": "200",
+        "ErrorMessage": "Task timed out after 300.00 seconds",
+    }
+    assert sample.cut and sample.length == len(body)
+
+
+def test_an_html_answer_is_reported_in_one_line() -> None:
+    page = "<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>\n<body>...</body></html>"
+    assert (
+        dlq.one_line(RuntimeError(page)) == "RuntimeError: the endpoint answered with an HTML page, not an AWS response"
+    )
+    assert dlq.one_line(RuntimeError("first\nsecond")) == "first"
 
 
 def test_failed_replay_keeps_the_message_visible(queues: dict[str, str]) -> None:
@@ -124,7 +202,7 @@ def test_failed_replay_keeps_the_message_visible(queues: dict[str, str]) -> None
     assert (result.replayed, result.failed) == (0, 1)
     assert "ResourceNotFoundException" in result.errors[0]
     report = dlq.list_queue(sqs, NAMING, SYNC_ASSETS)
-    assert (report.visible, report.samples) == (1, [body])
+    assert (report.visible, [sample.body for sample in report.samples]) == (1, [body])
 
 
 def test_partial_failure_deletes_only_the_delivered_messages(queues: dict[str, str]) -> None:
@@ -191,12 +269,15 @@ def test_cli_list_and_replay_through_boto3(queues: dict[str, str], capsys: pytes
     session = boto3.Session(region_name="us-east-1")
     listing = argparse.Namespace(stack="dev", action="list", function="SyncAssets", samples=1)
     assert dlq.run(listing, session) == 0
-    assert "signal9-dev-SyncAssets-dlq        1          0" in capsys.readouterr().out
-    replay = argparse.Namespace(stack="dev", action="replay", function=None, to_bus=False, limit=None)
-    assert dlq.run(replay, session) == 0
     out = capsys.readouterr().out
-    assert "signal9-dev-SyncAssets-dlq: replayed 1, kept 0" in out
-    assert messages_in(queues["SyncAssets"]) == 0
+    assert "signal9-dev-SyncAssets-dlq        1          0" in out and "attributes: none" in out
+    replay = argparse.Namespace(stack="dev", action="replay", function=None, to_bus=False, limit=None)
+    # moto (no docker) does not run the function: the replay is not confirmed, the message stays.
+    assert dlq.run(replay, session) == 1
+    out = capsys.readouterr().out
+    assert "signal9-dev-SyncAssets-dlq: replayed 0, kept 1" in out
+    assert "the function ran and failed (Handled)" in out
+    assert messages_in(queues["SyncAssets"]) == 1
 
 
 def test_unknown_function_is_refused() -> None:

@@ -185,6 +185,7 @@ SHARED_DOCS = {"collectors.md", "security-review.md"}
 # (`signal9 dlq` runs against moto holding the stack's queues.)
 NOT_RUN_OFFLINE = {
     "signal9 local up --alpaca-url": "calls the real Alpaca and AlphaVantage APIs: needs the network and keys",
+    "signal9 status": "reads what a deployed stack ran: tests/test_status.py runs it against the emulator",
 }
 # Placeholders the docs use, and the value a test run gives them.
 PLACEHOLDERS = {"<stack>": "dev", "<name>": "dev", "<Function>": "SyncAssets"}

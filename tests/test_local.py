@@ -52,6 +52,20 @@ def test_every_resource_is_created_in_the_emulator_and_every_check_passes(local_
         assert expected in names
 
 
+def test_status_after_the_smoke_is_fresh_but_for_the_collector_made_to_fail(local_run: LocalRun) -> None:
+    assert local_run.status is not None
+    verdicts = {row.function: row.verdict for row in local_run.status.collectors}
+    assert verdicts == {
+        "SyncAssets": "fresh",
+        "SyncEarningsCalendar": "failed",  # the smoke's invalid-key run
+        "TriggerEarningsPollenation": "fresh",
+        "TriggerRegularPollenation": "fresh",
+        "SyncNewsSentiment": "fresh",
+    }
+    assert local_run.status.dead_letter_queues["SyncEarningsCalendar"] == 1
+    assert "COLLECTOR" in local_run.text() and "SyncEarningsCalendar        failed" in local_run.text()
+
+
 def test_identifiers_come_from_moto_and_flow_between_resources(local_run: LocalRun) -> None:
     fleet = {r.inputs["name"]: r.plain_inputs for r in local_run.plan.of_type("aws:lambda/function:Function")}
     roles = {r.inputs["name"] for r in local_run.plan.of_type("aws:iam/role:Role")}

@@ -113,4 +113,9 @@ def test_a_miswired_dead_letter_target_is_caught_and_a_disabled_schedule_not_fir
     )
     assert "schedule sync-news-sentiment fired" not in {check.name for check in run.report.checks}
     assert Naming("dev").function("SyncNewsSentiment") not in invoked
+    # `signal9 status` after the smoke: the switched-off schedule never ran, the collector made to fail failed.
+    assert run.status is not None
+    verdicts = {row.function: row.verdict for row in run.status.collectors}
+    assert verdicts["SyncNewsSentiment"] == "never ran" and verdicts["SyncEarningsCalendar"] == "failed"
+    assert {check.name: check.ok for check in run.report.checks}["signal9 status verdicts"]
     assert Naming("dev").function("SyncAssets") in invoked

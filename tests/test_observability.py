@@ -11,7 +11,7 @@ import pytest
 
 from functions.shared import telemetry
 from functions.shared.secret_fields import PLACEHOLDER_VALUE
-from signal9 import catalog, dashboard
+from signal9 import catalog, config, dashboard
 from signal9.config import StackConfig
 from signal9.naming import Naming
 from signal9.stackfile import read_stack_config
@@ -263,13 +263,20 @@ def expected_alarm_names(naming: Naming) -> set[str]:
     rules = {f"{naming.prefix}-{e.detail_type}-rule-delivery-failures" for e in catalog.EVENTS}
     schedules = {f"{naming.prefix}-schedules-delivery-failures"} if catalog.SCHEDULE_NAMES else set()
     throttling = {f"{naming.prefix}-{api}-throttling" for api in dashboard.THROTTLING_ALARM_APIS}
-    return per_function | rules | schedules | throttling
+    watched = config.load_stack(naming.stack).missedRunAlarms
+    missed_runs = {f"{naming.prefix}-{f.name}-missed-run" for f in catalog.scheduled_functions() if watched}
+    return per_function | rules | schedules | throttling | missed_runs
 
 
 def test_alarm_set_is_complete(plans: dict[str, ProgramRun]) -> None:
     for stack, run in plans.items():
         names = [a.inputs["name"] for a in run.of_type(ALARM)]
-        assert len(names) == 3 * len(catalog.FUNCTIONS) + len(catalog.EVENTS) + 1 + 1 == 25
+        scheduled = len(catalog.scheduled_functions()) if stack != "dev" else 0  # dev: missedRunAlarms false
+        assert (
+            len(names)
+            == 3 * len(catalog.FUNCTIONS) + len(catalog.EVENTS) + 1 + 1 + scheduled
+            == (25 if stack == "dev" else 30)
+        )
         assert set(names) == expected_alarm_names(Naming(stack))
 
 
@@ -403,7 +410,7 @@ def test_three_saved_queries_over_every_function_log_group(plans: dict[str, Prog
 
 def test_alarm_names_longer_than_aws_allows_are_refused() -> None:
     with pytest.raises(ValueError, match="exceeds 255 characters"):
-        dashboard.alarm_specs(Naming("s" * 250))
+        dashboard.alarm_specs(Naming("s" * 250), StackConfig())
 
 
 def test_observability_watches_what_exists(dev: ProgramRun) -> None:
@@ -424,7 +431,7 @@ def test_observability_doc_covers_every_metric_alarm_kind_and_query() -> None:
     for name in [m.value for m in telemetry.MetricName] + ["ColdStart"]:
         assert f"`{name}`" in text, f"metric {name} is not documented"
     assert f"Namespace **`{telemetry.NAMESPACE}`**".lower() in text.lower()
-    for spec in dashboard.alarm_specs(Naming("<stack>")):
+    for spec in dashboard.alarm_specs(Naming("<stack>"), StackConfig()):
         generic = spec.name
         for function in catalog.FUNCTION_NAMES:
             generic = generic.replace(function, "<Function>")

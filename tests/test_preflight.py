@@ -276,6 +276,17 @@ def test_the_typo_resource_is_itself_named() -> None:
     )
 
 
+def test_star_for_optional_types_only_where_listed_as_unused() -> None:
+    """GetMetricData's only type (an OTLP dataset) is optional and unused: "*" is its narrowest grant.
+
+    Another action whose types are all optional but not listed (SNS Unsubscribe: topic) still
+    has to name them.
+    """
+    assert statement_problems(allow("Metrics", ["cloudwatch:GetMetricData"], "*")) == []
+    problems = statement_problems(allow("Unsubscribe", ["sns:Unsubscribe"], "*"))
+    assert any('"*" for sns:Unsubscribe, which has resource types' in p for p in problems), problems
+
+
 def test_what_aws_documents_passes() -> None:
     key = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/*"
     alias = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:alias/signal9-dev"

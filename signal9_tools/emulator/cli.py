@@ -9,6 +9,7 @@ import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import boto3
@@ -17,17 +18,32 @@ from signal9 import config
 from signal9.errors import OperatorError
 from signal9.stackfile import config_region, read_stack_config
 from signal9_tools.emulator.collection import EndpointConfigError, Endpoints, given_endpoints
+from signal9_tools.emulator.delivery import LambdaDeliveries
 from signal9_tools.emulator.deploy_audit import DeployAudit, install_boundary
 from signal9_tools.emulator.provisioner import MotoProvisioner
 from signal9_tools.emulator.request_constraints import RequestConstraintError
 from signal9_tools.emulator.server import moto_server
-from signal9_tools.emulator.smoke import BUILT_IN_UNIVERSE, Report, SmokeScope, format_report, run_smoke, timed
+from signal9_tools.emulator.smoke import (
+    BUILT_IN_UNIVERSE,
+    FAULT_COLLECTOR,
+    Report,
+    Smoke,
+    SmokeScope,
+    format_report,
+    run_smoke,
+    timed,
+)
 from signal9_tools.mockrun import ProgramRun, run_program
+from signal9_tools.status import Status, collect, format_status
 
 MOTO_ACCOUNT_ID = "123456789012"  # moto's default account (the emulator never sets MOTO_ACCOUNT_ID)
 KEEP_HINTS = """\
-The emulator is still running at {endpoint} (Ctrl-C stops it). Look around with:
+The emulator is still running at {endpoint} (Ctrl-C stops it). The signal9 tools and the AWS CLI
+reach it through AWS_ENDPOINT_URL; in another shell:
   export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={region}
+  signal9 status --stack {stack}
+  signal9 dlq list --stack {stack}
+  signal9 dlq replay --stack {stack} --function SyncEarningsCalendar --limit 1   # runs the real handler
   aws dynamodb list-tables
   aws lambda get-function-configuration --function-name signal9-{stack}-PollenateAsset
   aws scheduler list-schedules --group-name signal9-{stack}
@@ -79,6 +95,7 @@ class LocalRun:
     timings: dict[str, float]
     notes: list[str]
     endpoint: str
+    status: Status | None = None
 
     @property
     def endpoint_port(self) -> int:
@@ -86,7 +103,28 @@ class LocalRun:
 
     def text(self) -> str:
         header = f"signal9 local: stack {self.plan.stack!r}, {len(self.plan.resources)} resources deployed into moto\n"
-        return header + format_report(self.report, self.timings, self.notes)
+        status = f"\n\n{format_status(self.status)}" if self.status else ""
+        return header + format_report(self.report, self.timings, self.notes) + status
+
+
+def check_status(report: Report, status: Status, stack_config: config.StackConfig, fault_injected: bool) -> None:
+    """`signal9 status` after the smoke: every enabled collector fresh but the one made to fail, disabled never ran."""
+    expected = {
+        row.function: "never ran"
+        if not row.enabled
+        else "failed"
+        if fault_injected and row.function == FAULT_COLLECTOR
+        else "fresh"
+        for row in status.collectors
+    }
+    found = {row.function: row.verdict for row in status.collectors}
+    wrong = {name: verdict for name, verdict in found.items() if verdict != expected[name]}
+    report.add(
+        "signal9 status verdicts",
+        not wrong,
+        "; ".join(f"{name} {verdict}, expected {expected[name]}" for name, verdict in wrong.items())
+        or ", ".join(f"{name} {verdict}" for name, verdict in found.items()),
+    )
 
 
 def deploy_and_smoke(
@@ -124,6 +162,8 @@ def deploy_and_smoke(
                     raise RequestConstraintError("\n".join(provisioner.constraints.violations)) from error
                 raise
         provisioner.audit = None  # the smoke's own calls are not part of the deploy
+        # Invoke from outside (`signal9 dlq replay`, the AWS CLI) runs the deployed handler in-process.
+        emulator.invokes.invoker = Smoke(plan, stack_config, LambdaDeliveries(), {}, {}).invoke
         if callable(on_deployed):
             on_deployed(plan)
         with timed(timings, "smoke"):
@@ -136,12 +176,16 @@ def deploy_and_smoke(
                 scope=scope,
                 universe=universe,
             )
+        status = None
+        if scope == "full":  # the collectors ran: what `signal9 status` says of them
+            status = collect(boto3.Session(region_name=region), stack, stack_config, datetime.now(UTC))
+            check_status(report, status, stack_config, fault_injected=endpoints is None)
         report.add("deploy calls allowed by the deploy policy", audit.passed, audit.summary())
         checked = provisioner.constraints
         report.add("deploy requests within AWS's constraints", checked.checked > 0, checked.summary())
         for action, reason in audit.skipped.items():
             provisioner.note(f"{action} not judged against the deploy policy: {reason} (emulator only)")
-        run = LocalRun(plan, report, timings, provisioner.notes, emulator.endpoint)
+        run = LocalRun(plan, report, timings, provisioner.notes, emulator.endpoint, status)
         if keep:
             print(run.text())
             print(KEEP_HINTS.format(endpoint=emulator.endpoint, region=region, stack=stack))

@@ -7,13 +7,14 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from signal9_tools.emulator.invoke import LambdaInvokes
 from signal9_tools.fakes.server import STOP_POLL_SECONDS
 from signal9_tools.moto_speedups import moto_speedups
 from signal9_tools.motolock import serialized_moto
@@ -30,6 +31,8 @@ FAKE_CREDENTIALS = {
 class Emulator:
     endpoint: str
     region: str
+    # Lambda Invoke from outside runs the real handler once an invoker is set (emulator/invoke.py).
+    invokes: LambdaInvokes = field(default_factory=LambdaInvokes)
 
 
 class Clients:
@@ -81,10 +84,11 @@ def moto_server(region: str, keep: bool = False) -> Iterator[Emulator]:
     them (threaded werkzeug), but polling for a stop as often as the fakes do: moto's server
     polls every 0.5 s (socketserver's default), so every stop waited about that long.
     """
+    invokes = LambdaInvokes()
     server = make_server(
         "127.0.0.1",
         0,
-        DomainDispatcherApplication(create_backend_app),
+        invokes.wrap(DomainDispatcherApplication(create_backend_app)),
         threaded=True,
         request_handler=MotoRequestHandler,
     )
@@ -92,7 +96,7 @@ def moto_server(region: str, keep: bool = False) -> Iterator[Emulator]:
         target=server.serve_forever, kwargs={"poll_interval": STOP_POLL_SECONDS}, name="moto-server", daemon=True
     )
     thread.start()
-    emulator = Emulator(endpoint=f"http://127.0.0.1:{server.port}", region=region)
+    emulator = Emulator(endpoint=f"http://127.0.0.1:{server.port}", region=region, invokes=invokes)
     # moto keeps its state per process: start every run from an empty account.
     urllib.request.urlopen(urllib.request.Request(f"{emulator.endpoint}/moto-api/reset", method="POST"))
     try:

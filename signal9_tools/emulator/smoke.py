@@ -51,6 +51,7 @@ from signal9_tools.emulator.collection import (
     table_summary,
 )
 from signal9_tools.emulator.delivery import LambdaDeliveries
+from signal9_tools.emulator.lambda_records import record_invocation
 from signal9_tools.emulator.server import Clients
 from signal9_tools.fakes.alpaca import AlpacaFake
 from signal9_tools.fakes.alphavantage import AlphaVantageFake, Fault
@@ -214,6 +215,7 @@ class Smoke:
         )
         output = io.StringIO()
         cold, self.warm_function = self.warm_function != config["FunctionName"], config["FunctionName"]
+        started, failed = datetime.now(UTC), True
         try:
             with (
                 function_environment(config["Environment"]["Variables"], cold=cold),
@@ -229,11 +231,24 @@ class Smoke:
                     raise TypeError("the handlers' logger no longer writes to a stream")
                 previous = stream.setStream(output)
                 try:
-                    return handler(event, context)
+                    result = handler(event, context)
+                    failed = False
+                    return result
                 finally:
                     stream.setStream(previous)
         finally:
-            self.logs.extend(line for line in output.getvalue().splitlines() if line.strip())
+            lines = [line for line in output.getvalue().splitlines() if line.strip()]
+            self.logs.extend(lines)
+            # What Lambda records of the run (log group, report, metrics): `signal9 status` reads them.
+            record_invocation(
+                self.client("logs"),
+                self.client("cloudwatch"),
+                config["FunctionName"],
+                context.aws_request_id,
+                lines,
+                started,
+                failed,
+            )
 
     # --- event delivery ---------------------------------------------------------------
 
@@ -692,6 +707,10 @@ def news_of_the_last_hour(smoke: Smoke, fakes: LocalFakes, now: datetime) -> str
     return f"the {len(wanted)} mentions of active assets the fake published in the hour before the run stored"
 
 
+# The collector whose run the smoke makes fail (built-in fakes only): its last run is a failure.
+FAULT_COLLECTOR = "SyncEarningsCalendar"
+
+
 def check_collection(
     smoke: Smoke, endpoints: Endpoints, fired: dict[str, Any], fakes: LocalFakes | None, now: datetime
 ) -> None:
@@ -743,7 +762,7 @@ def check_collection(
     def fault() -> str:
         expect(fakes is not None, "not run: the given endpoints cannot be told to fail")
         assert fakes is not None
-        run = smoke.collector_runs["SyncEarningsCalendar"]
+        run = smoke.collector_runs[FAULT_COLLECTOR]
         assert run.fires_at is not None
         target = run.schedule["Target"]["Arn"]
         attempts = 1 + int(

@@ -1,0 +1,308 @@
+"""``signal9 status``: is today's data in? One row per scheduled collector, DLQ depths, alarms in ALARM.
+
+Read-only, with calls the preview role may make (signal9.bootstrap_policies.read_only_document):
+- each run's outcome from Lambda's ``platform.report`` records in the function's log group
+  (the functions log in Lambda's JSON format; ``record.status`` is ``success`` for a run that
+  returned) through FilterLogEvents;
+- the items a run wrote from the collectors' ``Signal9 ItemsWritten`` metric (per hour) through
+  GetMetricData;
+- each DLQ's depth through GetQueueUrl/GetQueueAttributes, and the alarms in ALARM through
+  DescribeAlarms. Schedules on or off come from the stack file (``signal9:schedules``).
+
+Against ``signal9 local up --keep`` it reaches the emulator through ``AWS_ENDPOINT_URL`` (boto3
+reads it); the emulator records each in-process run as Lambda would
+(signal9_tools/emulator/lambda_records.py).
+
+Verdicts, per scheduled function (its schedule is Monday-Saturday in the stack's timezone):
+- ``never ran``: no run in the lookback (a schedule switched off says so);
+- ``failed``: the newest run did not succeed (an error, a timeout);
+- ``late``: the newest successful run is older than the schedule's last due fire time, which
+  is at least the grace (signal9.dashboard.MISSED_RUN_GRACE_MINUTES) in the past;
+- ``fresh``: otherwise. On a Sunday (the maintenance window) the last due fire is Saturday's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+
+from functions.shared import telemetry
+from signal9 import catalog, config, cron, dashboard
+from signal9.errors import OperatorError
+from signal9.naming import Naming
+from signal9.stackfile import stack_region
+from signal9_tools.cli import add_stack_argument
+
+# How far back a last run is looked for: a Monday-Saturday schedule fires at least weekly.
+LOOKBACK = timedelta(days=8)
+HOUR_SECONDS = 3600  # ItemsWritten is read per hour
+
+AWS_PERMISSIONS = (
+    "logs:FilterLogEvents, cloudwatch:GetMetricData, cloudwatch:DescribeAlarms, sqs:GetQueueUrl and "
+    "sqs:GetQueueAttributes (the preview role has them)"
+)
+
+
+class NotDeployedError(OperatorError):
+    """A resource of the stack is missing: wrong account, region or endpoint, or not deployed yet."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"{what} does not exist: the stack is not deployed in this account and region "
+            "(check AWS_PROFILE / --profile, the stack file's aws:region, AWS_ENDPOINT_URL)"
+        )
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """One function's runs in the lookback (report time, succeeded) and ItemsWritten per UTC hour."""
+
+    runs: list[tuple[datetime, bool]]
+    items_written: dict[datetime, float]
+
+
+@dataclass(frozen=True)
+class CollectorRow:
+    function: str
+    schedule: str
+    enabled: bool
+    last_run: str | None
+    outcome: str | None
+    items_written: int | None
+    next_fire: str | None
+    late_minutes: int | None
+    verdict: str
+
+
+def last_due_fire(expression: str, timezone: str, now: datetime) -> datetime | None:
+    """The newest fire time at least the grace before ``now`` (None: none in the lookback)."""
+    deadline = now - timedelta(minutes=dashboard.MISSED_RUN_GRACE_MINUTES)
+    due = None
+    moment = now - LOOKBACK
+    while True:
+        try:
+            moment = cron.next_fire(expression, timezone, moment)
+        except cron.ScheduleExpressionError:  # an at() in the past, or no fire within the horizon
+            return due
+        if moment > deadline:
+            return due
+        due = moment
+
+
+def verdict(
+    function: catalog.Function, stack_config: config.StackConfig, facts: RunFacts, now: datetime
+) -> CollectorRow:
+    """The row of one scheduled function from its runs; pure (tests give it synthetic facts)."""
+    trigger = catalog.schedule_trigger(function)
+    expression = stack_config.schedule_expression(function)
+    enabled = stack_config.schedule_enabled(function)
+    try:
+        upcoming: str | None = cron.next_fire(expression, stack_config.timezone, now).isoformat() if enabled else None
+    except cron.ScheduleExpressionError:
+        upcoming = None
+    runs = sorted(facts.runs)
+    successes = [when for when, succeeded in runs if succeeded]
+    due = last_due_fire(expression, stack_config.timezone, now) if enabled else None
+    late_minutes = None
+    last = runs[-1] if runs else None
+    if last is None:
+        outcome, state = None, "never ran"
+    elif not last[1]:
+        outcome, state = "failed", "failed"
+    elif due is not None and successes[-1] < due:
+        outcome, state = "succeeded", "late"
+        late_minutes = int((now - due).total_seconds() // 60)
+    else:
+        outcome, state = "succeeded", "fresh"
+    last_hour = last[0].replace(minute=0, second=0, microsecond=0) if last else None
+    return CollectorRow(
+        function=function.name,
+        schedule=trigger.schedule,
+        enabled=enabled,
+        last_run=last[0].isoformat() if last else None,
+        outcome=outcome,
+        items_written=None if last_hour is None else int(facts.items_written.get(last_hour, 0)),
+        next_fire=upcoming,
+        late_minutes=late_minutes,
+        verdict=state,
+    )
+
+
+REPORT_PATTERN = '"platform.report"'  # a term match: Lambda's report records of the JSON log format
+
+
+def runs_of(logs: Any, group: str, start: datetime, now: datetime) -> list[tuple[datetime, bool]]:
+    """(report time, succeeded) of every run whose report is in ``group`` between ``start`` and ``now``."""
+    runs = []
+    pages = logs.get_paginator("filter_log_events").paginate(
+        logGroupName=group,
+        startTime=int(start.timestamp() * 1000),
+        endTime=int(now.timestamp() * 1000),
+        filterPattern=REPORT_PATTERN,
+    )
+    try:
+        answered = list(pages)
+    except logs.exceptions.ResourceNotFoundException:
+        raise NotDeployedError(f"log group {group}") from None
+    for page in answered:
+        for event in page["events"]:
+            try:
+                record = json.loads(event["message"])
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("type") == "platform.report":
+                status = record.get("record", {}).get("status")
+                runs.append((datetime.fromtimestamp(event["timestamp"] / 1000, UTC), status == "success"))
+    return runs
+
+
+def items_written(
+    cloudwatch: Any, naming: Naming, functions: tuple[catalog.Function, ...], start: datetime, now: datetime
+) -> dict[str, dict[datetime, float]]:
+    """Each function's hourly ItemsWritten (Signal9 namespace, service + stage) in one GetMetricData."""
+    queries: list[dict[str, Any]] = [
+        {
+            "Id": f"items{i}",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": telemetry.NAMESPACE,
+                    "MetricName": telemetry.MetricName.ITEMS_WRITTEN.value,
+                    "Dimensions": [
+                        {"Name": "service", "Value": function.name},
+                        {"Name": "stage", "Value": naming.stack},
+                    ],
+                },
+                "Period": HOUR_SECONDS,
+                "Stat": "Sum",
+            },
+        }
+        for i, function in enumerate(functions)
+    ]
+    series: dict[str, dict[datetime, float]] = {f"items{i}": {} for i in range(len(functions))}
+    for page in cloudwatch.get_paginator("get_metric_data").paginate(
+        MetricDataQueries=queries, StartTime=start, EndTime=now
+    ):
+        for result in page["MetricDataResults"]:
+            for timestamp, value in zip(result["Timestamps"], result["Values"], strict=True):
+                hour = timestamp.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+                series[result["Id"]][hour] = series[result["Id"]].get(hour, 0) + value
+    return {f.name: series[f"items{i}"] for i, f in enumerate(functions)}
+
+
+def run_facts(
+    session: Any, naming: Naming, functions: tuple[catalog.Function, ...], now: datetime
+) -> dict[str, RunFacts]:
+    start = now.replace(minute=0, second=0, microsecond=0) - LOOKBACK  # hour-aligned metric datapoints
+    logs = session.client("logs")
+    items = items_written(session.client("cloudwatch"), naming, functions, start, now)
+    return {f.name: RunFacts(runs_of(logs, naming.log_group(f.name), start, now), items[f.name]) for f in functions}
+
+
+def queue_depths(sqs: Any, naming: Naming) -> dict[str, int]:
+    depths = {}
+    for function in catalog.FUNCTIONS:
+        queue = naming.dead_letter_queue(function.name)
+        try:
+            url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        except sqs.exceptions.QueueDoesNotExist:
+            raise NotDeployedError(f"queue {queue}") from None
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        depths[function.name] = int(attributes["Attributes"].get("ApproximateNumberOfMessages", 0))
+    return depths
+
+
+def alarms_in_alarm(cloudwatch: Any, naming: Naming) -> list[str]:
+    names: list[str] = []
+    for page in cloudwatch.get_paginator("describe_alarms").paginate(
+        AlarmNamePrefix=f"{naming.prefix}-", StateValue="ALARM"
+    ):
+        # Filtered here too: moto ignores StateValue next to AlarmNamePrefix (the emulator's answers).
+        names += [alarm["AlarmName"] for alarm in page.get("MetricAlarms", []) if alarm["StateValue"] == "ALARM"]
+    return names
+
+
+@dataclass(frozen=True)
+class Status:
+    stack: str
+    checked_at: str
+    collectors: list[CollectorRow]
+    dead_letter_queues: dict[str, int]
+    alarms_in_alarm: list[str]
+
+    @property
+    def healthy(self) -> bool:
+        return (
+            all(row.verdict == "fresh" for row in self.collectors if row.enabled)
+            and not any(self.dead_letter_queues.values())
+            and not self.alarms_in_alarm
+        )
+
+
+def collect(session: Any, stack: str, stack_config: config.StackConfig, now: datetime) -> Status:
+    naming = Naming(stack)
+    cloudwatch = session.client("cloudwatch")
+    scheduled = catalog.scheduled_functions()
+    facts = run_facts(session, naming, scheduled, now)
+    rows = [verdict(f, stack_config, facts[f.name], now) for f in scheduled]
+    return Status(
+        stack=stack,
+        checked_at=now.isoformat(),
+        collectors=rows,
+        dead_letter_queues=queue_depths(session.client("sqs"), naming),
+        alarms_in_alarm=alarms_in_alarm(cloudwatch, naming),
+    )
+
+
+def format_status(status: Status) -> str:
+    lines = [f"signal9 status: stack {status.stack!r} at {status.checked_at}", ""]
+    header = ("COLLECTOR", "VERDICT", "LAST RUN", "OUTCOME", "ITEMS", "NEXT FIRE", "LATE")
+    rows = [
+        (
+            row.function,
+            row.verdict if row.enabled else f"{row.verdict} (schedule disabled)",
+            row.last_run or "-",
+            row.outcome or "-",
+            "-" if row.items_written is None else str(row.items_written),
+            row.next_fire or "-",
+            "-" if row.late_minutes is None else f"{row.late_minutes} min",
+        )
+        for row in status.collectors
+    ]
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    lines.append("")
+    waiting = {name: depth for name, depth in status.dead_letter_queues.items() if depth}
+    lines.append(
+        "dead-letter queues: " + (", ".join(f"{name} {depth}" for name, depth in waiting.items()) or "all empty")
+    )
+    lines.append("alarms in ALARM: " + (", ".join(status.alarms_in_alarm) or "none"))
+    lines.append(
+        "verdict: " + ("all fresh" if status.healthy else "NOT all fresh (runbook docs/runbooks/collector-late.md)")
+    )
+    return "\n".join(lines)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("status", help="is today's data in? collectors, DLQs and alarms (uses AWS)")
+    add_stack_argument(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
+    parser.set_defaults(run=run, aws_permissions=AWS_PERMISSIONS)
+
+
+def run(args: argparse.Namespace, session: Any = None, now: datetime | None = None) -> int:
+    stack_config = config.load_stack(args.stack)
+    session = session or boto3.Session(profile_name=args.profile, region_name=stack_region(args.stack))
+    status = collect(session, args.stack, stack_config, now or datetime.now(UTC))
+    if args.json:
+        document = {**asdict(status), "healthy": status.healthy}
+        print(json.dumps(document, indent=2))
+    else:
+        print(format_status(status))
+    return 0 if status.healthy else 1

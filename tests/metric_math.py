@@ -1,0 +1,232 @@
+"""A small evaluator of CloudWatch metric math and alarm evaluation, for testing alarm definitions.
+
+Written from the documented semantics, not from signal9.dashboard (which generates the
+expressions), so a test that evaluates a generated alarm checks it against what CloudWatch does:
+- "Metric math syntax and functions"
+  (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html):
+  arithmetic and comparison between two time series match datapoints by timestamp; with a scalar
+  the scalar applies to every datapoint; comparisons and AND/OR/NOT give 1 or 0;
+  ``FILL(m, value)`` fills every missing datapoint of the query range with ``value``;
+  ``IF(condition, trueValue, falseValue)`` gives, per datapoint of the condition, trueValue where
+  it is non-zero, falseValue where it is zero.
+- DAY/HOUR/MINUTE (https://aws.amazon.com/blogs/mt/enhance-cloudwatch-metrics-with-metric-math-functions/):
+  the day of the week (1 = Monday .. 7 = Sunday), hour (0-23) and minute of each datapoint's
+  timestamp, in UTC.
+- Alarms ("Evaluating an alarm", CloudWatch user guide): each evaluation looks at the last
+  ``evaluation_periods`` datapoints and goes to ALARM when at least ``datapoints_to_alarm`` of
+  them breach; with treat-missing-data ``notBreaching`` a missing datapoint does not breach.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+Series = dict[int, float]  # epoch seconds of a period's start -> value
+Value = Series | float
+
+_TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|([A-Za-z_][A-Za-z0-9_]*)|(<=|>=|==|!=|[-+*/<>(),]))")
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+_ARITHMETIC: dict[str, Callable[[float, float], float]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+}
+
+
+def _as_number(compare: Callable[[float, float], bool]) -> Callable[[float, float], float]:
+    """A comparison giving 1 or 0, as metric math's comparison operators do."""
+    return lambda a, b: float(compare(a, b))
+
+
+def _tokens(text: str) -> list[str]:
+    tokens: list[str] = []
+    position = 0
+    while position < len(text.rstrip()):
+        match = _TOKEN.match(text, position)
+        if match is None:
+            raise SyntaxError(f"cannot read {text[position:]!r}")
+        tokens.append(match.group(match.lastindex or 0))
+        position = match.end()
+    return tokens
+
+
+def _combine(left: Value, right: Value, apply: Callable[[float, float], float]) -> Value:
+    if isinstance(left, dict) and isinstance(right, dict):
+        return {t: apply(v, right[t]) for t, v in left.items() if t in right}
+    if isinstance(left, dict):
+        return {t: apply(v, float(right)) for t, v in left.items()}  # type: ignore[arg-type]
+    if isinstance(right, dict):
+        return {t: apply(float(left), v) for t, v in right.items()}
+    return apply(left, right)
+
+
+def _per_datapoint(value: Value, apply: Callable[[int, float], float]) -> Series:
+    if not isinstance(value, dict):
+        raise TypeError("this function takes a time series")
+    return {t: apply(t, v) for t, v in value.items()}
+
+
+def _utc(timestamp: int) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+@dataclass
+class _Parser:
+    tokens: list[str]
+    metrics: Mapping[str, Series]
+    timestamps: list[int]  # every period start of the query range
+    position: int = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def take(self, expected: str | None = None) -> str:
+        token = self.tokens[self.position]
+        if expected is not None and token != expected:
+            raise SyntaxError(f"expected {expected!r}, got {token!r}")
+        self.position += 1
+        return token
+
+    def expression(self) -> Value:
+        value = self.conjunction()
+        while self.peek() == "OR":
+            self.take()
+            value = _combine(value, self.conjunction(), lambda a, b: float(bool(a) or bool(b)))
+        return value
+
+    def conjunction(self) -> Value:
+        value = self.negation()
+        while self.peek() == "AND":
+            self.take()
+            value = _combine(value, self.negation(), lambda a, b: float(bool(a) and bool(b)))
+        return value
+
+    def negation(self) -> Value:
+        if self.peek() == "NOT":
+            self.take()
+            return _combine(self.negation(), 0.0, lambda a, _: float(not a))
+        return self.comparison()
+
+    def comparison(self) -> Value:
+        value = self.additive()
+        while (token := self.peek()) in _COMPARE:
+            self.take()
+            value = _combine(value, self.additive(), _as_number(_COMPARE[token or ""]))
+        return value
+
+    def additive(self) -> Value:
+        value = self.multiplicative()
+        while (token := self.peek()) in ("+", "-"):
+            self.take()
+            value = _combine(value, self.multiplicative(), _ARITHMETIC[token or ""])
+        return value
+
+    def multiplicative(self) -> Value:
+        value = self.unary()
+        while (token := self.peek()) in ("*", "/"):
+            self.take()
+            value = _combine(value, self.unary(), _ARITHMETIC[token or ""])
+        return value
+
+    def unary(self) -> Value:
+        if self.peek() == "-":
+            self.take()
+            return _combine(self.unary(), -1.0, operator.mul)
+        return self.primary()
+
+    def primary(self) -> Value:
+        token = self.take()
+        if token == "(":
+            value = self.expression()
+            self.take(")")
+            return value
+        if re.fullmatch(r"\d+(?:\.\d+)?", token):
+            return float(token)
+        if self.peek() == "(":
+            self.take("(")
+            arguments = [self.expression()]
+            while self.peek() == ",":
+                self.take()
+                arguments.append(self.expression())
+            self.take(")")
+            return self.call(token, arguments)
+        return dict(self.metrics.get(token, {}))
+
+    def call(self, name: str, arguments: list[Value]) -> Value:
+        if name == "FILL":
+            series, fill = arguments
+            assert isinstance(series, dict) and not isinstance(fill, dict)
+            return {t: series.get(t, fill) for t in self.timestamps}
+        if name == "IF":
+            condition, when_true, when_false = arguments
+            assert isinstance(condition, dict)
+            result: Series = {}
+            for t, flag in condition.items():
+                chosen = when_true if flag else when_false
+                if isinstance(chosen, dict):
+                    if t in chosen:
+                        result[t] = chosen[t]
+                else:
+                    result[t] = chosen
+            return result
+        dates: dict[str, Callable[[int, float], float]] = {
+            "DAY": lambda t, _: float(_utc(t).isoweekday()),
+            "HOUR": lambda t, _: float(_utc(t).hour),
+            "MINUTE": lambda t, _: float(_utc(t).minute),
+        }
+        if name in dates:
+            (series,) = arguments
+            return _per_datapoint(series, dates[name])
+        raise NotImplementedError(f"metric math function {name} is not modelled here")
+
+
+def evaluate(expression: str, metrics: Mapping[str, Series], timestamps: list[int]) -> Series:
+    """The time series ``expression`` gives over a query range of ``timestamps`` (period starts)."""
+    parser = _Parser(_tokens(expression), metrics, timestamps)
+    value = parser.expression()
+    if parser.peek() is not None:
+        raise SyntaxError(f"unexpected {parser.peek()!r}")
+    if not isinstance(value, dict):
+        return dict.fromkeys(timestamps, value)
+    return value
+
+
+_THRESHOLD: dict[str, Callable[[float, float], bool]] = {
+    "GreaterThanOrEqualToThreshold": operator.ge,
+    "GreaterThanThreshold": operator.gt,
+    "LessThanThreshold": operator.lt,
+    "LessThanOrEqualToThreshold": operator.le,
+}
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """An alarm's evaluation settings, as MetricAlarm inputs give them."""
+
+    expression: str
+    period: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    threshold: float
+    comparison: str
+
+    def in_alarm(self, metrics: Mapping[str, Series], now: int) -> bool:
+        """Whether an evaluation at ``now`` (a period boundary) finds enough breaching datapoints."""
+        starts = [now - self.period * n for n in range(self.evaluation_periods, 0, -1)]
+        values = evaluate(self.expression, metrics, starts)
+        breaching = sum(
+            1 for t in starts if t in values and _THRESHOLD[self.comparison](values[t], self.threshold)
+        )  # a missing datapoint is not breaching (treat_missing_data notBreaching)
+        return breaching >= self.datapoints_to_alarm

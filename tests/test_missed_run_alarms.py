@@ -1,0 +1,187 @@
+"""The missed-run alarms, evaluated as deployed over synthetic weeks with a Sunday and a DST change.
+
+The alarm definitions come from the Pulumi program's registered MetricAlarm inputs; the
+expressions are evaluated by tests/metric_math.py (written from CloudWatch's documentation, not
+from signal9.dashboard). The synthetic runs come from the fire times written out below, placed
+on New York's calendar with zoneinfo, not from signal9.cron.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterator
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from signal9 import catalog, dashboard
+from signal9.config import ScheduleOverride, StackConfig
+from signal9.naming import Naming
+from signal9_tools.mockrun import ProgramRun
+from tests.metric_math import Alarm, Series
+
+NEW_YORK = ZoneInfo("America/New_York")
+HOUR = 3600
+# Each scheduled function's fire times in New York, Monday to Saturday (hours, minute): the
+# catalog's expressions, read by hand.
+FIRE_TIMES: dict[str, tuple[tuple[int, ...], int]] = {
+    "SyncAssets": ((5,), 30),
+    "SyncEarningsCalendar": ((6,), 0),
+    "TriggerEarningsPollenation": ((7,), 0),
+    "TriggerRegularPollenation": ((20,), 0),
+    "SyncNewsSentiment": (tuple(range(24)), 0),
+}
+# Two weeks around each 2026 change: clocks go back on Sunday 1 November, forward on Sunday 8 March.
+AUTUMN = (date(2026, 10, 26), date(2026, 11, 9))
+SPRING = (date(2026, 3, 2), date(2026, 3, 16))
+
+
+def fire_times(function: str, first: date, end: date) -> Iterator[datetime]:
+    hours, minute = FIRE_TIMES[function]
+    day = first
+    while day < end:
+        if day.isoweekday() != 7:  # Sunday is the maintenance window
+            for hour in hours:
+                yield datetime(day.year, day.month, day.day, hour, minute, tzinfo=NEW_YORK)
+        day += timedelta(days=1)
+
+
+def metrics(
+    function: str, span: tuple[date, date], missed: Collection[datetime] = (), failed: Collection[datetime] = ()
+) -> dict[str, Series]:
+    """Hourly Invocations and Errors sums for runs at every fire time, but none for ``missed``."""
+    invocations: Series = {}
+    errors: Series = {}
+    # Runs continue a day past the span, where the evaluations below end.
+    for fire in fire_times(function, span[0], span[1] + timedelta(days=1)):
+        if fire in missed:
+            continue
+        bucket = int(fire.timestamp()) // HOUR * HOUR
+        # A failed run is tried three times (Lambda's two async retries), each attempt an error.
+        attempts = 3 if fire in failed else 1
+        invocations[bucket] = invocations.get(bucket, 0) + attempts
+        if fire in failed:
+            errors[bucket] = errors.get(bucket, 0) + attempts
+    return {"invocations": invocations, "errors": errors}
+
+
+def deployed_alarm(run: ProgramRun, function: str) -> Alarm:
+    inputs = run.named(f"{function}-missed-run-alarm").inputs
+    queries = {q["id"]: q for q in inputs["metricQueries"]}
+    assert queries["invocations"]["metric"]["metricName"] == "Invocations"
+    assert queries["errors"]["metric"]["metricName"] == "Errors"
+    assert {q["metric"]["stat"] for q in (queries["invocations"], queries["errors"])} == {"Sum"}
+    (result,) = [q for q in inputs["metricQueries"] if q["returnData"]]
+    period = int(queries["invocations"]["metric"]["period"])  # the mocks hand numbers back as floats
+    assert queries["errors"]["metric"]["period"] == period
+    return Alarm(
+        expression=result["expression"],
+        period=period,
+        evaluation_periods=int(inputs["evaluationPeriods"]),
+        datapoints_to_alarm=int(inputs["datapointsToAlarm"]),
+        threshold=inputs["threshold"],
+        comparison=inputs["comparisonOperator"],
+    )
+
+
+def alarm_times(alarm: Alarm, series: dict[str, Series], span: tuple[date, date]) -> list[datetime]:
+    """Every hourly evaluation over the span (plus a day) that found the alarm breaching."""
+    start = int(datetime(span[0].year, span[0].month, span[0].day, tzinfo=UTC).timestamp())
+    end = int(datetime(span[1].year, span[1].month, span[1].day, tzinfo=UTC).timestamp()) + 24 * HOUR
+    return [
+        datetime.fromtimestamp(now, UTC)
+        for now in range(start + alarm.period * alarm.evaluation_periods, end, alarm.period)
+        if alarm.in_alarm(series, now)
+    ]
+
+
+def local(day: date, hour: int, minute: int) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=NEW_YORK)
+
+
+@pytest.mark.parametrize("function", list(FIRE_TIMES))
+def test_fire_times_here_are_the_catalogs(function: str) -> None:
+    hours, minute = FIRE_TIMES[function]
+    hour_field = "*" if len(hours) == 24 else ",".join(map(str, hours))
+    assert (
+        catalog.schedule_trigger(catalog.function(function)).expression == f"cron({minute} {hour_field} ? * MON-SAT *)"
+    )
+
+
+@pytest.mark.parametrize("span", [AUTUMN, SPRING], ids=["autumn", "spring"])
+@pytest.mark.parametrize("function", list(FIRE_TIMES))
+def test_normal_weeks_with_a_sunday_and_a_dst_change_never_alarm(
+    prod: ProgramRun, function: str, span: tuple[date, date]
+) -> None:
+    alarm = deployed_alarm(prod, function)
+    assert alarm_times(alarm, metrics(function, span), span) == []
+
+
+@pytest.mark.parametrize("tuesday", [date(2026, 10, 27), date(2026, 11, 3)], ids=["summer-time", "winter-time"])
+@pytest.mark.parametrize("function", [f for f, (hours, _) in FIRE_TIMES.items() if len(hours) == 1])
+def test_a_missed_tuesday_run_alarms_within_three_hours(prod: ProgramRun, function: str, tuesday: date) -> None:
+    (hour,), minute = FIRE_TIMES[function]
+    fire = local(tuesday, hour, minute)
+    alarm = deployed_alarm(prod, function)
+    times = alarm_times(alarm, metrics(function, AUTUMN, missed={fire}), AUTUMN)
+    assert times, f"{function}: a missed run on {fire} did not alarm"
+    assert all(fire < t <= fire + timedelta(hours=3) for t in times), times
+
+
+@pytest.mark.parametrize("function", [f for f, (hours, _) in FIRE_TIMES.items() if len(hours) == 1])
+def test_a_failed_tuesday_run_alarms(prod: ProgramRun, function: str) -> None:
+    (hour,), minute = FIRE_TIMES[function]
+    fire = local(date(2026, 11, 3), hour, minute)
+    assert alarm_times(deployed_alarm(prod, function), metrics(function, AUTUMN, failed={fire}), AUTUMN)
+
+
+def test_a_missed_saturday_evening_run_alarms_on_the_utc_sunday(prod: ProgramRun) -> None:
+    fire = local(date(2026, 10, 31), 20, 0)  # Saturday 20:00 in New York is Sunday 00:00 UTC
+    times = alarm_times(
+        deployed_alarm(prod, "TriggerRegularPollenation"),
+        metrics("TriggerRegularPollenation", AUTUMN, missed={fire}),
+        AUTUMN,
+    )
+    assert times and all(t.isoweekday() == 7 for t in times)
+
+
+def test_the_hourly_schedule_alarms_on_two_missed_runs_in_a_row_not_one(prod: ProgramRun) -> None:
+    alarm = deployed_alarm(prod, "SyncNewsSentiment")
+    tuesday = date(2026, 11, 3)
+    one = {local(tuesday, 10, 0)}
+    two = one | {local(tuesday, 11, 0)}
+    assert alarm_times(alarm, metrics("SyncNewsSentiment", AUTUMN, missed=one), AUTUMN) == []
+    times = alarm_times(alarm, metrics("SyncNewsSentiment", AUTUMN, missed=two), AUTUMN)
+    assert times and all(local(tuesday, 11, 0) < t <= local(tuesday, 13, 0) for t in times)
+
+
+def test_dev_has_no_missed_run_alarms_to_stay_in_budget(dev: ProgramRun) -> None:
+    names = [alarm.inputs["name"] for alarm in dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")]
+    assert names and not [name for name in names if name.endswith("-missed-run")]
+
+
+def test_a_disabled_schedule_gets_no_missed_run_alarm() -> None:
+    config = StackConfig(schedules={"sync-news-sentiment": ScheduleOverride(enabled=False)})
+    keys = {spec.key for spec in dashboard.alarm_specs(Naming("dev"), config)}
+    assert "SyncNewsSentiment-missed-run" not in keys and "SyncAssets-missed-run" in keys
+
+
+def test_windows_follow_the_stacks_timezone() -> None:
+    # A UTC stack has one offset: the 05:30 run's window is the 05:00 hour alone.
+    windows = dashboard.missed_run_windows("cron(30 5 ? * MON-SAT *)", "UTC", date(2026, 1, 1))
+    assert windows == dashboard.MissedRunWindows(frozenset(d * 24 + 5 for d in range(6)), 1)
+    assert dashboard.missed_run_windows("cron(0 6 ? * 2#1 *)", "UTC", date(2026, 1, 1)) is None
+
+
+def test_the_dashboard_graphs_each_alarms_expression(prod: ProgramRun) -> None:
+    (resource,) = prod.of_type("aws:cloudwatch/dashboard:Dashboard")
+    widgets = json.loads(resource.plain_inputs["dashboardBody"])["widgets"]
+    (widget,) = [w for w in widgets if w["properties"].get("title", "").startswith("Missed scheduled runs")]
+    graphed = {
+        row[0]["label"]: row[0]["expression"] for row in widget["properties"]["metrics"] if "expression" in row[0]
+    }
+    assert list(graphed) == list(FIRE_TIMES)
+    for i, (function, expression) in enumerate(graphed.items()):
+        alarm = deployed_alarm(prod, function).expression
+        assert expression == alarm.replace("invocations", f"invocations{i}").replace("errors", f"errors{i}")
