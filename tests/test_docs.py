@@ -258,3 +258,14 @@ def test_docs_and_messages_cite_the_contract_in_the_repository() -> None:
     assert not [p.name for p in owned if "SPEC" in p.read_text()]
     assert "SPEC" not in (docgen.ROOT / "signal9" / "config.py").read_text()
     assert "docs/contract.md" in (docgen.ROOT / "signal9" / "config.py").read_text()
+
+
+def test_keep_hints_need_only_what_the_set_up_installs() -> None:
+    """`local up --keep` prints commands a newcomer can paste after `make`: no AWS CLI, no `signal9` on PATH."""
+    from signal9_tools.emulator.cli import KEEP_HINTS
+
+    hints = KEEP_HINTS.format(endpoint="http://127.0.0.1:5000", region="us-east-1", stack="dev")
+    commands = [shlex.split(line)[0] for line in hints.splitlines() if line.startswith("  ")]
+    assert commands[0] == "export" and len(commands) > 3, commands
+    for program in commands[1:]:
+        assert program.startswith(".venv/bin/") and (docgen.ROOT / program).exists(), program
