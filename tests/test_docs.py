@@ -26,6 +26,7 @@ RUNBOOKS = {
 OWNED = [
     DOCS / "architecture.md",
     DOCS / "deploy.md",
+    DOCS / "local.md",
     DOCS / "security-review.md",
     DOCS / "cost.md",
     *(DOCS / "runbooks" / name for name in sorted(RUNBOOKS)),
@@ -243,13 +244,48 @@ def test_documented_command_runs(
     assert cli.main(shlex.split(command)[1:]) == 0, f"{doc}: `{command}` failed"
 
 
-def test_readme_sample_report_is_uncut() -> None:
-    """The README's `local up` report is pasted whole: every check of the real report, no line shortened."""
+def fenced_after(text: str, start: str) -> list[str]:
+    """The lines of the unlabelled ``` block whose first line begins with ``start``."""
+    begin = text.index(f"```\n{start}")
+    return text[begin : text.index("```\n", begin + 4)].splitlines()[1:]
+
+
+def local_doc_report() -> list[str]:
+    return fenced_after((DOCS / "local.md").read_text(), "signal9 local: stack 'dev'")
+
+
+def test_local_doc_report_is_uncut() -> None:
+    """docs/local.md's `local up` report is pasted whole: every check of the run, its tally, the status that follows."""
+    report = local_doc_report()
+    checks = [line for line in report if re.match(r"^\S.*\s(PASS|FAIL)\s", line)]
+    tally = next(m for line in report if (m := re.fullmatch(r"(\d+) passed, (\d+) failed", line)))
+    assert len(checks) == int(tally[1]) + int(tally[2]), "a check line is missing"
+    assert not [line for line in report if line.endswith("...")]
+    assert any(line.startswith("deploy calls allowed by the deploy policy") for line in checks)
+    assert any(line.startswith("signal9 status: stack 'dev'") for line in report)
+    assert report[-1].startswith("verdict: ")
+
+
+def test_readme_report_is_a_labelled_excerpt_of_the_full_one() -> None:
+    """The README's sample says it is an excerpt, is short, and each run of its lines is a run of the full report."""
     readme = (docgen.ROOT / "README.md").read_text()
-    start = readme.index("```\nsignal9 local: stack 'dev'")
-    sample = readme[start : readme.index("```\n", start + 4)].splitlines()[1:]
-    assert not [line for line in sample if line.endswith("...")]
-    assert any(line.startswith("deploy calls allowed by the deploy policy") for line in sample)
+    excerpt = fenced_after(readme, "signal9 local: stack 'dev'")
+    intro = readme[: readme.index("```\nsignal9 local: stack 'dev'")].rstrip().rsplit("\n\n", 1)[-1]
+    assert "excerpt" in intro and "[...]" in intro and "docs/local.md" in intro
+    assert len(excerpt) <= 15
+    full = "\n".join(local_doc_report())
+    runs = "\n".join(excerpt).split("\n[...]\n")
+    assert len(runs) > 1
+    for run in runs:
+        assert f"\n{run}\n" in f"\n{full}\n", run
+
+
+def test_readme_maps_every_doc() -> None:
+    """The README's documentation table names every file in docs/ and docs/runbooks/, once each."""
+    readme = (docgen.ROOT / "README.md").read_text()
+    mapped = re.findall(r"^\| \[[^]]+\]\(docs/([^)]+)\) \| \S", readme, re.M)
+    docs = [str(path.relative_to(DOCS)) for path in [*DOCS.glob("*.md"), *(DOCS / "runbooks").glob("*.md")]]
+    assert len(mapped) == len(set(mapped)) and set(docs) <= set(mapped), set(docs) - set(mapped)
 
 
 def test_docs_and_messages_cite_the_contract_in_the_repository() -> None:
