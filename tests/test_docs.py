@@ -224,8 +224,13 @@ def test_documented_command_runs(
         pytest.skip(f"{command}: {skipped}")
     if command.startswith("make "):
         # What make would run, once its install prerequisite is up to date (make -n prints the recipe).
+        # Under `make test` this make is a sub-make, which would also print "Entering directory" lines.
         recipe = subprocess.run(
-            ["make", "-n", *command.split()[1:]], cwd=docgen.ROOT, capture_output=True, text=True, check=True
+            ["make", "--no-print-directory", "-n", *command.split()[1:]],
+            cwd=docgen.ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.splitlines()
         command = re.sub(r"^\.venv/bin/", "", recipe[-1])
         assert command.startswith("signal9 "), recipe
