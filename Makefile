@@ -5,7 +5,12 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 STACK ?= dev
 
-.PHONY: install test lint local plan bench clean
+.PHONY: help install test lint local plan bench clean
+.DEFAULT_GOAL := help
+
+help:  ## this list
+	@echo "make <target> (the first one run bootstraps uv into .tools/ and the locked dependencies into .venv/)"
+	@awk -F':.*## ' '/^[a-z]+:.*## /{printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -15,24 +20,24 @@ $(UV):
 	$(UV) sync --frozen --quiet
 	touch $@
 
-install: .venv/.synced
+install: .venv/.synced  ## only the set-up: uv into .tools/, the locked dependencies into .venv/
 
-test: install
+test: install  ## the whole test suite on parallel workers (Pulumi mocks + moto, no AWS account)
 	.venv/bin/pytest -q -n auto
 
-lint: install
+lint: install  ## ruff check, ruff format --check, mypy (strict)
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
-local: install
+local: install  ## deploy stack STACK (default dev) into an embedded moto and run the end-to-end smoke
 	.venv/bin/signal9 local up --stack $(STACK)
 
-plan: install
+plan: install  ## resource counts per type and component for STACK (offline), e.g. make plan STACK=prod
 	.venv/bin/signal9 plan --stack $(STACK)
 
-bench: install
+bench: install  ## print the benchmark figures (benchmarks/*.py)
 	for script in benchmarks/*.py; do echo "== $$script"; .venv/bin/python $$script || exit 1; done
 
-clean:
+clean:  ## remove .venv, .tools and the caches
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache

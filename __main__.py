@@ -1,4 +1,4 @@
-"""Signal9 Phase 1: the infrastructure foundation, read top to bottom like the diagram.
+"""Signal9: the whole stack (foundation and collectors), read top to bottom like the diagram.
 
 stack config (validated) ─┬─► StackKey (KMS) ──► every component that stores data
                           ├─► Tables ─────────────┐

@@ -26,6 +26,7 @@ RUNBOOKS = {
 OWNED = [
     DOCS / "architecture.md",
     DOCS / "deploy.md",
+    DOCS / "local.md",
     DOCS / "security-review.md",
     DOCS / "cost.md",
     *(DOCS / "runbooks" / name for name in sorted(RUNBOOKS)),
@@ -223,8 +224,13 @@ def test_documented_command_runs(
         pytest.skip(f"{command}: {skipped}")
     if command.startswith("make "):
         # What make would run, once its install prerequisite is up to date (make -n prints the recipe).
+        # Under `make test` this make is a sub-make, which would also print "Entering directory" lines.
         recipe = subprocess.run(
-            ["make", "-n", *command.split()[1:]], cwd=docgen.ROOT, capture_output=True, text=True, check=True
+            ["make", "--no-print-directory", "-n", *command.split()[1:]],
+            cwd=docgen.ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.splitlines()
         command = re.sub(r"^\.venv/bin/", "", recipe[-1])
         assert command.startswith("signal9 "), recipe
@@ -243,13 +249,48 @@ def test_documented_command_runs(
     assert cli.main(shlex.split(command)[1:]) == 0, f"{doc}: `{command}` failed"
 
 
-def test_readme_sample_report_is_uncut() -> None:
-    """The README's `local up` report is pasted whole: every check of the real report, no line shortened."""
+def fenced_after(text: str, start: str) -> list[str]:
+    """The lines of the unlabelled ``` block whose first line begins with ``start``."""
+    begin = text.index(f"```\n{start}")
+    return text[begin : text.index("```\n", begin + 4)].splitlines()[1:]
+
+
+def local_doc_report() -> list[str]:
+    return fenced_after((DOCS / "local.md").read_text(), "signal9 local: stack 'dev'")
+
+
+def test_local_doc_report_is_uncut() -> None:
+    """docs/local.md's `local up` report is pasted whole: every check of the run, its tally, the status that follows."""
+    report = local_doc_report()
+    checks = [line for line in report if re.match(r"^\S.*\s(PASS|FAIL)\s", line)]
+    tally = next(m for line in report if (m := re.fullmatch(r"(\d+) passed, (\d+) failed", line)))
+    assert len(checks) == int(tally[1]) + int(tally[2]), "a check line is missing"
+    assert not [line for line in report if line.endswith("...")]
+    assert any(line.startswith("deploy calls allowed by the deploy policy") for line in checks)
+    assert any(line.startswith("signal9 status: stack 'dev'") for line in report)
+    assert report[-1].startswith("verdict: ")
+
+
+def test_readme_report_is_a_labelled_excerpt_of_the_full_one() -> None:
+    """The README's sample says it is an excerpt, is short, and each run of its lines is a run of the full report."""
     readme = (docgen.ROOT / "README.md").read_text()
-    start = readme.index("```\nsignal9 local: stack 'dev'")
-    sample = readme[start : readme.index("```\n", start + 4)].splitlines()[1:]
-    assert not [line for line in sample if line.endswith("...")]
-    assert any(line.startswith("deploy calls allowed by the deploy policy") for line in sample)
+    excerpt = fenced_after(readme, "signal9 local: stack 'dev'")
+    intro = readme[: readme.index("```\nsignal9 local: stack 'dev'")].rstrip().rsplit("\n\n", 1)[-1]
+    assert "excerpt" in intro and "[...]" in intro and "docs/local.md" in intro
+    assert len(excerpt) <= 15
+    full = "\n".join(local_doc_report())
+    runs = "\n".join(excerpt).split("\n[...]\n")
+    assert len(runs) > 1
+    for run in runs:
+        assert f"\n{run}\n" in f"\n{full}\n", run
+
+
+def test_readme_maps_every_doc() -> None:
+    """The README's documentation table names every file in docs/ and docs/runbooks/, once each."""
+    readme = (docgen.ROOT / "README.md").read_text()
+    mapped = re.findall(r"^\| \[[^]]+\]\(docs/([^)]+)\) \| \S", readme, re.M)
+    docs = [str(path.relative_to(DOCS)) for path in [*DOCS.glob("*.md"), *(DOCS / "runbooks").glob("*.md")]]
+    assert len(mapped) == len(set(mapped)) and set(docs) <= set(mapped), set(docs) - set(mapped)
 
 
 def test_docs_and_messages_cite_the_contract_in_the_repository() -> None:
@@ -258,3 +299,14 @@ def test_docs_and_messages_cite_the_contract_in_the_repository() -> None:
     assert not [p.name for p in owned if "SPEC" in p.read_text()]
     assert "SPEC" not in (docgen.ROOT / "signal9" / "config.py").read_text()
     assert "docs/contract.md" in (docgen.ROOT / "signal9" / "config.py").read_text()
+
+
+def test_keep_hints_need_only_what_the_set_up_installs() -> None:
+    """`local up --keep` prints commands a newcomer can paste after `make`: no AWS CLI, no `signal9` on PATH."""
+    from signal9_tools.emulator.cli import KEEP_HINTS
+
+    hints = KEEP_HINTS.format(endpoint="http://127.0.0.1:5000", region="us-east-1", stack="dev")
+    commands = [shlex.split(line)[0] for line in hints.splitlines() if line.startswith("  ")]
+    assert commands[0] == "export" and len(commands) > 3, commands
+    for program in commands[1:]:
+        assert program.startswith(".venv/bin/") and (docgen.ROOT / program).exists(), program

@@ -37,18 +37,17 @@ from signal9_tools.mockrun import ProgramRun, run_program
 from signal9_tools.status import Status, collect, format_status
 
 MOTO_ACCOUNT_ID = "123456789012"  # moto's default account (the emulator never sets MOTO_ACCOUNT_ID)
-KEEP_HINTS = """\
-The emulator is still running at {endpoint} (Ctrl-C stops it). The signal9 tools and the AWS CLI
-reach it through AWS_ENDPOINT_URL; in another shell:
+KEEP_HINTS = """
+The emulator is still running at {endpoint} (Ctrl-C stops it). The signal9 tools and boto3 reach it
+through AWS_ENDPOINT_URL; in another shell, in this directory:
   export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={region}
-  signal9 status --stack {stack}
-  signal9 dlq list --stack {stack}
-  signal9 dlq replay --stack {stack} --function SyncEarningsCalendar --limit 1   # runs the real handler
-  aws dynamodb list-tables
-  aws lambda get-function-configuration --function-name signal9-{stack}-PollenateAsset
-  aws scheduler list-schedules --group-name signal9-{stack}
-  aws events list-rules --event-bus-name signal9-{stack}
-  aws sqs list-queues --queue-name-prefix signal9-{stack}
+  .venv/bin/signal9 status --stack {stack}
+  .venv/bin/signal9 dlq list --stack {stack}
+  .venv/bin/signal9 dlq replay --stack {stack} --function SyncEarningsCalendar --limit 1   # runs the real handler
+  .venv/bin/python -c 'import boto3; print(boto3.client("dynamodb").list_tables()["TableNames"])'
+  .venv/bin/python -c 'import boto3; print(boto3.resource("dynamodb").Table("signal9-{stack}-assets").scan(Limit=2)["Items"])'
+  .venv/bin/python -c 'import boto3; print([(s["Name"], s["State"]) for s in boto3.client("scheduler").list_schedules(GroupName="signal9-{stack}")["Schedules"]])'
+(an installed AWS CLI reaches it the same way: aws sqs list-queues --queue-name-prefix signal9-{stack})
 """
 
 
