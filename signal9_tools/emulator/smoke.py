@@ -54,7 +54,8 @@ from signal9_tools.emulator.delivery import LambdaDeliveries
 from signal9_tools.emulator.lambda_records import record_invocation
 from signal9_tools.emulator.server import Clients
 from signal9_tools.fakes.alpaca import AlpacaFake
-from signal9_tools.fakes.alphavantage import AlphaVantageFake, Fault
+from signal9_tools.fakes.alphavantage import AlphaVantageFake
+from signal9_tools.fakes.alphavantage_faults import Fault
 from signal9_tools.fakes.cli import served_fakes
 from signal9_tools.fakes.server import CompressedClock
 from signal9_tools.mockrun import ProgramRun
