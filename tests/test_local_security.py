@@ -17,7 +17,7 @@ import pytest
 from signal9.naming import Naming
 from signal9_tools.emulator.cli import LocalRun, deploy_and_smoke
 from signal9_tools.emulator.collection import given_endpoints
-from signal9_tools.emulator.smoke import PACING_SPEEDUP, paced_on
+from signal9_tools.emulator.smoke_run import PACING_SPEEDUP, paced_on
 from signal9_tools.fakes.alpaca import AlpacaFake
 from signal9_tools.fakes.alphavantage import AlphaVantageFake
 from signal9_tools.fakes.server import CompressedClock, FakeServer, serving

@@ -18,21 +18,15 @@ from signal9 import config
 from signal9.errors import OperatorError
 from signal9.stackfile import config_region, read_stack_config
 from signal9_tools.emulator.collection import EndpointConfigError, Endpoints, given_endpoints
+from signal9_tools.emulator.collection_checks import FAULT_COLLECTOR
 from signal9_tools.emulator.delivery import LambdaDeliveries
 from signal9_tools.emulator.deploy_audit import DeployAudit, install_boundary
 from signal9_tools.emulator.provisioner import MotoProvisioner
+from signal9_tools.emulator.report import Report, format_report, timed
 from signal9_tools.emulator.request_constraints import RequestConstraintError
 from signal9_tools.emulator.server import moto_server
-from signal9_tools.emulator.smoke import (
-    BUILT_IN_UNIVERSE,
-    FAULT_COLLECTOR,
-    Report,
-    Smoke,
-    SmokeScope,
-    format_report,
-    run_smoke,
-    timed,
-)
+from signal9_tools.emulator.smoke import Smoke
+from signal9_tools.emulator.smoke_run import BUILT_IN_UNIVERSE, SmokeScope, run_smoke
 from signal9_tools.mockrun import ProgramRun, run_program
 from signal9_tools.status import Status, collect, format_status
 
