@@ -54,24 +54,31 @@ def run_smoke(
     dead_letter_targets: dict[str, str],
     endpoints: Endpoints | None = None,
     *,
+    report: Report,
     scope: SmokeScope = "full",
     universe: int = BUILT_IN_UNIVERSE,
+    compressed_pacing: bool = False,
 ) -> Report:
-    """The smoke against ``endpoints``, or against the built-in fakes (``universe`` companies, served here) when None."""
+    """The smoke against ``endpoints``, or against the built-in fakes (``universe`` companies, served here) when None.
+
+    Its checks are added to ``report``. ``compressed_pacing``: given endpoints enforce no rate either
+    (e.g. ``signal9 fakes serve``), so they are paced on the built-in fakes' compressed clock too.
+    """
     if scope not in SMOKE_SCOPES:
         raise ValueError(f"smoke scope {scope!r}: expected one of {SMOKE_SCOPES}")
     if scope == "none":
-        return Report()
+        return report
     now = datetime.now(UTC).replace(microsecond=0)
     fakes = None if endpoints is not None else LocalFakes(AlpacaFake(size=universe), AlphaVantageFake(universe))
     with contextlib.ExitStack() as stack:
         stack.callback(reset_clients)  # the last warm environment's clients end with the run
         deliveries = stack.enter_context(LambdaDeliveries().installed())
-        if fakes is not None:
+        if fakes is not None or compressed_pacing:
             # PollenateAsset paces itself to the plan (seconds per request); against the fakes,
             # which enforce no rate here, the pacing runs on a compressed clock so the smoke takes
             # seconds (benchmarks/pollenation_chain.py proves the rate against an enforcing fake).
             stack.enter_context(paced_on(CompressedClock(PACING_SPEEDUP)))
+        if fakes is not None:
             served = stack.enter_context(served_fakes(alpaca=fakes.alpaca, alphavantage=fakes.alphavantage))
             endpoints = Endpoints(
                 served.alpaca_url,
@@ -86,7 +93,7 @@ def run_smoke(
                 built_in_fakes=True,
             )
         assert endpoints is not None
-        smoke = Smoke(plan, config, deliveries, query_definitions, dead_letter_targets)
+        smoke = Smoke(plan, config, deliveries, query_definitions, dead_letter_targets, report)
         check_health(smoke)
         check_access(smoke)
         check_security(smoke)
