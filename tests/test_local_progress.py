@@ -17,6 +17,7 @@ from signal9_tools.emulator import smoke_run
 from signal9_tools.emulator.cli import LocalRun, deploy_and_smoke
 from signal9_tools.emulator.collection import given_endpoints
 from signal9_tools.emulator.report import Report
+from signal9_tools.emulator.security_checks import check_security
 from signal9_tools.emulator.smoke import Smoke
 from signal9_tools.emulator.smoke_run import PACING_SPEEDUP
 from signal9_tools.fakes.server import CompressedClock
@@ -56,7 +57,6 @@ class StreamedRun:
 def streamed_run() -> StreamedRun:
     stream = io.StringIO()
     seen: list[tuple[str, pacing.Clock]] = []
-    check_security = smoke_run.check_security
 
     def observed(smoke: Smoke) -> None:
         seen.append((stream.getvalue(), pacing.clock()))
