@@ -1,7 +1,9 @@
 """The smoke's security checks: the access matrix and IAM, keys, tracing and the bus policy as deployed.
 
-- ``roles allow exactly the access matrix`` and ``IAM enforced on role credentials``: see
-  :func:`check_access`.
+- ``roles allow exactly the access matrix``: every deployed role policy, judged by moto's IAM
+  policy evaluator on the real ARNs, allows exactly the catalog's access matrix.
+- ``IAM enforced on role credentials``: with each function role's own credentials, moto's
+  request-time enforcement lets it send to its own DLQ and not to another function's.
 - ``encryption and tracing as configured``: read back from moto, every data store names the
   stack key exactly when the stack selects ``customer-managed`` (else none), the key rotates,
   every function traces actively and the bus has a resource policy naming only producer roles.
