@@ -26,13 +26,8 @@ from functions.shared.alphavantage import (
 from functions.shared.http import TransportError
 from functions.shared.retry import Backoff
 from functions.shared.telemetry import MetricName
-from signal9_tools.fakes.alphavantage import (
-    CALENDAR_HEADER,
-    FAKE_API_KEY,
-    AlphaVantageFake,
-    Fault,
-    error_body,
-)
+from signal9_tools.fakes.alphavantage import CALENDAR_HEADER, FAKE_API_KEY, AlphaVantageFake
+from signal9_tools.fakes.alphavantage_faults import Fault, error_body
 from signal9_tools.fakes.server import FakeRequest, FakeResponse, FakeServer, serving, text_response
 from tests.av_support import ManualClock, captured_logs, client_for, credentials
 

@@ -13,15 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import urllib3
 
-from signal9_tools.fakes.alphavantage import (
-    FAKE_API_KEY,
-    OTHER_TICKERS,
-    RELEVANCE_DEFINITION,
-    SENTIMENT_DEFINITION,
-    AlphaVantageFake,
-    Fault,
-    error_body,
-)
+from signal9_tools.fakes.alphavantage import FAKE_API_KEY, AlphaVantageFake
+from signal9_tools.fakes.alphavantage_faults import Fault, error_body
+from signal9_tools.fakes.news import OTHER_TICKERS, RELEVANCE_DEFINITION, SENTIMENT_DEFINITION
 from signal9_tools.fakes.server import FakeServer, serving
 from tests.av_support import ManualClock
 

@@ -323,6 +323,38 @@ def test_local_up_refuses_an_endpoint_that_does_not_answer_before_deploying(
     )
 
 
+@pytest.mark.parametrize("compressed", [False, True], ids=["real-time", "compressed"])
+def test_local_up_streams_its_report_and_paces_given_endpoints_as_asked(
+    compressed: bool,
+    endpoint_keys: None,
+    listening_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The report goes to stdout as the run goes; --compressed-pacing reaches the run, and the warning says which."""
+    from signal9_tools.emulator import cli as local_cli
+    from signal9_tools.emulator.report import Report
+
+    given: dict[str, Any] = {}
+
+    def deploy_and_smoke(stack: str, **options: Any) -> Any:
+        given.update(options, stdout=sys.stdout)
+        return argparse.Namespace(report=Report())
+
+    monkeypatch.setattr(local_cli, "deploy_and_smoke", deploy_and_smoke)
+    good = f"http://127.0.0.1:{listening_port}"
+    assert cli.main(local_up_with(good, good, good) + (["--compressed-pacing"] if compressed else [])) == 0
+    assert given["stream"] is given["stdout"]
+    assert given["compressed_pacing"] is compressed
+    warning = capsys.readouterr().err
+    if compressed:
+        assert "paced on a clock 1000 times faster (--compressed-pacing)" in warning, warning
+        assert "real time" not in warning
+    else:
+        assert "paces its AlphaVantage requests in real time" in warning, warning
+        assert "--compressed-pacing" in warning
+
+
 def test_check_shows_the_plans_warnings_as_advisory(capsys: pytest.CaptureFixture[str]) -> None:
     """prod passes every rule while its plan warns (no alarm subscribers): check says so, without failing."""
     assert cli.main(["check", "--stack", "prod"]) == 0

@@ -47,7 +47,7 @@ def test_the_string_null_is_refused_as_the_collectors_doc_warns() -> None:
     """`pulumi config set --path ... null` stores the string "null": refused, naming the key (docs/collectors.md)."""
     with pytest.raises(config.ConfigError, match=r"pollenationConcurrency = 'null': must be a valid integer"):
         config.parse({"alphaVantage": {"pollenationConcurrency": "null"}}, "Pulumi.dev.yaml")
-    assert "stores the *string* \"null\"" in (ROOT / "docs" / "collectors.md").read_text()
+    assert 'stores the *string* "null"' in (ROOT / "docs" / "collectors.md").read_text()
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import functions.trigger_regular_pollenation.handler as trigger
 from signal9.naming import Naming
 from signal9_tools import cli
 from signal9_tools.emulator.cli import deploy_and_smoke
-from signal9_tools.emulator.smoke import scheduler_delivery
+from signal9_tools.emulator.schedule_checks import scheduler_delivery
 from signal9_tools.mockrun import ProgramRun
 
 NAMING = Naming("dev")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import shlex
 import urllib.request
 
 import pytest
 
-from signal9_tools.cli import main
+from signal9_tools.cli import main, parse
 from signal9_tools.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY
 from signal9_tools.fakes.alphavantage import FAKE_API_KEY
 from signal9_tools.fakes.cli import describe, served_fakes
@@ -38,3 +39,18 @@ def test_both_fakes_answer_with_the_keys_and_urls_described() -> None:
 def test_serve_refuses_an_empty_universe(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fakes", "serve", "--assets", "0"]) == 2
     assert "--assets must be at least 1" in capsys.readouterr().err
+
+
+def test_the_suggested_local_up_command_parses_and_asks_for_compressed_pacing() -> None:
+    """The fakes enforce no rate: the command `fakes serve` suggests runs in seconds, not ~16 minutes."""
+    with served_fakes(assets=2) as fakes:
+        text = describe(fakes)
+    (line,) = [line for line in text.splitlines() if line.lstrip().startswith("try:")]
+    words = shlex.split(line.split("try:", 1)[1])
+    command = words.index("signal9")
+    environment = dict(word.split("=", 1) for word in words[:command])
+    assert set(environment) == {"SIGNAL9_ALPACA_KEY_ID", "SIGNAL9_ALPACA_SECRET_KEY", "SIGNAL9_ALPHAVANTAGE_API_KEY"}
+    args = parse(words[command + 1 :])
+    assert (args.command, args.action) == ("local", "up")
+    assert args.compressed_pacing is True
+    assert (args.alpaca_url, args.alphavantage_url) == (fakes.alpaca_url, fakes.alphavantage_url)

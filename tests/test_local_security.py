@@ -17,10 +17,9 @@ import pytest
 from signal9.naming import Naming
 from signal9_tools.emulator.cli import LocalRun, deploy_and_smoke
 from signal9_tools.emulator.collection import given_endpoints
-from signal9_tools.emulator.smoke import PACING_SPEEDUP, paced_on
 from signal9_tools.fakes.alpaca import AlpacaFake
 from signal9_tools.fakes.alphavantage import AlphaVantageFake
-from signal9_tools.fakes.server import CompressedClock, FakeServer, serving
+from signal9_tools.fakes.server import FakeServer, serving
 from signal9_tools.mockrun import ProgramRun
 from tests.local_support import SMALL_UNIVERSE
 
@@ -51,9 +50,8 @@ def given_run() -> Iterator[GivenRun]:
             "SIGNAL9_ALPHAVANTAGE_API_KEY": alphavantage.api_key,
         }
         endpoints = given_endpoints(alpaca_server.url, alpaca_server.url, alphavantage_server.url, environ)
-        # Given endpoints are paced in real time (they may be the real APIs); these are fakes.
-        with paced_on(CompressedClock(PACING_SPEEDUP)):
-            run = deploy_and_smoke("staging", endpoints=endpoints)
+        # Given endpoints are paced in real time (they may be the real APIs); these fakes enforce no rate.
+        run = deploy_and_smoke("staging", endpoints=endpoints, compressed_pacing=True)
         served = {r.path for r in alpaca_server.requests} | {r.path for r in alphavantage_server.requests}
         yield GivenRun(run, alpaca, alpaca_server, alphavantage_server, served)
 

@@ -22,7 +22,8 @@ from functions.shared import aws as shared_aws
 from functions.shared.alphavantage import ThrottledError
 from functions.shared.publisher import publish
 from signal9.config import parse
-from signal9_tools.fakes.alphavantage import AlphaVantageFake, Fault
+from signal9_tools.fakes.alphavantage import AlphaVantageFake
+from signal9_tools.fakes.alphavantage_faults import Fault
 from signal9_tools.fakes.fundamentals import ANNUAL_REPORTS, QUARTERLY_REPORTS, knobs
 from signal9_tools.fakes.server import FakeRequest, FakeResponse, FakeServer, json_response
 from tests.av_support import ManualClock

@@ -13,7 +13,8 @@ import pytest
 
 from functions.shared.alphavantage import InvalidApiKeyError, UnexpectedResponseError
 from functions.shared.earnings_calendar import MOVED_AT
-from signal9_tools.fakes.alphavantage import CALENDAR_HEADER, AlphaVantageFake, Fault
+from signal9_tools.fakes.alphavantage import CALENDAR_HEADER, AlphaVantageFake
+from signal9_tools.fakes.alphavantage_faults import Fault
 from signal9_tools.fakes.server import FakeRequest, FakeResponse, FakeServer, text_response
 from tests.av_support import ManualClock, collector_fleet, count_writes
 from tests.handler_support import Fleet, scheduled_event

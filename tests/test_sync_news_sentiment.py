@@ -15,8 +15,9 @@ from functions.shared.scheduled import scheduler_input_json
 from functions.sync_news_sentiment import handler as news_handler
 from functions.sync_news_sentiment.handler import FIRST_RUN_LOOKBACK, REREAD_OVERLAP, WATERMARK_KEY
 from signal9.cron import next_fire
-from signal9_tools.emulator.smoke import scheduler_delivery
-from signal9_tools.fakes.alphavantage import AlphaVantageFake, Fault
+from signal9_tools.emulator.schedule_checks import scheduler_delivery
+from signal9_tools.fakes.alphavantage import AlphaVantageFake
+from signal9_tools.fakes.alphavantage_faults import Fault
 from signal9_tools.fakes.server import FakeServer
 from signal9_tools.fakes.universe import universe
 from tests import handler_support

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TextIO
 from urllib.parse import urlsplit
 
 import boto3
@@ -18,21 +19,15 @@ from signal9 import config
 from signal9.errors import OperatorError
 from signal9.stackfile import config_region, read_stack_config
 from signal9_tools.emulator.collection import EndpointConfigError, Endpoints, given_endpoints
+from signal9_tools.emulator.collection_checks import FAULT_COLLECTOR
 from signal9_tools.emulator.delivery import LambdaDeliveries
 from signal9_tools.emulator.deploy_audit import DeployAudit, install_boundary
 from signal9_tools.emulator.provisioner import MotoProvisioner
+from signal9_tools.emulator.report import Report, format_check, format_summary, table_head, timed
 from signal9_tools.emulator.request_constraints import RequestConstraintError
 from signal9_tools.emulator.server import moto_server
-from signal9_tools.emulator.smoke import (
-    BUILT_IN_UNIVERSE,
-    FAULT_COLLECTOR,
-    Report,
-    Smoke,
-    SmokeScope,
-    format_report,
-    run_smoke,
-    timed,
-)
+from signal9_tools.emulator.smoke import Smoke
+from signal9_tools.emulator.smoke_run import BUILT_IN_UNIVERSE, PACING_SPEEDUP, SmokeScope, run_smoke
 from signal9_tools.mockrun import ProgramRun, run_program
 from signal9_tools.status import Status, collect, format_status
 
@@ -83,8 +78,16 @@ def pacing_warning(stack_config: config.StackConfig) -> str:
         f"({per_pollenation:.0f} s per pollenation at signal9:alphaVantage's rate), so the smoke's pollenations "
         f"take up to about {batch * per_pollenation / 60:.0f} min ({batch} of them, one after another) before the "
         "report prints; for a shorter run use a stack with a smaller signal9:regularPollenationBatchSize "
-        "or a higher signal9:alphaVantage.requestsPerMinute"
+        "or a higher signal9:alphaVantage.requestsPerMinute, or, against a server that enforces no rate "
+        "(e.g. `signal9 fakes serve`), --compressed-pacing"
     )
+
+
+COMPRESSED_PACING_NOTE = (
+    f"note: PollenateAsset's requests to the given endpoints are paced on a clock {PACING_SPEEDUP:.0f} times "
+    "faster (--compressed-pacing), as against the built-in fakes: an endpoint that enforces AlphaVantage's "
+    "rate would throttle them"
+)
 
 
 @dataclass
@@ -100,10 +103,18 @@ class LocalRun:
     def endpoint_port(self) -> int:
         return int(self.endpoint.rsplit(":", 1)[-1])
 
-    def text(self) -> str:
-        header = f"signal9 local: stack {self.plan.stack!r}, {len(self.plan.resources)} resources deployed into moto\n"
+    def tail(self) -> str:
+        """The report after its checks: the counts, times, notes and what `signal9 status` says."""
         status = f"\n\n{format_status(self.status)}" if self.status else ""
-        return header + format_report(self.report, self.timings, self.notes) + status
+        return format_summary(self.report, self.timings, self.notes) + status
+
+    def text(self) -> str:
+        return "\n".join([report_head(self.plan), *map(format_check, self.report.checks), self.tail()])
+
+
+def report_head(plan: ProgramRun) -> str:
+    """The report's first lines, known once the stack is deployed."""
+    return f"signal9 local: stack {plan.stack!r}, {len(plan.resources)} resources deployed into moto\n{table_head()}"
 
 
 def check_status(report: Report, status: Status, stack_config: config.StackConfig, fault_injected: bool) -> None:
@@ -135,19 +146,26 @@ def deploy_and_smoke(
     endpoints: Endpoints | None = None,
     scope: SmokeScope = "full",
     universe: int = BUILT_IN_UNIVERSE,
+    compressed_pacing: bool = False,
+    stream: TextIO | None = None,
 ) -> LocalRun:
     """Deploy ``stack`` into a fresh emulator, run the smoke, shut down unless ``keep``.
 
     ``on_deployed(plan)``, if given, runs between deploy and smoke (tests use it to break
     the wiring on purpose); ``config_values`` replaces the stack file's config (as run_program);
     ``endpoints`` are the APIs the collectors call (the built-in fakes, serving ``universe``
-    companies, when None); ``scope`` is how much of the smoke runs (``SMOKE_SCOPES``).
+    companies, when None); ``scope`` is how much of the smoke runs (``SMOKE_SCOPES``);
+    ``compressed_pacing``: the given endpoints enforce no rate (``run_smoke``). With a ``stream``,
+    the report is written to it as the run goes: each check's line as the check completes.
     """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     values = dict(read_stack_config(stack) if config_values is None else config_values)
     stack_config = config.parse(config.namespace_values(values), f"Pulumi.{stack}.yaml")
     region = config_region(values)
     timings: dict[str, float] = {}
+    report = Report(
+        on_check=None if stream is None else lambda check: print(format_check(check), file=stream, flush=True)
+    )
     provisioner = MotoProvisioner(region)
     with moto_server(region, keep=keep) as emulator:
         audit = provisioner.audit = DeployAudit.for_stack(stack, MOTO_ACCOUNT_ID, region)
@@ -165,15 +183,19 @@ def deploy_and_smoke(
         emulator.invokes.invoker = Smoke(plan, stack_config, LambdaDeliveries(), {}, {}).invoke
         if callable(on_deployed):
             on_deployed(plan)
+        if stream is not None:
+            print(report_head(plan), file=stream, flush=True)
         with timed(timings, "smoke"):
-            report = run_smoke(
+            run_smoke(
                 plan,
                 stack_config,
                 provisioner.query_definitions,
                 provisioner.dead_letter_targets,
                 endpoints,
+                report=report,
                 scope=scope,
                 universe=universe,
+                compressed_pacing=compressed_pacing,
             )
         status = None
         if scope == "full":  # the collectors ran: what `signal9 status` says of them
@@ -185,8 +207,9 @@ def deploy_and_smoke(
         for action, reason in audit.skipped.items():
             provisioner.note(f"{action} not judged against the deploy policy: {reason} (emulator only)")
         run = LocalRun(plan, report, timings, provisioner.notes, emulator.endpoint, status)
+        if stream is not None:
+            print(run.tail(), file=stream, flush=True)
         if keep:
-            print(run.text())
             print(KEEP_HINTS.format(endpoint=emulator.endpoint, region=region, stack=stack))
             signal.sigwait({signal.SIGINT, signal.SIGTERM})
     return run
@@ -204,6 +227,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ("--alphavantage-url", "AlphaVantage API"),
     ):
         up.add_argument(flag, help=f"{api} base URL instead of the built-in fake (all three, keys from SIGNAL9_*)")
+    up.add_argument(
+        "--compressed-pacing",
+        action="store_true",
+        help="the given endpoints enforce no rate (e.g. `signal9 fakes serve`): pace PollenateAsset's requests "
+        f"to them on a clock {PACING_SPEEDUP:.0f} times faster, as the built-in fakes always are, so the run "
+        "takes seconds instead of minutes (an API that enforces its rate would throttle it)",
+    )
     up.set_defaults(run=run)
 
 
@@ -217,15 +247,19 @@ def run(args: argparse.Namespace) -> int:
     except EndpointConfigError as error:
         raise OperatorError(str(error)) from None
     if endpoints:
-        print(pacing_warning(config.load_stack(args.stack)), file=sys.stderr, flush=True)
+        warning = COMPRESSED_PACING_NOTE if args.compressed_pacing else pacing_warning(config.load_stack(args.stack))
+        print(warning, file=sys.stderr, flush=True)
     if args.keep:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
-        result = deploy_and_smoke(args.stack, keep=args.keep, endpoints=endpoints)
+        result = deploy_and_smoke(
+            args.stack,
+            keep=args.keep,
+            endpoints=endpoints,
+            compressed_pacing=args.compressed_pacing,
+            stream=sys.stdout,
+        )
     except RequestConstraintError as error:
         print(f"signal9 local up: the deploy makes requests AWS would reject:\n{error}", file=sys.stderr)
         return 1
-    if not args.keep:
-        print(result.text())
-    sys.stdout.flush()
     return 1 if result.report.failed else 0

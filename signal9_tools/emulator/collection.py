@@ -25,6 +25,8 @@ import boto3
 from functions.shared.alpaca import AlpacaClient
 from functions.shared.credentials import AlpacaCredentials
 from signal9 import catalog
+from signal9_tools.fakes.alpaca import AlpacaFake
+from signal9_tools.fakes.alphavantage import AlphaVantageFake
 
 # Where `--*-url` runs take their keys from: never from a file or an argument (shell history).
 KEY_VARIABLES = {
@@ -33,6 +35,12 @@ KEY_VARIABLES = {
     ("alphavantage", "apiKey"): "SIGNAL9_ALPHAVANTAGE_API_KEY",
 }
 COLLECTORS = ("SyncAssets", "SyncEarningsCalendar", "SyncNewsSentiment")
+
+
+@dataclass(frozen=True)
+class LocalFakes:
+    alpaca: AlpacaFake
+    alphavantage: AlphaVantageFake
 
 
 class EndpointConfigError(ValueError):

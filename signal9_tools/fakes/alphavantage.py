@@ -9,7 +9,9 @@ faults (each error body, ``{}``, a 502, a slow answer) queued with :meth:`AlphaV
 
 Functions dispatch through ``fake.functions`` (built from :data:`DEFAULT_FUNCTIONS`); a handler
 gets the request and the fake, and uses :meth:`AlphaVantageFake.error` / :meth:`AlphaVantageFake.company`
-for the shared behaviour. This module serves EARNINGS_CALENDAR and NEWS_SENTIMENT.
+for the shared behaviour. Each function's handler is here; what it answers from has a module of
+its own: the report dates (``earnings_reports``), the news feed (``news``), the fundamentals
+documents (``fundamentals``) and the wording of every fault (``alphavantage_faults``).
 
 Data is deterministic over :func:`signal9_tools.fakes.universe.universe`, every symbol spelt as
 AlphaVantage spells it: a share class or unit with a hyphen (``BRK-B``, ``GRP-U``; apis.md B11),
@@ -32,12 +34,20 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from datetime import time as clock_time
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from signal9_tools.fakes.fundamentals import FUNDAMENTAL_FUNCTIONS
+from signal9_tools.fakes.alphavantage_faults import Fault, error_body
+from signal9_tools.fakes.earnings_reports import CYCLE_ORIGIN, REPORT_CYCLE_DAYS, Report, cycle_offset
+from signal9_tools.fakes.fundamentals import BUILDERS, QUARTERLY_REPORTS, knobs, shifted
+from signal9_tools.fakes.news import (
+    OTHER_TICKERS,
+    RELEVANCE_DEFINITION,
+    SENTIMENT_DEFINITION,
+    TOPICS,
+    Article,
+    hour_articles,
+)
 from signal9_tools.fakes.server import (
     Clock,
     FakeRequest,
@@ -46,112 +56,15 @@ from signal9_tools.fakes.server import (
     json_response,
     text_response,
 )
-from signal9_tools.fakes.universe import Company, rng, universe
+from signal9_tools.fakes.universe import Company, universe
 
 FAKE_API_KEY = "test-av-key-0000"
 FunctionHandler = Callable[[FakeRequest, "AlphaVantageFake"], FakeResponse]
 
-DOCS = "https://www.alphavantage.co/documentation"
-PREMIUM = "https://www.alphavantage.co/premium/"
 
-
-class Fault(StrEnum):
-    """An answer :meth:`AlphaVantageFake.inject` can force, with the real wording (apis.md B9)."""
-
-    INVALID_API_CALL = "invalid_api_call"
-    INVALID_KEY = "invalid_key"
-    DAILY_QUOTA = "daily_quota"
-    DAILY_QUOTA_THANKS = "daily_quota_thanks"
-    BURST = "burst"
-    PREMIUM_RATE = "premium_rate"
-    PREMIUM_ENDPOINT = "premium_endpoint"
-    DEMO_KEY = "demo_key"
-    LEGACY_NOTE = "legacy_note"
-    UNUSUAL_ACTIVITY = "unusual_activity"
-    HIGH_TRAFFIC = "high_traffic"
-    INVALID_INPUTS = "invalid_inputs"
-    NO_ARTICLES = "no_articles"
-    EMPTY = "empty"
-    SERVER_ERROR = "server_error"
-    SLOW = "slow"
-
-
-def error_body(fault: Fault, *, function: str, api_key: str, requests_per_minute: int | None = None) -> dict[str, str]:
-    """The JSON body AlphaVantage sends for ``fault`` (HTTP 200)."""
-    texts: dict[Fault, tuple[str, str]] = {
-        Fault.INVALID_API_CALL: (
-            "Error Message",
-            f"Invalid API call. Please retry or visit the documentation ({DOCS}/) for {function}.",
-        ),
-        Fault.INVALID_KEY: (
-            "Error Message",
-            "the parameter apikey is invalid or missing. Please claim your free API key on "
-            "(https://www.alphavantage.co/support/#api-key). It should take less than 20 seconds.",
-        ),
-        Fault.DAILY_QUOTA: (
-            "Information",
-            f"We have detected your API key as {api_key} and our standard API rate limit is 25 requests per day. "
-            f"Please subscribe to any of the premium plans at {PREMIUM} to instantly remove all daily rate limits.",
-        ),
-        Fault.DAILY_QUOTA_THANKS: (
-            "Information",
-            "Thank you for using Alpha Vantage! Our standard API rate limit is 25 requests per day. "
-            f"Please subscribe to any of the premium plans at {PREMIUM} to instantly remove all daily rate limits.",
-        ),
-        Fault.BURST: (
-            "Information",
-            "Thank you for using Alpha Vantage! Please consider spreading out your free API requests more "
-            f"sparingly (1 request per second). You may subscribe to any of the premium plans at {PREMIUM} to "
-            "lift the free key rate limit (25 requests per day), raise the per-second burst limit, and instantly "
-            "unlock all premium endpoints",
-        ),
-        # [U] apis.md has no recorded premium per-minute text; this one says what such a text must say.
-        Fault.PREMIUM_RATE: (
-            "Information",
-            f"Thank you for using Alpha Vantage! Your premium plan allows {requests_per_minute or 75} requests "
-            f"per minute. Please spread out your requests or upgrade at {PREMIUM} for a higher API call frequency.",
-        ),
-        Fault.PREMIUM_ENDPOINT: (
-            "Information",
-            f"Thank you for using Alpha Vantage! This is a premium endpoint. You may subscribe to any of the "
-            f"premium plans at {PREMIUM} to instantly unlock all premium endpoints",
-        ),
-        Fault.DEMO_KEY: (
-            "Information",
-            "The **demo** API key is for demo purposes only. Please claim your free API key at "
-            "(https://www.alphavantage.co/support/#api-key) to explore our full API offerings. "
-            "It takes fewer than 20 seconds.",
-        ),
-        Fault.LEGACY_NOTE: (
-            "Note",
-            "Thank you for using Alpha Vantage! Our standard API call frequency is 5 calls per minute and 500 "
-            f"calls per day. Please visit {PREMIUM} if you would like to target a higher API call frequency.",
-        ),
-        # [U] Not recorded: throttle wordings have changed several times (apis.md B9) and the next one
-        # need not contain any word of the recorded ones. These two share none of them on purpose.
-        Fault.UNUSUAL_ACTIVITY: (
-            "Information",
-            "We have detected unusual activity from your API key. Please wait a moment before sending "
-            f"further requests, or visit {PREMIUM} for higher limits.",
-        ),
-        Fault.HIGH_TRAFFIC: (
-            "Note",
-            "Thank you for using Alpha Vantage! Our servers are experiencing heavy load. Please try again shortly.",
-        ),
-        Fault.INVALID_INPUTS: (
-            "Information",
-            f"Invalid inputs. Please refer to the API documentation {DOCS}#newsapi and try again.",
-        ),
-        Fault.NO_ARTICLES: (
-            "Information",
-            "No articles found. Please adjust the time range or refer to the API documentation "
-            f"{DOCS}#newsapi and try again.",
-        ),
-    }
-    if fault not in texts:
-        return {}
-    key, text = texts[fault]
-    return {key: text}
+def alphavantage_spelling(company: Company) -> Company:
+    """``company`` under AlphaVantage's symbol: a share class or unit with a hyphen, ``BRK-B`` (apis.md B11)."""
+    return replace(company, symbol=company.symbol.replace(".", "-"))
 
 
 class AlphaVantageFake:
@@ -326,69 +239,6 @@ class AlphaVantageFake:
 
 CALENDAR_HEADER = ("symbol", "name", "reportDate", "fiscalDateEnding", "estimate", "currency", "timeOfTheDay")
 HORIZON_DAYS = {"3month": 91, "6month": 182, "12month": 365}
-REPORT_CYCLE_DAYS = 91
-CYCLE_ORIGIN = date(2020, 1, 1)
-
-
-# [U] When a report reaches EARNINGS (New York time): apis.md records only "pre-market" and
-# "post-market". Pre-market reporters publish before the 09:30 open, post-market ones after
-# the 16:00 close; the fake publishes them at these times, a calendar row with no time as
-# post-market. The fake decides this on its own clock, never from what a client sends.
-PUBLISHED_AT = {"pre-market": clock_time(8, 0), "post-market": clock_time(16, 30)}
-NEW_YORK = ZoneInfo("America/New_York")
-
-
-@dataclass(frozen=True)
-class Report:
-    company: Company
-    report_date: date
-    time_override: str | None = None
-
-    def _picks(self) -> tuple[str, str]:
-        """The estimate and the time of the day, the calendar row's own random choices."""
-        pick = rng(self.company, f"estimate/{self.report_date}")
-        estimate = "" if pick.random() < 0.15 else f"{pick.uniform(-0.5, 4.5):.2f}"
-        when = "" if pick.random() < 0.05 else pick.choice(("pre-market", "post-market"))
-        return estimate, when if self.time_override is None else self.time_override
-
-    @property
-    def time_of_the_day(self) -> str:
-        return self._picks()[1]
-
-    @property
-    def fiscal_date_ending(self) -> date:
-        return quarter_end_before(self.report_date - timedelta(days=20))
-
-    def published_at(self, delay: timedelta = timedelta(0)) -> datetime:
-        """When EARNINGS starts holding this report's quarter (UTC)."""
-        local = PUBLISHED_AT.get(self.time_of_the_day, PUBLISHED_AT["post-market"])
-        return datetime.combine(self.report_date, local, tzinfo=NEW_YORK).astimezone(UTC) + delay
-
-    def row(self) -> tuple[str, ...]:
-        estimate, when = self._picks()
-        return (
-            self.company.symbol,
-            self.company.name,
-            self.report_date.isoformat(),
-            self.fiscal_date_ending.isoformat(),
-            estimate,
-            "USD",
-            when,
-        )
-
-
-def quarter_end_before(day: date) -> date:
-    """The last calendar quarter end on or before ``day``."""
-    for month, last in ((12, 31), (9, 30), (6, 30), (3, 31)):
-        end = date(day.year, month, last)
-        if end <= day:
-            return end
-    return date(day.year - 1, 12, 31)
-
-
-def cycle_offset(company: Company) -> int:
-    """Days after ``CYCLE_ORIGIN`` of ``company``'s first report, before any shift (its own, fixed)."""
-    return rng(company, "earnings").randrange(REPORT_CYCLE_DAYS)
 
 
 def reports(fake: AlphaVantageFake, company: Company, start: date, end: date) -> Iterator[Report]:
@@ -422,107 +272,9 @@ def earnings_calendar(request: FakeRequest, fake: AlphaVantageFake) -> FakeRespo
 
 # --- NEWS_SENTIMENT (apis.md B2) ----------------------------------------------------------
 
-SENTIMENT_DEFINITION = (
-    "x <= -0.35: Bearish; -0.35 < x <= -0.15: Somewhat-Bearish; -0.15 < x < 0.15: Neutral; "
-    "0.15 <= x < 0.35: Somewhat_Bullish; x >= 0.35: Bullish"
-)
-RELEVANCE_DEFINITION = "0 < x <= 1, with a higher score indicating higher relevance."
-# Tickers the feed mentions that are not (US equity) Signal9 assets.
-OTHER_TICKERS = ("CRYPTO:BTC", "FOREX:USD", "CBSU", "TCEHY", "SHEL")
-TOPICS = {
-    "blockchain": "Blockchain",
-    "earnings": "Earnings",
-    "ipo": "IPO",
-    "mergers_and_acquisitions": "Mergers & Acquisitions",
-    "financial_markets": "Financial Markets",
-    "economy_fiscal": "Economy - Fiscal",
-    "economy_monetary": "Economy - Monetary",
-    "economy_macro": "Economy - Macro",
-    "energy_transportation": "Energy & Transportation",
-    "finance": "Finance",
-    "life_sciences": "Life Sciences",
-    "manufacturing": "Manufacturing",
-    "real_estate": "Real Estate & Construction",
-    "retail_wholesale": "Retail & Wholesale",
-    "technology": "Technology",
-}
-SOURCES = (("CNBC", "www.cnbc.com"), ("Benzinga", "www.benzinga.com"), ("Motley Fool", "www.fool.com"))
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 50
 TIME_FORMAT = "%Y%m%dT%H%M"
-
-
-def sentiment_label(score: float) -> str:
-    if score <= -0.35:
-        return "Bearish"
-    if score <= -0.15:
-        return "Somewhat-Bearish"
-    if score < 0.15:
-        return "Neutral"
-    if score < 0.35:
-        return "Somewhat-Bullish"
-    return "Bullish"
-
-
-def alphavantage_spelling(company: Company) -> Company:
-    """``company`` under AlphaVantage's symbol: a share class or unit with a hyphen, ``BRK-B`` (apis.md B11)."""
-    return replace(company, symbol=company.symbol.replace(".", "-"))
-
-
-@dataclass(frozen=True)
-class Article:
-    published: datetime  # the instant (UTC); the document's time_published is in the fake's clock_zone
-    tickers: tuple[str, ...]
-    topics: tuple[str, ...]
-    relevance: float
-    document: dict[str, Any]
-
-
-def hour_articles(companies: tuple[Company, ...], per_hour: int, hour: int, zone: tzinfo = UTC) -> tuple[Article, ...]:
-    """The articles published in epoch hour ``hour``, oldest first (the same in every run but for ``zone``).
-
-    ``time_published`` is the publication's wall time in ``zone``, without a zone, as AlphaVantage writes it.
-    """
-    articles = []
-    for index in range(per_hour):
-        pick = rng(f"news/{hour}/{index}")
-        second = int((index + pick.random()) * 3600 / per_hour)
-        published = datetime.fromtimestamp(hour * 3600 + second, UTC)
-        mentioned = pick.sample(companies, k=min(len(companies), pick.randint(1, 3)))
-        tickers = [c.symbol for c in mentioned] + [t for t in OTHER_TICKERS if pick.random() < 0.12]
-        topics = pick.sample(sorted(TOPICS.values()), k=pick.randint(1, 3))
-        source, domain = pick.choice(SOURCES)
-        overall = round(pick.uniform(-0.6, 0.6), 6)
-        lead = mentioned[0].name if mentioned else "Markets"
-        ticker_sentiment = []
-        for ticker in tickers:
-            score = pick.uniform(-0.7, 0.7)
-            ticker_sentiment.append(
-                {
-                    "ticker": ticker,
-                    "relevance_score": f"{pick.uniform(0.01, 1):.6f}",
-                    "ticker_sentiment_score": f"{score:.6f}",
-                    "ticker_sentiment_label": sentiment_label(score),
-                }
-            )
-        document = {
-            "title": f"{lead}: what analysts say ({published:%b %d %H:%M})",
-            "url": f"https://{domain}/{published:%Y/%m/%d}/news-{hour}-{index}.html",
-            "time_published": published.astimezone(zone).strftime("%Y%m%dT%H%M%S"),
-            "authors": [] if pick.random() < 0.2 else [f"Reporter {pick.randint(1, 40)}"],
-            "summary": f"A summary of today's news about {', '.join(tickers)}.",
-            "banner_image": None if pick.random() < 0.1 else f"https://{domain}/images/{hour}-{index}.jpeg",
-            "source": source,
-            "category_within_source": pick.choice(("Investing", "Markets", "n/a")),
-            "source_domain": domain,
-            "topics": [{"topic": t, "relevance_score": f"{pick.uniform(0.1, 1):.6f}"} for t in topics],
-            "overall_sentiment_score": overall,
-            "overall_sentiment_label": sentiment_label(overall),
-            "ticker_sentiment": ticker_sentiment,
-        }
-        relevance = max(float(t["relevance_score"]) for t in ticker_sentiment)
-        articles.append(Article(published, tuple(tickers), tuple(topics), relevance, document))
-    return tuple(articles)
 
 
 def _parse_time(text: str | None, zone: tzinfo) -> datetime | None:
@@ -594,6 +346,33 @@ def _first(articles: Iterator[Article], wanted: Callable[[Article], bool], limit
             if len(found) == limit:
                 break
     return found
+
+
+# --- fundamentals (apis.md B3-B7) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FundamentalsHandler:
+    """One fundamentals function, as the fake's dispatch table calls it: ``(request, fake) -> response``."""
+
+    function: str
+
+    def __call__(self, request: FakeRequest, fake: AlphaVantageFake) -> FakeResponse:
+        settings = knobs(fake)
+        symbol = request.query.get("symbol", "")
+        if not symbol or symbol in settings.bad_symbols:
+            return fake.error(Fault.INVALID_API_CALL, self.function)
+        company = fake.company(symbol)
+        if company is None:
+            return json_response(200, {})
+        # The newest quarter is the latest report's that is already out on the fake's clock.
+        published = {r.fiscal_date_ending: r for r in fake.published_reports(company, QUARTERLY_REPORTS)}
+        latest = shifted(max(published), settings.new_quarters.get(symbol, 0))
+        return json_response(200, BUILDERS[self.function](company, latest, settings, published))
+
+
+FUNDAMENTAL_FUNCTIONS: dict[str, FundamentalsHandler] = {name: FundamentalsHandler(name) for name in BUILDERS}
+"""Registered in the AlphaVantage fake's ``DEFAULT_FUNCTIONS`` (``**FUNDAMENTAL_FUNCTIONS``)."""
 
 
 DEFAULT_FUNCTIONS: dict[str, FunctionHandler] = {

@@ -1,7 +1,8 @@
 """``signal9 fakes serve``: both API fakes on 127.0.0.1, for trying collectors or ``local up --*-url``.
 
 Prints each fake's URL and its (obviously fake) keys in the shape the Signal9 secrets and
-``signal9 local up --alpaca-url ... --alphavantage-url ...`` take, then serves until Ctrl-C.
+``signal9 local up --alpaca-url ... --alphavantage-url ... --compressed-pacing`` take (these fakes
+enforce no rate, so the run need not pace its requests in real time), then serves until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def describe(fakes: ServedFakes) -> str:
     lines.append(
         f"  try: SIGNAL9_ALPACA_KEY_ID={ALPACA_KEY_ID} SIGNAL9_ALPACA_SECRET_KEY={ALPACA_SECRET_KEY} "
         f"SIGNAL9_ALPHAVANTAGE_API_KEY={FAKE_API_KEY} signal9 local up --alpaca-url {fakes.alpaca_url} "
-        f"--alpaca-data-url {fakes.alpaca_url} --alphavantage-url {fakes.alphavantage_url}"
+        f"--alpaca-data-url {fakes.alpaca_url} --alphavantage-url {fakes.alphavantage_url} --compressed-pacing"
     )
     return "\n".join(lines)
 

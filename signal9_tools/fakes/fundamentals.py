@@ -26,13 +26,10 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from signal9_tools.fakes.server import FakeRequest, FakeResponse, json_response
+from signal9_tools.fakes.earnings_reports import Report
 from signal9_tools.fakes.universe import Company, rng
-
-if TYPE_CHECKING:
-    from signal9_tools.fakes.alphavantage import AlphaVantageFake, Report
 
 ANNUAL_REPORTS = 5
 QUARTERLY_REPORTS = 20
@@ -254,9 +251,9 @@ def overview(company: Company, latest: date) -> Document:
     return document
 
 
-# ------------------------------------------------------------------------------ handlers
+# ------------------------------------------------------------------------------ documents by function
 
-Builder = Callable[[Company, date, FundamentalsKnobs, Mapping[date, "Report"]], Document]
+Builder = Callable[[Company, date, FundamentalsKnobs, Mapping[date, Report]], Document]
 BUILDERS: dict[str, Builder] = {
     "OVERVIEW": lambda c, latest, k, p: overview(c, latest),
     "EARNINGS": lambda c, latest, k, p: earnings(c, latest, p),
@@ -266,30 +263,3 @@ BUILDERS: dict[str, Builder] = {
     ),
     "CASH_FLOW": lambda c, latest, k, p: statement(c, "cash", CASH_FLOW_FIELDS, latest),
 }
-
-
-@dataclass(frozen=True)
-class FundamentalsHandler:
-    """One fundamentals function, as the fake's dispatch table calls it: ``(request, fake) -> response``."""
-
-    function: str
-
-    def __call__(self, request: FakeRequest, fake: AlphaVantageFake) -> FakeResponse:
-        # Imported here: signal9_tools.fakes.alphavantage imports this module to register the functions.
-        from signal9_tools.fakes.alphavantage import Fault
-
-        settings = knobs(fake)
-        symbol = request.query.get("symbol", "")
-        if not symbol or symbol in settings.bad_symbols:
-            return fake.error(Fault.INVALID_API_CALL, self.function)
-        company = fake.company(symbol)
-        if company is None:
-            return json_response(200, {})
-        # The newest quarter is the latest report's that is already out on the fake's clock.
-        published = {r.fiscal_date_ending: r for r in fake.published_reports(company, QUARTERLY_REPORTS)}
-        latest = shifted(max(published), settings.new_quarters.get(symbol, 0))
-        return json_response(200, BUILDERS[self.function](company, latest, settings, published))
-
-
-FUNDAMENTAL_FUNCTIONS: dict[str, FundamentalsHandler] = {name: FundamentalsHandler(name) for name in BUILDERS}
-"""Registered in the AlphaVantage fake's ``DEFAULT_FUNCTIONS`` (``**FUNDAMENTAL_FUNCTIONS``)."""

@@ -1,0 +1,102 @@
+"""The smoke's event checks: routes put on the bus by hand, a pollenation's tables, a malformed event.
+
+Near misses match no rule, a pollenationNeeded reaches PollenateAsset through its rule, a
+repeat pollenation adds no statement row, and a malformed event ends in the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from functions.shared.events import PollenationNeeded
+from signal9 import catalog
+from signal9_tools.emulator.report import expect
+from signal9_tools.emulator.smoke import Smoke, fail_into_dlq
+
+
+def check_events(smoke: Smoke, now: datetime) -> None:
+    """Route checks; ``now`` is at or after every scheduled run already delivered."""
+
+    def near_misses() -> str:
+        good = PollenationNeeded(symbol="NVDA", reason="regular", requestedAt=now).entry(smoke.naming.event_bus)
+        smoke.put_event({**good, "Source": "signal9.other"})
+        smoke.put_event({**good, "DetailType": "pollenationWanted"})
+        leaked = smoke.deliveries.take()
+        expect(not leaked, f"near misses matched: {[d.rule for d in leaked]}")
+        return "wrong source and wrong detail-type match no rule"
+
+    def put_and_route() -> str:
+        # A second later than the scheduled runs: a trigger may have pollenated NVDA at its run time.
+        later = now + timedelta(seconds=1)
+        entry = PollenationNeeded(symbol="NVDA", reason="regular", requestedAt=later).entry(smoke.naming.event_bus)
+        smoke.put_event(entry)
+        results = smoke.deliver()
+        routed = results[smoke.naming.rule(catalog.POLLENATION_NEEDED)]
+        expect(len(routed) == 1, f"the event reached PollenateAsset {len(routed)} times through its rule, not once")
+        (result,) = routed
+        expect(result["recorded"] is True, f"PollenateAsset did not record NVDA: {result}")
+        return "pollenationNeeded put on the bus reached PollenateAsset through its rule; NVDA recorded"
+
+    def malformed_to_dlq() -> str:
+        smoke.put_event(
+            {
+                "EventBusName": smoke.naming.event_bus,
+                "Source": catalog.EVENT_SOURCE,
+                "DetailType": catalog.POLLENATION_NEEDED,
+                "Detail": json.dumps({"symbol": "not a symbol", "reason": "someday"}),
+            }
+        )
+        deliveries = smoke.deliveries.take()
+        expect(len(deliveries) == 1, f"the malformed event matched {len(deliveries)} rule targets, not one")
+        (delivery,) = deliveries
+        return fail_into_dlq(smoke, delivery.function_arn, delivery.event, "the malformed event")
+
+    smoke.report.run("near-miss events ignored", near_misses)
+    smoke.report.run("pollenationNeeded routed to PollenateAsset", put_and_route)
+    smoke.report.run("pollenation filled the foundational tables", lambda: check_pollenation(smoke, now))
+    smoke.report.run("malformed event ends in the DLQ", malformed_to_dlq)
+
+
+POLLENATED_SYMBOL = "IBM"  # in every fake universe (signal9_tools.fakes.universe.FAMILIAR)
+
+
+def rows_of(smoke: Smoke, table: str, symbol: str) -> int:
+    """How many rows ``symbol`` has in a table keyed by ``symbol`` (a Query, as the handlers read)."""
+    return int(
+        smoke.client("dynamodb").query(
+            TableName=smoke.naming.table(table),
+            KeyConditionExpression="symbol = :symbol",
+            ExpressionAttributeValues={":symbol": {"S": symbol}},
+            Select="COUNT",
+        )["Count"]
+    )
+
+
+def check_pollenation(smoke: Smoke, now: datetime) -> str:
+    """The regular trigger's pollenation filled all five tables for a symbol; a repeat adds no statement row.
+
+    The repeat is routed through the rule like any pollenationNeeded, later than every earlier one.
+    """
+    tables = (*catalog.FOUNDATIONAL_TABLES, "assets")
+    first = {table: rows_of(smoke, table, POLLENATED_SYMBOL) for table in tables}
+    empty = [table for table in catalog.FOUNDATIONAL_TABLES if not first[table]]
+    expect(not empty, f"{POLLENATED_SYMBOL} has no rows in {empty} after the regular trigger's pollenation")
+    later = now + timedelta(seconds=2)
+    entry = PollenationNeeded(symbol=POLLENATED_SYMBOL, reason="regular", requestedAt=later)
+    smoke.put_event(entry.entry(smoke.naming.event_bus))
+    (result,) = smoke.deliver()[smoke.naming.rule(catalog.POLLENATION_NEEDED)]
+    repeat = {table: rows_of(smoke, table, POLLENATED_SYMBOL) for table in tables}
+    # Same collection day: the overview row is rewritten in place; a new pollenation row is added.
+    expected = {**first, "assets": first["assets"] + 1}
+    expect(repeat == expected, f"the repeat pollenation changed row counts {first} -> {repeat}")
+    written = {table: rows for table, rows in result["written"].items() if rows}
+    expect(
+        written == {"companyOverview": 1} and result["recorded"] is True,
+        f"the repeat pollenation wrote {written}, recorded={result['recorded']} (expected the overview row only)",
+    )
+    counts = ", ".join(f"{table} {first[table]}" for table in catalog.FOUNDATIONAL_TABLES)
+    return (
+        f"{POLLENATED_SYMBOL}: {counts} rows after its first pollenation; a repeat wrote only the overview row "
+        f"and a new pollenation row (statement rows unchanged)"
+    )
