@@ -1,21 +1,44 @@
 """The smoke's event checks: routes put on the bus by hand, a pollenation's tables, a malformed event.
 
 Near misses match no rule, a pollenationNeeded reaches PollenateAsset through its rule, a
-repeat pollenation adds no statement row, and a malformed event ends in the DLQ.
+repeat pollenation adds no statement row, a pollenation outlasts AlphaVantage throttle answers
+in several wordings (built-in fakes), and a malformed event ends in the DLQ.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+from functions.shared import retry
 from functions.shared.events import PollenationNeeded
 from signal9 import catalog
+from signal9_tools.emulator.collection import LocalFakes
 from signal9_tools.emulator.report import expect
 from signal9_tools.emulator.smoke import Smoke, fail_into_dlq
+from signal9_tools.fakes.alphavantage_faults import Fault
+
+# Throttle answers in wordings the real API has used, one of them in no recorded source (apis.md
+# B9: any lone notice that is not recognised as something else is throttling). As many as the
+# retries a call is allowed, so the last attempt succeeds.
+THROTTLE_WORDINGS = (Fault.UNUSUAL_ACTIVITY, Fault.LEGACY_NOTE, Fault.HIGH_TRAFFIC)
 
 
-def check_events(smoke: Smoke, now: datetime) -> None:
+@contextlib.contextmanager
+def backoffs_recorded() -> Iterator[list[float]]:
+    """The handlers' retry backoffs are recorded, not slept (the emulator's time is not Lambda's)."""
+    waited: list[float] = []
+    previous = retry.pause
+    retry.pause = waited.append
+    try:
+        yield waited
+    finally:
+        retry.pause = previous
+
+
+def check_events(smoke: Smoke, now: datetime, fakes: LocalFakes | None) -> None:
     """Route checks; ``now`` is at or after every scheduled run already delivered."""
 
     def near_misses() -> str:
@@ -38,6 +61,23 @@ def check_events(smoke: Smoke, now: datetime) -> None:
         expect(result["recorded"] is True, f"PollenateAsset did not record NVDA: {result}")
         return "pollenationNeeded put on the bus reached PollenateAsset through its rule; NVDA recorded"
 
+    def throttled_then_collected() -> str:
+        expect(fakes is not None, "not run: the given endpoints cannot be told to throttle")
+        assert fakes is not None
+        for fault in THROTTLE_WORDINGS:
+            fakes.alphavantage.inject(fault)
+        later = now + timedelta(seconds=2)
+        entry = PollenationNeeded(symbol="MSFT", reason="regular", requestedAt=later).entry(smoke.naming.event_bus)
+        smoke.put_event(entry)
+        with backoffs_recorded() as waited:
+            (result,) = smoke.deliver()[smoke.naming.rule(catalog.POLLENATION_NEEDED)]
+        expect(result["recorded"] is True, f"PollenateAsset did not outlast the throttle answers: {result}")
+        expect(len(waited) == len(THROTTLE_WORDINGS), f"{len(waited)} backoffs, not one per throttle answer")
+        return (
+            f"AlphaVantage answered {', '.join(THROTTLE_WORDINGS)} (fake faults): each read as throttling and "
+            f"retried after a backoff ({', '.join(f'{w:.1f}' for w in waited)} s, recorded, not slept); MSFT recorded"
+        )
+
     def malformed_to_dlq() -> str:
         smoke.put_event(
             {
@@ -55,6 +95,8 @@ def check_events(smoke: Smoke, now: datetime) -> None:
     smoke.report.run("near-miss events ignored", near_misses)
     smoke.report.run("pollenationNeeded routed to PollenateAsset", put_and_route)
     smoke.report.run("pollenation filled the foundational tables", lambda: check_pollenation(smoke, now))
+    if fakes is not None:
+        smoke.report.run("throttle answers in several wordings retried", throttled_then_collected)
     smoke.report.run("malformed event ends in the DLQ", malformed_to_dlq)
 
 

@@ -101,6 +101,6 @@ def run_smoke(
             return smoke.report
         fired = check_schedules_fire(smoke, now, endpoints, fakes)
         check_collection(smoke, endpoints, fired, fakes, now)
-        check_events(smoke, fired.latest)
+        check_events(smoke, fired.latest, fakes)
         check_logs(smoke)
     return smoke.report
