@@ -179,9 +179,6 @@ def test_cited_doc_sections_exist() -> None:
 
 # --- every command the docs show, run ----------------------------------------------------------
 
-# These two still cite SPEC sections; listed until they cite docs/contract.md instead.
-SHARED_DOCS = {"collectors.md", "security-review.md"}
-
 # Commands shown in the docs that cannot run here, by prefix, and why.
 # (`signal9 dlq` runs against moto holding the stack's queues.)
 NOT_RUN_OFFLINE = {
@@ -295,7 +292,7 @@ def test_readme_maps_every_doc() -> None:
 
 def test_docs_and_messages_cite_the_contract_in_the_repository() -> None:
     """SPEC.md is not in the repository: the README, the docs and the config errors cite docs/contract.md."""
-    owned = [docgen.ROOT / "README.md", *(p for p in DOCS.rglob("*.md") if p.name not in SHARED_DOCS)]
+    owned = [docgen.ROOT / "README.md", *DOCS.rglob("*.md")]
     assert not [p.name for p in owned if "SPEC" in p.read_text()]
     assert "SPEC" not in (docgen.ROOT / "signal9" / "config.py").read_text()
     assert "docs/contract.md" in (docgen.ROOT / "signal9" / "config.py").read_text()
