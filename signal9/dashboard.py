@@ -243,6 +243,9 @@ class AlarmSpec:
     math: str = ""
     result_id: str = "failures"
     period: int = PERIOD_SECONDS
+    # Most metrics here are only published when something happens (EventBridge sends
+    # FailedInvocations only when non-zero): no data means nothing went wrong.
+    treat_missing_data: str = "notBreaching"
 
     @property
     def expression(self) -> str:
@@ -382,12 +385,14 @@ def window_condition(windows: MissedRunWindows, series: str) -> str:
 
 def missed_run_expression(windows: MissedRunWindows, invocations: str = "invocations", errors: str = "errors") -> str:
     """1 for an hour inside a window without a successful run (Invocations minus Errors), else 0."""
-    # FILL() gives a datapoint for every hour of the range, so the date functions see idle hours too.
-    # Not yet checked against CloudWatch itself: that FILL also does so when the function has no
-    # datapoint at all in the alarm's range (a schedule dead for hours). If it does not, the alarm
-    # sees no data (notBreaching) and stays OK; verify once with GetMetricData on a quiet function.
-    every_hour = f"FILL({invocations}, 0)"
-    expression = f"IF(({window_condition(windows, every_hour)}) AND ({every_hour} - FILL({errors}, 0)) < 1, 1, 0)"
+    # Every hour of the range must get a datapoint, also when the function has none at all in
+    # it (a missed daily run leaves the alarm's few-hour range empty). FILL() is not documented
+    # to do that for an empty series; the date functions are ("take the period and range of the
+    # time series and return a new non-sparse time series", using-metric-math.html), and
+    # arithmetic counts a missing value as 0. So 0 * HOUR() anchors every hour of the range.
+    hours = f"HOUR({invocations})"
+    succeeded = f"0 * {hours} + {invocations} - {errors}"
+    expression = f"IF(({window_condition(windows, invocations)}) AND ({succeeded}) < 1, 1, 0)"
     if len(expression) > MAX_EXPRESSION_LENGTH:
         raise ValueError(f"missed-run expression is {len(expression)} characters, over {MAX_EXPRESSION_LENGTH}")
     return expression
@@ -474,6 +479,10 @@ def _missed_run_alarm(
         comparison="GreaterThanOrEqualToThreshold",
         evaluation_periods=windows.length,
         datapoints_to_alarm=windows.length,
+        # The expression has a datapoint every hour (see missed_run_expression), so an hour
+        # without one only happens if CloudWatch's date functions skip an empty series after all:
+        # then the alarm fails loud (ALARM at quiet hours) instead of going blind to a dead schedule.
+        treat_missing_data="breaching",
     )
 
 

@@ -19,7 +19,7 @@ from signal9 import catalog, dashboard
 from signal9.config import ScheduleOverride, StackConfig
 from signal9.naming import Naming
 from signal9_tools.mockrun import ProgramRun
-from tests.metric_math import Alarm, Series
+from tests.metric_math import Alarm, Series, evaluate
 
 NEW_YORK = ZoneInfo("America/New_York")
 HOUR = 3600
@@ -82,17 +82,18 @@ def deployed_alarm(run: ProgramRun, function: str) -> Alarm:
         datapoints_to_alarm=int(inputs["datapointsToAlarm"]),
         threshold=inputs["threshold"],
         comparison=inputs["comparisonOperator"],
+        treat_missing_data=inputs["treatMissingData"],
     )
 
 
-def alarm_times(alarm: Alarm, series: dict[str, Series], span: tuple[date, date]) -> list[datetime]:
-    """Every hourly evaluation over the span (plus a day) that found the alarm breaching."""
+def alarm_times(alarm: Alarm, series: dict[str, Series], span: tuple[date, date], **reading: bool) -> list[datetime]:
+    """Every hourly evaluation over the span (plus a day) that found the alarm breaching (``reading``: see metric_math)."""
     start = int(datetime(span[0].year, span[0].month, span[0].day, tzinfo=UTC).timestamp())
     end = int(datetime(span[1].year, span[1].month, span[1].day, tzinfo=UTC).timestamp()) + 24 * HOUR
     return [
         datetime.fromtimestamp(now, UTC)
         for now in range(start + alarm.period * alarm.evaluation_periods, end, alarm.period)
-        if alarm.in_alarm(series, now)
+        if alarm.in_alarm(series, now, **reading)
     ]
 
 
@@ -185,3 +186,38 @@ def test_the_dashboard_graphs_each_alarms_expression(prod: ProgramRun) -> None:
     for i, (function, expression) in enumerate(graphed.items()):
         alarm = deployed_alarm(prod, function).expression
         assert expression == alarm.replace("invocations", f"invocations{i}").replace("errors", f"errors{i}")
+
+
+@pytest.mark.parametrize("fill_empty", [False, True], ids=["fill-skips-empty", "fill-fills-empty"])
+@pytest.mark.parametrize("function", list(FIRE_TIMES))
+def test_a_schedule_silent_for_a_whole_week_alarms_every_due_day(
+    prod: ProgramRun, function: str, fill_empty: bool
+) -> None:
+    # Switched off on the Sunday before AUTUMN's second week: not one datapoint all week. The
+    # alarm must not depend on how FILL treats a series with no data at all (undocumented).
+    silent_week = (date(2026, 11, 2), date(2026, 11, 9))
+    alarm = deployed_alarm(prod, function)
+    times = alarm_times(alarm, {}, silent_week, fill_empty=fill_empty)
+    due_days = {local(d, 12, 0).date() for d in (silent_week[0] + timedelta(days=n) for n in range(6))}
+    alarmed_days = {t.astimezone(NEW_YORK).date() for t in times}
+    assert due_days <= alarmed_days, f"{function}: silent on {sorted(due_days - alarmed_days)} without an alarm"
+
+
+def test_every_hour_of_the_range_has_a_datapoint_even_without_data() -> None:
+    # Why notBreaching vs breaching hardly matters as documented: the expression is never empty.
+    windows = dashboard.missed_run_windows("cron(0 6 ? * MON-SAT *)", "America/New_York", date(2026, 1, 1))
+    assert windows is not None
+    start = int(datetime(2026, 11, 3, tzinfo=UTC).timestamp())
+    hours = [start + HOUR * n for n in range(24)]
+    values = evaluate(dashboard.missed_run_expression(windows), {}, hours)
+    assert sorted(values) == hours
+    # Tuesday 06:00 New York (EST) is 11:00 UTC; its window runs 10:00-11:00 UTC.
+    assert [datetime.fromtimestamp(t, UTC).hour for t, v in values.items() if v == 1] == [10, 11]
+
+
+def test_if_date_functions_skipped_an_empty_series_the_alarm_would_fail_loud(prod: ProgramRun) -> None:
+    # The reading opposite to the documentation: no datapoint without data. With breaching, the
+    # alarm then fires at quiet hours of a normal week (noticed at once) rather than never.
+    alarm = deployed_alarm(prod, "SyncAssets")
+    assert alarm_times(alarm, metrics("SyncAssets", AUTUMN), AUTUMN, sparse_dates=True)
+    assert alarm_times(alarm, {}, AUTUMN, sparse_dates=True)
