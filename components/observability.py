@@ -97,7 +97,7 @@ def _alarm_args(spec: dashboard.AlarmSpec, topic_arn: pulumi.Output[str]) -> dic
             metric_name=spec.metric,
             dimensions=spec.dimensions,
             statistic=spec.statistic,
-            period=dashboard.PERIOD_SECONDS,
+            period=spec.period,
         )
     return args
 

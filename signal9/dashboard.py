@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from functions.shared import telemetry
+from functions.shared.earnings_calendar import PUBLICATION_DAYS
 from signal9 import catalog, cron, iam
 from signal9.config import StackConfig
 from signal9.naming import Naming
@@ -85,6 +86,12 @@ EXTERNAL_METRICS = (
     telemetry.MetricName.EXTERNAL_THROTTLED,
     telemetry.MetricName.EXTERNAL_RETRIES,
 )
+
+# Freshness alarms on the collectors' own gauges (functions.shared.telemetry.FreshnessMetric).
+FRESHNESS_PERIOD_SECONDS = 3600
+# News: the hourly sync's watermark this far behind its scheduled time, two runs in a row.
+NEWS_LAG_ALARM_MINUTES = 6 * 60
+NEWS_LAG_ALARM_RUNS = 2
 
 # A line is an error when the handler logged ERROR/CRITICAL (Powertools ``level``), the
 # runtime reported an uncaught exception (also ``level`` ERROR in Lambda's JSON log format)
@@ -486,6 +493,72 @@ def _missed_run_alarm(
     )
 
 
+def freshness_dimensions(naming: Naming, function: str) -> dict[str, str]:
+    """The dimensions a handler's custom metrics carry (functions.shared.observability)."""
+    return {"service": function, "stage": naming.stack}
+
+
+def _freshness_alarms(naming: Naming) -> list[AlarmSpec]:
+    """Alarms where a collector's own freshness reading means an operator must act."""
+    freshness = telemetry.FreshnessMetric
+    sources = telemetry.FRESHNESS_SOURCES
+    news = sources[freshness.NEWS_WATERMARK_LAG_MINUTES]
+    trigger = sources[freshness.OLDEST_UNPROCESSED_REPORT_DAYS]
+    marker = "MarkEarningsProcessed"
+    runbook = "First check: the runbook docs/runbooks/collector-late.md"
+    return [
+        AlarmSpec(
+            key="news-lag",
+            name=_alarm_name(naming, "news-lag"),
+            description=(
+                f"The newest article {news} holds was over {NEWS_LAG_ALARM_MINUTES // 60} hours older than its run in "
+                f"{NEWS_LAG_ALARM_RUNS} hourly runs in a row (metric {freshness.NEWS_WATERMARK_LAG_MINUTES.value}): "
+                f"its runs succeed but store nothing new. Sunday has no runs, so no alarm. {runbook} (news lag)."
+            ),
+            namespace=CUSTOM_NAMESPACE,
+            metric=freshness.NEWS_WATERMARK_LAG_MINUTES.value,
+            statistic="Maximum",
+            dimensions=freshness_dimensions(naming, news),
+            threshold=NEWS_LAG_ALARM_MINUTES,
+            comparison="GreaterThanThreshold",
+            evaluation_periods=NEWS_LAG_ALARM_RUNS,
+            datapoints_to_alarm=NEWS_LAG_ALARM_RUNS,
+            period=FRESHNESS_PERIOD_SECONDS,
+        ),
+        AlarmSpec(
+            key="earnings-overdue",
+            name=_alarm_name(naming, "earnings-overdue"),
+            description=(
+                f"{trigger} still finds a report waiting more than {PUBLICATION_DAYS} days (the publication window; "
+                f"metric {freshness.OLDEST_UNPROCESSED_REPORT_DAYS.value}): its pollenations are not concluding it "
+                f"(processed or unpublished). {runbook} (earnings waiting), then PollenateAsset's DLQ."
+            ),
+            namespace=CUSTOM_NAMESPACE,
+            metric=freshness.OLDEST_UNPROCESSED_REPORT_DAYS.value,
+            statistic="Maximum",
+            dimensions=freshness_dimensions(naming, trigger),
+            threshold=PUBLICATION_DAYS,
+            comparison="GreaterThanThreshold",
+            period=FRESHNESS_PERIOD_SECONDS,
+        ),
+        AlarmSpec(
+            key="earnings-unpublished",
+            name=_alarm_name(naming, "earnings-unpublished"),
+            description=(
+                f"{marker} marked a calendar row unpublished (metric {telemetry.MetricName.EARNINGS_UNPUBLISHED.value}): "
+                f"AlphaVantage's EARNINGS never held the quarter within {PUBLICATION_DAYS} days. {runbook} "
+                "(unpublished reports): check the symbol's EARNINGS by hand."
+            ),
+            namespace=CUSTOM_NAMESPACE,
+            metric=telemetry.MetricName.EARNINGS_UNPUBLISHED.value,
+            dimensions=freshness_dimensions(naming, marker),
+            threshold=1,
+            comparison="GreaterThanOrEqualToThreshold",
+            period=FRESHNESS_PERIOD_SECONDS,
+        ),
+    ]
+
+
 def alarm_specs(naming: Naming, stack_config: StackConfig) -> list[AlarmSpec]:
     """Every alarm of a stack, generated from the catalog and the stack's schedule settings."""
     specs: list[AlarmSpec] = []
@@ -559,6 +632,8 @@ def alarm_specs(naming: Naming, stack_config: StackConfig) -> list[AlarmSpec]:
                 datapoints_to_alarm=THROTTLING_ALARM_DATAPOINTS,
             )
         )
+    if stack_config.freshnessAlarms:
+        specs.extend(_freshness_alarms(naming))
     for group in schedule_groups(naming):
         specs.append(
             AlarmSpec(
@@ -769,6 +844,56 @@ def _missed_runs_row(naming: Naming, stack_config: StackConfig, region: str) -> 
     ]
 
 
+def _freshness_row(naming: Naming, region: str) -> list[Widget]:
+    """One widget per collector emitting freshness gauges (telemetry.FRESHNESS_SOURCES), hourly maxima."""
+    by_source: dict[str, list[telemetry.FreshnessMetric]] = {}
+    for metric, source in telemetry.FRESHNESS_SOURCES.items():
+        by_source.setdefault(source, []).append(metric)
+    widgets = [
+        _metric_widget(
+            f"Freshness: {source}",
+            region,
+            [
+                _metric(CUSTOM_NAMESPACE, metric.value, freshness_dimensions(naming, source), label=metric.value)
+                for metric in metrics
+            ],
+            width=GRID_WIDTH // len(by_source) or 1,
+            stat="Maximum",
+            period=FRESHNESS_PERIOD_SECONDS,
+        )
+        for source, metrics in by_source.items()
+    ]
+    # Pollenations a day: planned and requested by the trigger against those PollenateAsset recorded.
+    widgets.append(
+        _metric_widget(
+            "Freshness: pollenations per day (planned, requested, recorded)",
+            region,
+            [
+                *(
+                    _metric(
+                        CUSTOM_NAMESPACE, m.value, freshness_dimensions(naming, source), label=f"{source} {m.value}"
+                    )
+                    for m, source in telemetry.FRESHNESS_SOURCES.items()
+                    if m
+                    in (
+                        telemetry.FreshnessMetric.POLLENATIONS_PLANNED,
+                        telemetry.FreshnessMetric.POLLENATIONS_REQUESTED,
+                    )
+                ),
+                _metric(
+                    CUSTOM_NAMESPACE,
+                    telemetry.MetricName.POLLENATIONS_RECORDED.value,
+                    freshness_dimensions(naming, "PollenateAsset"),
+                    label="PollenateAsset PollenationsRecorded",
+                ),
+            ],
+            width=GRID_WIDTH,
+            period=86400,
+        )
+    )
+    return widgets
+
+
 def _layout(rows: list[list[Widget]]) -> list[Widget]:
     """Place rows of widgets on the 24-column grid, top to bottom."""
     placed: list[Widget] = []
@@ -866,6 +991,14 @@ def dashboard_body(naming: Naming, stack_config: StackConfig, region: str) -> di
         ],
         [_text_widget(_schedules_markdown(naming, stack_config), height=2 + len(catalog.SCHEDULE_NAMES))],
         _missed_runs_row(naming, stack_config, region),
+        [
+            _text_widget(
+                "## Freshness\nWhat the collectors' own data says (docs/observability.md, runbook "
+                "docs/runbooks/collector-late.md): news watermark lag in minutes, completed syncs, pollenations "
+                "planned/requested/recorded, earnings rows waiting and the oldest one's age in days."
+            )
+        ],
+        _freshness_row(naming, region),
         [
             _metric_widget(
                 f"Schedule group {group}: delivery",
