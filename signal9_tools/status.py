@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -214,9 +215,12 @@ def table_rows(series: dict[str, Series], now: datetime, timezone: str) -> list[
             return NO_DATA
         return f"{point[0].isoformat()} ({int((now - point[0]).total_seconds() // 3600)} h ago)"
 
-    def latest(gauge: str, unit: str = "") -> str:
+    def latest(gauge: str) -> str:
         point = newest(gauge)
-        return NO_DATA if point is None else f"{point[1]:.0f}{unit}"
+        return NO_DATA if point is None else f"{point[1]:.0f}"
+
+    def days(count: str) -> str:
+        return count if count == NO_DATA else f"{count} day" + ("" if count == "1" else "s")
 
     news = newest("news_lag")
     coverage = (
@@ -238,7 +242,7 @@ def table_rows(series: dict[str, Series], now: datetime, timezone: str) -> list[
             _source("recorded", "planned"),
         ),
         TableRow("earningsCalendar", "earnings rows waiting", latest("waiting"), _source("waiting")),
-        TableRow("earningsCalendar", "oldest unprocessed report", latest("oldest", " days"), _source("oldest")),
+        TableRow("earningsCalendar", "oldest unprocessed report", days(latest("oldest")), _source("oldest")),
     ]
 
 
@@ -396,7 +400,7 @@ def collect(session: Any, stack: str, stack_config: config.StackConfig, now: dat
     )
 
 
-def _columns(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+def _columns(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
     return [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()

@@ -360,8 +360,9 @@ def test_each_run_reports_the_watermarks_lag_behind_its_scheduled_time(
     gauges = record_gauges(monkeypatch)
     run(fleet, clock, RUN)
     lag = (RUN - newest_published(fake, RUN)).total_seconds() / 60
-    assert gauges == [(FreshnessMetric.NEWS_WATERMARK_LAG_MINUTES, pytest.approx(lag))]
+    [(name, value)] = gauges
+    assert name == FreshnessMetric.NEWS_WATERMARK_LAG_MINUTES and value == pytest.approx(lag)
     # A feed gone quiet: the watermark stays, the next hour's lag grows by the hour.
     fake.inject(Fault.NO_ARTICLES)
     run(fleet, clock, RUN + timedelta(hours=1))
-    assert gauges[-1] == (FreshnessMetric.NEWS_WATERMARK_LAG_MINUTES, pytest.approx(lag + 60))
+    assert len(gauges) == 2 and gauges[-1][1] == pytest.approx(lag + 60)
