@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from functions.shared import telemetry
-from functions.shared.earnings_calendar import PUBLICATION_DAYS
+from functions.shared.publication import PUBLICATION_DAYS
 from signal9 import catalog, cron, iam
 from signal9.config import StackConfig
 from signal9.naming import Naming
