@@ -501,9 +501,8 @@ def freshness_dimensions(naming: Naming, function: str) -> dict[str, str]:
 def _freshness_alarms(naming: Naming) -> list[AlarmSpec]:
     """Alarms where a collector's own freshness reading means an operator must act."""
     freshness = telemetry.FreshnessMetric
-    sources = telemetry.FRESHNESS_SOURCES
-    news = sources[freshness.NEWS_WATERMARK_LAG_MINUTES]
-    trigger = sources[freshness.OLDEST_UNPROCESSED_REPORT_DAYS]
+    news = telemetry.emitter(freshness.NEWS_WATERMARK_LAG_MINUTES)
+    trigger = telemetry.emitter(freshness.OLDEST_UNPROCESSED_REPORT_DAYS)
     marker = "MarkEarningsProcessed"
     runbook = "First check: the runbook docs/runbooks/collector-late.md"
     return [
@@ -847,8 +846,9 @@ def _missed_runs_row(naming: Naming, stack_config: StackConfig, region: str) -> 
 def _freshness_row(naming: Naming, region: str) -> list[Widget]:
     """One widget per collector emitting freshness gauges (telemetry.FRESHNESS_SOURCES), hourly maxima."""
     by_source: dict[str, list[telemetry.FreshnessMetric]] = {}
-    for metric, source in telemetry.FRESHNESS_SOURCES.items():
-        by_source.setdefault(source, []).append(metric)
+    for metric, sources in telemetry.FRESHNESS_SOURCES.items():
+        for source in sources:
+            by_source.setdefault(source, []).append(metric)
     widgets = [
         _metric_widget(
             f"Freshness: {source}",
@@ -857,13 +857,13 @@ def _freshness_row(naming: Naming, region: str) -> list[Widget]:
                 _metric(CUSTOM_NAMESPACE, metric.value, freshness_dimensions(naming, source), label=metric.value)
                 for metric in metrics
             ],
-            width=GRID_WIDTH // len(by_source) or 1,
+            width=max(1, GRID_WIDTH // len(by_source)),
             stat="Maximum",
             period=FRESHNESS_PERIOD_SECONDS,
         )
         for source, metrics in by_source.items()
     ]
-    # Pollenations a day: planned and requested by the trigger against those PollenateAsset recorded.
+    # Pollenations a day: planned and requested by the triggers against those PollenateAsset recorded.
     widgets.append(
         _metric_widget(
             "Freshness: pollenations per day (planned, requested, recorded)",
@@ -873,12 +873,11 @@ def _freshness_row(naming: Naming, region: str) -> list[Widget]:
                     _metric(
                         CUSTOM_NAMESPACE, m.value, freshness_dimensions(naming, source), label=f"{source} {m.value}"
                     )
-                    for m, source in telemetry.FRESHNESS_SOURCES.items()
-                    if m
-                    in (
+                    for m in (
                         telemetry.FreshnessMetric.POLLENATIONS_PLANNED,
                         telemetry.FreshnessMetric.POLLENATIONS_REQUESTED,
                     )
+                    for source in telemetry.FRESHNESS_SOURCES[m]
                 ),
                 _metric(
                     CUSTOM_NAMESPACE,

@@ -157,24 +157,24 @@ class Gauge:
 
 
 GAUGES = (
-    Gauge("assets_synced", Freshness.ASSET_CATALOG_SYNCED, telemetry.FRESHNESS_SOURCES[Freshness.ASSET_CATALOG_SYNCED]),
+    Gauge("assets_synced", Freshness.ASSET_CATALOG_SYNCED, telemetry.emitter(Freshness.ASSET_CATALOG_SYNCED)),
     Gauge(
         "calendar_synced",
         Freshness.EARNINGS_CALENDAR_SYNCED,
-        telemetry.FRESHNESS_SOURCES[Freshness.EARNINGS_CALENDAR_SYNCED],
+        telemetry.emitter(Freshness.EARNINGS_CALENDAR_SYNCED),
     ),
     Gauge(
         "news_lag",
         Freshness.NEWS_WATERMARK_LAG_MINUTES,
-        telemetry.FRESHNESS_SOURCES[Freshness.NEWS_WATERMARK_LAG_MINUTES],
+        telemetry.emitter(Freshness.NEWS_WATERMARK_LAG_MINUTES),
     ),
     Gauge("recorded", telemetry.MetricName.POLLENATIONS_RECORDED, "PollenateAsset", stat="Sum"),
-    Gauge("planned", Freshness.POLLENATIONS_PLANNED, telemetry.FRESHNESS_SOURCES[Freshness.POLLENATIONS_PLANNED]),
-    Gauge("waiting", Freshness.EARNINGS_ROWS_WAITING, telemetry.FRESHNESS_SOURCES[Freshness.EARNINGS_ROWS_WAITING]),
+    Gauge("planned", Freshness.POLLENATIONS_PLANNED, telemetry.emitter(Freshness.POLLENATIONS_PLANNED)),
+    Gauge("waiting", Freshness.EARNINGS_ROWS_WAITING, telemetry.emitter(Freshness.EARNINGS_ROWS_WAITING)),
     Gauge(
         "oldest",
         Freshness.OLDEST_UNPROCESSED_REPORT_DAYS,
-        telemetry.FRESHNESS_SOURCES[Freshness.OLDEST_UNPROCESSED_REPORT_DAYS],
+        telemetry.emitter(Freshness.OLDEST_UNPROCESSED_REPORT_DAYS),
     ),
 )
 _GAUGE = {gauge.id: gauge for gauge in GAUGES}

@@ -99,13 +99,21 @@ class FreshnessMetric(StrEnum):
     """TriggerEarningsPollenation: days since the report date of the oldest waiting row (0 when none waits)."""
 
 
-# The function emitting each freshness metric (its ``service`` dimension).
-FRESHNESS_SOURCES: dict[FreshnessMetric, str] = {
-    FreshnessMetric.NEWS_WATERMARK_LAG_MINUTES: "SyncNewsSentiment",
-    FreshnessMetric.ASSET_CATALOG_SYNCED: "SyncAssets",
-    FreshnessMetric.EARNINGS_CALENDAR_SYNCED: "SyncEarningsCalendar",
-    FreshnessMetric.POLLENATIONS_PLANNED: "TriggerRegularPollenation",
-    FreshnessMetric.POLLENATIONS_REQUESTED: "TriggerRegularPollenation",
-    FreshnessMetric.EARNINGS_ROWS_WAITING: "TriggerEarningsPollenation",
-    FreshnessMetric.OLDEST_UNPROCESSED_REPORT_DAYS: "TriggerEarningsPollenation",
+# The functions emitting each freshness metric (its ``service`` dimension).
+FRESHNESS_SOURCES: dict[FreshnessMetric, tuple[str, ...]] = {
+    FreshnessMetric.NEWS_WATERMARK_LAG_MINUTES: ("SyncNewsSentiment",),
+    FreshnessMetric.ASSET_CATALOG_SYNCED: ("SyncAssets",),
+    FreshnessMetric.EARNINGS_CALENDAR_SYNCED: ("SyncEarningsCalendar",),
+    FreshnessMetric.POLLENATIONS_PLANNED: ("TriggerRegularPollenation",),
+    FreshnessMetric.POLLENATIONS_REQUESTED: ("TriggerRegularPollenation", "TriggerEarningsPollenation"),
+    FreshnessMetric.EARNINGS_ROWS_WAITING: ("TriggerEarningsPollenation",),
+    FreshnessMetric.OLDEST_UNPROCESSED_REPORT_DAYS: ("TriggerEarningsPollenation",),
 }
+
+
+def emitter(metric: FreshnessMetric) -> str:
+    """The one function emitting ``metric`` (ValueError for one several functions emit)."""
+    sources = FRESHNESS_SOURCES[metric]
+    if len(sources) != 1:
+        raise ValueError(f"{metric.value} is emitted by {', '.join(sources)}")
+    return sources[0]
