@@ -283,13 +283,15 @@ def _sum_of(namespace: str, metrics: tuple[str, ...], dimensions: dict[str, str]
 # syntax and functions", https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html
 # and https://aws.amazon.com/blogs/mt/enhance-cloudwatch-metrics-with-metric-math-functions/),
 # while Scheduler fires in the stack's timezone. So each local fire time is placed under every
-# UTC offset the timezone uses (New York: -5 and -4); its window runs from the earliest of those
-# hours to the latest plus the grace below, and the alarm fires only when every hour of such a
-# window had no successful run (``evaluation_periods`` = ``datapoints_to_alarm`` = the window's
-# length). A run at either offset lands inside the window, so a daylight-saving change cannot
-# raise it; Sunday (local) has no fire times, hence no windows, so the maintenance window cannot
-# either. For a schedule firing every hour the windows overlap: it alarms when two consecutive
-# due hours had no successful run (the next run catches a single miss up).
+# UTC offset the timezone uses (New York: -5 and -4); its window runs from the hour before the
+# earliest of those hours to the latest plus the grace below, and the alarm fires only when every
+# hour of such a window had no successful run (``evaluation_periods`` = ``datapoints_to_alarm`` =
+# the window's length). The hour before: CloudWatch evaluates every minute over periods ending at
+# the evaluation (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-limits.html),
+# so an hourly period starts at any minute and the one holding a 09:30 run may start at 08:40.
+# A run at either offset lands inside the window, so a daylight-saving change cannot raise it;
+# Sunday (local) has no fire times, hence no windows, so the maintenance window cannot either. For
+# a schedule firing every hour the windows overlap: it alarms after three missed runs in a row.
 
 MISSED_RUN_PERIOD_SECONDS = 3600
 # A run is expected to have succeeded this long after its fire time: Lambda's two async retries
@@ -343,7 +345,9 @@ def missed_run_windows(expression: str, timezone: str, around: date) -> MissedRu
         for hour in schedule.hours:
             for minute in schedule.minutes:
                 local = monday_based * 24 * 60 + hour * 60 + minute
-                first = (local - max(offsets)) // 60
+                # An hour before the earliest fire's hour: CloudWatch's hourly periods start at any
+                # minute (an evaluation every minute), so the period holding a run may start in it.
+                first = (local - max(offsets)) // 60 - 1
                 last = (local - min(offsets) + MISSED_RUN_GRACE_MINUTES) // 60
                 length = max(length, last - first + 1)
                 hours.update(h % _HOURS_PER_WEEK for h in range(first, last + 1))

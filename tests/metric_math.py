@@ -27,13 +27,14 @@ expressions), so a test that evaluates a generated alarm checks it against what 
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-Series = dict[int, float]  # epoch seconds of a period's start -> value
+Series = dict[int, float]  # epoch seconds (a raw datapoint's time, or a period's start) -> value
 Value = Series | float
 
 _TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|([A-Za-z_][A-Za-z0-9_]*)|(<=|>=|==|!=|[-+*/<>(),]))")
@@ -58,7 +59,8 @@ def _as_number(compare: Callable[[float, float], bool]) -> Callable[[float, floa
     return lambda a, b: float(compare(a, b))
 
 
-def _tokens(text: str) -> list[str]:
+@functools.cache
+def _tokens(text: str) -> tuple[str, ...]:
     tokens: list[str] = []
     position = 0
     while position < len(text.rstrip()):
@@ -67,7 +69,7 @@ def _tokens(text: str) -> list[str]:
             raise SyntaxError(f"cannot read {text[position:]!r}")
         tokens.append(match.group(match.lastindex or 0))
         position = match.end()
-    return tokens
+    return tuple(tokens)
 
 
 def _combine(left: Value, right: Value, apply: Callable[[float, float], float]) -> Value:
@@ -87,9 +89,10 @@ def _utc(timestamp: int) -> datetime:
 
 @dataclass
 class _Parser:
-    tokens: list[str]
+    tokens: tuple[str, ...]
     metrics: Mapping[str, Series]
     timestamps: list[int]  # every period start of the query range
+    period: int
     fill_empty: bool
     sparse_dates: bool
     position: int = 0
@@ -167,9 +170,15 @@ class _Parser:
                 arguments.append(self.expression())
             self.take(")")
             return self.call(token, arguments)
-        # A query returns the metric's datapoints inside its range only.
-        in_range = set(self.timestamps)
-        return {t: v for t, v in self.metrics.get(token, {}).items() if t in in_range}
+        # A metric query sums the raw datapoints of each period of its range (statistic Sum);
+        # a period without any has no datapoint.
+        first, last = self.timestamps[0], self.timestamps[-1] + self.period
+        summed: Series = {}
+        for t, v in self.metrics.get(token, {}).items():
+            if first <= t < last:
+                start = first + (t - first) // self.period * self.period
+                summed[start] = summed.get(start, 0.0) + v
+        return summed
 
     def call(self, name: str, arguments: list[Value]) -> Value:
         if name == "FILL":
@@ -208,12 +217,16 @@ def evaluate(
     expression: str,
     metrics: Mapping[str, Series],
     timestamps: list[int],
+    period: int,
     *,
     fill_empty: bool = False,
     sparse_dates: bool = False,
 ) -> Series:
-    """The time series ``expression`` gives over a query range of ``timestamps`` (period starts)."""
-    parser = _Parser(_tokens(expression), metrics, timestamps, fill_empty, sparse_dates)
+    """The time series ``expression`` gives over ``timestamps`` (period starts, ``period`` seconds each).
+
+    ``metrics``: each metric's raw datapoints (epoch seconds -> value), summed per period.
+    """
+    parser = _Parser(_tokens(expression), metrics, timestamps, period, fill_empty, sparse_dates)
     value = parser.expression()
     if parser.peek() is not None:
         raise SyntaxError(f"unexpected {parser.peek()!r}")
@@ -243,12 +256,17 @@ class Alarm:
     treat_missing_data: str = "notBreaching"
 
     def in_alarm(self, metrics: Mapping[str, Series], now: int, **reading: bool) -> bool:
-        """Whether an evaluation at ``now`` (a period boundary) finds enough breaching datapoints.
+        """Whether an evaluation at ``now`` finds enough breaching datapoints.
+
+        CloudWatch evaluates an alarm every minute, over periods ending at the evaluation, not at
+        period boundaries: at 12:16 a 5-minute alarm's datapoints start at 12:01, 12:06, 12:11
+        (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-limits.html), so
+        ``now`` may be any minute.
 
         ``reading``: ``fill_empty`` / ``sparse_dates`` of :func:`evaluate`.
         """
         starts = [now - self.period * n for n in range(self.evaluation_periods, 0, -1)]
-        values = evaluate(self.expression, metrics, starts, **reading)
+        values = evaluate(self.expression, metrics, starts, self.period, **reading)
         missing_breaches = self.treat_missing_data == "breaching"
         breaching = sum(
             1
