@@ -66,9 +66,7 @@ def _alarm_args(spec: dashboard.AlarmSpec, topic_arn: pulumi.Output[str]) -> dic
         "threshold": spec.threshold,
         "evaluation_periods": spec.evaluation_periods,
         "datapoints_to_alarm": spec.datapoints_to_alarm,
-        # Most of these metrics are only published when something happens (e.g. EventBridge
-        # sends FailedInvocations only when non-zero): no data means nothing went wrong.
-        "treat_missing_data": "notBreaching",
+        "treat_missing_data": spec.treat_missing_data,
         "alarm_actions": [topic_arn],
         "ok_actions": [topic_arn],
         "tags": component_tags("observability"),
@@ -99,7 +97,7 @@ def _alarm_args(spec: dashboard.AlarmSpec, topic_arn: pulumi.Output[str]) -> dic
             metric_name=spec.metric,
             dimensions=spec.dimensions,
             statistic=spec.statistic,
-            period=dashboard.PERIOD_SECONDS,
+            period=spec.period,
         )
     return args
 

@@ -229,6 +229,9 @@ class StackConfig(_Strict):
     # One missed-run alarm per enabled scheduled function (signal9.dashboard); dev switches them off
     # to stay under its monthly budget (`signal9 status` still reports every schedule there).
     missedRunAlarms: bool = True
+    # The news-lag, earnings-overdue and earnings-unpublished alarms (signal9.dashboard); dev
+    # switches them off for the same budget (the dashboard's freshness row and `signal9 status` stay).
+    freshnessAlarms: bool = True
     secrets: SecretValues = SecretValues()
     # Declared after functions and regularPollenationBatchSize: its check reads both, and
     # validates the default too (a larger batch alone can break the arithmetic).

@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from functions.shared import telemetry
+from functions.shared.publication import PUBLICATION_DAYS
 from signal9 import catalog, cron, iam
 from signal9.config import StackConfig
 from signal9.naming import Naming
@@ -85,6 +86,12 @@ EXTERNAL_METRICS = (
     telemetry.MetricName.EXTERNAL_THROTTLED,
     telemetry.MetricName.EXTERNAL_RETRIES,
 )
+
+# Freshness alarms on the collectors' own gauges (functions.shared.telemetry.FreshnessMetric).
+FRESHNESS_PERIOD_SECONDS = 3600
+# News: the hourly sync's watermark this far behind its scheduled time, two runs in a row.
+NEWS_LAG_ALARM_MINUTES = 6 * 60
+NEWS_LAG_ALARM_RUNS = 2
 
 # A line is an error when the handler logged ERROR/CRITICAL (Powertools ``level``), the
 # runtime reported an uncaught exception (also ``level`` ERROR in Lambda's JSON log format)
@@ -243,6 +250,9 @@ class AlarmSpec:
     math: str = ""
     result_id: str = "failures"
     period: int = PERIOD_SECONDS
+    # Most metrics here are only published when something happens (EventBridge sends
+    # FailedInvocations only when non-zero): no data means nothing went wrong.
+    treat_missing_data: str = "notBreaching"
 
     @property
     def expression(self) -> str:
@@ -273,13 +283,15 @@ def _sum_of(namespace: str, metrics: tuple[str, ...], dimensions: dict[str, str]
 # syntax and functions", https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html
 # and https://aws.amazon.com/blogs/mt/enhance-cloudwatch-metrics-with-metric-math-functions/),
 # while Scheduler fires in the stack's timezone. So each local fire time is placed under every
-# UTC offset the timezone uses (New York: -5 and -4); its window runs from the earliest of those
-# hours to the latest plus the grace below, and the alarm fires only when every hour of such a
-# window had no successful run (``evaluation_periods`` = ``datapoints_to_alarm`` = the window's
-# length). A run at either offset lands inside the window, so a daylight-saving change cannot
-# raise it; Sunday (local) has no fire times, hence no windows, so the maintenance window cannot
-# either. For a schedule firing every hour the windows overlap: it alarms when two consecutive
-# due hours had no successful run (the next run catches a single miss up).
+# UTC offset the timezone uses (New York: -5 and -4); its window runs from the hour before the
+# earliest of those hours to the latest plus the grace below, and the alarm fires only when every
+# hour of such a window had no successful run (``evaluation_periods`` = ``datapoints_to_alarm`` =
+# the window's length). The hour before: CloudWatch evaluates every minute over periods ending at
+# the evaluation (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-limits.html),
+# so an hourly period starts at any minute and the one holding a 09:30 run may start at 08:40.
+# A run at either offset lands inside the window, so a daylight-saving change cannot raise it;
+# Sunday (local) has no fire times, hence no windows, so the maintenance window cannot either. For
+# a schedule firing every hour the windows overlap: it alarms after three missed runs in a row.
 
 MISSED_RUN_PERIOD_SECONDS = 3600
 # A run is expected to have succeeded this long after its fire time: Lambda's two async retries
@@ -333,7 +345,9 @@ def missed_run_windows(expression: str, timezone: str, around: date) -> MissedRu
         for hour in schedule.hours:
             for minute in schedule.minutes:
                 local = monday_based * 24 * 60 + hour * 60 + minute
-                first = (local - max(offsets)) // 60
+                # An hour before the earliest fire's hour: CloudWatch's hourly periods start at any
+                # minute (an evaluation every minute), so the period holding a run may start in it.
+                first = (local - max(offsets)) // 60 - 1
                 last = (local - min(offsets) + MISSED_RUN_GRACE_MINUTES) // 60
                 length = max(length, last - first + 1)
                 hours.update(h % _HOURS_PER_WEEK for h in range(first, last + 1))
@@ -382,12 +396,14 @@ def window_condition(windows: MissedRunWindows, series: str) -> str:
 
 def missed_run_expression(windows: MissedRunWindows, invocations: str = "invocations", errors: str = "errors") -> str:
     """1 for an hour inside a window without a successful run (Invocations minus Errors), else 0."""
-    # FILL() gives a datapoint for every hour of the range, so the date functions see idle hours too.
-    # Not yet checked against CloudWatch itself: that FILL also does so when the function has no
-    # datapoint at all in the alarm's range (a schedule dead for hours). If it does not, the alarm
-    # sees no data (notBreaching) and stays OK; verify once with GetMetricData on a quiet function.
-    every_hour = f"FILL({invocations}, 0)"
-    expression = f"IF(({window_condition(windows, every_hour)}) AND ({every_hour} - FILL({errors}, 0)) < 1, 1, 0)"
+    # Every hour of the range must get a datapoint, also when the function has none at all in
+    # it (a missed daily run leaves the alarm's few-hour range empty). FILL() is not documented
+    # to do that for an empty series; the date functions are ("take the period and range of the
+    # time series and return a new non-sparse time series", using-metric-math.html), and
+    # arithmetic counts a missing value as 0. So 0 * HOUR() anchors every hour of the range.
+    hours = f"HOUR({invocations})"
+    succeeded = f"0 * {hours} + {invocations} - {errors}"
+    expression = f"IF(({window_condition(windows, invocations)}) AND ({succeeded}) < 1, 1, 0)"
     if len(expression) > MAX_EXPRESSION_LENGTH:
         raise ValueError(f"missed-run expression is {len(expression)} characters, over {MAX_EXPRESSION_LENGTH}")
     return expression
@@ -474,7 +490,76 @@ def _missed_run_alarm(
         comparison="GreaterThanOrEqualToThreshold",
         evaluation_periods=windows.length,
         datapoints_to_alarm=windows.length,
+        # The expression has a datapoint every hour (see missed_run_expression), so an hour
+        # without one only happens if CloudWatch's date functions skip an empty series after all:
+        # then the alarm fails loud (ALARM at quiet hours) instead of going blind to a dead schedule.
+        treat_missing_data="breaching",
     )
+
+
+def freshness_dimensions(naming: Naming, function: str) -> dict[str, str]:
+    """The dimensions a handler's custom metrics carry (functions.shared.observability)."""
+    return {"service": function, "stage": naming.stack}
+
+
+def _freshness_alarms(naming: Naming) -> list[AlarmSpec]:
+    """Alarms where a collector's own freshness reading means an operator must act."""
+    freshness = telemetry.FreshnessMetric
+    news = telemetry.emitter(freshness.NEWS_WATERMARK_LAG_MINUTES)
+    trigger = telemetry.emitter(freshness.OLDEST_UNPROCESSED_REPORT_DAYS)
+    marker = "MarkEarningsProcessed"
+    runbook = "First check: the runbook docs/runbooks/collector-late.md"
+    return [
+        AlarmSpec(
+            key="news-lag",
+            name=_alarm_name(naming, "news-lag"),
+            description=(
+                f"The newest article {news} holds was over {NEWS_LAG_ALARM_MINUTES // 60} hours older than its run in "
+                f"{NEWS_LAG_ALARM_RUNS} hourly runs in a row (metric {freshness.NEWS_WATERMARK_LAG_MINUTES.value}): "
+                f"its runs succeed but store nothing new. Sunday has no runs, so no alarm. {runbook} (news lag)."
+            ),
+            namespace=CUSTOM_NAMESPACE,
+            metric=freshness.NEWS_WATERMARK_LAG_MINUTES.value,
+            statistic="Maximum",
+            dimensions=freshness_dimensions(naming, news),
+            threshold=NEWS_LAG_ALARM_MINUTES,
+            comparison="GreaterThanThreshold",
+            evaluation_periods=NEWS_LAG_ALARM_RUNS,
+            datapoints_to_alarm=NEWS_LAG_ALARM_RUNS,
+            period=FRESHNESS_PERIOD_SECONDS,
+        ),
+        AlarmSpec(
+            key="earnings-overdue",
+            name=_alarm_name(naming, "earnings-overdue"),
+            description=(
+                f"{trigger} still finds a report waiting more than {PUBLICATION_DAYS} days (the publication window; "
+                f"metric {freshness.OLDEST_UNPROCESSED_REPORT_DAYS.value}): its pollenations are not concluding it "
+                f"(processed or unpublished). {runbook} (earnings waiting), then PollenateAsset's DLQ."
+            ),
+            namespace=CUSTOM_NAMESPACE,
+            metric=freshness.OLDEST_UNPROCESSED_REPORT_DAYS.value,
+            statistic="Maximum",
+            dimensions=freshness_dimensions(naming, trigger),
+            threshold=PUBLICATION_DAYS,
+            comparison="GreaterThanThreshold",
+            period=FRESHNESS_PERIOD_SECONDS,
+        ),
+        AlarmSpec(
+            key="earnings-unpublished",
+            name=_alarm_name(naming, "earnings-unpublished"),
+            description=(
+                f"{marker} marked a calendar row unpublished (metric {telemetry.MetricName.EARNINGS_UNPUBLISHED.value}): "
+                f"AlphaVantage's EARNINGS never held the quarter within {PUBLICATION_DAYS} days. {runbook} "
+                "(unpublished reports): check the symbol's EARNINGS by hand."
+            ),
+            namespace=CUSTOM_NAMESPACE,
+            metric=telemetry.MetricName.EARNINGS_UNPUBLISHED.value,
+            dimensions=freshness_dimensions(naming, marker),
+            threshold=1,
+            comparison="GreaterThanOrEqualToThreshold",
+            period=FRESHNESS_PERIOD_SECONDS,
+        ),
+    ]
 
 
 def alarm_specs(naming: Naming, stack_config: StackConfig) -> list[AlarmSpec]:
@@ -550,6 +635,8 @@ def alarm_specs(naming: Naming, stack_config: StackConfig) -> list[AlarmSpec]:
                 datapoints_to_alarm=THROTTLING_ALARM_DATAPOINTS,
             )
         )
+    if stack_config.freshnessAlarms:
+        specs.extend(_freshness_alarms(naming))
     for group in schedule_groups(naming):
         specs.append(
             AlarmSpec(
@@ -760,6 +847,56 @@ def _missed_runs_row(naming: Naming, stack_config: StackConfig, region: str) -> 
     ]
 
 
+def _freshness_row(naming: Naming, region: str) -> list[Widget]:
+    """One widget per collector emitting freshness gauges (telemetry.FRESHNESS_SOURCES), hourly maxima."""
+    by_source: dict[str, list[telemetry.FreshnessMetric]] = {}
+    for metric, sources in telemetry.FRESHNESS_SOURCES.items():
+        for source in sources:
+            by_source.setdefault(source, []).append(metric)
+    widgets = [
+        _metric_widget(
+            f"Freshness: {source}",
+            region,
+            [
+                _metric(CUSTOM_NAMESPACE, metric.value, freshness_dimensions(naming, source), label=metric.value)
+                for metric in metrics
+            ],
+            width=max(1, GRID_WIDTH // len(by_source)),
+            stat="Maximum",
+            period=FRESHNESS_PERIOD_SECONDS,
+        )
+        for source, metrics in by_source.items()
+    ]
+    # Pollenations a day: planned and requested by the triggers against those PollenateAsset recorded.
+    widgets.append(
+        _metric_widget(
+            "Freshness: pollenations per day (planned, requested, recorded)",
+            region,
+            [
+                *(
+                    _metric(
+                        CUSTOM_NAMESPACE, m.value, freshness_dimensions(naming, source), label=f"{source} {m.value}"
+                    )
+                    for m in (
+                        telemetry.FreshnessMetric.POLLENATIONS_PLANNED,
+                        telemetry.FreshnessMetric.POLLENATIONS_REQUESTED,
+                    )
+                    for source in telemetry.FRESHNESS_SOURCES[m]
+                ),
+                _metric(
+                    CUSTOM_NAMESPACE,
+                    telemetry.MetricName.POLLENATIONS_RECORDED.value,
+                    freshness_dimensions(naming, "PollenateAsset"),
+                    label="PollenateAsset PollenationsRecorded",
+                ),
+            ],
+            width=GRID_WIDTH,
+            period=86400,
+        )
+    )
+    return widgets
+
+
 def _layout(rows: list[list[Widget]]) -> list[Widget]:
     """Place rows of widgets on the 24-column grid, top to bottom."""
     placed: list[Widget] = []
@@ -857,6 +994,14 @@ def dashboard_body(naming: Naming, stack_config: StackConfig, region: str) -> di
         ],
         [_text_widget(_schedules_markdown(naming, stack_config), height=2 + len(catalog.SCHEDULE_NAMES))],
         _missed_runs_row(naming, stack_config, region),
+        [
+            _text_widget(
+                "## Freshness\nWhat the collectors' own data says (docs/observability.md, runbook "
+                "docs/runbooks/collector-late.md): news watermark lag in minutes, completed syncs, pollenations "
+                "planned/requested/recorded, earnings rows waiting and the oldest one's age in days."
+            )
+        ],
+        _freshness_row(naming, region),
         [
             _metric_widget(
                 f"Schedule group {group}: delivery",

@@ -6,6 +6,9 @@ Read-only, with calls the preview role may make (signal9.bootstrap_policies.read
   returned) through FilterLogEvents;
 - the items a run wrote from the collectors' ``Signal9 ItemsWritten`` metric (per hour) through
   GetMetricData;
+- what each table's data says from the collectors' freshness gauges
+  (``functions.shared.telemetry.FreshnessMetric``, hourly) through the same GetMetricData: no
+  table is read. Each row names the metric it comes from;
 - each DLQ's depth through GetQueueUrl/GetQueueAttributes, and the alarms in ALARM through
   DescribeAlarms. Schedules on or off come from the stack file (``signal9:schedules``).
 
@@ -25,9 +28,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import boto3
 
@@ -136,6 +141,147 @@ def verdict(
 REPORT_PATTERN = '"platform.report"'  # a term match: Lambda's report records of the JSON log format
 
 
+# ---------------------------------------------------------------------------- what the tables' data says
+
+Freshness = telemetry.FreshnessMetric
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """One metric read for the table rows: its GetMetricData id, name, emitting function and statistic."""
+
+    id: str
+    metric: str
+    source: str
+    stat: str = "Maximum"
+
+
+GAUGES = (
+    Gauge("assets_synced", Freshness.ASSET_CATALOG_SYNCED, telemetry.emitter(Freshness.ASSET_CATALOG_SYNCED)),
+    Gauge(
+        "calendar_synced",
+        Freshness.EARNINGS_CALENDAR_SYNCED,
+        telemetry.emitter(Freshness.EARNINGS_CALENDAR_SYNCED),
+    ),
+    Gauge(
+        "news_lag",
+        Freshness.NEWS_WATERMARK_LAG_MINUTES,
+        telemetry.emitter(Freshness.NEWS_WATERMARK_LAG_MINUTES),
+    ),
+    Gauge("recorded", telemetry.MetricName.POLLENATIONS_RECORDED, "PollenateAsset", stat="Sum"),
+    Gauge("planned", Freshness.POLLENATIONS_PLANNED, telemetry.emitter(Freshness.POLLENATIONS_PLANNED)),
+    Gauge("waiting", Freshness.EARNINGS_ROWS_WAITING, telemetry.emitter(Freshness.EARNINGS_ROWS_WAITING)),
+    Gauge(
+        "oldest",
+        Freshness.OLDEST_UNPROCESSED_REPORT_DAYS,
+        telemetry.emitter(Freshness.OLDEST_UNPROCESSED_REPORT_DAYS),
+    ),
+)
+_GAUGE = {gauge.id: gauge for gauge in GAUGES}
+NO_DATA = f"none in {LOOKBACK.days} days"
+
+Series = dict[datetime, float]  # hour start (UTC) -> value
+
+
+@dataclass(frozen=True)
+class TableRow:
+    table: str
+    reading: str
+    value: str
+    metric: str
+    """Where the value comes from: ``Signal9 <metric> (<emitting function>)``."""
+
+
+def _source(*ids: str) -> str:
+    return f"{telemetry.NAMESPACE} " + ", ".join(f"{_GAUGE[i].metric} ({_GAUGE[i].source})" for i in ids)
+
+
+def _newest(series: Series) -> tuple[datetime, float] | None:
+    return max(series.items()) if series else None
+
+
+def table_rows(series: dict[str, Series], now: datetime, timezone: str) -> list[TableRow]:
+    """The table rows from the gauges' hourly datapoints (by ``Gauge.id``); pure (tests give it series).
+
+    A datapoint's time is its hour's start: "synced at" and the watermark are to the hour.
+    """
+
+    def newest(gauge: str) -> tuple[datetime, float] | None:
+        return _newest(series.get(gauge, {}))
+
+    def synced(gauge: str) -> str:
+        point = newest(gauge)
+        if point is None:
+            return NO_DATA
+        return f"{point[0].isoformat()} ({int((now - point[0]).total_seconds() // 3600)} h ago)"
+
+    def latest(gauge: str) -> str:
+        point = newest(gauge)
+        return NO_DATA if point is None else f"{point[1]:.0f}"
+
+    def days(count: str) -> str:
+        return count if count == NO_DATA else f"{count} day" + ("" if count == "1" else "s")
+
+    news = newest("news_lag")
+    coverage = (
+        NO_DATA
+        if news is None
+        else f"watermark {(news[0] - timedelta(minutes=news[1])).isoformat()}, {news[1]:.0f} min behind its run"
+    )
+    local_midnight = now.astimezone(ZoneInfo(timezone)).replace(hour=0, minute=0, second=0, microsecond=0)
+    recorded = sum(v for t, v in series.get("recorded", {}).items() if t >= local_midnight)
+    planned = newest("planned")
+    return [
+        TableRow("assets", "newest asset sync", synced("assets_synced"), _source("assets_synced")),
+        TableRow("earningsCalendar", "calendar sync", synced("calendar_synced"), _source("calendar_synced")),
+        TableRow("newsSentiment", "news coverage", coverage, _source("news_lag")),
+        TableRow(
+            "assets",
+            "pollenations today",
+            f"{recorded:.0f} recorded of {'?' if planned is None else f'{planned[1]:.0f}'} planned",
+            _source("recorded", "planned"),
+        ),
+        TableRow("earningsCalendar", "earnings rows waiting", latest("waiting"), _source("waiting")),
+        TableRow("earningsCalendar", "oldest unprocessed report", days(latest("oldest")), _source("oldest")),
+    ]
+
+
+def gauge_series(cloudwatch: Any, naming: Naming, start: datetime, now: datetime) -> dict[str, Series]:
+    """Every gauge's hourly datapoints (Signal9 namespace, service + stage) in one GetMetricData."""
+    queries = [
+        {
+            "Id": gauge.id,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": telemetry.NAMESPACE,
+                    "MetricName": gauge.metric,
+                    "Dimensions": [
+                        {"Name": "service", "Value": gauge.source},
+                        {"Name": "stage", "Value": naming.stack},
+                    ],
+                },
+                "Period": HOUR_SECONDS,
+                "Stat": gauge.stat,
+            },
+        }
+        for gauge in GAUGES
+    ]
+    return _hourly(cloudwatch, queries, start, now)
+
+
+def _hourly(cloudwatch: Any, queries: list[dict[str, Any]], start: datetime, now: datetime) -> dict[str, Series]:
+    """GetMetricData's answers by query id, each datapoint under its UTC hour."""
+    series: dict[str, Series] = {query["Id"]: {} for query in queries}
+    for page in cloudwatch.get_paginator("get_metric_data").paginate(
+        MetricDataQueries=queries, StartTime=start, EndTime=now
+    ):
+        for result in page["MetricDataResults"]:
+            for timestamp, value in zip(result["Timestamps"], result["Values"], strict=True):
+                hour = timestamp.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+                series[result["Id"]][hour] = series[result["Id"]].get(hour, 0) + value
+    return series
+
+
 def runs_of(logs: Any, group: str, start: datetime, now: datetime) -> list[tuple[datetime, bool]]:
     """(report time, succeeded) of every run whose report is in ``group`` between ``start`` and ``now``."""
     runs = []
@@ -183,14 +329,7 @@ def items_written(
         }
         for i, function in enumerate(functions)
     ]
-    series: dict[str, dict[datetime, float]] = {f"items{i}": {} for i in range(len(functions))}
-    for page in cloudwatch.get_paginator("get_metric_data").paginate(
-        MetricDataQueries=queries, StartTime=start, EndTime=now
-    ):
-        for result in page["MetricDataResults"]:
-            for timestamp, value in zip(result["Timestamps"], result["Values"], strict=True):
-                hour = timestamp.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-                series[result["Id"]][hour] = series[result["Id"]].get(hour, 0) + value
+    series = _hourly(cloudwatch, queries, start, now)
     return {f.name: series[f"items{i}"] for i, f in enumerate(functions)}
 
 
@@ -231,6 +370,7 @@ class Status:
     stack: str
     checked_at: str
     collectors: list[CollectorRow]
+    tables: list[TableRow]
     dead_letter_queues: dict[str, int]
     alarms_in_alarm: list[str]
 
@@ -249,13 +389,23 @@ def collect(session: Any, stack: str, stack_config: config.StackConfig, now: dat
     scheduled = catalog.scheduled_functions()
     facts = run_facts(session, naming, scheduled, now)
     rows = [verdict(f, stack_config, facts[f.name], now) for f in scheduled]
+    start = now.replace(minute=0, second=0, microsecond=0) - LOOKBACK
     return Status(
         stack=stack,
         checked_at=now.isoformat(),
         collectors=rows,
+        tables=table_rows(gauge_series(cloudwatch, naming, start, now), now, stack_config.timezone),
         dead_letter_queues=queue_depths(session.client("sqs"), naming),
         alarms_in_alarm=alarms_in_alarm(cloudwatch, naming),
     )
+
+
+def _columns(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in (header, *rows)
+    ]
 
 
 def format_status(status: Status) -> str:
@@ -273,9 +423,12 @@ def format_status(status: Status) -> str:
         )
         for row in status.collectors
     ]
-    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
-    for row in (header, *rows):
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    lines += _columns(header, rows)
+    lines.append("")
+    lines += _columns(
+        ("TABLE", "READING", "VALUE", "FROM METRIC"),
+        [(row.table, row.reading, row.value, row.metric) for row in status.tables],
+    )
     lines.append("")
     waiting = {name: depth for name, depth in status.dead_letter_queues.items() if depth}
     lines.append(

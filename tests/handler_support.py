@@ -22,8 +22,10 @@ import boto3
 import pytest
 
 from components.function_fleet import environment_variables
+from functions.shared import observability
 from functions.shared.events import SOURCE
 from functions.shared.scheduled import delivered_input, scheduler_input_json
+from functions.shared.telemetry import FreshnessMetric
 from signal9 import catalog
 from signal9.config import StackConfig, parse
 from signal9.naming import Naming
@@ -213,3 +215,17 @@ class WriteCounter:
         with self.lock:
             taken, self.by_table = self.by_table, Counter()
         return taken
+
+
+def record_gauges(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]:
+    """(name, value) of every freshness gauge the handlers emit from now on (Powertools' add_metric spied on)."""
+    recorded: list[tuple[str, float]] = []
+    add_metric = observability.metrics.add_metric
+
+    def spy(name: str, unit: Any, value: float, **kwargs: Any) -> None:
+        if name in set(FreshnessMetric):
+            recorded.append((name, value))
+        add_metric(name=name, unit=unit, value=value, **kwargs)
+
+    monkeypatch.setattr(observability.metrics, "add_metric", spy)
+    return recorded

@@ -4,28 +4,37 @@ Written from the documented semantics, not from signal9.dashboard (which generat
 expressions), so a test that evaluates a generated alarm checks it against what CloudWatch does:
 - "Metric math syntax and functions"
   (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html):
-  arithmetic and comparison between two time series match datapoints by timestamp; with a scalar
-  the scalar applies to every datapoint; comparisons and AND/OR/NOT give 1 or 0;
-  ``FILL(m, value)`` fills every missing datapoint of the query range with ``value``;
-  ``IF(condition, trueValue, falseValue)`` gives, per datapoint of the condition, trueValue where
-  it is non-zero, falseValue where it is zero.
-- DAY/HOUR/MINUTE (https://aws.amazon.com/blogs/mt/enhance-cloudwatch-metrics-with-metric-math-functions/):
-  the day of the week (1 = Monday .. 7 = Sunday), hour (0-23) and minute of each datapoint's
-  timestamp, in UTC.
-- Alarms ("Evaluating an alarm", CloudWatch user guide): each evaluation looks at the last
-  ``evaluation_periods`` datapoints and goes to ALARM when at least ``datapoints_to_alarm`` of
-  them breach; with treat-missing-data ``notBreaching`` a missing datapoint does not breach.
+  arithmetic between two time series matches datapoints by timestamp and "missing values in a
+  time series are treated as 0"; a comparison between two time series treats the value missing
+  in one of them as 0; with a scalar the scalar applies to every datapoint; comparisons and
+  AND/OR/NOT give 1 or 0; ``IF(condition, trueValue, falseValue)`` gives, per datapoint of the
+  condition, trueValue where it is non-zero, falseValue where it is zero.
+- ``FILL(m, value)`` "fills the missing values of a time series". The page does not say what it
+  does for a series with no datapoint at all in the range, so ``fill_empty`` models both readings
+  (default: it stays empty, the reading that must not make an alarm blind).
+- MINUTE/HOUR/DAY "take the period and range of the time series and return a new non-sparse time
+  series where each value is based on its timestamp" (same page): a value for every period of the
+  range, data or not; DAY: 1 = Monday .. 7 = Sunday, HOUR: 0-23, in UTC
+  (https://aws.amazon.com/blogs/mt/enhance-cloudwatch-metrics-with-metric-math-functions/).
+  ``sparse_dates`` models the opposite reading (a value only where the series has data), to show
+  what an alarm would do if CloudWatch differed from its documentation.
+- Alarms ("Evaluating an alarm" and "Configuring how CloudWatch alarms treat missing data",
+  https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html):
+  each evaluation looks at the last ``evaluation_periods`` datapoints and goes to ALARM when at
+  least ``datapoints_to_alarm`` of them breach; a missing datapoint breaches with treat-missing-data
+  ``breaching`` and does not with ``notBreaching``.
 """
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-Series = dict[int, float]  # epoch seconds of a period's start -> value
+Series = dict[int, float]  # epoch seconds (a raw datapoint's time, or a period's start) -> value
 Value = Series | float
 
 _TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|([A-Za-z_][A-Za-z0-9_]*)|(<=|>=|==|!=|[-+*/<>(),]))")
@@ -50,7 +59,8 @@ def _as_number(compare: Callable[[float, float], bool]) -> Callable[[float, floa
     return lambda a, b: float(compare(a, b))
 
 
-def _tokens(text: str) -> list[str]:
+@functools.cache
+def _tokens(text: str) -> tuple[str, ...]:
     tokens: list[str] = []
     position = 0
     while position < len(text.rstrip()):
@@ -59,23 +69,18 @@ def _tokens(text: str) -> list[str]:
             raise SyntaxError(f"cannot read {text[position:]!r}")
         tokens.append(match.group(match.lastindex or 0))
         position = match.end()
-    return tokens
+    return tuple(tokens)
 
 
 def _combine(left: Value, right: Value, apply: Callable[[float, float], float]) -> Value:
     if isinstance(left, dict) and isinstance(right, dict):
-        return {t: apply(v, right[t]) for t, v in left.items() if t in right}
+        # A datapoint missing in one of two series counts as 0 (arithmetic and comparisons alike).
+        return {t: apply(left.get(t, 0.0), right.get(t, 0.0)) for t in sorted(left.keys() | right.keys())}
     if isinstance(left, dict):
         return {t: apply(v, float(right)) for t, v in left.items()}  # type: ignore[arg-type]
     if isinstance(right, dict):
         return {t: apply(float(left), v) for t, v in right.items()}
     return apply(left, right)
-
-
-def _per_datapoint(value: Value, apply: Callable[[int, float], float]) -> Series:
-    if not isinstance(value, dict):
-        raise TypeError("this function takes a time series")
-    return {t: apply(t, v) for t, v in value.items()}
 
 
 def _utc(timestamp: int) -> datetime:
@@ -84,9 +89,12 @@ def _utc(timestamp: int) -> datetime:
 
 @dataclass
 class _Parser:
-    tokens: list[str]
+    tokens: tuple[str, ...]
     metrics: Mapping[str, Series]
     timestamps: list[int]  # every period start of the query range
+    period: int
+    fill_empty: bool
+    sparse_dates: bool
     position: int = 0
 
     def peek(self) -> str | None:
@@ -162,12 +170,22 @@ class _Parser:
                 arguments.append(self.expression())
             self.take(")")
             return self.call(token, arguments)
-        return dict(self.metrics.get(token, {}))
+        # A metric query sums the raw datapoints of each period of its range (statistic Sum);
+        # a period without any has no datapoint.
+        first, last = self.timestamps[0], self.timestamps[-1] + self.period
+        summed: Series = {}
+        for t, v in self.metrics.get(token, {}).items():
+            if first <= t < last:
+                start = first + (t - first) // self.period * self.period
+                summed[start] = summed.get(start, 0.0) + v
+        return summed
 
     def call(self, name: str, arguments: list[Value]) -> Value:
         if name == "FILL":
             series, fill = arguments
             assert isinstance(series, dict) and not isinstance(fill, dict)
+            if not series and not self.fill_empty:
+                return {}
             return {t: series.get(t, fill) for t in self.timestamps}
         if name == "IF":
             condition, when_true, when_false = arguments
@@ -181,20 +199,34 @@ class _Parser:
                 else:
                     result[t] = chosen
             return result
-        dates: dict[str, Callable[[int, float], float]] = {
-            "DAY": lambda t, _: float(_utc(t).isoweekday()),
-            "HOUR": lambda t, _: float(_utc(t).hour),
-            "MINUTE": lambda t, _: float(_utc(t).minute),
+        dates: dict[str, Callable[[int], float]] = {
+            "DAY": lambda t: float(_utc(t).isoweekday()),
+            "HOUR": lambda t: float(_utc(t).hour),
+            "MINUTE": lambda t: float(_utc(t).minute),
         }
         if name in dates:
             (series,) = arguments
-            return _per_datapoint(series, dates[name])
+            if not isinstance(series, dict):
+                raise TypeError(f"{name} takes a time series")
+            periods = series if self.sparse_dates else self.timestamps
+            return {t: dates[name](t) for t in periods}
         raise NotImplementedError(f"metric math function {name} is not modelled here")
 
 
-def evaluate(expression: str, metrics: Mapping[str, Series], timestamps: list[int]) -> Series:
-    """The time series ``expression`` gives over a query range of ``timestamps`` (period starts)."""
-    parser = _Parser(_tokens(expression), metrics, timestamps)
+def evaluate(
+    expression: str,
+    metrics: Mapping[str, Series],
+    timestamps: list[int],
+    period: int,
+    *,
+    fill_empty: bool = False,
+    sparse_dates: bool = False,
+) -> Series:
+    """The time series ``expression`` gives over ``timestamps`` (period starts, ``period`` seconds each).
+
+    ``metrics``: each metric's raw datapoints (epoch seconds -> value), summed per period.
+    """
+    parser = _Parser(_tokens(expression), metrics, timestamps, period, fill_empty, sparse_dates)
     value = parser.expression()
     if parser.peek() is not None:
         raise SyntaxError(f"unexpected {parser.peek()!r}")
@@ -221,12 +253,24 @@ class Alarm:
     datapoints_to_alarm: int
     threshold: float
     comparison: str
+    treat_missing_data: str = "notBreaching"
 
-    def in_alarm(self, metrics: Mapping[str, Series], now: int) -> bool:
-        """Whether an evaluation at ``now`` (a period boundary) finds enough breaching datapoints."""
+    def in_alarm(self, metrics: Mapping[str, Series], now: int, **reading: bool) -> bool:
+        """Whether an evaluation at ``now`` finds enough breaching datapoints.
+
+        CloudWatch evaluates an alarm every minute, over periods ending at the evaluation, not at
+        period boundaries: at 12:16 a 5-minute alarm's datapoints start at 12:01, 12:06, 12:11
+        (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-limits.html), so
+        ``now`` may be any minute.
+
+        ``reading``: ``fill_empty`` / ``sparse_dates`` of :func:`evaluate`.
+        """
         starts = [now - self.period * n for n in range(self.evaluation_periods, 0, -1)]
-        values = evaluate(self.expression, metrics, starts)
+        values = evaluate(self.expression, metrics, starts, self.period, **reading)
+        missing_breaches = self.treat_missing_data == "breaching"
         breaching = sum(
-            1 for t in starts if t in values and _THRESHOLD[self.comparison](values[t], self.threshold)
-        )  # a missing datapoint is not breaching (treat_missing_data notBreaching)
+            1
+            for t in starts
+            if (_THRESHOLD[self.comparison](values[t], self.threshold) if t in values else missing_breaches)
+        )
         return breaching >= self.datapoints_to_alarm

@@ -34,11 +34,19 @@ from functions.shared.retry import Backoff, retry_call
 from functions.shared.scheduled import ScheduledInvocation, scheduler_input_json
 from functions.shared.secret_fields import PLACEHOLDER_VALUE
 from functions.shared.telemetry import LOG_FIELDS as DOCUMENTED_LOG_FIELDS
-from functions.shared.telemetry import MetricName
+from functions.shared.telemetry import FreshnessMetric, MetricName
 from functions.sync_assets import handler as sync_assets_handler
 from signal9 import catalog
 from signal9_tools.fakes.server import FakeServer
-from tests.handler_support import BATCH_SIZE, BUS, SECRET_VALUES, Fleet, eventbridge_event, scheduled_event
+from tests.handler_support import (
+    BATCH_SIZE,
+    BUS,
+    SECRET_VALUES,
+    Fleet,
+    eventbridge_event,
+    record_gauges,
+    scheduled_event,
+)
 
 # 2026-11-03 01:30 UTC is still Monday 2 November in New York.
 MONDAY_EVENING_NY = datetime(2026, 11, 3, 1, 30, tzinfo=UTC)
@@ -726,3 +734,35 @@ def test_failed_invocation_logs_an_error_line_and_keys_do_not_leak_between_invoc
     assert trigger_lines and all("symbol" not in line for line in trigger_lines)
     # A schedule input without an id still gets a correlation id: the request id.
     assert {line["correlation_id"] for line in trigger_lines} == {trigger_lines[0]["function_request_id"]}
+
+
+def test_regular_trigger_reports_its_plan_and_what_it_requested(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    gauges = record_gauges(monkeypatch)
+    fleet.table("assets").put_item(Item=asset("AAPL", "2026-10-30T20:00:00.000Z"))
+    fleet.invoke("TriggerRegularPollenation", scheduled_event(MONDAY_EVENING_NY))
+    # One active asset against a batch of two: the day's pollenations fall short of the plan.
+    assert gauges == [(FreshnessMetric.POLLENATIONS_PLANNED, BATCH_SIZE), (FreshnessMetric.POLLENATIONS_REQUESTED, 1)]
+
+
+def test_earnings_trigger_reports_rows_waiting_and_the_oldest_reports_age(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_calendar(fleet)
+    gauges = record_gauges(monkeypatch)
+    fleet.invoke("TriggerEarningsPollenation", scheduled_event(TUESDAY_0700_NY))
+    # AMZN, GOOG, META, MSFT wait; META's report (27 October) is 7 days old on Tuesday 3 November.
+    assert gauges == [
+        (FreshnessMetric.EARNINGS_ROWS_WAITING, 4),
+        (FreshnessMetric.OLDEST_UNPROCESSED_REPORT_DAYS, 7),
+        (FreshnessMetric.POLLENATIONS_REQUESTED, 4),
+    ]
+
+
+def test_earnings_trigger_with_nothing_waiting_reports_zero(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    gauges = record_gauges(monkeypatch)
+    fleet.invoke("TriggerEarningsPollenation", scheduled_event(TUESDAY_0700_NY))
+    assert dict(gauges) == {
+        FreshnessMetric.EARNINGS_ROWS_WAITING: 0,
+        FreshnessMetric.OLDEST_UNPROCESSED_REPORT_DAYS: 0,
+        FreshnessMetric.POLLENATIONS_REQUESTED: 0,
+    }

@@ -19,10 +19,11 @@ from signal9 import catalog, dashboard
 from signal9.config import ScheduleOverride, StackConfig
 from signal9.naming import Naming
 from signal9_tools.mockrun import ProgramRun
-from tests.metric_math import Alarm, Series
+from tests.metric_math import Alarm, Series, evaluate
 
 NEW_YORK = ZoneInfo("America/New_York")
 HOUR = 3600
+EVALUATION_STEP = 10 * 60
 # Each scheduled function's fire times in New York, Monday to Saturday (hours, minute): the
 # catalog's expressions, read by hand.
 FIRE_TIMES: dict[str, tuple[tuple[int, ...], int]] = {
@@ -50,19 +51,21 @@ def fire_times(function: str, first: date, end: date) -> Iterator[datetime]:
 def metrics(
     function: str, span: tuple[date, date], missed: Collection[datetime] = (), failed: Collection[datetime] = ()
 ) -> dict[str, Series]:
-    """Hourly Invocations and Errors sums for runs at every fire time, but none for ``missed``."""
+    """Raw Invocations and Errors datapoints of runs at every fire time, but none for ``missed``."""
     invocations: Series = {}
     errors: Series = {}
     # Runs continue a day past the span, where the evaluations below end.
     for fire in fire_times(function, span[0], span[1] + timedelta(days=1)):
         if fire in missed:
             continue
-        bucket = int(fire.timestamp()) // HOUR * HOUR
-        # A failed run is tried three times (Lambda's two async retries), each attempt an error.
+        # Scheduler invokes a few seconds after the fire time. A failed run is tried three
+        # times (Lambda's two async retries, about a minute apart), each attempt an error.
         attempts = 3 if fire in failed else 1
-        invocations[bucket] = invocations.get(bucket, 0) + attempts
-        if fire in failed:
-            errors[bucket] = errors.get(bucket, 0) + attempts
+        for attempt in range(attempts):
+            moment = int(fire.timestamp()) + 5 + 60 * attempt
+            invocations[moment] = 1
+            if fire in failed:
+                errors[moment] = 1
     return {"invocations": invocations, "errors": errors}
 
 
@@ -82,17 +85,22 @@ def deployed_alarm(run: ProgramRun, function: str) -> Alarm:
         datapoints_to_alarm=int(inputs["datapointsToAlarm"]),
         threshold=inputs["threshold"],
         comparison=inputs["comparisonOperator"],
+        treat_missing_data=inputs["treatMissingData"],
     )
 
 
-def alarm_times(alarm: Alarm, series: dict[str, Series], span: tuple[date, date]) -> list[datetime]:
-    """Every hourly evaluation over the span (plus a day) that found the alarm breaching."""
+def alarm_times(alarm: Alarm, series: dict[str, Series], span: tuple[date, date], **reading: bool) -> list[datetime]:
+    """Every evaluation over the span (plus a day) that found the alarm breaching (``reading``: see metric_math).
+
+    CloudWatch evaluates every minute; every ``EVALUATION_STEP`` seconds keeps the test fast while
+    still landing between hour boundaries.
+    """
     start = int(datetime(span[0].year, span[0].month, span[0].day, tzinfo=UTC).timestamp())
     end = int(datetime(span[1].year, span[1].month, span[1].day, tzinfo=UTC).timestamp()) + 24 * HOUR
     return [
         datetime.fromtimestamp(now, UTC)
-        for now in range(start + alarm.period * alarm.evaluation_periods, end, alarm.period)
-        if alarm.in_alarm(series, now)
+        for now in range(start + alarm.period * alarm.evaluation_periods, end, EVALUATION_STEP)
+        if alarm.in_alarm(series, now, **reading)
     ]
 
 
@@ -146,14 +154,16 @@ def test_a_missed_saturday_evening_run_alarms_on_the_utc_sunday(prod: ProgramRun
     assert times and all(t.isoweekday() == 7 for t in times)
 
 
-def test_the_hourly_schedule_alarms_on_two_missed_runs_in_a_row_not_one(prod: ProgramRun) -> None:
+def test_the_hourly_schedule_alarms_on_three_missed_runs_in_a_row_not_two(prod: ProgramRun) -> None:
+    # Three: the window reaches an hour before each fire time (periods start at any minute), and
+    # the last Saturday run under either UTC offset must still fall inside it.
     alarm = deployed_alarm(prod, "SyncNewsSentiment")
     tuesday = date(2026, 11, 3)
-    one = {local(tuesday, 10, 0)}
-    two = one | {local(tuesday, 11, 0)}
-    assert alarm_times(alarm, metrics("SyncNewsSentiment", AUTUMN, missed=one), AUTUMN) == []
-    times = alarm_times(alarm, metrics("SyncNewsSentiment", AUTUMN, missed=two), AUTUMN)
-    assert times and all(local(tuesday, 11, 0) < t <= local(tuesday, 13, 0) for t in times)
+    two = {local(tuesday, 10, 0), local(tuesday, 11, 0)}
+    three = two | {local(tuesday, 12, 0)}
+    assert alarm_times(alarm, metrics("SyncNewsSentiment", AUTUMN, missed=two), AUTUMN) == []
+    times = alarm_times(alarm, metrics("SyncNewsSentiment", AUTUMN, missed=three), AUTUMN)
+    assert times and all(local(tuesday, 12, 0) < t <= local(tuesday, 13, 0) for t in times)
 
 
 def test_dev_has_no_missed_run_alarms_to_stay_in_budget(dev: ProgramRun) -> None:
@@ -168,9 +178,9 @@ def test_a_disabled_schedule_gets_no_missed_run_alarm() -> None:
 
 
 def test_windows_follow_the_stacks_timezone() -> None:
-    # A UTC stack has one offset: the 05:30 run's window is the 05:00 hour alone.
+    # A UTC stack has one offset: the 05:30 run's window is the 05:00 hour and the hour before.
     windows = dashboard.missed_run_windows("cron(30 5 ? * MON-SAT *)", "UTC", date(2026, 1, 1))
-    assert windows == dashboard.MissedRunWindows(frozenset(d * 24 + 5 for d in range(6)), 1)
+    assert windows == dashboard.MissedRunWindows(frozenset(d * 24 + h for d in range(6) for h in (4, 5)), 2)
     assert dashboard.missed_run_windows("cron(0 6 ? * 2#1 *)", "UTC", date(2026, 1, 1)) is None
 
 
@@ -185,3 +195,38 @@ def test_the_dashboard_graphs_each_alarms_expression(prod: ProgramRun) -> None:
     for i, (function, expression) in enumerate(graphed.items()):
         alarm = deployed_alarm(prod, function).expression
         assert expression == alarm.replace("invocations", f"invocations{i}").replace("errors", f"errors{i}")
+
+
+@pytest.mark.parametrize("fill_empty", [False, True], ids=["fill-skips-empty", "fill-fills-empty"])
+@pytest.mark.parametrize("function", list(FIRE_TIMES))
+def test_a_schedule_silent_for_a_whole_week_alarms_every_due_day(
+    prod: ProgramRun, function: str, fill_empty: bool
+) -> None:
+    # Switched off on the Sunday before AUTUMN's second week: not one datapoint all week. The
+    # alarm must not depend on how FILL treats a series with no data at all (undocumented).
+    silent_week = (date(2026, 11, 2), date(2026, 11, 9))
+    alarm = deployed_alarm(prod, function)
+    times = alarm_times(alarm, {}, silent_week, fill_empty=fill_empty)
+    due_days = {local(d, 12, 0).date() for d in (silent_week[0] + timedelta(days=n) for n in range(6))}
+    alarmed_days = {t.astimezone(NEW_YORK).date() for t in times}
+    assert due_days <= alarmed_days, f"{function}: silent on {sorted(due_days - alarmed_days)} without an alarm"
+
+
+def test_every_hour_of_the_range_has_a_datapoint_even_without_data() -> None:
+    # Why notBreaching vs breaching hardly matters as documented: the expression is never empty.
+    windows = dashboard.missed_run_windows("cron(0 6 ? * MON-SAT *)", "America/New_York", date(2026, 1, 1))
+    assert windows is not None
+    start = int(datetime(2026, 11, 3, tzinfo=UTC).timestamp())
+    hours = [start + HOUR * n for n in range(24)]
+    values = evaluate(dashboard.missed_run_expression(windows), {}, hours, HOUR)
+    assert sorted(values) == hours
+    # Tuesday 06:00 New York is 10:00 UTC in summer time, 11:00 in winter: its window runs 09:00-11:00 UTC.
+    assert [datetime.fromtimestamp(t, UTC).hour for t, v in values.items() if v == 1] == [9, 10, 11]
+
+
+def test_if_date_functions_skipped_an_empty_series_the_alarm_would_fail_loud(prod: ProgramRun) -> None:
+    # The reading opposite to the documentation: no datapoint without data. With breaching, the
+    # alarm then fires at quiet hours of a normal week (noticed at once) rather than never.
+    alarm = deployed_alarm(prod, "SyncAssets")
+    assert alarm_times(alarm, metrics("SyncAssets", AUTUMN), AUTUMN, sparse_dates=True)
+    assert alarm_times(alarm, {}, AUTUMN, sparse_dates=True)

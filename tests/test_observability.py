@@ -265,17 +265,20 @@ def expected_alarm_names(naming: Naming) -> set[str]:
     throttling = {f"{naming.prefix}-{api}-throttling" for api in dashboard.THROTTLING_ALARM_APIS}
     watched = config.load_stack(naming.stack).missedRunAlarms
     missed_runs = {f"{naming.prefix}-{f.name}-missed-run" for f in catalog.scheduled_functions() if watched}
-    return per_function | rules | schedules | throttling | missed_runs
+    kinds = ("news-lag", "earnings-overdue", "earnings-unpublished")
+    freshness = {f"{naming.prefix}-{kind}" for kind in kinds if config.load_stack(naming.stack).freshnessAlarms}
+    return per_function | rules | schedules | throttling | missed_runs | freshness
 
 
 def test_alarm_set_is_complete(plans: dict[str, ProgramRun]) -> None:
     for stack, run in plans.items():
         names = [a.inputs["name"] for a in run.of_type(ALARM)]
         scheduled = len(catalog.scheduled_functions()) if stack != "dev" else 0  # dev: missedRunAlarms false
+        freshness = 3 if stack != "dev" else 0  # dev: freshnessAlarms false
         assert (
             len(names)
-            == 3 * len(catalog.FUNCTIONS) + len(catalog.EVENTS) + 1 + 1 + scheduled
-            == (25 if stack == "dev" else 30)
+            == 3 * len(catalog.FUNCTIONS) + len(catalog.EVENTS) + 1 + 1 + scheduled + freshness
+            == (25 if stack == "dev" else 33)
         )
         assert set(names) == expected_alarm_names(Naming(stack))
 
@@ -288,7 +291,9 @@ def test_every_alarm_notifies_the_stacks_topic_on_alarm_and_ok(plans: dict[str, 
         for alarm in run.of_type(ALARM):
             inputs = alarm.inputs
             assert inputs["alarmActions"] == [topic_arn] and inputs["okActions"] == [topic_arn], alarm.name
-            assert inputs["treatMissingData"] == "notBreaching"
+            # Missed-run alarms alone breach on missing data (tests/test_missed_run_alarms.py says why).
+            expected = "breaching" if inputs["name"].endswith("-missed-run") else "notBreaching"
+            assert inputs["treatMissingData"] == expected, alarm.name
             assert len(inputs["name"]) <= dashboard.MAX_ALARM_NAME_LENGTH
             assert 0 < len(inputs["alarmDescription"]) <= 1024  # AWS limit for AlarmDescription
             assert "First check" in inputs["alarmDescription"]
@@ -457,3 +462,42 @@ def test_a_stack_without_alarm_emails_warns_at_deploy(dev: ProgramRun) -> None:
     (warning,) = [w for w in dev.warnings if "alarm topic" in w]
     assert "signal9-dev-alarms has no subscribers" in warning
     assert "signal9:alarmEmails[0]" in warning
+
+
+def alarm_inputs(run: ProgramRun, suffix: str) -> dict[str, Any]:
+    (alarm,) = [a.inputs for a in run.of_type(ALARM) if a.inputs["name"].endswith(suffix)]
+    return alarm
+
+
+def test_freshness_alarms_watch_the_collectors_own_gauges(prod: ProgramRun) -> None:
+    lag = alarm_inputs(prod, "-news-lag")
+    assert (lag["namespace"], lag["metricName"]) == ("Signal9", "NewsWatermarkLagMinutes")
+    assert lag["dimensions"] == {"service": "SyncNewsSentiment", "stage": "prod"}
+    # Six hours behind for two hourly runs in a row; Sunday has no runs, hence no datapoints, hence no alarm.
+    assert (lag["statistic"], lag["threshold"], lag["period"], lag["evaluationPeriods"]) == ("Maximum", 360, 3600, 2)
+    overdue = alarm_inputs(prod, "-earnings-overdue")
+    assert (overdue["metricName"], overdue["dimensions"]["service"]) == (
+        "OldestUnprocessedReportDays",
+        "TriggerEarningsPollenation",
+    )
+    assert (overdue["comparisonOperator"], overdue["threshold"]) == ("GreaterThanThreshold", 5)
+    unpublished = alarm_inputs(prod, "-earnings-unpublished")
+    assert (unpublished["metricName"], unpublished["dimensions"]["service"]) == (
+        "EarningsUnpublished",
+        "MarkEarningsProcessed",
+    )
+    assert (unpublished["comparisonOperator"], unpublished["threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+
+
+def test_the_dashboard_graphs_every_freshness_gauge(dev: ProgramRun) -> None:
+    (resource,) = dev.of_type("aws:cloudwatch/dashboard:Dashboard")
+    widgets = json.loads(resource.plain_inputs["dashboardBody"])["widgets"]
+    graphed = {
+        (row[1], row[3])
+        for w in widgets
+        if w["properties"].get("title", "").startswith("Freshness")
+        for row in w["properties"]["metrics"]
+        if row[0] == "Signal9"
+    }
+    expected = {(m.value, source) for m, sources in telemetry.FRESHNESS_SOURCES.items() for source in sources}
+    assert expected <= graphed and ("PollenationsRecorded", "PollenateAsset") in graphed

@@ -218,3 +218,96 @@ def test_a_stack_not_deployed_here_is_one_line(aws: None, capsys: pytest.Capture
     out, err = capsys.readouterr()
     assert out == "" and len(err.splitlines()) == 1, err
     assert "signal9-dev-SyncAssets" in err and "not deployed" in err
+
+
+# ---------------------------------------------------------------------------- what the tables' data says
+
+TUESDAY = datetime(2026, 11, 3, 14, 0, tzinfo=NEW_YORK)
+
+
+def gauge_series(**by_metric: dict[datetime, float]) -> dict[str, dict[datetime, float]]:
+    """Hourly datapoints by freshness-reading id (see status.READINGS), keyed by the hour's start in UTC."""
+    return {key: {hour(t): v for t, v in points.items()} for key, points in by_metric.items()}
+
+
+def test_table_rows_say_what_each_tables_data_says_and_which_metric_says_it() -> None:
+    series = gauge_series(
+        assets_synced={
+            datetime(2026, 11, 2, 5, 31, tzinfo=NEW_YORK): 1,
+            datetime(2026, 11, 3, 5, 31, tzinfo=NEW_YORK): 1,
+        },
+        calendar_synced={datetime(2026, 11, 3, 6, 1, tzinfo=NEW_YORK): 1},
+        news_lag={datetime(2026, 11, 3, 12, 0, tzinfo=NEW_YORK): 50, datetime(2026, 11, 3, 13, 0, tzinfo=NEW_YORK): 35},
+        recorded={
+            datetime(2026, 11, 2, 20, 10, tzinfo=NEW_YORK): 90,  # yesterday's
+            datetime(2026, 11, 3, 0, 10, tzinfo=NEW_YORK): 4,  # today, New York
+            datetime(2026, 11, 3, 7, 10, tzinfo=NEW_YORK): 3,
+        },
+        planned={datetime(2026, 11, 2, 20, 0, tzinfo=NEW_YORK): 100},
+        waiting={datetime(2026, 11, 3, 7, 0, tzinfo=NEW_YORK): 4},
+        oldest={datetime(2026, 11, 3, 7, 0, tzinfo=NEW_YORK): 7},
+    )
+    rows = {row.reading: row for row in status.table_rows(series, TUESDAY.astimezone(UTC), "America/New_York")}
+    assert list(rows) == [
+        "newest asset sync",
+        "calendar sync",
+        "news coverage",
+        "pollenations today",
+        "earnings rows waiting",
+        "oldest unprocessed report",
+    ]
+    assert rows["newest asset sync"].table == "assets"
+    assert rows["newest asset sync"].value == "2026-11-03T10:00:00+00:00 (9 h ago)"
+    assert rows["newest asset sync"].metric == "Signal9 AssetCatalogSynced (SyncAssets)"
+    assert rows["calendar sync"].value == "2026-11-03T11:00:00+00:00 (8 h ago)"
+    # The newest reading: at the 13:00 New York run the watermark was 35 minutes older.
+    news = rows["news coverage"]
+    assert (news.table, news.value) == ("newsSentiment", "watermark 2026-11-03T17:25:00+00:00, 35 min behind its run")
+    assert news.metric == "Signal9 NewsWatermarkLagMinutes (SyncNewsSentiment)"
+    today = rows["pollenations today"]
+    assert today.value == "7 recorded of 100 planned"
+    assert today.metric == (
+        "Signal9 PollenationsRecorded (PollenateAsset), PollenationsPlanned (TriggerRegularPollenation)"
+    )
+    assert rows["earnings rows waiting"].value == "4"
+    assert rows["oldest unprocessed report"].value == "7 days"
+    assert (
+        rows["oldest unprocessed report"].metric == "Signal9 OldestUnprocessedReportDays (TriggerEarningsPollenation)"
+    )
+
+
+def test_table_rows_without_data_say_so() -> None:
+    rows = status.table_rows({}, TUESDAY.astimezone(UTC), "America/New_York")
+    assert {row.reading: row.value for row in rows} == {
+        "newest asset sync": "none in 8 days",
+        "calendar sync": "none in 8 days",
+        "news coverage": "none in 8 days",
+        "pollenations today": "0 recorded of ? planned",
+        "earnings rows waiting": "none in 8 days",
+        "oldest unprocessed report": "none in 8 days",
+    }
+
+
+def test_status_reads_the_table_rows_from_the_handlers_emf_metrics(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The emulator's path: a handler's EMF line (Powertools' own serialisation) becomes CloudWatch data.
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from signal9_tools.emulator import lambda_records
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    deploy_queues_and_runs(now)
+    emf = Metrics(namespace="Signal9", service="SyncNewsSentiment")
+    emf.set_default_dimensions(stage="dev")
+    emf.add_metric(name="NewsWatermarkLagMinutes", unit=MetricUnit.NoUnit, value=42)
+    line = json.dumps(emf.serialize_metric_set())
+    emf.clear_metrics()
+    lambda_records.record_invocation(
+        boto3.client("logs"), boto3.client("cloudwatch"), "signal9-dev-SyncNewsSentiment", "r1", [line], now, False
+    )
+    code, document = run_status(capsys, now + timedelta(minutes=1))
+    (news,) = [row for row in document["tables"] if row["reading"] == "news coverage"]
+    assert news["value"].endswith("42 min behind its run") and news["table"] == "newsSentiment"
+    assert code == 0  # the readings inform; the verdicts above decide the exit code

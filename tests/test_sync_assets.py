@@ -18,13 +18,14 @@ from functions.shared.alpaca import AlpacaAuthError, AlpacaRequestError, AlpacaU
 from functions.shared.assets import NEVER_POLLENATED
 from functions.shared.env import table_variable
 from functions.shared.events import PollenationNeeded
+from functions.shared.telemetry import FreshnessMetric
 from functions.sync_assets import handler as sync_assets
 from functions.sync_assets.handler import SuspiciousListError
 from signal9_tools.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, BARS_PATH, NEW_YORK, sessions
 from signal9_tools.motolock import serialized_moto
 from tests.alpaca_support import MONDAY_0530_NY, Served, served_fake
 from tests.av_support import captured_logs
-from tests.handler_support import Fleet, scheduled_event
+from tests.handler_support import Fleet, record_gauges, scheduled_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 RUN_AT = datetime.fromtimestamp(MONDAY_0530_NY, UTC)
@@ -597,3 +598,15 @@ def test_the_window_ends_yesterday_in_new_york(fleet: Fleet) -> None:
     # Yesterday in New York is Sunday 1 November, so the last session is Friday 30 October (by
     # the UTC date, yesterday would be the session of Monday 2 November).
     assert run(fleet, late_monday_ny)["window"].endswith(str(date(2026, 10, 30)))
+
+
+def test_only_a_completed_sync_reports_the_catalog_synced(
+    fleet: Fleet, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gauges = record_gauges(monkeypatch)
+    run(fleet)
+    assert gauges == [(FreshnessMetric.ASSET_CATALOG_SYNCED, 1)]
+    served.fake.change("AAPL", tradable="perhaps")
+    with pytest.raises(AlpacaRequestError):
+        run(fleet)
+    assert gauges == [(FreshnessMetric.ASSET_CATALOG_SYNCED, 1)]  # the failed run added nothing

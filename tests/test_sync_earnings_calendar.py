@@ -13,11 +13,12 @@ import pytest
 
 from functions.shared.alphavantage import InvalidApiKeyError, UnexpectedResponseError
 from functions.shared.earnings_calendar import MOVED_AT
+from functions.shared.telemetry import FreshnessMetric
 from signal9_tools.fakes.alphavantage import CALENDAR_HEADER, AlphaVantageFake
 from signal9_tools.fakes.alphavantage_faults import Fault
 from signal9_tools.fakes.server import FakeRequest, FakeResponse, FakeServer, text_response
 from tests.av_support import ManualClock, collector_fleet, count_writes
-from tests.handler_support import Fleet, scheduled_event
+from tests.handler_support import Fleet, record_gauges, scheduled_event
 
 # Powertools warns when an invocation added no custom metric; expected for the trigger here.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -237,3 +238,16 @@ def test_throttling_is_retried_then_the_sync_completes(env: tuple[Fleet, FakeSer
     fake.inject(Fault.BURST, times=2)
     assert sync(fleet)["added"] > 0
     assert server.count("/query") == 3
+
+
+def test_only_a_completed_sync_reports_the_calendar_synced(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet, _ = env
+    gauges = record_gauges(monkeypatch)
+    sync(fleet)
+    assert gauges == [(FreshnessMetric.EARNINGS_CALENDAR_SYNCED, 1)]
+    fake.inject(Fault.INVALID_KEY)
+    with pytest.raises(InvalidApiKeyError):
+        sync(fleet)
+    assert gauges == [(FreshnessMetric.EARNINGS_CALENDAR_SYNCED, 1)]

@@ -12,6 +12,7 @@ import pytest
 
 from functions.shared.alphavantage import DailyQuotaError, InvalidApiKeyError
 from functions.shared.scheduled import scheduler_input_json
+from functions.shared.telemetry import FreshnessMetric
 from functions.sync_news_sentiment import handler as news_handler
 from functions.sync_news_sentiment.handler import FIRST_RUN_LOOKBACK, REREAD_OVERLAP, WATERMARK_KEY
 from signal9.cron import next_fire
@@ -22,7 +23,7 @@ from signal9_tools.fakes.server import FakeServer
 from signal9_tools.fakes.universe import universe
 from tests import handler_support
 from tests.av_support import ManualClock, collector_fleet, count_writes
-from tests.handler_support import Fleet, scheduled_event
+from tests.handler_support import Fleet, record_gauges, scheduled_event
 
 # Powertools warns when a failed invocation added no custom metric; expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -351,3 +352,18 @@ def test_a_run_the_emulator_delivers_collects_the_news_up_to_its_fire_time(
     fleet.invoke("SyncNewsSentiment", scheduler_delivery(NEWS_SCHEDULE, fire))
     last_hour = expected_items(fake, fire - timedelta(hours=1), fire)
     assert last_hour and last_hour <= {(i["url"], i["asset_symbol"]) for i in news_items(fleet)}
+
+
+def test_each_run_reports_the_watermarks_lag_behind_its_scheduled_time(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet, _ = env
+    gauges = record_gauges(monkeypatch)
+    run(fleet, clock, RUN)
+    lag = (RUN - newest_published(fake, RUN)).total_seconds() / 60
+    [(name, value)] = gauges
+    assert name == FreshnessMetric.NEWS_WATERMARK_LAG_MINUTES and value == pytest.approx(lag)
+    # A feed gone quiet: the watermark stays, the next hour's lag grows by the hour.
+    fake.inject(Fault.NO_ARTICLES)
+    run(fleet, clock, RUN + timedelta(hours=1))
+    assert len(gauges) == 2 and gauges[-1][1] == pytest.approx(lag + 60)

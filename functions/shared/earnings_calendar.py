@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from boto3.dynamodb.conditions import Attr, ConditionBase
 
 from functions.shared.clock import MARKET_TIMEZONE, new_york_offset
+from functions.shared.publication import PUBLICATION_DAYS
 
 MOVED_AT = "movedAt"
 PROCESSED = "processed"
@@ -28,7 +29,6 @@ UNPUBLISHED_AT = "unpublishedAt"
 TIME_OF_THE_DAY = "timeOfTheDay"
 FISCAL_DATE_ENDING = "fiscalDateEnding"
 
-PUBLICATION_DAYS = 5
 # Days back the trigger looks: the publication window plus two, so that a row whose last day
 # had no run (no Sunday run; a failed day) still gets its concluding pollenation.
 LOOKBACK_DAYS = PUBLICATION_DAYS + 2

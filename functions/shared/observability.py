@@ -48,7 +48,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.shared.env import STAGE
-from functions.shared.telemetry import NAMESPACE, NAMESPACE_VARIABLE, SERVICE_VARIABLE, MetricName
+from functions.shared.telemetry import NAMESPACE, NAMESPACE_VARIABLE, SERVICE_VARIABLE, FreshnessMetric, MetricName
 
 UNKNOWN_STAGE = "unknown"
 
@@ -62,6 +62,11 @@ Handler = Callable[[Any, LambdaContext], R]
 
 def count(name: MetricName, value: int = 1) -> None:
     metrics.add_metric(name=name.value, unit=MetricUnit.Count, value=value)
+
+
+def gauge(name: FreshnessMetric, value: float) -> None:
+    """A freshness reading (its unit is in its name: minutes, days, or a count)."""
+    metrics.add_metric(name=name.value, unit=MetricUnit.NoUnit, value=value)
 
 
 def _bind_invocation(context: LambdaContext) -> None:

@@ -74,3 +74,46 @@ class MetricName(StrEnum):
     """SyncAssets: symbols gone from Alpaca's active list, removed from both indexes (also in ItemsWritten)."""
     ASSET_WRITE_CONFLICTS = "AssetWriteConflicts"
     """SyncAssets and PollenateAsset: conditional assets writes that lost a race with the other and were redone on the newest row."""
+
+
+class FreshnessMetric(StrEnum):
+    """What a collector's own data says about its freshness: one gauge per run (unit in the name).
+
+    The dashboard's freshness row, its freshness alarms and ``signal9 status``'s table rows read
+    these (each with dimensions ``service`` = the emitting function and ``stage``).
+    """
+
+    NEWS_WATERMARK_LAG_MINUTES = "NewsWatermarkLagMinutes"
+    """SyncNewsSentiment: its scheduled time minus the newest ``time_published`` it holds (the watermark)."""
+    ASSET_CATALOG_SYNCED = "AssetCatalogSynced"
+    """SyncAssets: 1 per completed catalog sync; the newest datapoint is the catalog's age."""
+    EARNINGS_CALENDAR_SYNCED = "EarningsCalendarSynced"
+    """SyncEarningsCalendar: 1 per completed calendar sync."""
+    POLLENATIONS_PLANNED = "PollenationsPlanned"
+    """TriggerRegularPollenation: the batch size it was configured to request (the plan)."""
+    POLLENATIONS_REQUESTED = "PollenationsRequested"
+    """Either trigger: pollenationNeeded events published (PollenationsRecorded counts the ones done)."""
+    EARNINGS_ROWS_WAITING = "EarningsRowsWaiting"
+    """TriggerEarningsPollenation: calendar rows whose report is out and not yet concluded."""
+    OLDEST_UNPROCESSED_REPORT_DAYS = "OldestUnprocessedReportDays"
+    """TriggerEarningsPollenation: days since the report date of the oldest waiting row (0 when none waits)."""
+
+
+# The functions emitting each freshness metric (its ``service`` dimension).
+FRESHNESS_SOURCES: dict[FreshnessMetric, tuple[str, ...]] = {
+    FreshnessMetric.NEWS_WATERMARK_LAG_MINUTES: ("SyncNewsSentiment",),
+    FreshnessMetric.ASSET_CATALOG_SYNCED: ("SyncAssets",),
+    FreshnessMetric.EARNINGS_CALENDAR_SYNCED: ("SyncEarningsCalendar",),
+    FreshnessMetric.POLLENATIONS_PLANNED: ("TriggerRegularPollenation",),
+    FreshnessMetric.POLLENATIONS_REQUESTED: ("TriggerRegularPollenation", "TriggerEarningsPollenation"),
+    FreshnessMetric.EARNINGS_ROWS_WAITING: ("TriggerEarningsPollenation",),
+    FreshnessMetric.OLDEST_UNPROCESSED_REPORT_DAYS: ("TriggerEarningsPollenation",),
+}
+
+
+def emitter(metric: FreshnessMetric) -> str:
+    """The one function emitting ``metric`` (ValueError for one several functions emit)."""
+    sources = FRESHNESS_SOURCES[metric]
+    if len(sources) != 1:
+        raise ValueError(f"{metric.value} is emitted by {', '.join(sources)}")
+    return sources[0]

@@ -67,10 +67,10 @@ from functions.shared.assets import KEY, NEVER_POLLENATED, SYNCED_AT
 from functions.shared.clock import iso_utc, utc_now
 from functions.shared.credentials import AlpacaCredentials, load_credentials
 from functions.shared.dynamo import Item, query, table
-from functions.shared.observability import count, instrumented, logger
+from functions.shared.observability import count, gauge, instrumented, logger
 from functions.shared.scheduled import ScheduledInvocation
 from functions.shared.tally import Tally
-from functions.shared.telemetry import MetricName
+from functions.shared.telemetry import FreshnessMetric, MetricName
 
 ACTIVE = "active"
 STATUS_INDEX = "status-index"
@@ -132,6 +132,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     allow = (invocation.model_extra or {}).get(ALLOW_MASS_DELISTING) is True
     summary = sync(client, invocation.moment(), allow_mass_delisting=allow)
     summary.meter()
+    gauge(FreshnessMetric.ASSET_CATALOG_SYNCED, 1)  # only a completed sync gets here
     logger.info("asset catalog synced", extra=summary.report())
     return summary.report()
 

@@ -39,11 +39,11 @@ from functions.shared.credentials import AlphaVantageCredentials, load_credentia
 from functions.shared.dynamo import Item, query, table
 from functions.shared.earnings_calendar import MOVED_AT
 from functions.shared.events import SYMBOL_PATTERN
-from functions.shared.observability import count, instrumented, logger
+from functions.shared.observability import count, gauge, instrumented, logger
 from functions.shared.scheduled import ScheduledInvocation
 from functions.shared.symbols import from_alphavantage
 from functions.shared.tally import Tally
-from functions.shared.telemetry import MetricName
+from functions.shared.telemetry import FreshnessMetric, MetricName
 from functions.shared.validation import problems
 from functions.shared.values import is_empty, to_decimal
 
@@ -212,6 +212,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     rows = client.csv(FUNCTION, horizon=HORIZON)
     outcome = reconcile(rows, market_date(moment), iso_utc(moment))
     outcome.meter()
+    gauge(FreshnessMetric.EARNINGS_CALENDAR_SYNCED, 1)  # only a completed sync gets here
     report = outcome.report()
     logger.info("earnings calendar synced", extra=report)
     return report

@@ -55,10 +55,11 @@ from functions.shared.alphavantage import AlphaVantageClient
 from functions.shared.clock import iso_utc
 from functions.shared.credentials import AlphaVantageCredentials, load_credentials
 from functions.shared.dynamo import Item, existing_keys, query, table
-from functions.shared.observability import instrumented, logger
+from functions.shared.observability import gauge, instrumented, logger
 from functions.shared.scheduled import ScheduledInvocation
 from functions.shared.symbols import from_alphavantage
 from functions.shared.tally import Tally
+from functions.shared.telemetry import FreshnessMetric
 from functions.shared.validation import problems
 
 FUNCTION = "NEWS_SENTIMENT"
@@ -299,12 +300,21 @@ def collect(client: AlphaVantageClient, end: datetime, context: LambdaContext) -
     return outcome
 
 
+def watermark_lag_minutes(end: datetime) -> float | None:
+    """Minutes from the newest article held (the watermark, API clock) to ``end``; None before any article."""
+    newest = read_watermark()
+    return None if newest is None else (end - in_utc(newest)).total_seconds() / 60
+
+
 @instrumented
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     end = floor_minute(ScheduledInvocation.parse(event).moment())
     client = AlphaVantageClient(load_credentials(AlphaVantageCredentials))
     outcome = collect(client, end, context)
     outcome.meter()
+    lag = watermark_lag_minutes(end)
+    if lag is not None:
+        gauge(FreshnessMetric.NEWS_WATERMARK_LAG_MINUTES, lag)
     report = outcome.report()
-    logger.info("news sentiment synced", extra=report)
+    logger.info("news sentiment synced", extra={**report, "watermark_lag_minutes": lag})
     return report

@@ -15,7 +15,7 @@ scheduled time, not the delivery time, keeps a late or retried delivery on the i
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -31,9 +31,10 @@ from functions.shared.earnings_calendar import (
     report_out_at,
 )
 from functions.shared.events import PollenationNeeded
-from functions.shared.observability import instrumented, logger
+from functions.shared.observability import gauge, instrumented, logger
 from functions.shared.publisher import publish
 from functions.shared.scheduled import ScheduledInvocation
+from functions.shared.telemetry import FreshnessMetric
 from functions.shared.triggers import pollenation_requests
 
 
@@ -66,6 +67,10 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
 
     requests = pollenation_requests(rows, request)
     published = publish(requests)
+    oldest = min((date.fromisoformat(row["earnings_date"]) for row in rows), default=today)
+    gauge(FreshnessMetric.EARNINGS_ROWS_WAITING, len(rows))
+    gauge(FreshnessMetric.OLDEST_UNPROCESSED_REPORT_DAYS, (today - oldest).days)
+    gauge(FreshnessMetric.POLLENATIONS_REQUESTED, published)
     logger.info(
         "earnings pollenation requested", extra={"dates": [d.isoformat() for d in dates], "published": published}
     )

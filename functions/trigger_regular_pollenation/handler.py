@@ -19,9 +19,10 @@ from boto3.dynamodb.conditions import Key
 from functions.shared.dynamo import Item, query, table
 from functions.shared.env import require, setting_variable
 from functions.shared.events import PollenationNeeded
-from functions.shared.observability import instrumented, logger
+from functions.shared.observability import gauge, instrumented, logger
 from functions.shared.publisher import publish
 from functions.shared.scheduled import ScheduledInvocation
+from functions.shared.telemetry import FreshnessMetric
 from functions.shared.triggers import pollenation_requests
 
 BATCH_SIZE_VARIABLE = setting_variable("regularPollenationBatchSize")
@@ -56,5 +57,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
 
     requests = pollenation_requests(rows, request)
     published = publish(requests)
+    gauge(FreshnessMetric.POLLENATIONS_PLANNED, size)
+    gauge(FreshnessMetric.POLLENATIONS_REQUESTED, published)
     logger.info("regular pollenation requested", extra={"batch_size": size, "published": published})
     return {"published": published, "symbols": [r.symbol for r in requests]}

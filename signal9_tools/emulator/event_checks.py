@@ -30,8 +30,12 @@ THROTTLE_WORDINGS = (Fault.UNUSUAL_ACTIVITY, Fault.LEGACY_NOTE, Fault.HIGH_TRAFF
 def backoffs_recorded() -> Iterator[list[float]]:
     """The handlers' retry backoffs are recorded, not slept (the emulator's time is not Lambda's)."""
     waited: list[float] = []
+
+    def record(seconds: float) -> None:
+        waited.append(seconds)
+
     previous = retry.pause
-    retry.pause = waited.append
+    retry.pause = record
     try:
         yield waited
     finally:
