@@ -2,7 +2,7 @@
 
 Per catalog function, with no per-function code:
 
-- an IAM role Lambda may assume and ONE inline ``RolePolicy`` granting exactly the SPEC
+- an IAM role Lambda may assume and ONE inline ``RolePolicy`` granting exactly the contract's
   access matrix (``signal9.iam.access_policy``; no managed policies);
 - an encrypted SQS dead-letter queue keeping failed events 14 days;
 - the Lambda function: Python 3.13 on arm64, code packaged from ``functions/``
@@ -93,7 +93,7 @@ def environment_variables(
         {
             telemetry.SERVICE_VARIABLE: function.name,
             telemetry.NAMESPACE_VARIABLE: telemetry.NAMESPACE,
-            # SPEC: AWS SDK calls in standard retry mode (3 attempts in total).
+            # docs/contract.md: AWS SDK calls in standard retry mode (3 attempts in total).
             "AWS_RETRY_MODE": "standard",
             "AWS_MAX_ATTEMPTS": "3",
         }

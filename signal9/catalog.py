@@ -2,7 +2,7 @@
 
 Everything else (components, IAM policies, environment variables, dashboards, alarms,
 docs tables and tests) is derived from these entries. Adding a function is one entry in
-``FUNCTIONS``; adding a table is one entry in ``TABLES``. See SPEC.md for the contract.
+``FUNCTIONS``; adding a table is one entry in ``TABLES``. docs/contract.md is the contract, generated from it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The least-privilege access matrix of SPEC.md, as IAM policy documents built from the catalog.
+"""The least-privilege access matrix of docs/contract.md, as IAM policy documents built from the catalog.
 
 Pure functions over plain strings (no Pulumi): FunctionFleet resolves the ARNs and calls
 ``access_policy``; the security review, the policy checks and the tests can call the same

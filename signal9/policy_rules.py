@@ -139,7 +139,7 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def check_table_on_demand_pitr(resource: Resource, report: Report) -> None:
-    """Every table bills on demand and keeps point-in-time recovery (SPEC: Tables)."""
+    """Every table bills on demand and keeps point-in-time recovery (docs/contract.md, Tables)."""
     inputs = _inputs(resource)
     billing = inputs.get("billingMode")
     if is_known(billing) and billing != "PAY_PER_REQUEST":

@@ -295,6 +295,12 @@ def test_docs_and_messages_cite_the_contract_in_the_repository() -> None:
     owned = [docgen.ROOT / "README.md", *DOCS.rglob("*.md")]
     assert not [p.name for p in owned if "SPEC" in p.read_text()]
     assert "SPEC" not in (docgen.ROOT / "signal9" / "config.py").read_text()
+    code = [
+        p
+        for layer in ("signal9", "signal9_tools", "functions", "components")
+        for p in (docgen.ROOT / layer).rglob("*.py")
+    ]
+    assert not [str(p) for p in code if re.search(r"\bSPEC\b|SPEC\.md", p.read_text())]
     assert "docs/contract.md" in (docgen.ROOT / "signal9" / "config.py").read_text()
 
 

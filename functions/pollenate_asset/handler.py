@@ -221,7 +221,7 @@ def record_pollenation(request: PollenationNeeded, outcome: Item | None = None) 
 
 
 def _as_read(table_name: str, symbol: str, latest: Item | None, pollenated_at: str) -> dict[str, Any]:
-    """The transaction item that holds the row read to its state, with the writes SPEC grants.
+    """The transaction item that holds the row read to its state, with the writes the access matrix grants.
 
     No ``ConditionCheck``: it needs ``dynamodb:ConditionCheckItem``, outside the access matrix
     (writes are PutItem, UpdateItem, DeleteItem, BatchWriteItem). A conditional ``Delete`` of

@@ -1,6 +1,6 @@
 """Alpaca client for SyncAssets: the active asset catalog, market sessions and daily SIP volumes.
 
-Three calls (apis.md A2-A7, SPEC "Phase 2: collectors"):
+Three calls (apis.md A2-A7, docs/collectors.md):
 
 - :meth:`AlpacaClient.list_active_assets`: one ``GET {baseUrl}/v2/assets?status=active&
   asset_class=us_equity``, one unpaginated JSON array (~11,500 rows);
@@ -50,7 +50,7 @@ BARS_PATH = "/v2/stocks/bars"
 CALENDAR_PATH = "/v2/calendar"
 ASSETS_QUERY = {"status": "active", "asset_class": "us_equity"}
 BARS_QUERY = {"timeframe": "1Day", "feed": "sip", "adjustment": "raw", "limit": "10000"}
-# The average covers this many market sessions (SPEC: the last 20 ending yesterday).
+# The average covers this many market sessions (docs/collectors.md: the last 20 ending yesterday).
 SESSIONS = 20
 # Calendar days asked for to find them: 20 sessions span 26-30 days with the usual holidays;
 # the rest is room for unscheduled closures (2012's hurricane, national days of mourning).

@@ -5,7 +5,7 @@ AlphaVantage's calendar: the report moved (its new date is a new row) or was wit
 The row is kept, not deleted, and no longer triggers a pollenation; should the calendar
 list that date again, the next sync removes the mark.
 
-When a report is out (SPEC "When an earnings pollenation runs"): a ``pre-market`` reporter
+When a report is out (docs/collectors.md, "When an earnings pollenation runs"): a ``pre-market`` reporter
 from 09:30 New York on its report date (the open), any other (``post-market``, empty or an
 unknown value) from 16:00 New York (the close). A row is pollenated by every earnings
 trigger run after that until the collected ``EARNINGS`` holds the quarter it announces

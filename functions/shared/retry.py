@@ -1,4 +1,4 @@
-"""Exponential backoff with full jitter for calls to external APIs (SPEC: 1-2 s base, <= 3 retries).
+"""Exponential backoff with full jitter for calls to external APIs (docs/contract.md: 1-2 s base, <= 3 retries).
 
 AWS SDK calls do not need this (the SDK's standard retry mode handles them); it is for the
 HTTP calls Phase 2 collectors make, and for re-sending PutEvents entries that failed.

@@ -13,7 +13,7 @@ from __future__ import annotations
 PLACEHOLDER_PREFIX = "PLACEHOLDER-"
 PLACEHOLDER_VALUE = f"{PLACEHOLDER_PREFIX}set-with-pulumi-config-set---secret"
 
-# Endpoint defaults (SPEC "Phase 2: collectors"): the Secrets component stores them for an unset
+# Endpoint defaults (docs/collectors.md): the Secrets component stores them for an unset
 # URL field and the models fall back to them, so a stack only sets a URL to point elsewhere.
 ALPACA_TRADING_URL = "https://paper-api.alpaca.markets"
 ALPACA_DATA_URL = "https://data.alpaca.markets"

@@ -6,7 +6,7 @@ of those sessions for every listed symbol) and validate it, and only then reconc
 against the table, so a failed or malformed fetch writes nothing. ``avgVolume`` is the sum
 of the 20 sessions' volumes divided by 20: a session without a bar (no trades) counts 0.
 
-Reconciliation (SPEC "What each table holds"). The current rows are read with one paged
+Reconciliation (docs/collectors.md, "Reconciliation"). The current rows are read with one paged
 Query on ``status-index`` (``status = "active"``), never a Scan. That read is eventually
 consistent: it may lag a pollenation that just moved ``status`` to a new row, showing the
 symbol twice, only by its superseded row, or not at all. So the index read only decides

@@ -5,7 +5,7 @@ ticker list, so it cannot be widened), oldest first, 1000 articles per call, fro
 watermark to the scheduled time. What it writes: one ``newsSentiment`` item per
 (article, ticker) for every ticker in the article's ``ticker_sentiment`` that is an active
 Signal9 asset (Query ``status-index``), carrying that ticker's score, relevance and label
-plus the article's fields (SPEC "What each table holds"). Tickers are read in Alpaca's
+plus the article's fields (docs/collectors.md). Tickers are read in Alpaca's
 spelling (``BRK-B`` is the asset ``BRK.B``: ``functions.shared.symbols``).
 
 Keys: ``news_id`` = ``<sha256(url)[:32]>#<SYMBOL>`` (deterministic, one per article and

@@ -93,7 +93,7 @@ class FiredRuns:
 # earnings trigger's run, so the earnings chain (trigger -> PollenateAsset -> earningsProcessed
 # -> MarkEarningsProcessed) runs on every day of the year: left to chance, nobody in the dev
 # universe reports in the days before a given run on many days of the year. A post-market
-# report is out for the next morning's run (SPEC "When an earnings pollenation runs").
+# report is out for the next morning's run (docs/collectors.md, "When an earnings pollenation runs").
 ARRANGED_REPORTERS = ("AAPL", "MSFT")
 ARRANGED_TIME_OF_THE_DAY = "post-market"
 NEW_YORK = ZoneInfo("America/New_York")

@@ -60,7 +60,7 @@ def check_access(smoke: Smoke) -> None:
 
     moto enforces IAM on requests only against resource "*", which denies every
     resource-scoped grant; so the smoke evaluates the deployed policies itself with moto's
-    evaluator and the real ARNs, over the whole matrix: every action of SPEC's families (plus a
+    evaluator and the real ARNs, over the whole matrix: every action of the contract's families (plus a
     few never granted) on every table, index, secret, bus, dead-letter queue and log group.
     """
     iam_client, dynamodb, logs = smoke.client("iam"), smoke.client("dynamodb"), smoke.client("logs")
@@ -87,7 +87,7 @@ def check_access(smoke: Smoke) -> None:
         streams[f"{arn}:log-stream:local"] = function.name
 
     def allowed(function: catalog.Function, action: str, resource: str) -> bool:
-        """SPEC's access matrix (from the catalog): may ``function`` do ``action`` on ``resource``?"""
+        """The access matrix (from the catalog): may ``function`` do ``action`` on ``resource``?"""
         if action in iam.READ_ACTIONS:
             return any(tables[t] == resource for t in function.reads) or indexes.get(resource) in function.reads
         if action in iam.WRITE_ACTIONS:
@@ -102,7 +102,7 @@ def check_access(smoke: Smoke) -> None:
             return streams.get(resource) == function.name
         return False  # outside every family: never granted
 
-    # (actions, resources) per service: SPEC's families plus actions no role may ever have.
+    # (actions, resources) per service: the contract's families plus actions no role may ever have.
     matrix = [
         (
             (*iam.READ_ACTIONS, *iam.WRITE_ACTIONS, "dynamodb:Scan", "dynamodb:DeleteTable"),
