@@ -1,7 +1,7 @@
 """The speed goals of issue 15, measured as whole processes and printed (never asserted).
 
 - ``signal9 plan --stack prod --json`` with ``PYTHONDONTWRITEBYTECODE=1`` (goal <= 1.0 s);
-- ``make test``, i.e. ``pytest -q -n auto`` (goal <= 30 s);
+- ``make test``, i.e. ``pytest -q -n auto`` (goal <= 40 s, issue 24; 30 s in issue 15);
 - ``signal9 local up --stack dev``: deploy and smoke as it reports them (goal <= 5 s together);
 - a handler's cold import against bare boto3 (see benchmarks/function_archives.py);
 - the modelled deploy times of every stack (``signal9 plan --timing``).
@@ -119,7 +119,7 @@ def main() -> None:
     print(measure("signal9 plan --stack prod --json", plan, args.runs, "<= 1.0 s"), flush=True)
     suite = [str(BIN / "pytest"), "-q", "-n", "auto"]
     if args.suite_runs:  # 0 skips the suite (it is the slowest figure)
-        print(measure("make test (pytest -q -n auto)", suite, args.suite_runs, "<= 30 s"), flush=True)
+        print(measure("make test (pytest -q -n auto)", suite, args.suite_runs, "<= 40 s"), flush=True)
     print(local_up(args.runs), flush=True)
     print(cold_imports(args.runs), flush=True)
     print("\n".join(modelled_deploys()))

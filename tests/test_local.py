@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import boto3
 import pulumi
 import pytest
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from functions.shared import aws as shared_aws
 from signal9 import catalog, config
@@ -24,6 +25,7 @@ from signal9_tools.emulator.cli import LocalRun, deploy_and_smoke
 from signal9_tools.emulator.collection import EndpointConfigError, assets_landed, given_endpoints
 from signal9_tools.emulator.delivery import LambdaDeliveries
 from signal9_tools.emulator.provisioner import MotoProvisioner, UnsupportedResourceError, archive_zip
+from signal9_tools.emulator.server import Dispatcher
 from signal9_tools.emulator.smoke import Smoke
 from signal9_tools.mockrun import ProgramRun, run_program
 
@@ -252,3 +254,16 @@ def test_a_function_invoked_again_is_warm_and_another_function_starts_cold(
     assert other is not first
     again = smoke.invoke("SyncAssets", {})
     assert again is not first and again is not other  # cold again after another function
+
+
+def test_the_emulators_dispatcher_remembers_moto_s_own_answer_per_host() -> None:
+    dispatcher, moto = Dispatcher(), DomainDispatcherApplication(create_backend_app)
+    hosts = [
+        None,
+        "moto_api",
+        "dynamodb",
+        *(f"{s}.us-east-1.amazonaws.com" for s in ("dynamodb", "lambda", "sqs", "iam")),
+    ]
+    for host in hosts * 2:  # the second pass answers from what the first remembered
+        assert dispatcher.get_backend_for_host(host) == moto.get_backend_for_host(host), host
+    assert set(dispatcher.backends) == set(hosts)

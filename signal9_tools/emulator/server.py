@@ -54,6 +54,24 @@ class Clients:
             return self._clients[service]
 
 
+class Dispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, remembering which backend serves each host.
+
+    moto answers that per request by listing its package directory (a stat per service) and
+    trying each service's URL patterns: ~0.7 ms of every request, several thousand per local
+    run. The answer depends on the host alone (the package and the patterns never change).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(create_backend_app)
+        self.backends: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:  # moto calls it holding self.lock
+        if host not in self.backends:
+            self.backends[host] = super().get_backend_for_host(host)
+        return self.backends[host]
+
+
 @contextmanager
 def aws_environment(endpoint: str, region: str) -> Iterator[None]:
     """Point every boto3 client created inside (handlers' and Powertools' too) at the emulator."""
@@ -88,7 +106,7 @@ def moto_server(region: str, keep: bool = False) -> Iterator[Emulator]:
     server = make_server(
         "127.0.0.1",
         0,
-        invokes.wrap(DomainDispatcherApplication(create_backend_app)),
+        invokes.wrap(Dispatcher()),
         threaded=True,
         request_handler=MotoRequestHandler,
     )
