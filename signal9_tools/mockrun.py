@@ -8,6 +8,7 @@ options that matter for review (protect, retain-on-delete, dependencies).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import runpy
 import threading
@@ -249,12 +250,31 @@ def run_program(
 
     try:
         _sync_await(run_pulumi_func(program))
+    except Exception:
+        _quiet_leftover_futures()
+        raise
     finally:
         PROGRAM_LOG.removeHandler(collector)
     root = settings.get_root_resource()
     exported = getattr(root, "outputs", {}) or {}
     run.outputs = {name: _resolve(value) for name, value in exported.items()}
     return run
+
+
+def _quiet_leftover_futures() -> None:
+    """A failed run's error is raised once, by ``run_program``; its other registrations fail too.
+
+    Each of those futures holds the same error and asyncio logs it again when the future is
+    collected ("Future exception was never retrieved", dozens of tracebacks per failed run, long
+    after the run). Those repeats are dropped on the run's loop; every other loop message stays.
+    """
+    loop = asyncio.get_event_loop()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if context.get("message") != "Future exception was never retrieved":
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
 
 
 def _resolve(value: Any) -> Any:
