@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from functions.shared.events import DETAIL_MODELS
 from signal9 import catalog, config, deploy_policy, fsbp, policy_rules
 from signal9.naming import Naming
 from signal9_tools import deploytime
@@ -223,11 +224,23 @@ def contract_secrets_and_events() -> str:
     for secret in catalog.SECRETS:
         defaults = ", ".join(f"`{k}` = {v}" for k, v in secret.defaults) or "-"
         lines.append(f"| `{naming.secret(secret.name)}` | {', '.join(f'`{f}`' for f in secret.fields)} | {defaults} |")
-    lines += ["", "| event (source `" + catalog.EVENT_SOURCE + "`) | consumer | emitted by |", "|---|---|---|"]
+    lines += [
+        "",
+        "| event (source `"
+        + catalog.EVENT_SOURCE
+        + "`) | consumer | emitted by | detail (the shared model's fields) |",
+        "|---|---|---|---|",
+    ]
     for event in catalog.EVENTS:
         emitters = ", ".join(f.name for f in catalog.FUNCTIONS if event.detail_type in f.emits)
-        lines.append(f"| `{event.detail_type}` | {event.consumer} | {emitters} |")
+        lines.append(f"| `{event.detail_type}` | {event.consumer} | {emitters} | {detail_fields(event.detail_type)} |")
     return "\n".join(lines)
+
+
+def detail_fields(detail_type: str) -> str:
+    """The event model's fields (functions/shared/events.py), optional ones marked."""
+    fields = DETAIL_MODELS[detail_type].model_fields
+    return ", ".join(f"`{name}`" + ("" if field.is_required() else " (optional)") for name, field in fields.items())
 
 
 def contract_stack_rules() -> str:
