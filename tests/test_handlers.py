@@ -272,7 +272,7 @@ def test_report_out_times_without_a_tz_database(monkeypatch: pytest.MonkeyPatch)
     expected = {(d, w): earnings_calendar.report_out_at(d, w) for d in days for w in when}
     assert expected[(date(2026, 11, 2), "pre-market")] == datetime(2026, 11, 2, 14, 30, tzinfo=UTC)  # 09:30 EST
     assert expected[(date(2026, 7, 1), None)] == datetime(2026, 7, 1, 20, 0, tzinfo=UTC)  # 16:00 EDT
-    monkeypatch.setattr(earnings_calendar, "MARKET_TIMEZONE", None)
+    monkeypatch.setattr(clock, "MARKET_TIMEZONE", None)
     assert {(d, w): earnings_calendar.report_out_at(d, w) for d in days for w in when} == expected
 
 

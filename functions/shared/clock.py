@@ -14,7 +14,7 @@ failing every run.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 EST = timedelta(hours=-5)
@@ -60,3 +60,12 @@ def market_date(moment: datetime) -> date:
     if MARKET_TIMEZONE is not None:
         return moment.astimezone(MARKET_TIMEZONE).date()
     return (moment.astimezone(UTC) + new_york_offset(moment)).date()
+
+
+def market_moment(day: date, wall: time) -> datetime:
+    """The UTC moment of New York wall time ``wall`` on ``day`` (the inverse of :func:`market_date`)."""
+    if MARKET_TIMEZONE is not None:
+        return datetime.combine(day, wall, tzinfo=MARKET_TIMEZONE).astimezone(UTC)
+    # Without a tz database: the offset at New York noon of that day (DST switches at 02:00).
+    noon = datetime.combine(day, time(17, 0), tzinfo=UTC)
+    return datetime.combine(day, wall, tzinfo=UTC) - new_york_offset(noon)

@@ -16,11 +16,11 @@ a pollenation on or after that last day that still misses the quarter marks the 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from boto3.dynamodb.conditions import Attr, ConditionBase
 
-from functions.shared.clock import MARKET_TIMEZONE, new_york_offset
+from functions.shared.clock import market_moment
 from functions.shared.publication import PUBLICATION_DAYS
 
 MOVED_AT = "movedAt"
@@ -51,12 +51,7 @@ def report_out_at(earnings_date: date, time_of_the_day: object) -> datetime:
 
     ``time_of_the_day`` is the row's stored ``timeOfTheDay``: absent, empty or unknown counts as after the close.
     """
-    local = MARKET_OPEN if time_of_the_day == PRE_MARKET else MARKET_CLOSE
-    if MARKET_TIMEZONE is not None:
-        return datetime.combine(earnings_date, local, tzinfo=MARKET_TIMEZONE).astimezone(UTC)
-    # Without a tz database: the offset at New York noon of that day (DST switches at 02:00).
-    noon = datetime.combine(earnings_date, time(17, 0), tzinfo=UTC)
-    return datetime.combine(earnings_date, local, tzinfo=UTC) - new_york_offset(noon)
+    return market_moment(earnings_date, MARKET_OPEN if time_of_the_day == PRE_MARKET else MARKET_CLOSE)
 
 
 def publication_overdue(earnings_date: date, today: date) -> bool:
