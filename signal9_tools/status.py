@@ -42,6 +42,7 @@ from signal9.errors import OperatorError
 from signal9.naming import Naming
 from signal9.stackfile import stack_region
 from signal9_tools.cli import add_stack_argument
+from signal9_tools.dlq import QueueMissingError, list_queue
 
 # How far back a last run is looked for: a Monday-Saturday schedule fires at least weekly.
 LOOKBACK = timedelta(days=8)
@@ -345,13 +346,10 @@ def run_facts(
 def queue_depths(sqs: Any, naming: Naming) -> dict[str, int]:
     depths = {}
     for function in catalog.FUNCTIONS:
-        queue = naming.dead_letter_queue(function.name)
         try:
-            url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-        except sqs.exceptions.QueueDoesNotExist:
-            raise NotDeployedError(f"queue {queue}") from None
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-        depths[function.name] = int(attributes["Attributes"].get("ApproximateNumberOfMessages", 0))
+            depths[function.name] = list_queue(sqs, naming, function, samples=0).visible
+        except QueueMissingError as missing:
+            raise NotDeployedError(f"queue {missing.queue}") from None
     return depths
 
 
