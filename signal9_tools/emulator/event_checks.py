@@ -11,6 +11,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 from functions.shared import retry
 from functions.shared.events import PollenationNeeded
@@ -53,15 +54,21 @@ def check_events(smoke: Smoke, now: datetime, fakes: LocalFakes | None) -> None:
         expect(not leaked, f"near misses matched: {[d.rule for d in leaked]}")
         return "wrong source and wrong detail-type match no rule"
 
-    def put_and_route() -> str:
-        # A second later than the scheduled runs: a trigger may have pollenated NVDA at its run time.
-        later = now + timedelta(seconds=1)
-        entry = PollenationNeeded(symbol="NVDA", reason="regular", requestedAt=later).entry(smoke.naming.event_bus)
-        smoke.put_event(entry)
-        results = smoke.deliver()
-        routed = results[smoke.naming.rule(catalog.POLLENATION_NEEDED)]
+    def pollenated(symbol: str, seconds_after: int) -> Any:
+        """A regular pollenationNeeded for ``symbol`` put on the bus: what PollenateAsset returned, routed once.
+
+        Requested ``seconds_after`` the scheduled runs: a trigger may have pollenated it at its run time.
+        """
+        later = now + timedelta(seconds=seconds_after)
+        smoke.put_event(
+            PollenationNeeded(symbol=symbol, reason="regular", requestedAt=later).entry(smoke.naming.event_bus)
+        )
+        routed = smoke.deliver()[smoke.naming.rule(catalog.POLLENATION_NEEDED)]
         expect(len(routed) == 1, f"the event reached PollenateAsset {len(routed)} times through its rule, not once")
-        (result,) = routed
+        return routed[0]
+
+    def put_and_route() -> str:
+        result = pollenated("NVDA", 1)
         expect(result["recorded"] is True, f"PollenateAsset did not record NVDA: {result}")
         return "pollenationNeeded put on the bus reached PollenateAsset through its rule; NVDA recorded"
 
@@ -70,11 +77,8 @@ def check_events(smoke: Smoke, now: datetime, fakes: LocalFakes | None) -> None:
         assert fakes is not None
         for fault in THROTTLE_WORDINGS:
             fakes.alphavantage.inject(fault)
-        later = now + timedelta(seconds=2)
-        entry = PollenationNeeded(symbol="MSFT", reason="regular", requestedAt=later).entry(smoke.naming.event_bus)
-        smoke.put_event(entry)
         with backoffs_recorded() as waited:
-            (result,) = smoke.deliver()[smoke.naming.rule(catalog.POLLENATION_NEEDED)]
+            result = pollenated("MSFT", 2)
         expect(result["recorded"] is True, f"PollenateAsset did not outlast the throttle answers: {result}")
         expect(len(waited) == len(THROTTLE_WORDINGS), f"{len(waited)} backoffs, not one per throttle answer")
         return (
