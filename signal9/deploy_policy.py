@@ -123,9 +123,10 @@ class TypeGrants:
     conditioned: tuple[str, ...] = ()
 
 
-# Actions the Service Authorization Reference lists with no resource type: "*" is the narrowest
-# grant possible. The generator holds this list against the reference (``check_against_reference``):
-# an action here that has a resource type, or a scoped action that has none, stops it.
+# Actions the Service Authorization Reference lists with no resource type (or only optional ones
+# Signal9 never uses: aws_reference.star_is_narrowest): "*" is the narrowest grant possible. The
+# generator holds this list against the reference (``check_against_reference``): an action here
+# that has a resource type, or a scoped action that has none, stops it.
 UNSCOPABLE: dict[str, str] = {
     "kms:CreateKey": "the key does not exist yet (no resource type); limited by aws:RequestTag to the stack's tags",
     "kms:ListAliases": "a list call with no resource type; the provider reads an alias back through it",
@@ -136,7 +137,10 @@ UNSCOPABLE: dict[str, str] = {
     # The bus policy is written through these: IAM cannot limit them to one bus.
     "events:PutPermission": "EventBridge authorises it on no resource type (not even the bus it changes)",
     "events:RemovePermission": "EventBridge authorises it on no resource type (not even the bus it changes)",
-    "cloudwatch:GetMetricData": "no resource type in IAM (Service Authorization Reference, CloudWatch); `signal9 status` reads run metrics",
+    "cloudwatch:GetMetricData": (
+        "classic metrics have no resource type (its one type, an OTLP dataset, is optional and unused: "
+        "aws_reference.STAR_FOR_UNUSED_OPTIONAL_TYPES); `signal9 status` reads run metrics"
+    ),
     # Granted to the function roles (active tracing), so the permissions boundary carries them.
     "xray:PutTraceSegments": "X-Ray trace segments have no resource type in IAM (active tracing)",
     "xray:PutTelemetryRecords": "X-Ray telemetry has no resource type in IAM (active tracing)",
