@@ -154,8 +154,8 @@ class ReferenceMismatchError(ValueError):
 def check_against_reference(action: str, scope: str | None) -> None:
     """``action`` on ``scope`` (None: on "*") is a grant AWS can match, or the generator stops.
 
-    Scoped: the scope's resource type is one of the action's; on "*": the action has no
-    resource type and is in ``UNSCOPABLE`` (with its reason).
+    Scoped: the scope's resource type is one of the action's; on "*": "*" is the narrowest
+    grant (``aws_reference.star_is_narrowest``) and the action is in ``UNSCOPABLE`` (with its reason).
     """
     spec = aws_reference.action(action)
     if scope is None:
