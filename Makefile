@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 STACK ?= dev
 
-.PHONY: help install test lint local plan bench clean
+.PHONY: help install layer test lint local plan bench clean
 .DEFAULT_GOAL := help
 
 help:  ## this list
@@ -16,11 +16,22 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# The venv runs on the Lambda runtime's Python (signal9.runtime) when this machine has one, so the
+# tests and `make local` run the handlers on what Lambda runs; without one, a line says so.
 .venv/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --quiet
+	@python="$$($(PYTHON) -m signal9_tools.interpreter $(UV))"; \
+	$(UV) sync --frozen --all-groups --quiet --python "$${python:-$(PYTHON)}"
 	touch $@
 
-install: .venv/.synced  ## only the set-up: uv into .tools/, the locked dependencies into .venv/
+# The handlers' Lambda layer, built from uv.lock (signal9_tools/layer.py); rebuilt when the lock changes.
+build/lambda-layer/.built: .venv/.synced
+	.venv/bin/python -m signal9_tools.layer --uv $(UV)
+	touch $@
+
+install: .venv/.synced build/lambda-layer/.built  ## only the set-up: uv into .tools/, the locked dependencies into .venv/, the layer into build/
+
+layer: install  ## (re)build the handlers' Lambda layer from uv.lock into build/lambda-layer/ (pulumi up deploys it)
+	.venv/bin/python -m signal9_tools.layer --uv $(UV)
 
 test: install  ## the whole test suite on parallel workers (Pulumi mocks + moto, no AWS account)
 	.venv/bin/pytest -q -n auto
@@ -40,4 +51,4 @@ bench: install  ## print the benchmark figures (benchmarks/*.py)
 	for script in benchmarks/*.py; do echo "== $$script"; .venv/bin/python $$script || exit 1; done
 
 clean:  ## remove .venv, .tools and the caches
-	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .tools build .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,7 @@ stack config (validated) ─┬─► StackKey (KMS) ──► every component t
                           ├─► Secrets ────────────┤
                           ├─► EventBus ───────────┤
                           ├─► FunctionLogs ───────┤
+                          ├─► HandlerLayer ───────┤  (Powertools, pydantic, boto3 from uv.lock)
                           │                       ▌
                           │                 FunctionFleet (7 functions, roles, DLQs)
                           │                       │
@@ -20,6 +21,7 @@ from components.encryption import StackKey
 from components.event_bus import EventBus
 from components.event_routes import EventRoutes
 from components.function_fleet import FunctionFleet
+from components.handler_layer import HandlerLayer
 from components.observability import FunctionLogs, Observability
 from components.schedules import Schedules
 from components.secrets import Secrets
@@ -42,6 +44,7 @@ tables = Tables("tables", naming, stack_config.protection, key.data_key_arn, opt
 secrets = Secrets("secrets", naming, stack_config, key.data_key_arn, opts=defaults)
 event_bus = EventBus("event-bus", naming, stack_config, opts=defaults)
 logs = FunctionLogs("function-logs", naming, stack_config, key.data_key_arn, opts=defaults)
+handler_layer = HandlerLayer("handler-layer", naming, opts=defaults)
 
 fleet = FunctionFleet(
     "functions",
@@ -51,6 +54,7 @@ fleet = FunctionFleet(
     secrets=secrets,
     event_bus=event_bus,
     logs=logs,
+    layer_arn=handler_layer.arn,
     key_arn=key.data_key_arn,
     opts=defaults,
 )

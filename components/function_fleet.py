@@ -5,9 +5,10 @@ Per catalog function, with no per-function code:
 - an IAM role Lambda may assume and ONE inline ``RolePolicy`` granting exactly the contract's
   access matrix (``signal9.iam.access_policy``; no managed policies);
 - an encrypted SQS dead-letter queue keeping failed events 14 days;
-- the Lambda function: Python 3.13 on arm64, code packaged from ``functions/``
-  (``components.packaging``), Powertools from AWS's public layer, JSON logs into the log
-  group FunctionLogs made, and an environment naming only what the function may touch;
+- the Lambda function: the declared runtime and architecture (``signal9.runtime``), code packaged
+  from ``functions/`` (``components.packaging``), the handlers' packages from HandlerLayer, JSON
+  logs into the log group FunctionLogs made, and an environment naming only what the function may
+  touch;
 - its asynchronous invocation config (retries and event age chosen deliberately).
 
 Schedules, EventRoutes, Observability and ``signal9 local`` use ``functions``,
@@ -27,16 +28,11 @@ import pulumi_aws as aws
 from components import packaging
 from components.delivery import aws_name, permissions_boundary_arn, pin_role_policies
 from functions.shared import env, telemetry
-from signal9 import catalog, iam
+from signal9 import catalog, iam, runtime
 from signal9.catalog import ASYNC_MAXIMUM_EVENT_AGE_SECONDS, ASYNC_MAXIMUM_RETRY_ATTEMPTS
 from signal9.config import StackConfig
 from signal9.naming import Naming, component_tags
 
-RUNTIME = "python3.13"
-ARCHITECTURE = "arm64"
-# AWS account that publishes the Powertools for AWS Lambda public layers.
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
 # SQS keeps a message at most 14 days; keep failures as long as possible for inspection and replay.
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 60 * 60
 # AWS name limits (Lambda function and IAM role names: 64 characters; SQS queue names: 80).
@@ -62,11 +58,6 @@ class _EventBusOutputs(Protocol):
 
 class _LogOutputs(Protocol):
     log_groups: dict[str, aws.cloudwatch.LogGroup]
-
-
-def powertools_layer_arn(region: str, version: int) -> str:
-    """The Powertools for AWS Lambda (Python) v3 public layer for Python 3.13 on arm64."""
-    return f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:{POWERTOOLS_LAYER_NAME}:{version}"
 
 
 def environment_variables(
@@ -124,6 +115,7 @@ class FunctionFleet(pulumi.ComponentResource):
         secrets: _SecretOutputs,
         event_bus: _EventBusOutputs,
         logs: _LogOutputs,
+        layer_arn: pulumi.Input[str],
         key_arn: pulumi.Output[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -133,9 +125,8 @@ class FunctionFleet(pulumi.ComponentResource):
         self.roles = {}
         self.role_policies = {}
         self.invoke_configs = {}
-        # The region the provider deploys to (the layer is regional).
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
-        layer = region.apply(lambda r: powertools_layer_arn(r, stack_config.powertoolsLayerVersion))
+        declared = runtime.declared()
         boundary = permissions_boundary_arn(naming, self)
 
         for function in catalog.FUNCTIONS:
@@ -183,8 +174,8 @@ class FunctionFleet(pulumi.ComponentResource):
                 f"{function.name}-function",
                 name=aws_name("Lambda function", naming.function(function.name), FUNCTION_NAME_LIMIT),
                 description=function.description,
-                runtime=RUNTIME,
-                architectures=[ARCHITECTURE],
+                runtime=declared.runtime,
+                architectures=[declared.architecture],
                 handler=packaging.handler(function),
                 code=packaging.archive(function),
                 memory_size=stack_config.memory_mb(function),
@@ -192,7 +183,7 @@ class FunctionFleet(pulumi.ComponentResource):
                 reserved_concurrent_executions=stack_config.reserved_concurrency(function),
                 timeout=stack_config.timeout_seconds(function),
                 role=role.arn,
-                layers=[layer],
+                layers=[layer_arn],
                 # Active X-Ray tracing (FSBP Lambda.7): the role may write traces (signal9.iam).
                 tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
                 # None: Lambda's AWS owned key for the environment variables.

@@ -60,9 +60,6 @@ LOG_RETENTION_DAYS = (
     3653,
 )
 
-# AWS publishes Powertools for AWS Lambda (Python) v3 as a public layer; see docs/deploy.md.
-DEFAULT_POWERTOOLS_LAYER_VERSION = 27
-
 FunctionName = Literal[catalog.FUNCTION_NAMES]  # type: ignore[valid-type]
 ScheduleName = Literal[catalog.SCHEDULE_NAMES]  # type: ignore[valid-type]
 SecretName = Literal[catalog.SECRET_NAMES]  # type: ignore[valid-type]
@@ -220,7 +217,6 @@ class StackConfig(_Strict):
     encryption: Encryption = "aws-owned"
     logRetentionDays: Literal[LOG_RETENTION_DAYS] = 30  # type: ignore[valid-type]
     alarmEmails: list[Annotated[str, AfterValidator(_email)]] = []
-    powertoolsLayerVersion: int = Field(default=DEFAULT_POWERTOOLS_LAYER_VERSION, ge=1)
     eventArchiveRetentionDays: int = Field(default=30, ge=0, le=36500)
     secretRecoveryWindowDays: Literal[
         0, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30
@@ -368,10 +364,19 @@ def _value_at(raw: Mapping[str, Any], loc: tuple[int | str, ...]) -> Any:
     return value
 
 
+# Settings that no longer exist, with why: a stack file that still sets one learns what replaced it.
+RETIRED_KEYS = {
+    "powertoolsLayerVersion": (
+        "no longer a setting: every stack runs the handlers' layer built from uv.lock, the versions "
+        'the tests ran (docs/architecture.md, "Handler runtime"); remove it'
+    ),
+}
+
+
 def _allowed(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "unknown key"
+        return RETIRED_KEYS.get(str(error["loc"][0]), "unknown key") if len(error["loc"]) == 1 else "unknown key"
     if error["loc"] and error["loc"][-1] == "[key]":
         return str(error["msg"]).replace("Input should be", "key must be")
     return str(error["msg"]).removeprefix("Value error, ").replace("Input should be", "must be")

@@ -46,8 +46,6 @@ PROVIDER_SOURCE = "https://github.com/pulumi/terraform-provider-aws/blob/main/in
 AUTHORIZATION_REFERENCE = "https://docs.aws.amazon.com/service-authorization/latest/reference/"
 LAMBDA_SERVICE = "lambda.amazonaws.com"
 SCHEDULER_SERVICE = "scheduler.amazonaws.com"
-# The AWS account that publishes the Powertools public layers (components/function_fleet.py).
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 
 
 # Resource patterns of one stack, by scope name: a resource type of the Service Authorization
@@ -76,9 +74,10 @@ SCOPES: dict[str, Scope] = {
     # Lambda's log groups; the trailing * also covers the ``:*`` form of a group's ARN.
     "log-group": _scope("logs", "log-group", LogGroupName="/aws/lambda/{prefix}-*"),
     "function": _scope("lambda", "function", FunctionName="{prefix}-*"),
-    "powertools-layer": _scope(
-        "lambda", "layerVersion", Account=POWERTOOLS_LAYER_ACCOUNT, LayerName="AWSLambdaPowertools*", LayerVersion="*"
-    ),
+    # The handlers' layer (components/handler_layer.py): publishing names the layer, reading and
+    # deleting name one of its versions.
+    "handler-layer": _scope("lambda", "layer", LayerName="{prefix}-*"),
+    "handler-layer-version": _scope("lambda", "layerVersion", LayerName="{prefix}-*", LayerVersion="*"),
     "event-bus": _scope("events", "event-bus", EventBusName="{prefix}"),
     "event-rule": _scope("events", "rule-on-custom-event-bus", EventBusName="{prefix}", RuleName="{prefix}-*"),
     "event-archive": _scope("events", "archive", ArchiveName="{prefix}-*"),
@@ -328,10 +327,17 @@ TYPE_GRANTS: dict[str, TypeGrants] = {
                 ),
                 ("function",),
             ),
-            # Attaching a layer version needs read access to it (Powertools, AWS's public layer).
-            Grant(("lambda:GetLayerVersion",), ("powertools-layer",)),
+            # Attaching a layer version needs read access to it (the stack's handler layer).
+            Grant(("lambda:GetLayerVersion",), ("handler-layer-version",)),
         ),
         conditioned=("iam:PassRole",),
+    ),
+    "aws:lambda/layerVersion:LayerVersion": TypeGrants(
+        "lambda/layer_version.go",
+        (
+            Grant(("lambda:PublishLayerVersion",), ("handler-layer",)),
+            Grant(("lambda:GetLayerVersion", "lambda:DeleteLayerVersion"), ("handler-layer-version",)),
+        ),
     ),
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": TypeGrants(
         "lambda/function_event_invoke_config.go",

@@ -40,6 +40,11 @@ class Naming:
         return f"{PROJECT}/{self.stack}/{name}"
 
     @property
+    def handler_layer(self) -> str:
+        """The Lambda layer holding the handlers' packages (signal9.runtime)."""
+        return f"{self.prefix}-handler-runtime"
+
+    @property
     def event_bus(self) -> str:
         return self.prefix
 

@@ -19,7 +19,6 @@ from typing import Any
 
 from signal9 import aws_reference
 from signal9.catalog import PROJECT
-from signal9.deploy_policy import POWERTOOLS_LAYER_ACCOUNT
 from signal9_tools.cli import add_stack_argument
 from signal9_tools.mockrun import ProgramRun, run_program
 from signal9_tools.plan import PROJECTS, add_project_argument
@@ -94,13 +93,6 @@ def account_warnings(run: ProgramRun) -> list[str]:
             f"an account concurrency quota of at least {total + UNRESERVED_MINIMUM} (Lambda keeps "
             f"{UNRESERVED_MINIMUM} unreserved; the default is {DEFAULT_ACCOUNT_CONCURRENCY}, new accounts start "
             f"lower): check {CONCURRENCY_QUOTA}, or set signal9:alphaVantage.pollenationConcurrency to null"
-        )
-    layers = sorted({arn for r in run.of_type(FUNCTION) for arn in r.plain_inputs.get("layers") or []})
-    public = [arn for arn in layers if f":{POWERTOOLS_LAYER_ACCOUNT}:layer:" in arn]
-    if public:
-        warnings.append(
-            f"the Powertools layer {public[0]} must be published in {run.region} (AWS account "
-            f"{POWERTOOLS_LAYER_ACCOUNT}); only the account can confirm it: aws:region in Pulumi.{run.stack}.yaml"
         )
     return warnings
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import boto3
 
-from signal9 import config
+from signal9 import config, runtime
 from signal9.errors import OperatorError
 from signal9.stackfile import config_region, read_stack_config
 from signal9_tools.emulator.collection import EndpointConfigError, Endpoints, given_endpoints
@@ -114,7 +114,10 @@ class LocalRun:
 
 def report_head(plan: ProgramRun) -> str:
     """The report's first lines, known once the stack is deployed."""
-    return f"signal9 local: stack {plan.stack!r}, {len(plan.resources)} resources deployed into moto\n{table_head()}"
+    return (
+        f"signal9 local: stack {plan.stack!r}, {len(plan.resources)} resources deployed into moto\n"
+        f"{runtime.running_summary()}\n{table_head()}"
+    )
 
 
 def check_status(report: Report, status: Status, stack_config: config.StackConfig, fault_injected: bool) -> None:
@@ -204,8 +207,6 @@ def deploy_and_smoke(
         report.add("deploy calls allowed by the deploy policy", audit.passed, audit.summary())
         checked = provisioner.constraints
         report.add("deploy requests within AWS's constraints", checked.checked > 0, checked.summary())
-        for action, reason in audit.skipped.items():
-            provisioner.note(f"{action} not judged against the deploy policy: {reason} (emulator only)")
         run = LocalRun(plan, report, timings, provisioner.notes, emulator.endpoint, status)
         if stream is not None:
             print(run.tail(), file=stream, flush=True)

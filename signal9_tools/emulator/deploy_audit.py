@@ -33,10 +33,6 @@ from signal9.deploy_policy import LAMBDA_SERVICE, SCHEDULER_SERVICE, TYPE_GRANTS
 
 # Calls that need no permission (every identity may ask who it is).
 UNAUTHORISED_CALLS = frozenset({"sts:GetCallerIdentity"})
-# Emulator-only calls a real deploy never makes, with the reason.
-EMULATOR_ONLY = {
-    "lambda:PublishLayerVersion": "publishes the local stand-in for AWS's public Powertools layer",
-}
 
 Params = Mapping[str, Any]
 
@@ -103,6 +99,7 @@ OPERATION_RESOURCES: dict[str, Callable[[StackTarget, Params], str]] = {
         f"arn:{t.partition}:cloudwatch::{t.account_id}:dashboard/{p['DashboardName']}"
     ),
     "logs:DescribeLogGroups": lambda t, p: "*",
+    "lambda:PublishLayerVersion": lambda t, p: _name_arn(t, "lambda", f"layer:{p['LayerName']}"),
 }
 
 
@@ -130,6 +127,8 @@ def calls_of(target: StackTarget, service: str, operation: str, params: Params) 
     calls = [Call(action, resolve(target, params), conditions)]
     if action == "lambda:CreateFunction":
         calls.append(Call("iam:PassRole", str(params["Role"]), {"iam:PassedToService": LAMBDA_SERVICE}))
+        # Lambda reads each layer version a function lists, as the caller (Lambda's layers guide).
+        calls += [Call("lambda:GetLayerVersion", str(layer)) for layer in params.get("Layers", [])]
     if action == "scheduler:CreateSchedule":
         role = str(params["Target"]["RoleArn"])
         calls.append(Call("iam:PassRole", role, {"iam:PassedToService": SCHEDULER_SERVICE}))
@@ -144,7 +143,6 @@ class DeployAudit:
     document: dict[str, Any]
     judged: list[Call] = field(default_factory=list)
     denied: list[str] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._statements = [
@@ -170,9 +168,6 @@ class DeployAudit:
     def judge(self, service: str, operation: str, params: Params) -> None:
         action = f"{service}:{operation}"
         if action in UNAUTHORISED_CALLS:
-            return
-        if action in EMULATOR_ONLY:
-            self.skipped[action] = EMULATOR_ONLY[action]
             return
         try:
             calls = calls_of(self.target, service, operation, params)

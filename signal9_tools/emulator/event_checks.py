@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from functions.shared import retry
 from functions.shared.events import PollenationNeeded
 from signal9 import catalog
 from signal9_tools.emulator.collection import LocalFakes
@@ -28,19 +27,12 @@ THROTTLE_WORDINGS = (Fault.UNUSUAL_ACTIVITY, Fault.LEGACY_NOTE, Fault.HIGH_TRAFF
 
 
 @contextlib.contextmanager
-def backoffs_recorded() -> Iterator[list[float]]:
+def backoffs_recorded(smoke: Smoke) -> Iterator[list[float]]:
     """The handlers' retry backoffs are recorded, not slept (the emulator's time is not Lambda's)."""
     waited: list[float] = []
-
-    def record(seconds: float) -> None:
-        waited.append(seconds)
-
-    previous = retry.pause
-    retry.pause = record
-    try:
+    # functions.shared.retry.pause: what the handlers' backoff sleeps through (tests replace it too).
+    with smoke.environments.patched("functions.shared.retry", "pause", waited.append):
         yield waited
-    finally:
-        retry.pause = previous
 
 
 def check_events(smoke: Smoke, now: datetime, fakes: LocalFakes | None) -> None:
@@ -77,7 +69,7 @@ def check_events(smoke: Smoke, now: datetime, fakes: LocalFakes | None) -> None:
         assert fakes is not None
         for fault in THROTTLE_WORDINGS:
             fakes.alphavantage.inject(fault)
-        with backoffs_recorded() as waited:
+        with backoffs_recorded(smoke) as waited:
             result = pollenated("MSFT", 2)
         expect(result["recorded"] is True, f"PollenateAsset did not outlast the throttle answers: {result}")
         expect(len(waited) == len(THROTTLE_WORDINGS), f"{len(waited)} backoffs, not one per throttle answer")

@@ -9,9 +9,7 @@ deployment. A resource type without a creator here is an error, never skipped.
 from __future__ import annotations
 
 import hashlib
-import io
 import threading
-import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -169,16 +167,17 @@ def _log_group(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, Stat
     return inputs["name"], {"arn": group["arn"].removesuffix(":*")}
 
 
-def _stand_in_layer(p: MotoProvisioner, arn: str) -> str:
-    """moto cannot see AWS's public Powertools layer: publish an empty stand-in of that name."""
-    name = arn.split(":layer:")[1].rsplit(":", 1)[0]
-    empty = io.BytesIO()
-    zipfile.ZipFile(empty, "w").close()
-    local = p.client("lambda").publish_layer_version(LayerName=name, Content={"ZipFile": empty.getvalue()})
-    p.note(
-        f"public layer {arn} replaced by an empty local stand-in (handlers run in-process with Powertools from PyPI)"
+def _layer_version(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
+    """Publish the layer archive the program names (the file `pulumi up` uploads)."""
+    layer = p.client("lambda").publish_layer_version(
+        LayerName=inputs["layerName"],
+        Description=inputs.get("description", ""),
+        Content={"ZipFile": Path(inputs["code"].path).read_bytes()},
+        CompatibleRuntimes=inputs["compatibleRuntimes"],
+        CompatibleArchitectures=inputs["compatibleArchitectures"],
     )
-    return str(local["LayerVersionArn"])
+    arn = layer["LayerVersionArn"]
+    return arn, {"arn": arn, "layerArn": layer["LayerArn"], "version": str(layer["Version"])}
 
 
 def _function(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
@@ -201,7 +200,7 @@ def _function(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State
             "SystemLogLevel": logging["systemLogLevel"],
             "LogGroup": logging["logGroup"],
         },
-        Layers=[_stand_in_layer(p, arn) for arn in inputs.get("layers", [])],
+        Layers=list(inputs.get("layers", [])),
         TracingConfig={"Mode": (inputs.get("tracingConfig") or {}).get("mode", "PassThrough")},
         **({"KMSKeyArn": inputs["kmsKeyArn"]} if inputs.get("kmsKeyArn") else {}),
         Tags=_tags(inputs),
@@ -441,6 +440,7 @@ CREATORS: dict[str, Creator] = {
     "aws:sqs/queue:Queue": _queue,
     "aws:sqs/queuePolicy:QueuePolicy": _queue_policy,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:lambda/layerVersion:LayerVersion": _layer_version,
     "aws:lambda/function:Function": _function,
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": _invoke_config,
     "aws:lambda/permission:Permission": _permission,

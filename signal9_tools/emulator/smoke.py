@@ -3,8 +3,9 @@
 The checks (``*_checks.py``) read it; ``smoke_run`` runs them in order.
 
 Everything is read back from moto (what was deployed), not from the program's inputs,
-except where moto keeps no record (the provisioner's records, noted in the report). Handlers run in-process
-with exactly the environment their deployed function has, their AWS calls going to moto.
+except where moto keeps no record (the provisioner's records, noted in the report). Handlers run in-process,
+each loaded from its deployed archive in an execution environment of its own (``execution``), with
+exactly the environment variables their deployed function has, their AWS calls going to moto.
 moto does not run Lambda code nor deliver events to Lambda targets: moto matches each
 event against the deployed rules' real patterns, and ``LambdaDeliveries`` hands what
 matched to the smoke, which invokes the rule's target function with it.
@@ -13,7 +14,6 @@ matched to the smoke, which invokes the rule's target function with it.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import io
 import json
 import logging
@@ -27,14 +27,14 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+from moto.awslambda.models import lambda_backends
 from moto.core.authorization import enable_iam_authentication
 
-from functions.shared.aws import reset_clients
-from functions.shared.observability import logger as handler_logger
 from signal9 import catalog
 from signal9.config import StackConfig
 from signal9.naming import Naming
 from signal9_tools.emulator.delivery import LambdaDeliveries
+from signal9_tools.emulator.execution import ExecutionEnvironments
 from signal9_tools.emulator.lambda_records import record_invocation
 from signal9_tools.emulator.report import Report, SmokeCheckError, expect
 from signal9_tools.emulator.server import Clients
@@ -58,17 +58,10 @@ class LambdaContext:
 
 
 @contextlib.contextmanager
-def function_environment(variables: dict[str, str], *, cold: bool) -> Iterator[None]:
-    """Exactly the deployed function's variables on top of the emulator's AWS settings.
-
-    ``cold``: a new execution environment, without the clients and secret values the handlers
-    cache (functions.shared.aws); otherwise those of the previous invocation stay, as in a warm
-    Lambda environment.
-    """
+def function_environment(variables: dict[str, str]) -> Iterator[None]:
+    """Exactly the deployed function's variables on top of the emulator's AWS settings."""
     saved = dict(os.environ)
     os.environ.update(variables)
-    if cold:
-        reset_clients()
     try:
         yield
     finally:
@@ -88,9 +81,8 @@ class Smoke:
     dead_letter_targets: dict[str, str]
     report: Report = field(default_factory=Report)
     logs: list[str] = field(default_factory=list)
-    # The function whose execution environment is warm: the one invoked last. Handlers share
-    # one process here, so invoking another function starts it a fresh (cold) environment.
-    warm_function: str | None = None
+    # One execution environment per function, warm between its invocations as in Lambda.
+    environments: ExecutionEnvironments = field(default_factory=ExecutionEnvironments)
 
     def __post_init__(self) -> None:
         self.naming = Naming(self.plan.stack)
@@ -141,10 +133,17 @@ class Smoke:
         config: dict[str, Any] = self.client("lambda").get_function_configuration(FunctionName=function_arn_or_name)
         return config
 
+    def deployed_archive(self, function: str) -> bytes:
+        """The archive moto holds for ``function`` (what the provisioner uploaded)."""
+        account = self.client("sts").get_caller_identity()["Account"]
+        return bytes(lambda_backends[account][self.region].get_function(function).code_bytes)
+
     def invoke(self, function_arn_or_name: str, event: Any) -> Any:
-        """Run the deployed function's handler in-process with its deployed environment."""
+        """Run the deployed function's handler in-process, loaded from its deployed archive, with its deployed environment."""
         config = self.configuration(function_arn_or_name)
-        module_name, attribute = config["Handler"].rsplit(".", 1)
+        environment = self.environments.environment(
+            config["FunctionName"], self.deployed_archive(config["FunctionName"])
+        )
         context = LambdaContext(
             function_name=config["FunctionName"],
             memory_limit_in_mb=config["MemorySize"],
@@ -152,19 +151,19 @@ class Smoke:
             log_group_name=f"/aws/lambda/{config['FunctionName']}",
         )
         output = io.StringIO()
-        cold, self.warm_function = self.warm_function != config["FunctionName"], config["FunctionName"]
         started, failed = datetime.now(UTC), True
         try:
             with (
-                function_environment(config["Environment"]["Variables"], cold=cold),
+                function_environment(config["Environment"]["Variables"]),
                 contextlib.redirect_stdout(output),
                 warnings.catch_warnings(),
+                self.environments.entered(environment) as load,
             ):
                 # Powertools warns when a run emitted no custom metric; in Lambda that goes to the log.
                 warnings.filterwarnings("ignore", message="No application metrics to publish")
-                handler = getattr(importlib.import_module(module_name), attribute)
+                handler = load(config["Handler"])
                 # Powertools binds its log stream when the logger is created; point it here.
-                stream = handler_logger.registered_handler
+                stream = load("functions.shared.observability.logger").registered_handler
                 if not isinstance(stream, logging.StreamHandler):
                     raise TypeError("the handlers' logger no longer writes to a stream")
                 previous = stream.setStream(output)

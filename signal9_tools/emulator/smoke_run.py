@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
-from functions.shared import pacing
-from functions.shared.aws import reset_clients
 from signal9.config import StackConfig
 from signal9_tools.emulator.collection import Endpoints, LocalFakes
 from signal9_tools.emulator.collection_checks import check_collection
 from signal9_tools.emulator.delivery import LambdaDeliveries
 from signal9_tools.emulator.event_checks import check_events
+from signal9_tools.emulator.execution import ExecutionEnvironments
 from signal9_tools.emulator.health_checks import check_health, check_logs
 from signal9_tools.emulator.report import Report
+from signal9_tools.emulator.runtime_checks import check_runtime
 from signal9_tools.emulator.schedule_checks import check_schedules_fire
 from signal9_tools.emulator.security_checks import check_access, check_security
 from signal9_tools.emulator.smoke import Smoke
@@ -26,16 +25,6 @@ from signal9_tools.fakes.server import CompressedClock
 from signal9_tools.mockrun import ProgramRun
 
 PACING_SPEEDUP = 1000.0
-
-
-@contextlib.contextmanager
-def paced_on(clock: CompressedClock) -> Iterator[None]:
-    previous = pacing.clock()
-    pacing.use_clock(clock)
-    try:
-        yield
-    finally:
-        pacing.use_clock(previous)
 
 
 # What a smoke runs. "full": everything below. "configuration": the checks of the deployed
@@ -71,13 +60,17 @@ def run_smoke(
     now = datetime.now(UTC).replace(microsecond=0)
     fakes = None if endpoints is not None else LocalFakes(AlpacaFake(size=universe), AlphaVantageFake(universe))
     with contextlib.ExitStack() as stack:
-        stack.callback(reset_clients)  # the last warm environment's clients end with the run
+        environments = ExecutionEnvironments()
+        stack.callback(environments.close)  # every execution environment ends with the run
         deliveries = stack.enter_context(LambdaDeliveries().installed())
         if fakes is not None or compressed_pacing:
             # PollenateAsset paces itself to the plan (seconds per request); against the fakes,
             # which enforce no rate here, the pacing runs on a compressed clock so the smoke takes
             # seconds (benchmarks/pollenation_chain.py proves the rate against an enforcing fake).
-            stack.enter_context(paced_on(CompressedClock(PACING_SPEEDUP)))
+            # The handlers' pacing module reads its clock from `_clock` (functions.shared.pacing.use_clock).
+            stack.enter_context(
+                environments.patched("functions.shared.pacing", "_clock", CompressedClock(PACING_SPEEDUP))
+            )
         if fakes is not None:
             served = stack.enter_context(served_fakes(alpaca=fakes.alpaca, alphavantage=fakes.alphavantage))
             endpoints = Endpoints(
@@ -93,8 +86,11 @@ def run_smoke(
                 built_in_fakes=True,
             )
         assert endpoints is not None
-        smoke = Smoke(plan, config, deliveries, query_definitions, dead_letter_targets, report)
+        smoke = Smoke(
+            plan, config, deliveries, query_definitions, dead_letter_targets, report, environments=environments
+        )
         check_health(smoke)
+        check_runtime(smoke)
         check_access(smoke)
         check_security(smoke)
         if scope == "configuration":
