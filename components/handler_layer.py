@@ -34,7 +34,7 @@ class HandlerLayer(pulumi.ComponentResource):
             raise pulumi.RunError(str(error)) from None
         pinned = ", ".join(f"{package} {built.packages[package]}" for package in runtime.layer_requirements())
         self.layer = aws.lambda_.LayerVersion(
-            "handler-layer",
+            "handler-layer-version",
             layer_name=naming.handler_layer,
             description=f"Signal9 handlers' packages from uv.lock: {pinned}",
             compatible_runtimes=[declared.runtime],

@@ -89,6 +89,7 @@ UNTAGGABLE_TYPES = frozenset(
         "aws:sqs/queuePolicy:QueuePolicy",
         "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
         "aws:lambda/permission:Permission",
+        "aws:lambda/layerVersion:LayerVersion",
         "aws:cloudwatch/eventArchive:EventArchive",
         "aws:sns/topicSubscription:TopicSubscription",
         "aws:cloudwatch/dashboard:Dashboard",

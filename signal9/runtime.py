@@ -134,19 +134,26 @@ def layer_paths(runtime: LambdaRuntime | None = None) -> tuple[Path, Path]:
     return LAYER_DIRECTORY / f"{stem}.zip", LAYER_DIRECTORY / f"{stem}.json"
 
 
+def layer_packages(archive: Path) -> dict[str, str]:
+    """The distributions the manifest beside ``archive`` lists ({} when there is none)."""
+    manifest = archive.with_suffix(".json")
+    return dict(json.loads(manifest.read_text())["packages"]) if manifest.is_file() else {}
+
+
 def built_layer() -> LayerBuild:
     """The layer ``make layer`` built, checked against the declared runtime and the current uv.lock."""
     runtime = declared()
     archive, manifest_path = layer_paths(runtime)
     remedy = "run `make layer` (it builds the handlers' layer from uv.lock)"
+    shown = archive.relative_to(ROOT) if archive.is_relative_to(ROOT) else archive
     if not archive.is_file() or not manifest_path.is_file():
-        raise LayerNotBuiltError(f"{archive.relative_to(ROOT)} is not built: {remedy}")
+        raise LayerNotBuiltError(f"{shown} is not built: {remedy}")
     manifest = json.loads(manifest_path.read_text())
     expected = {"runtime": runtime.runtime, "architecture": runtime.architecture, "lock": lock_digest()}
     found = {key: manifest.get(key) for key in expected}
     if found != expected:
         stale = ", ".join(k for k in expected if found[k] != expected[k])
-        raise LayerNotBuiltError(f"{archive.relative_to(ROOT)} was built for another {stale}: {remedy}")
+        raise LayerNotBuiltError(f"{shown} was built for another {stale}: {remedy}")
     return LayerBuild(archive, dict(manifest["packages"]), str(manifest["archiveSha256"]), bool(manifest["bytecode"]))
 
 

@@ -309,6 +309,9 @@ def estimate_stack(
 
 
 def _number(value: float) -> str:
+    # Rounded first: float sums differ in the last bits between Python versions (3.12's sum() is
+    # compensated), and the committed doc must read the same from either.
+    value = round(value, 2) if value >= 1 else value
     if value == int(value):
         return f"{int(value):,}"
     return f"{value:,.2f}" if value >= 1 else f"{value:.4g}"

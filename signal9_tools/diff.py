@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -31,9 +32,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from signal9 import runtime
 from signal9.errors import OperatorError
 from signal9.stackfile import ROOT
 from signal9_tools.cli import add_stack_argument
+from signal9_tools.layer import find_uv
 
 # Resources whose replacement or deletion loses data, and the inputs whose change replaces them
 # (pulumi-aws marks these as forcing a new resource).
@@ -198,6 +201,21 @@ def default_base() -> str:
     raise OperatorError(f"no merge base with {' or '.join(MAIN_BRANCHES)}: give the base with --base GIT_REF")
 
 
+def _provide_layer(tree: Path, env: dict[str, str]) -> None:
+    """Build the base's handler layer from its own uv.lock, as its program requires (``make layer``).
+
+    The working tree's layer is copied first: with the same lock the base's builder only checks it.
+    """
+    if not (tree / "signal9_tools" / "layer.py").is_file():
+        return  # a base from before the project built its own layer
+    if runtime.LAYER_DIRECTORY.is_dir() and (tree / "uv.lock").read_bytes() == runtime.LOCK.read_bytes():
+        shutil.copytree(runtime.LAYER_DIRECTORY, tree / runtime.LAYER_DIRECTORY.relative_to(runtime.ROOT))
+    command = [sys.executable, "-m", "signal9_tools.layer", "--uv", find_uv()]
+    built = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=False)
+    if built.returncode:
+        raise OperatorError((built.stderr.strip().splitlines() or ["the base's layer could not be built"])[-1])
+
+
 def plan_at(ref: str, stack: str) -> dict[str, Any]:
     """``signal9 plan --json`` of ``stack`` as committed at ``ref`` (no resources when it had no such stack)."""
     commit = git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
@@ -212,6 +230,7 @@ def plan_at(ref: str, stack: str) -> dict[str, Any]:
             return {"resources": []}
         # Its own code first on the path: the base's program, catalog and stack file, not the working tree's.
         env = {**os.environ, "PYTHONPATH": str(tree)}
+        _provide_layer(tree, env)
         result = subprocess.run(
             [sys.executable, "-m", "signal9_tools.cli", "plan", "--stack", stack, "--json"],
             cwd=tree,

@@ -18,6 +18,7 @@ _NAME_INPUT = {
     "aws:cloudwatch/dashboard:Dashboard": "dashboardName",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "name",
     "aws:s3/bucket:Bucket": "bucket",
+    "aws:lambda/layerVersion:LayerVersion": "layerName",
 }
 
 
@@ -65,6 +66,11 @@ def _function(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, S
     arn = _arn("lambda", region, f"function:{name}")
     invoke = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
     return name, {"arn": arn, "qualifiedArn": f"{arn}:$LATEST", "invokeArn": invoke, "version": "$LATEST"}
+
+
+def _layer_version(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, State]:
+    layer = _arn("lambda", region, f"layer:{name}")
+    return f"{layer}:1", {"arn": f"{layer}:1", "layerArn": layer, "version": "1"}
 
 
 def _log_group(name: str, region: str, inputs: Mapping[str, Any]) -> tuple[str, State]:
@@ -140,6 +146,7 @@ BUILDERS: dict[str, Builder] = {
     "aws:s3/bucket:Bucket": _bucket,
     "aws:sqs/queue:Queue": _queue,
     "aws:lambda/function:Function": _function,
+    "aws:lambda/layerVersion:LayerVersion": _layer_version,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:cloudwatch/eventBus:EventBus": _event_bus,
     "aws:cloudwatch/eventRule:EventRule": _event_rule,

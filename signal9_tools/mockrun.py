@@ -24,6 +24,7 @@ from pulumi.runtime.rpc import deserialize_properties
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from signal9 import runtime
 from signal9.catalog import PROJECT
 from signal9.stackfile import (
     ROOT,
@@ -35,6 +36,8 @@ from signal9.stackfile import (
 from signal9_tools.identifiers import ACCOUNT_ID, mock_state
 
 PROGRAM = ROOT / "__main__.py"
+FUNCTION = "aws:lambda/function:Function"
+LAYER_VERSION = "aws:lambda/layerVersion:LayerVersion"
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
 
 
@@ -152,7 +155,34 @@ class ProgramRun:
                 {"type": r.type, "name": r.name, "parent": r.parent, "inputs": mask(r.inputs)} for r in ordered
             ],
             "outputs": mask(self.outputs),
+            "functions": self.function_runtimes(),
         }
+
+    def function_runtimes(self) -> dict[str, dict[str, Any]]:
+        """Per Lambda function as deployed: runtime, architecture, layers and the layer's Powertools and SDK.
+
+        A layer the plan publishes itself is read from the manifest beside its archive (``make layer``);
+        the versions of any other layer are unknown offline (None).
+        """
+        packages = {
+            mock_state(r.type, r.name, r.plain_inputs, self.region)[1]["arn"]: runtime.layer_packages(
+                ROOT / r.plain_inputs["code"].path
+            )
+            for r in self.of_type(LAYER_VERSION)
+        }
+        described = {}
+        for function in self.of_type(FUNCTION):
+            inputs = function.plain_inputs
+            layers = list(inputs.get("layers") or [])
+            found = [packages.get(arn, {}) for arn in layers]
+            described[inputs["name"]] = {
+                "runtime": inputs["runtime"],
+                "architecture": (inputs.get("architectures") or ["x86_64"])[0],
+                "layers": layers,
+                "powertoolsVersion": next((p[runtime.POWERTOOLS_PACKAGE] for p in found if p), None),
+                "sdkVersion": next((p[runtime.SDK_PACKAGE] for p in found if p), None),
+            }
+        return dict(sorted(described.items()))
 
 
 class AwsLikeMocks(pulumi.runtime.Mocks):

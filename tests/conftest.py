@@ -18,6 +18,7 @@ from moto import mock_aws
 from functions.shared import aws as shared_aws
 from functions.shared import pacing, retry
 from functions.shared.observability import logger
+from signal9 import runtime
 from signal9.catalog import STACKS
 from signal9_tools.awsapi import create_stack_tables
 from signal9_tools.cli import collect_less_often
@@ -34,6 +35,11 @@ gc.freeze()
 
 # The AlphaVantage fake's clock starts here (a Monday afternoon in New York).
 ALPHAVANTAGE_START = datetime(2026, 11, 2, 20, 0, tzinfo=UTC)
+
+
+def pytest_report_header() -> str:
+    """The interpreter and handler packages the suite runs on, against what Lambda runs (signal9.runtime)."""
+    return runtime.running_summary()
 
 
 @functools.cache

@@ -42,7 +42,7 @@ MANAGED_POLICY_TYPES = (
     "aws:iam/roleManagedPolicies:RoleManagedPolicies",
     "aws:iam/policy:Policy",
 )
-POWERTOOLS_ACCOUNT = "017000801446"
+LAYER_VERSION = "aws:lambda/layerVersion:LayerVersion"
 FOURTEEN_DAYS = 14 * 24 * 3600
 
 
@@ -69,8 +69,9 @@ def variables(resource: Resource) -> dict[str, str]:
     return values
 
 
-def layer_arn(region: str, version: int) -> str:
-    return f"arn:aws:lambda:{region}:{POWERTOOLS_ACCOUNT}:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:{version}"
+def handler_layer_arn(run: ProgramRun) -> str:
+    (layer,) = run.of_type(LAYER_VERSION)
+    return arn_of(run, layer)
 
 
 # ---------------------------------------------------------------------------- functions
@@ -105,14 +106,13 @@ def test_prod_stack_file_override_reaches_pollenate_asset(prod: ProgramRun) -> N
 
 @pytest.fixture(scope="module")
 def tuned() -> ProgramRun:
-    """Dev with operator tuning: other sizes, batch size, region and layer version."""
+    """Dev with operator tuning: other sizes, batch size and region."""
     values = read_stack_config("dev")
     functions = json.loads(values.get("signal9:functions", "{}"))
     functions["SyncAssets"] = {"memoryMb": 2048, "timeoutSeconds": 900}
     functions["MarkEarningsProcessed"] = {"memoryMb": 192}
     values["signal9:functions"] = json.dumps(functions)
     values["signal9:regularPollenationBatchSize"] = "250"
-    values["signal9:powertoolsLayerVersion"] = "31"
     values["signal9:alphaVantage"] = json.dumps({"pollenationConcurrency": None, "requestsPerMinute": 150})
     values["aws:region"] = "eu-west-1"
     return run_program("dev", config=values)
@@ -136,14 +136,13 @@ def test_custom_override_changes_only_the_tuned_values(tuned: ProgramRun, dev: P
     assert variables(trigger)[env.setting_variable("regularPollenationBatchSize")] == "250"
 
 
-def test_arm64_python313_and_the_regional_powertools_layer(plans: dict[str, ProgramRun], tuned: ProgramRun) -> None:
+def test_arm64_python313_and_the_stacks_own_handler_layer(plans: dict[str, ProgramRun], tuned: ProgramRun) -> None:
     for run in [*plans.values(), tuned]:
-        version = stack_config(run).powertoolsLayerVersion if run is not tuned else 31
         for function in catalog.FUNCTIONS:
             inputs = fleet_function(run, function).plain_inputs
             assert inputs["runtime"] == "python3.13"
             assert inputs["architectures"] == ["arm64"]
-            assert inputs["layers"] == [layer_arn(run.region, version)]
+            assert inputs["layers"] == [handler_layer_arn(run)]
             assert inputs["handler"] == f"functions.{function.package}.handler.handler"
             assert inputs["description"] == function.description
     assert tuned.region == "eu-west-1"

@@ -18,6 +18,7 @@ import pulumi
 import pytest
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+from components import packaging
 from functions.shared import aws as shared_aws
 from signal9 import catalog, config
 from signal9.naming import Naming
@@ -81,7 +82,7 @@ def test_identifiers_come_from_moto_and_flow_between_resources(local_run: LocalR
 def test_report_states_what_the_emulator_does_instead_of_aws(local_run: LocalRun) -> None:
     text = local_run.text()
     assert "passed, 0 failed" in text
-    assert "public layer" in text and "stand-in" in text
+    assert "handlers run on Python" in text and "aws-lambda-powertools" in text
     assert "query definitions" in text
     assert "moto keeps no Lambda dead-letter config" in text
 
@@ -229,12 +230,20 @@ def test_the_assets_check_fails_for_a_duplicate_a_missing_or_an_unlisted_symbol(
         assets_landed("us-east-1", Naming("dev"), {"AAPL", "MSFT"}, 0)
 
 
-def clients_in_use(event: Any, context: Any) -> object:
-    """A stand-in handler: the DynamoDB resource the handlers' shared clients hand out."""
-    return shared_aws.dynamodb()
+PROBE = "def handler(event, context):\n    from functions.shared import aws\n    return aws.dynamodb()\n"
 
 
-def test_a_function_invoked_again_is_warm_and_another_function_starts_cold(
+def probe_archive(revision: str) -> bytes:
+    """A deployed archive whose handler answers with the DynamoDB resource its shared clients hand out."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for name, path in packaging.archive_files(catalog.function("SyncAssets")).items():
+            bundle.writestr(name, path.read_bytes())
+        bundle.writestr("functions/probe.py", PROBE + f"# {revision}\n")
+    return buffer.getvalue()
+
+
+def test_each_function_keeps_its_own_warm_environment_and_new_code_starts_cold(
     aws: None, dev: ProgramRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def configuration(smoke: Smoke, name: str) -> dict[str, Any]:
@@ -242,18 +251,26 @@ def test_a_function_invoked_again_is_warm_and_another_function_starts_cold(
             "FunctionName": name,
             "FunctionArn": f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
             "MemorySize": 128,
-            "Handler": f"{__name__}.clients_in_use",
+            "Handler": "functions.probe.handler",
             "Environment": {"Variables": {}},
         }
 
+    deployed = {"SyncAssets": probe_archive("1"), "SyncNewsSentiment": probe_archive("1")}
     monkeypatch.setattr(Smoke, "configuration", configuration)
+    monkeypatch.setattr(Smoke, "deployed_archive", lambda smoke, name: deployed[name])
     smoke = Smoke(dev, config.parse({}, "Pulumi.dev.yaml"), LambdaDeliveries(), {}, {})
-    first = smoke.invoke("SyncAssets", {})
-    assert smoke.invoke("SyncAssets", {}) is first  # warm: the same clients (and cached secrets)
-    other = smoke.invoke("SyncNewsSentiment", {})
-    assert other is not first
-    again = smoke.invoke("SyncAssets", {})
-    assert again is not first and again is not other  # cold again after another function
+    try:
+        first = smoke.invoke("SyncAssets", {})
+        assert smoke.invoke("SyncAssets", {}) is first  # warm: the same clients (and cached secrets)
+        other = smoke.invoke("SyncNewsSentiment", {})
+        assert other is not first  # each function has its own execution environment...
+        assert smoke.invoke("SyncAssets", {}) is first  # ...which stays warm while others run
+        deployed["SyncAssets"] = probe_archive("2")  # new code deployed: a new (cold) environment
+        assert smoke.invoke("SyncAssets", {}) is not first
+        tooling = shared_aws.dynamodb()  # the tooling's own copy of the module was never used
+        assert tooling is not first and tooling is not other
+    finally:
+        smoke.environments.close()
 
 
 def test_the_emulators_dispatcher_remembers_moto_s_own_answer_per_host() -> None:

@@ -18,7 +18,7 @@ ARN = re.compile(r"^arn:aws:[a-z0-9-]+:(us-east-1)?:(123456789012)?:")
 
 def test_json_document_shape(dev: ProgramRun) -> None:
     document = dev.to_json()
-    assert set(document) == {"project", "stack", "resources", "outputs"}
+    assert set(document) == {"project", "stack", "resources", "outputs", "functions"}
     assert (document["project"], document["stack"]) == ("signal9", "dev")
     names = {r["name"] for r in document["resources"]}
     for resource in document["resources"]:

@@ -371,7 +371,8 @@ def test_scopes_take_the_reference_arn_formats() -> None:
     target = deploy_policy.StackTarget("dev", ACCOUNT_ID, REGION)
     assert target.scope("log-group") == f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/aws/lambda/signal9-dev-*"
     assert target.scope("event-rule") == f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/signal9-dev/signal9-dev-*"
-    assert target.scope("powertools-layer") == f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertools*:*"
+    assert target.scope("handler-layer") == f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:signal9-dev-*"
+    assert target.scope("handler-layer-version") == f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:signal9-dev-*:*"
     for name, scope in deploy_policy.SCOPES.items():
         arn_format = aws_reference.resource_type(scope.service, scope.resource_type).arn
         assert policy_check.arn_matches_format(target.scope(name), arn_format), name

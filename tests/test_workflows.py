@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from signal9 import runtime
 from signal9.catalog import STACKS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,3 +216,14 @@ def test_prod_runs_only_in_the_protected_environment() -> None:
                 pulumi = next(s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
                 if pulumi["with"]["command"] == "up":
                     assert job["environment"] == "${{ inputs.stack }}", path.name
+
+
+def test_every_job_sets_up_the_lambda_python_and_builds_the_layer_from_the_lock() -> None:
+    """CI runs the handler tests on the runtime's Python and deploys the layer it built from uv.lock."""
+    (setup,) = [a for a in ACTIONS if a.parent.name == "setup"]
+    steps = yaml.safe_load(setup.read_text())["runs"]["steps"]
+    (python,) = [s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python@")]
+    assert str(python["with"]["python-version"]) == runtime.declared().python_version
+    commands = [str(s.get("run", "")) for s in steps]
+    assert "uv sync --frozen --all-groups" in commands
+    assert ".venv/bin/python -m signal9_tools.layer" in commands
