@@ -28,13 +28,16 @@ not its receipt handle (each receive gives a new one): when its hiding runs out 
 replay it comes back, and the receive that returns it hides it again; it is not run again, and
 its newest handle is kept. At the end each failed message is made visible with
 ChangeMessageVisibility on that handle; one already visible (``MessageNotInflight``) needs
-nothing more.
+nothing more. A replay handles the messages that were in the queue when it began: one sent
+later (its ``SentTimestamp``), such as an event replayed to the bus that failed again, is left
+for the next replay, so a replay always ends.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -296,14 +299,16 @@ def replay_queue(
     url = queue_url(sqs, naming, function)
     result = ReplayResult(function.name, naming.dead_letter_queue(function.name))
     hiding = run_seconds + REPLAY_MARGIN_SECONDS
+    began_ms = int(time.time() * 1000)
     kept: dict[str, str] = {}  # MessageId of each message whose replay failed -> its newest receipt handle
+    later: dict[str, str] = {}  # the same for messages sent after the replay began, left for the next one
     fruitless = 0
     while True:
         if limit is not None and result.replayed + result.failed >= limit:
             result.stopped = f"--limit {limit}"
             break
-        if sum(queue_counts(sqs, url)) <= len(kept):
-            break  # nothing but the messages this replay kept
+        if sum(queue_counts(sqs, url)) <= len(kept) + len(later):
+            break  # nothing but the messages this replay holds back
         if fruitless >= MAX_EMPTY_ANSWERS:
             result.stopped = (
                 f"the queue counts them, but {MAX_EMPTY_ANSWERS} long polls returned none to replay: in flight "
@@ -311,12 +316,19 @@ def replay_queue(
             )
             break
         messages = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=hiding, WaitTimeSeconds=LONG_POLL_SECONDS
+            QueueUrl=url,
+            MaxNumberOfMessages=1,
+            VisibilityTimeout=hiding,
+            WaitTimeSeconds=LONG_POLL_SECONDS,
+            MessageSystemAttributeNames=["SentTimestamp"],
         ).get("Messages", [])
         fresh = []
         for message in messages:
-            if message["MessageId"] in kept:  # back after its hiding ran out: hidden again by this very receive
-                kept[message["MessageId"]] = message["ReceiptHandle"]  # the newest handle is the one that works
+            identifier = message["MessageId"]
+            if identifier in kept:  # back after its hiding ran out: hidden again by this very receive
+                kept[identifier] = message["ReceiptHandle"]  # the newest handle is the one that works
+            elif identifier in later or int(message.get("Attributes", {}).get("SentTimestamp", 0)) > began_ms:
+                later[identifier] = message["ReceiptHandle"]
             else:
                 fresh.append(message)
         fruitless = 0 if fresh else fruitless + 1
@@ -330,8 +342,11 @@ def replay_queue(
                 continue
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             result.replayed += 1
-    for handle in kept.values():  # back in the queue right away, for the next list or replay
+    for handle in [*kept.values(), *later.values()]:  # back in the queue right away, for the next list or replay
         set_visibility(sqs, url, handle, 0)
+    if later:
+        sent = f"{len(later)} sent during this replay (a replayed event failing again?), for the next one"
+        result.stopped = f"{result.stopped}; {sent}" if result.stopped else sent
     result.left = sum(queue_counts(sqs, url))
     return result
 

@@ -12,9 +12,10 @@ moto always returns the waiting messages (/work/shared/NOTES.md); SQS does not:
   not be deleted" (here: it is not). ChangeMessageVisibility on a message that is no longer in
   flight fails with ``MessageNotInflight``.
 - GetQueueAttributes counts visible (ApproximateNumberOfMessages) and hidden
-  (ApproximateNumberOfMessagesNotVisible) messages.
+  (ApproximateNumberOfMessagesNotVisible) messages; a received message carries its
+  ``SentTimestamp`` (epoch milliseconds).
 
-Time is the stand-in's own ``now`` (seconds), moved by the test (a replay's run) and by a long
+Time is the stand-in's own ``now`` (epoch seconds, from the wall clock at its creation), moved by the test (a replay's run) and by a long
 poll that waits. Every call is recorded in ``calls``.
 """
 
@@ -23,6 +24,7 @@ poll that waits. Every call is recorded in ``calls``.
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +38,7 @@ class StoodInMessage:
     id: str
     body: str
     attributes: dict[str, Any]
+    sent_at: float
     visible_at: float = 0.0
     handle: str | None = None  # the newest receipt handle
     received: int = 0
@@ -50,7 +53,7 @@ class DocumentedSqs:
     # Short polls sample a server holding none of a small queue's messages (False: they find them,
     # as they may; the other documented behaviours stay).
     small_queue_sampling: bool = True
-    now: float = 0.0
+    now: float = field(default_factory=time.time)  # epoch seconds, as SentTimestamp counts
     queues: dict[str, list[StoodInMessage]] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)  # receipt handles used after a newer one was given
@@ -65,7 +68,9 @@ class DocumentedSqs:
         return self.url(name)
 
     def send(self, name: str, body: str, attributes: dict[str, Any] | None = None) -> str:
-        message = StoodInMessage(f"msg-{next(self._ids)}", body, attributes or {})
+        message = StoodInMessage(
+            f"msg-{next(self._ids)}", body, attributes or {}, sent_at=self.now, visible_at=self.now
+        )
         self.queues[name].append(message)
         return message.id
 
@@ -127,6 +132,7 @@ class DocumentedSqs:
                     "ReceiptHandle": message.handle,
                     "Body": message.body,
                     "MessageAttributes": message.attributes,
+                    "Attributes": {"SentTimestamp": str(int(message.sent_at * 1000))},
                 }
             )
         return {"Messages": answer}

@@ -369,7 +369,7 @@ def test_messages_the_queue_reports_but_never_returns_are_left_and_the_command_e
     for index in range(2):
         sqs.send(queue, json.dumps({"n": index}))
     for message in sqs.queues[queue]:
-        message.visible_at = 10_000  # in flight elsewhere (another replay) for longer than we poll
+        message.visible_at = sqs.now + 10_000  # in flight elsewhere (another replay) for longer than we poll
     session = StandInSession(sqs, {"lambda": SlowLambda(sqs, 1)})
     assert dlq.run(replay_args("SyncAssets"), session) == 1
     out = capsys.readouterr().out
@@ -419,3 +419,20 @@ def test_a_kept_message_no_longer_in_flight_does_not_stop_the_other_queues_or_th
     assert "signal9-dev-PollenateAsset-dlq: replayed 1, kept 0" in out
     assert len([line for line in out.splitlines() if line.startswith("signal9-dev-")]) == len(catalog.FUNCTIONS)
     assert code == 1
+
+
+def test_a_message_sent_during_the_replay_is_left_for_the_next_one() -> None:
+    """A replayed event that fails again comes back as a new message (e.g. --to-bus): the replay still ends."""
+    sqs = standin(small_queue_sampling=False)
+    queue = NAMING.dead_letter_queue(POLLENATE.name)
+    sqs.send(queue, event_body())
+
+    def fails_again(function: catalog.Function, body: str) -> None:
+        sqs.now += 180  # Lambda's asynchronous attempts, then its dead-letter queue
+        sqs.send(queue, body)
+
+    result = dlq.replay_queue(sqs, NAMING, POLLENATE, fails_again, limit=5)
+    assert (result.replayed, result.failed, result.left) == (1, 0, 1)
+    assert "sent during this replay" in result.stopped
+    attributes = sqs.get_queue_attributes(QueueUrl=sqs.url(queue), AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "1"  # visible for the next replay
