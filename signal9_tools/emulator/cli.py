@@ -20,13 +20,12 @@ from signal9.errors import OperatorError
 from signal9.stackfile import config_region, read_stack_config
 from signal9_tools.emulator.collection import EndpointConfigError, Endpoints, given_endpoints
 from signal9_tools.emulator.collection_checks import FAULT_COLLECTOR
-from signal9_tools.emulator.delivery import LambdaDeliveries
 from signal9_tools.emulator.deploy_audit import DeployAudit, install_boundary
 from signal9_tools.emulator.provisioner import MotoProvisioner
 from signal9_tools.emulator.report import Report, format_check, format_summary, table_head, timed
 from signal9_tools.emulator.request_constraints import RequestConstraintError
 from signal9_tools.emulator.server import moto_server
-from signal9_tools.emulator.smoke import Smoke
+from signal9_tools.emulator.smoke import Smoke, invoke_asynchronously
 from signal9_tools.emulator.smoke_run import BUILT_IN_UNIVERSE, PACING_SPEEDUP, SmokeScope, run_smoke
 from signal9_tools.mockrun import ProgramRun, run_program
 from signal9_tools.status import Status, collect, format_status
@@ -179,8 +178,14 @@ def deploy_and_smoke(
                     raise RequestConstraintError("\n".join(provisioner.constraints.violations)) from error
                 raise
         provisioner.audit = None  # the smoke's own calls are not part of the deploy
-        # Invoke from outside (`signal9 dlq replay`, the AWS CLI) runs the deployed handler in-process.
-        emulator.invokes.invoker = Smoke(plan, stack_config, LambdaDeliveries(), {}, {}).invoke
+        # Invoke from outside (`signal9 dlq replay`, the AWS CLI) runs the deployed handler in-process,
+        # and an event put from outside (`dlq replay --to-bus`) runs its rules' functions as Lambda's
+        # asynchronous invocation would (retries, then the dead-letter queue).
+        outside = Smoke(plan, stack_config, emulator.deliveries, {}, provisioner.dead_letter_targets)
+        emulator.invokes.invoker = outside.invoke
+        emulator.deliveries.dispatch = lambda delivery: invoke_asynchronously(
+            outside, delivery.function_arn, delivery.event
+        )
         if callable(on_deployed):
             on_deployed(plan)
         if stream is not None:
