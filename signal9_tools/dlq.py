@@ -436,8 +436,9 @@ def print_reports(reports: Sequence[QueueReport]) -> int:
         for sample in report.samples:
             cut = f" [cut: first {len(sample.body)} of {sample.length} characters]" if sample.cut else ""
             print(f"  sample: {sample.body}{cut}")
-            if sample.attributes:
-                print("    attributes: " + ", ".join(f"{k}={v}" for k, v in sorted(sample.attributes.items())))
+            if sample.attributes:  # one line: a multi-line ErrorMessage keeps its breaks as \n
+                pairs = (f"{k}={v}".replace("\n", "\\n") for k, v in sorted(sample.attributes.items()))
+                print("    attributes: " + ", ".join(pairs))
             else:
                 print("    attributes: none (the sender attached no error attributes)")
     return 0

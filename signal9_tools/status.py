@@ -291,10 +291,15 @@ def gauge_series(cloudwatch: Any, naming: Naming, start: datetime, now: datetime
 
 
 def _hourly(cloudwatch: Any, queries: list[dict[str, Any]], start: datetime, now: datetime) -> dict[str, Series]:
-    """GetMetricData's answers by query id, each datapoint under its UTC hour."""
+    """GetMetricData's answers by query id, each datapoint under its UTC hour.
+
+    The range ends with ``now``'s hour (EndTime is exclusive and, as StartTime, aligned with the
+    hourly period, as CloudWatch advises): the current hour's datapoints up to ``now`` included.
+    """
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(seconds=HOUR_SECONDS)
     series: dict[str, Series] = {query["Id"]: {} for query in queries}
     for page in cloudwatch.get_paginator("get_metric_data").paginate(
-        MetricDataQueries=queries, StartTime=start, EndTime=now
+        MetricDataQueries=queries, StartTime=start, EndTime=end
     ):
         for result in page["MetricDataResults"]:
             for timestamp, value in zip(result["Timestamps"], result["Values"], strict=True):

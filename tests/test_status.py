@@ -152,6 +152,16 @@ def test_all_fresh_after_every_collector_ran(aws: None, capsys: pytest.CaptureFi
     assert code == 0 and document["healthy"] is True
 
 
+def test_a_run_recorded_within_the_second_before_the_check_is_counted(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GetMetricData's range ends with the check's hour, not at its second (moto drops the fraction)."""
+    now = datetime.now(UTC).replace(microsecond=0) + timedelta(milliseconds=900)
+    deploy_queues_and_runs(now + timedelta(minutes=5) - timedelta(milliseconds=100))  # runs and metrics 100 ms before
+    code, document = run_status(capsys, now)
+    assert {row["items_written"] for row in document["collectors"]} == {4} and code == 0
+
+
 def test_a_failed_collector_a_waiting_dlq_and_an_alarm_exit_1(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     deploy_queues_and_runs(now, failing="SyncEarningsCalendar")
@@ -321,7 +331,14 @@ def test_status_reads_the_table_rows_from_the_handlers_emf_metrics(
     line = json.dumps(emf.serialize_metric_set())
     emf.clear_metrics()
     lambda_records.record_invocation(
-        boto3.client("logs"), boto3.client("cloudwatch"), "signal9-dev-SyncNewsSentiment", "r1", [line], now, False
+        boto3.client("logs"),
+        boto3.client("cloudwatch"),
+        "signal9-dev-SyncNewsSentiment",
+        "r1",
+        [line],
+        now,
+        False,
+        ended=now,
     )
     code, document = run_status(capsys, now + timedelta(minutes=1))
     (news,) = [row for row in document["tables"] if row["reading"] == "news coverage"]

@@ -20,9 +20,9 @@ import logging
 import os
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 from moto.core.authorization import enable_iam_authentication
 
 from functions.shared.aws import reset_clients
+from functions.shared.clock import utc_now
 from functions.shared.observability import logger as handler_logger
 from signal9 import catalog
 from signal9.config import StackConfig
@@ -91,6 +92,8 @@ class Smoke:
     # The function whose execution environment is warm: the one invoked last. Handlers share
     # one process here, so invoking another function starts it a fresh (cold) environment.
     warm_function: str | None = None
+    # When a run starts and ends, as Lambda records it (the smoke's fixed clock: smoke_run.SmokeClock).
+    clock: Callable[[], datetime] = field(default_factory=lambda: utc_now)
 
     def __post_init__(self) -> None:
         self.naming = Naming(self.plan.stack)
@@ -157,7 +160,7 @@ class Smoke:
         )
         output = io.StringIO()
         cold, self.warm_function = self.warm_function != config["FunctionName"], config["FunctionName"]
-        started, failed = datetime.now(UTC), True
+        started, failed = self.clock(), True
         try:
             with (
                 function_environment(config["Environment"]["Variables"], cold=cold),
@@ -190,6 +193,7 @@ class Smoke:
                 lines,
                 started,
                 failed,
+                ended=self.clock(),
             )
 
     # --- event delivery ---------------------------------------------------------------
