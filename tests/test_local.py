@@ -10,6 +10,7 @@ import socket
 import time
 import zipfile
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -28,6 +29,7 @@ from signal9_tools.emulator.delivery import LambdaDeliveries
 from signal9_tools.emulator.provisioner import MotoProvisioner, UnsupportedResourceError, archive_zip
 from signal9_tools.emulator.server import Dispatcher
 from signal9_tools.emulator.smoke import Smoke
+from signal9_tools.emulator.smoke_run import SmokeClock
 from signal9_tools.fakes.server import SystemClock
 from signal9_tools.mockrun import ProgramRun, run_program
 
@@ -299,3 +301,13 @@ def test_the_emulators_dispatcher_remembers_moto_s_own_answer_per_host() -> None
     for host in hosts * 2:  # the second pass answers from what the first remembered
         assert dispatcher.get_backend_for_host(host) == moto.get_backend_for_host(host), host
     assert set(dispatcher.backends) == set(hosts)
+
+
+def test_the_smoke_clock_stands_at_its_start_until_released() -> None:
+    start = datetime(2026, 11, 2, 15, tzinfo=UTC)
+    clock = SmokeClock(start)
+    # However long the machine takes between readings: a millisecond each, runs recorded in order.
+    assert [clock(), clock(), clock()] == [start + timedelta(milliseconds=n) for n in range(3)]
+    clock.release()  # a kept emulator: outside clients' runs are recorded at the wall clock's time
+    before = datetime.now(UTC)
+    assert before <= clock() <= datetime.now(UTC)
