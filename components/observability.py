@@ -85,7 +85,7 @@ def _alarm_args(spec: dashboard.AlarmSpec, topic_arn: pulumi.Output[str]) -> dic
                         metric_name=query.metric,
                         dimensions=query.dimensions,
                         period=spec.period,
-                        stat="Sum",
+                        stat=spec.statistic,
                     ),
                 )
                 for query in spec.sum_of

@@ -243,7 +243,7 @@ class AlarmSpec:
     datapoints_to_alarm: int = 1
     namespace: str | None = None
     metric: str | None = None
-    statistic: str = "Sum"
+    statistic: str = "Sum"  # the single metric's, or each ``sum_of`` metric's
     dimensions: dict[str, str] = field(default_factory=dict)
     sum_of: tuple[MetricQuery, ...] = ()
     # A metric-math alarm's own expression over the ``sum_of`` metrics (default: their FILL()ed sum).
@@ -322,11 +322,14 @@ class MissedRunWindows:
     length: int
 
 
-def missed_run_windows(expression: str, timezone: str, around: date) -> MissedRunWindows | None:
+def missed_run_windows(
+    expression: str, timezone: str, around: date, days: frozenset[int] | None = None
+) -> MissedRunWindows | None:
     """Where a run of ``expression`` must show, in UTC hours of the week; None when it has no weekly pattern.
 
     ``at()`` one-offs and cron expressions restricted by month, year, ``#n`` or ``L`` are not
-    weekly: they get no missed-run alarm (the status command still reports them).
+    weekly: they get no missed-run alarm (the status command still reports them). ``days``:
+    only the runs of these local weekdays (Scheduler's numbering, 1 = SUN .. 7 = SAT).
     """
     schedule = cron.expand(expression)
     if (
@@ -340,7 +343,7 @@ def missed_run_windows(expression: str, timezone: str, around: date) -> MissedRu
     offsets = [int(offset.total_seconds()) // 60 for offset in utc_offsets(timezone, around)]
     hours: set[int] = set()
     length = 0
-    for day in schedule.weekdays.days:  # 1 = SUN .. 7 = SAT, Scheduler's numbering
+    for day in schedule.weekdays.days if days is None else schedule.weekdays.days & days:  # 1 = SUN .. 7 = SAT
         monday_based = (day - 2) % 7
         for hour in schedule.hours:
             for minute in schedule.minutes:
@@ -502,11 +505,73 @@ def freshness_dimensions(naming: Naming, function: str) -> dict[str, str]:
     return {"service": function, "stage": naming.stack}
 
 
-def _freshness_alarms(naming: Naming) -> list[AlarmSpec]:
+# ---------------------------------------------------------------------------- earnings overdue
+#
+# TriggerEarningsPollenation gauges the age in calendar days of the oldest report it still finds
+# waiting (OldestUnprocessedReportDays). A report dated D is concluded by the first run on or
+# after D + PUBLICATION_DAYS, and that run still reads it (its pollenation concludes it after):
+# PUBLICATION_DAYS when a run fell on that day, more when the day had none (no Sunday run: the
+# Monday run concluding a Tuesday report reads 6). So the alarm first takes from each datapoint
+# the days without a run just before the run that emitted it, read from the trigger's own
+# schedule and placed in UTC hours as the missed-run windows are, and alarms above
+# PUBLICATION_DAYS: a report still waiting at the run after its concluding one.
+
+
+def idle_days_before_runs(expression: str) -> dict[int, frozenset[int]]:
+    """Days without a run just before a run day -> those run days (Scheduler's 1 = SUN .. 7 = SAT); {} if none."""
+    schedule = cron.expand(expression)
+    if schedule is None:
+        return {}
+    run_days = schedule.weekdays.days
+    idle: dict[int, set[int]] = {}
+    for day in run_days:
+        back = 1
+        while ((day - 1 - back) % 7) + 1 not in run_days:  # the weekday ``back`` days before ``day``
+            back += 1
+        if back > 1:
+            idle.setdefault(back - 1, set()).add(day)
+    return {days: frozenset(run) for days, run in idle.items()}
+
+
+def overdue_expression(expression: str, timezone: str, gauge: str) -> str:
+    """``gauge`` less the idle days before the run behind each datapoint; just ``gauge`` when the schedule is not weekly."""
+    terms = []
+    for idle, days in sorted(idle_days_before_runs(expression).items()):
+        windows = missed_run_windows(expression, timezone, date.today(), days)
+        if windows is None:
+            return gauge
+        terms.append(f"{idle} * IF({window_condition(windows, gauge)}, 1, 0)")
+    return f"{gauge} - ({' + '.join(terms)})" if terms else gauge
+
+
+def _earnings_overdue_alarm(naming: Naming, stack_config: StackConfig) -> AlarmSpec:
+    gauge = telemetry.FreshnessMetric.OLDEST_UNPROCESSED_REPORT_DAYS
+    trigger = catalog.function(telemetry.emitter(gauge))
+    schedule = stack_config.schedule_expression(trigger)
+    return AlarmSpec(
+        key="earnings-overdue",
+        name=_alarm_name(naming, "earnings-overdue"),
+        description=(
+            f"{trigger.name} still finds a report waiting after the run that should have concluded it (metric "
+            f"{gauge.value} over {PUBLICATION_DAYS} days, the publication window, less the days without a run just "
+            f"before the run that read it: its {schedule} schedule has no Sunday run): its pollenations are not "
+            "concluding it (processed or unpublished). First check: the runbook docs/runbooks/collector-late.md "
+            "(earnings waiting), then PollenateAsset's DLQ."
+        ),
+        sum_of=(MetricQuery("oldest", CUSTOM_NAMESPACE, gauge.value, freshness_dimensions(naming, trigger.name)),),
+        math=overdue_expression(schedule, stack_config.timezone, "oldest"),
+        result_id="overdue",
+        statistic="Maximum",
+        threshold=PUBLICATION_DAYS,
+        comparison="GreaterThanThreshold",
+        period=FRESHNESS_PERIOD_SECONDS,
+    )
+
+
+def _freshness_alarms(naming: Naming, stack_config: StackConfig) -> list[AlarmSpec]:
     """Alarms where a collector's own freshness reading means an operator must act."""
     freshness = telemetry.FreshnessMetric
     news = telemetry.emitter(freshness.NEWS_WATERMARK_LAG_MINUTES)
-    trigger = telemetry.emitter(freshness.OLDEST_UNPROCESSED_REPORT_DAYS)
     marker = "MarkEarningsProcessed"
     runbook = "First check: the runbook docs/runbooks/collector-late.md"
     return [
@@ -528,22 +593,7 @@ def _freshness_alarms(naming: Naming) -> list[AlarmSpec]:
             datapoints_to_alarm=NEWS_LAG_ALARM_RUNS,
             period=FRESHNESS_PERIOD_SECONDS,
         ),
-        AlarmSpec(
-            key="earnings-overdue",
-            name=_alarm_name(naming, "earnings-overdue"),
-            description=(
-                f"{trigger} still finds a report waiting more than {PUBLICATION_DAYS} days (the publication window; "
-                f"metric {freshness.OLDEST_UNPROCESSED_REPORT_DAYS.value}): its pollenations are not concluding it "
-                f"(processed or unpublished). {runbook} (earnings waiting), then PollenateAsset's DLQ."
-            ),
-            namespace=CUSTOM_NAMESPACE,
-            metric=freshness.OLDEST_UNPROCESSED_REPORT_DAYS.value,
-            statistic="Maximum",
-            dimensions=freshness_dimensions(naming, trigger),
-            threshold=PUBLICATION_DAYS,
-            comparison="GreaterThanThreshold",
-            period=FRESHNESS_PERIOD_SECONDS,
-        ),
+        _earnings_overdue_alarm(naming, stack_config),
         AlarmSpec(
             key="earnings-unpublished",
             name=_alarm_name(naming, "earnings-unpublished"),
@@ -636,7 +686,7 @@ def alarm_specs(naming: Naming, stack_config: StackConfig) -> list[AlarmSpec]:
             )
         )
     if stack_config.freshnessAlarms:
-        specs.extend(_freshness_alarms(naming))
+        specs.extend(_freshness_alarms(naming, stack_config))
     for group in schedule_groups(naming):
         specs.append(
             AlarmSpec(

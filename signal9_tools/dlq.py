@@ -13,14 +13,31 @@ the invoke returned 200 without ``FunctionError`` (an asynchronous invoke is onl
 and a run that then fails, or never starts, would lose the message). With ``--to-bus`` it puts
 an event back on the Signal9 bus (so every matching rule sees it again) and deletes it once
 PutEvents accepted it. A message whose replay is not confirmed stays in the queue, visible
-again at the end of the run, with the reason printed. Messages are replayed one at a time,
-each hidden for the function's timeout and a margin, so a long run is never replayed twice.
+again at the end of the run, with the reason printed.
+
+Receiving as SQS's ReceiveMessage reference says to: a short poll samples some of SQS's servers
+and "might not receive any messages" from a small queue ("If this happens, repeat the request"),
+so every receive long-polls (all servers are asked), and the commands keep receiving while the
+queue's counts (``ApproximateNumberOfMessages`` / ``...NotVisible``) report messages not yet
+handled, until :data:`MAX_EMPTY_ANSWERS` long polls in a row bring nothing new. A replay that
+ends with messages still in the queue says how many and exits 1.
+
+Messages are replayed one at a time, each hidden for the function's timeout and a margin, so
+a run is never replayed twice while it runs. A failed message is known by its ``MessageId``,
+not its receipt handle (each receive gives a new one): when its hiding runs out during a long
+replay it comes back, and the receive that returns it hides it again; it is not run again, and
+its newest handle is kept. At the end each failed message is made visible with
+ChangeMessageVisibility on that handle; one already visible (``MessageNotInflight``) needs
+nothing more. A replay handles the messages that were in the queue when it began: one sent
+later (its ``SentTimestamp``), such as an event replayed to the bus that failed again, is left
+for the next replay, so a replay always ends.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +57,8 @@ from signal9_tools.operator_messages import CREDENTIALS_HOWTO
 # the invoke's own round trip). A message whose replay failed is made visible again before the
 # command returns, so the next `list` shows it.
 REPLAY_MARGIN_SECONDS = 60
+LONG_POLL_SECONDS = 20  # ReceiveMessage's longest WaitTimeSeconds; it answers as soon as a message is there
+MAX_EMPTY_ANSWERS = 3  # long polls in a row that bring nothing new before a command stops looking
 SAMPLE_CHARS = 300
 MAX_SAMPLES = 10  # SQS ReceiveMessage's MaxNumberOfMessages limit: samples are one peek
 ERROR_CHARS = 200  # a failure's reason, on one line
@@ -55,6 +74,8 @@ Delivery = Callable[[catalog.Function, str], None]  # raises when the re-deliver
 
 # What GetQueueUrl answers for a queue that does not exist (query and JSON protocol spellings).
 MISSING_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
+# ChangeMessageVisibility on a message that is visible again (its hiding ran out), both spellings.
+NOT_IN_FLIGHT_CODES = frozenset({"AWS.SimpleQueueService.MessageNotInflight", "MessageNotInflight"})
 
 
 class QueueMissingError(LookupError):
@@ -102,6 +123,18 @@ class ReplayResult:
     replayed: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    left: int = 0  # messages in the queue when the replay ended (the kept ones included), as SQS counts them
+    stopped: str = ""  # why the replay stopped with messages it did not try
+
+
+def queue_counts(sqs: Any, url: str) -> tuple[int, int]:
+    """(visible, hidden) messages: ApproximateNumberOfMessages and ApproximateNumberOfMessagesNotVisible."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes.get("ApproximateNumberOfMessages", 0)), int(
+        attributes.get("ApproximateNumberOfMessagesNotVisible", 0)
+    )
 
 
 def bounded(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -154,31 +187,38 @@ def not_deployed(session: Any, stack: str, queue: str) -> OperatorError:
 def list_queue(sqs: Any, naming: Naming, function: catalog.Function, samples: int = 3) -> QueueReport:
     """Message counts and up to ``samples`` bodies (peeked: visibility 0, nothing is removed)."""
     url = queue_url(sqs, naming, function)
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    report = QueueReport(
-        function.name,
-        naming.dead_letter_queue(function.name),
-        int(attributes.get("ApproximateNumberOfMessages", 0)),
-        int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
-    )
-    if samples and report.visible:
-        received = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=samples, VisibilityTimeout=0, MessageAttributeNames=["All"]
+    visible, hidden = queue_counts(sqs, url)
+    report = QueueReport(function.name, naming.dead_letter_queue(function.name), visible, hidden)
+    report.samples = [
+        Sample(
+            m["Body"][:SAMPLE_CHARS],
+            len(m["Body"]),
+            {
+                name: str(value.get("StringValue", value.get("BinaryValue", "")))
+                for name, value in m.get("MessageAttributes", {}).items()
+            },
         )
-        report.samples = [
-            Sample(
-                m["Body"][:SAMPLE_CHARS],
-                len(m["Body"]),
-                {
-                    name: str(value.get("StringValue", value.get("BinaryValue", "")))
-                    for name, value in m.get("MessageAttributes", {}).items()
-                },
-            )
-            for m in received.get("Messages", [])
-        ]
+        for m in peek(sqs, url, min(samples, visible))
+    ]
     return report
+
+
+def peek(sqs: Any, url: str, wanted: int) -> list[dict[str, Any]]:
+    """Up to ``wanted`` distinct messages, left visible; long polls until enough, or MAX_EMPTY_ANSWERS find none new."""
+    seen: dict[str, dict[str, Any]] = {}
+    fruitless = 0
+    while len(seen) < wanted and fruitless < MAX_EMPTY_ANSWERS:
+        received = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=wanted - len(seen),
+            VisibilityTimeout=0,
+            WaitTimeSeconds=LONG_POLL_SECONDS,
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        new = [m for m in received if m["MessageId"] not in seen]
+        fruitless = 0 if new else fruitless + 1
+        seen.update((m["MessageId"], m) for m in new)
+    return list(seen.values())[:wanted]
 
 
 def one_line(error: BaseException) -> str:
@@ -250,36 +290,74 @@ def replay_queue(
     limit: int | None = None,
     run_seconds: int = 0,
 ) -> ReplayResult:
-    """Re-deliver each message, one at a time, deleting it only once its delivery was confirmed.
+    """Re-deliver each message once, one at a time, deleting it only once its delivery was confirmed.
 
     ``run_seconds``: how long one delivery may take (the function's timeout for a synchronous
-    invoke); the message stays hidden that long plus REPLAY_MARGIN_SECONDS.
+    invoke); a message stays hidden that long plus REPLAY_MARGIN_SECONDS, and a failed one
+    for the rest of the replay (see the module's docstring).
     """
     url = queue_url(sqs, naming, function)
     result = ReplayResult(function.name, naming.dead_letter_queue(function.name))
-    kept: list[str] = []
-    while limit is None or result.replayed + result.failed < limit:
+    hiding = run_seconds + REPLAY_MARGIN_SECONDS
+    began_ms = int(time.time() * 1000)
+    kept: dict[str, str] = {}  # MessageId of each message whose replay failed -> its newest receipt handle
+    later: dict[str, str] = {}  # the same for messages sent after the replay began, left for the next one
+    fruitless = 0
+    while True:
+        if limit is not None and result.replayed + result.failed >= limit:
+            result.stopped = f"--limit {limit}"
+            break
+        if sum(queue_counts(sqs, url)) <= len(kept) + len(later):
+            break  # nothing but the messages this replay holds back
+        if fruitless >= MAX_EMPTY_ANSWERS:
+            result.stopped = (
+                f"the queue counts them, but {MAX_EMPTY_ANSWERS} long polls returned none to replay: in flight "
+                "elsewhere (another replay?) or not counted off yet; run `dlq list` again"
+            )
+            break
         messages = sqs.receive_message(
             QueueUrl=url,
             MaxNumberOfMessages=1,
-            VisibilityTimeout=run_seconds + REPLAY_MARGIN_SECONDS,
-            WaitTimeSeconds=0,
+            VisibilityTimeout=hiding,
+            WaitTimeSeconds=LONG_POLL_SECONDS,
+            MessageSystemAttributeNames=["SentTimestamp"],
         ).get("Messages", [])
-        if not messages:
-            break
+        fresh = []
         for message in messages:
+            identifier = message["MessageId"]
+            if identifier in kept:  # back after its hiding ran out: hidden again by this very receive
+                kept[identifier] = message["ReceiptHandle"]  # the newest handle is the one that works
+            elif identifier in later or int(message.get("Attributes", {}).get("SentTimestamp", 0)) > began_ms:
+                later[identifier] = message["ReceiptHandle"]
+            else:
+                fresh.append(message)
+        fruitless = 0 if fresh else fruitless + 1
+        for message in fresh:
             try:
                 deliver(function, message["Body"])
             except Exception as error:  # any failure keeps the message; report it and go on
                 result.failed += 1
                 result.errors.append(f"{message['MessageId']}: {one_line(error)}")
-                kept.append(message["ReceiptHandle"])
+                kept[message["MessageId"]] = message["ReceiptHandle"]
                 continue
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             result.replayed += 1
-    for handle in kept:  # back in the queue right away, for the next list or replay
-        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+    for handle in [*kept.values(), *later.values()]:  # back in the queue right away, for the next list or replay
+        set_visibility(sqs, url, handle, 0)
+    if later:
+        sent = f"{len(later)} sent during this replay (a replayed event failing again?), for the next one"
+        result.stopped = f"{result.stopped}; {sent}" if result.stopped else sent
+    result.left = sum(queue_counts(sqs, url))
     return result
+
+
+def set_visibility(sqs: Any, url: str, handle: str, seconds: int) -> None:
+    """ChangeMessageVisibility; a message already visible again (MessageNotInflight) is left as it is."""
+    try:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=seconds)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in NOT_IN_FLIGHT_CODES:
+            raise
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -326,11 +404,28 @@ def run_in(session: Any, args: argparse.Namespace) -> int:
         replay_queue(sqs, naming, f, deliver, args.limit, 0 if args.to_bus else stack_config.timeout_seconds(f))
         for f in functions
     ]
+    return print_results(results)
+
+
+def print_results(results: Sequence[ReplayResult]) -> int:
+    """One line per queue, each kept message's reason, and what is left; 0 only when nothing is left."""
     for result in results:
-        print(f"{result.queue}: replayed {result.replayed}, kept {result.failed}")
+        line = f"{result.queue}: replayed {result.replayed}, kept {result.failed}"
+        if result.left:
+            line += f", {result.left} left in the queue" + (f" ({result.stopped})" if result.stopped else "")
+        print(line)
         for error in result.errors:
             print(f"  kept {error}")
-    return 1 if any(r.failed for r in results) else 0
+    left = {r.queue: r.left for r in results if r.left}
+    if not left and not any(r.failed for r in results):
+        print("all replayed: nothing left in the queues replayed")
+        return 0
+    count = sum(left.values())
+    print(
+        f"not all replayed: {count} message{'' if count == 1 else 's'} left"
+        + (f" in {', '.join(left)}" if left else "")
+    )
+    return 1
 
 
 def print_reports(reports: Sequence[QueueReport]) -> int:
@@ -341,8 +436,9 @@ def print_reports(reports: Sequence[QueueReport]) -> int:
         for sample in report.samples:
             cut = f" [cut: first {len(sample.body)} of {sample.length} characters]" if sample.cut else ""
             print(f"  sample: {sample.body}{cut}")
-            if sample.attributes:
-                print("    attributes: " + ", ".join(f"{k}={v}" for k, v in sorted(sample.attributes.items())))
+            if sample.attributes:  # one line: a multi-line ErrorMessage keeps its breaks as \n
+                pairs = (f"{k}={v}".replace("\n", "\\n") for k, v in sorted(sample.attributes.items()))
+                print("    attributes: " + ", ".join(pairs))
             else:
                 print("    attributes: none (the sender attached no error attributes)")
     return 0

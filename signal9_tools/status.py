@@ -4,8 +4,9 @@ Read-only, with calls the preview role may make (signal9.bootstrap_policies.read
 - each run's outcome from Lambda's ``platform.report`` records in the function's log group
   (the functions log in Lambda's JSON format; ``record.status`` is ``success`` for a run that
   returned) through FilterLogEvents;
-- the items a run wrote from the collectors' ``Signal9 ItemsWritten`` metric (per hour) through
-  GetMetricData;
+- what a run did, per hour through GetMetricData: a collector's ``Signal9 ItemsWritten``, a
+  trigger's ``Signal9 PollenationsRequested`` (the events it published). Both are counted when a
+  run completes, so a failed run shows 0 whatever an earlier run of its hour did;
 - what each table's data says from the collectors' freshness gauges
   (``functions.shared.telemetry.FreshnessMetric``, hourly) through the same GetMetricData: no
   table is read. Each row names the metric it comes from;
@@ -32,7 +33,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import boto3
 
@@ -125,14 +125,16 @@ def verdict(
         late_minutes = int((now - due).total_seconds() // 60)
     else:
         outcome, state = "succeeded", "fresh"
-    last_hour = last[0].replace(minute=0, second=0, microsecond=0) if last else None
+    items = None
+    if last is not None:  # what the newest run reported: nothing when it failed
+        items = int(facts.items_written.get(last[0].replace(minute=0, second=0, microsecond=0), 0)) if last[1] else 0
     return CollectorRow(
         function=function.name,
         schedule=trigger.schedule,
         enabled=enabled,
         last_run=last[0].isoformat() if last else None,
         outcome=outcome,
-        items_written=None if last_hour is None else int(facts.items_written.get(last_hour, 0)),
+        items_written=items,
         next_fire=upcoming,
         late_minutes=late_minutes,
         verdict=state,
@@ -170,7 +172,9 @@ GAUGES = (
         telemetry.emitter(Freshness.NEWS_WATERMARK_LAG_MINUTES),
     ),
     Gauge("recorded", telemetry.MetricName.POLLENATIONS_RECORDED, "PollenateAsset", stat="Sum"),
+    Gauge("regular_requested", Freshness.POLLENATIONS_REQUESTED, "TriggerRegularPollenation"),
     Gauge("planned", Freshness.POLLENATIONS_PLANNED, telemetry.emitter(Freshness.POLLENATIONS_PLANNED)),
+    Gauge("earnings_requested", Freshness.POLLENATIONS_REQUESTED, "TriggerEarningsPollenation"),
     Gauge("waiting", Freshness.EARNINGS_ROWS_WAITING, telemetry.emitter(Freshness.EARNINGS_ROWS_WAITING)),
     Gauge(
         "oldest",
@@ -201,7 +205,7 @@ def _newest(series: Series) -> tuple[datetime, float] | None:
     return max(series.items()) if series else None
 
 
-def table_rows(series: dict[str, Series], now: datetime, timezone: str) -> list[TableRow]:
+def table_rows(series: dict[str, Series], now: datetime) -> list[TableRow]:
     """The table rows from the gauges' hourly datapoints (by ``Gauge.id``); pure (tests give it series).
 
     A datapoint's time is its hour's start: "synced at" and the watermark are to the hour.
@@ -229,22 +233,38 @@ def table_rows(series: dict[str, Series], now: datetime, timezone: str) -> list[
         if news is None
         else f"watermark {(news[0] - timedelta(minutes=news[1])).isoformat()}, {news[1]:.0f} min behind its run"
     )
-    local_midnight = now.astimezone(ZoneInfo(timezone)).replace(hour=0, minute=0, second=0, microsecond=0)
-    recorded = sum(v for t, v in series.get("recorded", {}).items() if t >= local_midnight)
-    planned = newest("planned")
     return [
         TableRow("assets", "newest asset sync", synced("assets_synced"), _source("assets_synced")),
         TableRow("earningsCalendar", "calendar sync", synced("calendar_synced"), _source("calendar_synced")),
         TableRow("newsSentiment", "news coverage", coverage, _source("news_lag")),
         TableRow(
             "assets",
-            "pollenations today",
-            f"{recorded:.0f} recorded of {'?' if planned is None else f'{planned[1]:.0f}'} planned",
-            _source("recorded", "planned"),
+            "regular batch pollenations",
+            regular_batch(series),
+            _source("recorded", "regular_requested", "planned", "earnings_requested"),
         ),
         TableRow("earningsCalendar", "earnings rows waiting", latest("waiting"), _source("waiting")),
         TableRow("earningsCalendar", "oldest unprocessed report", days(latest("oldest")), _source("oldest")),
     ]
+
+
+def regular_batch(series: dict[str, Series]) -> str:
+    """The newest regular batch: what PollenateAsset recorded of what TriggerRegularPollenation requested.
+
+    The batch the morning check is about runs the evening before. Its pollenations are those
+    recorded from its hour until the earnings trigger's next run (whose own pollenations follow);
+    "planned" is what the trigger requested, the configured batch size only when enough assets
+    are active.
+    """
+    batch = _newest(series.get("regular_requested", {}))
+    if batch is None:
+        return NO_DATA
+    start, requested = batch
+    end = min((t for t in series.get("earnings_requested", {}) if t > start), default=None)
+    recorded = sum(v for t, v in series.get("recorded", {}).items() if t >= start and (end is None or t < end))
+    size = series.get("planned", {}).get(start)
+    note = f"; batch size {size:.0f}" if size is not None and size != requested else ""
+    return f"{recorded:.0f} recorded of {requested:.0f} planned (batch of {start.isoformat()}{note})"
 
 
 def gauge_series(cloudwatch: Any, naming: Naming, start: datetime, now: datetime) -> dict[str, Series]:
@@ -271,10 +291,15 @@ def gauge_series(cloudwatch: Any, naming: Naming, start: datetime, now: datetime
 
 
 def _hourly(cloudwatch: Any, queries: list[dict[str, Any]], start: datetime, now: datetime) -> dict[str, Series]:
-    """GetMetricData's answers by query id, each datapoint under its UTC hour."""
+    """GetMetricData's answers by query id, each datapoint under its UTC hour.
+
+    The range ends with ``now``'s hour (EndTime is exclusive and, as StartTime, aligned with the
+    hourly period, as CloudWatch advises): the current hour's datapoints up to ``now`` included.
+    """
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(seconds=HOUR_SECONDS)
     series: dict[str, Series] = {query["Id"]: {} for query in queries}
     for page in cloudwatch.get_paginator("get_metric_data").paginate(
-        MetricDataQueries=queries, StartTime=start, EndTime=now
+        MetricDataQueries=queries, StartTime=start, EndTime=end
     ):
         for result in page["MetricDataResults"]:
             for timestamp, value in zip(result["Timestamps"], result["Values"], strict=True):
@@ -308,17 +333,24 @@ def runs_of(logs: Any, group: str, start: datetime, now: datetime) -> list[tuple
     return runs
 
 
+def work_metric(function: catalog.Function) -> str:
+    """What a run of ``function`` reports doing: the events a trigger published, else the items written."""
+    if function.name in telemetry.FRESHNESS_SOURCES[Freshness.POLLENATIONS_REQUESTED]:
+        return Freshness.POLLENATIONS_REQUESTED.value
+    return telemetry.MetricName.ITEMS_WRITTEN.value
+
+
 def items_written(
     cloudwatch: Any, naming: Naming, functions: tuple[catalog.Function, ...], start: datetime, now: datetime
 ) -> dict[str, dict[datetime, float]]:
-    """Each function's hourly ItemsWritten (Signal9 namespace, service + stage) in one GetMetricData."""
+    """Each function's hourly work metric (Signal9 namespace, service + stage) in one GetMetricData."""
     queries: list[dict[str, Any]] = [
         {
             "Id": f"items{i}",
             "MetricStat": {
                 "Metric": {
                     "Namespace": telemetry.NAMESPACE,
-                    "MetricName": telemetry.MetricName.ITEMS_WRITTEN.value,
+                    "MetricName": work_metric(function),
                     "Dimensions": [
                         {"Name": "service", "Value": function.name},
                         {"Name": "stage", "Value": naming.stack},
@@ -392,7 +424,7 @@ def collect(session: Any, stack: str, stack_config: config.StackConfig, now: dat
         stack=stack,
         checked_at=now.isoformat(),
         collectors=rows,
-        tables=table_rows(gauge_series(cloudwatch, naming, start, now), now, stack_config.timezone),
+        tables=table_rows(gauge_series(cloudwatch, naming, start, now), now),
         dead_letter_queues=queue_depths(session.client("sqs"), naming),
         alarms_in_alarm=alarms_in_alarm(cloudwatch, naming),
     )
@@ -433,10 +465,24 @@ def format_status(status: Status) -> str:
         "dead-letter queues: " + (", ".join(f"{name} {depth}" for name, depth in waiting.items()) or "all empty")
     )
     lines.append("alarms in ALARM: " + (", ".join(status.alarms_in_alarm) or "none"))
-    lines.append(
-        "verdict: " + ("all fresh" if status.healthy else "NOT all fresh (runbook docs/runbooks/collector-late.md)")
-    )
+    lines.append("verdict: " + verdict_line(status))
     return "\n".join(lines)
+
+
+def verdict_line(status: Status) -> str:
+    """``all fresh``, or what is not, each with the runbook to open first."""
+    if status.healthy:
+        return "all fresh"
+    causes = [
+        f"{row.function} {row.verdict} (runbook docs/runbooks/collector-late.md)"
+        for row in status.collectors
+        if row.enabled and row.verdict != "fresh"
+    ]
+    if any(status.dead_letter_queues.values()):
+        causes.append("dead-letter queues hold messages (runbook docs/runbooks/dlq-not-empty.md)")
+    if status.alarms_in_alarm:
+        causes.append("alarms in ALARM (each alarm's first check: docs/observability.md)")
+    return "NOT all fresh: " + "; ".join(causes)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

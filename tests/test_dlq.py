@@ -17,6 +17,7 @@ from signal9 import catalog
 from signal9.errors import OperatorError
 from signal9.naming import Naming
 from signal9_tools import dlq
+from tests.sqs_standin import DocumentedSqs, StandInSession
 
 NAMING = Naming("dev")
 POLLENATE = catalog.function("PollenateAsset")
@@ -299,3 +300,139 @@ def test_a_stack_not_deployed_in_this_account_and_region_is_one_clear_line(
     assert line.startswith("signal9 dlq: signal9-staging-")
     assert "not in AWS account 123456789012, region us-east-1: stack 'staging' is not deployed there" in line
     assert "\n" not in line
+
+
+# ---------------------------------------------------------------------------- SQS as documented
+#
+# moto always returns what waits; SQS's short polling may answer empty while messages wait, a
+# received message comes back after its visibility timeout under a new receipt handle, and a
+# message no longer in flight refuses ChangeMessageVisibility (tests/sqs_standin.py).
+
+
+def standin(**options: Any) -> DocumentedSqs:
+    sqs = DocumentedSqs(**options)
+    for function in catalog.FUNCTIONS:
+        sqs.add_queue(NAMING.dead_letter_queue(function.name))
+    return sqs
+
+
+def test_replay_keeps_receiving_while_the_queue_reports_messages() -> None:
+    sqs = standin()
+    queue = NAMING.dead_letter_queue(SYNC_ASSETS.name)
+    for index in range(3):
+        sqs.send(queue, json.dumps({"n": index}))
+    delivered: list[str] = []
+    result = dlq.replay_queue(sqs, NAMING, SYNC_ASSETS, lambda function, body: delivered.append(body), run_seconds=300)
+    assert (result.replayed, result.failed) == (3, 0)
+    assert sorted(delivered) == [json.dumps({"n": n}) for n in range(3)] and sqs.count(queue) == 0
+    assert result.left == 0
+    waits = {arguments["WaitTimeSeconds"] for call, arguments in sqs.calls if call == "ReceiveMessage"}
+    assert waits == {dlq.LONG_POLL_SECONDS}  # long polling: every server is asked
+
+
+def test_list_samples_what_the_queue_reports_although_short_polls_answer_empty() -> None:
+    sqs = standin()
+    queue = NAMING.dead_letter_queue(SYNC_ASSETS.name)
+    for index in range(3):
+        sqs.send(queue, json.dumps({"n": index}), {"ErrorCode": {"DataType": "Number", "StringValue": "200"}})
+    report = dlq.list_queue(sqs, NAMING, SYNC_ASSETS, samples=3)
+    assert report.visible == 3
+    assert [sample.body for sample in report.samples] == [json.dumps({"n": n}) for n in range(3)]
+    assert report.samples[0].attributes == {"ErrorCode": "200"} and sqs.count(queue) == 3
+
+
+class SlowLambda:
+    """Invoke on the stand-in's clock: each run takes ``seconds``; the functions named in ``failing`` raise."""
+
+    def __init__(self, sqs: DocumentedSqs, seconds: float, failing: tuple[str, ...] = ()) -> None:
+        self.sqs, self.seconds, self.failing = sqs, seconds, failing
+        self.calls: list[dict[str, Any]] = []
+
+    def invoke(self, **kwargs: Any) -> Any:
+        self.calls.append(kwargs)
+        self.sqs.now += self.seconds
+        if not any(kwargs["FunctionName"].endswith(f"-{name}") for name in self.failing):
+            return {"StatusCode": 200, "Payload": io.BytesIO(b"{}")}
+        error = {"errorType": "RuntimeError", "errorMessage": "still broken", "stackTrace": []}
+        return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": io.BytesIO(json.dumps(error).encode())}
+
+
+def replay_args(function: str | None = None, limit: int | None = None) -> argparse.Namespace:
+    return argparse.Namespace(stack="dev", action="replay", function=function, to_bus=False, limit=limit)
+
+
+def test_messages_the_queue_reports_but_never_returns_are_left_and_the_command_exits_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sqs = standin()
+    queue = NAMING.dead_letter_queue(SYNC_ASSETS.name)
+    for index in range(2):
+        sqs.send(queue, json.dumps({"n": index}))
+    for message in sqs.queues[queue]:
+        message.visible_at = sqs.now + 10_000  # in flight elsewhere (another replay) for longer than we poll
+    session = StandInSession(sqs, {"lambda": SlowLambda(sqs, 1)})
+    assert dlq.run(replay_args("SyncAssets"), session) == 1
+    out = capsys.readouterr().out
+    assert "signal9-dev-SyncAssets-dlq: replayed 0, kept 0, 2 left in the queue" in out, out
+    receives = [call for call, _ in sqs.calls if call == "ReceiveMessage"]
+    assert len(receives) == dlq.MAX_EMPTY_ANSWERS  # bounded: the command ends
+    assert "not all replayed: 2 messages left in signal9-dev-SyncAssets-dlq" in out
+
+
+def test_a_long_replay_runs_each_message_once_and_keeps_a_failed_one_hidden_with_its_newest_handle() -> None:
+    """12 PollenateAsset messages at 100 s each, hidden 600 + 60 s each: the failed one comes back once, not run again.
+
+    It comes back at 700 s and is hidden again (a new receipt handle) until 1360 s, after the replay's end at 1200 s.
+    """
+    sqs = standin(small_queue_sampling=False)
+    queue = NAMING.dead_letter_queue(POLLENATE.name)
+    for index in range(12):
+        sqs.send(queue, json.dumps({"n": index}))
+    runs: list[int] = []
+
+    def deliver(function: catalog.Function, body: str) -> None:
+        sqs.now += 100
+        runs.append(json.loads(body)["n"])
+        if runs[-1] == 0:
+            raise dlq.DeliveryError("still broken")
+
+    result = dlq.replay_queue(sqs, NAMING, POLLENATE, deliver, run_seconds=600)
+    assert sorted(runs) == list(range(12)), runs  # each once
+    assert (result.replayed, result.failed) == (11, 1)
+    assert sqs.stale == []  # every visibility change and delete used the newest receipt handle
+    attributes = sqs.get_queue_attributes(QueueUrl=sqs.url(queue), AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "1"  # visible again for the next list or replay
+    assert result.left == 1
+
+
+def test_a_kept_message_no_longer_in_flight_does_not_stop_the_other_queues_or_the_summary(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--limit 1: the failed run outlasted the message's hiding; making it visible again finds it visible."""
+    sqs = standin(small_queue_sampling=False)
+    for function in (SYNC_ASSETS, POLLENATE):
+        sqs.send(NAMING.dead_letter_queue(function.name), json.dumps({"for": function.name}))
+    lambdas = SlowLambda(sqs, 400, failing=("SyncAssets",))  # SyncAssets: 300 s timeout + 60 s hidden
+    code = dlq.run(replay_args(limit=1), StandInSession(sqs, {"lambda": lambdas}))
+    out = capsys.readouterr().out
+    assert "signal9-dev-SyncAssets-dlq: replayed 0, kept 1, 1 left in the queue" in out, out
+    assert "signal9-dev-PollenateAsset-dlq: replayed 1, kept 0" in out
+    assert len([line for line in out.splitlines() if line.startswith("signal9-dev-")]) == len(catalog.FUNCTIONS)
+    assert code == 1
+
+
+def test_a_message_sent_during_the_replay_is_left_for_the_next_one() -> None:
+    """A replayed event that fails again comes back as a new message (e.g. --to-bus): the replay still ends."""
+    sqs = standin(small_queue_sampling=False)
+    queue = NAMING.dead_letter_queue(POLLENATE.name)
+    sqs.send(queue, event_body())
+
+    def fails_again(function: catalog.Function, body: str) -> None:
+        sqs.now += 180  # Lambda's asynchronous attempts, then its dead-letter queue
+        sqs.send(queue, body)
+
+    result = dlq.replay_queue(sqs, NAMING, POLLENATE, fails_again, limit=5)
+    assert (result.replayed, result.failed, result.left) == (1, 0, 1)
+    assert "sent during this replay" in result.stopped
+    attributes = sqs.get_queue_attributes(QueueUrl=sqs.url(queue), AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "1"  # visible for the next replay

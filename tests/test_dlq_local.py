@@ -1,23 +1,33 @@
-"""`signal9 dlq replay` against the emulator: the real handler runs, and only a confirmed run deletes."""
+"""`signal9 dlq` against the emulator, as from another shell: the real handler runs, only a confirmed run deletes.
+
+One deploy (no smoke) serves every scenario below; each runs `signal9 dlq` through its CLI, whose
+boto3 calls reach the emulator over HTTP (AWS_ENDPOINT_URL), as against `signal9 local up --keep`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import boto3
 import pytest
 
+import functions.pollenate_asset.handler as pollenate
 import functions.trigger_regular_pollenation.handler as trigger
 from signal9.naming import Naming
 from signal9_tools import cli
 from signal9_tools.emulator.cli import deploy_and_smoke
 from signal9_tools.emulator.schedule_checks import scheduler_delivery
 from signal9_tools.mockrun import ProgramRun
+from tests.test_dlq import event_body
 
 NAMING = Naming("dev")
 FUNCTION = "TriggerRegularPollenation"
+ISO_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # EventBridge's event time
 
 
 def made_to_fail(event: Any, context: Any) -> NoReturn:
@@ -31,31 +41,69 @@ def waiting(url: str) -> int:
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
-def test_replay_runs_the_real_handler_and_keeps_what_failed(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    seen: dict[str, Any] = {}
+def signal9(*command: str) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main(list(command))
+    return code, out.getvalue()
 
-    def replay(plan: ProgramRun) -> None:
-        # Inside the running emulator: boto3 (and `signal9 dlq`) reach it through AWS_ENDPOINT_URL.
-        sqs = boto3.client("sqs")
-        url = sqs.get_queue_url(QueueName=NAMING.dead_letter_queue(FUNCTION))["QueueUrl"]
-        schedule = dict(
-            boto3.client("scheduler").get_schedule(
-                Name=NAMING.schedule("trigger-regular-pollenation"), GroupName=NAMING.schedule_group
-            )
+
+def dead_letter_queue(function: str) -> str:
+    return str(boto3.client("sqs").get_queue_url(QueueName=NAMING.dead_letter_queue(function))["QueueUrl"])
+
+
+def replay_scheduled_run(seen: dict[str, Any]) -> None:
+    """What Scheduler parks after failed deliveries (the run's target input), replayed while broken, then fixed."""
+    url = dead_letter_queue(FUNCTION)
+    schedule = dict(
+        boto3.client("scheduler").get_schedule(
+            Name=NAMING.schedule("trigger-regular-pollenation"), GroupName=NAMING.schedule_group
         )
-        # What Scheduler parks after failed deliveries: the run's target input.
-        body = json.dumps(scheduler_delivery(schedule, datetime(2026, 11, 27, 20, tzinfo=UTC)))
-        sqs.send_message(QueueUrl=url, MessageBody=body)
-        command = ["dlq", "replay", "--stack", "dev", "--function", FUNCTION]
-        with monkeypatch.context() as patched:
-            patched.setattr(trigger, "handler", made_to_fail)
-            seen["failed"] = (cli.main(command), capsys.readouterr().out, waiting(url))
-        seen["confirmed"] = (cli.main(command), capsys.readouterr().out, waiting(url))
+    )
+    body = json.dumps(scheduler_delivery(schedule, datetime(2026, 11, 27, 20, tzinfo=UTC)))
+    boto3.client("sqs").send_message(QueueUrl=url, MessageBody=body)
+    command = ("dlq", "replay", "--stack", "dev", "--function", FUNCTION)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(trigger, "handler", made_to_fail)
+        seen["failed"] = (*signal9(*command), waiting(url))
+    seen["confirmed"] = (*signal9(*command), waiting(url))
 
-    deploy_and_smoke("dev", on_deployed=replay, scope="none")
 
+def replay_to_the_bus(seen: dict[str, Any]) -> None:
+    """A rule target's dead letter put back on the bus from outside: routed to PollenateAsset, run as Lambda would."""
+    url = dead_letter_queue("PollenateAsset")
+    command = ("dlq", "replay", "--stack", "dev", "--function", "PollenateAsset", "--to-bus")
+    received: list[Any] = []
+
+    def recorded(event: Any, context: Any) -> dict[str, bool]:
+        received.append(event)
+        return {"recorded": True}
+
+    boto3.client("sqs").send_message(QueueUrl=url, MessageBody=event_body())
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(pollenate, "handler", recorded)
+        seen["to bus"] = (*signal9(*command), waiting(url), received)
+    boto3.client("sqs").send_message(QueueUrl=url, MessageBody=event_body())
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(pollenate, "handler", made_to_fail)
+        seen["to bus, failing again"] = (*signal9(*command), waiting(url))
+    seen["listed"] = signal9("dlq", "list", "--stack", "dev", "--function", "PollenateAsset", "--samples", "1")
+
+
+@pytest.fixture(scope="module")
+def seen() -> dict[str, Any]:
+    outcomes: dict[str, Any] = {}
+
+    def scenarios(plan: ProgramRun) -> None:
+        # Inside the running emulator: boto3 (and `signal9 dlq`) reach it through AWS_ENDPOINT_URL.
+        replay_scheduled_run(outcomes)
+        replay_to_the_bus(outcomes)
+
+    deploy_and_smoke("dev", on_deployed=scenarios, scope="none")
+    return outcomes
+
+
+def test_replay_runs_the_real_handler_and_keeps_what_failed(seen: dict[str, Any]) -> None:
     code, out, left = seen["failed"]
     assert code == 1 and left == 1, out
     assert f"{NAMING.dead_letter_queue(FUNCTION)}: replayed 0, kept 1" in out
@@ -63,3 +111,33 @@ def test_replay_runs_the_real_handler_and_keeps_what_failed(
     code, out, left = seen["confirmed"]
     assert (code, left) == (0, 0), out
     assert f"{NAMING.dead_letter_queue(FUNCTION)}: replayed 1, kept 0" in out
+
+
+def test_put_events_from_outside_reaches_the_function_with_eventbridges_event(seen: dict[str, Any]) -> None:
+    code, out, left, received = seen["to bus"]
+    assert (code, left) == (0, 0), out
+    assert "signal9-dev-PollenateAsset-dlq: replayed 1, kept 0" in out
+    (event,) = received
+    original = json.loads(event_body())
+    assert (event["source"], event["detail-type"], event["detail"]) == (
+        original["source"],
+        original["detail-type"],
+        original["detail"],
+    )
+    assert ISO_SECONDS.fullmatch(event["time"]), event["time"]
+
+
+def test_a_replayed_event_failing_again_is_back_with_lambdas_attributes_and_left(seen: dict[str, Any]) -> None:
+    code, out, left = seen["to bus, failing again"]
+    # PutEvents accepted it; PollenateAsset failed every asynchronous attempt; Lambda parked it again.
+    assert (code, left) == (1, 1), out
+    assert "replayed 1, kept 0, 1 left in the queue (1 sent during this replay" in out
+    code, listing = seen["listed"]
+    assert code == 0
+    (attributes,) = [line.strip() for line in listing.splitlines() if line.strip().startswith("attributes:")]
+    assert re.fullmatch(
+        r"attributes: ErrorCode=200, ErrorMessage=RuntimeError: made to fail for the replay test, RequestID=[0-9a-f-]{36}",
+        attributes,
+    ), attributes
+    (sample,) = [line for line in listing.splitlines() if line.strip().startswith("sample:")]
+    assert re.search(r'"time": "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"', sample), sample

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 import socket
 import time
 import zipfile
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -28,14 +30,25 @@ from signal9_tools.emulator.delivery import LambdaDeliveries
 from signal9_tools.emulator.provisioner import MotoProvisioner, UnsupportedResourceError, archive_zip
 from signal9_tools.emulator.server import Dispatcher
 from signal9_tools.emulator.smoke import Smoke
+from signal9_tools.emulator.smoke_run import SmokeClock
+from signal9_tools.fakes.server import SystemClock
 from signal9_tools.mockrun import ProgramRun, run_program
 
 
 @pytest.fixture(scope="module")
 def timed_local_run() -> tuple[LocalRun, float]:
-    """The dev stack's local run and the wall-clock seconds it took as a whole."""
+    """The dev stack's local run and the wall-clock seconds it took as a whole.
+
+    Run as on a machine slowed down beyond measure: the fakes' wall clock (SystemClock) moves ten
+    minutes at each reading. The smoke runs on its own fixed clock, so every check must still pass;
+    on the clock the fakes used before, a second collector run found new data and failed.
+    """
+    ticks = itertools.count()
+    wall = SystemClock.time
     start = time.perf_counter()
-    run = deploy_and_smoke("dev")
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(SystemClock, "time", lambda clock: wall(clock) + 600 * next(ticks))
+        run = deploy_and_smoke("dev")
     return run, time.perf_counter() - start
 
 
@@ -55,18 +68,39 @@ def test_every_resource_is_created_in_the_emulator_and_every_check_passes(local_
         assert expected in names
 
 
-def test_status_after_the_smoke_is_fresh_but_for_the_collector_made_to_fail(local_run: LocalRun) -> None:
-    assert local_run.status is not None
-    verdicts = {row.function: row.verdict for row in local_run.status.collectors}
-    assert verdicts == {
-        "SyncAssets": "fresh",
-        "SyncEarningsCalendar": "failed",  # the smoke's invalid-key run
-        "TriggerEarningsPollenation": "fresh",
-        "TriggerRegularPollenation": "fresh",
-        "SyncNewsSentiment": "fresh",
-    }
-    assert local_run.status.dead_letter_queues["SyncEarningsCalendar"] == 1
-    assert "COLLECTOR" in local_run.text() and "SyncEarningsCalendar        failed" in local_run.text()
+def test_the_smoke_walks_its_failures_through_the_runbook_and_ends_all_fresh(local_run: LocalRun) -> None:
+    checks = {check.name: check for check in local_run.report.checks}
+    walk = [
+        "failing collector run ends in its DLQ",
+        "signal9 status shows the deliberate failures",
+        "signal9 dlq list reads why each was parked",
+        "the revoked key replaced in its secret",
+        "the malformed test event dropped",
+        "signal9 dlq replay replays the failed run",
+        "signal9 status all fresh after the runbook",
+    ]
+    names = [check.name for check in local_run.report.checks]
+    assert [name for name in names if name in walk] == walk and all(checks[name].ok for name in walk)
+    shown = checks["signal9 status shows the deliberate failures"].detail
+    assert shown.startswith("`signal9 status`: SyncEarningsCalendar failed; NOT all fresh: ")
+    assert "docs/runbooks/collector-late.md" in shown and "docs/runbooks/dlq-not-empty.md" in shown
+    read = checks["signal9 dlq list reads why each was parked"].detail
+    assert "signal9-dev-SyncEarningsCalendar-dlq ErrorCode 200, ErrorMessage 'InvalidApiKeyError: " in read
+    assert "signal9-dev-PollenateAsset-dlq ErrorCode 200, ErrorMessage 'ValidationError: " in read
+    assert checks["signal9 dlq replay replays the failed run"].detail.startswith(
+        "`signal9 dlq replay --stack dev --function SyncEarningsCalendar`: exit 0, "
+        "signal9-dev-SyncEarningsCalendar-dlq: replayed 1, kept 0"
+    )
+    # What `signal9 status --stack dev` answers on the kept stack: exit 0, and the report ends saying so.
+    assert local_run.status is not None and local_run.status.healthy
+    assert {row.function: row.verdict for row in local_run.status.collectors} == dict.fromkeys(
+        [f.name for f in catalog.scheduled_functions()], "fresh"
+    )
+    assert local_run.text().splitlines()[-3:] == [
+        "dead-letter queues: all empty",
+        "alarms in ALARM: none",
+        "verdict: all fresh",
+    ]
 
 
 def test_identifiers_come_from_moto_and_flow_between_resources(local_run: LocalRun) -> None:
@@ -284,3 +318,13 @@ def test_the_emulators_dispatcher_remembers_moto_s_own_answer_per_host() -> None
     for host in hosts * 2:  # the second pass answers from what the first remembered
         assert dispatcher.get_backend_for_host(host) == moto.get_backend_for_host(host), host
     assert set(dispatcher.backends) == set(hosts)
+
+
+def test_the_smoke_clock_stands_at_its_start_until_released() -> None:
+    start = datetime(2026, 11, 2, 15, tzinfo=UTC)
+    clock = SmokeClock(start)
+    # However long the machine takes between readings: a millisecond each, runs recorded in order.
+    assert [clock(), clock(), clock()] == [start + timedelta(milliseconds=n) for n in range(3)]
+    clock.release()  # a kept emulator: outside clients' runs are recorded at the wall clock's time
+    before = datetime.now(UTC)
+    assert before <= clock() <= datetime.now(UTC)

@@ -76,9 +76,9 @@ def test_a_miswired_dead_letter_target_is_caught_and_a_disabled_schedule_not_fir
     invoked: list[str] = []
     invoke = Smoke.invoke
 
-    def recording(smoke: Smoke, function_arn_or_name: str, event: Any) -> Any:
+    def recording(smoke: Smoke, function_arn_or_name: str, event: Any, request_id: str | None = None) -> Any:
         invoked.append(smoke.configuration(function_arn_or_name)["FunctionName"])
-        return invoke(smoke, function_arn_or_name, event)
+        return invoke(smoke, function_arn_or_name, event, request_id)
 
     monkeypatch.setattr(Smoke, "invoke", recording)
     values = read_stack_config("dev")
@@ -91,6 +91,13 @@ def test_a_miswired_dead_letter_target_is_caught_and_a_disabled_schedule_not_fir
         "functions configured",
         "malformed event ends in the DLQ",
         "failing collector run ends in its DLQ",
+        # Neither message reached a queue: the runbook finds nothing to read, drop or replay.
+        "signal9 status shows the deliberate failures",
+        "signal9 dlq list reads why each was parked",
+        "the malformed test event dropped",
+        "signal9 dlq replay replays the failed run",
+        "signal9 status all fresh after the runbook",
+        "signal9 status verdicts",
     }, run.text()
     assert "collected: newsSentiment" not in {check.name for check in run.report.checks}  # its schedule is off
     assert (
@@ -113,9 +120,13 @@ def test_a_miswired_dead_letter_target_is_caught_and_a_disabled_schedule_not_fir
     )
     assert "schedule sync-news-sentiment fired" not in {check.name for check in run.report.checks}
     assert Naming("dev").function("SyncNewsSentiment") not in invoked
-    # `signal9 status` after the smoke: the switched-off schedule never ran, the collector made to fail failed.
+    # `signal9 status` after the smoke: the switched-off schedule never ran; the collector made to fail
+    # stays failed, its run never parked for a replay.
     assert run.status is not None
     verdicts = {row.function: row.verdict for row in run.status.collectors}
     assert verdicts["SyncNewsSentiment"] == "never ran" and verdicts["SyncEarningsCalendar"] == "failed"
-    assert {check.name: check.ok for check in run.report.checks}["signal9 status verdicts"]
+    assert failed["signal9 status verdicts"] == (
+        "SyncEarningsCalendar failed, expected fresh; "
+        "verdict: NOT all fresh: SyncEarningsCalendar failed (runbook docs/runbooks/collector-late.md)"
+    )
     assert Naming("dev").function("SyncAssets") in invoked

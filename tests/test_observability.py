@@ -475,8 +475,9 @@ def test_freshness_alarms_watch_the_collectors_own_gauges(prod: ProgramRun) -> N
     assert lag["dimensions"] == {"service": "SyncNewsSentiment", "stage": "prod"}
     # Six hours behind for two hourly runs in a row; Sunday has no runs, hence no datapoints, hence no alarm.
     assert (lag["statistic"], lag["threshold"], lag["period"], lag["evaluationPeriods"]) == ("Maximum", 360, 3600, 2)
-    overdue = alarm_inputs(prod, "-earnings-overdue")
-    assert (overdue["metricName"], overdue["dimensions"]["service"]) == (
+    overdue = alarm_inputs(prod, "-earnings-overdue")  # evaluated over synthetic weeks: test_freshness_alarms.py
+    (gauge,) = [q["metric"] for q in overdue["metricQueries"] if not q["returnData"]]
+    assert (gauge["metricName"], gauge["dimensions"]["service"]) == (
         "OldestUnprocessedReportDays",
         "TriggerEarningsPollenation",
     )

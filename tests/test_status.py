@@ -64,6 +64,14 @@ def test_a_failed_last_run_is_failed() -> None:
     assert (row.verdict, row.outcome) == ("failed", "failed")
 
 
+def test_a_failed_run_wrote_no_items_although_an_earlier_run_of_the_hour_did() -> None:
+    ran = datetime(2026, 11, 3, 6, 0, tzinfo=NEW_YORK)
+    facts = status.RunFacts([(ran.astimezone(UTC), True), (ran.astimezone(UTC) + timedelta(minutes=9), False)], {})
+    facts.items_written[hour(ran)] = 43  # the successful run's ItemsWritten; a failed run reports none
+    row = status.verdict(catalog.function("SyncEarningsCalendar"), StackConfig(), facts, TUESDAY_NOON)
+    assert (row.verdict, row.items_written) == ("failed", 0)
+
+
 def test_no_run_at_all_is_never_ran() -> None:
     assert status.verdict(SYNC_ASSETS, StackConfig(), facts({}), TUESDAY_NOON).verdict == "never ran"
 
@@ -113,11 +121,13 @@ def deploy_queues_and_runs(now: datetime, failing: str | None = None, idle: str 
             logStreamName="2026/11/03/[$LATEST]abc",
             logEvents=[{"timestamp": ran + i, "message": line} for i, line in enumerate(lines)],
         )
+        # A collector counts the items it wrote, a trigger the pollenationNeeded events it published.
+        written = "PollenationsRequested" if function.name.startswith("Trigger") else "ItemsWritten"
         cloudwatch.put_metric_data(
             Namespace="Signal9",
             MetricData=[
                 {
-                    "MetricName": "ItemsWritten",
+                    "MetricName": written,
                     "Dimensions": [{"Name": "service", "Value": function.name}, {"Name": "stage", "Value": "dev"}],
                     "Timestamp": now - timedelta(minutes=5),
                     "Value": 4,
@@ -140,6 +150,16 @@ def test_all_fresh_after_every_collector_ran(aws: None, capsys: pytest.CaptureFi
     assert [row["verdict"] for row in rows] == ["fresh"] * 5
     assert {row["items_written"] for row in rows} == {4}
     assert code == 0 and document["healthy"] is True
+
+
+def test_a_run_recorded_within_the_second_before_the_check_is_counted(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GetMetricData's range ends with the check's hour, not at its second (moto drops the fraction)."""
+    now = datetime.now(UTC).replace(microsecond=0) + timedelta(milliseconds=900)
+    deploy_queues_and_runs(now + timedelta(minutes=5) - timedelta(milliseconds=100))  # runs and metrics 100 ms before
+    code, document = run_status(capsys, now)
+    assert {row["items_written"] for row in document["collectors"]} == {4} and code == 0
 
 
 def test_a_failed_collector_a_waiting_dlq_and_an_alarm_exit_1(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
@@ -167,6 +187,8 @@ def test_a_failed_collector_a_waiting_dlq_and_an_alarm_exit_1(aws: None, capsys:
     code, document = run_status(capsys, now)
     verdicts = {row["function"]: row["verdict"] for row in document["collectors"]}
     assert verdicts["SyncEarningsCalendar"] == "failed"
+    items = {row["function"]: row["items_written"] for row in document["collectors"]}
+    assert items["SyncEarningsCalendar"] == 0 and items["SyncAssets"] == 4
     assert document["dead_letter_queues"]["PollenateAsset"] == 1
     assert document["alarms_in_alarm"] == ["signal9-dev-SyncAssets-missed-run"]
     assert code == 1
@@ -239,20 +261,22 @@ def test_table_rows_say_what_each_tables_data_says_and_which_metric_says_it() ->
         calendar_synced={datetime(2026, 11, 3, 6, 1, tzinfo=NEW_YORK): 1},
         news_lag={datetime(2026, 11, 3, 12, 0, tzinfo=NEW_YORK): 50, datetime(2026, 11, 3, 13, 0, tzinfo=NEW_YORK): 35},
         recorded={
-            datetime(2026, 11, 2, 20, 10, tzinfo=NEW_YORK): 90,  # yesterday's
-            datetime(2026, 11, 3, 0, 10, tzinfo=NEW_YORK): 4,  # today, New York
-            datetime(2026, 11, 3, 7, 10, tzinfo=NEW_YORK): 3,
+            datetime(2026, 11, 2, 20, 10, tzinfo=NEW_YORK): 30,  # the regular batch of Monday evening
+            datetime(2026, 11, 2, 21, 10, tzinfo=NEW_YORK): 9,
+            datetime(2026, 11, 3, 7, 10, tzinfo=NEW_YORK): 3,  # this morning's earnings pollenations
         },
-        planned={datetime(2026, 11, 2, 20, 0, tzinfo=NEW_YORK): 100},
+        planned={datetime(2026, 11, 2, 20, 0, tzinfo=NEW_YORK): 100},  # the configured batch size
+        regular_requested={datetime(2026, 11, 2, 20, 0, tzinfo=NEW_YORK): 39},  # 39 active assets
+        earnings_requested={datetime(2026, 11, 3, 7, 0, tzinfo=NEW_YORK): 3},
         waiting={datetime(2026, 11, 3, 7, 0, tzinfo=NEW_YORK): 4},
         oldest={datetime(2026, 11, 3, 7, 0, tzinfo=NEW_YORK): 7},
     )
-    rows = {row.reading: row for row in status.table_rows(series, TUESDAY.astimezone(UTC), "America/New_York")}
+    rows = {row.reading: row for row in status.table_rows(series, TUESDAY.astimezone(UTC))}
     assert list(rows) == [
         "newest asset sync",
         "calendar sync",
         "news coverage",
-        "pollenations today",
+        "regular batch pollenations",
         "earnings rows waiting",
         "oldest unprocessed report",
     ]
@@ -264,10 +288,12 @@ def test_table_rows_say_what_each_tables_data_says_and_which_metric_says_it() ->
     news = rows["news coverage"]
     assert (news.table, news.value) == ("newsSentiment", "watermark 2026-11-03T17:25:00+00:00, 35 min behind its run")
     assert news.metric == "Signal9 NewsWatermarkLagMinutes (SyncNewsSentiment)"
-    today = rows["pollenations today"]
-    assert today.value == "7 recorded of 100 planned"
-    assert today.metric == (
-        "Signal9 PollenationsRecorded (PollenateAsset), PollenationsPlanned (TriggerRegularPollenation)"
+    # The batch the morning check is about: Monday 20:00's, recorded before Tuesday's earnings run.
+    batch = rows["regular batch pollenations"]
+    assert batch.value == "39 recorded of 39 planned (batch of 2026-11-03T01:00:00+00:00; batch size 100)"
+    assert batch.metric == (
+        "Signal9 PollenationsRecorded (PollenateAsset), PollenationsRequested (TriggerRegularPollenation), "
+        "PollenationsPlanned (TriggerRegularPollenation), PollenationsRequested (TriggerEarningsPollenation)"
     )
     assert rows["earnings rows waiting"].value == "4"
     assert rows["oldest unprocessed report"].value == "7 days"
@@ -277,12 +303,12 @@ def test_table_rows_say_what_each_tables_data_says_and_which_metric_says_it() ->
 
 
 def test_table_rows_without_data_say_so() -> None:
-    rows = status.table_rows({}, TUESDAY.astimezone(UTC), "America/New_York")
+    rows = status.table_rows({}, TUESDAY.astimezone(UTC))
     assert {row.reading: row.value for row in rows} == {
         "newest asset sync": "none in 8 days",
         "calendar sync": "none in 8 days",
         "news coverage": "none in 8 days",
-        "pollenations today": "0 recorded of ? planned",
+        "regular batch pollenations": "none in 8 days",
         "earnings rows waiting": "none in 8 days",
         "oldest unprocessed report": "none in 8 days",
     }
@@ -305,9 +331,39 @@ def test_status_reads_the_table_rows_from_the_handlers_emf_metrics(
     line = json.dumps(emf.serialize_metric_set())
     emf.clear_metrics()
     lambda_records.record_invocation(
-        boto3.client("logs"), boto3.client("cloudwatch"), "signal9-dev-SyncNewsSentiment", "r1", [line], now, False
+        boto3.client("logs"),
+        boto3.client("cloudwatch"),
+        "signal9-dev-SyncNewsSentiment",
+        "r1",
+        [line],
+        now,
+        False,
+        ended=now,
     )
     code, document = run_status(capsys, now + timedelta(minutes=1))
     (news,) = [row for row in document["tables"] if row["reading"] == "news coverage"]
     assert news["value"].endswith("42 min behind its run") and news["table"] == "newsSentiment"
     assert code == 0  # the readings inform; the verdicts above decide the exit code
+
+
+def status_with(dead_letters: dict[str, int], verdicts: dict[str, str], alarms: tuple[str, ...] = ()) -> status.Status:
+    rows = [
+        status.CollectorRow(f.name, "s", True, None, None, None, None, None, verdicts.get(f.name, "fresh"))
+        for f in catalog.scheduled_functions()
+    ]
+    return status.Status("dev", "2026-11-03T12:05:00+00:00", rows, [], dead_letters, list(alarms))
+
+
+def test_the_verdict_names_the_runbook_for_what_is_not_fresh() -> None:
+    only_dlq = status.format_status(status_with({"PollenateAsset": 1}, {})).splitlines()[-1]
+    assert only_dlq == (
+        "verdict: NOT all fresh: dead-letter queues hold messages (runbook docs/runbooks/dlq-not-empty.md)"
+    )
+    both = status.format_status(status_with({"SyncEarningsCalendar": 1}, {"SyncEarningsCalendar": "failed"}))
+    assert both.splitlines()[-1] == (
+        "verdict: NOT all fresh: SyncEarningsCalendar failed (runbook docs/runbooks/collector-late.md); "
+        "dead-letter queues hold messages (runbook docs/runbooks/dlq-not-empty.md)"
+    )
+    alarmed = status.format_status(status_with({}, {}, ("signal9-dev-news-lag",))).splitlines()[-1]
+    assert alarmed == "verdict: NOT all fresh: alarms in ALARM (each alarm's first check: docs/observability.md)"
+    assert status.format_status(status_with({}, {})).splitlines()[-1] == "verdict: all fresh"

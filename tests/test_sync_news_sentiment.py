@@ -354,16 +354,22 @@ def test_a_run_the_emulator_delivers_collects_the_news_up_to_its_fire_time(
     assert last_hour and last_hour <= {(i["url"], i["asset_symbol"]) for i in news_items(fleet)}
 
 
+# AlphaVantage's news clock is undocumented (apis.md B2): the lag must be the true one under either.
+EITHER_CLOCK = pytest.mark.parametrize("clock_zone", ["UTC", "America/New_York"])
+
+
+@EITHER_CLOCK
 def test_each_run_reports_the_watermarks_lag_behind_its_scheduled_time(
     env: tuple[Fleet, FakeServer], fake: AlphaVantageFake, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Then a feed gone quiet for seven hours (over the news-lag alarm's six, and more than New York is
+    behind UTC): the watermark stays, each hour's lag grows by the hour."""
     fleet, _ = env
     gauges = record_gauges(monkeypatch)
     run(fleet, clock, RUN)
     lag = (RUN - newest_published(fake, RUN)).total_seconds() / 60
-    [(name, value)] = gauges
-    assert name == FreshnessMetric.NEWS_WATERMARK_LAG_MINUTES and value == pytest.approx(lag)
-    # A feed gone quiet: the watermark stays, the next hour's lag grows by the hour.
-    fake.inject(Fault.NO_ARTICLES)
-    run(fleet, clock, RUN + timedelta(hours=1))
-    assert len(gauges) == 2 and gauges[-1][1] == pytest.approx(lag + 60)
+    for hours in range(1, 8):
+        fake.inject(Fault.NO_ARTICLES)
+        run(fleet, clock, RUN + timedelta(hours=hours))
+    assert {name for name, _ in gauges} == {FreshnessMetric.NEWS_WATERMARK_LAG_MINUTES}
+    assert [value for _, value in gauges] == pytest.approx([lag + 60 * hours for hours in range(8)])

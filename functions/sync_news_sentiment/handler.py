@@ -22,9 +22,18 @@ UTC. Were the API's clock US/Eastern, stored times would be 4-5 hours off, ``tim
 lie in the API's future (it then answers up to its now) and the first run would look back
 4-5 hours less; no article would be lost.
 
+The lag gauge (``NewsWatermarkLagMinutes``: how much older the newest article held is than the
+run) holds under either clock. When the watermark moves, its article's instant is read under
+both zones and the latest reading not after the run (plus :data:`LATE_READ_ALLOWANCE`) is kept
+with it (``newestPublishedAt``): read in the wrong zone, a UTC article would lie 4-5 hours
+after the run that read it, which cannot be, and a US/Eastern one 4-5 hours too early. That
+holds while the newest article read is under 3 hours old, as in a feed that publishes every
+few minutes; the lag then grows with the runs' own clock while the watermark stays.
+
 Watermark: the item ``news_id = "#watermark"``, ``time_published = "NEWS_SENTIMENT"`` in
 ``newsSentiment`` itself (no index attribute, so it is in no index) holds ``newestPublished``:
-the ``time_published`` of the newest article read so far, as the API wrote it. Every page
+the ``time_published`` of the newest article read so far, as the API wrote it (and
+``newestPublishedAt``, its instant for the lag gauge, above). Every page
 is written before the watermark moves to its newest article, so it never passes an article
 not yet stored, whatever the run's scheduled time says; a run that fails leaves it where the
 last complete page put it. Each run reads from the watermark's minute minus
@@ -52,7 +61,7 @@ from boto3.dynamodb.conditions import Key
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from functions.shared.alphavantage import AlphaVantageClient
-from functions.shared.clock import iso_utc
+from functions.shared.clock import iso_utc, market_moment
 from functions.shared.credentials import AlphaVantageCredentials, load_credentials
 from functions.shared.dynamo import Item, existing_keys, query, table
 from functions.shared.observability import gauge, instrumented, logger
@@ -74,6 +83,10 @@ PUBLISHED_FORMAT = "%Y%m%dT%H%M%S"
 API_ZONE = UTC
 WATERMARK_KEY = {"news_id": "#watermark", "time_published": FUNCTION}
 NEWEST_PUBLISHED = "newestPublished"
+NEWEST_PUBLISHED_AT = "newestPublishedAt"  # ISO-8601 UTC: the instant the lag gauge measures from
+# How much later than its run's scheduled time an article may be read as published: a run delivered
+# late reads newer articles. Well under the 4-5 hours between the two clocks AlphaVantage may keep.
+LATE_READ_ALLOWANCE = timedelta(hours=1)
 # Stop starting pages when less than this is left of the invocation's timeout.
 TIME_MARGIN_MS = 30_000
 
@@ -102,6 +115,17 @@ def api_time(moment: datetime) -> datetime:
 def in_utc(api_moment: datetime) -> datetime:
     """A naive time on AlphaVantage's clock as a UTC moment, assuming :data:`API_ZONE`."""
     return api_moment.replace(tzinfo=API_ZONE).astimezone(UTC)
+
+
+def published_instant(api_moment: datetime, end: datetime) -> datetime:
+    """The instant of a time on AlphaVantage's clock, for a run scheduled at ``end`` that read it.
+
+    Its reading as UTC or as New York time (the clocks apis.md B2 leaves open), whichever is
+    later but not after ``end`` + LATE_READ_ALLOWANCE (an article cannot postdate its reading).
+    """
+    readings = (api_moment.replace(tzinfo=UTC), market_moment(api_moment.date(), api_moment.time()))
+    possible = [reading for reading in readings if reading <= end + LATE_READ_ALLOWANCE]
+    return max(possible) if possible else min(readings)
 
 
 def parse_published(value: Any) -> datetime:
@@ -215,14 +239,25 @@ def active_symbols() -> frozenset[str]:
     )
 
 
+def watermark_item() -> Item:
+    return table("newsSentiment").get_item(Key=WATERMARK_KEY).get("Item") or {}
+
+
 def read_watermark() -> datetime | None:
     """The newest ``time_published`` read so far, on AlphaVantage's clock; None before the first run."""
-    item = table("newsSentiment").get_item(Key=WATERMARK_KEY).get("Item") or {}
+    item = watermark_item()
     return parse_published(item[NEWEST_PUBLISHED]) if NEWEST_PUBLISHED in item else None
 
 
-def write_watermark(newest: datetime) -> None:
-    table("newsSentiment").put_item(Item={**WATERMARK_KEY, NEWEST_PUBLISHED: newest.strftime(PUBLISHED_FORMAT)})
+def write_watermark(newest: datetime, end: datetime) -> None:
+    """Move the watermark to ``newest`` (API clock), read by the run scheduled at ``end``."""
+    table("newsSentiment").put_item(
+        Item={
+            **WATERMARK_KEY,
+            NEWEST_PUBLISHED: newest.strftime(PUBLISHED_FORMAT),
+            NEWEST_PUBLISHED_AT: iso_utc(published_instant(newest, end)),
+        }
+    )
 
 
 def validated_articles(document: dict[str, Any], outcome: Outcome) -> list[Article]:
@@ -291,7 +326,7 @@ def collect(client: AlphaVantageClient, end: datetime, context: LambdaContext) -
         if page_newest is not None and (newest is None or page_newest > newest):
             # Only after the page is stored, and only as far as an article actually read.
             newest = page_newest
-            write_watermark(newest)
+            write_watermark(newest, end)
             outcome.newest_published = newest.strftime(PUBLISHED_FORMAT)
         if outcome.fetched - fetched_before < PAGE_LIMIT:
             break  # the last page
@@ -301,9 +336,15 @@ def collect(client: AlphaVantageClient, end: datetime, context: LambdaContext) -
 
 
 def watermark_lag_minutes(end: datetime) -> float | None:
-    """Minutes from the newest article held (the watermark, API clock) to ``end``; None before any article."""
-    newest = read_watermark()
-    return None if newest is None else (end - in_utc(newest)).total_seconds() / 60
+    """Minutes from the newest article held (the watermark's instant) to ``end``; None before any article."""
+    item = watermark_item()
+    if NEWEST_PUBLISHED_AT in item:
+        newest = datetime.fromisoformat(str(item[NEWEST_PUBLISHED_AT]))
+    elif NEWEST_PUBLISHED in item:  # a watermark written before the instant was kept with it
+        newest = published_instant(parse_published(item[NEWEST_PUBLISHED]), end)
+    else:
+        return None
+    return (end - newest).total_seconds() / 60
 
 
 @instrumented

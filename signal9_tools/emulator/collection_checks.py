@@ -1,8 +1,8 @@
-"""The smoke's collection checks: what the collectors landed, that a second run changes nothing, a failing run.
+"""The smoke's collection checks: what the collectors landed, and that a second run changes nothing.
 
 The checks of what landed hold for any endpoint (``signal9_tools.emulator.collection``); against
-the built-in fakes they also compare with what the fakes served, and one collector run is made
-to fail into its dead-letter queue.
+the built-in fakes they also compare with what the fakes served. (The collector run made to fail
+is the runbook walk's: ``runbook_checks``.)
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ from signal9_tools.emulator.collection import (
 )
 from signal9_tools.emulator.report import expect
 from signal9_tools.emulator.schedule_checks import FiredRuns, scheduler_delivery
-from signal9_tools.emulator.smoke import Smoke, fail_into_dlq
-from signal9_tools.fakes.alphavantage_faults import Fault
+from signal9_tools.emulator.smoke import Smoke
 
 
 def news_of_the_last_hour(smoke: Smoke, fakes: LocalFakes, now: datetime) -> str:
     """Every mention of an active asset the AlphaVantage fake published in the hour before ``now`` is stored.
 
-    ``now`` (the fake's clock is the real one here) is before the news run, whose scheduled time is
-    later still: a run delivered hours early (a scheduled time in the wrong zone) misses these.
+    ``now`` is the smoke's start, where the built-in fakes' clock stands still (``smoke_run``), before
+    the news run's scheduled time: a run delivered hours early (a scheduled time in the wrong zone)
+    misses these.
     Tickers are matched to assets by the fake's own record of each company's Alpaca symbol.
     """
     active = set(index_symbols(smoke.region, smoke.naming.table("assets"), "status-index"))
@@ -52,14 +52,10 @@ def news_of_the_last_hour(smoke: Smoke, fakes: LocalFakes, now: datetime) -> str
     return f"the {len(wanted)} mentions of active assets the fake published in the hour before the run stored"
 
 
-# The collector whose run the smoke makes fail (built-in fakes only): its last run is a failure.
-FAULT_COLLECTOR = "SyncEarningsCalendar"
-
-
 def check_collection(
     smoke: Smoke, endpoints: Endpoints, fired: FiredRuns, fakes: LocalFakes | None, now: datetime
 ) -> None:
-    """What the collectors landed, that a second run changes nothing, and (fakes only) a failure path.
+    """What the collectors landed and that a second run changes nothing.
 
     ``now`` is when the scheduled runs began (each fires after it).
     """
@@ -106,19 +102,6 @@ def check_collection(
         expect(unchanged == enabled, f"only {unchanged} ran, of {enabled}")
         return f"{', '.join(unchanged)} run again for the same scheduled time: every item of their tables unchanged"
 
-    def fault() -> str:
-        expect(fakes is not None, "not run: the given endpoints cannot be told to fail")
-        assert fakes is not None
-        run = fired.collectors[FAULT_COLLECTOR]
-        assert run.fires_at is not None
-        target = run.schedule["Target"]["Arn"]
-        attempts = 1 + int(
-            smoke.client("lambda").get_function_event_invoke_config(FunctionName=target)["MaximumRetryAttempts"]
-        )
-        fakes.alphavantage.inject(Fault.INVALID_KEY, attempts)  # what an expired key looks like
-        detail = fail_into_dlq(smoke, target, scheduler_delivery(run.schedule, run.fires_at), "the invalid-key run")
-        return f"AlphaVantage answering 'invalid API key' (fake fault): {detail}"
-
     for collector, table, check in (
         ("SyncAssets", "assets", assets),
         ("SyncEarningsCalendar", "earningsCalendar", calendar),
@@ -127,5 +110,3 @@ def check_collection(
         if smoke.config.schedule_enabled(catalog.function(collector)):  # else reported as disabled, not fired
             report.run(f"collected: {table}", check)
     report.run("second collector runs write nothing new", second_runs)
-    if fakes is not None:
-        report.run("failing collector run ends in its DLQ", fault)

@@ -12,7 +12,7 @@ status``, the dashboards' metrics) sees the emulator's runs as it would see Lamb
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 LOG_STREAM = "emulator/[$LATEST]local"
@@ -70,9 +70,10 @@ def record_invocation(
     lines: list[str],
     started: datetime,
     failed: bool,
+    *,
+    ended: datetime,
 ) -> None:
-    """Write one invocation's log lines, report record and metrics as Lambda and CloudWatch would."""
-    ended = datetime.now(UTC)
+    """Write one invocation's log lines, report record and metrics as Lambda and CloudWatch would, at ``ended``."""
     stamp = int(ended.timestamp() * 1000)
     events = [{"timestamp": stamp, "message": line} for line in lines]
     events.append({"timestamp": stamp, "message": _report_line(request_id, started, ended, failed)})

@@ -14,6 +14,7 @@ import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from signal9_tools.emulator.delivery import LambdaDeliveries
 from signal9_tools.emulator.invoke import LambdaInvokes
 from signal9_tools.fakes.server import STOP_POLL_SECONDS
 from signal9_tools.moto_speedups import moto_speedups
@@ -33,6 +34,8 @@ class Emulator:
     region: str
     # Lambda Invoke from outside runs the real handler once an invoker is set (emulator/invoke.py).
     invokes: LambdaInvokes = field(default_factory=LambdaInvokes)
+    # An event put from outside reaches its rules' functions once a dispatch is set (emulator/delivery.py).
+    deliveries: LambdaDeliveries = field(default_factory=LambdaDeliveries)
 
 
 class Clients:
@@ -103,10 +106,11 @@ def moto_server(region: str, keep: bool = False) -> Iterator[Emulator]:
     polls every 0.5 s (socketserver's default), so every stop waited about that long.
     """
     invokes = LambdaInvokes()
+    deliveries = LambdaDeliveries()
     server = make_server(
         "127.0.0.1",
         0,
-        invokes.wrap(Dispatcher()),
+        deliveries.wrap(invokes.wrap(Dispatcher())),
         threaded=True,
         request_handler=MotoRequestHandler,
     )
@@ -114,13 +118,15 @@ def moto_server(region: str, keep: bool = False) -> Iterator[Emulator]:
         target=server.serve_forever, kwargs={"poll_interval": STOP_POLL_SECONDS}, name="moto-server", daemon=True
     )
     thread.start()
-    emulator = Emulator(endpoint=f"http://127.0.0.1:{server.port}", region=region, invokes=invokes)
+    emulator = Emulator(
+        endpoint=f"http://127.0.0.1:{server.port}", region=region, invokes=invokes, deliveries=deliveries
+    )
     # moto keeps its state per process: start every run from an empty account.
     urllib.request.urlopen(urllib.request.Request(f"{emulator.endpoint}/moto-api/reset", method="POST"))
     try:
         # Handlers write from thread pools; moto's backends expect one request at a time.
         # Five of moto's costs removed, for the same results (signal9_tools/moto_speedups.py).
-        with serialized_moto(), moto_speedups(), aws_environment(emulator.endpoint, region):
+        with serialized_moto(), moto_speedups(), deliveries.installed(), aws_environment(emulator.endpoint, region):
             yield emulator
     finally:
         if not keep:

@@ -20,9 +20,9 @@ import logging
 import os
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 from moto.awslambda.models import lambda_backends
 from moto.core.authorization import enable_iam_authentication
 
+from functions.shared.clock import utc_now
 from signal9 import catalog
 from signal9.config import StackConfig
 from signal9.naming import Naming
@@ -83,6 +84,8 @@ class Smoke:
     logs: list[str] = field(default_factory=list)
     # One execution environment per function, warm between its invocations as in Lambda.
     environments: ExecutionEnvironments = field(default_factory=ExecutionEnvironments)
+    # When a run starts and ends, as Lambda records it (the smoke's fixed clock: smoke_run.SmokeClock).
+    clock: Callable[[], datetime] = field(default_factory=lambda: utc_now)
 
     def __post_init__(self) -> None:
         self.naming = Naming(self.plan.stack)
@@ -138,8 +141,11 @@ class Smoke:
         account = self.client("sts").get_caller_identity()["Account"]
         return bytes(lambda_backends[account][self.region].get_function(function).code_bytes)
 
-    def invoke(self, function_arn_or_name: str, event: Any) -> Any:
-        """Run the deployed function's handler in-process, loaded from its deployed archive, with its deployed environment."""
+    def invoke(self, function_arn_or_name: str, event: Any, request_id: str | None = None) -> Any:
+        """Run the deployed function's handler in-process, loaded from its deployed archive, with its deployed environment.
+
+        ``request_id``: the invocation's (an asynchronous invocation keeps one across its retries).
+        """
         config = self.configuration(function_arn_or_name)
         environment = self.environments.environment(
             config["FunctionName"], self.deployed_archive(config["FunctionName"])
@@ -149,9 +155,10 @@ class Smoke:
             memory_limit_in_mb=config["MemorySize"],
             invoked_function_arn=config["FunctionArn"],
             log_group_name=f"/aws/lambda/{config['FunctionName']}",
+            aws_request_id=request_id or str(uuid.uuid4()),
         )
         output = io.StringIO()
-        started, failed = datetime.now(UTC), True
+        started, failed = self.clock(), True
         try:
             with (
                 function_environment(config["Environment"]["Variables"]),
@@ -185,6 +192,7 @@ class Smoke:
                 lines,
                 started,
                 failed,
+                ended=self.clock(),
             )
 
     # --- event delivery ---------------------------------------------------------------
@@ -215,33 +223,61 @@ def count_items(smoke: Smoke, table: str) -> int:
     return int(smoke.client("dynamodb").scan(TableName=smoke.naming.table(table), Select="COUNT")["Count"])
 
 
-def fail_into_dlq(smoke: Smoke, target: str, event: Any, what: str) -> str:
-    """Invoke ``target`` as Lambda's async path would (1 + its retries), expect every attempt to fail
-    writing nothing, then hand the event to the queue its deployed dead-letter config names, as its role."""
-    before = {t.name: count_items(smoke, t.name) for t in catalog.TABLES}
+# Lambda's message attributes on a failed asynchronous invocation's dead letter (Lambda developer
+# guide, "Dead-letter queues"): the request id, a 3-digit HTTP error code (200: the function ran
+# and raised) and the error message, cut to 1 KB.
+ERROR_CODE_FUNCTION_ERROR = "200"
+ERROR_MESSAGE_BYTES = 1024
+
+
+def dead_letter_attributes(request_id: str, error: BaseException) -> dict[str, dict[str, str]]:
+    message = f"{type(error).__name__}: {error}".encode()[:ERROR_MESSAGE_BYTES].decode(errors="ignore")
+    return {
+        "RequestID": {"DataType": "String", "StringValue": request_id},
+        "ErrorCode": {"DataType": "Number", "StringValue": ERROR_CODE_FUNCTION_ERROR},
+        "ErrorMessage": {"DataType": "String", "StringValue": message},
+    }
+
+
+@dataclass(frozen=True)
+class AsynchronousRun:
+    """What an asynchronous invocation came to: the function, each failed attempt's error, the queue it ended in."""
+
+    function: str
+    errors: list[BaseException]
+    attempts: int
+    dead_letter_queue: str | None  # None: an attempt succeeded
+
+
+def invoke_asynchronously(smoke: Smoke, target: str, event: Any) -> AsynchronousRun:
+    """Run ``target`` as Lambda's asynchronous invocation would: one request id, 1 + its retries attempts, then
+    the event to the queue its deployed dead-letter config names, with Lambda's attributes, as its execution role."""
     deployed = smoke.configuration(target)
     name = deployed["FunctionName"]
     attempts = 1 + int(
         smoke.client("lambda").get_function_event_invoke_config(FunctionName=target)["MaximumRetryAttempts"]
     )
-    errors = []
+    request_id = str(uuid.uuid4())
+    errors: list[BaseException] = []
     for _ in range(attempts):  # Lambda's asynchronous retries, then the dead-letter queue
         try:
-            smoke.invoke(target, event)
+            smoke.invoke(target, event, request_id)
         except Exception as error:
-            errors.append(type(error).__name__)
-    expect(len(errors) == attempts, f"{what} was accepted by {name}")
-    after = {t.name: count_items(smoke, t.name) for t in catalog.TABLES}
-    expect(before == after, f"{what} wrote something")
+            errors.append(error)
+        else:
+            return AsynchronousRun(name, errors, len(errors) + 1, None)
     # What Lambda does next: send the event to the queue the function's dead-letter config
     # names, as the function's execution role. moto enforces IAM on SQS: the role decides.
     queue = smoke.dead_letter_targets[name].rsplit(":", 1)[-1]
-    sqs = smoke.client("sqs")
-    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    url = smoke.client("sqs").get_queue_url(QueueName=queue)["QueueUrl"]
     as_role = smoke.role_client(deployed["Role"], "sqs")
     with enable_iam_authentication():
         try:
-            as_role.send_message(QueueUrl=url, MessageBody=json.dumps(event))
+            as_role.send_message(
+                QueueUrl=url,
+                MessageBody=json.dumps(event),
+                MessageAttributes=dead_letter_attributes(request_id, errors[-1]),
+            )
         except ClientError as error:
             # moto's denial is an XML body the SQS JSON protocol cannot parse: name it plainly.
             status = error.response["ResponseMetadata"]["HTTPStatusCode"]
@@ -249,13 +285,31 @@ def fail_into_dlq(smoke: Smoke, target: str, event: Any, what: str) -> str:
             raise SmokeCheckError(
                 f"{name}'s role may not send to its dead-letter target {queue}: HTTP {status} {why}"
             ) from None
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
+    return AsynchronousRun(name, errors, attempts, queue)
+
+
+def fail_into_dlq(smoke: Smoke, target: str, event: Any, what: str) -> str:
+    """Invoke ``target`` as Lambda's async path would, expect every attempt to fail writing nothing, and the
+    event to land, with Lambda's attributes, in the queue its deployed dead-letter config names."""
+    before = {t.name: count_items(smoke, t.name) for t in catalog.TABLES}
+    run = invoke_asynchronously(smoke, target, event)
+    expect(run.dead_letter_queue is not None, f"{what} was accepted by {run.function}")
+    after = {t.name: count_items(smoke, t.name) for t in catalog.TABLES}
+    expect(before == after, f"{what} wrote something")
+    sqs = smoke.client("sqs")
+    url = sqs.get_queue_url(QueueName=run.dead_letter_queue)["QueueUrl"]
+    messages = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageAttributeNames=["All"]
+    ).get("Messages", [])
     expect(
         [json.loads(m["Body"]) for m in messages] == [event],
-        f"{queue} holds {len(messages)} messages, expected exactly the rejected event",
+        f"{run.dead_letter_queue} holds {len(messages)} messages, expected exactly the rejected event",
     )
+    attributes = sorted(messages[0].get("MessageAttributes", {}))
+    expect(attributes == ["ErrorCode", "ErrorMessage", "RequestID"], f"its attributes are {attributes}")
     return (
-        f"rejected {attempts}x by {name} ({errors[0]}; Lambda's async retries replayed by the emulator), "
-        f"nothing written; sent with its role's credentials (IAM enforced by moto) to the dead-letter target "
-        f"its deployed config names (emulator's record): {queue} holds the event"
+        f"rejected {run.attempts}x by {run.function} ({type(run.errors[0]).__name__}; Lambda's async retries "
+        "replayed by the emulator), nothing written; sent with its role's credentials (IAM enforced by moto) to "
+        f"the dead-letter target its deployed config names (emulator's record): {run.dead_letter_queue} holds the "
+        "event, with Lambda's RequestID, ErrorCode and ErrorMessage"
     )
