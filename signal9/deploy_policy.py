@@ -540,6 +540,11 @@ TYPE_GRANTS: dict[str, TypeGrants] = {
             ),
         ),
     ),
+    "aws:sns/topicPolicy:TopicPolicy": TypeGrants(
+        "sns/topic_policy.go",
+        # Delete puts the topic's default policy back (SetTopicAttributes).
+        (Grant(("sns:SetTopicAttributes", "sns:GetTopicAttributes"), ("topic",)),),
+    ),
     "aws:sns/topicSubscription:TopicSubscription": TypeGrants(
         "sns/topic_subscription.go",
         # The subscription calls are authorised on the topic (an optional resource type in the

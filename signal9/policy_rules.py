@@ -86,7 +86,8 @@ UNTAGGABLE_TYPES = frozenset(
         SCHEDULE,
         EVENT_TARGET,
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-        "aws:sqs/queuePolicy:QueuePolicy",
+        QUEUE_POLICY,
+        TOPIC_POLICY,
         "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
         "aws:lambda/permission:Permission",
         "aws:cloudwatch/eventArchive:EventArchive",
@@ -573,6 +574,70 @@ def check_event_bus_policies(resources: Sequence[Resource], report: StackReport)
                 )
 
 
+# What a TLS-only statement must deny, per resource type (cdk-nag AwsSolutions-SQS4: "*" or "sqs:*";
+# AwsSolutions-SNS3: sns:Publish, as AWS's SNS security best practices write it).
+TLS_DENIED_ACTIONS: Mapping[str, frozenset[str]] = {QUEUE: frozenset({"*", "sqs:*"}), TOPIC: frozenset({"sns:publish"})}
+
+
+def _denies_insecure_transport(document: Any, denied: frozenset[str]) -> bool:
+    """A statement denies everyone (``*``) these actions when ``aws:SecureTransport`` is false."""
+    for statement in _as_list(document.get("Statement")) if isinstance(document, Mapping) else ():
+        if not isinstance(statement, Mapping) or statement.get("Effect") != "Deny":
+            continue
+        principal = statement.get("Principal")
+        everyone = principal == "*" or (isinstance(principal, Mapping) and "*" in _as_list(principal.get("AWS")))
+        actions = {str(a).lower() for a in _as_list(statement.get("Action"))}
+        condition = statement.get("Condition")
+        test = condition.get("Bool") if isinstance(condition, Mapping) else None
+        insecure = (
+            {str(v).lower() for v in _as_list(test.get("aws:SecureTransport"))} if isinstance(test, Mapping) else set()
+        )
+        if everyone and actions & denied and insecure == {"false"}:
+            return True
+    return False
+
+
+# Where a queue or topic policy names its target: (target type, input, the separator before its name).
+POLICY_TARGETS: Mapping[str, tuple[str, str, str]] = {
+    QUEUE_POLICY: (QUEUE, "queueUrl", "/"),
+    TOPIC_POLICY: (TOPIC, "arn", ":"),
+}
+
+
+def check_tls_only(resources: Sequence[Resource], report: StackReport) -> None:
+    """Every queue and topic has a resource policy denying requests not sent over TLS.
+
+    A queue policy names its queue by URL and a topic policy its topic by ARN, both ending
+    with the name. What a preview cannot see yet (a new queue's URL, a policy built from new
+    ARNs) is not judged.
+    """
+    documents: dict[tuple[str, str], list[Any]] = {}
+    unseen: set[str] = set()  # target types with a policy whose target is not known yet
+    for resource in resources:
+        if resource.get("type") not in POLICY_TARGETS:
+            continue
+        target, field, separator = POLICY_TARGETS[str(resource.get("type"))]
+        where = _inputs(resource).get(field)
+        if isinstance(where, str) and is_known(where):
+            documents.setdefault((target, where.rsplit(separator, 1)[-1]), []).append(_inputs(resource).get("policy"))
+        else:
+            unseen.add(target)
+    for resource in resources:
+        kind, name = resource.get("type"), _inputs(resource).get("name")
+        if kind not in TLS_DENIED_ACTIONS or not isinstance(name, str) or not is_known(name):
+            continue
+        found = documents.get((str(kind), name), [])
+        if any(not is_known(document) for document in found) or (not found and kind in unseen):
+            continue
+        denied = TLS_DENIED_ACTIONS[str(kind)]
+        if not any(_denies_insecure_transport(_json(document), denied) for document in found):
+            report(
+                f"{'queue' if kind == QUEUE else 'topic'} {name!r} has no policy denying requests without TLS "
+                f"(Deny to Principal * of {' or '.join(sorted(denied))} when aws:SecureTransport is false)",
+                resource.get("name"),
+            )
+
+
 def check_alarm_actions(resource: Resource, report: Report) -> None:
     """Every alarm notifies someone and its actions are on (CloudWatch.15, CloudWatch.17)."""
     inputs = _inputs(resource)
@@ -730,6 +795,11 @@ RULES: tuple[Rule, ...] = (
         "event-bus-policy",
         "Every custom event bus has a resource policy letting only named IAM roles put events.",
         check_event_bus_policies,
+    ),
+    StackRule(
+        "tls-only",
+        "Every SQS queue and SNS topic has a policy denying requests without TLS (cdk-nag AwsSolutions-SQS4, SNS3).",
+        check_tls_only,
     ),
     ResourceRule(
         "alarm-actions",
