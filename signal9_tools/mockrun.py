@@ -35,6 +35,7 @@ from signal9.stackfile import (
 from signal9_tools.identifiers import ACCOUNT_ID, mock_state
 
 PROGRAM = ROOT / "__main__.py"
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
 
 
@@ -89,7 +90,7 @@ def _name_of(urn: str) -> str | None:
 
 def _parent_name(urn: str) -> str | None:
     """The parent's logical name; None for the implicit stack resource."""
-    if not urn or urn.split("::")[2].endswith("pulumi:pulumi:Stack"):
+    if not urn or urn.split("::")[2] == ROOT_STACK_TYPE:
         return None
     return _name_of(urn)
 
@@ -108,6 +109,9 @@ class Resource:
     delete_before_replace: bool
     dependencies: tuple[str, ...]
     provider: str | None
+    # Pulumi's identity for the resource, as the engine forms it, and the old ones it answers to.
+    urn: str = ""
+    aliases: tuple[str, ...] = ()
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -149,7 +153,15 @@ class ProgramRun:
             "project": self.project,
             "stack": self.stack,
             "resources": [
-                {"type": r.type, "name": r.name, "parent": r.parent, "inputs": mask(r.inputs)} for r in ordered
+                {
+                    "type": r.type,
+                    "name": r.name,
+                    "parent": r.parent,
+                    "urn": r.urn,
+                    "aliases": list(r.aliases),
+                    "inputs": mask(r.inputs),
+                }
+                for r in ordered
             ],
             "outputs": mask(self.outputs),
         }
@@ -176,16 +188,50 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(f"the mock runtime has no answer for invoke {args.token}")
 
 
+def engine_urn(stack: str, project: str, parent_urn: str, typ: str, name: str) -> str:
+    """The URN the Pulumi engine gives a resource: its parent's whole type chain, the root stack left out.
+
+    (pulumi/pulumi sdk/go/common/resource/urn/urn.go ``New``; the mock monitor keeps only the
+    parent's last type and writes the stack's.)
+    """
+    parent_type = parent_urn.split("::")[2] if parent_urn else ""
+    qualified = typ if parent_type in ("", ROOT_STACK_TYPE) else f"{parent_type}${typ}"
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """A mock resource monitor that also records parents and resource options."""
+    """A mock resource monitor that also records parents, URNs, aliases and resource options."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks, run: ProgramRun) -> None:
         super().__init__(mocks)
         self.run = run
         self._lock = threading.Lock()
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        return engine_urn(self.run.stack, self.run.project, parent, type_, name)
+
+    def alias_urns(self, request: Any) -> tuple[str, ...]:
+        """Each alias as the URN the engine resolves it to (a spec's unset parts are the resource's own)."""
+        urns = []
+        for alias in request.aliases:
+            if alias.urn:
+                urns.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            urns.append(
+                engine_urn(
+                    spec.stack or self.run.stack,
+                    spec.project or self.run.project,
+                    parent,
+                    spec.type or request.type,
+                    spec.name or request.name,
+                )
+            )
+        return tuple(urns)
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        if request.type != "pulumi:pulumi:Stack":
+        if request.type != ROOT_STACK_TYPE:
             resource = Resource(
                 type=request.type,
                 name=request.name,
@@ -197,6 +243,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 dependencies=tuple(filter(None, map(_name_of, request.dependencies))),
                 provider=request.provider or None,
+                urn=self.make_urn(request.parent, request.type, request.name),
+                aliases=self.alias_urns(request),
             )
             with self._lock:
                 self.run.resources.append(resource)

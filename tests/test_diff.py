@@ -51,6 +51,7 @@ def test_a_new_alarm_is_a_create(base: dict[str, Any]) -> None:
     head = copy.deepcopy(base)
     alarm = copy.deepcopy(next(r for r in head["resources"] if r["type"] == ALARM))
     alarm["name"] = "SyncAssets-coldstarts-alarm"
+    alarm["urn"] = alarm["urn"].rsplit("::", 1)[0] + "::SyncAssets-coldstarts-alarm"
     head["resources"].append(alarm)
     (entry,) = diff.compare(base, head).entries
     assert (entry.action, entry.name, entry.changes) == ("create", "SyncAssets-coldstarts-alarm", [])
@@ -62,6 +63,7 @@ def test_a_renamed_table_is_a_replacement_called_out_first(base: dict[str, Any])
     resource(head, FUNCTION, "SyncAssets-function")["inputs"]["memorySize"] = 1024  # sorts before the table
     table = resource(head, TABLE, "assets-table")
     table["name"] = "assetList-table"
+    table["urn"] = table["urn"].replace("::assets-table", "::assetList-table")
     table["inputs"]["name"] = "signal9-dev-assetList"
     result = diff.compare(base, head, "dev", "base main")
     first, second = result.entries
@@ -74,9 +76,58 @@ def test_a_renamed_table_is_a_replacement_called_out_first(base: dict[str, Any])
     assert first.changes == [diff.Change("name", "signal9-dev-assets", "signal9-dev-assetList", replaces=True)]
     assert second.action == "update"
     lines = diff.render(result).splitlines()
-    assert lines[2] == "!! 1 stateful resource(s) replaced or deleted: their data is lost unless retained"
-    assert lines[3] == f"+- {TABLE} assetList-table (renamed from assets-table)  !! data"
-    assert lines[4] == '       name: "signal9-dev-assets" => "signal9-dev-assetList"  (forces replacement)'
+    assert lines[2] == "!! DATA AT RISK: 1 stateful resource(s) would be replaced or deleted"
+    assert lines[3].startswith(f"!!   +- {TABLE} assetList-table: renamed from assets-table; ")
+    assert lines[5] == f"+- {TABLE} assetList-table (renamed from assets-table)  !! data"
+    assert lines[6] == '       name: "signal9-dev-assets" => "signal9-dev-assetList"  (forces replacement)'
+
+
+def move_table(document: dict[str, Any], component: str) -> str:
+    """The assets table moved under another component (its inputs untouched); its old URN."""
+    table = resource(document, TABLE, "assets-table")
+    old = str(table["urn"])
+    table["urn"] = old.replace("signal9:index:Tables$", f"signal9:index:{component}$")
+    table["parent"] = component.lower()
+    return old
+
+
+def test_a_table_moved_to_another_component_is_a_replacement_called_out(base: dict[str, Any]) -> None:
+    """Same type, name and inputs, another parent: a new URN, which Pulumi carries out as delete and create."""
+    head = copy.deepcopy(base)
+    old = move_table(head, "Storage")
+    (entry,) = diff.compare(base, head, "dev", "base main").entries
+    assert (entry.action, entry.name, entry.moved_from, entry.data_at_risk) == ("replace", "assets-table", old, True)
+    text = diff.render(diff.compare(base, head, "dev", "base main"))
+    assert f"+- {TABLE} assets-table (moved from {old})  !! data" in text
+    assert f"aliases=[pulumi.Alias(...)] naming {old}" in text
+
+
+def test_a_moved_table_that_aliases_its_old_urn_is_the_same_table(base: dict[str, Any]) -> None:
+    head = copy.deepcopy(base)
+    old = move_table(head, "Storage")
+    resource(head, TABLE, "assets-table")["aliases"] = [old]
+    assert diff.compare(base, head).entries == []
+
+
+def test_plans_without_urns_still_compare_by_type_and_name(base: dict[str, Any]) -> None:
+    """A base committed before plans carried URNs is matched the old way (type and logical name)."""
+    old_style = copy.deepcopy(base)
+    for item in old_style["resources"]:
+        del item["urn"], item["aliases"]
+    head = copy.deepcopy(base)
+    resource(head, FUNCTION, "SyncAssets-function")["inputs"]["memorySize"] = 1024
+    (entry,) = diff.compare(old_style, head).entries
+    assert (entry.action, entry.name) == ("update", "SyncAssets-function")
+
+
+def test_data_at_risk_is_said_at_the_top_with_what_to_do(base: dict[str, Any]) -> None:
+    head = copy.deepcopy(base)
+    head["resources"].remove(resource(head, "aws:sqs/queue:Queue", "SyncAssets-dlq"))
+    move_table(head, "Storage")
+    lines = diff.render(diff.compare(base, head, "dev", "base main")).splitlines()
+    assert lines[2] == "!! DATA AT RISK: 2 stateful resource(s) would be replaced or deleted"
+    assert lines[3].startswith(f"!!   +- {TABLE} assets-table: moved; add aliases=[pulumi.Alias(...)]")
+    assert lines[4].startswith("!!   - aws:sqs/queue:Queue SyncAssets-dlq: deleted with what it holds")
 
 
 def test_a_changed_key_schema_replaces_the_table_in_place_of_an_update(base: dict[str, Any]) -> None:
