@@ -32,7 +32,6 @@ from functools import cache
 from typing import Any, Protocol, cast
 
 import regex
-
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StringShape, StructureShape
 
 NUMBERS = frozenset({"integer", "long", "float", "double"})
