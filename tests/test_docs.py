@@ -145,6 +145,30 @@ def test_deploy_doc_states_each_stacks_modelled_first_deploy(plans: dict[str, Pr
     assert f"first deploy about {figures}" in text, figures
 
 
+def markdown_table(text: str, heading: str) -> dict[str, list[str]]:
+    """The first table under ``heading``: first cell (backticks off) -> the other cells."""
+    section = text[text.index(f"\n{heading}\n") :]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    first = section.splitlines().index(rows[0])
+    table = []
+    for line in section.splitlines()[first:]:
+        if not line.startswith("|"):
+            break
+        table.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return {cells[0].strip("`"): cells[1:] for cells in table[2:]}
+
+
+def test_deploy_doc_lists_every_stack_output_with_what_it_is_for(plans: dict[str, ProgramRun]) -> None:
+    """docs/deploy.md, "Stack outputs": exactly the outputs the program exports, each with its use."""
+    outputs = markdown_table((DOCS / "deploy.md").read_text(), "## Stack outputs")
+    for stack, plan in plans.items():
+        assert set(outputs) == set(plan.outputs), stack
+    for name, (shape, purpose) in outputs.items():
+        assert shape and len(purpose.split()) >= 4, name
+        value = plans["dev"].outputs[name]
+        assert ("map" in shape) == isinstance(value, dict), (name, shape)
+
+
 SECTION_REFERENCE = re.compile(r"([\w.-]+\.md)(?:\]\([^)\s]*\))?,?\s+['\"]([A-Z][^'\"\n]{2,60})['\"]")
 
 
