@@ -14,7 +14,6 @@ One bootstrap stack per AWS account. Keys (namespace ``signal9-bootstrap``):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -22,6 +21,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from signal9 import catalog
+from signal9.config import program_values
 from signal9.errors import OperatorError
 
 PROJECT = f"{catalog.PROJECT}-bootstrap"
@@ -60,16 +60,10 @@ def parse(raw: Mapping[str, Any], stack_file: str) -> BootstrapConfig:
 
 
 def load() -> BootstrapConfig:
-    """The running bootstrap stack's config (inside the Pulumi program)."""
-    # Every key set under the namespace, so an unknown (misspelt) one is refused rather than ignored.
-    prefix = f"{NAMESPACE}:"
-    config = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
-    raw: dict[str, Any] = {}
-    for key, value in ((k.removeprefix(prefix), v) for k, v in config.items() if k.startswith(prefix)):
-        try:
-            raw[key] = json.loads(value) if value[:1] in "[{" else value
-        except ValueError:
-            raw[key] = value
-        if key.endswith("Days") and isinstance(raw[key], str) and raw[key].isdigit():
-            raw[key] = int(raw[key])
-    return parse(raw, f"Pulumi.{pulumi.get_stack()}.yaml")
+    """The running bootstrap stack's config (inside the Pulumi program), through Pulumi's public API.
+
+    Every key the stack file sets under the namespace is read, so an unknown (misspelt) one is
+    refused rather than ignored.
+    """
+    stack = pulumi.get_stack()
+    return parse(program_values(NAMESPACE, stack, PROJECT, BootstrapConfig.model_fields), f"Pulumi.{stack}.yaml")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -416,7 +416,26 @@ def load_stack(stack: str) -> StackConfig:
     return parse(namespace_values(read_stack_config(stack)), f"Pulumi.{stack}.yaml")
 
 
+def program_values(namespace: str, stack: str, project: str, names: Iterable[str]) -> dict[str, Any]:
+    """A running program's ``namespace:*`` config, read with Pulumi's public API, decoded.
+
+    Pulumi hands a program its values but no list of keys: the keys are the stack file's
+    (checked offline first: namespaces, declared types, as the CLI reads it) and ``names``.
+    A stack file's problem is raised as a ``ConfigError``, which Pulumi shows without a traceback.
+    """
+    try:
+        offline = read_stack_config(stack, project)
+    except FileNotFoundError:
+        offline = {}  # a stack created with `pulumi stack init` and no config yet
+    except OperatorError as error:
+        raise ConfigError(str(error)) from None
+    prefix = f"{namespace}:"
+    keys = dict.fromkeys([*(k.removeprefix(prefix) for k in offline if k.startswith(prefix)), *names])
+    settings = pulumi.Config(namespace)
+    return {key: _decode(value) for key in keys if (value := settings.get(key)) is not None}
+
+
 def load() -> StackConfig:
     """Validate the running stack's configuration (call before creating any resource)."""
-    config = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
-    return parse(namespace_values(config), f"Pulumi.{pulumi.get_stack()}.yaml")
+    stack = pulumi.get_stack()
+    return parse(program_values(NAMESPACE, stack, catalog.PROJECT, StackConfig.model_fields), f"Pulumi.{stack}.yaml")
