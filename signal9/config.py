@@ -202,6 +202,15 @@ class AlphaVantagePlan(_Strict):
         """How long ``pollenations`` events queued at once take to collect at the budget."""
         return pollenations * CALLS_PER_POLLENATION * SECONDS_PER_MINUTE / self.pollenation_budget
 
+    @property
+    def largest_burst(self) -> int:
+        """The most pollenations queued at once that drain within the age Lambda keeps an event."""
+        return int(
+            catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS
+            * self.pollenation_budget
+            / (CALLS_PER_POLLENATION * SECONDS_PER_MINUTE)
+        )
+
 
 class SecretValues(_Strict):
     """Credential values, set with `pulumi config set --secret --path signal9:secrets.<name>.<field>`."""
@@ -233,39 +242,50 @@ class StackConfig(_Strict):
     # switches them off for the same budget (the dashboard's freshness row and `signal9 status` stay).
     freshnessAlarms: bool = True
     secrets: SecretValues = SecretValues()
-    # Declared after functions and regularPollenationBatchSize: its check reads both, and
-    # validates the default too (a larger batch alone can break the arithmetic).
-    alphaVantage: AlphaVantagePlan = Field(default=AlphaVantagePlan(), validate_default=True)
+    # With functions and regularPollenationBatchSize, checked by _plan_arithmetic (defaults included).
+    alphaVantage: AlphaVantagePlan = AlphaVantagePlan()
 
-    @field_validator("alphaVantage")
-    @classmethod
-    def _plan_arithmetic(cls, plan: AlphaVantagePlan, info: ValidationInfo) -> AlphaVantagePlan:
-        """The plan's rate must leave PollenateAsset a budget that drains a busy day in time."""
+    @model_validator(mode="after")
+    def _plan_arithmetic(self) -> StackConfig:
+        """The plan's rate must leave PollenateAsset a budget that drains a burst in time.
+
+        Each problem names the key most likely to need the change (``CrossKeyError``), not the plan as a whole.
+        """
+        plan = self.alphaVantage
         if plan.pollenation_budget < 1:
-            raise ValueError(
-                f"requestsPerMinute {plan.requestsPerMinute} leaves no requests for PollenateAsset after "
-                f"collectorHeadroomPerMinute {plan.collectorHeadroomPerMinute} and one per concurrent "
-                f"pollenation ({plan.paced_concurrency}): raise the plan's rate or lower the concurrency"
+            raise CrossKeyError(
+                ("alphaVantage", "requestsPerMinute"),
+                plan.requestsPerMinute,
+                f"leaves no requests for PollenateAsset after collectorHeadroomPerMinute "
+                f"{plan.collectorHeadroomPerMinute} and one per concurrent pollenation ({plan.paced_concurrency}): "
+                "raise the plan's rate or lower the concurrency",
             )
-        batch = info.data.get("regularPollenationBatchSize", cls.model_fields["regularPollenationBatchSize"].default)
-        burst = max(plan.busyDayPollenations, batch)
-        drain = plan.drain_seconds(burst)
-        if drain > catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS:
-            raise ValueError(
-                f"{burst} pollenations queued at once (max of busyDayPollenations and regularPollenationBatchSize) "
-                f"take {drain:.0f} s at {plan.pollenation_budget} requests/min, longer than the "
-                f"{catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS} s Lambda keeps an event: the rest would go to the DLQ; "
-                "raise requestsPerMinute or lower the batch"
+        burst = max(plan.busyDayPollenations, self.regularPollenationBatchSize)
+        if plan.drain_seconds(burst) > catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS:
+            batch = self.regularPollenationBatchSize >= plan.busyDayPollenations
+            raise CrossKeyError(
+                ("regularPollenationBatchSize",) if batch else ("alphaVantage", "busyDayPollenations"),
+                burst,
+                f"{burst} pollenations queued at once take {plan.drain_seconds(burst):.0f} s at "
+                f"{plan.pollenation_budget} requests/min, longer than the {catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS} s "
+                f"Lambda keeps an event (the rest would go to the DLQ): at most {plan.largest_burst} at this "
+                f"AlphaVantage plan; lower it or raise {NAMESPACE}:alphaVantage.requestsPerMinute",
             )
-        overrides = info.data.get("functions", {}).get("PollenateAsset")
-        timeout = (overrides and overrides.timeoutSeconds) or catalog.function("PollenateAsset").timeout_seconds
+        function = catalog.function("PollenateAsset")
+        timeout = self.timeout_seconds(function)
         paced = CALLS_PER_POLLENATION * plan.interval_seconds
         if paced >= timeout:
-            raise ValueError(
+            overridden = self.functions.get(function.name)
+            raise CrossKeyError(
+                ("functions", function.name, "timeoutSeconds")
+                if overridden and overridden.timeoutSeconds
+                else ("alphaVantage",),
+                timeout if overridden and overridden.timeoutSeconds else plan.model_dump(),
                 f"one pollenation waits {paced:.0f} s for its {CALLS_PER_POLLENATION} paced requests, not less "
-                f"than PollenateAsset's timeout of {timeout} s: raise the rate or lower pollenationConcurrency"
+                f"than PollenateAsset's timeout of {timeout} s: raise the timeout or the rate, or lower "
+                "pollenationConcurrency",
             )
-        return plan
+        return self
 
     @property
     def pollenationRequestIntervalSeconds(self) -> float:  # noqa: N802 - a catalog setting name (env var)
@@ -338,6 +358,15 @@ class ConfigError(pulumi.RunError, OperatorError):
     """A stack configuration problem; the message has one line per problem."""
 
 
+class CrossKeyError(ValueError):
+    """A problem between keys, reported at ``loc``: the key most likely to need the change, with its value."""
+
+    def __init__(self, loc: tuple[str, ...], value: Any, message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.value = value
+
+
 def _describe(value: Any, secret: bool) -> str:
     if secret:
         return "[secret]"
@@ -389,6 +418,12 @@ def parse(raw: Mapping[str, Any], stack_file: str, now: datetime | None = None) 
         lines = []
         for problem in error.errors():
             loc = tuple(problem["loc"])
+            blame = (problem.get("ctx") or {}).get("error")
+            if isinstance(blame, CrossKeyError):
+                value = _value_at(raw, blame.loc)
+                shown = _describe(value, False) if value is not None else f"{_describe(blame.value, False)} (default)"
+                lines.append(f"{stack_file}: {_key_path(blame.loc)} = {shown}: {blame}")
+                continue
             secret = loc[0] in SECRET_KEYS
             value = loc[-2] if loc[-1] == "[key]" else _value_at(raw, loc)
             lines.append(f"{stack_file}: {_key_path(loc)} = {_describe(value, secret)}: {_allowed(problem)}")

@@ -18,6 +18,7 @@ reports a violation on a value it cannot see (the offline check sees every value
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -375,18 +376,68 @@ def check_no_plaintext_credentials(resource: Resource, report: Report) -> None:
             report(f"{resource.get('name')}: secretString is plaintext; wrap it with pulumi.Output.secret")
 
 
+def _closest(name: str, choices: Sequence[str]) -> str | None:
+    """The choice ``name`` most likely misspells (case aside), if any is close."""
+    lowered = {choice.lower(): choice for choice in choices}
+    found = difflib.get_close_matches(name.lower(), list(lowered), n=1)
+    return lowered[found[0]] if found else None
+
+
+def _plaintext_leaves(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """The paths under ``value`` holding a value that is not ``secure:``."""
+    if isinstance(value, Mapping) and set(value) != {"secure"}:
+        for key, child in value.items():
+            yield from _plaintext_leaves(child, (*path, str(key)))
+    elif value is not None and not isinstance(value, Mapping):
+        yield path
+
+
 def check_stack_file_secrets(config: Mapping[str, Any], report: Report) -> None:
-    """Credential values in ``Pulumi.<stack>.yaml`` are ``secure:`` (set with ``--secret``)."""
-    secrets = config.get(f"{catalog.PROJECT}:secrets")
+    """Credential values in ``Pulumi.<stack>.yaml`` are ``secure:`` (set with ``--secret``).
 
-    def walk(value: Any, path: str) -> None:
-        if isinstance(value, Mapping) and set(value) != {"secure"}:
-            for key, child in value.items():
-                walk(child, f"{path}.{key}")
-        elif value is not None and not isinstance(value, Mapping):
-            report(f"{path} is plaintext in the stack file; run: pulumi config set --secret --path {path} <value>")
+    The advice names the catalog's secret and field (``alphavantage.apiKey``), never a typo of
+    them, and the value is never repeated.
+    """
+    root = f"{catalog.PROJECT}:secrets"
+    fields = {secret.name: secret.fields for secret in catalog.SECRETS}
 
-    walk(secrets, f"{catalog.PROJECT}:secrets")
+    def command(secret: str, field: str) -> str:
+        return f"pulumi config set --secret --path {root}.{secret}.{field} <value>"
+
+    secrets = config.get(root)
+    if secrets is None or (isinstance(secrets, Mapping) and set(secrets) == {"secure"}):
+        return
+    if not isinstance(secrets, Mapping):
+        paths = ", ".join(f"{name}.{field}" for name, names in fields.items() for field in names)
+        report(
+            f"{root} is plaintext in the stack file; it holds one value per secret and field: remove it, then run "
+            f"for each: {command('<secret>', '<field>')} ({paths})"
+        )
+        return
+    for name, value in secrets.items():
+        leaves = list(_plaintext_leaves(value))
+        if name not in fields:
+            guess = _closest(str(name), list(fields))
+            if leaves:
+                commands = "; ".join(
+                    command(guess or "<secret>", (guess and _closest(path[0], fields[guess])) or "<field>")
+                    for path in leaves
+                )
+                report(
+                    f"{root}.{name} is plaintext in the stack file and not a secret ({', '.join(sorted(fields))}): "
+                    f"remove it, then run: {commands}"
+                )
+            continue
+        for path in leaves:
+            where = ".".join((root, str(name), *path))
+            if len(path) == 1 and path[0] in fields[name]:
+                report(f"{where} is plaintext in the stack file; run: {command(name, path[0])}")
+            else:
+                field = _closest(path[0], fields[name]) if path else None
+                report(
+                    f"{where} is plaintext in the stack file and not a field of the {name} secret "
+                    f"({', '.join(fields[name])}): remove it, then run: {command(name, field or '<field>')}"
+                )
 
 
 # --- tags --------------------------------------------------------------------------------------

@@ -199,19 +199,29 @@ def test_unset_pollenation_concurrency_paces_for_a_new_accounts_whole_quota() ->
     [
         (
             {"alphaVantage": {"requestsPerMinute": 10}},
-            'Pulumi.staging.yaml: signal9:alphaVantage = {"requestsPerMinute": 10}: requestsPerMinute 10 leaves no '
-            "requests for PollenateAsset after collectorHeadroomPerMinute 5 and one per concurrent pollenation (5)",
+            "Pulumi.staging.yaml: signal9:alphaVantage.requestsPerMinute = 10: leaves no requests for PollenateAsset "
+            "after collectorHeadroomPerMinute 5 and one per concurrent pollenation (5)",
         ),
         (
             {"regularPollenationBatchSize": 1000},
-            "Pulumi.staging.yaml: signal9:alphaVantage = (not set): 1000 pollenations queued at once (max of "
-            "busyDayPollenations and regularPollenationBatchSize) take 4615 s at 65 requests/min, longer than the "
-            "3600 s Lambda keeps an event",
+            "Pulumi.staging.yaml: signal9:regularPollenationBatchSize = 1000: 1000 pollenations queued at once take "
+            "4615 s at 65 requests/min, longer than the 3600 s Lambda keeps an event (the rest would go to the DLQ): "
+            "at most 780 at this AlphaVantage plan; lower it or raise signal9:alphaVantage.requestsPerMinute",
+        ),
+        (
+            {"alphaVantage": {"busyDayPollenations": 900}},
+            "Pulumi.staging.yaml: signal9:alphaVantage.busyDayPollenations = 900: 900 pollenations queued at once "
+            "take 4154 s at 65 requests/min",
+        ),
+        (
+            {"alphaVantage": {"requestsPerMinute": 30}},
+            "Pulumi.staging.yaml: signal9:alphaVantage.busyDayPollenations = 300 (default): 300 pollenations queued "
+            "at once take 4500 s at 20 requests/min",
         ),
         (
             {"functions": {"PollenateAsset": {"timeoutSeconds": 20}}},
-            "Pulumi.staging.yaml: signal9:alphaVantage = (not set): one pollenation waits 23 s for its 5 paced "
-            "requests, not less than PollenateAsset's timeout of 20 s",
+            "Pulumi.staging.yaml: signal9:functions.PollenateAsset.timeoutSeconds = 20: one pollenation waits 23 s "
+            "for its 5 paced requests, not less than PollenateAsset's timeout of 20 s",
         ),
         (
             {"alphaVantage": {"pollenationConcurrency": 0}},
@@ -328,10 +338,10 @@ def stack_with(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *lines: str) -> 
         ),
         ("logRetentionDays: 14", "logRetentionDays: a config key is namespace:name"),
         (
-            "signal9:regularPollenationBatchSize: {secure: v1:abc}",
-            "signal9:regularPollenationBatchSize is encrypted (secure:), but it is a setting, not a "
+            "signal9:logRetentionDays: {secure: v1:abc}",
+            "signal9:logRetentionDays is encrypted (secure:), but it is a setting, not a "
             "credential (signal9:secrets holds them): set it in plain text with "
-            "`pulumi config set signal9:regularPollenationBatchSize <value> -s dev`",
+            "`pulumi config set signal9:logRetentionDays <value> -s dev`",
         ),
     ],
 )

@@ -574,6 +574,36 @@ def test_unknown_values_are_not_judged() -> None:
     assert evaluate(plan) == []
 
 
+@pytest.mark.parametrize(
+    ("secrets", "expected"),
+    [
+        (
+            {"alphavantage": {"apikey": "plain-text"}},
+            "signal9:secrets.alphavantage.apikey is plaintext in the stack file and not a field of the "
+            "alphavantage secret (apiKey, baseUrl): remove it, then run: "
+            "pulumi config set --secret --path signal9:secrets.alphavantage.apiKey <value>",
+        ),
+        (
+            {"alphavantge": {"apiKey": "plain-text"}},
+            "signal9:secrets.alphavantge is plaintext in the stack file and not a secret (alpaca, alphavantage): "
+            "remove it, then run: pulumi config set --secret --path signal9:secrets.alphavantage.apiKey <value>",
+        ),
+        (
+            "hunter2",
+            "signal9:secrets is plaintext in the stack file; it holds one value per secret and field: remove it, "
+            "then run for each: pulumi config set --secret --path signal9:secrets.<secret>.<field> <value> "
+            "(alphavantage.apiKey, alphavantage.baseUrl, alpaca.keyId, alpaca.secretKey, alpaca.baseUrl, alpaca.dataUrl)",
+        ),
+    ],
+)
+def test_a_misspelt_or_misshapen_plaintext_secret_gets_the_right_command(secrets: Any, expected: str) -> None:
+    """The advice names the field the catalog has, never the typo, and the paths when the shape is wrong."""
+    found: list[str] = []
+    policy_rules.check_stack_file_secrets({"signal9:secrets": secrets}, found.append)
+    assert found == [expected]
+    assert "plain-text" not in found[0] and "hunter2" not in found[0]
+
+
 def test_stack_file_credentials_must_be_encrypted() -> None:
     found: list[str] = []
     config = {"signal9:secrets": {"alpaca": {"keyId": {"secure": "v1:abc"}, "secretKey": "plain-text"}}}
