@@ -17,7 +17,8 @@ first; the count also goes to stderr.
 Other resources show as updates even where the provider would replace them (nothing is lost).
 
 The base is planned in a subprocess with this virtualenv's Python from a ``git archive`` of the
-ref in a temporary directory, so its own program, catalog and stack file are used.
+ref in a temporary directory, by the base's own ``signal9`` command (its pyproject.toml) with
+only its own code importable, so its own program, catalog, tooling and stack file are used.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -54,6 +56,8 @@ STATEFUL: Mapping[str, frozenset[str]] = {
     "aws:sns/topic:Topic": frozenset({"name", "namePrefix", "fifoTopic"}),  # its confirmed subscriptions
 }
 MAIN_BRANCHES = ("main", "origin/main")
+# Where this code is imported from (the working tree, installed editable into the virtualenv).
+INSTALLED = Path(__file__).resolve().parent.parent
 VALUE_CHARS = 100  # longer values are cut in the text output (the JSON has them whole)
 
 Action = Literal["create", "delete", "update", "replace"]
@@ -248,8 +252,8 @@ def render(diff: StackDiff) -> str:
     return "\n".join(lines)
 
 
-def git(*args: str, cwd: Path = ROOT) -> str:
-    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+def git(*args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
     if result.returncode:
         raise OperatorError(f"git {' '.join(args)}: {result.stderr.strip() or 'failed'}")
     return result.stdout.strip()
@@ -265,9 +269,38 @@ def default_base() -> str:
     raise OperatorError(f"no merge base with {' or '.join(MAIN_BRANCHES)}: give the base with --base GIT_REF")
 
 
+# Runs a base's own `signal9` command with only the base's code importable: the working tree is
+# installed editable, so without this a package the base lacks (signal9_tools before it existed)
+# would come from the working tree and plan today's program with the base's half of the code.
+RUN_BASE_COMMAND = """
+import importlib, pathlib, sys
+tree, working_tree, entry, *arguments = sys.argv[1:]
+sys.path[:] = [tree] + [p for p in sys.path if p and pathlib.Path(p).resolve() != pathlib.Path(working_tree)]
+module, _, function = entry.partition(":")
+sys.argv = ["signal9", *arguments]
+sys.exit(getattr(importlib.import_module(module), function)())
+"""
+
+
+def base_command(tree: Path, label: str) -> str:
+    """The base's `signal9` entry point (``module:function``), from its own pyproject.toml."""
+    project = tomllib.loads((tree / "pyproject.toml").read_text()) if (tree / "pyproject.toml").exists() else {}
+    entry = project.get("project", {}).get("scripts", {}).get("signal9")
+    if not isinstance(entry, str) or ":" not in entry:
+        raise OperatorError(
+            f"the base {label} has no `signal9` command ([project.scripts] in its pyproject.toml), so it cannot "
+            "plan itself; choose a later base"
+        )
+    return entry
+
+
 def plan_at(ref: str, stack: str) -> dict[str, Any]:
-    """``signal9 plan --json`` of ``stack`` as committed at ``ref`` (no resources when it had no such stack)."""
+    """``signal9 plan --json`` of ``stack`` as committed at ``ref``, by the base's own command and code.
+
+    No resources when it had no such stack.
+    """
     commit = git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    label = f"{ref} ({commit[:12]})"
     with tempfile.TemporaryDirectory(prefix="signal9-diff-") as directory:
         tree = Path(directory)
         archive = tree / "base.tar"
@@ -277,19 +310,20 @@ def plan_at(ref: str, stack: str) -> dict[str, Any]:
         archive.unlink()
         if not (tree / f"Pulumi.{stack}.yaml").exists():
             return {"resources": []}
-        # Its own code first on the path: the base's program, catalog and stack file, not the working tree's.
-        env = {**os.environ, "PYTHONPATH": str(tree)}
+        command = [sys.executable, "-c", RUN_BASE_COMMAND, str(tree), str(INSTALLED), base_command(tree, label)]
         result = subprocess.run(
-            [sys.executable, "-m", "signal9_tools.cli", "plan", "--stack", stack, "--json"],
+            [*command, "plan", "--stack", stack, "--json"],
             cwd=tree,
-            env=env,
+            env={**os.environ, "PYTHONPATH": str(tree)},
             capture_output=True,
             text=True,
             check=False,
         )
     if result.returncode:
         reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise OperatorError(f"the base {ref} ({commit[:12]}) does not plan stack {stack!r}: {reason}")
+        raise OperatorError(
+            f"the base {label} does not plan stack {stack!r} with its own code and this virtualenv's packages: {reason}"
+        )
     document: dict[str, Any] = json.loads(result.stdout)
     return document
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from signal9 import stackfile
+from signal9.errors import OperatorError
 from signal9.stackfile import ROOT
 from signal9_tools import cli, diff
 from signal9_tools.mockrun import ProgramRun
@@ -182,3 +184,38 @@ def test_cli_end_to_end_against_head(
 def test_an_unknown_base_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["diff", "--stack", "dev", "--base", "no-such-ref-0000"]) == 2
     assert capsys.readouterr().err.startswith("signal9 diff: git rev-parse")
+
+
+def old_base(tmp_path: Path, scripts: str) -> Path:
+    """A repository whose one commit is a project of another layout (its command elsewhere)."""
+    repo = tmp_path / "repo"
+    (repo / "oldtool").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text(f'[project]\nname = "signal9"\n{scripts}')
+    (repo / "Pulumi.dev.yaml").write_text("config: {}\n")
+    (repo / "oldtool" / "__init__.py").write_text("")
+    (repo / "oldtool" / "main.py").write_text(
+        "import importlib.util, json, sys\n"
+        "def run():\n"
+        "    assert sys.argv[1:] == ['plan', '--stack', 'dev', '--json'], sys.argv\n"
+        "    leaked = importlib.util.find_spec('signal9_tools') is not None\n"
+        "    print(json.dumps({'resources': [], 'leaked': leaked}))\n"
+        "    return 0\n"
+    )
+    for command in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "old"]):
+        subprocess.run(["git", *command], cwd=repo, check=True)
+    return repo
+
+
+def test_an_old_base_is_planned_with_its_own_command_and_code_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A base from before signal9_tools (its command was signal9.cli:main) runs its own entry point;
+    the working tree's packages (installed editable) are not importable beside it."""
+    monkeypatch.setattr(diff, "ROOT", old_base(tmp_path, '[project.scripts]\nsignal9 = "oldtool.main:run"\n'))
+    assert diff.plan_at("HEAD", "dev") == {"resources": [], "leaked": False}
+
+
+def test_a_base_without_a_signal9_command_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(diff, "ROOT", old_base(tmp_path, ""))
+    with pytest.raises(OperatorError, match=r"^the base HEAD \(\w{12}\) has no `signal9` command"):
+        diff.plan_at("HEAD", "dev")
