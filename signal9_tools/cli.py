@@ -82,12 +82,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return execute(parse(argv))
 
 
+# What a shell reports for a command Ctrl-C stopped (128 + SIGINT).
+INTERRUPTED = 130
+
+
 def execute(args: argparse.Namespace) -> int:
     """Run the parsed subcommand; what an operator can fix is one line on stderr and exit 2."""
     try:
         return int(args.run(args))
+    except KeyboardInterrupt:
+        # By now every context the command entered (emulator, fakes, temporary files) has exited.
+        print(f"signal9 {args.command}: interrupted (Ctrl-C); what it started has been stopped", file=sys.stderr)
+        return INTERRUPTED
     except Exception as error:
-        message = operator_message(error, getattr(args, "stack", None), getattr(args, "aws_permissions", None))
+        message = operator_message(
+            error, getattr(args, "stack", None), getattr(args, "aws_permissions", None), getattr(args, "profile", None)
+        )
         if message is None:
             raise
         print(f"signal9 {args.command}: {message}", file=sys.stderr)

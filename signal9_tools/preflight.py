@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,8 +123,8 @@ def preflight(stack: str, project: str = PROJECT) -> PreflightResult:
 
 
 def render(result: PreflightResult) -> str:
+    """The problems and the verdict (the warnings go to stderr, as ``signal9 plan`` prints them)."""
     lines = [str(problem) for problem in result.problems]
-    lines += [f"warning: {warning}" for warning in result.warnings]
     verdict = f"{len(result.problems)} problem(s)" if result.problems else "no problems"
     lines.append(
         f"signal9 preflight: {result.project} stack {result.stack!r}: {result.documents} policy documents judged "
@@ -144,5 +145,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     result = preflight(args.stack, PROJECTS[args.project])
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(render(result))
     return 1 if result.problems else 0

@@ -201,7 +201,11 @@ def old_base(tmp_path: Path, scripts: str) -> Path:
         "    print(json.dumps({'resources': [], 'leaked': leaked}))\n"
         "    return 0\n"
     )
-    for command in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "old"]):
+    for command in (
+        ["init", "-q"],
+        ["add", "-A"],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "old"],
+    ):
         subprocess.run(["git", *command], cwd=repo, check=True)
     return repo
 

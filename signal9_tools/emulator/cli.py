@@ -240,6 +240,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     try:
         endpoints = given_endpoints(args.alpaca_url, args.alpaca_data_url, args.alphavantage_url)
+        if args.compressed_pacing and not endpoints:
+            raise EndpointConfigError(
+                "--compressed-pacing applies to the endpoints given with --alpaca-url, --alpaca-data-url and "
+                "--alphavantage-url; the built-in fakes are always paced on the compressed clock"
+            )
         if endpoints:  # before deploying: a bad endpoint would only show as every collector failing
             check_endpoint("--alpaca-url", endpoints.alpaca_url)
             check_endpoint("--alpaca-data-url", endpoints.alpaca_data_url)
