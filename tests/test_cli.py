@@ -480,3 +480,23 @@ def test_compressed_pacing_without_given_endpoints_is_refused(capsys: pytest.Cap
         "signal9 local: --compressed-pacing applies to the endpoints given with --alpaca-url, --alpaca-data-url "
         "and --alphavantage-url; the built-in fakes are always paced on the compressed clock"
     )
+
+
+@pytest.mark.xfail(
+    "HERE :=" not in (ROOT / "Makefile").read_text(),
+    reason="needs /work/notes/31-makefile.patch in the Makefile (the lead's file)",
+    strict=True,
+)
+def test_make_from_another_directory_runs_in_the_repository(tmp_path: Path) -> None:
+    """`make -f /path/to/Makefile plan` from elsewhere created .tools there, then failed."""
+    result = subprocess.run(
+        ["make", "-n", "-f", str(ROOT / "Makefile"), "plan", "STACK=prod"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == ".venv/bin/signal9 plan --stack prod"
+    assert ".tools" not in result.stdout.split(str(ROOT))[0] and list(tmp_path.iterdir()) == []
