@@ -429,5 +429,5 @@ def test_the_local_report_sample_is_of_todays_program(dev: ProgramRun) -> None:
     """local.md's sample report: the resource count does not vary between runs, so it must be today's."""
     first = local_doc_report()[0]
     assert first == f"signal9 local: stack 'dev', {len(dev.resources)} resources deployed into moto"
-    intro = (DOCS / "local.md").read_text().split("```\nsignal9 local: stack 'dev'")[0].rsplit("\n\n", 1)[-1]
+    intro = (DOCS / "local.md").read_text().split("```\nsignal9 local: stack 'dev'")[0].rstrip().rsplit("\n\n", 1)[-1]
     assert "differ per run" in intro and "resource" in intro
