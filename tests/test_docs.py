@@ -431,3 +431,15 @@ def test_the_local_report_sample_is_of_todays_program(dev: ProgramRun) -> None:
     assert first == f"signal9 local: stack 'dev', {len(dev.resources)} resources deployed into moto"
     intro = (DOCS / "local.md").read_text().split("```\nsignal9 local: stack 'dev'")[0].rstrip().rsplit("\n\n", 1)[-1]
     assert "differ per run" in intro and "resource" in intro
+
+
+def test_the_batch_bound_the_configuration_doc_gives_is_the_default_plans() -> None:
+    """configuration.md gave regularPollenationBatchSize as 1-1000 when the default plan allows 780."""
+    from signal9.config import AlphaVantagePlan
+
+    row = next(
+        line
+        for line in (DOCS / "configuration.md").read_text().splitlines()
+        if line.startswith("| `signal9:regularPollenationBatchSize` |")
+    )
+    assert f": {AlphaVantagePlan().largest_burst} at the default plan" in row
