@@ -375,9 +375,9 @@ def _describe(value: Any, secret: bool) -> str:
     return json.dumps(value) if not isinstance(value, str) else repr(value)
 
 
-def _key_path(loc: tuple[int | str, ...]) -> str:
+def _key_path(loc: tuple[int | str, ...], namespace: str = NAMESPACE) -> str:
     top, *rest = loc
-    path = f"{NAMESPACE}:{top}"
+    path = f"{namespace}:{top}"
     for part in rest:
         if part == "[key]":
             continue
@@ -401,9 +401,12 @@ def _allowed(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "unknown key"
+    if kind == "missing":
+        return "required"
     if error["loc"] and error["loc"][-1] == "[key]":
         return str(error["msg"]).replace("Input should be", "key must be")
-    return str(error["msg"]).removeprefix("Value error, ").replace("Input should be", "must be")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return message.replace("Input should be", "must be").replace("String should match", "must match the")
 
 
 def parse(raw: Mapping[str, Any], stack_file: str, now: datetime | None = None) -> StackConfig:
@@ -415,19 +418,30 @@ def parse(raw: Mapping[str, Any], stack_file: str, now: datetime | None = None) 
         stack = stack_file.removeprefix("Pulumi.").removesuffix(".yaml")
         return StackConfig.model_validate(dict(raw), context={"stack": stack, "now": now})
     except ValidationError as error:
-        lines = []
-        for problem in error.errors():
-            loc = tuple(problem["loc"])
-            blame = (problem.get("ctx") or {}).get("error")
-            if isinstance(blame, CrossKeyError):
-                value = _value_at(raw, blame.loc)
-                shown = _describe(value, False) if value is not None else f"{_describe(blame.value, False)} (default)"
-                lines.append(f"{stack_file}: {_key_path(blame.loc)} = {shown}: {blame}")
-                continue
-            secret = loc[0] in SECRET_KEYS
-            value = loc[-2] if loc[-1] == "[key]" else _value_at(raw, loc)
-            lines.append(f"{stack_file}: {_key_path(loc)} = {_describe(value, secret)}: {_allowed(problem)}")
-        raise ConfigError("\n".join(lines)) from None
+        raise ConfigError("\n".join(problem_lines(error, raw, stack_file))) from None
+
+
+def problem_lines(
+    error: ValidationError,
+    raw: Mapping[str, Any],
+    stack_file: str,
+    namespace: str = NAMESPACE,
+    secret_keys: frozenset[str] = SECRET_KEYS,
+) -> list[str]:
+    """One line per problem: the file, the key path, the value (never a secret's) and what is allowed."""
+    lines = []
+    for problem in error.errors():
+        loc = tuple(problem["loc"])
+        blame = (problem.get("ctx") or {}).get("error")
+        if isinstance(blame, CrossKeyError):
+            value = _value_at(raw, blame.loc)
+            shown = _describe(value, False) if value is not None else f"{_describe(blame.value, False)} (default)"
+            lines.append(f"{stack_file}: {_key_path(blame.loc, namespace)} = {shown}: {blame}")
+            continue
+        secret = loc[0] in secret_keys
+        value = loc[-2] if loc[-1] == "[key]" else _value_at(raw, loc)
+        lines.append(f"{stack_file}: {_key_path(loc, namespace)} = {_describe(value, secret)}: {_allowed(problem)}")
+    return lines
 
 
 def _decode(value: Any) -> Any:

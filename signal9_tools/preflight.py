@@ -119,7 +119,9 @@ def preflight(stack: str, project: str = PROJECT) -> PreflightResult:
     run = run_program(stack, project=project)
     resources = run.to_json()["resources"]
     documents, _ = plan_documents(resources)
-    return PreflightResult(project, stack, len(documents), policy_problems(resources), account_warnings(run))
+    # The plan's own warnings too (placeholders still in a stack file): what `plan` and `check` show.
+    warnings = [*account_warnings(run), *run.warnings]
+    return PreflightResult(project, stack, len(documents), policy_problems(resources), warnings)
 
 
 def render(result: PreflightResult) -> str:

@@ -192,7 +192,7 @@ def test_bad_config_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     # would apply silently); the program learns the keys from the stack file (signal9.config.program_values).
     config = {**read_stack_config("main", BOOTSTRAP_PROJECT), "signal9-bootstrap:stateVersionRetentionDay": "500"}
     monkeypatch.setattr(signal9.config, "read_stack_config", lambda stack, project: config)
-    with pytest.raises(BootstrapConfigError, match=r"signal9-bootstrap:stateVersionRetentionDay: Extra inputs"):
+    with pytest.raises(BootstrapConfigError, match=r"signal9-bootstrap:stateVersionRetentionDay = 500: unknown key"):
         run_program("main", config=config, project=BOOTSTRAP_PROJECT)
 
 

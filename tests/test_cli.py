@@ -255,7 +255,7 @@ def test_bootstrap_config_errors_are_one_line(
     (project / "Pulumi.main.yaml").write_text(stack.replace("example-org/signal9", "not a repository"))
     monkeypatch.setitem(stackfile.PROJECT_DIRECTORIES, stackfile.BOOTSTRAP_PROJECT, project)
     line = one_line_exit_2(["plan", "--project", "bootstrap", "--stack", "main"], capsys)
-    assert "Pulumi.main.yaml: signal9-bootstrap:repository: String should match pattern" in line
+    assert "Pulumi.main.yaml: signal9-bootstrap:repository = 'not a repository': must match the pattern" in line
 
 
 @pytest.mark.parametrize(

@@ -388,3 +388,37 @@ def test_the_program_refuses_a_misspelt_namespace_without_a_traceback(
     stack_with(monkeypatch, tmp_path, "signal0:logRetentionDays: 14")
     with pytest.raises(config.ConfigError, match=r"^Pulumi.dev.yaml: signal0:logRetentionDays: unknown namespace"):
         run_program("dev", config=values)
+
+
+# --- the bootstrap project's config answers the same way ----------------------------------------
+
+
+def bootstrap_problems(raw: dict[str, Any]) -> list[str]:
+    from signal9 import bootstrap_config
+
+    with pytest.raises(bootstrap_config.BootstrapConfigError) as error:
+        bootstrap_config.parse(raw, "Pulumi.main.yaml")
+    return str(error.value).splitlines()
+
+
+def test_bootstrap_errors_name_the_key_and_the_value_in_the_stacks_words() -> None:
+    """They used pydantic's raw wording ("Field required") without the bad value."""
+    assert bootstrap_problems({}) == ["Pulumi.main.yaml: signal9-bootstrap:repository = (not set): required"]
+    (line,) = bootstrap_problems({"repository": "not a repo"})
+    assert line.startswith("Pulumi.main.yaml: signal9-bootstrap:repository = 'not a repo': must match the pattern")
+    (line,) = bootstrap_problems({"repository": "org/repo", "stateVersionRetentionDays": 30})
+    assert line == (
+        "Pulumi.main.yaml: signal9-bootstrap:stateVersionRetentionDays = 30: must be greater than or equal to 365"
+    )
+    (line,) = bootstrap_problems({"repository": "org/repo", "operatorArns": ["arn:aws:iam::1:user/x"]})
+    assert line.startswith("Pulumi.main.yaml: signal9-bootstrap:operatorArns[0] = 'arn:aws:iam::1:user/x': must match the pattern")
+
+
+def test_the_shipped_bootstrap_placeholders_are_warned_about() -> None:
+    """The shipped repository and operator account are examples: plan, check and preflight say so."""
+    run = run_program("main", project=stackfile.BOOTSTRAP_PROJECT)
+    assert any("signal9-bootstrap:repository is the shipped example 'example-org/signal9'" in w for w in run.warnings)
+    assert any("signal9-bootstrap:operatorArns name the example account 123456789012" in w for w in run.warnings)
+    from signal9_tools import preflight
+
+    assert set(run.warnings) <= set(preflight.preflight("main", stackfile.BOOTSTRAP_PROJECT).warnings)
