@@ -411,7 +411,9 @@ def test_bootstrap_errors_name_the_key_and_the_value_in_the_stacks_words() -> No
         "Pulumi.main.yaml: signal9-bootstrap:stateVersionRetentionDays = 30: must be greater than or equal to 365"
     )
     (line,) = bootstrap_problems({"repository": "org/repo", "operatorArns": ["arn:aws:iam::1:user/x"]})
-    assert line.startswith("Pulumi.main.yaml: signal9-bootstrap:operatorArns[0] = 'arn:aws:iam::1:user/x': must match the pattern")
+    assert line.startswith(
+        "Pulumi.main.yaml: signal9-bootstrap:operatorArns[0] = 'arn:aws:iam::1:user/x': must match the pattern"
+    )
 
 
 def test_the_shipped_bootstrap_placeholders_are_warned_about() -> None:
