@@ -25,20 +25,18 @@ from signal9_tools.mockrun import AwsLikeMocks, ProgramRun, RecordingMonitor, Re
 MAIN = "urn:pulumi:{stack}::signal9::"
 TABLES = [f"signal9:index:Tables$aws:dynamodb/table:Table::{t.name}-table" for t in catalog.TABLES]
 # Written out, not derived from the catalog: a renamed catalog entry must show up here.
+FUNCTIONS = (
+    "MarkEarningsProcessed",
+    "PollenateAsset",
+    "SyncAssets",
+    "SyncEarningsCalendar",
+    "SyncNewsSentiment",
+    "TriggerEarningsPollenation",
+    "TriggerRegularPollenation",
+)
 FROZEN_MAIN = (
     "signal9:index:EventBus$aws:cloudwatch/eventArchive:EventArchive::signal9-event-archive",
-    *(
-        f"signal9:index:FunctionLogs$aws:cloudwatch/logGroup:LogGroup::{name}-log-group"
-        for name in (
-            "MarkEarningsProcessed",
-            "PollenateAsset",
-            "SyncAssets",
-            "SyncEarningsCalendar",
-            "SyncNewsSentiment",
-            "TriggerEarningsPollenation",
-            "TriggerRegularPollenation",
-        )
-    ),
+    *(f"signal9:index:FunctionLogs$aws:cloudwatch/logGroup:LogGroup::{name}-log-group" for name in FUNCTIONS),
     *(
         f"signal9:index:Tables$aws:dynamodb/table:Table::{name}-table"
         for name in (
@@ -57,18 +55,7 @@ FROZEN_MAIN = (
     "signal9:index:Secrets$aws:secretsmanager/secret:Secret::alpaca-secret",
     "signal9:index:Secrets$aws:secretsmanager/secret:Secret::alphavantage-secret",
     "signal9:index:Observability$aws:sns/topic:Topic::alarms-topic",
-    *(
-        f"signal9:index:FunctionFleet$aws:sqs/queue:Queue::{name}-dlq"
-        for name in (
-            "MarkEarningsProcessed",
-            "PollenateAsset",
-            "SyncAssets",
-            "SyncEarningsCalendar",
-            "SyncNewsSentiment",
-            "TriggerEarningsPollenation",
-            "TriggerRegularPollenation",
-        )
-    ),
+    *(f"signal9:index:FunctionFleet$aws:sqs/queue:Queue::{name}-dlq" for name in FUNCTIONS),
 )
 BOOTSTRAP_STACK = "main"
 FROZEN_BOOTSTRAP = (
