@@ -1,5 +1,14 @@
 # Signal9 developer entry points. Needs only Python 3.11+ and make: the first target
 # run bootstraps uv into .tools/ and the locked dependencies into .venv/.
+# `make -f path/to/Makefile <target>` from another directory runs again in this one: every
+# path below (.tools/, .venv/, pyproject.toml, uv.lock) is relative to it.
+HERE := $(realpath $(dir $(lastword $(MAKEFILE_LIST))))
+ifneq ($(realpath $(CURDIR)),$(HERE))
+.PHONY: $(or $(MAKECMDGOALS),help)
+$(or $(MAKECMDGOALS),help):
+	@$(MAKE) --no-print-directory -C $(HERE) $@
+else
+
 PYTHON ?= python3
 UV_VERSION := 0.13.8
 UV := .tools/bin/uv
@@ -52,3 +61,5 @@ bench: install  ## print the benchmark figures (benchmarks/*.py)
 
 clean:  ## remove .venv, .tools and the caches
 	rm -rf .venv .tools build .pytest_cache .mypy_cache .ruff_cache
+
+endif

@@ -4,7 +4,8 @@
 - ``aws_name``: AWS name limits, checked when the program runs. Names derive from the
   stack name, and Pulumi's mocks never enforce AWS limits, so a long stack name would
   otherwise only fail halfway through ``pulumi up``.
-- ``policy_json``: an IAM policy document as JSON text.
+- ``policy_json``: an IAM policy document as JSON text; ``queue_policy_json`` a queue's, which
+  always denies requests without TLS.
 - ``pin_role_policies``: a role's policies in AWS are exactly the ones the program declares.
 - ``permissions_boundary_arn``: the boundary every role is created under (the bootstrap makes it).
 """
@@ -53,6 +54,26 @@ def aws_name(kind: str, name: str, limit: int) -> str:
 def policy_json(*statements: Mapping[str, Any]) -> str:
     """An IAM policy document with these statements, as the JSON text AWS stores."""
     return json.dumps({"Version": iam.POLICY_VERSION, "Statement": list(statements)})
+
+
+def deny_insecure_transport(resource_arn: str, action: str) -> dict[str, Any]:
+    """Refuse ``action`` on the resource to anyone not calling over TLS (cdk-nag AwsSolutions-SQS4/SNS3).
+
+    AWS services deliver over TLS, so the EventBridge and CloudWatch grants next to it still apply.
+    """
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": action,
+        "Resource": resource_arn,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def queue_policy_json(queue_arn: str, *statements: Mapping[str, Any]) -> str:
+    """A dead-letter queue's policy: these grants, and no request without TLS."""
+    return policy_json(*statements, deny_insecure_transport(queue_arn, "sqs:*"))
 
 
 def pin_role_policies(

@@ -8,14 +8,16 @@ For each ``catalog.EVENTS`` entry (``pollenationNeeded`` -> PollenateAsset,
   cannot drift apart;
 - a target invoking the consumer, with a retry policy and the consumer's DLQ;
 - a Lambda permission letting EventBridge invoke the consumer on behalf of this rule only;
-- the consumer DLQ's queue policy, letting EventBridge dead-letter on behalf of this rule only;
+- the consumer DLQ's queue policy, letting EventBridge dead-letter on behalf of this rule only
+  (and, like every queue's, refusing requests without TLS);
 - the bus's resource policy (FSBP EventBridge.3): only the producers' roles may put events.
 
-A queue has exactly one policy document. The DLQs belong to FunctionFleet, and this
-component is the only writer of a policy on them: the other writers to a DLQ (Lambda's
-async on-failure path, the Scheduler execution role) use identity policies. Anyone adding
-a second QueuePolicy on a DLQ must merge it into the one built here, or one silently
-replaces the other.
+A queue has exactly one policy document. The DLQs belong to FunctionFleet, which writes the
+TLS-only policy of every DLQ no rule feeds; this component writes the policy of each DLQ a
+rule feeds (its grants and the same TLS-only statement, ``queue_policy_json``). The other
+writers to a DLQ (Lambda's async on-failure path, the Scheduler execution role) use identity
+policies. Anyone adding a second QueuePolicy on a DLQ must merge it into the one built here,
+or one silently replaces the other.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from components.delivery import FleetOutputs, aws_name, policy_json
+from components.delivery import FleetOutputs, aws_name, policy_json, queue_policy_json
 from components.event_bus import EventBus
 from functions.shared.events import DETAIL_MODELS
 from signal9 import catalog
@@ -48,8 +50,9 @@ def rule_pattern(detail_type: str) -> str:
 
 
 def dead_letter_policy(queue_arn: str, rule_arns: dict[str, str]) -> str:
-    """EventBridge may send to the queue, only on behalf of these rules (detail-type -> rule ARN)."""
-    return policy_json(
+    """EventBridge may send to the queue, only on behalf of these rules (detail-type -> rule ARN); TLS only."""
+    return queue_policy_json(
+        queue_arn,
         *(
             {
                 "Sid": f"{detail_type}RuleDeadLetters",
@@ -60,7 +63,7 @@ def dead_letter_policy(queue_arn: str, rule_arns: dict[str, str]) -> str:
                 "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
             }
             for detail_type, rule_arn in rule_arns.items()
-        )
+        ),
     )
 
 

@@ -4,7 +4,8 @@ Per catalog function, with no per-function code:
 
 - an IAM role Lambda may assume and ONE inline ``RolePolicy`` granting exactly the contract's
   access matrix (``signal9.iam.access_policy``; no managed policies);
-- an encrypted SQS dead-letter queue keeping failed events 14 days;
+- an encrypted SQS dead-letter queue keeping failed events 14 days, refusing requests without
+  TLS (its policy is written here, or by EventRoutes for a queue an event rule feeds);
 - the Lambda function: the declared runtime and architecture (``signal9.runtime``), code packaged
   from ``functions/`` (``components.packaging``), the handlers' packages from HandlerLayer, JSON
   logs into the log group FunctionLogs made, and an environment naming only what the function may
@@ -26,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import packaging
-from components.delivery import aws_name, permissions_boundary_arn, pin_role_policies
+from components.delivery import aws_name, permissions_boundary_arn, pin_role_policies, queue_policy_json
 from functions.shared import env, telemetry
 from signal9 import catalog, iam, runtime
 from signal9.catalog import ASYNC_MAXIMUM_EVENT_AGE_SECONDS, ASYNC_MAXIMUM_RETRY_ATTEMPTS
@@ -39,6 +40,8 @@ DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 60 * 60
 FUNCTION_NAME_LIMIT = 64
 ROLE_NAME_LIMIT = 64
 QUEUE_NAME_LIMIT = 80
+# The DLQs an event rule dead-letters to: EventRoutes writes their policies (with the rule's grant).
+RULE_FED_QUEUES = frozenset(event.consumer for event in catalog.EVENTS)
 ROLE_POLICY_NAME = "signal9-least-privilege"
 
 
@@ -104,6 +107,7 @@ class FunctionFleet(pulumi.ComponentResource):
     roles: dict[str, aws.iam.Role]
     role_policies: dict[str, aws.iam.RolePolicy]
     invoke_configs: dict[str, aws.lambda_.FunctionEventInvokeConfig]
+    queue_policies: dict[str, aws.sqs.QueuePolicy]
 
     def __init__(
         self,
@@ -125,6 +129,7 @@ class FunctionFleet(pulumi.ComponentResource):
         self.roles = {}
         self.role_policies = {}
         self.invoke_configs = {}
+        self.queue_policies = {}
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
         declared = runtime.declared()
         boundary = permissions_boundary_arn(naming, self)
@@ -144,6 +149,14 @@ class FunctionFleet(pulumi.ComponentResource):
                 tags=component_tags("functions"),
                 opts=child,
             )
+            if function.name not in RULE_FED_QUEUES:
+                # TLS only; Lambda and Scheduler send with the identity policies, which need no grant here.
+                self.queue_policies[function.name] = aws.sqs.QueuePolicy(
+                    f"{function.name}-dlq-policy",
+                    queue_url=queue.url,
+                    policy=queue.arn.apply(queue_policy_json),
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
             role = aws.iam.Role(
                 f"{function.name}-role",
                 name=aws_name("IAM role", naming.role(function.name), ROLE_NAME_LIMIT),

@@ -5,7 +5,8 @@ Everything is generated from the catalog by ``signal9.dashboard``; physical name
 other components' outputs. Observability still depends on those components so that it is
 created after, and deleted before, the things it watches.
 
-Alarm notifications: the topic is encrypted with the stack's customer managed KMS key
+Alarm notifications: the topic's policy lets CloudWatch publish for this stack's alarms only
+and refuses anyone without TLS. The topic is encrypted with the stack's customer managed KMS key
 (``StackKey``), not the AWS managed ``alias/aws/sns`` key. CloudWatch must be allowed
 kms:GenerateDataKey/kms:Decrypt on the topic's key to publish, and the AWS managed key's
 policy cannot be changed; with it, every alarm notification would be dropped silently (see
@@ -19,6 +20,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.delivery import deny_insecure_transport, policy_json
 from signal9 import catalog, dashboard
 from signal9.config import StackConfig
 from signal9.naming import Naming, component_tags
@@ -55,6 +57,30 @@ class FunctionLogs(pulumi.ComponentResource):
         self.names = {fn: group.name for fn, group in self.log_groups.items()}
         self.arns = {fn: group.arn for fn, group in self.log_groups.items()}
         self.register_outputs({"names": self.names})
+
+
+def topic_policy(topic_arn: str, alarm_prefix: str) -> str:
+    """Only this stack's alarms may publish (CloudWatch, on their behalf), and nobody without TLS.
+
+    The alarm ARN pattern comes from the topic's own ARN (partition, region, account). A topic
+    policy replaces SNS's default one; the account's own principals keep the access their
+    identity policies give them (same account), so only CloudWatch needs a grant here.
+    """
+    _, partition, _, region, account, _ = topic_arn.split(":", 5)
+    return policy_json(
+        {
+            "Sid": "StackAlarmsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{alarm_prefix}-*"},
+                "StringEquals": {"aws:SourceAccount": account},
+            },
+        },
+        deny_insecure_transport(topic_arn, "sns:Publish"),
+    )
 
 
 def _alarm_args(spec: dashboard.AlarmSpec, topic_arn: pulumi.Output[str]) -> dict[str, Any]:
@@ -137,6 +163,12 @@ class Observability(pulumi.ComponentResource):
             tags=component_tags("observability"),
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
+        self.topic_policy = aws.sns.TopicPolicy(
+            "alarms-topic-policy",
+            arn=self.topic.arn,
+            policy=self.topic.arn.apply(lambda arn: topic_policy(arn, naming.prefix)),
+            opts=child,
+        )
         # Email subscriptions stay "pending confirmation" until the recipient clicks the link.
         self.subscriptions = [
             aws.sns.TopicSubscription(
@@ -161,11 +193,13 @@ class Observability(pulumi.ComponentResource):
             dashboard_body=region.apply(lambda r: dashboard.dashboard_json(naming, stack_config, r)),
             opts=pulumi.ResourceOptions.merge(watched, pulumi.ResourceOptions(delete_before_replace=True)),
         )
+        # An alarm notifies only once CloudWatch may publish to the topic.
+        alarm_opts = pulumi.ResourceOptions(delete_before_replace=True, depends_on=[self.topic_policy])
         self.alarms = {
             spec.key: aws.cloudwatch.MetricAlarm(
                 f"{spec.key}-alarm",
                 **_alarm_args(spec, self.topic.arn),
-                opts=pulumi.ResourceOptions.merge(watched, pulumi.ResourceOptions(delete_before_replace=True)),
+                opts=pulumi.ResourceOptions.merge(watched, alarm_opts),
             )
             for spec in dashboard.alarm_specs(naming, stack_config)
         }

@@ -5,14 +5,9 @@ and blocks). The rules and their adapters live in signal9/policy_rules.py, which
 offline `signal9 check` command and the tests run too.
 """
 
-import sys
-from pathlib import Path
-
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-# The pack runs from its own virtualenv; the rules are imported from the repository checkout.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+# The project's virtualenv (PulumiPolicy.yaml) has the project installed, rules included.
 from signal9.policy_rules import crossguard_policies
 
 PolicyPack(

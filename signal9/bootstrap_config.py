@@ -14,7 +14,6 @@ One bootstrap stack per AWS account. Keys (namespace ``signal9-bootstrap``):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -22,6 +21,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from signal9 import catalog
+from signal9.config import problem_lines, program_values
 from signal9.errors import OperatorError
 
 PROJECT = f"{catalog.PROJECT}-bootstrap"
@@ -48,11 +48,7 @@ def parse(raw: Mapping[str, Any], stack_file: str) -> BootstrapConfig:
     try:
         config = BootstrapConfig.model_validate(dict(raw))
     except ValidationError as error:
-        lines = [
-            f"{stack_file}: {NAMESPACE}:{'.'.join(map(str, p['loc']))}: {str(p['msg']).removeprefix('Value error, ')}"
-            for p in error.errors()
-        ]
-        raise BootstrapConfigError("\n".join(lines)) from None
+        raise BootstrapConfigError("\n".join(problem_lines(error, raw, stack_file, NAMESPACE, frozenset()))) from None
     unknown = sorted(set(config.stacks) - set(catalog.STACKS))
     if unknown:
         raise BootstrapConfigError(f"{stack_file}: {NAMESPACE}:stacks: unknown stack(s) {', '.join(unknown)}")
@@ -60,16 +56,35 @@ def parse(raw: Mapping[str, Any], stack_file: str) -> BootstrapConfig:
 
 
 def load() -> BootstrapConfig:
-    """The running bootstrap stack's config (inside the Pulumi program)."""
-    # Every key set under the namespace, so an unknown (misspelt) one is refused rather than ignored.
-    prefix = f"{NAMESPACE}:"
-    config = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
-    raw: dict[str, Any] = {}
-    for key, value in ((k.removeprefix(prefix), v) for k, v in config.items() if k.startswith(prefix)):
-        try:
-            raw[key] = json.loads(value) if value[:1] in "[{" else value
-        except ValueError:
-            raw[key] = value
-        if key.endswith("Days") and isinstance(raw[key], str) and raw[key].isdigit():
-            raw[key] = int(raw[key])
-    return parse(raw, f"Pulumi.{pulumi.get_stack()}.yaml")
+    """The running bootstrap stack's config (inside the Pulumi program), through Pulumi's public API.
+
+    Every key the stack file sets under the namespace is read, so an unknown (misspelt) one is
+    refused rather than ignored.
+    """
+    stack = pulumi.get_stack()
+    config = parse(program_values(NAMESPACE, stack, PROJECT, BootstrapConfig.model_fields), f"Pulumi.{stack}.yaml")
+    for warning in placeholder_warnings(config):
+        pulumi.log.warn(f"Pulumi.{stack}.yaml: {warning}")
+    return config
+
+
+# What bootstrap/Pulumi.main.yaml ships with: examples to replace, not an account's settings.
+EXAMPLE_REPOSITORY = "example-org/signal9"
+EXAMPLE_ACCOUNT = "123456789012"
+
+
+def placeholder_warnings(config: BootstrapConfig) -> list[str]:
+    """The shipped example values still in the config (a deploy would trust a repository and roles nobody owns)."""
+    warnings = []
+    if config.repository == EXAMPLE_REPOSITORY:
+        warnings.append(
+            f"{NAMESPACE}:repository is the shipped example {EXAMPLE_REPOSITORY!r}: set your GitHub owner/repo "
+            f"(pulumi config set {NAMESPACE}:repository <owner>/<repo>), or its workflows cannot assume the roles"
+        )
+    examples = [arn for arn in config.operatorArns if f":iam::{EXAMPLE_ACCOUNT}:" in arn]
+    if examples:
+        warnings.append(
+            f"{NAMESPACE}:operatorArns name the example account {EXAMPLE_ACCOUNT} ({', '.join(examples)}): list your "
+            "operators' role ARNs, or no person can use the state and secrets keys"
+        )
+    return warnings

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -199,6 +199,15 @@ class AlphaVantagePlan(_Strict):
         """How long ``pollenations`` events queued at once take to collect at the budget."""
         return pollenations * CALLS_PER_POLLENATION * SECONDS_PER_MINUTE / self.pollenation_budget
 
+    @property
+    def largest_burst(self) -> int:
+        """The most pollenations queued at once that drain within the age Lambda keeps an event."""
+        return int(
+            catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS
+            * self.pollenation_budget
+            / (CALLS_PER_POLLENATION * SECONDS_PER_MINUTE)
+        )
+
 
 class SecretValues(_Strict):
     """Credential values, set with `pulumi config set --secret --path signal9:secrets.<name>.<field>`."""
@@ -229,39 +238,50 @@ class StackConfig(_Strict):
     # switches them off for the same budget (the dashboard's freshness row and `signal9 status` stay).
     freshnessAlarms: bool = True
     secrets: SecretValues = SecretValues()
-    # Declared after functions and regularPollenationBatchSize: its check reads both, and
-    # validates the default too (a larger batch alone can break the arithmetic).
-    alphaVantage: AlphaVantagePlan = Field(default=AlphaVantagePlan(), validate_default=True)
+    # With functions and regularPollenationBatchSize, checked by _plan_arithmetic (defaults included).
+    alphaVantage: AlphaVantagePlan = AlphaVantagePlan()
 
-    @field_validator("alphaVantage")
-    @classmethod
-    def _plan_arithmetic(cls, plan: AlphaVantagePlan, info: ValidationInfo) -> AlphaVantagePlan:
-        """The plan's rate must leave PollenateAsset a budget that drains a busy day in time."""
+    @model_validator(mode="after")
+    def _plan_arithmetic(self) -> StackConfig:
+        """The plan's rate must leave PollenateAsset a budget that drains a burst in time.
+
+        Each problem names the key most likely to need the change (``CrossKeyError``), not the plan as a whole.
+        """
+        plan = self.alphaVantage
         if plan.pollenation_budget < 1:
-            raise ValueError(
-                f"requestsPerMinute {plan.requestsPerMinute} leaves no requests for PollenateAsset after "
-                f"collectorHeadroomPerMinute {plan.collectorHeadroomPerMinute} and one per concurrent "
-                f"pollenation ({plan.paced_concurrency}): raise the plan's rate or lower the concurrency"
+            raise CrossKeyError(
+                ("alphaVantage", "requestsPerMinute"),
+                plan.requestsPerMinute,
+                f"leaves no requests for PollenateAsset after collectorHeadroomPerMinute "
+                f"{plan.collectorHeadroomPerMinute} and one per concurrent pollenation ({plan.paced_concurrency}): "
+                "raise the plan's rate or lower the concurrency",
             )
-        batch = info.data.get("regularPollenationBatchSize", cls.model_fields["regularPollenationBatchSize"].default)
-        burst = max(plan.busyDayPollenations, batch)
-        drain = plan.drain_seconds(burst)
-        if drain > catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS:
-            raise ValueError(
-                f"{burst} pollenations queued at once (max of busyDayPollenations and regularPollenationBatchSize) "
-                f"take {drain:.0f} s at {plan.pollenation_budget} requests/min, longer than the "
-                f"{catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS} s Lambda keeps an event: the rest would go to the DLQ; "
-                "raise requestsPerMinute or lower the batch"
+        burst = max(plan.busyDayPollenations, self.regularPollenationBatchSize)
+        if plan.drain_seconds(burst) > catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS:
+            batch = self.regularPollenationBatchSize >= plan.busyDayPollenations
+            raise CrossKeyError(
+                ("regularPollenationBatchSize",) if batch else ("alphaVantage", "busyDayPollenations"),
+                burst,
+                f"{burst} pollenations queued at once take {plan.drain_seconds(burst):.0f} s at "
+                f"{plan.pollenation_budget} requests/min, longer than the {catalog.ASYNC_MAXIMUM_EVENT_AGE_SECONDS} s "
+                f"Lambda keeps an event (the rest would go to the DLQ): at most {plan.largest_burst} at this "
+                f"AlphaVantage plan; lower it or raise {NAMESPACE}:alphaVantage.requestsPerMinute",
             )
-        overrides = info.data.get("functions", {}).get("PollenateAsset")
-        timeout = (overrides and overrides.timeoutSeconds) or catalog.function("PollenateAsset").timeout_seconds
+        function = catalog.function("PollenateAsset")
+        timeout = self.timeout_seconds(function)
         paced = CALLS_PER_POLLENATION * plan.interval_seconds
         if paced >= timeout:
-            raise ValueError(
+            overridden = self.functions.get(function.name)
+            raise CrossKeyError(
+                ("functions", function.name, "timeoutSeconds")
+                if overridden and overridden.timeoutSeconds
+                else ("alphaVantage",),
+                timeout if overridden and overridden.timeoutSeconds else plan.model_dump(),
                 f"one pollenation waits {paced:.0f} s for its {CALLS_PER_POLLENATION} paced requests, not less "
-                f"than PollenateAsset's timeout of {timeout} s: raise the rate or lower pollenationConcurrency"
+                f"than PollenateAsset's timeout of {timeout} s: raise the timeout or the rate, or lower "
+                "pollenationConcurrency",
             )
-        return plan
+        return self
 
     @property
     def pollenationRequestIntervalSeconds(self) -> float:  # noqa: N802 - a catalog setting name (env var)
@@ -334,6 +354,15 @@ class ConfigError(pulumi.RunError, OperatorError):
     """A stack configuration problem; the message has one line per problem."""
 
 
+class CrossKeyError(ValueError):
+    """A problem between keys, reported at ``loc``: the key most likely to need the change, with its value."""
+
+    def __init__(self, loc: tuple[str, ...], value: Any, message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.value = value
+
+
 def _describe(value: Any, secret: bool) -> str:
     if secret:
         return "[secret]"
@@ -342,9 +371,9 @@ def _describe(value: Any, secret: bool) -> str:
     return json.dumps(value) if not isinstance(value, str) else repr(value)
 
 
-def _key_path(loc: tuple[int | str, ...]) -> str:
+def _key_path(loc: tuple[int | str, ...], namespace: str = NAMESPACE) -> str:
     top, *rest = loc
-    path = f"{NAMESPACE}:{top}"
+    path = f"{namespace}:{top}"
     for part in rest:
         if part == "[key]":
             continue
@@ -377,9 +406,12 @@ def _allowed(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return RETIRED_KEYS.get(str(error["loc"][0]), "unknown key") if len(error["loc"]) == 1 else "unknown key"
+    if kind == "missing":
+        return "required"
     if error["loc"] and error["loc"][-1] == "[key]":
         return str(error["msg"]).replace("Input should be", "key must be")
-    return str(error["msg"]).removeprefix("Value error, ").replace("Input should be", "must be")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return message.replace("Input should be", "must be").replace("String should match", "must match the")
 
 
 def parse(raw: Mapping[str, Any], stack_file: str, now: datetime | None = None) -> StackConfig:
@@ -391,13 +423,30 @@ def parse(raw: Mapping[str, Any], stack_file: str, now: datetime | None = None) 
         stack = stack_file.removeprefix("Pulumi.").removesuffix(".yaml")
         return StackConfig.model_validate(dict(raw), context={"stack": stack, "now": now})
     except ValidationError as error:
-        lines = []
-        for problem in error.errors():
-            loc = tuple(problem["loc"])
-            secret = loc[0] in SECRET_KEYS
-            value = loc[-2] if loc[-1] == "[key]" else _value_at(raw, loc)
-            lines.append(f"{stack_file}: {_key_path(loc)} = {_describe(value, secret)}: {_allowed(problem)}")
-        raise ConfigError("\n".join(lines)) from None
+        raise ConfigError("\n".join(problem_lines(error, raw, stack_file))) from None
+
+
+def problem_lines(
+    error: ValidationError,
+    raw: Mapping[str, Any],
+    stack_file: str,
+    namespace: str = NAMESPACE,
+    secret_keys: frozenset[str] = SECRET_KEYS,
+) -> list[str]:
+    """One line per problem: the file, the key path, the value (never a secret's) and what is allowed."""
+    lines = []
+    for problem in error.errors():
+        loc = tuple(problem["loc"])
+        blame = (problem.get("ctx") or {}).get("error")
+        if isinstance(blame, CrossKeyError):
+            value = _value_at(raw, blame.loc)
+            shown = _describe(value, False) if value is not None else f"{_describe(blame.value, False)} (default)"
+            lines.append(f"{stack_file}: {_key_path(blame.loc, namespace)} = {shown}: {blame}")
+            continue
+        secret = loc[0] in secret_keys
+        value = loc[-2] if loc[-1] == "[key]" else _value_at(raw, loc)
+        lines.append(f"{stack_file}: {_key_path(loc, namespace)} = {_describe(value, secret)}: {_allowed(problem)}")
+    return lines
 
 
 def _decode(value: Any) -> Any:
@@ -421,7 +470,26 @@ def load_stack(stack: str) -> StackConfig:
     return parse(namespace_values(read_stack_config(stack)), f"Pulumi.{stack}.yaml")
 
 
+def program_values(namespace: str, stack: str, project: str, names: Iterable[str]) -> dict[str, Any]:
+    """A running program's ``namespace:*`` config, read with Pulumi's public API, decoded.
+
+    Pulumi hands a program its values but no list of keys: the keys are the stack file's
+    (checked offline first: namespaces, declared types, as the CLI reads it) and ``names``.
+    A stack file's problem is raised as a ``ConfigError``, which Pulumi shows without a traceback.
+    """
+    try:
+        offline = read_stack_config(stack, project)
+    except FileNotFoundError:
+        offline = {}  # a stack created with `pulumi stack init` and no config yet
+    except OperatorError as error:
+        raise ConfigError(str(error)) from None
+    prefix = f"{namespace}:"
+    keys = dict.fromkeys([*(k.removeprefix(prefix) for k in offline if k.startswith(prefix)), *names])
+    settings = pulumi.Config(namespace)
+    return {key: _decode(value) for key in keys if (value := settings.get(key)) is not None}
+
+
 def load() -> StackConfig:
     """Validate the running stack's configuration (call before creating any resource)."""
-    config = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
-    return parse(namespace_values(config), f"Pulumi.{pulumi.get_stack()}.yaml")
+    stack = pulumi.get_stack()
+    return parse(program_values(NAMESPACE, stack, catalog.PROJECT, StackConfig.model_fields), f"Pulumi.{stack}.yaml")

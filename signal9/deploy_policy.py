@@ -60,7 +60,7 @@ class Scope:
     names: tuple[tuple[str, str], ...]  # ARN format placeholder -> value
 
     def template(self) -> str:
-        return aws_reference.arn_template(self.service, self.resource_type, dict(self.names))
+        return aws_reference.committed_slice().arn_template(self.service, self.resource_type, dict(self.names))
 
 
 def _scope(service: str, resource_type: str, **names: str) -> Scope:
@@ -146,6 +146,15 @@ UNSCOPABLE: dict[str, str] = {
 }
 
 
+def referenced() -> tuple[set[str], set[tuple[str, str]]]:
+    """The actions and resource types the generator asks the reference about (its committed slice)."""
+    actions = set(UNSCOPABLE)
+    for entry in TYPE_GRANTS.values():
+        actions.update(a for grant in entry.grants for a in grant.actions)
+        actions.update(entry.unscoped, entry.conditioned)
+    return actions, {(scope.service, scope.resource_type) for scope in SCOPES.values()}
+
+
 class ReferenceMismatchError(ValueError):
     """The table grants an action in a way AWS's Service Authorization Reference cannot match."""
 
@@ -156,9 +165,10 @@ def check_against_reference(action: str, scope: str | None) -> None:
     Scoped: the scope's resource type is one of the action's; on "*": "*" is the narrowest
     grant (``aws_reference.star_is_narrowest``) and the action is in ``UNSCOPABLE`` (with its reason).
     """
-    spec = aws_reference.action(action)
+    reference = aws_reference.committed_slice()
+    spec = reference.action(action)
     if scope is None:
-        if not aws_reference.star_is_narrowest(action) or action not in UNSCOPABLE:
+        if not reference.star_is_narrowest(action) or action not in UNSCOPABLE:
             raise ReferenceMismatchError(
                 f'{action} on "*": the Service Authorization Reference lists resource types '
                 f"{[t for t, _ in spec.resource_types]}; scope it (UNSCOPABLE holds only actions without)"
@@ -545,6 +555,11 @@ TYPE_GRANTS: dict[str, TypeGrants] = {
                 ("topic",),
             ),
         ),
+    ),
+    "aws:sns/topicPolicy:TopicPolicy": TypeGrants(
+        "sns/topic_policy.go",
+        # Delete puts the topic's default policy back (SetTopicAttributes).
+        (Grant(("sns:SetTopicAttributes", "sns:GetTopicAttributes"), ("topic",)),),
     ),
     "aws:sns/topicSubscription:TopicSubscription": TypeGrants(
         "sns/topic_subscription.go",

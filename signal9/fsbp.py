@@ -4,7 +4,7 @@ The FSBP (AWS Foundational Security Best Practices) controls for DynamoDB, Lambd
 Secrets Manager, EventBridge, KMS and IAM, as the standard lists them (checked December
 2025; FSBP has no CloudWatch, CloudWatch Logs or EventBridge Scheduler controls). Then the
 controls of Security Hub's other standards (NIST SP 800-53 r5, CIS) and the common IaC-scanner
-checks (checkov) an auditor brings for the same services.
+checks (checkov, cdk-nag's AwsSolutions pack) an auditor brings for the same services.
 
 Each entry is met (by the named ``signal9.policy_rules`` rules, which ``signal9 check`` and
 the CrossGuard pack enforce on every stack), not applicable (why), or waived (the reason, the
@@ -22,6 +22,7 @@ FSBP = "FSBP"
 NIST = "NIST 800-53"
 CIS = "CIS"
 SCANNER = "checkov"
+CDK_NAG = "cdk-nag"
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,14 @@ CONTROLS: tuple[Control, ...] = (
         ("resource-policies-scoped",),
         "the DLQ policies name `events.amazonaws.com` with `aws:SourceArn` = the rule",
     ),
+    met(
+        "AwsSolutions-SQS4",
+        "The SQS queue does not require requests to use SSL",
+        ("tls-only",),
+        "every DLQ's policy denies `sqs:*` to `*` when `aws:SecureTransport` is false (FunctionFleet, "
+        "or EventRoutes next to the rule's grant)",
+        standard=CDK_NAG,
+    ),
     # --- SNS ---
     met(
         "SNS.1",
@@ -199,7 +208,15 @@ CONTROLS: tuple[Control, ...] = (
         "SNS.4",
         "SNS topic access policies should not allow public access",
         ("resource-policies-scoped",),
-        "no topic policy is set (AWS's default: the owning account only); any added one is checked",
+        "the topic policy grants `sns:Publish` only to `cloudwatch.amazonaws.com` for this stack's alarms "
+        "(`aws:SourceArn`, `aws:SourceAccount`)",
+    ),
+    met(
+        "AwsSolutions-SNS3",
+        "The SNS Topic does not require publishers to use SSL",
+        ("tls-only",),
+        "the topic policy denies `sns:Publish` to `*` when `aws:SecureTransport` is false",
+        standard=CDK_NAG,
     ),
     # --- Secrets Manager ---
     waived(

@@ -18,6 +18,7 @@ reports a violation on a value it cannot see (the offline check sees every value
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -86,7 +87,8 @@ UNTAGGABLE_TYPES = frozenset(
         SCHEDULE,
         EVENT_TARGET,
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-        "aws:sqs/queuePolicy:QueuePolicy",
+        QUEUE_POLICY,
+        TOPIC_POLICY,
         "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
         "aws:lambda/permission:Permission",
         "aws:lambda/layerVersion:LayerVersion",
@@ -375,18 +377,68 @@ def check_no_plaintext_credentials(resource: Resource, report: Report) -> None:
             report(f"{resource.get('name')}: secretString is plaintext; wrap it with pulumi.Output.secret")
 
 
+def _closest(name: str, choices: Sequence[str]) -> str | None:
+    """The choice ``name`` most likely misspells (case aside), if any is close."""
+    lowered = {choice.lower(): choice for choice in choices}
+    found = difflib.get_close_matches(name.lower(), list(lowered), n=1)
+    return lowered[found[0]] if found else None
+
+
+def _plaintext_leaves(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """The paths under ``value`` holding a value that is not ``secure:``."""
+    if isinstance(value, Mapping) and set(value) != {"secure"}:
+        for key, child in value.items():
+            yield from _plaintext_leaves(child, (*path, str(key)))
+    elif value is not None and not isinstance(value, Mapping):
+        yield path
+
+
 def check_stack_file_secrets(config: Mapping[str, Any], report: Report) -> None:
-    """Credential values in ``Pulumi.<stack>.yaml`` are ``secure:`` (set with ``--secret``)."""
-    secrets = config.get(f"{catalog.PROJECT}:secrets")
+    """Credential values in ``Pulumi.<stack>.yaml`` are ``secure:`` (set with ``--secret``).
 
-    def walk(value: Any, path: str) -> None:
-        if isinstance(value, Mapping) and set(value) != {"secure"}:
-            for key, child in value.items():
-                walk(child, f"{path}.{key}")
-        elif value is not None and not isinstance(value, Mapping):
-            report(f"{path} is plaintext in the stack file; run: pulumi config set --secret --path {path} <value>")
+    The advice names the catalog's secret and field (``alphavantage.apiKey``), never a typo of
+    them, and the value is never repeated.
+    """
+    root = f"{catalog.PROJECT}:secrets"
+    fields = {secret.name: secret.fields for secret in catalog.SECRETS}
 
-    walk(secrets, f"{catalog.PROJECT}:secrets")
+    def command(secret: str, field: str) -> str:
+        return f"pulumi config set --secret --path {root}.{secret}.{field} <value>"
+
+    secrets = config.get(root)
+    if secrets is None or (isinstance(secrets, Mapping) and set(secrets) == {"secure"}):
+        return
+    if not isinstance(secrets, Mapping):
+        paths = ", ".join(f"{name}.{field}" for name, names in fields.items() for field in names)
+        report(
+            f"{root} is plaintext in the stack file; it holds one value per secret and field: remove it, then run "
+            f"for each: {command('<secret>', '<field>')} ({paths})"
+        )
+        return
+    for name, value in secrets.items():
+        leaves = list(_plaintext_leaves(value))
+        if name not in fields:
+            guess = _closest(str(name), list(fields))
+            if leaves:
+                commands = "; ".join(
+                    command(guess or "<secret>", (guess and _closest(path[0], fields[guess])) or "<field>")
+                    for path in leaves
+                )
+                report(
+                    f"{root}.{name} is plaintext in the stack file and not a secret ({', '.join(sorted(fields))}): "
+                    f"remove it, then run: {commands}"
+                )
+            continue
+        for path in leaves:
+            where = ".".join((root, str(name), *path))
+            if len(path) == 1 and path[0] in fields[name]:
+                report(f"{where} is plaintext in the stack file; run: {command(name, path[0])}")
+            else:
+                field = _closest(path[0], fields[name]) if path else None
+                report(
+                    f"{where} is plaintext in the stack file and not a field of the {name} secret "
+                    f"({', '.join(fields[name])}): remove it, then run: {command(name, field or '<field>')}"
+                )
 
 
 # --- tags --------------------------------------------------------------------------------------
@@ -574,6 +626,70 @@ def check_event_bus_policies(resources: Sequence[Resource], report: StackReport)
                 )
 
 
+# What a TLS-only statement must deny, per resource type (cdk-nag AwsSolutions-SQS4: "*" or "sqs:*";
+# AwsSolutions-SNS3: sns:Publish, as AWS's SNS security best practices write it).
+TLS_DENIED_ACTIONS: Mapping[str, frozenset[str]] = {QUEUE: frozenset({"*", "sqs:*"}), TOPIC: frozenset({"sns:publish"})}
+
+
+def _denies_insecure_transport(document: Any, denied: frozenset[str]) -> bool:
+    """A statement denies everyone (``*``) these actions when ``aws:SecureTransport`` is false."""
+    for statement in _as_list(document.get("Statement")) if isinstance(document, Mapping) else ():
+        if not isinstance(statement, Mapping) or statement.get("Effect") != "Deny":
+            continue
+        principal = statement.get("Principal")
+        everyone = principal == "*" or (isinstance(principal, Mapping) and "*" in _as_list(principal.get("AWS")))
+        actions = {str(a).lower() for a in _as_list(statement.get("Action"))}
+        condition = statement.get("Condition")
+        test = condition.get("Bool") if isinstance(condition, Mapping) else None
+        insecure = (
+            {str(v).lower() for v in _as_list(test.get("aws:SecureTransport"))} if isinstance(test, Mapping) else set()
+        )
+        if everyone and actions & denied and insecure == {"false"}:
+            return True
+    return False
+
+
+# Where a queue or topic policy names its target: (target type, input, the separator before its name).
+POLICY_TARGETS: Mapping[str, tuple[str, str, str]] = {
+    QUEUE_POLICY: (QUEUE, "queueUrl", "/"),
+    TOPIC_POLICY: (TOPIC, "arn", ":"),
+}
+
+
+def check_tls_only(resources: Sequence[Resource], report: StackReport) -> None:
+    """Every queue and topic has a resource policy denying requests not sent over TLS.
+
+    A queue policy names its queue by URL and a topic policy its topic by ARN, both ending
+    with the name. What a preview cannot see yet (a new queue's URL, a policy built from new
+    ARNs) is not judged.
+    """
+    documents: dict[tuple[str, str], list[Any]] = {}
+    unseen: set[str] = set()  # target types with a policy whose target is not known yet
+    for resource in resources:
+        if resource.get("type") not in POLICY_TARGETS:
+            continue
+        target, field, separator = POLICY_TARGETS[str(resource.get("type"))]
+        where = _inputs(resource).get(field)
+        if isinstance(where, str) and is_known(where):
+            documents.setdefault((target, where.rsplit(separator, 1)[-1]), []).append(_inputs(resource).get("policy"))
+        else:
+            unseen.add(target)
+    for resource in resources:
+        kind, name = resource.get("type"), _inputs(resource).get("name")
+        if kind not in TLS_DENIED_ACTIONS or not isinstance(name, str) or not is_known(name):
+            continue
+        found = documents.get((str(kind), name), [])
+        if any(not is_known(document) for document in found) or (not found and kind in unseen):
+            continue
+        denied = TLS_DENIED_ACTIONS[str(kind)]
+        if not any(_denies_insecure_transport(_json(document), denied) for document in found):
+            report(
+                f"{'queue' if kind == QUEUE else 'topic'} {name!r} has no policy denying requests without TLS "
+                f"(Deny to Principal * of {' or '.join(sorted(denied))} when aws:SecureTransport is false)",
+                resource.get("name"),
+            )
+
+
 def check_alarm_actions(resource: Resource, report: Report) -> None:
     """Every alarm notifies someone and its actions are on (CloudWatch.15, CloudWatch.17)."""
     inputs = _inputs(resource)
@@ -731,6 +847,11 @@ RULES: tuple[Rule, ...] = (
         "event-bus-policy",
         "Every custom event bus has a resource policy letting only named IAM roles put events.",
         check_event_bus_policies,
+    ),
+    StackRule(
+        "tls-only",
+        "Every SQS queue and SNS topic has a policy denying requests without TLS (cdk-nag AwsSolutions-SQS4, SNS3).",
+        check_tls_only,
     ),
     ResourceRule(
         "alarm-actions",

@@ -1,7 +1,8 @@
 """The ``signal9`` command: tooling around the Pulumi program.
 
-Every subcommand works offline (no AWS account needed) except ``signal9 dlq``, which
-reads and replays the real dead-letter queues of a deployed stack.
+Every subcommand works offline (no AWS account needed) except those whose summary says
+"(uses AWS)": ``signal9 dlq`` reads and replays the dead-letter queues of a deployed stack,
+``signal9 status`` reads what it ran.
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds its
 parser and sets ``run``. Only the module of the subcommand being run is imported (``plan``
@@ -49,6 +50,10 @@ SUMMARIES = {
 }
 
 
+# The subcommands that talk to AWS, named in `signal9 --help` (from their summaries, so the two agree).
+AWS_COMMANDS = tuple(command for command, summary in SUMMARIES.items() if "(uses AWS)" in summary)
+
+
 def add_stack_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stack", "-s", required=True, help=f"stack name ({', '.join(STACKS)}), read from Pulumi.<stack>.yaml"
@@ -59,7 +64,8 @@ def build_parser(modules: Iterable[str]) -> argparse.ArgumentParser:
     """The parser with ``modules``' subcommands in full (none: only the summaries, for top-level help)."""
     parser = argparse.ArgumentParser(
         prog="signal9",
-        description="Signal9 infrastructure tooling. Offline (no AWS account needed), except `dlq`, which uses AWS.",
+        description="Signal9 infrastructure tooling. Offline (no AWS account needed), except "
+        f"{' and '.join(f'`{command}`' for command in AWS_COMMANDS)}, which use AWS.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     modules = list(modules)
@@ -82,12 +88,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return execute(parse(argv))
 
 
+# What a shell reports for a command Ctrl-C stopped (128 + SIGINT).
+INTERRUPTED = 130
+
+
 def execute(args: argparse.Namespace) -> int:
     """Run the parsed subcommand; what an operator can fix is one line on stderr and exit 2."""
     try:
         return int(args.run(args))
+    except KeyboardInterrupt:
+        # By now every context the command entered (emulator, fakes, temporary files) has exited.
+        print(f"signal9 {args.command}: interrupted (Ctrl-C); what it started has been stopped", file=sys.stderr)
+        return INTERRUPTED
     except Exception as error:
-        message = operator_message(error, getattr(args, "stack", None), getattr(args, "aws_permissions", None))
+        message = operator_message(
+            error, getattr(args, "stack", None), getattr(args, "aws_permissions", None), getattr(args, "profile", None)
+        )
         if message is None:
             raise
         print(f"signal9 {args.command}: {message}", file=sys.stderr)

@@ -27,6 +27,7 @@ from typing import Any
 from signal9 import catalog
 from signal9.config import StackConfig, load_stack
 from signal9.cron import expand
+from signal9.errors import OperatorError
 from signal9.stackfile import ROOT, stack_region
 from signal9_tools.mockrun import run_program
 
@@ -458,7 +459,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser("cost", help="itemised monthly cost ESTIMATE of a stack (offline)")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--stack", "-s", help=f"stack name ({', '.join(catalog.STACKS)})")
-    target.add_argument("--docs", action="store_true", help=f"rewrite {DOC.relative_to(ROOT)} for every stack")
+    target.add_argument("--docs", action="store_true", help="rewrite docs/cost.md for every stack")
     parser.add_argument("--markdown", action="store_true", help="print the stack's estimate as Markdown")
     parser.set_defaults(run=run)
 
@@ -466,8 +467,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     prices = load_prices()
     if args.docs:
-        DOC.write_text(render_document({s: estimate_stack(s, prices=prices) for s in catalog.STACKS}, prices))
-        print(f"wrote {DOC.relative_to(ROOT)}")
+        document = render_document({s: estimate_stack(s, prices=prices) for s in catalog.STACKS}, prices)
+        shown = DOC.relative_to(ROOT) if DOC.is_relative_to(ROOT) else DOC
+        if DOC.exists() and DOC.read_text() == document:
+            print(f"{shown} is current")  # nothing to write (a read-only checkout is fine)
+            return 0
+        try:
+            DOC.write_text(document)
+        except OSError as error:
+            raise OperatorError(
+                f"cannot rewrite {shown}: {error.strerror}; run it in a writable checkout, or print a stack's "
+                "estimate with `signal9 cost --stack <stack> --markdown`"
+            ) from None
+        print(f"wrote {shown}")
         return 0
     result = estimate_stack(args.stack, prices=prices)
     print(render_markdown(result) if args.markdown else render_text(result, prices, stack_region(args.stack)))

@@ -7,13 +7,14 @@ docs/architecture.md, docs/security-review.md, docs/deploy.md and docs/contract.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from functions.shared.events import DETAIL_MODELS
-from signal9 import catalog, config, deploy_policy, fsbp, policy_rules
+from signal9 import aws_reference, catalog, config, deploy_policy, fsbp, policy_rules
 from signal9.naming import Naming
 from signal9_tools import deploytime
 
@@ -290,7 +291,19 @@ def generated_blocks(
     }
 
 
+def reference_slice_json() -> str:
+    """The committed slice of AWS's reference the deploy policy generator reads (signal9.aws_reference)."""
+    actions, resource_types = deploy_policy.referenced()
+    return json.dumps(aws_reference.extract(actions, resource_types).to_json(), indent=2) + "\n"
+
+
 def main() -> int:
+    current = reference_slice_json()
+    if aws_reference.SLICE.exists() and aws_reference.SLICE.read_text() == current:
+        print(f"{aws_reference.SLICE.relative_to(ROOT)} is current")
+    else:
+        aws_reference.SLICE.write_text(current)
+        print(f"updated {aws_reference.SLICE.relative_to(ROOT)}")
     for path, blocks in generated_blocks().items():
         old = text = path.read_text()
         for name, content in blocks.items():

@@ -38,6 +38,7 @@ from signal9_tools.identifiers import ACCOUNT_ID, mock_state
 PROGRAM = ROOT / "__main__.py"
 FUNCTION = "aws:lambda/function:Function"
 LAYER_VERSION = "aws:lambda/layerVersion:LayerVersion"
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
 
 
@@ -92,7 +93,7 @@ def _name_of(urn: str) -> str | None:
 
 def _parent_name(urn: str) -> str | None:
     """The parent's logical name; None for the implicit stack resource."""
-    if not urn or urn.split("::")[2].endswith("pulumi:pulumi:Stack"):
+    if not urn or urn.split("::")[2] == ROOT_STACK_TYPE:
         return None
     return _name_of(urn)
 
@@ -111,6 +112,9 @@ class Resource:
     delete_before_replace: bool
     dependencies: tuple[str, ...]
     provider: str | None
+    # Pulumi's identity for the resource, as the engine forms it, and the old ones it answers to.
+    urn: str = ""
+    aliases: tuple[str, ...] = ()
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -152,7 +156,15 @@ class ProgramRun:
             "project": self.project,
             "stack": self.stack,
             "resources": [
-                {"type": r.type, "name": r.name, "parent": r.parent, "inputs": mask(r.inputs)} for r in ordered
+                {
+                    "type": r.type,
+                    "name": r.name,
+                    "parent": r.parent,
+                    "urn": r.urn,
+                    "aliases": list(r.aliases),
+                    "inputs": mask(r.inputs),
+                }
+                for r in ordered
             ],
             "outputs": mask(self.outputs),
             "functions": self.function_runtimes(),
@@ -206,16 +218,50 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(f"the mock runtime has no answer for invoke {args.token}")
 
 
+def engine_urn(stack: str, project: str, parent_urn: str, typ: str, name: str) -> str:
+    """The URN the Pulumi engine gives a resource: its parent's whole type chain, the root stack left out.
+
+    (pulumi/pulumi sdk/go/common/resource/urn/urn.go ``New``; the mock monitor keeps only the
+    parent's last type and writes the stack's.)
+    """
+    parent_type = parent_urn.split("::")[2] if parent_urn else ""
+    qualified = typ if parent_type in ("", ROOT_STACK_TYPE) else f"{parent_type}${typ}"
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """A mock resource monitor that also records parents and resource options."""
+    """A mock resource monitor that also records parents, URNs, aliases and resource options."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks, run: ProgramRun) -> None:
         super().__init__(mocks)
         self.run = run
         self._lock = threading.Lock()
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        return engine_urn(self.run.stack, self.run.project, parent, type_, name)
+
+    def alias_urns(self, request: Any) -> tuple[str, ...]:
+        """Each alias as the URN the engine resolves it to (a spec's unset parts are the resource's own)."""
+        urns = []
+        for alias in request.aliases:
+            if alias.urn:
+                urns.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            urns.append(
+                engine_urn(
+                    spec.stack or self.run.stack,
+                    spec.project or self.run.project,
+                    parent,
+                    spec.type or request.type,
+                    spec.name or request.name,
+                )
+            )
+        return tuple(urns)
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        if request.type != "pulumi:pulumi:Stack":
+        if request.type != ROOT_STACK_TYPE:
             resource = Resource(
                 type=request.type,
                 name=request.name,
@@ -227,6 +273,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 dependencies=tuple(filter(None, map(_name_of, request.dependencies))),
                 provider=request.provider or None,
+                urn=self.make_urn(request.parent, request.type, request.name),
+                aliases=self.alias_urns(request),
             )
             with self._lock:
                 self.run.resources.append(resource)
@@ -259,7 +307,7 @@ def run_program(
     ``mocks_factory(region)`` swaps the identifier source (the local emulator uses moto).
     """
     values = dict(read_stack_config(stack, project) if config is None else config)
-    region = config_region(values)
+    region = config_region(values, f"Pulumi.{stack}.yaml" if config is None else "the stack config")
     run = ProgramRun(stack=stack, region=region, project=project)
     mocks = (mocks_factory or AwsLikeMocks)(region)
 

@@ -35,19 +35,35 @@ DENIED_CODES = frozenset(
 )
 
 
-def operator_message(error: Exception, stack: str | None = None, permissions: str | None = None) -> str | None:
+# botocore's words for an endpoint URL it cannot use (botocore.endpoint.EndpointCreator).
+INVALID_ENDPOINT = "Invalid endpoint: "
+
+
+def operator_message(
+    error: Exception, stack: str | None = None, permissions: str | None = None, profile: str | None = None
+) -> str | None:
     """The one-line explanation of ``error``, or None when it is a bug (let it raise).
 
-    ``permissions`` is what the subcommand calls in AWS (its parser's ``aws_permissions`` default).
+    ``permissions`` is what the subcommand calls in AWS (its parser's ``aws_permissions`` default);
+    ``profile`` the AWS profile its ``--profile`` named, if any.
     """
     if isinstance(error, OperatorError | FileNotFoundError):
         return str(error)
+    if isinstance(error, ValueError) and str(error).startswith(INVALID_ENDPOINT):
+        url = str(error).removeprefix(INVALID_ENDPOINT)
+        source = "AWS_ENDPOINT_URL" if os.environ.get("AWS_ENDPOINT_URL") == url else "the AWS config's endpoint_url"
+        return (
+            f"{source} is {url!r}, not a URL botocore accepts (e.g. http://127.0.0.1:5000 for a local emulator): "
+            "correct it or unset it"
+        )
     # Imported here, on the error path only: the offline subcommands never load botocore.
     from botocore import exceptions as aws
 
     where = f" for stack {stack!r}" if stack else ""
     if isinstance(error, aws.ProfileNotFound):
-        return f"AWS profile {error.kwargs.get('profile')!r} (AWS_PROFILE) is not in ~/.aws/config: {CREDENTIALS_HOWTO}"
+        missing = error.kwargs.get("profile")
+        source = "--profile" if profile and profile == missing else "AWS_PROFILE"
+        return f"AWS profile {missing!r} ({source}) is not in ~/.aws/config: {CREDENTIALS_HOWTO}"
     if isinstance(error, aws.NoCredentialsError | aws.PartialCredentialsError):
         return f"no AWS credentials found{where}: {CREDENTIALS_HOWTO}"
     if isinstance(error, aws.TokenRetrievalError | aws.SSOTokenLoadError | aws.UnauthorizedSSOTokenError):

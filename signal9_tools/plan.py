@@ -33,8 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser("plan", help="list the resources a stack would create (offline, Pulumi mocks)")
     add_stack_argument(parser)
     add_project_argument(parser)
-    parser.add_argument("--json", action="store_true", help="print one JSON document (secrets masked)")
-    parser.add_argument(
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON document (secrets masked)")
+    output.add_argument(
         "--timing", action="store_true", help="print the modelled first-deploy and no-change-update times instead"
     )
     parser.set_defaults(run=run)

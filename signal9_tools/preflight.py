@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,12 +111,14 @@ def preflight(stack: str, project: str = PROJECT) -> PreflightResult:
     run = run_program(stack, project=project)
     resources = run.to_json()["resources"]
     documents, _ = plan_documents(resources)
-    return PreflightResult(project, stack, len(documents), policy_problems(resources), account_warnings(run))
+    # The plan's own warnings too (placeholders still in a stack file): what `plan` and `check` show.
+    warnings = [*account_warnings(run), *run.warnings]
+    return PreflightResult(project, stack, len(documents), policy_problems(resources), warnings)
 
 
 def render(result: PreflightResult) -> str:
+    """The problems and the verdict (the warnings go to stderr, as ``signal9 plan`` prints them)."""
     lines = [str(problem) for problem in result.problems]
-    lines += [f"warning: {warning}" for warning in result.warnings]
     verdict = f"{len(result.problems)} problem(s)" if result.problems else "no problems"
     lines.append(
         f"signal9 preflight: {result.project} stack {result.stack!r}: {result.documents} policy documents judged "
@@ -136,5 +139,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     result = preflight(args.stack, PROJECTS[args.project])
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(render(result))
     return 1 if result.problems else 0

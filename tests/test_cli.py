@@ -255,7 +255,7 @@ def test_bootstrap_config_errors_are_one_line(
     (project / "Pulumi.main.yaml").write_text(stack.replace("example-org/signal9", "not a repository"))
     monkeypatch.setitem(stackfile.PROJECT_DIRECTORIES, stackfile.BOOTSTRAP_PROJECT, project)
     line = one_line_exit_2(["plan", "--project", "bootstrap", "--stack", "main"], capsys)
-    assert "Pulumi.main.yaml: signal9-bootstrap:repository: String should match pattern" in line
+    assert "Pulumi.main.yaml: signal9-bootstrap:repository = 'not a repository': must match the pattern" in line
 
 
 @pytest.mark.parametrize(
@@ -400,3 +400,103 @@ def test_local_up_against_given_endpoints_warns_how_long_the_real_time_pacing_ta
     )
     assert f"{per_pollenation:.0f} s per pollenation" in warning and f"up to about {minutes:.0f} min" in warning
     assert "signal9:regularPollenationBatchSize" in warning  # how to make it shorter
+
+
+# --- answers a newcomer got on a fresh clone --------------------------------------------------
+
+
+def test_ctrl_c_is_one_line_and_the_shells_interrupt_status(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`timeout -s INT 5 signal9 local up` printed a 116-line traceback ending in KeyboardInterrupt."""
+    from signal9_tools.emulator import cli as local_cli
+
+    def interrupted(stack: str, **_: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(local_cli, "deploy_and_smoke", interrupted)
+    try:
+        code = cli.main(["local", "up", "--stack", "dev"])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped signal9 as a traceback")
+    assert code == 130  # 128 + SIGINT, what a shell reports for a command Ctrl-C stopped
+    err = capsys.readouterr().err
+    assert err == "signal9 local: interrupted (Ctrl-C); what it started has been stopped\n"
+
+
+def test_an_endpoint_url_botocore_refuses_is_one_line(
+    no_aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`AWS_ENDPOINT_URL=not-a-url signal9 status` was a ValueError: Invalid endpoint traceback."""
+    for key, value in FAKE_KEYS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "not-a-url")
+    line = one_line_exit_2(["status", "--stack", "dev"], capsys)
+    assert line == (
+        "signal9 status: AWS_ENDPOINT_URL is 'not-a-url', not a URL botocore accepts "
+        "(e.g. http://127.0.0.1:5000 for a local emulator): correct it or unset it"
+    )
+
+
+def test_an_unknown_profile_given_with_the_flag_is_blamed_on_the_flag(
+    no_aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`status --profile nosuch` named AWS_PROFILE as where the profile came from."""
+    line = one_line_exit_2(["status", "--stack", "dev", "--profile", "nosuch"], capsys)
+    assert "AWS profile 'nosuch' (--profile) is not in ~/.aws/config" in line
+
+
+def test_cost_docs_in_a_read_only_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`signal9 cost --docs` in a read-only checkout was an OSError traceback; when current, nothing needs writing."""
+    from signal9_tools import cost
+
+    def read_only(self: Path, *_: Any, **__: Any) -> int:
+        raise OSError(30, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "write_text", read_only)
+    assert cli.main(["cost", "--docs"]) == 0  # the committed docs/cost.md is current
+    assert capsys.readouterr().out == "docs/cost.md is current\n"
+    stale = tmp_path / "cost.md"
+    stale.write_bytes(b"stale")
+    monkeypatch.setattr(cost, "DOC", stale)
+    line = one_line_exit_2(["cost", "--docs"], capsys)
+    assert line.startswith(f"signal9 cost: cannot rewrite {stale}: Read-only file system; ")
+
+
+def test_plan_json_and_timing_are_one_or_the_other(capsys: pytest.CaptureFixture[str]) -> None:
+    """`plan --json --timing` silently printed the timing text and ignored --json."""
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["plan", "--stack", "dev", "--json", "--timing"])
+    assert exit_.value.code == 2
+    assert "argument --timing: not allowed with argument --json" in capsys.readouterr().err
+
+
+def test_compressed_pacing_without_given_endpoints_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """`local up --compressed-pacing` without endpoints was silently accepted (the built-in fakes always are)."""
+    line = one_line_exit_2(["local", "up", "--compressed-pacing"], capsys)
+    assert line == (
+        "signal9 local: --compressed-pacing applies to the endpoints given with --alpaca-url, --alpaca-data-url "
+        "and --alphavantage-url; the built-in fakes are always paced on the compressed clock"
+    )
+
+
+@pytest.mark.xfail(
+    "HERE :=" not in (ROOT / "Makefile").read_text(),
+    reason="needs /work/notes/31-makefile.patch in the Makefile (the lead's file)",
+    strict=True,
+)
+def test_make_from_another_directory_runs_in_the_repository(tmp_path: Path) -> None:
+    """`make -f /path/to/Makefile plan` from elsewhere created .tools there, then failed."""
+    result = subprocess.run(
+        ["make", "-n", "-f", str(ROOT / "Makefile"), "plan", "STACK=prod"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == ".venv/bin/signal9 plan --stack prod"
+    assert ".tools" not in result.stdout.split(str(ROOT))[0] and list(tmp_path.iterdir()) == []

@@ -8,7 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
+import yaml
+from pydantic import BaseModel
 
 from signal9 import catalog, config, stackfile
 from signal9.stackfile import ROOT, read_stack_config
@@ -196,19 +199,29 @@ def test_unset_pollenation_concurrency_paces_for_a_new_accounts_whole_quota() ->
     [
         (
             {"alphaVantage": {"requestsPerMinute": 10}},
-            'Pulumi.staging.yaml: signal9:alphaVantage = {"requestsPerMinute": 10}: requestsPerMinute 10 leaves no '
-            "requests for PollenateAsset after collectorHeadroomPerMinute 5 and one per concurrent pollenation (5)",
+            "Pulumi.staging.yaml: signal9:alphaVantage.requestsPerMinute = 10: leaves no requests for PollenateAsset "
+            "after collectorHeadroomPerMinute 5 and one per concurrent pollenation (5)",
         ),
         (
             {"regularPollenationBatchSize": 1000},
-            "Pulumi.staging.yaml: signal9:alphaVantage = (not set): 1000 pollenations queued at once (max of "
-            "busyDayPollenations and regularPollenationBatchSize) take 4615 s at 65 requests/min, longer than the "
-            "3600 s Lambda keeps an event",
+            "Pulumi.staging.yaml: signal9:regularPollenationBatchSize = 1000: 1000 pollenations queued at once take "
+            "4615 s at 65 requests/min, longer than the 3600 s Lambda keeps an event (the rest would go to the DLQ): "
+            "at most 780 at this AlphaVantage plan; lower it or raise signal9:alphaVantage.requestsPerMinute",
+        ),
+        (
+            {"alphaVantage": {"busyDayPollenations": 900}},
+            "Pulumi.staging.yaml: signal9:alphaVantage.busyDayPollenations = 900: 900 pollenations queued at once "
+            "take 4154 s at 65 requests/min",
+        ),
+        (
+            {"alphaVantage": {"requestsPerMinute": 30}},
+            "Pulumi.staging.yaml: signal9:alphaVantage.busyDayPollenations = 300 (default): 300 pollenations queued "
+            "at once take 4500 s at 20 requests/min",
         ),
         (
             {"functions": {"PollenateAsset": {"timeoutSeconds": 20}}},
-            "Pulumi.staging.yaml: signal9:alphaVantage = (not set): one pollenation waits 23 s for its 5 paced "
-            "requests, not less than PollenateAsset's timeout of 20 s",
+            "Pulumi.staging.yaml: signal9:functions.PollenateAsset.timeoutSeconds = 20: one pollenation waits 23 s "
+            "for its 5 paced requests, not less than PollenateAsset's timeout of 20 s",
         ),
         (
             {"alphaVantage": {"pollenationConcurrency": 0}},
@@ -240,3 +253,174 @@ def test_a_one_time_schedule_in_the_past_is_refused_unless_switched_off() -> Non
     )
     off = {"schedules": {"sync-assets": {"expression": "at(2026-12-01T09:00:00)", "enabled": False}}}
     config.parse(off, "Pulumi.staging.yaml", now=now)
+
+
+# --- Pulumi.yaml declares the config; the stack file is read as the Pulumi CLI reads it --------
+
+PULUMI_TYPES = {bool: "boolean", int: "integer", str: "string", list: "array", dict: "object"}
+
+
+def pulumi_type(default: Any) -> str:
+    return "object" if isinstance(default, BaseModel) else PULUMI_TYPES[type(default)]
+
+
+def test_pulumi_yaml_declares_each_key_with_the_programs_type_and_default() -> None:
+    """Every key but `encryption` (its default depends on the stack) is declared, as the model has it."""
+    declared = stackfile.project_config()
+    assert set(declared) == {f"signal9:{name}" for name in config.StackConfig.model_fields} - {"signal9:encryption"}
+    defaults = config.parse({}, "Pulumi.dev.yaml")
+    for key, declaration in declared.items():
+        name = key.removeprefix("signal9:")
+        assert declaration.type == pulumi_type(config.StackConfig.model_fields[name].default), key
+        parsed = config.parse({name: declaration.default}, "Pulumi.dev.yaml")
+        assert getattr(parsed, name) == getattr(defaults, name), key
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"colours": {"type": "array", "default": []}}, "declares an array but not the type of its items"),
+        ({"size": {"type": "integer", "default": "big"}}, "the default is not of the declared type integer"),
+        ({"size": {"type": "number"}}, "type 'number' is not one of string, integer, boolean, array, object"),
+        ({"size": {"type": "integer", "min": 1}}, "unknown attribute min"),
+        ({"size": {"default": 1, "value": 2}}, "cannot have both a 'default' and 'value' attribute"),
+        ({"aws:region": {"type": "string", "value": "us-east-1"}}, "not namespaced by the project"),
+    ],
+)
+def test_a_declaration_the_pulumi_cli_would_refuse_is_refused(
+    entry: dict[str, Any], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rules of Pulumi's Project.Validate (pulumi/pulumi sdk/go/common/workspace/project.go)."""
+    (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump({"name": "signal9", "config": entry}))
+    monkeypatch.setitem(stackfile.PROJECT_DIRECTORIES, catalog.PROJECT, tmp_path)
+    stackfile.project_config.cache_clear()
+    try:
+        with pytest.raises(stackfile.StackFileError, match=f"^Pulumi.yaml: config.{next(iter(entry))}: {message}"):
+            stackfile.project_config()
+    finally:
+        stackfile.project_config.cache_clear()
+
+
+def stack_with(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *lines: str) -> None:
+    """Pulumi.dev.yaml as shipped, with ``lines`` set under ``config:`` (replacing the keys they set)."""
+    keys = tuple(line.split(": ", 1)[0] + ":" for line in lines)
+    shipped = [
+        line for line in (ROOT / "Pulumi.dev.yaml").read_text().splitlines() if not line.strip().startswith(keys)
+    ]
+    edited = tmp_path / "Pulumi.dev.yaml"
+    edited.write_text("\n".join([*shipped, *(f"  {line}" for line in lines)]) + "\n")
+    monkeypatch.setattr(stackfile, "stack_file", lambda stack: edited)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "signal9:logRetentionDays: fourteen",
+            "signal9:logRetentionDays = 'fourteen': must be of type integer "
+            "(declared in Pulumi.yaml; `pulumi up` refuses it too)",
+        ),
+        ("signal9:missedRunAlarms: maybe", "signal9:missedRunAlarms = 'maybe': must be of type boolean"),
+        (
+            "signal9:alarmEmails: ops@example.com",
+            "signal9:alarmEmails = 'ops@example.com': must be of type array<string>",
+        ),
+        ("signal9:alarmEmails: [1]", "signal9:alarmEmails = [1]: must be of type array<string>"),
+        ("signal9:functions: [SyncAssets]", 'signal9:functions = ["SyncAssets"]: must be of type object'),
+        (
+            "signal0:logRetentionDays: 14",
+            "signal0:logRetentionDays: unknown namespace 'signal0' (project signal9 reads "
+            "signal9:*, aws:*, pulumi:*); did you mean signal9:logRetentionDays?",
+        ),
+        (
+            "aws:regoin: us-west-2",
+            "aws:regoin: not an AWS provider setting (pulumi-aws); did you mean aws:region?",
+        ),
+        ("logRetentionDays: 14", "logRetentionDays: a config key is namespace:name"),
+        (
+            "signal9:logRetentionDays: {secure: v1:abc}",
+            "signal9:logRetentionDays is encrypted (secure:), but it is a setting, not a "
+            "credential (signal9:secrets holds them): set it in plain text with "
+            "`pulumi config set signal9:logRetentionDays <value> -s dev`",
+        ),
+    ],
+)
+def test_the_stack_file_is_refused_in_one_line_where_pulumi_would_or_would_ignore_it(
+    line: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wrong type (the CLI refuses it), a misspelt namespace or provider key (silently ignored), a secret setting."""
+    stack_with(monkeypatch, tmp_path, line)
+    assert cli.main(["plan", "--stack", "dev"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"signal9 plan: Pulumi.dev.yaml: {expected}"), err
+
+
+def test_values_the_cli_would_accept_are_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pulumi keeps a scalar as text: "14" is an integer, "true" a boolean (pulumi config set writes them so)."""
+    stack_with(monkeypatch, tmp_path, "signal9:regularPollenationBatchSize: '200'", "signal9:freshnessAlarms: 'true'")
+    parsed = config.load_stack("dev")
+    assert parsed.regularPollenationBatchSize == 200 and parsed.freshnessAlarms is True
+    stack_with(monkeypatch, tmp_path, "aws:profile: signal9-dev", "pulumi:tags: {team: data}")
+    assert config.load_stack("dev").logRetentionDays == 14
+
+
+def test_a_declared_key_the_stack_file_leaves_out_gets_pulumi_yamls_default() -> None:
+    values = read_stack_config("staging")
+    assert "signal9:regularPollenationBatchSize" not in (ROOT / "Pulumi.staging.yaml").read_text()
+    assert values["signal9:regularPollenationBatchSize"] == "100" and values["signal9:alarmEmails"] == "[]"
+
+
+def test_the_program_reads_its_config_through_pulumis_public_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the language host hands it over (the PULUMI_CONFIG variable), read with pulumi.Config only."""
+    assert "runtime.config" not in (ROOT / "signal9" / "config.py").read_text()
+    values = {**read_stack_config("dev"), "signal9:logRetentionDays": "90"}
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(values))
+    pulumi.runtime.set_all_config({})
+    monkeypatch.setattr(pulumi, "get_stack", lambda: "dev")
+    assert config.load().logRetentionDays == 90
+
+
+def test_the_program_refuses_a_misspelt_namespace_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pulumi up` shows a pulumi.RunError as its message alone: the stack file's problems are raised as one."""
+    values = read_stack_config("dev")  # what Pulumi would hand over: it ignores an unknown namespace
+    stack_with(monkeypatch, tmp_path, "signal0:logRetentionDays: 14")
+    with pytest.raises(config.ConfigError, match=r"^Pulumi.dev.yaml: signal0:logRetentionDays: unknown namespace"):
+        run_program("dev", config=values)
+
+
+# --- the bootstrap project's config answers the same way ----------------------------------------
+
+
+def bootstrap_problems(raw: dict[str, Any]) -> list[str]:
+    from signal9 import bootstrap_config
+
+    with pytest.raises(bootstrap_config.BootstrapConfigError) as error:
+        bootstrap_config.parse(raw, "Pulumi.main.yaml")
+    return str(error.value).splitlines()
+
+
+def test_bootstrap_errors_name_the_key_and_the_value_in_the_stacks_words() -> None:
+    """They used pydantic's raw wording ("Field required") without the bad value."""
+    assert bootstrap_problems({}) == ["Pulumi.main.yaml: signal9-bootstrap:repository = (not set): required"]
+    (line,) = bootstrap_problems({"repository": "not a repo"})
+    assert line.startswith("Pulumi.main.yaml: signal9-bootstrap:repository = 'not a repo': must match the pattern")
+    (line,) = bootstrap_problems({"repository": "org/repo", "stateVersionRetentionDays": 30})
+    assert line == (
+        "Pulumi.main.yaml: signal9-bootstrap:stateVersionRetentionDays = 30: must be greater than or equal to 365"
+    )
+    (line,) = bootstrap_problems({"repository": "org/repo", "operatorArns": ["arn:aws:iam::1:user/x"]})
+    assert line.startswith(
+        "Pulumi.main.yaml: signal9-bootstrap:operatorArns[0] = 'arn:aws:iam::1:user/x': must match the pattern"
+    )
+
+
+def test_the_shipped_bootstrap_placeholders_are_warned_about() -> None:
+    """The shipped repository and operator account are examples: plan, check and preflight say so."""
+    run = run_program("main", project=stackfile.BOOTSTRAP_PROJECT)
+    assert any("signal9-bootstrap:repository is the shipped example 'example-org/signal9'" in w for w in run.warnings)
+    assert any("signal9-bootstrap:operatorArns name the example account 123456789012" in w for w in run.warnings)
+    from signal9_tools import preflight
+
+    assert set(run.warnings) <= set(preflight.preflight("main", stackfile.BOOTSTRAP_PROJECT).warnings)

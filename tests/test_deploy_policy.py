@@ -63,6 +63,7 @@ def test_each_type_can_be_created_read_and_deleted() -> None:
     # The provider "deletes" these by clearing the setting or moving the version label.
     by_update = {
         "aws:sqs/queuePolicy:QueuePolicy": "SetQueueAttributes",
+        "aws:sns/topicPolicy:TopicPolicy": "SetTopicAttributes",
         "aws:secretsmanager/secretVersion:SecretVersion": "UpdateSecretVersionStage",
     }
     for resource_type, entry in TYPE_GRANTS.items():

@@ -2,6 +2,8 @@
 
 One deploy (no smoke) serves every scenario below; each runs `signal9 dlq` through its CLI, whose
 boto3 calls reach the emulator over HTTP (AWS_ENDPOINT_URL), as against `signal9 local up --keep`.
+A function is broken, or made to record what it receives, the way it would be in AWS: by deploying
+other code for it (UpdateFunctionCode), which the emulator then loads, cold, from the new archive.
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ import contextlib
 import io
 import json
 import re
+import zipfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 
-import functions.pollenate_asset.handler as pollenate
-import functions.trigger_regular_pollenation.handler as trigger
+from components import packaging
+from signal9 import catalog
 from signal9.naming import Naming
 from signal9_tools import cli
 from signal9_tools.emulator.cli import deploy_and_smoke
@@ -30,8 +35,38 @@ FUNCTION = "TriggerRegularPollenation"
 ISO_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # EventBridge's event time
 
 
-def made_to_fail(event: Any, context: Any) -> NoReturn:
-    raise RuntimeError("made to fail for the replay test")
+FAILING = "def handler(event, context):\n    raise RuntimeError('made to fail for the replay test')\n"
+
+
+def recording(path: Path) -> str:
+    return (
+        "import json\n\ndef handler(event, context):\n"
+        f"    with open({str(path)!r}, 'a') as received:\n"
+        "        received.write(json.dumps(event) + '\\n')\n"
+        "    return {'recorded': True}\n"
+    )
+
+
+def deploy_code(function: str, handler_source: str | None = None) -> None:
+    """Deploy ``function``'s archive, its handler module replaced by ``handler_source`` (None: the real one)."""
+    spec = catalog.function(function)
+    files = {name: path.read_bytes() for name, path in packaging.archive_files(spec).items()}
+    if handler_source is not None:
+        files[packaging.handler_path(spec)] = handler_source.encode()
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for name, data in sorted(files.items()):
+            bundle.writestr(name, data)
+    boto3.client("lambda").update_function_code(FunctionName=NAMING.function(function), ZipFile=archive.getvalue())
+
+
+@contextlib.contextmanager
+def deployed(function: str, handler_source: str) -> Iterator[None]:
+    deploy_code(function, handler_source)
+    try:
+        yield
+    finally:
+        deploy_code(function)
 
 
 def waiting(url: str) -> int:
@@ -63,41 +98,34 @@ def replay_scheduled_run(seen: dict[str, Any]) -> None:
     body = json.dumps(scheduler_delivery(schedule, datetime(2026, 11, 27, 20, tzinfo=UTC)))
     boto3.client("sqs").send_message(QueueUrl=url, MessageBody=body)
     command = ("dlq", "replay", "--stack", "dev", "--function", FUNCTION)
-    with pytest.MonkeyPatch.context() as patched:
-        patched.setattr(trigger, "handler", made_to_fail)
+    with deployed(FUNCTION, FAILING):
         seen["failed"] = (*signal9(*command), waiting(url))
     seen["confirmed"] = (*signal9(*command), waiting(url))
 
 
-def replay_to_the_bus(seen: dict[str, Any]) -> None:
+def replay_to_the_bus(seen: dict[str, Any], received: Path) -> None:
     """A rule target's dead letter put back on the bus from outside: routed to PollenateAsset, run as Lambda would."""
     url = dead_letter_queue("PollenateAsset")
     command = ("dlq", "replay", "--stack", "dev", "--function", "PollenateAsset", "--to-bus")
-    received: list[Any] = []
-
-    def recorded(event: Any, context: Any) -> dict[str, bool]:
-        received.append(event)
-        return {"recorded": True}
-
     boto3.client("sqs").send_message(QueueUrl=url, MessageBody=event_body())
-    with pytest.MonkeyPatch.context() as patched:
-        patched.setattr(pollenate, "handler", recorded)
-        seen["to bus"] = (*signal9(*command), waiting(url), received)
+    with deployed("PollenateAsset", recording(received)):
+        outcome = (*signal9(*command), waiting(url))
+    seen["to bus"] = (*outcome, [json.loads(line) for line in received.read_text().splitlines()])
     boto3.client("sqs").send_message(QueueUrl=url, MessageBody=event_body())
-    with pytest.MonkeyPatch.context() as patched:
-        patched.setattr(pollenate, "handler", made_to_fail)
+    with deployed("PollenateAsset", FAILING):
         seen["to bus, failing again"] = (*signal9(*command), waiting(url))
     seen["listed"] = signal9("dlq", "list", "--stack", "dev", "--function", "PollenateAsset", "--samples", "1")
 
 
 @pytest.fixture(scope="module")
-def seen() -> dict[str, Any]:
+def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     outcomes: dict[str, Any] = {}
+    received = tmp_path_factory.mktemp("dlq") / "received.jsonl"
 
     def scenarios(plan: ProgramRun) -> None:
         # Inside the running emulator: boto3 (and `signal9 dlq`) reach it through AWS_ENDPOINT_URL.
         replay_scheduled_run(outcomes)
-        replay_to_the_bus(outcomes)
+        replay_to_the_bus(outcomes, received)
 
     deploy_and_smoke("dev", on_deployed=scenarios, scope="none")
     return outcomes

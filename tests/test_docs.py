@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -143,6 +144,30 @@ def test_deploy_doc_states_each_stacks_modelled_first_deploy(plans: dict[str, Pr
     )
     text = " ".join((DOCS / "deploy.md").read_text().split())
     assert f"first deploy about {figures}" in text, figures
+
+
+def markdown_table(text: str, heading: str) -> dict[str, list[str]]:
+    """The first table under ``heading``: first cell (backticks off) -> the other cells."""
+    section = text[text.index(f"\n{heading}\n") :]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    first = section.splitlines().index(rows[0])
+    table = []
+    for line in section.splitlines()[first:]:
+        if not line.startswith("|"):
+            break
+        table.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return {cells[0].strip("`"): cells[1:] for cells in table[2:]}
+
+
+def test_deploy_doc_lists_every_stack_output_with_what_it_is_for(plans: dict[str, ProgramRun]) -> None:
+    """docs/deploy.md, "Stack outputs": exactly the outputs the program exports, each with its use."""
+    outputs = markdown_table((DOCS / "deploy.md").read_text(), "## Stack outputs")
+    for stack, plan in plans.items():
+        assert set(outputs) == set(plan.outputs), stack
+    for name, (shape, purpose) in outputs.items():
+        assert shape and len(purpose.split()) >= 4, name
+        value = plans["dev"].outputs[name]
+        assert ("map" in shape) == isinstance(value, dict), (name, shape)
 
 
 SECTION_REFERENCE = re.compile(r"([\w.-]+\.md)(?:\]\([^)\s]*\))?,?\s+['\"]([A-Z][^'\"\n]{2,60})['\"]")
@@ -313,3 +338,108 @@ def test_keep_hints_need_only_what_the_set_up_installs() -> None:
     assert commands[0] == "export" and len(commands) > 3, commands
     for program in commands[1:]:
         assert program.startswith(".venv/bin/") and (docgen.ROOT / program).exists(), program
+
+
+# --- statements of fact in the docs, each kind held to what the code does ---------------------
+
+
+def test_sizes_the_docs_state_are_the_programs(dev: ProgramRun) -> None:
+    """observability.md: the dashboard body's size (it said 32 KB when it was 41)."""
+    text = " ".join((DOCS / "observability.md").read_text().split())
+    stated = int(re.search(r"dashboard body is about (\d+) KB", text)[1])  # type: ignore[index]
+    assert stated == round(len(dev.named("dashboard").inputs["dashboardBody"].encode()) / 1000)
+
+
+def test_the_plan_document_is_described_as_it_is(dev: ProgramRun) -> None:
+    """deploy.md: the keys of `signal9 plan --json` and of each resource (it promised `outputs` per resource)."""
+    text = " ".join((DOCS / "deploy.md").read_text().split())
+    sentence = text[text.index("with `--json`, one document with") :].split(". ")[0]
+    document = dev.to_json()
+    before, rest = sentence.split("(sorted by type and name, each with")
+    per_resource, after = rest.split(")", 1)
+    assert set(re.findall(r"`(\w+)`", before + after)) == set(document)
+    assert set(re.findall(r"`(\w+)`", per_resource)) == set(document["resources"][0])
+    assert "the resources carry none" in sentence and "outputs" not in document["resources"][0]
+
+
+def test_the_secret_documents_hold_the_catalogs_fields() -> None:
+    """secrets.md's table and configuration.md's row name every field (they left out baseUrl and dataUrl)."""
+    secrets = (DOCS / "secrets.md").read_text()
+    for secret in catalog.SECRETS:
+        row = next(line for line in secrets.splitlines() if line.startswith(f"| `signal9/<stack>/{secret.name}` |"))
+        assert set(json.loads(row.split(" | ")[1].strip("`"))) == set(secret.fields), secret.name
+    rows = (DOCS / "configuration.md").read_text().splitlines()
+    row = next(line for line in rows if line.startswith("| `signal9:secrets` |"))
+    shape = row.split(" | ")[1].strip("`")
+    for secret in catalog.SECRETS:
+        assert f"{secret.name}: {{{', '.join(secret.fields)}}}" in shape, secret.name
+
+
+def test_the_placeholder_warning_shown_is_the_one_the_deploy_prints(dev: ProgramRun) -> None:
+    """secrets.md shows a deploy warning: its text must be the program's (it named baseUrl, which has a default)."""
+    text = (DOCS / "secrets.md").read_text()
+    shown = fenced_after(text, "warning: secret signal9/dev/alpaca")
+    printed = next(w for w in dev.warnings if w.startswith("secret signal9/dev/alpaca"))
+    assert " ".join(shown) == f"warning: {printed}"
+
+
+def test_the_state_bucket_the_docs_name_is_the_one_the_bootstrap_creates() -> None:
+    """README and deploy.md log in to the bucket bootstrap/ makes (the README named another)."""
+    from signal9 import bootstrap_policies
+
+    expected = bootstrap_policies.state_backend_url("<account>").removesuffix("/pulumi")
+    found = [
+        url
+        for path in [docgen.ROOT / "README.md", *DOCS.glob("*.md")]
+        for url in re.findall(r"s3://[^/\s`]+", path.read_text())
+    ]
+    assert found and set(found) == {expected}, found
+
+
+def test_every_deploy_the_docs_show_runs_the_policy_pack() -> None:
+    """`pulumi preview`/`pulumi up` of a Signal9 stack run with `--policy-pack policy`, as CI does
+    (the README's did not). The bootstrap's own stack (`-s main`) has no pack."""
+    lines = [
+        line.strip()
+        for path in [docgen.ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+        for block in FENCE.finditer(path.read_text())
+        for line in block[2].splitlines()
+        if re.match(r"\s*pulumi (up|preview)\b", line) and "-s main" not in line
+    ]
+    assert lines and all("--policy-pack policy" in line for line in lines), lines
+
+
+def test_the_help_says_which_commands_use_aws() -> None:
+    """`signal9 --help` said only `dlq` uses AWS; `status` does too: the sentence comes from the summaries."""
+    from signal9_tools import cli
+
+    uses_aws = {command for command, summary in cli.SUMMARIES.items() if "(uses AWS)" in summary}
+    assert uses_aws == {"dlq", "status"}
+    description = cli.build_parser([]).description or ""
+    assert set(re.findall(r"`(\w+)`", description)) == uses_aws
+    # The runbook said `signal9 dlq` was "the one subcommand that talks to AWS".
+    for path in [docgen.ROOT / "README.md", *DOCS.rglob("*.md")]:
+        for command in re.findall(
+            r"`signal9 (\w+)` is the (?:one|only) (?:sub)?command that talks to AWS", path.read_text()
+        ):
+            assert uses_aws == {command}, path.name
+
+
+def test_the_local_report_sample_is_of_todays_program(dev: ProgramRun) -> None:
+    """local.md's sample report: the resource count does not vary between runs, so it must be today's."""
+    first = local_doc_report()[0]
+    assert first == f"signal9 local: stack 'dev', {len(dev.resources)} resources deployed into moto"
+    intro = (DOCS / "local.md").read_text().split("```\nsignal9 local: stack 'dev'")[0].rstrip().rsplit("\n\n", 1)[-1]
+    assert "differ per run" in intro and "resource" in intro
+
+
+def test_the_batch_bound_the_configuration_doc_gives_is_the_default_plans() -> None:
+    """configuration.md gave regularPollenationBatchSize as 1-1000 when the default plan allows 780."""
+    from signal9.config import AlphaVantagePlan
+
+    row = next(
+        line
+        for line in (DOCS / "configuration.md").read_text().splitlines()
+        if line.startswith("| `signal9:regularPollenationBatchSize` |")
+    )
+    assert f": {AlphaVantagePlan().largest_burst} at the default plan" in row

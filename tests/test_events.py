@@ -52,6 +52,18 @@ def queue_arn(run: ProgramRun, function: str) -> str:
     return f"arn:aws:sqs:{run.region}:{ACCOUNT_ID}:{Naming(run.stack).dead_letter_queue(function)}"
 
 
+def tls_only_statement(queue: str) -> dict[str, Any]:
+    """What cdk-nag's AwsSolutions-SQS4 requires of a queue's policy."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sqs:*",
+        "Resource": queue,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
 def by_detail_type(run: ProgramRun, typ: str, suffix: str) -> dict[str, Resource]:
     return {r.name.removesuffix(suffix): r for r in run.of_type(typ)}
 
@@ -153,13 +165,15 @@ def test_lambda_permissions_are_scoped_to_the_rule(plans: dict[str, ProgramRun],
 def test_consumer_dlq_policies_let_only_their_rule_send(plans: dict[str, ProgramRun], stack: str) -> None:
     run = plans[stack]
     naming = Naming(stack)
-    policies = by_detail_type(run, QUEUE_POLICY, "-dlq-policy")
+    policies = {
+        name: r for name, r in by_detail_type(run, QUEUE_POLICY, "-dlq-policy").items() if r.parent == "event-routes"
+    }
     assert set(policies) == {event.consumer for event in catalog.EVENTS}
     for event in catalog.EVENTS:
         policy = policies[event.consumer].inputs
         assert policy["queueUrl"].endswith(f"/{ACCOUNT_ID}/{naming.dead_letter_queue(event.consumer)}")
-        (statement,) = json.loads(policy["policy"])["Statement"]
-        assert statement == {
+        grant, tls_only = json.loads(policy["policy"])["Statement"]
+        assert grant == {
             "Sid": f"{event.detail_type}RuleDeadLetters",
             "Effect": "Allow",
             "Principal": {"Service": "events.amazonaws.com"},
@@ -167,6 +181,21 @@ def test_consumer_dlq_policies_let_only_their_rule_send(plans: dict[str, Program
             "Resource": queue_arn(run, event.consumer),
             "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn(run, event.detail_type)}},
         }
+        assert tls_only == tls_only_statement(queue_arn(run, event.consumer))
+
+
+@pytest.mark.parametrize("stack", catalog.STACKS)
+def test_every_dlq_has_one_policy_and_it_refuses_plain_http(plans: dict[str, ProgramRun], stack: str) -> None:
+    """The DLQs no rule feeds get a TLS-only policy from FunctionFleet; the others get EventRoutes' one."""
+    run = plans[stack]
+    policies = {r.inputs["queueUrl"].rsplit("/", 1)[-1]: r for r in run.of_type(QUEUE_POLICY)}
+    assert set(policies) == {Naming(stack).dead_letter_queue(f) for f in catalog.FUNCTION_NAMES}
+    for function in catalog.FUNCTION_NAMES:
+        policy = policies[Naming(stack).dead_letter_queue(function)]
+        fed = function in {event.consumer for event in catalog.EVENTS}
+        assert policy.parent == ("event-routes" if fed else "functions")
+        statements = json.loads(policy.inputs["policy"])["Statement"]
+        assert statements[-1] == tls_only_statement(queue_arn(run, function))
 
 
 @pytest.mark.parametrize("stack", catalog.STACKS)

@@ -59,7 +59,11 @@ def streamed_run() -> StreamedRun:
     seen: list[tuple[str, pacing.Clock]] = []
 
     def observed(smoke: Smoke) -> None:
-        seen.append((stream.getvalue(), pacing.clock()))
+        # The clock PollenateAsset's own pacing module reads, loaded from its deployed archive.
+        name = smoke.naming.function("PollenateAsset")
+        environment = smoke.environments.environment(name, smoke.deployed_archive(name))
+        with smoke.environments.entered(environment) as load:
+            seen.append((stream.getvalue(), load("functions.shared.pacing.clock")()))
         check_security(smoke)
 
     keys = {"SIGNAL9_ALPACA_KEY_ID": "k", "SIGNAL9_ALPACA_SECRET_KEY": "s", "SIGNAL9_ALPHAVANTAGE_API_KEY": "a"}

@@ -22,6 +22,7 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 QUERY = "aws:cloudwatch/queryDefinition:QueryDefinition"
 TOPIC = "aws:sns/topic:Topic"
+TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 KEY = "aws:kms/key:Key"
 
@@ -375,6 +376,33 @@ def test_topic_uses_a_key_cloudwatch_alarms_may_use(dev: ProgramRun) -> None:
     for alarm in dev.of_type(ALARM):
         assert fnmatch.fnmatchcase(f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm.inputs['name']}", pattern)
     assert not fnmatch.fnmatchcase("arn:aws:cloudwatch:us-east-1:123456789012:alarm:signal9-prod-x", pattern)
+
+
+def test_topic_policy_lets_only_this_stacks_alarms_publish_and_only_over_tls(plans: dict[str, ProgramRun]) -> None:
+    for stack, run in plans.items():
+        topic_arn = f"arn:aws:sns:us-east-1:123456789012:signal9-{stack}-alarms"
+        (policy,) = run.of_type(TOPIC_POLICY)
+        assert policy.inputs["arn"] == topic_arn
+        allow, deny = json.loads(policy.inputs["policy"])["Statement"]
+        assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and allow["Action"] == "sns:Publish"
+        assert allow["Resource"] == topic_arn
+        assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+        pattern = allow["Condition"]["ArnLike"]["aws:SourceArn"]
+        for alarm in run.of_type(ALARM):
+            arn = f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm.inputs['name']}"
+            assert fnmatch.fnmatchcase(arn, pattern), alarm.name
+            # An alarm created before the grant would drop its first notification.
+            assert policy.name in alarm.dependencies, alarm.name
+        other = "dev" if stack != "dev" else "prod"
+        assert not fnmatch.fnmatchcase(f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:signal9-{other}-x", pattern)
+        assert deny == {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
 
 
 def test_shipped_stacks_have_no_email_subscriptions(plans: dict[str, ProgramRun]) -> None:

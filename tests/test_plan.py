@@ -22,8 +22,12 @@ def test_json_document_shape(dev: ProgramRun) -> None:
     assert (document["project"], document["stack"]) == ("signal9", "dev")
     names = {r["name"] for r in document["resources"]}
     for resource in document["resources"]:
-        assert set(resource) == {"type", "name", "parent", "inputs"}
+        assert set(resource) == {"type", "name", "parent", "urn", "aliases", "inputs"}
         assert resource["parent"] is None or resource["parent"] in names
+        assert resource["urn"].startswith("urn:pulumi:dev::signal9::") and resource["urn"].endswith(
+            f"{resource['type']}::{resource['name']}"
+        )
+        assert resource["aliases"] == []  # none yet: tests/test_refactor_safety.py says when one is needed
         assert isinstance(resource["inputs"], dict)
     json.dumps(document)  # serialisable as is
 

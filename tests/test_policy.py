@@ -35,6 +35,16 @@ def policy(statements: list[dict[str, Any]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
+def tls_only(action: str, resource: str) -> dict[str, Any]:
+    return {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": action,
+        "Resource": resource,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
 def compliant_plan(stack: str = "prod") -> Plan:
     """One compliant resource of each kind a rule looks at."""
 
@@ -46,6 +56,7 @@ def compliant_plan(stack: str = "prod") -> Plan:
     key = ARN.format("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab")
     role = "arn:aws:iam::123456789012:role/signal9-prod-PollenateAsset"
     bus = ARN.format("events", "event-bus/signal9-prod")
+    topic = ARN.format("sns", "signal9-prod-alarms")
     return [
         res(
             "pulumi:providers:aws",
@@ -125,7 +136,7 @@ def compliant_plan(stack: str = "prod") -> Plan:
         res(
             "aws:sqs/queuePolicy:QueuePolicy",
             "PollenateAsset-dlq-policy",
-            queueUrl="https://sqs.us-east-1.amazonaws.com/123456789012/signal9-prod-PollenateAsset-dlq",
+            queueUrl="https://sqs.us-east-1.amazonaws.com/123456789012/signal9-prod-SyncAssets-dlq",
             policy=policy(
                 [
                     {
@@ -134,7 +145,25 @@ def compliant_plan(stack: str = "prod") -> Plan:
                         "Action": "sqs:SendMessage",
                         "Resource": dlq,
                         "Condition": {"ArnEquals": {"aws:SourceArn": ARN.format("events", "rule/signal9-prod/r")}},
-                    }
+                    },
+                    tls_only("sqs:*", dlq),
+                ]
+            ),
+        ),
+        res(
+            "aws:sns/topicPolicy:TopicPolicy",
+            "alarms-topic-policy",
+            arn=topic,
+            policy=policy(
+                [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Action": "sns:Publish",
+                        "Resource": topic,
+                        "Condition": {"ArnLike": {"aws:SourceArn": ARN.format("cloudwatch", "alarm:signal9-prod-*")}},
+                    },
+                    tls_only("sns:Publish", topic),
                 ]
             ),
         ),
@@ -308,7 +337,8 @@ VIOLATIONS: list[tuple[str, Callable[[Plan], Any], str]] = [
                         "Principal": {"Service": "events.amazonaws.com"},
                         "Action": "sqs:SendMessage",
                         "Resource": "q",
-                    }
+                    },
+                    tls_only("sqs:*", "q"),
                 ]
             )
         ),
@@ -317,7 +347,12 @@ VIOLATIONS: list[tuple[str, Callable[[Plan], Any], str]] = [
     (
         "resource-policies-scoped",
         lambda p: inputs(p, "PollenateAsset-dlq-policy").update(
-            policy=policy([{"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "q"}])
+            policy=policy(
+                [
+                    {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "q"},
+                    tls_only("sqs:*", "q"),
+                ]
+            )
         ),
         "grants any principal",
     ),
@@ -437,6 +472,31 @@ VIOLATIONS: list[tuple[str, Callable[[Plan], Any], str]] = [
         lambda p: set_policy(p, {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}),
         "kms:Decrypt on Resource",
     ),
+    (
+        "tls-only",
+        lambda p: inputs(p, "PollenateAsset-dlq-policy").update(
+            policy=policy([{**tls_only("sqs:*", "q"), "Condition": {"Bool": {"aws:SecureTransport": "true"}}}])
+        ),
+        "queue 'signal9-prod-SyncAssets-dlq' has no policy denying requests without TLS",
+    ),
+    (
+        "tls-only",
+        lambda p: inputs(p, "PollenateAsset-dlq-policy").update(policy=policy([tls_only("sqs:SendMessage", "q")])),
+        "sqs:* when aws:SecureTransport is false",
+    ),
+    (
+        "tls-only",
+        lambda p: inputs(p, "PollenateAsset-dlq-policy").update(
+            queueUrl="https://sqs.us-east-1.amazonaws.com/123456789012/signal9-prod-PollenateAsset-dlq"
+        ),
+        "queue 'signal9-prod-SyncAssets-dlq'",
+    ),
+    ("tls-only", lambda p: p.remove(named(p, "alarms-topic-policy")), "topic 'signal9-prod-alarms'"),
+    (
+        "tls-only",
+        lambda p: set_policy(p, {**tls_only("sns:Publish", "t"), "Principal": {"Service": "x"}}, "alarms-topic-policy"),
+        "sns:publish when aws:SecureTransport is false",
+    ),
     ("alarm-actions", lambda p: inputs(p, "errors-alarm").pop("alarmActions"), "no alarmActions"),
     ("alarm-actions", lambda p: inputs(p, "errors-alarm").update(actionsEnabled=False), "disabled"),
 ]
@@ -509,7 +569,39 @@ def test_unknown_values_are_not_judged() -> None:
     inputs(plan, "assets-table")["serverSideEncryption"]["kmsKeyArn"] = UNKNOWN
     inputs(plan, "SyncAssets-dlq")["kmsMasterKeyId"] = UNKNOWN
     inputs(plan, "alarms-topic")["kmsMasterKeyId"] = UNKNOWN
+    inputs(plan, "PollenateAsset-dlq-policy")["queueUrl"] = UNKNOWN  # a new queue's URL
+    inputs(plan, "alarms-topic-policy")["policy"] = UNKNOWN  # built from the new topic's ARN
     assert evaluate(plan) == []
+
+
+@pytest.mark.parametrize(
+    ("secrets", "expected"),
+    [
+        (
+            {"alphavantage": {"apikey": "plain-text"}},
+            "signal9:secrets.alphavantage.apikey is plaintext in the stack file and not a field of the "
+            "alphavantage secret (apiKey, baseUrl): remove it, then run: "
+            "pulumi config set --secret --path signal9:secrets.alphavantage.apiKey <value>",
+        ),
+        (
+            {"alphavantge": {"apiKey": "plain-text"}},
+            "signal9:secrets.alphavantge is plaintext in the stack file and not a secret (alpaca, alphavantage): "
+            "remove it, then run: pulumi config set --secret --path signal9:secrets.alphavantage.apiKey <value>",
+        ),
+        (
+            "hunter2",
+            "signal9:secrets is plaintext in the stack file; it holds one value per secret and field: remove it, "
+            "then run for each: pulumi config set --secret --path signal9:secrets.<secret>.<field> <value> "
+            "(alphavantage.apiKey, alphavantage.baseUrl, alpaca.keyId, alpaca.secretKey, alpaca.baseUrl, alpaca.dataUrl)",
+        ),
+    ],
+)
+def test_a_misspelt_or_misshapen_plaintext_secret_gets_the_right_command(secrets: Any, expected: str) -> None:
+    """The advice names the field the catalog has, never the typo, and the paths when the shape is wrong."""
+    found: list[str] = []
+    policy_rules.check_stack_file_secrets({"signal9:secrets": secrets}, found.append)
+    assert found == [expected]
+    assert "plain-text" not in found[0] and "hunter2" not in found[0]
 
 
 def test_stack_file_credentials_must_be_encrypted() -> None:

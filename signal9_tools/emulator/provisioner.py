@@ -357,6 +357,13 @@ def _topic(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
     return arn, {"arn": arn}
 
 
+def _topic_policy(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
+    p.client("sns").set_topic_attributes(
+        TopicArn=inputs["arn"], AttributeName="Policy", AttributeValue=inputs["policy"]
+    )
+    return inputs["arn"], {}
+
+
 def _subscription(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
     arn = p.client("sns").subscribe(
         TopicArn=inputs["topic"], Protocol=inputs["protocol"], Endpoint=inputs["endpoint"], ReturnSubscriptionArn=True
@@ -456,6 +463,7 @@ CREATORS: dict[str, Creator] = {
     "aws:kms/key:Key": _kms_key,
     "aws:kms/alias:Alias": _kms_alias,
     "aws:sns/topic:Topic": _topic,
+    "aws:sns/topicPolicy:TopicPolicy": _topic_policy,
     "aws:sns/topicSubscription:TopicSubscription": _subscription,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,

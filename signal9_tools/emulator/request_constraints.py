@@ -12,8 +12,9 @@ docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.ht
 
 Patterns: the models' patterns are Java regexes that AWS applies to the whole value (its error
 is "Member must satisfy regular expression pattern"), so they are compiled with Python's ``re``
-in ASCII mode (Java's ``\\w``, ``\\d``, ``\\s`` are ASCII) and matched with ``fullmatch``. A
-pattern Python cannot compile is skipped and counted (``RequestConstraints.skipped_patterns``).
+in ASCII mode (Java's ``\\w``, ``\\d``, ``\\s`` are ASCII) and matched with ``fullmatch``; the
+tag patterns' Unicode classes (``\\p{L}``...) with the `regex` package (``compiled``). A pattern
+neither can apply as Java does is skipped and counted (``RequestConstraints.skipped_patterns``).
 No pattern needed loosening: every value the dev, staging and prod deploys send matches its
 model's pattern (tests/test_request_constraints.py deploys prod; the local tests dev and staging).
 
@@ -28,8 +29,9 @@ import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, Protocol, cast
 
+import regex
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StringShape, StructureShape
 
 NUMBERS = frozenset({"integer", "long", "float", "double"})
@@ -68,20 +70,44 @@ NAME_LIMITS: dict[tuple[str, str, str], NameLimit] = {
 }
 
 
+class Matcher(Protocol):
+    """What both ``re`` and the `regex` package compile a pattern to, as used here."""
+
+    def fullmatch(self, string: str) -> object | None: ...
+
+
 class RequestConstraintError(ValueError):
     """A deploy call carries a value AWS would reject (the call is not sent)."""
 
 
+# Java's shorthand classes, ASCII in Java; the `regex` package reads them as Unicode.
+JAVA_ASCII_SHORTHAND = re.compile(r"(?<!\\)(?:\\\\)*\\[wWdDsSbB]")
+
+
 @cache
-def compiled(pattern: str) -> re.Pattern[str] | None:
-    """The model's pattern as Python compiles it, or None when Python's dialect cannot."""
+def compiled(pattern: str) -> Matcher | None:
+    """The model's pattern compiled to mean what it means in Java, or None when that is not possible.
+
+    ``re`` in ASCII mode first (Java's ``\\w``, ``\\d``, ``\\s`` are ASCII). Unicode property
+    classes (``\\p{L}``, ``\\p{Z}``, ``\\p{N}``: the tag patterns) only the `regex` package
+    knows, and as Java does only without its ASCII flag, which would also make them ASCII; so
+    a pattern mixing them with an ASCII shorthand is skipped, not misapplied.
+    """
     try:
         with warnings.catch_warnings():
             # Java's set syntax ("[a-z&&[^b]]") compiles in Python with a FutureWarning and
             # another meaning: such a pattern is skipped, not misapplied.
             warnings.simplefilter("error", FutureWarning)
             return re.compile(pattern, re.ASCII)
-    except (re.error, FutureWarning):
+    except FutureWarning:
+        return None
+    except re.error:
+        pass
+    if JAVA_ASCII_SHORTHAND.search(pattern):
+        return None
+    try:
+        return cast(Matcher, regex.compile(pattern))
+    except regex.error:
         return None
 
 
@@ -219,7 +245,7 @@ class RequestConstraints:
 
     def summary(self) -> str:
         skipped = (
-            f"; {len(self.skipped_patterns)} patterns Python cannot compile skipped: {', '.join(sorted(self.skipped_patterns))}"
+            f"; {len(self.skipped_patterns)} patterns not applicable as Java applies them skipped: {', '.join(sorted(self.skipped_patterns))}"
             if self.skipped_patterns
             else ""
         )

@@ -16,7 +16,7 @@ What it reproduces (``docs/../shared/apis.md`` Part A and Part C "Alpaca fake"):
 - ``GET /v2/calendar`` (trading host, apis.md A7): one bare array of the NYSE sessions
   between ``start`` and ``end`` (both required here: unbounded, Alpaca sends its whole
   multi-year calendar), from the fake's own holiday table (:data:`HOLIDAYS`,
-  :data:`EARLY_CLOSES`, 2025-2027), never computed from a rule;
+  :data:`EARLY_CLOSES`, 2025-2031), never computed from a rule;
 - ``GET /v2/stocks/bars``: ``{"bars": {sym: [...]}, "next_page_token"}``, daily bars only
   for sessions of that calendar that have opened by the fake's clock (no weekend, holiday
   or future bar), stamped at New York midnight in UTC, ``start``/``end`` inclusive,
@@ -69,12 +69,16 @@ IEX_SHARE = 0.025
 # ``make local`` has each kind.
 INACTIVE, NON_TRADABLE, NO_EXCHANGE, NO_BARS, THIN = (30, 7), (50, 13), (200, 21), (50, 29), (20, 3)
 THIN_TRADING_SHARE = 0.2
-# NYSE full-day closures and 13:00 early closes as NYSE Group published them ("NYSE Group
-# Announces 2025, 2026 and 2027 Holiday and Early Closings Calendar", 2024-11-08, confirmed by
-# the 2026-2028 release of 2025-12-23), plus the unscheduled closure of 2025-01-09 (National Day
-# of Mourning for President Carter). Typed in, not derived from a rule, so the fake shares no
-# belief with the code under test. Outside these years the fake has no calendar (400).
-CALENDAR_YEARS = range(2025, 2028)
+# NYSE full-day closures and 13:00 early closes: 2025-2028 as NYSE Group published them ("NYSE
+# Group Announces 2025, 2026 and 2027 Holiday and Early Closings Calendar", 2024-11-08, and the
+# 2026-2028 release of 2025-12-23), plus the unscheduled closure of 2025-01-09 (National Day of
+# Mourning for President Carter); 2029-2031 by NYSE's standing holiday and early-close rules (not
+# yet published; an unscheduled closure then is the table's to add). 2031 is there for the last
+# week of 2030: a deploy made today runs through 2030, and a session's settlement date looks a
+# week ahead. Typed in, not derived from a rule, so the fake shares no belief with the code under
+# test; tests/test_alpaca_fake_calendar.py holds it to exchange_calendars' XNYS. Outside these
+# years the fake has no calendar (400).
+CALENDAR_YEARS = range(2025, 2032)
 HOLIDAYS = frozenset(
     date.fromisoformat(day)
     for day in (
@@ -84,13 +88,27 @@ HOLIDAYS = frozenset(
         *("2026-07-03", "2026-09-07", "2026-11-26", "2026-12-25"),
         *("2027-01-01", "2027-01-18", "2027-02-15", "2027-03-26", "2027-05-31", "2027-06-18"),
         *("2027-07-05", "2027-09-06", "2027-11-25", "2027-12-24"),
+        # 2028 has no New Year closure: 1 January is a Saturday, and NYSE does not close Friday 31 December.
+        *("2028-01-17", "2028-02-21", "2028-04-14", "2028-05-29", "2028-06-19", "2028-07-04"),
+        *("2028-09-04", "2028-11-23", "2028-12-25"),
+        *("2029-01-01", "2029-01-15", "2029-02-19", "2029-03-30", "2029-05-28", "2029-06-19"),
+        *("2029-07-04", "2029-09-03", "2029-11-22", "2029-12-25"),
+        *("2030-01-01", "2030-01-21", "2030-02-18", "2030-04-19", "2030-05-27", "2030-06-19"),
+        *("2030-07-04", "2030-09-02", "2030-11-28", "2030-12-25"),
+        *("2031-01-01", "2031-01-20", "2031-02-17", "2031-04-11", "2031-05-26", "2031-06-19"),
+        *("2031-07-04", "2031-09-01", "2031-11-27", "2031-12-25"),
     )
 )
-# Day before Independence Day (2025 only: in 2026 and 2027 the holiday itself is observed on a
-# weekday next to the weekend), day after Thanksgiving, Christmas Eve (2025, 2026).
+# The day before Independence Day when it is a weekday session (not 2026, 2027: the holiday is
+# observed next to the weekend), the day after Thanksgiving, and Christmas Eve when it is a
+# weekday session (not 2027: observed Christmas; 2028: a Sunday).
 EARLY_CLOSES = frozenset(
     date.fromisoformat(day)
-    for day in ("2025-07-03", "2025-11-28", "2025-12-24", "2026-11-27", "2026-12-24", "2027-11-26")
+    for day in (
+        *("2025-07-03", "2025-11-28", "2025-12-24", "2026-11-27", "2026-12-24", "2027-11-26"),
+        *("2028-07-03", "2028-11-24", "2029-07-03", "2029-11-23", "2029-12-24"),
+        *("2030-07-03", "2030-11-29", "2030-12-24", "2031-07-03", "2031-11-28", "2031-12-24"),
+    )
 )
 SESSION_OPENS = time(9, 30)
 ATTRIBUTES = ("has_options", "fractional_eh_enabled", "overnight_tradable", "ptp_no_exception", "ipo")
