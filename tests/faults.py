@@ -312,7 +312,7 @@ class Outcome:
     failed_attempts: list[list[str]]  # per step: "<function>: <error>" per failed attempt
     dlq: list[str]  # functions whose event ended in the DLQ
     published: list[dict[str, Any]]  # event details put on the bus, in order
-    writes: int  # AWS writes the function under test sent
+    writes: list[int]  # per step: AWS writes the function under test sent
 
     def recovery(self, baseline: Outcome, expected: Tables) -> Recovery:
         """The first step after which the tables were as the fault-free run's (the last one: ``expected``)."""
@@ -341,7 +341,7 @@ class World:
         self.now: datetime | None = None
         self.alphavantage: Any = None  # the file's fakes, for its cases' knobs
         self.alpaca: Any = None
-        self.writes = 0  # writes the function under test made in the scenario's fault-free run
+        self.writes: list[int] = []  # per step: writes the function under test made in the fault-free run
         self.duplicate = False  # every outer delivery made twice (at-least-once delivery)
         self._written = 0
         self.rules: list[Rule] = []
@@ -434,8 +434,10 @@ class World:
         if any(client is hooked for hooked in self._hooked):
             return
         self._hooked.append(client)
-        client.meta.events.register("before-call.*.*", self._before)
-        client.meta.events.register("after-call.*.*", self._after)
+        service = client.meta.service_model.service_id.hyphenize()
+        client.meta.events.register(f"before-call.{service}", self._before)
+        # After boto3's own (registered when the resource was made) turned typed values into Python.
+        client.meta.events.register(f"after-call.{service}", self._after)
 
     def _before(self, model: Any, params: dict[str, Any], context: dict[str, Any], **kwargs: Any) -> Any:
         if not (self._outer or self._attempts):
@@ -545,18 +547,20 @@ class World:
         self.rules = list(arm(self) or [])
         tables: list[Tables] = []
         failed: list[list[str]] = []
+        writes: list[int] = []
         try:
             for step in scenario.steps:
-                self.failed_attempts = []
+                self.failed_attempts, self._written = [], 0
                 step(self)
                 failed.append(self.failed_attempts)
+                writes.append(self._written)
                 tables.append(self.snapshot())
         finally:
             self.rules, self.duplicate = [], False
             if len(tables) < len(scenario.steps):
                 self._held = None
         published = [event["detail"] for event in self.fleet.delivered()] if self.publishes else []
-        return Outcome(tables, failed, list(self.dlq), published, self._written)
+        return Outcome(tables, failed, list(self.dlq), published, writes)
 
     def baseline(self, scenario: Scenario) -> Outcome:
         """``scenario`` without any fault (run once per test file)."""

@@ -63,7 +63,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from functions.shared.alpaca import AlpacaClient, Asset, average_volume
-from functions.shared.assets import KEY, NEVER_POLLENATED, SYNCED_AT
+from functions.shared.assets import KEY, NEVER_POLLENATED, SYNCED_AT, newest_row
 from functions.shared.clock import iso_utc, utc_now
 from functions.shared.credentials import AlpacaCredentials, load_credentials
 from functions.shared.dynamo import Item, query, table
@@ -233,18 +233,6 @@ def current_rows() -> dict[str, Item]:
         else:
             del current[symbol]
     return current
-
-
-def newest_row(symbol: str) -> Item | None:
-    """The symbol's newest row, strongly consistent (unlike any index read)."""
-    rows = query(
-        table("assets"),
-        limit=1,
-        KeyConditionExpression=Key("symbol").eq(symbol),
-        ScanIndexForward=False,
-        ConsistentRead=True,
-    )
-    return next(rows, None)
 
 
 class Writer:
