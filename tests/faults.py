@@ -350,7 +350,7 @@ class World:
         self._attempts: dict[int, list[Attempt]] = {}
         self._outer: list[Attempt] = []
         self._hooked: list[Any] = []
-        self._environments = {f.name: fleet.environment(f) for f in catalog.FUNCTIONS}
+        self.environments = {f.name: fleet.environment(f) for f in catalog.FUNCTIONS}
         self._keys = {
             physical: tuple(
                 k["AttributeName"] for k in self.client.describe_table(TableName=physical)["Table"]["KeySchema"]
@@ -410,7 +410,7 @@ class World:
         if not nested:  # a nested delivery keeps the outer one's variables (its threads may be reading them)
             for key in [k for k in os.environ if k.startswith("SIGNAL9_")]:
                 del os.environ[key]
-        os.environ.update(self._environments[function])
+        os.environ.update(self.environments[function])
         try:
             yield attempt
         finally:
