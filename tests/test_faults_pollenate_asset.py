@@ -58,7 +58,7 @@ def pollenation(moment: datetime, **detail: str) -> dict[str, object]:
 
 def listed_synced_and_collected(world: World) -> None:
     """SyncAssets' row of IBM, the calendar as synced the morning before the report, a regular pollenation."""
-    row = {"symbol": SYMBOL, "lastPollenationDate": "1970-01-01T00:00:00.000Z", "status": "active"}
+    row: dict[str, object] = {"symbol": SYMBOL, "lastPollenationDate": "1970-01-01T00:00:00.000Z", "status": "active"}
     row |= {"avgVolume": Decimal(4_000_000), "name": "IBM", "syncedAt": "2026-11-09T10:30:00.000Z"}
     world.dynamodb.Table(world.fleet.tables["assets"]).put_item(Item=row)
     world.alphavantage.report_on(SYMBOL, REPORT_DAY, "post-market")
@@ -73,7 +73,11 @@ def the_last_days_pollenation(world: World) -> None:
     at(world, LAST_DAY)
     calendar = world.dynamodb.Table(world.fleet.tables["earningsCalendar"])
     row = calendar.get_item(Key={"asset_symbol": SYMBOL, "earnings_date": REPORT_DAY.isoformat()})["Item"]
-    detail = {"reason": "earnings", "earningsDate": REPORT_DAY.isoformat(), "fiscalDateEnding": row["fiscalDateEnding"]}
+    detail = {
+        "reason": "earnings",
+        "earningsDate": REPORT_DAY.isoformat(),
+        "fiscalDateEnding": str(row["fiscalDateEnding"]),
+    }
     world.deliver(FUNCTION, pollenation(LAST_DAY, **detail))
     for event in world.fleet.delivered():
         world.deliver(MARK, event)

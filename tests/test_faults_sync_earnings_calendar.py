@@ -64,7 +64,7 @@ MATRIX = Matrix(
     (
         Case("crash before the first write", lambda w: [Crash(0)]),
         Case("crash before the second write", lambda w: [Crash(1)]),
-        Case("crash before the last write (the moved mark)", lambda w: [Crash(w.writes - 1)]),
+        Case("crash before the last write (the moved mark)", lambda w: [Crash(w.writes[0] - 1)]),
         Case(
             "BatchWriteItem throttled past the SDK's retries",
             lambda w: [AwsError("BatchWriteItem", "ProvisionedThroughputExceededException")],
