@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -58,7 +59,7 @@ def pollenation(moment: datetime, **detail: str) -> dict[str, object]:
 
 def listed_synced_and_collected(world: World) -> None:
     """SyncAssets' row of IBM, the calendar as synced the morning before the report, a regular pollenation."""
-    row: dict[str, object] = {"symbol": SYMBOL, "lastPollenationDate": "1970-01-01T00:00:00.000Z", "status": "active"}
+    row: dict[str, Any] = {"symbol": SYMBOL, "lastPollenationDate": "1970-01-01T00:00:00.000Z", "status": "active"}
     row |= {"avgVolume": Decimal(4_000_000), "name": "IBM", "syncedAt": "2026-11-09T10:30:00.000Z"}
     world.dynamodb.Table(world.fleet.tables["assets"]).put_item(Item=row)
     world.alphavantage.report_on(SYMBOL, REPORT_DAY, "post-market")
