@@ -104,13 +104,15 @@ class Rule:
 
 @dataclass(eq=False)
 class Crash(Rule):
-    """The environment dies before the function's write number ``after_writes + 1``."""
+    """The environment dies before the function's write number ``after_writes + 1`` (of ``operation`` only, if given)."""
 
     after_writes: int
     function: str | None = None
+    operation: str | None = None
 
     def __post_init__(self) -> None:
-        self.operations, self.nth = WRITES, self.after_writes + 1
+        self.operations = frozenset({self.operation}) if self.operation else WRITES
+        self.nth = self.after_writes + 1
 
     def before(self, call: Call, world: World) -> None:
         if self.due(call):
@@ -258,7 +260,7 @@ class During(Rule):
         self.operations = frozenset({self.operation})
 
     def due(self, call: Call) -> bool:
-        return self.when(call) and super().due(call)
+        return call.operation in self.operations and self.when(call) and super().due(call)
 
     def before(self, call: Call, world: World) -> None:
         if self.due(call):
@@ -297,11 +299,13 @@ Step = Callable[["World"], None]
 class Scenario:
     """What a matrix's cases share: a starting state and the deliveries made from it, step by step.
 
-    ``start`` is run once (without faults) and its tables recorded; every run of the scenario
-    begins from them. Each step is a delivery as a deployment makes it (a schedule's run, an
-    event); a fault is armed for the whole scenario and usually spent in the first step.
+    ``start`` is run once per test file (without faults) and its tables recorded; every run of
+    a scenario with that start begins from them. Each step is a delivery as a deployment makes
+    it (a schedule's run, an event); a fault is armed for the whole scenario and usually spent
+    in the first step.
     """
 
+    description: str
     start: Step
     steps: tuple[Step, ...]
 
@@ -362,7 +366,7 @@ class World:
         self.function = ""  # the function under test (rules default to it): see involve()
         self.tables: list[str] = []
         self.publishes = False
-        self._start: dict[Scenario, Tables] = {}  # each scenario's starting tables
+        self._start: dict[Step, Tables] = {}  # the tables each start left
 
     # --- deliveries ------------------------------------------------------------------------
 
@@ -532,12 +536,7 @@ class World:
 
     def run(self, scenario: Scenario, arm: Arm = lambda world: []) -> Outcome:
         """``scenario`` from its starting state with ``arm``'s faults armed; what it left behind, step by step."""
-        if scenario not in self._start:
-            self.restore({})
-            scenario.start(self)
-            self._held = None
-            self._start[scenario] = self.snapshot()
-        self.restore(self._start[scenario])
+        self.restore(self.prepare(scenario.start))
         if self.publishes:
             self.fleet.delivered()
         for fake in (self.alphavantage, self.alpaca):
@@ -561,6 +560,15 @@ class World:
                 self._held = None
         published = [event["detail"] for event in self.fleet.delivered()] if self.publishes else []
         return Outcome(tables, failed, list(self.dlq), published, writes)
+
+    def prepare(self, start: Step) -> Tables:
+        """The tables ``start`` leaves (run once per test file, then recorded)."""
+        if start not in self._start:
+            self.restore({})
+            start(self)
+            self._held = None
+            self._start[start] = self.snapshot()
+        return self._start[start]
 
     def baseline(self, scenario: Scenario) -> Outcome:
         """``scenario`` without any fault (run once per test file)."""
@@ -586,13 +594,20 @@ class Case:
     recovery: Recovery = Recovery.LAMBDA_RETRY
     leaves: str | None = None
     accept: Callable[[Tables], Tables] | None = None
+    scenario: Scenario | None = None
+    """A scenario of its own (its description says what differs); the matrix's when None."""
 
 
 @dataclass(frozen=True)
 class Matrix:
+    """A function's fault matrix: its cases, most of them on ``scenario``."""
+
     function: str
-    scenario: str
+    scenario: Scenario
     cases: tuple[Case, ...]
+
+    def check(self, world: World, case: Case) -> Outcome:
+        return check(world, case.scenario or self.scenario, case)
 
     def ids(self) -> list[str]:
         return ["-".join(word.strip("`{}.,()'") for word in case.fault.split())[:60] for case in self.cases]
