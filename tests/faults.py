@@ -53,6 +53,8 @@ from signal9_tools.moto_speedups import moto_speedups
 from tests.conftest import fresh_default_session
 from tests.handler_support import Fleet, context_for
 
+BUS = "(the bus)"
+"""The pseudo-table of a snapshot that holds the distinct events put on the bus: (detail-type, detail)."""
 WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems", "PutEvents"})
 Item = dict[str, Any]
 Tables = dict[str, dict[tuple[Any, ...], Item]]
@@ -315,13 +317,11 @@ class Outcome:
     tables: list[Tables]  # after each step
     failed_attempts: list[list[str]]  # per step: "<function>: <error>" per failed attempt
     dlq: list[str]  # functions whose event ended in the DLQ
-    published: list[dict[str, Any]]  # event details put on the bus, in order
     writes: list[int]  # per step: AWS writes the function under test sent
 
-    def recovery(self, baseline: Outcome, expected: Tables) -> Recovery:
-        """The first step after which the tables were as the fault-free run's (the last one: ``expected``)."""
-        targets = [*baseline.tables[:-1], expected]
-        for step, (have, want) in enumerate(zip(self.tables, targets, strict=True)):
+    def recovery(self, baseline: Outcome) -> Recovery:
+        """How the tables came to be the fault-free run's: after the first step, a later one, or never."""
+        for step, (have, want) in enumerate(zip(self.tables, baseline.tables, strict=True)):
             if not differences(want, have):
                 if step:
                     return Recovery.NEXT_SCHEDULE
@@ -331,6 +331,8 @@ class Outcome:
 
 Arm = Callable[["World"], "list[Rule] | None"]
 """Arms a case's fault: returns the AWS rules, or turns a fake's knob (and returns None)."""
+Accept = Callable[[Tables], Tables]
+"""Turns the fault-free run's tables into exactly what a fault that is not survived leaves."""
 
 
 class World:
@@ -349,6 +351,7 @@ class World:
         self.duplicate = False  # every outer delivery made twice (at-least-once delivery)
         self._written = 0
         self.rules: list[Rule] = []
+        self._published: dict[tuple[Any, ...], Item] = {}  # events the scenario's deliveries put on the bus
         self.failed_attempts: list[str] = []
         self.dlq: list[str] = []
         self._attempts: dict[int, list[Attempt]] = {}
@@ -469,6 +472,10 @@ class World:
             return
         for rule in self.rules_for(call):
             rule.after(call, http_response, parsed, self)
+        if call.operation == "PutEvents" and http_response.status_code < 300:
+            for entry, result in zip(call.request["Entries"], parsed.get("Entries", []), strict=False):
+                if "EventId" in result and not result.get("ErrorCode"):
+                    self._published[(entry["DetailType"], entry["Detail"])] = json.loads(entry["Detail"])
 
     def rules_for(self, call: Call) -> list[Rule]:
         return [rule for rule in self.rules if (rule.function or self.function) == call.function]
@@ -518,12 +525,14 @@ class World:
                 items.extend(page["Items"])
             tables[name] = {tuple(item[k] for k in self._keys[physical]): item for item in items}
         self._held = tables
+        if self.publishes:
+            return {**tables, BUS: dict(self._published)}
         return tables
 
     def restore(self, tables: Tables) -> None:
         """Make the tables hold exactly ``tables`` (writing only what differs from the last snapshot)."""
         held = self._held if self._held is not None else self.snapshot()
-        for name in self.tables:
+        for name in self.tables:  # the bus is no table: what a run published is recorded from its start
             physical = self.fleet.tables[name]
             wanted, present = tables.get(name, {}), held.get(name, {})
             with self.dynamodb.Table(physical).batch_writer() as batch:
@@ -542,7 +551,7 @@ class World:
         for fake in (self.alphavantage, self.alpaca):
             if fake is not None:
                 fake.clear_faults()
-        self.dlq, self.duplicate, self._written = [], False, 0
+        self.dlq, self.duplicate, self._written, self._published = [], False, 0, {}
         self.rules = list(arm(self) or [])
         tables: list[Tables] = []
         failed: list[list[str]] = []
@@ -558,8 +567,7 @@ class World:
             self.rules, self.duplicate = [], False
             if len(tables) < len(scenario.steps):
                 self._held = None
-        published = [event["detail"] for event in self.fleet.delivered()] if self.publishes else []
-        return Outcome(tables, failed, list(self.dlq), published, writes)
+        return Outcome(tables, failed, list(self.dlq), writes)
 
     def prepare(self, start: Step) -> Tables:
         """The tables ``start`` leaves (run once per test file, then recorded)."""
@@ -593,7 +601,7 @@ class Case:
     arm: Arm
     recovery: Recovery = Recovery.LAMBDA_RETRY
     leaves: str | None = None
-    accept: Callable[[Tables], Tables] | None = None
+    accept: Accept | None = None
     scenario: Scenario | None = None
     """A scenario of its own (its description says what differs); the matrix's when None."""
 
@@ -622,7 +630,7 @@ def check(world: World, scenario: Scenario, case: Case) -> Outcome:
     diff = differences(expected, outcome.tables[-1])
     assert not diff, f"{case.fault}: tables differ from the fault-free run's:\n" + "\n".join(diff)
     assert not outcome.dlq, f"{case.fault}: events left in the DLQ of {outcome.dlq}: {outcome.failed_attempts}"
-    recovery = outcome.recovery(baseline, expected)
+    recovery = outcome.recovery(baseline)
     assert recovery is case.recovery, (
         f"{case.fault}: recovered by {recovery}, not {case.recovery}: {outcome.failed_attempts}"
     )

@@ -84,7 +84,12 @@ def the_last_days_pollenation(world: World) -> None:
         world.deliver(MARK, event)
 
 
-LAST_DAY_POLLENATION = Scenario(start=listed_synced_and_collected, steps=(the_last_days_pollenation,))
+LAST_DAY_POLLENATION = Scenario(
+    "IBM collected the day before its report; the earnings pollenation of the row's last day, then "
+    "MarkEarningsProcessed on its earningsProcessed",
+    listed_synced_and_collected,
+    (the_last_days_pollenation,),
+)
 
 
 def concurrent_delivery(world: World) -> faults.Rule:
@@ -106,7 +111,7 @@ def on(function: str, fault: Fault, after: int = 0, times: int = 1) -> faults.Ar
 
 MATRIX = Matrix(
     FUNCTION,
-    "IBM collected the day before its report; the earnings pollenation of the row's last day, then MarkEarningsProcessed",
+    LAST_DAY_POLLENATION,
     (
         Case("crash before the first write", lambda w: [Crash(0)]),
         Case("crash before the pollenation is recorded", lambda w: [Crash(w.writes[0] - 2)]),
@@ -171,4 +176,4 @@ def world(dev: ProgramRun) -> Iterator[World]:
 
 @pytest.mark.parametrize("case", MATRIX.cases, ids=MATRIX.ids())
 def test_fault(world: World, case: Case) -> None:
-    faults.check(world, LAST_DAY_POLLENATION, case)
+    MATRIX.check(world, case)

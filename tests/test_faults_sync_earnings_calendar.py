@@ -51,7 +51,11 @@ def saturday_then_a_move(world: World) -> None:
     world.alphavantage.move_report(MOVED, 7)
 
 
-MONDAY_SYNC = Scenario(start=saturday_then_a_move, steps=(lambda world: sync(world, MONDAY),))
+MONDAY_SYNC = Scenario(
+    "the calendar synced on Saturday, one report moved since; Monday's sync",
+    saturday_then_a_move,
+    (lambda world: sync(world, MONDAY),),
+)
 
 
 def concurrent_sync(world: World) -> faults.Rule:
@@ -60,7 +64,7 @@ def concurrent_sync(world: World) -> faults.Rule:
 
 MATRIX = Matrix(
     FUNCTION,
-    "the calendar synced on Saturday, one report moved since, Monday's sync",
+    MONDAY_SYNC,
     (
         Case("crash before the first write", lambda w: [Crash(0)]),
         Case("crash before the second write", lambda w: [Crash(1)]),
@@ -112,4 +116,4 @@ def world(dev: ProgramRun) -> Iterator[World]:
 
 @pytest.mark.parametrize("case", MATRIX.cases, ids=MATRIX.ids())
 def test_fault(world: World, case: Case) -> None:
-    faults.check(world, MONDAY_SYNC, case)
+    MATRIX.check(world, case)
