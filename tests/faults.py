@@ -391,13 +391,13 @@ class World:
     def _deliver(self, function: str, event: Any) -> Any:
         nested = bool(self._outer)  # delivered while another delivery runs (a concurrent one)
         for _ in range(1 + ASYNC_MAXIMUM_RETRY_ATTEMPTS):
-            with self._attempt(function, nested=nested):
+            with self._attempt(function, nested=nested) as attempt:
                 try:
                     return self._invoke(function, event)
                 except Exception as error:  # what Lambda sees as a failed invocation
                     self.failed_attempts.append(f"{function}: {type(error).__name__}: {error}"[:300])
-            if not nested:
-                shared_aws.reset_clients()  # the retry runs in a fresh execution environment
+            if attempt.dead and not nested:
+                shared_aws.reset_clients()  # a crash ends the environment: the retry starts a fresh one
         self.dlq.append(function)
         return None
 
@@ -681,6 +681,13 @@ def world(dev: ProgramRun, *, alphavantage_url: str | None = None) -> Iterator[W
             shared_aws.reset_clients()
     finally:
         monkeypatch.undo()
+
+
+@pytest.fixture
+def fresh_clients() -> None:
+    """Replaces conftest's per-test reset in a fault-matrix file (imported there): the handlers'
+    clients live as long as the file's moto backend, as in a warm execution environment;
+    :func:`world` resets them at both ends and a crash resets them (a fresh environment)."""
 
 
 def frozen_now(world: World, *modules: Any) -> None:

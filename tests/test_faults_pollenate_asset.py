@@ -4,7 +4,9 @@ tests/faults.py on moto and the AlphaVantage fake. The scenario: IBM is an activ
 collected by a regular pollenation the day before its report; it reports post-market on
 Tuesday 10 November and the earnings pollenation of the row's last day (the 15th) collects
 the new quarter, records the pollenation and concludes the calendar row through
-MarkEarningsProcessed. Pacing is off (interval 0): it only spaces requests.
+MarkEarningsProcessed. Pacing is off (interval 0): it only spaces requests. The fake's
+statements hold four quarters and one year (not 20 and 5): no fault here depends on how many
+reports a statement holds, and each run reads them back.
 """
 
 from __future__ import annotations
@@ -19,13 +21,26 @@ import pytest
 
 from functions.pollenate_asset import handler as pollenate
 from functions.shared.pacing import INTERVAL_VARIABLE
+from signal9_tools.fakes import alphavantage as alphavantage_fake
+from signal9_tools.fakes import fundamentals
 from signal9_tools.fakes.alphavantage import AlphaVantageFake
 from signal9_tools.fakes.alphavantage_faults import Fault
 from signal9_tools.fakes.server import serving
 from signal9_tools.mockrun import ProgramRun
 from tests import faults
 from tests.av_support import ManualClock
-from tests.faults import AwsError, Case, Crash, During, Matrix, Recovery, Scenario, Unprocessed, World
+from tests.faults import (
+    AwsError,
+    Case,
+    Crash,
+    During,
+    Matrix,
+    Recovery,
+    Scenario,
+    Unprocessed,
+    World,
+    fresh_clients,  # noqa: F401  (the file keeps its clients across tests)
+)
 from tests.handler_support import eventbridge_event, scheduled_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -165,11 +180,14 @@ MATRIX = Matrix(
 
 @pytest.fixture(scope="module")
 def world(dev: ProgramRun) -> Iterator[World]:
-    fake = AlphaVantageFake(40, clock=ManualClock.at(REGULAR_AT))
+    fake = AlphaVantageFake(10, clock=ManualClock.at(REGULAR_AT))
     with serving(fake) as server, faults.world(dev, alphavantage_url=server.url) as built:
         built.involve(FUNCTION, MARK)
         built.alphavantage = fake
         built.environments[FUNCTION][INTERVAL_VARIABLE] = "0"
+        for module, name, count in ((fundamentals, "QUARTERLY_REPORTS", 4), (fundamentals, "ANNUAL_REPORTS", 1)):
+            built.monkeypatch.setattr(module, name, count)
+        built.monkeypatch.setattr(alphavantage_fake, "QUARTERLY_REPORTS", 4)
         faults.frozen_now(built, pollenate)
         yield built
 

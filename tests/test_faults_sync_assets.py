@@ -1,6 +1,6 @@
 """SyncAssets under the faults DynamoDB and Alpaca produce (tests/faults.py), on moto and the Alpaca fake.
 
-The scenario: twelve companies listed by Monday's sync; by Tuesday one was renamed, one left
+The scenario: eight companies listed by Monday's sync; by Tuesday one was renamed, one left
 the list and one joined it, and every volume moved a session; Tuesday's 05:30 sync.
 """
 
@@ -30,7 +30,18 @@ from signal9_tools.motolock import serialized_moto
 from tests import faults
 from tests.alpaca_support import MONDAY_0530_NY
 from tests.av_support import ManualClock
-from tests.faults import AwsError, Case, Crash, During, IndexLag, Matrix, Recovery, Scenario, World
+from tests.faults import (
+    AwsError,
+    Case,
+    Crash,
+    During,
+    IndexLag,
+    Matrix,
+    Recovery,
+    Scenario,
+    World,
+    fresh_clients,  # noqa: F401  (the file keeps its clients across tests)
+)
 from tests.handler_support import scheduled_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -41,7 +52,8 @@ TUESDAY, WEDNESDAY = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
 RENAMED, DELISTED, OMITTED = "MSFT", "NVDA", "JPM"
 
 
-NEW = universe(13)[12].symbol  # the company AlpacaFake(12).list_new(1) adds
+COMPANIES = 8
+NEW = universe(COMPANIES + 1)[COMPANIES].symbol  # the company AlpacaFake(COMPANIES).list_new(1) adds
 
 
 def sync(at: datetime) -> faults.Step:
@@ -71,7 +83,7 @@ def raced_by_a_first_pollenation(world: World) -> None:
 
 
 TUESDAY_SYNC = Scenario(
-    "twelve companies listed by Monday's sync; by Tuesday one renamed, one delisted, one new, every volume moved; "
+    "eight companies listed by Monday's sync; by Tuesday one renamed, one delisted, one new, every volume moved; "
     "Tuesday's sync",
     monday,
     (sync(TUESDAY),),
@@ -143,7 +155,7 @@ MATRIX = Matrix(
 
 @pytest.fixture(scope="module")
 def world(dev: ProgramRun) -> Iterator[World]:
-    fake = AlpacaFake(12, clock=ManualClock(MONDAY_0530_NY))
+    fake = AlpacaFake(COMPANIES, clock=ManualClock(MONDAY_0530_NY))
     with serving(fake) as server, faults.world(dev) as built, serialized_moto():
         credentials = {"keyId": ALPACA_KEY_ID, "secretKey": ALPACA_SECRET_KEY, "baseUrl": server.url}
         built.fleet.put_secret("alpaca", credentials | {"dataUrl": server.url})

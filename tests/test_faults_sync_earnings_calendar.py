@@ -20,7 +20,19 @@ from signal9_tools.fakes.server import FakeRequest, FakeResponse, serving, text_
 from signal9_tools.mockrun import ProgramRun
 from tests import faults
 from tests.av_support import ManualClock
-from tests.faults import AwsError, Case, Crash, During, IndexLag, Matrix, Recovery, Scenario, Unprocessed, World
+from tests.faults import (
+    AwsError,
+    Case,
+    Crash,
+    During,
+    IndexLag,
+    Matrix,
+    Recovery,
+    Scenario,
+    Unprocessed,
+    World,
+    fresh_clients,  # noqa: F401  (the file keeps its clients across tests)
+)
 from tests.handler_support import scheduled_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")

@@ -33,6 +33,7 @@ from tests.faults import (
     Tables,
     Unprocessed,
     World,
+    fresh_clients,  # noqa: F401  (the file keeps its clients across tests)
 )
 from tests.handler_support import eventbridge_event, scheduled_event
 
