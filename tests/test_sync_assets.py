@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from functions.pollenate_asset import handler as pollenate
+from functions.shared import assets as shared_assets
 from functions.shared import aws as shared_aws
 from functions.shared import retry
 from functions.shared.alpaca import AlpacaAuthError, AlpacaRequestError, AlpacaUnavailableError
@@ -462,7 +463,7 @@ def test_pollenate_of_a_new_symbol_between_sync_put_and_its_check(
     fleet: Fleet, served: Served, monkeypatch: pytest.MonkeyPatch, invariant_after_every_write: list[str]
 ) -> None:
     """PollenateAsset read "no rows" before SyncAssets put the new row, and wrote before SyncAssets checked."""
-    original = sync_assets.newest_row
+    original = shared_assets.newest_row  # what SyncAssets calls as its newest_row
     pollenated: list[bool] = []
     looks: list[str] = []
 
