@@ -50,8 +50,8 @@ from signal9.catalog import ASYNC_MAXIMUM_RETRY_ATTEMPTS
 from signal9_tools.awsapi import create_stack_tables
 from signal9_tools.mockrun import ProgramRun
 from signal9_tools.moto_speedups import moto_speedups
-from tests.conftest import fresh_default_session
-from tests.handler_support import Fleet, context_for
+from tests.conftest import fake_aws_environment, fresh_default_session
+from tests.handler_support import Fleet, context_for, scheduled_event
 
 BUS = "(the bus)"
 """The pseudo-table of a snapshot that holds the distinct events put on the bus: (detail-type, detail)."""
@@ -425,6 +425,13 @@ class World:
             os.environ.clear()
             os.environ.update(saved)
 
+    def move_clocks(self, moment: datetime) -> None:
+        """The fakes' clocks and the handlers' frozen ``utc_now`` (:func:`frozen_now`) to ``moment``."""
+        for fake in (self.alphavantage, self.alpaca):
+            if fake is not None:
+                fake.clock.now = moment.timestamp()
+        self.now = moment
+
     def current(self) -> Attempt:
         """The attempt the calling thread works for (a handler's worker threads work for the outer one)."""
         nested = self._attempts.get(threading.get_ident())
@@ -637,6 +644,16 @@ def check(world: World, scenario: Scenario, case: Case) -> Outcome:
     return outcome
 
 
+def scheduled(function: str, at: datetime) -> Step:
+    """The schedule's run of ``function`` at ``at`` (the clocks moved there first)."""
+
+    def run(world: World) -> None:
+        world.move_clocks(at)
+        world.deliver(function, scheduled_event(at))
+
+    return run
+
+
 def differences(expected: Tables, actual: Tables, limit: int = 12) -> list[str]:
     """What ``actual`` holds that ``expected`` does not (and the reverse), item by item."""
     found: list[str] = []
@@ -661,16 +678,7 @@ def differences(expected: Tables, actual: Tables, limit: int = 12) -> list[str]:
 def world(dev: ProgramRun, *, alphavantage_url: str | None = None) -> Iterator[World]:
     """One moto backend with the dev stack's tables, bus and secrets, for a whole test file."""
     monkeypatch = pytest.MonkeyPatch()
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    fake_aws_environment(monkeypatch)
     monkeypatch.setattr(retry, "pause", lambda seconds: None)  # backoff delays are not slept
     try:
         with mock_aws(), moto_speedups():

@@ -61,9 +61,8 @@ LAST_DAY = new_york(REPORT_DAY + timedelta(days=5), 7)  # the trigger's run on t
 
 
 def at(world: World, moment: datetime) -> None:
-    assert isinstance(world.alphavantage.clock, ManualClock)
-    world.alphavantage.clock.now = moment.timestamp()
-    world.now = moment + timedelta(minutes=2)
+    world.move_clocks(moment)
+    world.now = moment + timedelta(minutes=2)  # PollenateAsset's own clock, a little after the request
 
 
 def pollenation(moment: datetime, **detail: str) -> dict[str, object]:

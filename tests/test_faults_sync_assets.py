@@ -42,7 +42,6 @@ from tests.faults import (
     World,
     fresh_clients,  # noqa: F401  (the file keeps its clients across tests)
 )
-from tests.handler_support import scheduled_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -57,12 +56,7 @@ NEW = universe(COMPANIES + 1)[COMPANIES].symbol  # the company AlpacaFake(COMPAN
 
 
 def sync(at: datetime) -> faults.Step:
-    def run(world: World) -> None:
-        assert isinstance(world.alpaca.clock, ManualClock)
-        world.alpaca.clock.now, world.now = at.timestamp(), at
-        world.deliver(FUNCTION, scheduled_event(at))
-
-    return run
+    return faults.scheduled(FUNCTION, at)
 
 
 def monday(world: World) -> None:

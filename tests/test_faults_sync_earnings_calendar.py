@@ -33,7 +33,6 @@ from tests.faults import (
     World,
     fresh_clients,  # noqa: F401  (the file keeps its clients across tests)
 )
-from tests.handler_support import scheduled_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -53,9 +52,7 @@ def next_three_weeks(request: FakeRequest, fake: AlphaVantageFake) -> FakeRespon
 
 
 def sync(world: World, at: datetime) -> None:
-    assert isinstance(world.alphavantage.clock, ManualClock)
-    world.alphavantage.clock.now = at.timestamp()
-    world.deliver(FUNCTION, scheduled_event(at))
+    faults.scheduled(FUNCTION, at)(world)
 
 
 def saturday_then_a_move(world: World) -> None:

@@ -33,7 +33,6 @@ from tests.faults import (
     World,
     fresh_clients,  # noqa: F401  (the file keeps its clients across tests)
 )
-from tests.handler_support import scheduled_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -44,12 +43,7 @@ LAGGING = "AAPL"  # mentioned at 08:09, in the 09:00 run's window and no later r
 
 
 def hourly(at: datetime) -> faults.Step:
-    def run(world: World) -> None:
-        assert isinstance(world.alphavantage.clock, ManualClock)
-        world.alphavantage.clock.now = at.timestamp()
-        world.deliver(FUNCTION, scheduled_event(at))
-
-    return run
+    return faults.scheduled(FUNCTION, at)
 
 
 def assets_and_the_previous_run(world: World) -> None:
