@@ -77,6 +77,20 @@ def fresh_default_session() -> None:
     boto3.setup_default_session(botocore_session=core)
 
 
+def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and a region, no profile or endpoint: boto3 can reach nothing but moto."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
 @pytest.fixture
 def moto_speedups_checked() -> bool:
     """Whether moto's shortcuts are each compared with moto's own result (test_moto_speedups.py)."""
@@ -92,16 +106,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, moto_speedups_checked: bool) -> Iterato
     a Scan reading stored items uncopied, KMS key pairs made on first use
     (signal9_tools/moto_speedups.py).
     """
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    fake_aws_environment(monkeypatch)
     with mock_aws(), moto_speedups(checked=moto_speedups_checked):
         fresh_default_session()
         yield

@@ -164,3 +164,27 @@ def test_two_deliveries_racing_for_a_symbol_without_rows_record_it_once(
         "2026-11-02T20:00:00.000Z"
     ]
     assert messages(log_lines)[-1] == "pollenation not recorded: a concurrent delivery recorded it first"
+
+
+def test_a_row_that_keeps_changing_fails_the_recording_so_lambda_retries_it(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SyncAssets rewriting the row between every read and write: the delivery fails, never succeeds unrecorded."""
+    original = pollenate.query  # type: ignore[attr-defined]
+    changes = 0
+
+    def read_then_sync_changes_it(*args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        nonlocal changes
+        items = list(original(*args, **kwargs))
+        changes += 1
+        fleet.table("assets").update_item(
+            Key={"symbol": "AAPL", "lastPollenationDate": PREVIOUS},
+            UpdateExpression="SET syncedAt = :at",
+            ExpressionAttributeValues={":at": f"2026-11-02T05:3{changes}:00.000Z"},
+        )
+        return iter(items)
+
+    monkeypatch.setattr(pollenate, "query", read_then_sync_changes_it)
+    with pytest.raises(pollenate.RecordingError, match="changed during 3 attempts"):
+        pollenate.record_pollenation(request(T1))
+    assert sorted(rows(fleet)) == [PREVIOUS] and changes == pollenate.RECORD_ATTEMPTS

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from functions.pollenate_asset import handler as pollenate
+from functions.shared import assets as shared_assets
 from functions.shared import aws as shared_aws
 from functions.shared import retry
 from functions.shared.alpaca import AlpacaAuthError, AlpacaRequestError, AlpacaUnavailableError
@@ -20,8 +21,8 @@ from functions.shared.env import table_variable
 from functions.shared.events import PollenationNeeded
 from functions.shared.telemetry import FreshnessMetric
 from functions.sync_assets import handler as sync_assets
-from functions.sync_assets.handler import SuspiciousListError
-from signal9_tools.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, BARS_PATH, NEW_YORK, sessions
+from functions.sync_assets.handler import SuspiciousListError, SuspiciousVolumesError
+from signal9_tools.fakes.alpaca import ALPACA_KEY_ID, ALPACA_SECRET_KEY, BARS_PATH, NEW_YORK, Answer, sessions
 from signal9_tools.motolock import serialized_moto
 from tests.alpaca_support import MONDAY_0530_NY, Served, served_fake
 from tests.av_support import captured_logs
@@ -254,6 +255,7 @@ def test_relisted_symbol_gets_status_back_on_its_newest_row(fleet: Fleet, served
     assert run(fleet)["listed"] == 1
     history = rows_of(fleet, "TSLA")
     assert len(history) == 2 and history[-1]["status"] == "active" and "status" not in history[0]
+    assert "delistedAt" not in history[-1]  # current again: the delisting's mark goes
     assert_newest_rows_are_current(fleet, served.fake.active_symbols())
 
 
@@ -284,6 +286,22 @@ def test_bars_failing_after_retries_write_nothing(fleet: Fleet, served: Served, 
         run(fleet)
     assert writes == Counter() and len(served.sleeps) == 3
     assert rows_of(fleet, "MSFT")[-1]["name"] != "changed but never written"
+
+
+def test_bars_without_the_symbols_that_traded_write_nothing_unless_allowed(
+    fleet: Fleet, served: Served, writes: Counter[str]
+) -> None:
+    run(fleet)
+    before = fleet.rows("assets")
+    served.fake.fail_next(Answer.EMPTY, path=BARS_PATH)  # {"bars": {}, "next_page_token": null}
+    writes.clear()
+    with pytest.raises(SuspiciousVolumesError, match=r"no bar of \d+ of the \d+ listed symbols that traded"):
+        run(fleet)
+    assert writes == Counter() and fleet.rows("assets") == before
+    served.fake.fail_next(Answer.EMPTY, path=BARS_PATH)
+    result = fleet.invoke("SyncAssets", {**scheduled_event(RUN_AT), "allowVolumeLoss": True})
+    assert result["updated"] == len([r for r in before if r["avgVolume"] > 0])
+    assert {r["avgVolume"] for r in fleet.rows("assets")} == {0}
 
 
 def test_a_truncated_list_delists_nothing_unless_allowed(
@@ -445,7 +463,7 @@ def test_pollenate_of_a_new_symbol_between_sync_put_and_its_check(
     fleet: Fleet, served: Served, monkeypatch: pytest.MonkeyPatch, invariant_after_every_write: list[str]
 ) -> None:
     """PollenateAsset read "no rows" before SyncAssets put the new row, and wrote before SyncAssets checked."""
-    original = sync_assets.newest_row
+    original = shared_assets.newest_row  # what SyncAssets calls as its newest_row
     pollenated: list[bool] = []
     looks: list[str] = []
 
@@ -543,7 +561,9 @@ def test_a_symbol_seen_twice_in_the_index_is_resolved_by_a_consistent_read_not_d
     assert [r for r in index_rows(fleet) if r["symbol"] == "AAPL"] == [history[-1]]
     assert [r for r in history if "delistedAt" in r] == []
     assert_newest_rows_are_current(fleet, served.fake.active_symbols())
-    (read,) = queries  # the duplicate was settled by one strongly consistent read of the newest row
+    # The duplicate was settled by one strongly consistent read of the newest row (the other
+    # symbols' reads are of their never-pollenated current rows).
+    (read,) = [q for q in queries if {"S": "AAPL"} in q["ExpressionAttributeValues"].values()]
     assert (read["ConsistentRead"], read["ScanIndexForward"], read["Limit"]) == (True, False, 1)
 
 

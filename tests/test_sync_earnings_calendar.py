@@ -14,6 +14,7 @@ import pytest
 from functions.shared.alphavantage import InvalidApiKeyError, UnexpectedResponseError
 from functions.shared.earnings_calendar import MOVED_AT
 from functions.shared.telemetry import FreshnessMetric
+from functions.sync_earnings_calendar.handler import SuspiciousCalendarError
 from signal9_tools.fakes.alphavantage import CALENDAR_HEADER, AlphaVantageFake
 from signal9_tools.fakes.alphavantage_faults import Fault
 from signal9_tools.fakes.server import FakeRequest, FakeResponse, FakeServer, text_response
@@ -217,12 +218,33 @@ def test_a_body_without_the_needed_columns_fails_before_writing(
     assert fleet.rows("earningsCalendar") == []
 
 
-def test_an_empty_calendar_marks_nothing_moved(env: tuple[Fleet, FakeServer], fake: AlphaVantageFake) -> None:
+def test_an_empty_calendar_fails_the_run_and_changes_nothing(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake
+) -> None:
     fleet, _ = env
     sync(fleet)
+    before = fleet.rows("earningsCalendar")
     fake.functions["EARNINGS_CALENDAR"] = fixed_calendar()
-    assert sync(fleet)["moved"] == 0
-    assert all(MOVED_AT not in row for row in fleet.rows("earningsCalendar"))
+    with pytest.raises(SuspiciousCalendarError, match="listed no rows"):
+        sync(fleet)
+    assert fleet.rows("earningsCalendar") == before
+
+
+def test_a_calendar_missing_many_stored_reports_fails_unless_allowed(
+    env: tuple[Fleet, FakeServer], fake: AlphaVantageFake
+) -> None:
+    fleet, _ = env
+    sync(fleet)
+    before = fleet.rows("earningsCalendar")
+    fake.functions["EARNINGS_CALENDAR"] = fixed_calendar(
+        ("GOOD", "Good, Inc.", "2026-11-19", "2026-09-30", "1.25", "USD", "pre-market"),
+    )
+    with pytest.raises(SuspiciousCalendarError, match=r"leaving \d+ of the \d+ stored upcoming reports"):
+        sync(fleet)
+    assert fleet.rows("earningsCalendar") == before
+    event = {**scheduled_event(SYNC_TIME), "allowMassMove": True}
+    result = fleet.invoke("SyncEarningsCalendar", event)
+    assert result["moved"] == len([r for r in before if r["earnings_date"] > TODAY.isoformat()])
 
 
 def test_invalid_key_fails_the_run_and_writes_nothing(env: tuple[Fleet, FakeServer], fake: AlphaVantageFake) -> None:

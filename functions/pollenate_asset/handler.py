@@ -16,11 +16,13 @@ Collection calls AlphaVantage ``OVERVIEW``, ``EARNINGS``, ``INCOME_STATEMENT``,
 ``fiscal_date_ending = "<date>#<annual|quarterly>"`` so both periods of a fiscal date are
 kept). Statement rows are compared with what the table holds (one Query per table) and only
 new or changed rows are written; ``companyOverview`` gets one row per collection day
-(``last_updated``, the New York date). An unknown symbol (``{}``) or a refused one
-(``Error Message``) writes no data and is recorded on the pollenation row
-(``collection``/``collectionError``), not retried. Throttling is retried by the client
-with backoff; when it persists, or a response is malformed, the invocation fails before
-any write and Lambda's async retries end in the DLQ.
+(``last_updated``, the New York date). An unknown symbol (``{}`` on ``OVERVIEW``) or a
+refused one (``Error Message``) writes no data and is recorded on the pollenation row
+(``collection``/``collectionError``), not retried. The same answer from a symbol the API
+knows (a later dataset, after ``OVERVIEW`` answered with data, or any dataset of a symbol
+collected before) cannot be told apart from a fault: it fails the invocation
+(:class:`IncompleteCollectionError`), as persistent throttling or a malformed response
+does, before any write; Lambda's async retries follow and end in the DLQ.
 
 ``assets`` schema (key ``symbol`` + ``lastPollenationDate``): one row per pollenation,
 kept forever as history. The newest row of a symbol is its current state; recording a
@@ -33,7 +35,10 @@ gets a row without ``status`` (SyncAssets owns the asset catalog). The transacti
 checks that the row copied is still as read (or, for a symbol without rows, that SyncAssets
 has not listed it meanwhile); when SyncAssets changed it, the newest row is read again and
 the recording repeated (``AssetWriteConflicts``), so the new row never copies stale
-attributes and ``status`` always ends on the newest row.
+attributes and ``status`` always ends on the newest row. A transaction cancelled for any
+other reason (throttling, a conflicting transaction in flight) is retried with backoff; one
+that still fails, or a row that kept changing, fails the invocation (:class:`RecordingError`)
+so that Lambda retries it: a pollenation is never left unrecorded by a successful run.
 
 Idempotent: an event whose ``requestedAt`` is not newer than the symbol's newest row (a
 redelivery, or overtaken by a later pollenation) records nothing; collection and the
@@ -49,7 +54,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from functions.pollenate_asset.fundamentals import DATASETS, EARNINGS, Dataset, changed, validate
+from functions.pollenate_asset.fundamentals import DATASETS, EARNINGS, OVERVIEW, Dataset, changed, validate
 from functions.shared.alphavantage import AlphaVantageClient, BadRequestError, SymbolNotFoundError
 from functions.shared.assets import KEY, NEVER_POLLENATED, SYNCED_AT
 from functions.shared.clock import iso_utc, market_date, utc_now
@@ -60,12 +65,21 @@ from functions.shared.events import EarningsProcessed, PollenationNeeded
 from functions.shared.observability import count, instrumented, logger
 from functions.shared.pacing import environment_pacer
 from functions.shared.publisher import publish
+from functions.shared.retry import DEFAULT_BACKOFF, resolve_sleep
 from functions.shared.telemetry import MetricName
 
 # Reads of the newest row per recording: SyncAssets changes a symbol's row at most a few times a run.
 RECORD_ATTEMPTS = 3
 BOOKKEEPING = ("pollenationReason", "earningsDate", "recordedAt", "supersededAt", "collection", "collectionError")
 STATEMENT_SORT_KEY = "fiscal_date_ending"
+
+
+class IncompleteCollectionError(RuntimeError):
+    """AlphaVantage refused or had no data for a symbol it knows: more likely a fault than an answer."""
+
+
+class RecordingError(RuntimeError):
+    """The pollenation could not be recorded (its transaction kept failing): Lambda must retry it."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +106,13 @@ def collect_foundational_data(symbol: str) -> Collection:
         try:
             document = client.json(dataset.function, symbol=symbol)
         except (SymbolNotFoundError, BadRequestError) as error:
-            # Permanent for this symbol: retrying would only spend the plan's requests.
+            if fetched or collected_before(symbol):
+                raise IncompleteCollectionError(
+                    f"{error}, although AlphaVantage "
+                    + ("answered OVERVIEW with data" if fetched else f"has given data for {symbol} before")
+                    + ": more likely a fault than an unknown symbol; nothing was written"
+                ) from None
+            # Permanent for a symbol never seen: retrying would only spend the plan's requests.
             status = "symbolNotFound" if isinstance(error, SymbolNotFoundError) else "badSymbol"
             logger.warning("symbol not collected", extra={"collection": status, "function": dataset.function})
             count(MetricName.SYMBOLS_NOT_COLLECTED)
@@ -108,6 +128,13 @@ def collect_foundational_data(symbol: str) -> Collection:
         if row["period"] == "quarterly" and row.get("reportedEPS") is not None
     )
     return Collection("collected", written, reported_quarters=reported)
+
+
+def collected_before(symbol: str) -> bool:
+    """Whether ``companyOverview`` holds a row of ``symbol`` (AlphaVantage had data for it once)."""
+    return (
+        next(query(table(OVERVIEW.table), limit=1, KeyConditionExpression=Key("symbol").eq(symbol)), None) is not None
+    )
 
 
 def _write(dataset: Dataset, symbol: str, rows: list[Item]) -> int:
@@ -180,12 +207,14 @@ def record_pollenation(request: PollenationNeeded, outcome: Item | None = None) 
     The transaction also holds the row it copied to what was read: had SyncAssets changed it
     in between (attributes, ``status``, or a first row for the symbol), the transaction is
     cancelled and the newest row read again, so the new row never copies stale attributes
-    and ``status`` always ends on the newest row.
+    and ``status`` always ends on the newest row. Cancelled for another reason, it is retried
+    with backoff. A recording that cannot be made raises :class:`RecordingError`.
     """
     assets = table("assets")
     pollenated_at = iso_utc(request.requestedAt)
-    latest: Item | None = None
-    for _ in range(RECORD_ATTEMPTS):
+    delays = DEFAULT_BACKOFF.delays()
+    conflicts = 0
+    while True:
         latest = next(
             query(assets, limit=1, KeyConditionExpression=Key("symbol").eq(request.symbol), ScanIndexForward=False),
             None,
@@ -210,14 +239,29 @@ def record_pollenation(request: PollenationNeeded, outcome: Item | None = None) 
             if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise
             # One reason per item, in order: the new row's key taken, or the row read changed.
-            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            if not reasons or reasons[0] == "ConditionalCheckFailed":
+            reasons = [str(reason.get("Code")) for reason in error.response.get("CancellationReasons", [])]
+            if reasons[:1] == ["ConditionalCheckFailed"]:
                 return _skipped("a concurrent delivery recorded it first", latest)
-            count(MetricName.ASSET_WRITE_CONFLICTS)
-            continue  # SyncAssets changed the row that was read: read again
+            if reasons[1:2] == ["ConditionalCheckFailed"]:  # SyncAssets changed the row that was read
+                count(MetricName.ASSET_WRITE_CONFLICTS)
+                conflicts += 1
+                if conflicts < RECORD_ATTEMPTS:
+                    continue
+                raise RecordingError(
+                    f"the newest assets row of {request.symbol} changed during {RECORD_ATTEMPTS} attempts to record "
+                    "its pollenation"
+                ) from None
+            delay = next(delays, None)  # throttled, or another transaction in flight: transient
+            if delay is None:
+                raise RecordingError(
+                    f"the pollenation of {request.symbol} was not recorded: its transaction was cancelled "
+                    f"({', '.join(reasons) or 'no reasons given'}) through {DEFAULT_BACKOFF.max_retries} retries"
+                ) from None
+            logger.warning("pollenation transaction cancelled; retrying", extra={"reasons": reasons, "delay": delay})
+            resolve_sleep(None)(delay)
+            continue
         count(MetricName.POLLENATIONS_RECORDED)
         return True
-    return _skipped(f"the symbol's newest row changed during {RECORD_ATTEMPTS} attempts", latest)
 
 
 def _as_read(table_name: str, symbol: str, latest: Item | None, pollenated_at: str) -> dict[str, Any]:

@@ -16,7 +16,11 @@ on the row's ``status`` or preceded by a strongly consistent read of the symbol'
 
 - listed and current row equal on every kept attribute: no write;
 - listed with different attributes or ``avgVolume``: update the current row, conditional
-  on it still carrying ``status`` (still current);
+  on it still carrying ``status`` (still current); an update also removes ``delistedAt``
+  from a row that comes back after a delisting;
+- a current row at :data:`NEVER_POLLENATED` (put by SyncAssets) is read back consistently
+  first: a listing interrupted before it moved ``status`` to a newer row a first pollenation
+  wrote would otherwise stay current under that row for good;
 - seen twice in the index: its newest row (consistent read) is the current row if it has
   ``status``; otherwise it has none. The rows seen are not written on that evidence;
 - listed, no current row seen: its newest row is read first (consistent). A current row the
@@ -28,6 +32,10 @@ on the row's ``status`` or preceded by a strongly consistent read of the symbol'
 - current row but no longer listed: ``REMOVE status`` (out of both sparse indexes), history
   kept, ``delistedAt`` set; a superseded row fails the condition and the retirement is
   redone on the newest row.
+
+Answers more likely partial than real fail the run before any write (:func:`refuse_suspicious`):
+a list that would retire too many current symbols, or bars that leave too many symbols that
+traded in the previous window without a single bar (an empty or cut-short page still parses).
 
 Concurrency with PollenateAsset, which in one transaction puts a new newest row (copying
 ``status``) and removes ``status`` from the previous row on condition it still has it:
@@ -63,7 +71,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from functions.shared.alpaca import AlpacaClient, Asset, average_volume
-from functions.shared.assets import KEY, NEVER_POLLENATED, SYNCED_AT
+from functions.shared.assets import KEY, NEVER_POLLENATED, SYNCED_AT, newest_row
 from functions.shared.clock import iso_utc, utc_now
 from functions.shared.credentials import AlpacaCredentials, load_credentials
 from functions.shared.dynamo import Item, query, table
@@ -83,6 +91,12 @@ MAX_CONFLICTS = 3  # per symbol; PollenateAsset writes one row per symbol per po
 # list of departures is more likely a partial answer than a market event. Input key to override.
 MAX_DELIST_SHARE, MAX_DELIST_ALWAYS = 0.05, 25
 ALLOW_MASS_DELISTING = "allowMassDelisting"
+# At most this share of the symbols that traded in the previous window (and always this many)
+# may have no bar at all in this one: a symbol whose only trade left the window is rare, an
+# empty bars page zeroes a whole batch. Input key to override.
+MAX_VANISHED_SHARE, MAX_VANISHED_ALWAYS = 0.01, 3
+ALLOW_VOLUME_LOSS = "allowVolumeLoss"
+DELISTED_AT = "delistedAt"
 
 Outcome = Literal["listed", "updated", "unchanged", "delisted", "gone"]
 R = TypeVar("R")
@@ -94,6 +108,10 @@ class ConflictError(RuntimeError):
 
 class SuspiciousListError(RuntimeError):
     """Alpaca's list would retire too many current assets at once: more likely a truncated answer."""
+
+
+class SuspiciousVolumesError(RuntimeError):
+    """Too many symbols that traded lost every bar at once: more likely an empty or cut-short bars answer."""
 
 
 @dataclass
@@ -129,16 +147,20 @@ class Summary:
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     invocation = ScheduledInvocation.parse(event)
     client = AlpacaClient(load_credentials(AlpacaCredentials))
-    allow = (invocation.model_extra or {}).get(ALLOW_MASS_DELISTING) is True
-    summary = sync(client, invocation.moment(), allow_mass_delisting=allow)
+    extra = invocation.model_extra or {}
+    allowed = frozenset(key for key in (ALLOW_MASS_DELISTING, ALLOW_VOLUME_LOSS) if extra.get(key) is True)
+    summary = sync(client, invocation.moment(), allowed)
     summary.meter()
     gauge(FreshnessMetric.ASSET_CATALOG_SYNCED, 1)  # only a completed sync gets here
     logger.info("asset catalog synced", extra=summary.report())
     return summary.report()
 
 
-def sync(client: AlpacaClient, moment: datetime, *, allow_mass_delisting: bool = False) -> Summary:
-    """Fetch and validate everything, then reconcile ``assets`` (see the module docstring)."""
+def sync(client: AlpacaClient, moment: datetime, allowed: frozenset[str] = frozenset()) -> Summary:
+    """Fetch and validate everything, then reconcile ``assets`` (see the module docstring).
+
+    ``allowed``: the overrides of :func:`refuse_suspicious` the invocation input set to true.
+    """
     summary = Summary()
     wanted = fetch(client, moment, summary)
     current = current_rows()
@@ -148,18 +170,14 @@ def sync(client: AlpacaClient, moment: datetime, *, allow_mass_delisting: bool =
         row = current.get(symbol)
         if row is None:
             jobs.append(partial(writer.list_symbol, symbol, attributes))
+        elif row[KEY[1]] == NEVER_POLLENATED:
+            jobs.append(partial(writer.never_pollenated, row, attributes))
         elif synced_view(row) != attributes:
             jobs.append(partial(writer.update, row, attributes))
         else:
             summary.unchanged += 1
     retired = [row for symbol, row in current.items() if symbol not in wanted]
-    limit = max(MAX_DELIST_ALWAYS, int(MAX_DELIST_SHARE * len(current)))
-    if len(retired) > limit and not allow_mass_delisting:
-        raise SuspiciousListError(
-            f"Alpaca listed {summary.fetched} active assets; {len(retired)} of the {len(current)} current ones "
-            f"would leave the indexes (limit {limit}). Nothing was written. If the departures are real, "
-            f'invoke SyncAssets once with {{"{ALLOW_MASS_DELISTING}": true}}.'
-        )
+    refuse_suspicious(summary, current, wanted, retired, allowed)
     jobs.extend(partial(writer.delist, row) for row in retired)
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
         summary.outcomes.update(pool.map(lambda job: job(), jobs))
@@ -169,6 +187,34 @@ def sync(client: AlpacaClient, moment: datetime, *, allow_mass_delisting: bool =
     summary.conflicts = writer.conflicts
     summary.throttled, summary.http_calls = client.throttled, client.calls
     return summary
+
+
+def refuse_suspicious(
+    summary: Summary, current: dict[str, Item], wanted: dict[str, Item], retired: list[Item], allowed: frozenset[str]
+) -> None:
+    """Fail before any write on answers more likely partial than real (an input key lets one run through).
+
+    Too many current symbols missing from the list (:class:`SuspiciousListError`), or too many
+    that traded in the previous window without a single bar in this one
+    (:class:`SuspiciousVolumesError`): an empty or cut-short bars answer still parses.
+    """
+    limit = max(MAX_DELIST_ALWAYS, int(MAX_DELIST_SHARE * len(current)))
+    if len(retired) > limit and ALLOW_MASS_DELISTING not in allowed:
+        raise SuspiciousListError(
+            f"Alpaca listed {summary.fetched} active assets; {len(retired)} of the {len(current)} current ones "
+            f"would leave the indexes (limit {limit}). Nothing was written. If the departures are real, "
+            f'invoke SyncAssets once with {{"{ALLOW_MASS_DELISTING}": true}}.'
+        )
+    traded = [symbol for symbol, row in current.items() if symbol in wanted and row.get(VOLUME, 0) > 0]
+    vanished = [symbol for symbol in traded if not wanted[symbol][VOLUME]]
+    limit = max(MAX_VANISHED_ALWAYS, int(MAX_VANISHED_SHARE * len(traded)))
+    if len(vanished) > limit and ALLOW_VOLUME_LOSS not in allowed:
+        raise SuspiciousVolumesError(
+            f"Alpaca's bars of {summary.window} hold no bar of {len(vanished)} of the {len(traded)} listed symbols "
+            f"that traded in the previous window (limit {limit}), e.g. {', '.join(sorted(vanished)[:5])}. "
+            "Nothing was written. If they really stopped trading, invoke SyncAssets once with "
+            f'{{"{ALLOW_VOLUME_LOSS}": true}}.'
+        )
 
 
 def fetch(client: AlpacaClient, moment: datetime, summary: Summary) -> dict[str, Item]:
@@ -235,18 +281,6 @@ def current_rows() -> dict[str, Item]:
     return current
 
 
-def newest_row(symbol: str) -> Item | None:
-    """The symbol's newest row, strongly consistent (unlike any index read)."""
-    rows = query(
-        table("assets"),
-        limit=1,
-        KeyConditionExpression=Key("symbol").eq(symbol),
-        ScanIndexForward=False,
-        ConsistentRead=True,
-    )
-    return next(rows, None)
-
-
 class Writer:
     """Conditional writes of current rows, each redone on the newest row after losing a race."""
 
@@ -281,6 +315,18 @@ class Writer:
         self._settle(symbol, written, wanted, created=created)
         return "listed"
 
+    def never_pollenated(self, row: Item, wanted: Item) -> Outcome:
+        """A current row SyncAssets put: made sure it is still the symbol's newest before it is compared.
+
+        A listing interrupted between its put and :meth:`_settle` (a crash, a throttled
+        transaction) while a first pollenation recorded a newer row leaves the put row current
+        under it; the run that finds it settles it (one consistent read: never-pollenated rows
+        are the symbols no pollenation has reached yet).
+        """
+        if self._settle(str(row["symbol"]), row, wanted, created=True):
+            return "updated"
+        return "unchanged" if synced_view(row) == wanted else self.update(row, wanted)
+
     def update(self, row: Item, wanted: Item) -> Outcome:
         self._retrying(str(row["symbol"]), row, lambda current: self._activate(str(row["symbol"]), current, wanted))
         return "updated"
@@ -290,7 +336,10 @@ class Writer:
             if current is None or "status" not in current:
                 return None  # nothing in the indexes any more
             self._write(
-                current, "REMOVE #status SET delistedAt = :at", {":at": self.synced_at}, "attribute_exists(#status)"
+                current,
+                f"REMOVE #status SET #{DELISTED_AT} = :at",
+                {":at": self.synced_at},
+                "attribute_exists(#status)",
             )
             return current
 
@@ -318,7 +367,8 @@ class Writer:
     def _set(self, wanted: Item) -> tuple[str, dict[str, Any]]:
         values = {f":{k}": v for k, v in wanted.items()} | {":status": ACTIVE, f":{SYNCED_AT}": self.synced_at}
         assignments = ", ".join(f"#{k} = :{k}" for k in (*wanted, "status", SYNCED_AT))
-        removals = [f"#{k}" for k in SYNCED if k not in wanted]
+        # A relisted row is current again: it loses the delisting's mark.
+        removals = [f"#{k}" for k in SYNCED if k not in wanted] + [f"#{DELISTED_AT}"]
         return f"SET {assignments}" + (f" REMOVE {', '.join(removals)}" if removals else ""), values
 
     def _write(self, row: Item, expression: str, values: dict[str, Any], condition: str) -> None:
@@ -344,8 +394,8 @@ class Writer:
                 known = False
         raise ConflictError(f"assets rows of {symbol} kept changing during {MAX_CONFLICTS + 1} conditional writes")
 
-    def _settle(self, symbol: str, written: Item, wanted: Item, *, created: bool) -> None:
-        """After listing a symbol: if it has a newer row without ``status``, move ``status`` to that row.
+    def _settle(self, symbol: str, written: Item, wanted: Item, *, created: bool) -> bool:
+        """After listing a symbol: if it has a newer row without ``status``, move ``status`` to that row (True).
 
         Happens for a symbol pollenated before it was listed or listed again after leaving, and
         when a pollenation wrote meanwhile. The row just put (``created``) is deleted rather
@@ -354,7 +404,7 @@ class Writer:
         for _ in range(MAX_CONFLICTS + 1):
             newest = newest_row(symbol)
             if newest is None or "status" in newest or newest[KEY[1]] == written[KEY[1]]:
-                return
+                return False
             expression, values = self._set(wanted)
             retire: dict[str, Any] = {
                 "TableName": self.table.name,
@@ -377,7 +427,7 @@ class Writer:
             try:
                 # The resource's client serialises plain Python values, as Table methods do.
                 self.client.transact_write_items(TransactItems=[{"Update": activate}, second])  # type: ignore[typeddict-item, list-item]
-                return
+                return True
             except ClientError as error:
                 if _code(error) != "TransactionCanceledException":
                     raise
@@ -392,7 +442,7 @@ class Writer:
 def _names(*expressions: str) -> dict[str, str]:
     """``ExpressionAttributeNames`` for the ``#name`` placeholders the expressions use."""
     text = " ".join(expressions)
-    return {f"#{k}": k for k in (*SYNCED, VOLUME, "status", SYNCED_AT) if f"#{k}" in text}
+    return {f"#{k}": k for k in (*SYNCED, VOLUME, "status", SYNCED_AT, DELISTED_AT) if f"#{k}" in text}
 
 
 def _code(error: ClientError) -> str:

@@ -20,6 +20,13 @@ Existing rows are read with one Query of ``upcoming-earnings-index`` per date in
 horizon (about 92), never a Scan. A row that fails validation is logged, counted and
 skipped; its raw key still counts as listed, so a bad estimate never marks a report moved.
 A body without the columns the rows need fails the run before anything is written.
+
+A calendar that cannot be told apart from a fault fails the run before any write
+(:class:`SuspiciousCalendarError`), so the schedule's retries and the DLQ take over: one with
+no rows (a whole market without reports in three months is an outage), or one that would
+mark more than :data:`MAX_MOVED_SHARE` of the stored upcoming rows moved (and more than
+:data:`MAX_MOVED_ALWAYS`): a file cut short at a line boundary still parses, and lists only
+its first reports. ``{"allowMassMove": true}`` in the invocation input lets one run through.
 """
 
 from __future__ import annotations
@@ -54,6 +61,14 @@ HORIZON_DAYS = 95
 REQUIRED_COLUMNS = frozenset({"symbol", "reportDate"})
 CALENDAR_FIELDS = ("name", "fiscalDateEnding", "estimate", "currency", "timeOfTheDay")
 INDEX = "upcoming-earnings-index"
+# A run may mark at most this share of the stored upcoming rows moved (and always this many): a
+# handful move in a week, so more is likelier a calendar cut short. Input key to override.
+MAX_MOVED_SHARE, MAX_MOVED_ALWAYS = 0.05, 5
+ALLOW_MASS_MOVE = "allowMassMove"
+
+
+class SuspiciousCalendarError(RuntimeError):
+    """The calendar lists no rows, or too few of the stored upcoming ones: more likely a fault than news."""
 
 
 class CalendarRow(BaseModel):
@@ -163,7 +178,7 @@ def update(keys: tuple[str, str], to_set: dict[str, Any], to_remove: list[str]) 
     table("earningsCalendar").update_item(**request)
 
 
-def reconcile(rows: CsvRows, today: date, moved_at: str) -> Outcome:
+def reconcile(rows: CsvRows, today: date, moved_at: str, *, allow_mass_move: bool = False) -> Outcome:
     outcome = Outcome(fetched=len(rows))
     wanted = validated(rows, outcome)
     listed = {(from_alphavantage(raw.get("symbol") or ""), raw.get("reportDate")) for raw in rows}
@@ -173,6 +188,9 @@ def reconcile(rows: CsvRows, today: date, moved_at: str) -> Outcome:
         | {row.reportDate for row in wanted.values()}
     )
     stored = stored_rows(dates)
+    upcoming = {key: item for key, item in stored.items() if date.fromisoformat(key[1]) > today}
+    unlisted = [key for key, item in upcoming.items() if key not in listed and MOVED_AT not in item]
+    refuse_suspicious(len(rows), len(unlisted), len(upcoming), allow=allow_mass_move)
     with table("earningsCalendar").batch_writer() as batch:
         for key, row in wanted.items():
             attributes = row.attributes()
@@ -188,16 +206,8 @@ def reconcile(rows: CsvRows, today: date, moved_at: str) -> Outcome:
                 outcome.written += 1
             else:
                 outcome.unchanged += 1
-    if not rows:
-        # An empty full-market calendar is an outage, not a quarter without reports: mark nothing.
-        logger.warning("the calendar listed no rows; no report is marked moved")
-        return outcome
-    for key, item in stored.items():
-        if key in listed or date.fromisoformat(key[1]) <= today:
-            continue
-        if MOVED_AT in item:
-            outcome.unchanged += 1
-            continue
+    outcome.unchanged += sum(1 for key, item in upcoming.items() if key not in listed and MOVED_AT in item)
+    for key in unlisted:
         update(key, {MOVED_AT: moved_at}, [])
         outcome.moved += 1
         outcome.written += 1
@@ -205,12 +215,26 @@ def reconcile(rows: CsvRows, today: date, moved_at: str) -> Outcome:
     return outcome
 
 
+def refuse_suspicious(listed: int, unlisted: int, upcoming: int, *, allow: bool) -> None:
+    """Fail before any write on a calendar more likely cut short than real (see the module docstring)."""
+    limit = max(MAX_MOVED_ALWAYS, int(MAX_MOVED_SHARE * upcoming))
+    if allow or (listed and unlisted <= limit):
+        return
+    found = "no rows" if not listed else f"{listed} rows, leaving {unlisted} of the {upcoming} stored upcoming reports"
+    raise SuspiciousCalendarError(
+        f"{FUNCTION} listed {found} (at most {limit} may be marked moved in one run). Nothing was written. "
+        f'If the calendar is right, invoke SyncEarningsCalendar once with {{"{ALLOW_MASS_MOVE}": true}}.'
+    )
+
+
 @instrumented
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    moment = ScheduledInvocation.parse(event).moment()
+    invocation = ScheduledInvocation.parse(event)
+    moment = invocation.moment()
     client = AlphaVantageClient(load_credentials(AlphaVantageCredentials))
     rows = client.csv(FUNCTION, horizon=HORIZON)
-    outcome = reconcile(rows, market_date(moment), iso_utc(moment))
+    allow = (invocation.model_extra or {}).get(ALLOW_MASS_MOVE) is True
+    outcome = reconcile(rows, market_date(moment), iso_utc(moment), allow_mass_move=allow)
     outcome.meter()
     gauge(FreshnessMetric.EARNINGS_CALENDAR_SYNCED, 1)  # only a completed sync gets here
     report = outcome.report()

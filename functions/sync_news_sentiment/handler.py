@@ -4,7 +4,8 @@ What it reads: the market-wide ``NEWS_SENTIMENT`` feed (no ``tickers``: the API 
 ticker list, so it cannot be widened), oldest first, 1000 articles per call, from the
 watermark to the scheduled time. What it writes: one ``newsSentiment`` item per
 (article, ticker) for every ticker in the article's ``ticker_sentiment`` that is an active
-Signal9 asset (Query ``status-index``), carrying that ticker's score, relevance and label
+Signal9 asset (Query ``status-index``; a ticker the read lacks is checked against its
+newest ``assets`` row, :class:`ActiveSymbols`), carrying that ticker's score, relevance and label
 plus the article's fields (docs/collectors.md). Tickers are read in Alpaca's
 spelling (``BRK-B`` is the asset ``BRK.B``: ``functions.shared.symbols``).
 
@@ -51,6 +52,8 @@ timeout stops between pages; the next run continues from the watermark.
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -61,9 +64,11 @@ from boto3.dynamodb.conditions import Key
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from functions.shared.alphavantage import AlphaVantageClient
+from functions.shared.assets import newest_row
 from functions.shared.clock import iso_utc, market_moment
 from functions.shared.credentials import AlphaVantageCredentials, load_credentials
 from functions.shared.dynamo import Item, existing_keys, query, table
+from functions.shared.events import SYMBOL_PATTERN
 from functions.shared.observability import gauge, instrumented, logger
 from functions.shared.scheduled import ScheduledInvocation
 from functions.shared.symbols import from_alphavantage
@@ -170,7 +175,7 @@ class Article(BaseModel):
     def article_id(self) -> str:
         return hashlib.sha256(self.url.encode()).hexdigest()[:32]
 
-    def items(self, symbols: frozenset[str]) -> list[Item]:
+    def items(self, symbols: Container[str]) -> list[Item]:
         """One item per ticker of this article that is an active Signal9 asset."""
         shared: Item = {
             "article_id": self.article_id,
@@ -225,18 +230,39 @@ def floor_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def active_symbols() -> frozenset[str]:
-    """Every active Signal9 asset (its current row in ``status-index``)."""
-    return frozenset(
-        item["symbol"]
-        for item in query(
-            table("assets"),
-            IndexName="status-index",
-            KeyConditionExpression=Key("status").eq("active"),
-            ProjectionExpression="#symbol",
-            ExpressionAttributeNames={"#symbol": "symbol"},
+class ActiveSymbols(Container[str]):
+    """The active Signal9 assets: the ``status-index`` read, and for a ticker it lacks, the ticker's newest row.
+
+    The index read is eventually consistent: while a pollenation moves ``status`` to a new row
+    it can miss the symbol, and an article is read once (the overlap re-reads 15 minutes), so
+    taking the miss at its word would drop that symbol's news for good. A ticker the read lacks
+    that could be an asset is settled by one strongly consistent Query (once per run).
+    """
+
+    def __init__(self) -> None:
+        self.indexed = frozenset(
+            item["symbol"]
+            for item in query(
+                table("assets"),
+                IndexName="status-index",
+                KeyConditionExpression=Key("status").eq("active"),
+                ProjectionExpression="#symbol",
+                ExpressionAttributeNames={"#symbol": "symbol"},
+            )
         )
-    )
+        self._settled: dict[str, bool] = {}
+
+    def __contains__(self, symbol: object) -> bool:
+        if symbol in self.indexed:
+            return True
+        if not isinstance(symbol, str) or not re.fullmatch(SYMBOL_PATTERN, symbol):
+            return False  # CRYPTO:BTC, FOREX:USD: never an asset
+        if symbol not in self._settled:
+            newest = newest_row(symbol)
+            self._settled[symbol] = newest is not None and "status" in newest
+            if self._settled[symbol]:
+                logger.warning("active asset missing from the status-index read", extra={"symbol": symbol})
+        return self._settled[symbol]
 
 
 def watermark_item() -> Item:
@@ -275,7 +301,7 @@ def validated_articles(document: dict[str, Any], outcome: Outcome) -> list[Artic
     return articles
 
 
-def store(articles: list[Article], symbols: frozenset[str], outcome: Outcome) -> None:
+def store(articles: list[Article], symbols: Container[str], outcome: Outcome) -> None:
     """Write the items not yet stored (a BatchGetItem first: re-reading an article writes nothing)."""
     news = table("newsSentiment")
     items = {item["news_id"]: item for article in articles for item in article.items(symbols)}
@@ -303,7 +329,7 @@ def next_start(articles: list[Article], start: datetime, outcome: Outcome) -> da
 def collect(client: AlphaVantageClient, end: datetime, context: LambdaContext) -> Outcome:
     """Read the feed from the watermark (API clock) up to ``end`` (the scheduled time, UTC)."""
     outcome = Outcome()
-    symbols = active_symbols()
+    symbols = ActiveSymbols()
     newest = read_watermark()
     start = floor_minute(newest) - REREAD_OVERLAP if newest else api_time(end - FIRST_RUN_LOOKBACK)
     until = api_time(end)

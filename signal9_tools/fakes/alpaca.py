@@ -24,7 +24,9 @@ What it reproduces (``docs/../shared/apis.md`` Part A and Part C "Alpaca fake"):
   a few percent of ``sip``; some symbols have no bars at all, some (thinly traded) a bar on
   only a few sessions;
 - ``GET /v2/stocks/snapshots``: a bare object keyed by symbol, unknown symbols omitted;
-- faults: :meth:`AlpacaFake.fail_next` (any status, n times, then normal service) and
+- faults: :meth:`AlpacaFake.fail_next` (any status, or an :class:`Answer`: an empty page, a
+  reset, a dropped or truncated body; n times, on the next request or the k-th from now, then
+  normal service), :meth:`AlpacaFake.omit_next` (an asset list missing some symbols) and
   :attr:`AlpacaFake.delay_seconds` (slow responses).
 
 Between runs, :meth:`AlpacaFake.delist`, :meth:`AlpacaFake.list_new` and
@@ -42,10 +44,20 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from signal9_tools.fakes.server import Clock, FakeRequest, FakeResponse, SystemClock, json_response
+from signal9_tools.fakes.server import (
+    RESET,
+    Clock,
+    FakeRequest,
+    FakeResponse,
+    SystemClock,
+    dropped,
+    json_response,
+    truncated,
+)
 from signal9_tools.fakes.universe import FAMILIAR, Company, rng, universe
 
 # The credentials the fake accepts by default: obviously fake, never real Alpaca keys.
@@ -129,11 +141,28 @@ ERROR_MESSAGES = {
 Api = Literal["trading", "data"]
 
 
+class Answer(StrEnum):
+    """What :meth:`AlpacaFake.fail_next` can send instead of an error status."""
+
+    EMPTY = "empty"
+    """HTTP 200 with the path's empty document: ``{"bars": {}, "next_page_token": null}``, or ``[]``."""
+    RESET = "reset"
+    """The connection closed before any answer."""
+    DROPPED = "dropped"
+    """The real answer's headers, half its body, then the connection closed."""
+    TRUNCATED = "truncated"
+    """A complete HTTP answer whose body stops at its middle (not JSON any more)."""
+
+
+EMPTY_DOCUMENTS: dict[str, Any] = {BARS_PATH: {"bars": {}, "next_page_token": None}, SNAPSHOTS_PATH: {}}
+
+
 @dataclass
 class _Fault:
-    status: int
+    answer: int | Answer  # an HTTP status, or another kind of answer
     remaining: int
     path: str | None
+    skip: int = 0  # matching requests still to answer normally first
 
 
 @dataclass
@@ -164,6 +193,7 @@ class AlpacaFake:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: list[_Fault] = []
+        self._omissions: list[frozenset[str]] = []
         self._buckets: dict[tuple[Api, str], _Bucket] = {}
         self._companies: dict[str, Company] = {c.symbol: c for c in universe(self.size)}
         self._index = {symbol: n for n, symbol in enumerate(self._companies)}
@@ -173,10 +203,24 @@ class AlpacaFake:
 
     # --- knobs ---------------------------------------------------------------------------
 
-    def fail_next(self, status: int, times: int = 1, *, path: str | None = None) -> None:
-        """Answer the next ``times`` requests (to ``path`` only, when given) with ``status``."""
+    def fail_next(self, answer: int | Answer, times: int = 1, *, path: str | None = None, after: int = 0) -> None:
+        """Answer ``times`` requests (to ``path`` only, when given) with ``answer`` (a status or an :class:`Answer`).
+
+        The first ``after`` matching requests are answered normally first.
+        """
         with self._lock:
-            self._faults.append(_Fault(status, times, path))
+            self._faults.append(_Fault(answer, times, path, after))
+
+    def omit_next(self, symbols: Iterable[str], times: int = 1) -> None:
+        """The next ``times`` asset lists leave ``symbols`` out (a partial answer that still parses)."""
+        with self._lock:
+            self._omissions.extend([frozenset(symbols)] * times)
+
+    def clear_faults(self) -> None:
+        """Forget the faults and omissions injected and not yet answered."""
+        with self._lock:
+            self._faults.clear()
+            self._omissions.clear()
 
     def delist(self, symbols: Iterable[str]) -> None:
         """These symbols leave the active list (they are served as ``status: inactive``)."""
@@ -238,8 +282,18 @@ class AlpacaFake:
             headers["X-RateLimit-Remaining"] = "0"
             return json_response(429, {"message": ERROR_MESSAGES[429]}, headers)
         injected = self._injected_fault(request.path)
-        if injected is not None:
+        if isinstance(injected, int):
             return json_response(injected, {"message": ERROR_MESSAGES.get(injected, "error")}, headers)
+        if injected is Answer.RESET:
+            return RESET
+        if injected is Answer.EMPTY:
+            return json_response(200, EMPTY_DOCUMENTS.get(request.path, []), headers)
+        response = self._serve(request, headers)
+        if injected is Answer.DROPPED:
+            return dropped(response)
+        return truncated(response) if injected is Answer.TRUNCATED else response
+
+    def _serve(self, request: FakeRequest, headers: dict[str, str]) -> FakeResponse:
         try:
             if request.path == ASSETS_PATH:
                 return json_response(200, self._list_assets(request.query), headers)
@@ -268,12 +322,15 @@ class AlpacaFake:
             "X-RateLimit-Reset": str(int(bucket.window_start + 60)),
         }
 
-    def _injected_fault(self, path: str) -> int | None:
+    def _injected_fault(self, path: str) -> int | Answer | None:
         with self._lock:
             for fault in self._faults:
                 if fault.remaining > 0 and fault.path in (None, path):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        return None
                     fault.remaining -= 1
-                    return fault.status
+                    return fault.answer
         return None
 
     def _asset(self, company: Company) -> dict[str, Any]:
@@ -317,10 +374,13 @@ class AlpacaFake:
         asset_class = query.get("asset_class") or "us_equity"
         exchange = query.get("exchange")
         wanted = set(filter(None, query.get("attributes", "").split(",")))
+        with self._lock:
+            omitted = self._omissions.pop(0) if self._omissions else frozenset()
         return [
             a
             for a in self.assets()
-            if (status is None or a["status"] == status)
+            if a["symbol"] not in omitted
+            and (status is None or a["status"] == status)
             and a["class"] == asset_class
             and (exchange is None or a["exchange"] == exchange)
             and (not wanted or wanted & set(a["attributes"]))

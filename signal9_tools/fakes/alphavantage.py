@@ -5,7 +5,8 @@ HTTP 200 (errors are JSON bodies with the real wording), unknown parameters are 
 Modes: the free plan (25/day, more than 1 request/s refused), a premium plan
 (``requests_per_minute``), the legacy ``Note`` wording or a rotation of throttle wordings
 (``throttle_wordings``, unrecorded ones included), a premium-function gate, and one-shot
-faults (each error body, ``{}``, a 502, a slow answer) queued with :meth:`AlphaVantageFake.inject`.
+faults (each error body, ``{}``, a 502, a slow answer, a reset, a dropped or truncated answer)
+queued with :meth:`AlphaVantageFake.inject`, on the next request or the k-th one from now.
 
 Functions dispatch through ``fake.functions`` (built from :data:`DEFAULT_FUNCTIONS`); a handler
 gets the request and the fake, and uses :meth:`AlphaVantageFake.error` / :meth:`AlphaVantageFake.company`
@@ -49,17 +50,25 @@ from signal9_tools.fakes.news import (
     hour_articles,
 )
 from signal9_tools.fakes.server import (
+    RESET,
     Clock,
     FakeRequest,
     FakeResponse,
     SystemClock,
+    dropped,
     json_response,
     text_response,
+    truncated,
 )
 from signal9_tools.fakes.universe import Company, universe
 
 FAKE_API_KEY = "test-av-key-0000"
 FunctionHandler = Callable[[FakeRequest, "AlphaVantageFake"], FakeResponse]
+# Faults that spoil the real answer in transit.
+TRANSFER_FAULTS: dict[Fault, Callable[[FakeResponse], FakeResponse]] = {
+    Fault.DROPPED: dropped,
+    Fault.TRUNCATED: truncated,
+}
 
 
 def alphavantage_spelling(company: Company) -> Company:
@@ -113,7 +122,7 @@ class AlphaVantageFake:
         self.publication_delays: dict[str, timedelta] = {}
         self._by_symbol = {c.symbol: c for c in self.companies}
         self._news: dict[int, tuple[Article, ...]] = {}
-        self._faults: deque[Fault] = deque()
+        self._faults: deque[Fault | None] = deque()  # None: that request is answered normally
         self._served: deque[float] = deque()  # clock times of the answers the rate windows count
         self._per_day: dict[date, int] = {}
         self._lock = threading.Lock()
@@ -125,10 +134,15 @@ class AlphaVantageFake:
 
     # --- knobs ------------------------------------------------------------------------
 
-    def inject(self, fault: Fault, times: int = 1) -> None:
-        """Answer the next ``times`` authenticated requests with ``fault``."""
+    def inject(self, fault: Fault, times: int = 1, *, after: int = 0) -> None:
+        """Answer ``times`` authenticated requests with ``fault``, once ``after`` more have been answered normally."""
         with self._lock:
-            self._faults.extend([fault] * times)
+            self._faults.extend([None] * after + [fault] * times)
+
+    def clear_faults(self) -> None:
+        """Forget the faults injected and not yet answered."""
+        with self._lock:
+            self._faults.clear()
 
     def move_report(self, symbol: str, days: int) -> None:
         """Shift every report date of ``symbol`` by ``days`` (a report that moved)."""
@@ -187,10 +201,17 @@ class AlphaVantageFake:
         if request.query.get("apikey") != self.api_key:
             return self.error(Fault.INVALID_KEY, function)
         fault = self._next_fault()
+        if fault is Fault.RESET:
+            return RESET
+        if fault in TRANSFER_FAULTS:
+            return TRANSFER_FAULTS[fault](self._answer(request, function))
         if fault is Fault.SLOW:
             time.sleep(self.slow_seconds)  # wall time: this fault exists to trip the client's timeout
         elif fault is not None:
             return self.error(fault, function)
+        return self._answer(request, function)
+
+    def _answer(self, request: FakeRequest, function: str) -> FakeResponse:
         limited = self._rate_limited()
         if limited is not None:
             return self.error(limited, function)
@@ -202,6 +223,7 @@ class AlphaVantageFake:
         return handler(request, self)
 
     def _next_fault(self) -> Fault | None:
+        """The fault due for this request (None: answer it normally)."""
         with self._lock:
             return self._faults.popleft() if self._faults else None
 

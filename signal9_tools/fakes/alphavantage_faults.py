@@ -1,8 +1,9 @@
 """AlphaVantage's answers other than data, for the fake: each :class:`Fault` with the real wording (apis.md B9).
 
 Every such answer is HTTP 200 with a one-key JSON body (``Error Message``, ``Information`` or
-``Note``), but for the transport faults (``{}``, a 502, a slow answer). Wording marked [U] in
-apis.md is reproduced as documented there and flagged here.
+``Note``), but for ``{}`` and the transport faults (a 502, a slow answer, a reset, a connection
+dropped mid-body, a body that stops early). Wording marked [U] in apis.md is reproduced as
+documented there and flagged here.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ class Fault(StrEnum):
     EMPTY = "empty"
     SERVER_ERROR = "server_error"
     SLOW = "slow"
+    RESET = "reset"
+    """The connection closed before any answer."""
+    DROPPED = "dropped"
+    """The real answer's headers, half its body, then the connection closed."""
+    TRUNCATED = "truncated"
+    """A complete HTTP answer whose body stops early: a CSV at a line boundary about halfway, JSON mid-document."""
 
 
 def error_body(fault: Fault, *, function: str, api_key: str, requests_per_minute: int | None = None) -> dict[str, str]:

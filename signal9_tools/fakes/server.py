@@ -6,6 +6,10 @@ and tests talk to it over real HTTP exactly as to the real API. Bodies are gzip-
 when the client asks for it, as both real APIs do. Every request is recorded (path, query
 without credentials, status, clock time) for tests and benchmarks to count.
 
+Faults in transit are shared too: :data:`RESET` (the connection closed without an answer),
+:func:`dropped` (closed halfway through the body) and :func:`truncated` (a complete answer whose
+body stops early).
+
 Time comes from a :class:`Clock`: the wall clock by default, or a :class:`CompressedClock`
 that runs N times faster, so a benchmark can play an hour of rate-limited traffic in
 minutes while the fake's per-minute buckets and the collectors' pacing do the production
@@ -81,6 +85,31 @@ class FakeResponse:
     status: int
     body: bytes
     headers: Mapping[str, str] = field(default_factory=dict)
+    dropped: bool = False
+    """A dropped connection: the headers promise the whole body, only its first half is sent."""
+
+
+RESET = FakeResponse(0, b"")
+"""No answer at all: the connection is closed as soon as the request is read (a reset)."""
+
+
+def dropped(response: FakeResponse) -> FakeResponse:
+    """``response`` with its connection dropped halfway through the body."""
+    return FakeResponse(response.status, response.body, response.headers, dropped=True)
+
+
+def truncated(response: FakeResponse) -> FakeResponse:
+    """``response`` complete at the HTTP level, its body stopping early (a stream ended cleanly too soon).
+
+    Text rows (a CSV) stop after the line that ends nearest the middle, so what arrives parses
+    as a shorter file; anything else (JSON) stops at the middle.
+    """
+    body = response.body
+    end = len(body) // 2
+    if not body.lstrip().startswith((b"{", b"[")):
+        line_end = body.find(b"\n", end)
+        end = line_end + 1 if line_end >= 0 else end
+    return FakeResponse(response.status, body[:end], response.headers)
 
 
 def json_response(status: int, document: Any, headers: Mapping[str, str] | None = None) -> FakeResponse:
@@ -205,6 +234,9 @@ def _handler_class(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             )
             response = server.service.handle(request)
             server.record(request, response.status)
+            if response is RESET:
+                self.close_connection = True
+                return
             body, headers = response.body, dict(response.headers)
             if len(body) >= GZIP_MINIMUM_BYTES and "gzip" in (request.header("accept-encoding") or ""):
                 body, headers["Content-Encoding"] = gzip.compress(body, compresslevel=1), "gzip"
@@ -213,6 +245,10 @@ def _handler_class(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            if response.dropped:
+                self.wfile.write(body[: len(body) // 2])
+                self.close_connection = True
+                return
             self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:
