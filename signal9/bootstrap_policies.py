@@ -29,6 +29,7 @@ from signal9.deploy_policy import (
     TYPE_GRANTS,
     StackTarget,
     deploy_policy_document,
+    key_calls,
 )
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -38,20 +39,15 @@ STATE_PREFIX = "pulumi"  # PULUMI_BACKEND_URL = s3://<bucket>/pulumi
 MANAGED_POLICY_LIMIT = 6144
 # Read calls of the deploy table, by verb: what a preview (and a refresh) makes.
 READ_VERBS = ("Get", "Describe", "List")
+# What the key policies delegate to the account's IAM policies: every call the deploy makes on a
+# key (``deploy_policy.key_calls``: its lifecycle and aliases; the administrator running the
+# bootstrap makes them) and cancelling a scheduled deletion (undoing a mistaken destroy). Never a
+# data action. AWS KMS: CreateAlias needs the permission on the key "in a key policy or in an IAM
+# policy that is delegated from the key policy" (alias-access.html); without it here the
+# bootstrap's first `pulumi up` stopped at creating the aliases.
 KEY_ADMIN_ACTIONS = (
+    *key_calls({"aws:kms/key:Key", "aws:kms/alias:Alias"}, service_use=False),
     "kms:CancelKeyDeletion",
-    "kms:DescribeKey",
-    "kms:DisableKey",
-    "kms:EnableKey",
-    "kms:EnableKeyRotation",
-    "kms:GetKeyPolicy",
-    "kms:GetKeyRotationStatus",
-    "kms:ListResourceTags",
-    "kms:PutKeyPolicy",
-    "kms:ScheduleKeyDeletion",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:UpdateKeyDescription",
 )
 
 

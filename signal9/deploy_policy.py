@@ -182,6 +182,33 @@ STATUS_LOG_GROUP_ACTIONS = ("logs:FilterLogEvents",)
 
 _TAGS = ("TagResource", "UntagResource")
 
+# What the provider calls on a key itself (kms/key.go: create reads back, updates, rotation, tags,
+# deletion) and on the key an alias points at (kms/alias.go). AWS authorises each against the key's
+# own policy as well as the caller's IAM policy (signal9_tools.policy_check.key_policy_refusal), so
+# the key policies must let the deploying principal make them: the bootstrap keys delegate exactly
+# these to the account (signal9.bootstrap_policies.KEY_ADMIN_ACTIONS).
+KEY_LIFECYCLE_ACTIONS = tuple(
+    f"kms:{a}"
+    for a in (
+        "DescribeKey",
+        "GetKeyPolicy",
+        "PutKeyPolicy",
+        "GetKeyRotationStatus",
+        "EnableKeyRotation",
+        "DisableKeyRotation",
+        "UpdateKeyDescription",
+        "EnableKey",
+        "DisableKey",
+        "ListResourceTags",
+        "ScheduleKeyDeletion",
+        *_TAGS,
+    )
+)
+ALIAS_ACTIONS = ("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias")
+# What the services use a key for while the deploy creates resources encrypted with it, with the
+# deploying principal's permissions (only on a stack that encrypts its data with its key).
+KEY_SERVICE_USE_ACTIONS = tuple(f"kms:{a}" for a in ("Encrypt", "Decrypt", "GenerateDataKey", "CreateGrant"))
+
 TYPE_GRANTS: dict[str, TypeGrants] = {
     # Configuring the provider validates credentials (sts:GetCallerIdentity needs no grant);
     # getRegion/getPartition answer locally.
@@ -484,30 +511,11 @@ TYPE_GRANTS: dict[str, TypeGrants] = {
     "aws:kms/key:Key": TypeGrants(
         "kms/key.go",
         (
-            Grant(
-                tuple(
-                    f"kms:{a}"
-                    for a in (
-                        "DescribeKey",
-                        "GetKeyPolicy",
-                        "PutKeyPolicy",
-                        "GetKeyRotationStatus",
-                        "EnableKeyRotation",
-                        "DisableKeyRotation",
-                        "UpdateKeyDescription",
-                        "EnableKey",
-                        "DisableKey",
-                        "ListResourceTags",
-                        "ScheduleKeyDeletion",
-                        *_TAGS,
-                    )
-                ),
-                ("kms-key",),
-            ),
+            Grant(KEY_LIFECYCLE_ACTIONS, ("kms-key",)),
             # Creating a table, secret (version), function, log group or schedule encrypted with the
             # stack key makes the service use the key with the caller's permissions (kms:ViaService):
             # e.g. DynamoDB CreateGrant/DescribeKey, Secrets Manager GenerateDataKey/Decrypt.
-            Grant(tuple(f"kms:{a}" for a in ("Encrypt", "Decrypt", "GenerateDataKey", "CreateGrant")), ("kms-key",)),
+            Grant(KEY_SERVICE_USE_ACTIONS, ("kms-key",)),
         ),
         unscoped=("kms:CreateKey",),
     ),
@@ -515,9 +523,7 @@ TYPE_GRANTS: dict[str, TypeGrants] = {
         "kms/alias.go",
         (
             # Alias calls are authorised on the alias and on the key it points at.
-            Grant(
-                ("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"), ("kms-alias", "kms-stack-alias", "kms-key")
-            ),
+            Grant(ALIAS_ACTIONS, ("kms-alias", "kms-stack-alias", "kms-key")),
         ),
         unscoped=("kms:ListAliases",),
     ),
@@ -744,3 +750,20 @@ def all_actions() -> set[str]:
     actions = {a for entry in TYPE_GRANTS.values() for g in entry.grants for a in g.actions}
     actions |= {a for entry in TYPE_GRANTS.values() for a in (*entry.unscoped, *entry.conditioned)}
     return actions
+
+
+def key_calls(types: Iterable[str], service_use: bool) -> tuple[str, ...]:
+    """The calls a deploy of these resource types makes on a key it creates, authorised by that
+    key's policy too: its lifecycle and alias calls, plus the services' uses when ``service_use``."""
+    wanted = set(types)
+    calls = {
+        action
+        for resource_type in ("aws:kms/key:Key", "aws:kms/alias:Alias")
+        if resource_type in wanted
+        for grant in TYPE_GRANTS[resource_type].grants
+        if "kms-key" in grant.scopes
+        for action in grant.actions
+    }
+    if not service_use:
+        calls -= set(KEY_SERVICE_USE_ACTIONS)
+    return tuple(sorted(calls))

@@ -17,13 +17,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from signal9 import aws_reference
+from signal9 import aws_reference, config
+from signal9.bootstrap_policies import deploy_role_name
 from signal9.catalog import PROJECT
-from signal9.deploy_policy import POWERTOOLS_LAYER_ACCOUNT
+from signal9.deploy_policy import POWERTOOLS_LAYER_ACCOUNT, key_calls
 from signal9_tools.cli import add_stack_argument
+from signal9_tools.identifiers import ACCOUNT_ID
 from signal9_tools.mockrun import ProgramRun, run_program
 from signal9_tools.plan import PROJECTS, add_project_argument
-from signal9_tools.policy_check import Problem, check_document
+from signal9_tools.policy_check import KeyCaller, Problem, check_document, key_call_problems
 
 # Resource types holding a policy document, by the input that holds it.
 POLICY_INPUTS: dict[str, str] = {
@@ -79,6 +81,31 @@ def policy_problems(resources: Iterable[Mapping[str, Any]]) -> list[Problem]:
     return problems
 
 
+def key_caller(run: ProgramRun) -> KeyCaller:
+    """Who makes the plan's calls on its keys: the stack's deploy role, or the bootstrap's administrator."""
+    if run.project == PROJECT:
+        role = deploy_role_name(run.stack)
+        return KeyCaller(f"the deploy role {role}", ACCOUNT_ID, f"arn:aws:iam::{ACCOUNT_ID}:role/{role}")
+    return KeyCaller("the administrator running the bootstrap (an identity the key policies do not name)", ACCOUNT_ID)
+
+
+def key_problems(run: ProgramRun) -> list[Problem]:
+    """Every KMS call the deploy makes on a key of the plan, judged against that key's own policy.
+
+    The calls: ``deploy_policy.key_calls`` for the plan's types; on a stack that encrypts its data
+    with its key, also the services' uses of it with the deploy role's permissions.
+    """
+    types = {r.type for r in run.resources}
+    service_use = run.project == PROJECT and config.load_stack(run.stack).customer_managed_key
+    calls = key_calls(types, service_use=service_use)
+    caller = key_caller(run)
+    problems: list[Problem] = []
+    for key in run.of_type(KEY):
+        document = json.loads(key.plain_inputs["policy"])
+        problems += key_call_problems(document, f"{key.name} ({KEY})", caller, calls)
+    return problems
+
+
 def account_warnings(run: ProgramRun) -> list[str]:
     """What the plan needs from the AWS account, with the setting that changes it."""
     warnings = []
@@ -118,7 +145,8 @@ def preflight(stack: str, project: str = PROJECT) -> PreflightResult:
     run = run_program(stack, project=project)
     resources = run.to_json()["resources"]
     documents, _ = plan_documents(resources)
-    return PreflightResult(project, stack, len(documents), policy_problems(resources), account_warnings(run))
+    problems = policy_problems(resources) + key_problems(run)
+    return PreflightResult(project, stack, len(documents), problems, account_warnings(run))
 
 
 def render(result: PreflightResult) -> str:
