@@ -164,7 +164,9 @@ class DeployIdentities(pulumi.ComponentResource):
 def deploy_statements(target: StackTarget, bucket: str, stack: str) -> list[dict[str, Any]]:
     """Everything a stack's deploy role may do, as one list of statements."""
     resources: list[dict[str, Any]] = deploy_policy_document(target, TYPE_GRANTS)["Statement"]
-    return resources + policies.state_statements(bucket, stack, target.partition)
+    # `signal9 verify --invoke` and `signal9 status` run with this role after `pulumi up` (deploy.yml).
+    verify = policies.verify_statements(target)
+    return resources + verify + policies.state_statements(bucket, stack, target.partition)
 
 
 def preview_statements(account_id: str, regions: list[str], bucket: str) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ from signal9.deploy_policy import (
     STATUS_UNSCOPED_ACTIONS,
     TYPE_GRANTS,
     StackTarget,
+    check_against_reference,
     deploy_policy_document,
     key_calls,
 )
@@ -149,8 +150,13 @@ def read_only_document(target: StackTarget) -> dict[str, Any]:
         reads = [a for a in actions if a.split(":", 1)[1].startswith(READ_VERBS)]
         if reads and not statement["Sid"].startswith(("CreateRoles", "Pass", "CreateKeys")):
             statements.append({**statement, "Action": reads})
-    # `signal9 status` reads the functions' run reports and metrics too (signal9_tools/status.py).
-    statements += [
+    return {"Version": POLICY_VERSION, "Statement": statements + status_statements(target)}
+
+
+def status_statements(target: StackTarget) -> list[dict[str, Any]]:
+    """What `signal9 status` reads beyond the table's reads: the functions' run reports and metrics
+    (signal9_tools/status.py). `signal9 verify` reads nothing else (its READ_CALLS are the table's)."""
+    return [
         {
             "Sid": "StatusLogReads",
             "Effect": "Allow",
@@ -159,7 +165,26 @@ def read_only_document(target: StackTarget) -> dict[str, Any]:
         },
         {"Sid": "StatusMetricReads", "Effect": "Allow", "Action": list(STATUS_UNSCOPED_ACTIONS), "Resource": "*"},
     ]
-    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+VERIFY_INVOKE_ACTION = "lambda:InvokeFunction"
+
+
+def verify_statements(target: StackTarget) -> list[dict[str, Any]]:
+    """What the deploy role needs for `signal9 verify --invoke` after `pulumi up` (deploy.yml): one run
+    of each scheduled function, then `signal9 status`. Invoke on those functions only."""
+    check_against_reference(VERIFY_INVOKE_ACTION, "function")
+    functions = [
+        f"arn:{target.partition}:lambda:{target.region}:{target.account_id}:function:{target.naming.function(f.name)}"
+        for f in catalog.scheduled_functions()
+    ]
+    invoke = {
+        "Sid": "VerifyRunsScheduledFunctions",
+        "Effect": "Allow",
+        "Action": VERIFY_INVOKE_ACTION,
+        "Resource": functions,
+    }
+    return [*status_statements(target), invoke]
 
 
 def chunk_statements(

@@ -1,7 +1,7 @@
 """The ``signal9`` command: tooling around the Pulumi program.
 
-Every subcommand works offline (no AWS account needed) except ``signal9 dlq``, which
-reads and replays the real dead-letter queues of a deployed stack.
+Every subcommand works offline (no AWS account needed) except ``signal9 dlq``, ``status`` and
+``verify``, which read (``dlq`` also replays) a deployed stack.
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds its
 parser and sets ``run``. Only the module of the subcommand being run is imported (``plan``
@@ -30,6 +30,7 @@ SUBCOMMANDS = {
     "dlq": "signal9_tools.dlq",
     "diff": "signal9_tools.diff",
     "status": "signal9_tools.status",
+    "verify": "signal9_tools.verify",
     "fakes": "signal9_tools.fakes.cli",
 }
 
@@ -44,6 +45,7 @@ SUMMARIES = {
     "cost": "itemised monthly cost ESTIMATE of a stack (offline)",
     "dlq": "list or replay the functions' dead-letter queues (uses AWS)",
     "status": "is today's data in? collectors, DLQs and alarms (uses AWS)",
+    "verify": "check the deployed stack against its plan, read-only (uses AWS); exit 1 on any difference",
     "diff": "what the working tree changes in a stack against a git ref (offline, two plans)",
     "fakes": "serve the local Alpaca and AlphaVantage fakes on 127.0.0.1",
 }
@@ -59,7 +61,8 @@ def build_parser(modules: Iterable[str]) -> argparse.ArgumentParser:
     """The parser with ``modules``' subcommands in full (none: only the summaries, for top-level help)."""
     parser = argparse.ArgumentParser(
         prog="signal9",
-        description="Signal9 infrastructure tooling. Offline (no AWS account needed), except `dlq`, which uses AWS.",
+        description="Signal9 infrastructure tooling. Offline (no AWS account needed), except `dlq`, `status` and "
+        "`verify`, which use AWS.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     modules = list(modules)

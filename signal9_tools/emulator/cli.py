@@ -7,7 +7,7 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
@@ -34,7 +34,7 @@ from signal9_tools.status import Status, collect, format_status
 MOTO_ACCOUNT_ID = "123456789012"  # moto's default account (the emulator never sets MOTO_ACCOUNT_ID)
 KEEP_HINTS = """
 The emulator is still running at {endpoint} (Ctrl-C stops it). The signal9 tools and boto3 reach it
-through AWS_ENDPOINT_URL; in another shell, in this directory:
+through AWS_ENDPOINT_URL (events put on the bus now are matched, not delivered); in another shell, in this directory:
   export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={region}
   .venv/bin/signal9 status --stack {stack}
   .venv/bin/signal9 dlq list --stack {stack}
@@ -142,6 +142,7 @@ def deploy_and_smoke(
     *,
     keep: bool = False,
     on_deployed: object = None,
+    on_smoked: Callable[[LocalRun], None] | None = None,
     config_values: Mapping[str, str] | None = None,
     endpoints: Endpoints | None = None,
     scope: SmokeScope = "full",
@@ -152,7 +153,9 @@ def deploy_and_smoke(
     """Deploy ``stack`` into a fresh emulator, run the smoke, shut down unless ``keep``.
 
     ``on_deployed(plan)``, if given, runs between deploy and smoke (tests use it to break
-    the wiring on purpose); ``config_values`` replaces the stack file's config (as run_program);
+    the wiring on purpose); ``on_smoked(run)`` after the smoke, with the emulator still running
+    (tests use it as `--keep` is used: `signal9 verify`, `status`, boto3 against the stack);
+    ``config_values`` replaces the stack file's config (as run_program);
     ``endpoints`` are the APIs the collectors call (the built-in fakes, serving ``universe``
     companies, when None); ``scope`` is how much of the smoke runs (``SMOKE_SCOPES``);
     ``compressed_pacing``: the given endpoints enforce no rate (``run_smoke``). With a ``stream``,
@@ -204,14 +207,17 @@ def deploy_and_smoke(
         report.add("deploy calls allowed by the deploy policy", audit.passed, audit.summary())
         checked = provisioner.constraints
         report.add("deploy requests within AWS's constraints", checked.checked > 0, checked.summary())
-        for action, reason in audit.skipped.items():
-            provisioner.note(f"{action} not judged against the deploy policy: {reason} (emulator only)")
         run = LocalRun(plan, report, timings, provisioner.notes, emulator.endpoint, status)
         if stream is not None:
             print(run.tail(), file=stream, flush=True)
-        if keep:
-            print(KEEP_HINTS.format(endpoint=emulator.endpoint, region=region, stack=stack))
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        # After the smoke, an event put on the bus (a trigger run by `dlq replay` or `verify --invoke`)
+        # is accepted and matched, as EventBridge would; the emulator delivers events only in the smoke.
+        with LambdaDeliveries().installed():
+            if on_smoked is not None:
+                on_smoked(run)
+            if keep:
+                print(KEEP_HINTS.format(endpoint=emulator.endpoint, region=region, stack=stack))
+                signal.sigwait({signal.SIGINT, signal.SIGTERM})
     return run
 
 

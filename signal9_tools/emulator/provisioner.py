@@ -9,9 +9,7 @@ deployment. A resource type without a creator here is an error, never skipped.
 from __future__ import annotations
 
 import hashlib
-import io
 import threading
-import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -169,18 +167,6 @@ def _log_group(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, Stat
     return inputs["name"], {"arn": group["arn"].removesuffix(":*")}
 
 
-def _stand_in_layer(p: MotoProvisioner, arn: str) -> str:
-    """moto cannot see AWS's public Powertools layer: publish an empty stand-in of that name."""
-    name = arn.split(":layer:")[1].rsplit(":", 1)[0]
-    empty = io.BytesIO()
-    zipfile.ZipFile(empty, "w").close()
-    local = p.client("lambda").publish_layer_version(LayerName=name, Content={"ZipFile": empty.getvalue()})
-    p.note(
-        f"public layer {arn} replaced by an empty local stand-in (handlers run in-process with Powertools from PyPI)"
-    )
-    return str(local["LayerVersionArn"])
-
-
 def _function(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State]:
     logging = inputs.get("loggingConfig") or {}
     function = p.client("lambda").create_function(
@@ -201,13 +187,21 @@ def _function(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State
             "SystemLogLevel": logging["systemLogLevel"],
             "LogGroup": logging["logGroup"],
         },
-        Layers=[_stand_in_layer(p, arn) for arn in inputs.get("layers", [])],
+        Layers=inputs.get("layers", []),
         TracingConfig={"Mode": (inputs.get("tracingConfig") or {}).get("mode", "PassThrough")},
         **({"KMSKeyArn": inputs["kmsKeyArn"]} if inputs.get("kmsKeyArn") else {}),
         Tags=_tags(inputs),
     )
+    if inputs.get("reservedConcurrentExecutions") is not None:
+        p.client("lambda").put_function_concurrency(
+            FunctionName=inputs["name"], ReservedConcurrentExecutions=_int(inputs["reservedConcurrentExecutions"])
+        )
     p.dead_letter_targets[function["FunctionName"]] = inputs["deadLetterConfig"]["targetArn"]
-    p.note("moto keeps no Lambda dead-letter config: the emulator records each function's as deployed")
+    for arn in inputs.get("layers", []):
+        p.note(
+            f"public layer {arn} taken as present without its content (moto knows only layers published into it; "
+            "a stand-in: handlers run in-process with Powertools from PyPI)"
+        )
     arn = function["FunctionArn"]
     return inputs["name"], {"arn": arn, "qualifiedArn": f"{arn}:$LATEST", "version": "$LATEST"}
 

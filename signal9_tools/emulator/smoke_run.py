@@ -10,7 +10,7 @@ from typing import Any, Literal, get_args
 from functions.shared import pacing
 from functions.shared.aws import reset_clients
 from signal9.config import StackConfig
-from signal9_tools.emulator.collection import Endpoints, LocalFakes
+from signal9_tools.emulator.collection import Endpoints, LocalFakes, store_credentials
 from signal9_tools.emulator.collection_checks import check_collection
 from signal9_tools.emulator.delivery import LambdaDeliveries
 from signal9_tools.emulator.event_checks import check_events
@@ -94,12 +94,17 @@ def run_smoke(
             )
         assert endpoints is not None
         smoke = Smoke(plan, config, deliveries, query_definitions, dead_letter_targets, report)
+        # First, as an operator sets them before anything runs: the health checks read that no secret
+        # still holds the deploy's placeholder.
+        smoke.report.run(
+            "credentials stored", lambda: store_credentials(smoke.client("secretsmanager"), smoke.naming, endpoints)
+        )
         check_health(smoke)
         check_access(smoke)
         check_security(smoke)
         if scope == "configuration":
             return smoke.report
-        fired = check_schedules_fire(smoke, now, endpoints, fakes)
+        fired = check_schedules_fire(smoke, now, fakes)
         check_collection(smoke, endpoints, fired, fakes, now)
         check_events(smoke, fired.latest, fakes)
         check_logs(smoke)
