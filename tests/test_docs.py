@@ -184,6 +184,9 @@ def test_cited_doc_sections_exist() -> None:
 NOT_RUN_OFFLINE = {
     "signal9 local up --alpaca-url": "calls the real Alpaca and AlphaVantage APIs: needs the network and keys",
     "signal9 status": "reads what a deployed stack ran: tests/test_status.py runs it against the emulator",
+    "signal9 verify": "reads a deployed stack: tests/test_verify.py runs it against the emulator",
+    "signal9 preflight --stack prod --account": "reads the AWS account: tests/test_account_check.py and "
+    "tests/test_access_analyzer.py run it against stand-ins",
 }
 # Placeholders the docs use, and the value a test run gives them.
 PLACEHOLDERS = {"<stack>": "dev", "<name>": "dev", "<Function>": "SyncAssets"}
