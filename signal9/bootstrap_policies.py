@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from signal9 import catalog
+from signal9 import catalog, dashboard
 from signal9.deploy_policy import (
     POLICY_VERSION,
     STATUS_LOG_GROUP_ACTIONS,
@@ -203,10 +203,16 @@ def account_check_statements(operator_arns: Sequence[str]) -> list[dict[str, Any
 VERIFY_INVOKE_ACTION = "lambda:InvokeFunction"
 
 
+# The deploy workflow marks each deploy before `pulumi up` (signal9.dashboard.DEPLOYMENTS_METRIC).
+DEPLOY_MARK_ACTION = "cloudwatch:PutMetricData"
+
+
 def verify_statements(target: StackTarget) -> list[dict[str, Any]]:
-    """What the deploy role needs for `signal9 verify --invoke` after `pulumi up` (deploy.yml): one run
-    of each scheduled function, then `signal9 status`. Invoke on those functions only."""
+    """What the deploy role needs around `pulumi up` besides the deploy itself (deploy.yml): mark the
+    deploy (a datapoint in the Signal9 namespace only), then `signal9 verify --invoke`: one run of each
+    scheduled function (Invoke on those functions only) and `signal9 status`."""
     check_against_reference(VERIFY_INVOKE_ACTION, "function")
+    check_against_reference(DEPLOY_MARK_ACTION, None)
     functions = [
         f"arn:{target.partition}:lambda:{target.region}:{target.account_id}:function:{target.naming.function(f.name)}"
         for f in catalog.scheduled_functions()
@@ -217,7 +223,14 @@ def verify_statements(target: StackTarget) -> list[dict[str, Any]]:
         "Action": VERIFY_INVOKE_ACTION,
         "Resource": functions,
     }
-    return [*status_statements(target), invoke]
+    mark = {
+        "Sid": "MarkDeploys",
+        "Effect": "Allow",
+        "Action": DEPLOY_MARK_ACTION,
+        "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": dashboard.CUSTOM_NAMESPACE}},
+    }
+    return [*status_statements(target), invoke, mark]
 
 
 def chunk_statements(

@@ -141,6 +141,10 @@ UNSCOPABLE: dict[str, str] = {
         "classic metrics have no resource type (its one type, an OTLP dataset, is optional and unused: "
         "aws_reference.STAR_FOR_UNUSED_OPTIONAL_TYPES); `signal9 status` reads run metrics"
     ),
+    "cloudwatch:PutMetricData": (
+        "metric data has no resource type; the deploy role's is limited to the Signal9 namespace "
+        "(cloudwatch:namespace), to mark a deploy for the missed-run alarms"
+    ),
     # Read by the preview role before a first deploy (`signal9 preflight --account`) and in the preview workflow.
     "lambda:GetAccountSettings": "the account's Lambda limits have no resource type; preflight --account reads them",
     "iam:ListOpenIDConnectProviders": "a list call with no resource type; preflight --account looks for GitHub's",

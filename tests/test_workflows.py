@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
+from signal9 import dashboard
 from signal9.bootstrap_policies import PREVIEW_SUBJECTS
 from signal9.catalog import STACKS
+from signal9.naming import Naming
 
 ROOT = Path(__file__).resolve().parent.parent
 GITHUB = ROOT / ".github"
@@ -265,3 +267,17 @@ def test_the_preview_reads_the_account_and_validates_every_policy_with_access_an
     pulumi = next(i for i, step in enumerate(job["steps"]) if step.get("uses", "").startswith("pulumi/actions@"))
     assert aws < online < bootstrap < pulumi
     assert job["steps"][bootstrap]["if"] == "matrix.stack == 'dev'"
+
+
+def test_each_deploy_is_marked_before_pulumi_up_as_the_missed_run_alarms_read_it() -> None:
+    job = workflow("deploy.yml")["jobs"]["deploy"]
+    names = [s.get("uses", "").split("@")[0] or s.get("name") for s in job["steps"]]
+    mark = names.index("Mark the deploy (metric Signal9 Deployments)")
+    assert names.index("aws-actions/configure-aws-credentials") < mark < names.index("pulumi/actions")
+    words = job["steps"][mark]["run"].split()
+    assert words[:3] == ["aws", "cloudwatch", "put-metric-data"]
+    option = dict(zip(words[3::2], words[4::2], strict=True))
+    assert option["--namespace"] == dashboard.CUSTOM_NAMESPACE
+    assert option["--metric-name"] == dashboard.DEPLOYMENTS_METRIC
+    (dimension,) = dashboard.deployments_dimensions(Naming("$STACK"))
+    assert option["--dimensions"] == f'"{dimension}=$STACK"' and option["--value"] == "1"
