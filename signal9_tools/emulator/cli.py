@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import socket
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TextIO
 from urllib.parse import urlsplit
 
 import boto3
+from botocore.exceptions import EndpointConnectionError
 
 from signal9 import config
 from signal9.errors import OperatorError
@@ -22,12 +24,22 @@ from signal9_tools.emulator.collection import EndpointConfigError, Endpoints, gi
 from signal9_tools.emulator.collection_checks import FAULT_COLLECTOR
 from signal9_tools.emulator.delivery import LambdaDeliveries
 from signal9_tools.emulator.deploy_audit import DeployAudit, install_boundary
-from signal9_tools.emulator.provisioner import MotoProvisioner
+from signal9_tools.emulator.provisioner import Created, MotoProvisioner
 from signal9_tools.emulator.report import Report, format_check, format_summary, table_head, timed
 from signal9_tools.emulator.request_constraints import RequestConstraintError
-from signal9_tools.emulator.server import moto_server
+from signal9_tools.emulator.server import aws_environment, moto_server
 from signal9_tools.emulator.smoke import Smoke
 from signal9_tools.emulator.smoke_run import BUILT_IN_UNIVERSE, PACING_SPEEDUP, SmokeScope, run_smoke
+from signal9_tools.emulator.teardown import (
+    KeptStack,
+    read_record,
+    record,
+    record_path,
+    recorded,
+    render,
+    stop,
+    tear_down,
+)
 from signal9_tools.mockrun import ProgramRun, run_program
 from signal9_tools.status import Status, collect, format_status
 
@@ -37,6 +49,8 @@ The emulator is still running at {endpoint} (Ctrl-C stops it). The signal9 tools
 through AWS_ENDPOINT_URL (events put on the bus now are matched, not delivered); in another shell, in this directory:
   export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={region}
   .venv/bin/signal9 status --stack {stack}
+  .venv/bin/signal9 verify --stack {stack}
+  .venv/bin/signal9 local down --stack {stack}   # deletes every resource, shows nothing is left, stops this emulator
   .venv/bin/signal9 dlq list --stack {stack}
   .venv/bin/signal9 dlq replay --stack {stack} --function SyncEarningsCalendar --limit 1   # runs the real handler
   .venv/bin/python -c 'import boto3; print(boto3.client("dynamodb").list_tables()["TableNames"])'
@@ -98,6 +112,8 @@ class LocalRun:
     notes: list[str]
     endpoint: str
     status: Status | None = None
+    # What the provisioner created, in creation order (`signal9 local down` deletes it in reverse).
+    created: list[Created] = field(default_factory=list)
 
     @property
     def endpoint_port(self) -> int:
@@ -207,7 +223,7 @@ def deploy_and_smoke(
         report.add("deploy calls allowed by the deploy policy", audit.passed, audit.summary())
         checked = provisioner.constraints
         report.add("deploy requests within AWS's constraints", checked.checked > 0, checked.summary())
-        run = LocalRun(plan, report, timings, provisioner.notes, emulator.endpoint, status)
+        run = LocalRun(plan, report, timings, provisioner.notes, emulator.endpoint, status, provisioner.created)
         if stream is not None:
             print(run.tail(), file=stream, flush=True)
         # After the smoke, an event put on the bus (a trigger run by `dlq replay` or `verify --invoke`)
@@ -216,8 +232,15 @@ def deploy_and_smoke(
             if on_smoked is not None:
                 on_smoked(run)
             if keep:
+                kept = KeptStack(
+                    stack, region, MOTO_ACCOUNT_ID, emulator.endpoint, os.getpid(), recorded(plan, run.created)
+                )
+                record(kept)
                 print(KEEP_HINTS.format(endpoint=emulator.endpoint, region=region, stack=stack))
-                signal.sigwait({signal.SIGINT, signal.SIGTERM})
+                try:
+                    signal.sigwait({signal.SIGINT, signal.SIGTERM})
+                finally:
+                    record_path(stack).unlink(missing_ok=True)
     return run
 
 
@@ -241,6 +264,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "takes seconds instead of minutes (an API that enforces its rate would throttle it)",
     )
     up.set_defaults(run=run)
+    down = actions.add_parser(
+        "down",
+        help="delete every resource of a kept emulator (`local up --keep`) in reverse order, show nothing is "
+        "left, stop it",
+    )
+    down.add_argument("--stack", "-s", default="dev", help="the stack `local up --keep` deployed (default dev)")
+    down.add_argument(
+        "--unprotect",
+        action="store_true",
+        help="delete protected resources too (as after `pulumi state unprotect`); retained ones stay",
+    )
+    down.set_defaults(run=run_down)
+
+
+def run_down(args: argparse.Namespace) -> int:
+    kept = read_record(args.stack)
+    with aws_environment(kept.endpoint, kept.region):
+        try:
+            result = tear_down(kept, unprotect=args.unprotect)
+        except EndpointConnectionError:
+            record_path(args.stack).unlink(missing_ok=True)
+            raise OperatorError(
+                f"the kept emulator of stack {args.stack!r} at {kept.endpoint} is gone (its `local up --keep` "
+                "stopped): nothing to delete"
+            ) from None
+    print(render(kept, result))
+    if result.refused:
+        return 1
+    print(stop(kept))
+    return 0 if result.complete else 1
 
 
 def run(args: argparse.Namespace) -> int:

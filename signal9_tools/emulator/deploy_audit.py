@@ -101,6 +101,20 @@ OPERATION_RESOURCES: dict[str, Callable[[StackTarget, Params], str]] = {
     "events:ListTargetsByRule": _rule_arn,
     "events:DescribeEventBus": lambda t, p: _name_arn(t, "events", f"event-bus/{p['Name']}"),
     "events:DescribeArchive": lambda t, p: _name_arn(t, "events", f"archive/{p['ArchiveName']}"),
+    # What `signal9 local down` calls, as the provider deletes each type.
+    "scheduler:DeleteSchedule": lambda t, p: _name_arn(t, "scheduler", f"schedule/{p['GroupName']}/{p['Name']}"),
+    "scheduler:DeleteScheduleGroup": lambda t, p: _name_arn(t, "scheduler", f"schedule-group/{p['Name']}"),
+    "events:DeleteRule": _rule_arn,
+    "events:RemoveTargets": _rule_arn,
+    "events:DeleteEventBus": lambda t, p: _name_arn(t, "events", f"event-bus/{p['Name']}"),
+    "events:DeleteArchive": lambda t, p: _name_arn(t, "events", f"archive/{p['ArchiveName']}"),
+    "events:RemovePermission": lambda t, p: _name_arn(t, "events", f"event-bus/{p.get('EventBusName') or 'default'}"),
+    "cloudwatch:DeleteAlarms": lambda t, p: _name_arn(t, "cloudwatch", f"alarm:{p['AlarmNames'][0]}"),
+    "cloudwatch:DeleteDashboards": lambda t, p: (
+        f"arn:{t.partition}:cloudwatch::{t.account_id}:dashboard/{p['DashboardNames'][0]}"
+    ),
+    "kms:DeleteAlias": lambda t, p: _name_arn(t, "kms", str(p["AliasName"])),
+    "sns:Unsubscribe": lambda t, p: str(p["SubscriptionArn"]),
     "kms:CreateAlias": lambda t, p: _name_arn(t, "kms", str(p["AliasName"])),
     "kms:CreateKey": lambda t, p: "*",
     "cloudwatch:PutMetricAlarm": lambda t, p: _name_arn(t, "cloudwatch", f"alarm:{p['AlarmName']}"),
