@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from signal9.naming import Naming
+from signal9.stackfile import ROOT
 from signal9_tools.cli import main
 from signal9_tools.emulator import provisioner
 from signal9_tools.emulator.cli import MOTO_ACCOUNT_ID, LocalRun, deploy_and_smoke
@@ -20,6 +21,7 @@ from signal9_tools.emulator.teardown import (
     remaining,
     tear_down,
 )
+from signal9_tools.mockrun import ProgramRun
 
 
 def kept_stack(run: LocalRun) -> KeptStack:
@@ -140,3 +142,41 @@ def test_local_down_names_what_is_left_and_exits_1(
     assert lines[-2] == "8 resources of the stack are left (listed above)"
     assert lines[-1] == "no emulator process recorded"
     assert not record_path("dev").exists()
+
+
+def teardown_table() -> dict[str, dict[str, str]]:
+    """docs/deploy.md's teardown table: stack -> column -> cell."""
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    section = text[text.index("## Teardown") : text.index("## Rolling back")]
+    rows = [line.strip("|").split(" | ") for line in section.splitlines() if line.startswith("| ")]
+    header, *body = rows
+    return {
+        row[0].strip(): dict(zip([h.strip() for h in header], [c.strip() for c in row], strict=True)) for row in body
+    }
+
+
+def test_the_teardown_doc_says_what_each_stacks_plan_does(plans: dict[str, ProgramRun]) -> None:
+    table = teardown_table()
+    assert list(table) == list(plans)
+    for stack, run in plans.items():
+        row = table[stack]
+        tables = run.of_type("aws:dynamodb/table:Table")
+        protect = {t.protect and t.retain_on_delete for t in tables}
+        deletion = {bool(t.plain_inputs.get("deletionProtectionEnabled")) for t in tables}
+        assert len(protect) == len(deletion) == 1, stack
+        cell = row["tables (`signal9:protection`)"]
+        if protect == {True}:
+            assert cell.startswith("Pulumi refuses: protected (`protect`, then retained on delete)"), stack
+        elif deletion == {True}:
+            assert cell.startswith("AWS refuses: deletion protection on"), stack
+        else:
+            assert cell == "deleted (no protection)", stack
+        assert ("deletion protection on" in cell) == (deletion == {True}), stack
+        windows = {int(s.plain_inputs["recoveryWindowInDays"]) for s in run.of_type("aws:secretsmanager/secret:Secret")}
+        (window,) = windows
+        secrets = row["secrets (`signal9:secretRecoveryWindowDays`)"]
+        assert secrets == ("deleted at once (window 0)" if window == 0 else f"recoverable {window} days"), stack
+        (key,) = run.of_type("aws:kms/key:Key")
+        assert row["stack key"] == f"pending deletion {int(key.plain_inputs['deletionWindowInDays'])} days"
+        retention = {int(g.plain_inputs["retentionInDays"]) for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")}
+        assert row["log groups"] == f"deleted (retention {retention.pop()} days)" and not retention
