@@ -87,35 +87,48 @@ RESOURCES: dict[str, Callable[[StackTarget, Params], str]] = {
     "secretsmanager": _secret_arn,
     "sns": lambda t, p: str(p.get("TopicArn") or _name_arn(t, "sns", str(p.get("Name")))),
 }
+
+
+def _resource(service: str, template: str) -> Callable[[StackTarget, Params], str]:
+    """The ARN of ``service`` whose resource part is ``template`` filled with the call's parameters."""
+    return lambda t, p: _name_arn(t, service, template.format_map({"EventBusName": "default", **p}))
+
+
+_BUS = _resource("events", "event-bus/{Name}")
+_BUS_OF_CALL = _resource("events", "event-bus/{EventBusName}")
+_ARCHIVE = _resource("events", "archive/{ArchiveName}")
+_SCHEDULE = _resource("scheduler", "schedule/{GroupName}/{Name}")
+_SCHEDULE_GROUP = _resource("scheduler", "schedule-group/{Name}")
+_ALIAS = _resource("kms", "{AliasName}")
 OPERATION_RESOURCES: dict[str, Callable[[StackTarget, Params], str]] = {
-    "events:CreateEventBus": lambda t, p: _name_arn(t, "events", f"event-bus/{p['Name']}"),
-    "events:CreateArchive": lambda t, p: _name_arn(t, "events", f"archive/{p['ArchiveName']}"),
-    "events:PutPermission": lambda t, p: _name_arn(t, "events", f"event-bus/{p.get('EventBusName') or 'default'}"),
+    "events:CreateEventBus": _BUS,
+    "events:CreateArchive": _ARCHIVE,
+    "events:PutPermission": _BUS_OF_CALL,
     "events:PutRule": _rule_arn,
     "events:PutTargets": _rule_arn,
-    "scheduler:CreateScheduleGroup": lambda t, p: _name_arn(t, "scheduler", f"schedule-group/{p['Name']}"),
-    "scheduler:CreateSchedule": lambda t, p: _name_arn(t, "scheduler", f"schedule/{p['GroupName']}/{p['Name']}"),
+    "scheduler:CreateScheduleGroup": _SCHEDULE_GROUP,
+    "scheduler:CreateSchedule": _SCHEDULE,
     # The reads of `signal9 verify` and `signal9 status` (tests/test_verify.py judges them with this table).
-    "scheduler:GetSchedule": lambda t, p: _name_arn(t, "scheduler", f"schedule/{p['GroupName']}/{p['Name']}"),
+    "scheduler:GetSchedule": _SCHEDULE,
     "events:DescribeRule": _rule_arn,
     "events:ListTargetsByRule": _rule_arn,
-    "events:DescribeEventBus": lambda t, p: _name_arn(t, "events", f"event-bus/{p['Name']}"),
-    "events:DescribeArchive": lambda t, p: _name_arn(t, "events", f"archive/{p['ArchiveName']}"),
+    "events:DescribeEventBus": _BUS,
+    "events:DescribeArchive": _ARCHIVE,
     # What `signal9 local down` calls, as the provider deletes each type.
-    "scheduler:DeleteSchedule": lambda t, p: _name_arn(t, "scheduler", f"schedule/{p['GroupName']}/{p['Name']}"),
-    "scheduler:DeleteScheduleGroup": lambda t, p: _name_arn(t, "scheduler", f"schedule-group/{p['Name']}"),
+    "scheduler:DeleteSchedule": _SCHEDULE,
+    "scheduler:DeleteScheduleGroup": _SCHEDULE_GROUP,
     "events:DeleteRule": _rule_arn,
     "events:RemoveTargets": _rule_arn,
-    "events:DeleteEventBus": lambda t, p: _name_arn(t, "events", f"event-bus/{p['Name']}"),
-    "events:DeleteArchive": lambda t, p: _name_arn(t, "events", f"archive/{p['ArchiveName']}"),
-    "events:RemovePermission": lambda t, p: _name_arn(t, "events", f"event-bus/{p.get('EventBusName') or 'default'}"),
+    "events:DeleteEventBus": _BUS,
+    "events:DeleteArchive": _ARCHIVE,
+    "events:RemovePermission": _BUS_OF_CALL,
     "cloudwatch:DeleteAlarms": lambda t, p: _name_arn(t, "cloudwatch", f"alarm:{p['AlarmNames'][0]}"),
     "cloudwatch:DeleteDashboards": lambda t, p: (
         f"arn:{t.partition}:cloudwatch::{t.account_id}:dashboard/{p['DashboardNames'][0]}"
     ),
-    "kms:DeleteAlias": lambda t, p: _name_arn(t, "kms", str(p["AliasName"])),
+    "kms:DeleteAlias": _ALIAS,
     "sns:Unsubscribe": lambda t, p: str(p["SubscriptionArn"]),
-    "kms:CreateAlias": lambda t, p: _name_arn(t, "kms", str(p["AliasName"])),
+    "kms:CreateAlias": _ALIAS,
     "kms:CreateKey": lambda t, p: "*",
     "cloudwatch:PutMetricAlarm": lambda t, p: _name_arn(t, "cloudwatch", f"alarm:{p['AlarmName']}"),
     # Authorised on each alarm it names (the provider reads one alarm back by name), or on the
