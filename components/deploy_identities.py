@@ -4,8 +4,9 @@ and each stack's permissions boundary.
 - deploy role ``signal9-deploy-<stack>``: trusted only by jobs in the GitHub environment
   ``<stack>`` of the configured repository; may make the calls of ``signal9.deploy_policy``
   on that stack's names and touch that stack's state files (``bootstrap_policies``);
-- preview role ``signal9-preview``: trusted only by pull-request jobs; the read calls of the
-  same table on every stack's names, and reads of the state;
+- preview role ``signal9-preview``: trusted only by pull-request jobs and the daily drift job
+  (environment ``drift``); the read calls of the same table on every stack's names, reads of the
+  state, and what ``signal9 preflight --account`` reads of the account;
 - boundary ``signal9-<stack>-permissions-boundary`` (``signal9.boundary``): the ceiling of
   every role the program creates; the deploy role may create roles only with it.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -104,16 +105,16 @@ class DeployIdentities(pulumi.ComponentResource):
                 opts=child,
             ).arn
 
-        def trust(subject: str) -> pulumi.Output[str]:
+        def trust(*subjects: str) -> pulumi.Output[str]:
             return provider_arn.apply(
-                lambda arn: json.dumps(policies.github_trust_policy(arn, config.repository, subject))
+                lambda arn: json.dumps(policies.github_trust_policy(arn, config.repository, *subjects))
             )
 
         self.preview_role = aws.iam.Role(
             "preview-role",
             name=policies.PREVIEW_ROLE_NAME,
             description=f"Signal9 pull-request previews of {config.repository} (read-only)",
-            assume_role_policy=trust(policies.PREVIEW_SUBJECT),
+            assume_role_policy=trust(*policies.PREVIEW_SUBJECTS),
             max_session_duration=MAX_SESSION_SECONDS,
             opts=child,
         )
@@ -143,10 +144,11 @@ class DeployIdentities(pulumi.ComponentResource):
                 f"{stack}-deploy", self.deploy_roles[stack], statements.apply(policies.chunk_statements), count, self
             )
         regions = sorted({stack_region(s) for s in config.stacks})
+        operators = config.operatorArns
         preview = pulumi.Output.all(account_id, state_bucket).apply(
-            lambda parts: preview_statements(parts[0], regions, parts[1])
+            lambda parts: preview_statements(parts[0], regions, parts[1], operators)
         )
-        count = len(policies.chunk_statements(preview_statements("0" * 12, regions, "bucket")))
+        count = len(policies.chunk_statements(preview_statements("0" * 12, regions, "bucket", operators)))
         _attach("preview", self.preview_role, preview.apply(policies.chunk_statements), count, self)
         self.register_outputs(
             {
@@ -164,11 +166,16 @@ class DeployIdentities(pulumi.ComponentResource):
 def deploy_statements(target: StackTarget, bucket: str, stack: str) -> list[dict[str, Any]]:
     """Everything a stack's deploy role may do, as one list of statements."""
     resources: list[dict[str, Any]] = deploy_policy_document(target, TYPE_GRANTS)["Statement"]
-    return resources + policies.state_statements(bucket, stack, target.partition)
+    # `signal9 verify --invoke` and `signal9 status` run with this role after `pulumi up` (deploy.yml).
+    verify = policies.verify_statements(target)
+    return resources + verify + policies.state_statements(bucket, stack, target.partition)
 
 
-def preview_statements(account_id: str, regions: list[str], bucket: str) -> list[dict[str, Any]]:
-    """The preview role's reads: every stack's resources (any stack name) and the whole state prefix."""
+def preview_statements(
+    account_id: str, regions: list[str], bucket: str, operator_arns: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """The preview role's reads: every stack's resources (any stack name), the whole state prefix, and
+    what `signal9 preflight --account` reads of the account."""
     statements: list[dict[str, Any]] = []
     for region in regions:
         for statement in policies.read_only_document(StackTarget("*", account_id, region))["Statement"]:
@@ -177,4 +184,4 @@ def preview_statements(account_id: str, regions: list[str], bucket: str) -> list
                 if len(regions) > 1
                 else statement
             )
-    return statements + policies.state_statements(bucket, None)
+    return statements + policies.account_check_statements(operator_arns) + policies.state_statements(bucket, None)

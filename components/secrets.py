@@ -23,6 +23,15 @@ from signal9 import catalog
 from signal9.config import StackConfig
 from signal9.naming import Naming, component_tags
 
+# Which fields hold the placeholder, on the secret itself: `signal9 verify` reads it with
+# DescribeSecret (never the value). The deploy writes it with the value it stores.
+PLACEHOLDER_TAG = "Signal9Placeholders"
+
+
+def placeholder_tag_value(fields: tuple[str, ...]) -> str:
+    """The tag's value: the fields still holding the placeholder, or ``none``."""
+    return " ".join(fields) or "none"
+
 
 def configured_values(secret: catalog.Secret, stack_config: StackConfig) -> dict[str, str | None]:
     """The stack's configured value, else the catalog default, else None, for each field of ``secret``."""
@@ -74,6 +83,7 @@ class Secrets(pulumi.ComponentResource):
         self.secrets = {}
         self.placeholders = {}
         for secret in catalog.SECRETS:
+            missing = unset_fields(secret, stack_config)
             resource = aws.secretsmanager.Secret(
                 f"{secret.name}-secret",
                 name=naming.secret(secret.name),
@@ -81,7 +91,10 @@ class Secrets(pulumi.ComponentResource):
                 recovery_window_in_days=stack_config.secretRecoveryWindowDays,
                 # None: the account's aws/secretsmanager key.
                 kms_key_id=key_arn,
-                tags=component_tags("secrets"),
+                tags={
+                    **component_tags("secrets"),
+                    PLACEHOLDER_TAG: placeholder_tag_value(missing),
+                },
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
             aws.secretsmanager.SecretVersion(
@@ -92,7 +105,6 @@ class Secrets(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["secret_string"]),
             )
             self.secrets[secret.name] = resource
-            missing = unset_fields(secret, stack_config)
             if missing:
                 self.placeholders[secret.name] = missing
                 pulumi.log.warn(placeholder_warning(secret, naming, missing), resource=resource)

@@ -54,6 +54,11 @@ STAR_FOR_UNUSED_OPTIONAL_TYPES: dict[str, str] = {
         "metrics (what `signal9 status` reads) have no resource type: "
         "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html"
     ),
+    "cloudwatch:PutMetricData": (
+        "its optional `dataset` type is for OTLP metrics; the deploy's mark is a classic metric in the "
+        "Signal9 namespace, which has no resource type (the grant is limited by cloudwatch:namespace): "
+        "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html"
+    ),
 }
 
 

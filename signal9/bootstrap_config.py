@@ -21,8 +21,9 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from signal9 import catalog
-from signal9.config import problem_lines, program_values
+from signal9.config import namespace_values, problem_lines, program_values
 from signal9.errors import OperatorError
+from signal9.stackfile import read_stack_config
 
 PROJECT = f"{catalog.PROJECT}-bootstrap"
 NAMESPACE = PROJECT
@@ -88,3 +89,8 @@ def placeholder_warnings(config: BootstrapConfig) -> list[str]:
             "operators' role ARNs, or no person can use the state and secrets keys"
         )
     return warnings
+
+
+def load_stack(stack: str) -> BootstrapConfig:
+    """``bootstrap/Pulumi.<stack>.yaml`` validated, offline (tooling)."""
+    return parse(namespace_values(read_stack_config(stack, PROJECT), NAMESPACE), f"bootstrap/Pulumi.{stack}.yaml")

@@ -18,17 +18,20 @@ Pulumi's DIY backend layout under ``<backend URL>/.pulumi/``: ``meta.yaml``,
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from signal9 import catalog
+from signal9 import catalog, dashboard, deploy_policy
 from signal9.deploy_policy import (
     POLICY_VERSION,
     STATUS_LOG_GROUP_ACTIONS,
     STATUS_UNSCOPED_ACTIONS,
     TYPE_GRANTS,
     StackTarget,
+    check_against_reference,
     deploy_policy_document,
+    key_calls,
 )
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -38,20 +41,15 @@ STATE_PREFIX = "pulumi"  # PULUMI_BACKEND_URL = s3://<bucket>/pulumi
 MANAGED_POLICY_LIMIT = 6144
 # Read calls of the deploy table, by verb: what a preview (and a refresh) makes.
 READ_VERBS = ("Get", "Describe", "List")
+# What the key policies delegate to the account's IAM policies: every call the deploy makes on a
+# key (``deploy_policy.key_calls``: its lifecycle and aliases; the administrator running the
+# bootstrap makes them) and cancelling a scheduled deletion (undoing a mistaken destroy). Never a
+# data action. AWS KMS: CreateAlias needs the permission on the key "in a key policy or in an IAM
+# policy that is delegated from the key policy" (alias-access.html); without it here the
+# bootstrap's first `pulumi up` stopped at creating the aliases.
 KEY_ADMIN_ACTIONS = (
+    *key_calls({"aws:kms/key:Key", "aws:kms/alias:Alias"}, service_use=False),
     "kms:CancelKeyDeletion",
-    "kms:DescribeKey",
-    "kms:DisableKey",
-    "kms:EnableKey",
-    "kms:EnableKeyRotation",
-    "kms:GetKeyPolicy",
-    "kms:GetKeyRotationStatus",
-    "kms:ListResourceTags",
-    "kms:PutKeyPolicy",
-    "kms:ScheduleKeyDeletion",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:UpdateKeyDescription",
 )
 
 
@@ -62,13 +60,14 @@ def deploy_role_name(stack: str) -> str:
 PREVIEW_ROLE_NAME = f"{catalog.PROJECT}-preview"
 
 
-def github_trust_policy(provider_arn: str, repository: str, subject: str) -> dict[str, Any]:
-    """Only GitHub Actions runs of ``repository`` with this OIDC subject may assume the role."""
+def github_trust_policy(provider_arn: str, repository: str, *subjects: str) -> dict[str, Any]:
+    """Only GitHub Actions runs of ``repository`` with one of these OIDC subjects may assume the role
+    (one statement per subject, each with one exact subject)."""
     return {
         "Version": POLICY_VERSION,
         "Statement": [
             {
-                "Sid": "GitHubActionsOidc",
+                "Sid": "GitHubActionsOidc" + "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", subject)),
                 "Effect": "Allow",
                 "Principal": {"Federated": provider_arn},
                 "Action": "sts:AssumeRoleWithWebIdentity",
@@ -79,6 +78,7 @@ def github_trust_policy(provider_arn: str, repository: str, subject: str) -> dic
                     }
                 },
             }
+            for subject in subjects
         ],
     }
 
@@ -88,7 +88,8 @@ def deploy_subject(stack: str) -> str:
     return f"environment:{stack}"
 
 
-PREVIEW_SUBJECT = "pull_request"
+# Pull-request previews, and the daily drift check (drift.yml: jobs in the GitHub environment `drift`).
+PREVIEW_SUBJECTS = ("pull_request", "environment:drift")
 
 
 def _object(bucket: str, key: str, partition: str = "aws") -> str:
@@ -153,8 +154,13 @@ def read_only_document(target: StackTarget) -> dict[str, Any]:
         reads = [a for a in actions if a.split(":", 1)[1].startswith(READ_VERBS)]
         if reads and not statement["Sid"].startswith(("CreateRoles", "Pass", "CreateKeys")):
             statements.append({**statement, "Action": reads})
-    # `signal9 status` reads the functions' run reports and metrics too (signal9_tools/status.py).
-    statements += [
+    return {"Version": POLICY_VERSION, "Statement": statements + status_statements(target)}
+
+
+def status_statements(target: StackTarget) -> list[dict[str, Any]]:
+    """What `signal9 status` reads beyond the table's reads: the functions' run reports and metrics
+    (signal9_tools/status.py). `signal9 verify` reads nothing else (its READ_CALLS are the table's)."""
+    return [
         {
             "Sid": "StatusLogReads",
             "Effect": "Allow",
@@ -163,7 +169,68 @@ def read_only_document(target: StackTarget) -> dict[str, Any]:
         },
         {"Sid": "StatusMetricReads", "Effect": "Allow", "Action": list(STATUS_UNSCOPED_ACTIONS), "Resource": "*"},
     ]
-    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+# What the preview workflow reads of the account before a first deploy (signal9_tools/account_check.py)
+# and calls to validate the plan's policies (IAM Access Analyzer's ValidatePolicy: nothing is stored).
+ACCOUNT_CHECK_UNSCOPED = (
+    "lambda:GetAccountSettings",
+    "iam:ListOpenIDConnectProviders",
+    "access-analyzer:ValidatePolicy",
+)
+
+
+def account_check_statements(operator_arns: Sequence[str]) -> list[dict[str, Any]]:
+    """The preview role's account reads: Lambda's limits, the OIDC providers, the operator roles (by ARN)."""
+    for action in ACCOUNT_CHECK_UNSCOPED:
+        check_against_reference(action, None)
+    statements: list[dict[str, Any]] = [
+        {"Sid": "PreflightAccountReads", "Effect": "Allow", "Action": list(ACCOUNT_CHECK_UNSCOPED), "Resource": "*"}
+    ]
+    if operator_arns:
+        check_against_reference("iam:GetRole", "role")
+        statements.append(
+            {
+                "Sid": "PreflightOperatorRoles",
+                "Effect": "Allow",
+                "Action": "iam:GetRole",
+                "Resource": sorted(operator_arns),
+            }
+        )
+    return statements
+
+
+VERIFY_INVOKE_ACTION = "lambda:InvokeFunction"
+
+
+# The deploy workflow marks each deploy before `pulumi up` (signal9.dashboard.DEPLOYMENTS_METRIC).
+DEPLOY_MARK_ACTION = "cloudwatch:PutMetricData"
+
+
+def verify_statements(target: StackTarget) -> list[dict[str, Any]]:
+    """What the deploy role needs around `pulumi up` besides the deploy itself (deploy.yml): mark the
+    deploy (a datapoint in the Signal9 namespace only), then `signal9 verify --invoke`: one run of each
+    scheduled function (Invoke on those functions only) and `signal9 status`."""
+    check_against_reference(VERIFY_INVOKE_ACTION, "function")
+    check_against_reference(DEPLOY_MARK_ACTION, None)
+    functions = [
+        f"arn:{target.partition}:lambda:{target.region}:{target.account_id}:function:{target.naming.function(f.name)}"
+        for f in catalog.scheduled_functions()
+    ]
+    invoke = {
+        "Sid": "VerifyRunsScheduledFunctions",
+        "Effect": "Allow",
+        "Action": VERIFY_INVOKE_ACTION,
+        "Resource": functions,
+    }
+    mark = {
+        "Sid": "MarkDeploys",
+        "Effect": "Allow",
+        "Action": DEPLOY_MARK_ACTION,
+        "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": dashboard.CUSTOM_NAMESPACE}},
+    }
+    return [*status_statements(target), invoke, mark]
 
 
 def chunk_statements(
@@ -345,3 +412,10 @@ def audit_bucket_name(account_id: str) -> str:
 def state_backend_url(account_id: str) -> str:
     """``PULUMI_BACKEND_URL`` for GitHub and ``pulumi login``."""
     return f"s3://{state_bucket_name(account_id)}/{STATE_PREFIX}"
+
+
+def reference_needs() -> tuple[set[str], set[tuple[str, str]]]:
+    """Every action and resource type the deploy and bootstrap policies are checked with (the committed slice)."""
+    actions, resource_types = deploy_policy.referenced()
+    extra = {*ACCOUNT_CHECK_UNSCOPED, "iam:GetRole", VERIFY_INVOKE_ACTION, DEPLOY_MARK_ACTION}
+    return actions | extra, resource_types

@@ -459,9 +459,9 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def namespace_values(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``signal9:*`` entries of a flat Pulumi config map, decoded, without the prefix."""
-    prefix = f"{NAMESPACE}:"
+def namespace_values(config: Mapping[str, Any], namespace: str = NAMESPACE) -> dict[str, Any]:
+    """The ``namespace:*`` entries (default ``signal9:*``) of a flat Pulumi config map, decoded, without the prefix."""
+    prefix = f"{namespace}:"
     return {k.removeprefix(prefix): _decode(v) for k, v in config.items() if k.startswith(prefix)}
 
 

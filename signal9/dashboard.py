@@ -292,6 +292,16 @@ def _sum_of(namespace: str, metrics: tuple[str, ...], dimensions: dict[str, str]
 # A run at either offset lands inside the window, so a daylight-saving change cannot raise it;
 # Sunday (local) has no fire times, hence no windows, so the maintenance window cannot either. For
 # a schedule firing every hour the windows overlap: it alarms after three missed runs in a row.
+#
+# A new stack has no datapoint before its deploy, so every window hour before it reads as missed:
+# a daily schedule deployed after its fire time would alarm that day, the hourly one for up to an
+# hour. So a deploy counts as a run in the hour it starts: the deploy workflow puts one
+# ``Signal9 Deployments`` datapoint (dimension ``stage``) just before ``pulumi up`` (deploy.yml), and
+# every range holding that hour has a datapoint that does not breach. A range starting after it
+# reads the function's own runs only (a missed run then alarms as before); what the marked hour
+# hides is a run missed during the deploy itself, which `signal9 verify` right after it reads
+# (schedules, targets) and `signal9 status` reports.
+DEPLOYMENTS_METRIC = "Deployments"
 
 MISSED_RUN_PERIOD_SECONDS = 3600
 # A run is expected to have succeeded this long after its fire time: Lambda's two async retries
@@ -397,15 +407,22 @@ def window_condition(windows: MissedRunWindows, series: str) -> str:
     return " OR ".join(terms)
 
 
-def missed_run_expression(windows: MissedRunWindows, invocations: str = "invocations", errors: str = "errors") -> str:
-    """1 for an hour inside a window without a successful run (Invocations minus Errors), else 0."""
+def deployments_dimensions(naming: Naming) -> dict[str, str]:
+    """The dimensions the deploy workflow marks a deploy of this stack with (deploy.yml)."""
+    return {"stage": naming.stack}
+
+
+def missed_run_expression(
+    windows: MissedRunWindows, invocations: str = "invocations", errors: str = "errors", deployed: str = "deployed"
+) -> str:
+    """1 for an hour inside a window without a successful run (Invocations minus Errors) nor a deploy, else 0."""
     # Every hour of the range must get a datapoint, also when the function has none at all in
     # it (a missed daily run leaves the alarm's few-hour range empty). FILL() is not documented
     # to do that for an empty series; the date functions are ("take the period and range of the
     # time series and return a new non-sparse time series", using-metric-math.html), and
     # arithmetic counts a missing value as 0. So 0 * HOUR() anchors every hour of the range.
     hours = f"HOUR({invocations})"
-    succeeded = f"0 * {hours} + {invocations} - {errors}"
+    succeeded = f"0 * {hours} + {invocations} - {errors} + {deployed}"
     expression = f"IF(({window_condition(windows, invocations)}) AND ({succeeded}) < 1, 1, 0)"
     if len(expression) > MAX_EXPRESSION_LENGTH:
         raise ValueError(f"missed-run expression is {len(expression)} characters, over {MAX_EXPRESSION_LENGTH}")
@@ -485,6 +502,7 @@ def _missed_run_alarm(
         sum_of=(
             MetricQuery("invocations", "AWS/Lambda", "Invocations", dimensions),
             MetricQuery("errors", "AWS/Lambda", "Errors", dimensions),
+            MetricQuery("deployed", CUSTOM_NAMESPACE, DEPLOYMENTS_METRIC, deployments_dimensions(naming)),
         ),
         math=missed_run_expression(windows),
         result_id="missed",
@@ -873,6 +891,12 @@ def _missed_runs_row(naming: Naming, stack_config: StackConfig, region: str) -> 
     metrics: list[list[Any]] = []
     for i, (name, windows) in enumerate(watched_schedules(stack_config).items()):
         dims = {"FunctionName": naming.function(name)}
+        if not metrics:  # one series of deploy marks serves every expression
+            metrics.append(
+                _metric(
+                    CUSTOM_NAMESPACE, DEPLOYMENTS_METRIC, deployments_dimensions(naming), id="deployed", visible=False
+                )
+            )
         metrics += [
             _metric("AWS/Lambda", "Invocations", dims, id=f"invocations{i}", visible=False),
             _metric("AWS/Lambda", "Errors", dims, id=f"errors{i}", visible=False),

@@ -140,6 +140,14 @@ UNSCOPABLE: dict[str, str] = {
         "classic metrics have no resource type (its one type, an OTLP dataset, is optional and unused: "
         "aws_reference.STAR_FOR_UNUSED_OPTIONAL_TYPES); `signal9 status` reads run metrics"
     ),
+    "cloudwatch:PutMetricData": (
+        "metric data has no resource type; the deploy role's is limited to the Signal9 namespace "
+        "(cloudwatch:namespace), to mark a deploy for the missed-run alarms"
+    ),
+    # Read by the preview role before a first deploy (`signal9 preflight --account`) and in the preview workflow.
+    "lambda:GetAccountSettings": "the account's Lambda limits have no resource type; preflight --account reads them",
+    "iam:ListOpenIDConnectProviders": "a list call with no resource type; preflight --account looks for GitHub's",
+    "access-analyzer:ValidatePolicy": "validating a policy document touches no resource (the preview workflow)",
     # Granted to the function roles (active tracing), so the permissions boundary carries them.
     "xray:PutTraceSegments": "X-Ray trace segments have no resource type in IAM (active tracing)",
     "xray:PutTelemetryRecords": "X-Ray telemetry has no resource type in IAM (active tracing)",
@@ -190,6 +198,33 @@ STATUS_UNSCOPED_ACTIONS = ("cloudwatch:GetMetricData",)
 STATUS_LOG_GROUP_ACTIONS = ("logs:FilterLogEvents",)
 
 _TAGS = ("TagResource", "UntagResource")
+
+# What the provider calls on a key itself (kms/key.go: create reads back, updates, rotation, tags,
+# deletion) and on the key an alias points at (kms/alias.go). AWS authorises each against the key's
+# own policy as well as the caller's IAM policy (signal9_tools.policy_check.key_policy_refusal), so
+# the key policies must let the deploying principal make them: the bootstrap keys delegate exactly
+# these to the account (signal9.bootstrap_policies.KEY_ADMIN_ACTIONS).
+KEY_LIFECYCLE_ACTIONS = tuple(
+    f"kms:{a}"
+    for a in (
+        "DescribeKey",
+        "GetKeyPolicy",
+        "PutKeyPolicy",
+        "GetKeyRotationStatus",
+        "EnableKeyRotation",
+        "DisableKeyRotation",
+        "UpdateKeyDescription",
+        "EnableKey",
+        "DisableKey",
+        "ListResourceTags",
+        "ScheduleKeyDeletion",
+        *_TAGS,
+    )
+)
+ALIAS_ACTIONS = ("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias")
+# What the services use a key for while the deploy creates resources encrypted with it, with the
+# deploying principal's permissions (only on a stack that encrypts its data with its key).
+KEY_SERVICE_USE_ACTIONS = tuple(f"kms:{a}" for a in ("Encrypt", "Decrypt", "GenerateDataKey", "CreateGrant"))
 
 TYPE_GRANTS: dict[str, TypeGrants] = {
     # Configuring the provider validates credentials (sts:GetCallerIdentity needs no grant);
@@ -500,30 +535,11 @@ TYPE_GRANTS: dict[str, TypeGrants] = {
     "aws:kms/key:Key": TypeGrants(
         "kms/key.go",
         (
-            Grant(
-                tuple(
-                    f"kms:{a}"
-                    for a in (
-                        "DescribeKey",
-                        "GetKeyPolicy",
-                        "PutKeyPolicy",
-                        "GetKeyRotationStatus",
-                        "EnableKeyRotation",
-                        "DisableKeyRotation",
-                        "UpdateKeyDescription",
-                        "EnableKey",
-                        "DisableKey",
-                        "ListResourceTags",
-                        "ScheduleKeyDeletion",
-                        *_TAGS,
-                    )
-                ),
-                ("kms-key",),
-            ),
+            Grant(KEY_LIFECYCLE_ACTIONS, ("kms-key",)),
             # Creating a table, secret (version), function, log group or schedule encrypted with the
             # stack key makes the service use the key with the caller's permissions (kms:ViaService):
             # e.g. DynamoDB CreateGrant/DescribeKey, Secrets Manager GenerateDataKey/Decrypt.
-            Grant(tuple(f"kms:{a}" for a in ("Encrypt", "Decrypt", "GenerateDataKey", "CreateGrant")), ("kms-key",)),
+            Grant(KEY_SERVICE_USE_ACTIONS, ("kms-key",)),
         ),
         unscoped=("kms:CreateKey",),
     ),
@@ -531,9 +547,7 @@ TYPE_GRANTS: dict[str, TypeGrants] = {
         "kms/alias.go",
         (
             # Alias calls are authorised on the alias and on the key it points at.
-            Grant(
-                ("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"), ("kms-alias", "kms-stack-alias", "kms-key")
-            ),
+            Grant(ALIAS_ACTIONS, ("kms-alias", "kms-stack-alias", "kms-key")),
         ),
         unscoped=("kms:ListAliases",),
     ),
@@ -765,3 +779,20 @@ def all_actions() -> set[str]:
     actions = {a for entry in TYPE_GRANTS.values() for g in entry.grants for a in g.actions}
     actions |= {a for entry in TYPE_GRANTS.values() for a in (*entry.unscoped, *entry.conditioned)}
     return actions
+
+
+def key_calls(types: Iterable[str], service_use: bool) -> tuple[str, ...]:
+    """The calls a deploy of these resource types makes on a key it creates, authorised by that
+    key's policy too: its lifecycle and alias calls, plus the services' uses when ``service_use``."""
+    wanted = set(types)
+    calls = {
+        action
+        for resource_type in ("aws:kms/key:Key", "aws:kms/alias:Alias")
+        if resource_type in wanted
+        for grant in TYPE_GRANTS[resource_type].grants
+        if "kms-key" in grant.scopes
+        for action in grant.actions
+    }
+    if not service_use:
+        calls -= set(KEY_SERVICE_USE_ACTIONS)
+    return tuple(sorted(calls))

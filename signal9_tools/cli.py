@@ -2,7 +2,7 @@
 
 Every subcommand works offline (no AWS account needed) except those whose summary says
 "(uses AWS)": ``signal9 dlq`` reads and replays the dead-letter queues of a deployed stack,
-``signal9 status`` reads what it ran.
+``signal9 status`` reads what it ran, ``signal9 verify`` reads the stack against its plan.
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds its
 parser and sets ``run``. Only the module of the subcommand being run is imported (``plan``
@@ -31,6 +31,7 @@ SUBCOMMANDS = {
     "dlq": "signal9_tools.dlq",
     "diff": "signal9_tools.diff",
     "status": "signal9_tools.status",
+    "verify": "signal9_tools.verify",
     "fakes": "signal9_tools.fakes.cli",
 }
 
@@ -45,6 +46,7 @@ SUMMARIES = {
     "cost": "itemised monthly cost ESTIMATE of a stack (offline)",
     "dlq": "list or replay the functions' dead-letter queues (uses AWS)",
     "status": "is today's data in? collectors, DLQs and alarms (uses AWS)",
+    "verify": "check the deployed stack against its plan, read-only (uses AWS); exit 1 on any difference",
     "diff": "what the working tree changes in a stack against a git ref (offline, two plans)",
     "fakes": "serve the local Alpaca and AlphaVantage fakes on 127.0.0.1",
 }
@@ -65,7 +67,7 @@ def build_parser(modules: Iterable[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="signal9",
         description="Signal9 infrastructure tooling. Offline (no AWS account needed), except "
-        f"{' and '.join(f'`{command}`' for command in AWS_COMMANDS)}, which use AWS.",
+        f"{', '.join(f'`{command}`' for command in AWS_COMMANDS)}, which use AWS.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     modules = list(modules)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from functions.shared.events import DETAIL_MODELS
-from signal9 import aws_reference, catalog, config, deploy_policy, fsbp, policy_rules
+from signal9 import aws_reference, bootstrap_policies, catalog, config, deploy_policy, fsbp, policy_rules
 from signal9.naming import Naming
 from signal9_tools import deploytime
 
@@ -293,7 +293,7 @@ def generated_blocks(
 
 def reference_slice_json() -> str:
     """The committed slice of AWS's reference the deploy policy generator reads (signal9.aws_reference)."""
-    actions, resource_types = deploy_policy.referenced()
+    actions, resource_types = bootstrap_policies.reference_needs()
     return json.dumps(aws_reference.extract(actions, resource_types).to_json(), indent=2) + "\n"
 
 

@@ -25,6 +25,7 @@ policies) are not resource checked; trust policies are not passed to this check.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import re
 from collections.abc import Iterable, Mapping
@@ -51,14 +52,16 @@ _KEY_VARIABLE = re.compile(r"\$\{[^}]+\}|<[^>]+>")
 
 @dataclass(frozen=True)
 class Problem:
-    """One statement AWS would refuse or ignore, named by document and statement."""
+    """One statement AWS would refuse or ignore, named by document and statement (empty: the
+    document as a whole, e.g. a key policy refusing a call)."""
 
     document: str
     statement: str
     message: str
 
     def __str__(self) -> str:
-        return f"{self.document}: statement {self.statement}: {self.message}"
+        where = f" statement {self.statement}:" if self.statement else ""
+        return f"{self.document}:{where} {self.message}"
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -274,4 +277,113 @@ def _required_types(statements: list[_Statement], name: str) -> list[Problem]:
                         f"no Resource matches {needed} ({arn_format})",
                     )
                 )
+    return problems
+
+
+# --- key policies: may the principal that deploys make the deploy's calls on the key? ------------
+#
+# A KMS key is authorised by its own policy first: "No AWS principal, including the account root
+# user, has any permissions to a KMS key unless they are explicitly allowed in a key policy"; an
+# IAM policy counts only where the key policy delegates to the account (the statement with the
+# account as principal, "Allows access to the AWS account and enables IAM policies"). For an
+# alias, "the principal needs kms:CreateAlias for both the alias and the associated KMS key ...
+# [the key's permission] must be provided in a key policy or in an IAM policy that is delegated
+# from the key policy". CreateKey itself refuses a policy that would not let the caller
+# PutKeyPolicy afterwards (the policy lockout safety check), so that call is judged as PutKeyPolicy.
+KEY_POLICY_PAGES = (
+    "https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html",
+    "https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html",
+    "https://docs.aws.amazon.com/kms/latest/developerguide/alias-access.html",
+    "https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html",
+)
+# Condition keys a direct API call by the caller can be judged on here; any other key
+# (kms:ViaService, aws:SourceArn, an encryption context) belongs to calls made through a
+# service, so a statement that needs one does not allow the deploy's own calls.
+_CALLER_KEYS = frozenset({"aws:principalarn", "aws:principalaccount", "kms:calleraccount"})
+_CONDITION_OPERATORS: dict[str, Any] = {
+    "StringEquals": lambda value, wanted: value == wanted,
+    "ArnEquals": lambda value, wanted: value == wanted,
+    "StringLike": lambda value, wanted: fnmatch.fnmatchcase(value, wanted),
+    "ArnLike": lambda value, wanted: fnmatch.fnmatchcase(value, wanted),
+}
+
+
+@dataclass(frozen=True)
+class KeyCaller:
+    """Who makes a deploy's calls on a key: ``arn`` None is an identity of the account the key
+    policy cannot name (the administrator who runs the bootstrap): only delegation reaches it."""
+
+    name: str
+    account_id: str
+    arn: str | None = None
+
+    def context(self) -> dict[str, str]:
+        values = {"aws:principalaccount": self.account_id, "kms:calleraccount": self.account_id}
+        if self.arn:
+            values["aws:principalarn"] = self.arn
+        return values
+
+
+def _names_caller(principal: Any, caller: KeyCaller) -> str | None:
+    """How a statement's Principal reaches the caller: "named", "delegated" (the account), or None."""
+    if principal == "*":
+        return "named"
+    entries = _as_list(principal.get("AWS")) if isinstance(principal, Mapping) else []
+    account = {caller.account_id, f"arn:aws:iam::{caller.account_id}:root"}
+    if any(entry == "*" or (caller.arn and entry == caller.arn) for entry in entries):
+        return "named"
+    if any(
+        entry in account or re.fullmatch(rf"arn:aws[\w-]*:iam::{caller.account_id}:root", entry) for entry in entries
+    ):
+        return "delegated"
+    return None
+
+
+def _condition_met(statement: Mapping[str, Any], caller: KeyCaller) -> bool:
+    """Every condition of the statement holds for a direct call by ``caller`` (unknown keys never do)."""
+    context = caller.context()
+    for operator, values in (statement.get("Condition") or {}).items():
+        test = _CONDITION_OPERATORS.get(operator)
+        for key, wanted in values.items():
+            value = context.get(key.lower())
+            if test is None or key.lower() not in _CALLER_KEYS or value is None:
+                return False
+            if not any(test(value, str(w)) for w in _as_list(wanted)):
+                return False
+    return True
+
+
+def _grants(statement: Mapping[str, Any], action: str) -> bool:
+    patterns = [str(p).lower() for p in _as_list(statement.get("Action"))]
+    return any(fnmatch.fnmatchcase(action.lower(), p) for p in patterns)
+
+
+def key_policy_refusal(policy: Mapping[str, Any], caller: KeyCaller, action: str) -> str | None:
+    """Why the key's policy refuses ``action`` to ``caller`` (None: it allows it, directly or by
+    delegating to the account's IAM policies, which must then grant it too)."""
+    allowed_by: list[str] = []
+    for index, statement in enumerate(_as_list(policy.get("Statement"))):
+        reach = _names_caller(statement.get("Principal"), caller)
+        if reach is None or not _grants(statement, action):
+            continue
+        sid = str(statement.get("Sid") or index)
+        met = _condition_met(statement, caller)
+        if statement.get("Effect") == "Deny" and (met or not statement.get("Condition")):
+            return f"statement {sid} denies it"
+        if statement.get("Effect") == "Allow" and met:
+            allowed_by.append(sid)
+    if allowed_by:
+        return None
+    return "no statement allows it to the caller, nor delegates it to the account's IAM policies"
+
+
+def key_call_problems(
+    document: Mapping[str, Any], name: str, caller: KeyCaller, actions: Iterable[str]
+) -> list[Problem]:
+    """One problem per call of ``actions`` the key policy ``document`` refuses ``caller``."""
+    problems = []
+    for action in sorted(set(actions)):
+        why = key_policy_refusal(document, caller, action)
+        if why is not None:
+            problems.append(Problem(name, "", f"{caller.name} may not {action} on this key: {why}"))
     return problems

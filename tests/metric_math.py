@@ -31,7 +31,7 @@ import functools
 import operator
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 Series = dict[int, float]  # epoch seconds (a raw datapoint's time, or a period's start) -> value
@@ -88,13 +88,42 @@ def _utc(timestamp: int) -> datetime:
 
 
 @dataclass
-class _Parser:
-    tokens: tuple[str, ...]
+class _Range:
+    """What one evaluation reads: the metrics' raw datapoints, the period starts, and the readings."""
+
     metrics: Mapping[str, Series]
     timestamps: list[int]  # every period start of the query range
     period: int
     fill_empty: bool
     sparse_dates: bool
+    summed: dict[str, Series] = field(default_factory=dict)
+
+    def metric(self, name: str) -> Series:
+        """A metric query sums the raw datapoints of each period of its range (statistic Sum); a period
+        without any has no datapoint. Summed once per range however often the expression names it."""
+        if name not in self.summed:
+            first, last = self.timestamps[0], self.timestamps[-1] + self.period
+            summed: Series = {}
+            for t, v in self.metrics.get(name, {}).items():
+                if first <= t < last:
+                    start = first + (t - first) // self.period * self.period
+                    summed[start] = summed.get(start, 0.0) + v
+            self.summed[name] = summed
+        return self.summed[name]
+
+
+Node = Callable[[_Range], Value]
+
+
+def _binary(left: Node, right: Node, apply: Callable[[float, float], float]) -> Node:
+    return lambda r: _combine(left(r), right(r), apply)
+
+
+@dataclass
+class _Parser:
+    """Reads an expression once into a tree of functions of a range (an alarm evaluates it every minute)."""
+
+    tokens: tuple[str, ...]
     position: int = 0
 
     def peek(self) -> str | None:
@@ -107,61 +136,64 @@ class _Parser:
         self.position += 1
         return token
 
-    def expression(self) -> Value:
-        value = self.conjunction()
+    def expression(self) -> Node:
+        node = self.conjunction()
         while self.peek() == "OR":
             self.take()
-            value = _combine(value, self.conjunction(), lambda a, b: float(bool(a) or bool(b)))
-        return value
+            node = _binary(node, self.conjunction(), lambda a, b: float(bool(a) or bool(b)))
+        return node
 
-    def conjunction(self) -> Value:
-        value = self.negation()
+    def conjunction(self) -> Node:
+        node = self.negation()
         while self.peek() == "AND":
             self.take()
-            value = _combine(value, self.negation(), lambda a, b: float(bool(a) and bool(b)))
-        return value
+            node = _binary(node, self.negation(), lambda a, b: float(bool(a) and bool(b)))
+        return node
 
-    def negation(self) -> Value:
+    def negation(self) -> Node:
         if self.peek() == "NOT":
             self.take()
-            return _combine(self.negation(), 0.0, lambda a, _: float(not a))
+            inner = self.negation()
+            return lambda r: _combine(inner(r), 0.0, lambda a, _: float(not a))
         return self.comparison()
 
-    def comparison(self) -> Value:
-        value = self.additive()
+    def comparison(self) -> Node:
+        node = self.additive()
         while (token := self.peek()) in _COMPARE:
             self.take()
-            value = _combine(value, self.additive(), _as_number(_COMPARE[token or ""]))
-        return value
+            node = _binary(node, self.additive(), _as_number(_COMPARE[token or ""]))
+        return node
 
-    def additive(self) -> Value:
-        value = self.multiplicative()
+    def additive(self) -> Node:
+        node = self.multiplicative()
         while (token := self.peek()) in ("+", "-"):
             self.take()
-            value = _combine(value, self.multiplicative(), _ARITHMETIC[token or ""])
-        return value
+            node = _binary(node, self.multiplicative(), _ARITHMETIC[token or ""])
+        return node
 
-    def multiplicative(self) -> Value:
-        value = self.unary()
+    def multiplicative(self) -> Node:
+        node = self.unary()
         while (token := self.peek()) in ("*", "/"):
             self.take()
-            value = _combine(value, self.unary(), _ARITHMETIC[token or ""])
-        return value
+            node = _binary(node, self.unary(), _ARITHMETIC[token or ""])
+        return node
 
-    def unary(self) -> Value:
+    def unary(self) -> Node:
         if self.peek() == "-":
             self.take()
-            return _combine(self.unary(), -1.0, operator.mul)
+            inner = self.unary()
+            return lambda r: _combine(inner(r), -1.0, operator.mul)
         return self.primary()
 
-    def primary(self) -> Value:
+    def primary(self) -> Node:
         token = self.take()
         if token == "(":
-            value = self.expression()
+            node = self.expression()
             self.take(")")
-            return value
+            return node
         if re.fullmatch(r"\d+(?:\.\d+)?", token):
-            return float(token)
+            number = float(token)
+            return lambda r: number
         if self.peek() == "(":
             self.take("(")
             arguments = [self.expression()]
@@ -169,48 +201,50 @@ class _Parser:
                 self.take()
                 arguments.append(self.expression())
             self.take(")")
-            return self.call(token, arguments)
-        # A metric query sums the raw datapoints of each period of its range (statistic Sum);
-        # a period without any has no datapoint.
-        first, last = self.timestamps[0], self.timestamps[-1] + self.period
-        summed: Series = {}
-        for t, v in self.metrics.get(token, {}).items():
-            if first <= t < last:
-                start = first + (t - first) // self.period * self.period
-                summed[start] = summed.get(start, 0.0) + v
-        return summed
+            return lambda r: _call(token, [argument(r) for argument in arguments], r)
+        return lambda r: r.metric(token)
 
-    def call(self, name: str, arguments: list[Value]) -> Value:
-        if name == "FILL":
-            series, fill = arguments
-            assert isinstance(series, dict) and not isinstance(fill, dict)
-            if not series and not self.fill_empty:
-                return {}
-            return {t: series.get(t, fill) for t in self.timestamps}
-        if name == "IF":
-            condition, when_true, when_false = arguments
-            assert isinstance(condition, dict)
-            result: Series = {}
-            for t, flag in condition.items():
-                chosen = when_true if flag else when_false
-                if isinstance(chosen, dict):
-                    if t in chosen:
-                        result[t] = chosen[t]
-                else:
-                    result[t] = chosen
-            return result
-        dates: dict[str, Callable[[int], float]] = {
-            "DAY": lambda t: float(_utc(t).isoweekday()),
-            "HOUR": lambda t: float(_utc(t).hour),
-            "MINUTE": lambda t: float(_utc(t).minute),
-        }
-        if name in dates:
-            (series,) = arguments
-            if not isinstance(series, dict):
-                raise TypeError(f"{name} takes a time series")
-            periods = series if self.sparse_dates else self.timestamps
-            return {t: dates[name](t) for t in periods}
-        raise NotImplementedError(f"metric math function {name} is not modelled here")
+
+def _call(name: str, arguments: list[Value], r: _Range) -> Value:
+    if name == "FILL":
+        series, fill = arguments
+        assert isinstance(series, dict) and not isinstance(fill, dict)
+        if not series and not r.fill_empty:
+            return {}
+        return {t: series.get(t, fill) for t in r.timestamps}
+    if name == "IF":
+        condition, when_true, when_false = arguments
+        assert isinstance(condition, dict)
+        result: Series = {}
+        for t, flag in condition.items():
+            chosen = when_true if flag else when_false
+            if isinstance(chosen, dict):
+                if t in chosen:
+                    result[t] = chosen[t]
+            else:
+                result[t] = chosen
+        return result
+    dates: dict[str, Callable[[int], float]] = {
+        "DAY": lambda t: float(_utc(t).isoweekday()),
+        "HOUR": lambda t: float(_utc(t).hour),
+        "MINUTE": lambda t: float(_utc(t).minute),
+    }
+    if name in dates:
+        (series,) = arguments
+        if not isinstance(series, dict):
+            raise TypeError(f"{name} takes a time series")
+        periods = series if r.sparse_dates else r.timestamps
+        return {t: dates[name](t) for t in periods}
+    raise NotImplementedError(f"metric math function {name} is not modelled here")
+
+
+@functools.cache
+def _parsed(expression: str) -> Node:
+    parser = _Parser(_tokens(expression))
+    node = parser.expression()
+    if parser.peek() is not None:
+        raise SyntaxError(f"unexpected {parser.peek()!r}")
+    return node
 
 
 def evaluate(
@@ -226,10 +260,7 @@ def evaluate(
 
     ``metrics``: each metric's raw datapoints (epoch seconds -> value), summed per period.
     """
-    parser = _Parser(_tokens(expression), metrics, timestamps, period, fill_empty, sparse_dates)
-    value = parser.expression()
-    if parser.peek() is not None:
-        raise SyntaxError(f"unexpected {parser.peek()!r}")
+    value = _parsed(expression)(_Range(metrics, timestamps, period, fill_empty, sparse_dates))
     if not isinstance(value, dict):
         return dict.fromkeys(timestamps, value)
     return value

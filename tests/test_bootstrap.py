@@ -84,16 +84,17 @@ def test_each_state_bucket_rule_catches_its_weakening(
 
 def test_github_trust_names_the_repository_and_one_subject(bootstrap: ProgramRun) -> None:
     repository = read_stack_config("main", BOOTSTRAP_PROJECT)["signal9-bootstrap:repository"]
-    subjects = {}
+    subjects: dict[str, list[str]] = {}
     for role in bootstrap.of_type("aws:iam/role:Role"):
-        statement = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
-        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-        equals = statement["Condition"]["StringEquals"]
-        assert equals["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
-        subjects[role.inputs["name"]] = equals["token.actions.githubusercontent.com:sub"]
+        for statement in json.loads(role.inputs["assumeRolePolicy"])["Statement"]:
+            assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+            equals = statement["Condition"]["StringEquals"]
+            assert equals["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+            subjects.setdefault(role.inputs["name"], []).append(equals["token.actions.githubusercontent.com:sub"])
     assert subjects == {
-        "signal9-preview": f"repo:{repository}:pull_request",
-        **{f"signal9-deploy-{s}": f"repo:{repository}:environment:{s}" for s in STACKS},
+        # Pull-request previews and the daily drift check (drift.yml runs in the environment `drift`).
+        "signal9-preview": [f"repo:{repository}:pull_request", f"repo:{repository}:environment:drift"],
+        **{f"signal9-deploy-{s}": [f"repo:{repository}:environment:{s}"] for s in STACKS},
     }
     resources = copy.deepcopy(resources_json(bootstrap))
     crafted = next(r for r in resources if r["type"] == "aws:iam/role:Role")

@@ -209,6 +209,9 @@ def test_cited_doc_sections_exist() -> None:
 NOT_RUN_OFFLINE = {
     "signal9 local up --alpaca-url": "calls the real Alpaca and AlphaVantage APIs: needs the network and keys",
     "signal9 status": "reads what a deployed stack ran: tests/test_status.py runs it against the emulator",
+    "signal9 verify": "reads a deployed stack: tests/test_verify.py runs it against the emulator",
+    "signal9 preflight --stack prod --account": "reads the AWS account: tests/test_account_check.py and "
+    "tests/test_access_analyzer.py run it against stand-ins",
 }
 # Placeholders the docs use, and the value a test run gives them.
 PLACEHOLDERS = {"<stack>": "dev", "<name>": "dev", "<Function>": "SyncAssets"}
@@ -410,11 +413,11 @@ def test_every_deploy_the_docs_show_runs_the_policy_pack() -> None:
 
 
 def test_the_help_says_which_commands_use_aws() -> None:
-    """`signal9 --help` said only `dlq` uses AWS; `status` does too: the sentence comes from the summaries."""
+    """`signal9 --help` said only `dlq` uses AWS; `status` and `verify` do too: the sentence comes from the summaries."""
     from signal9_tools import cli
 
     uses_aws = {command for command, summary in cli.SUMMARIES.items() if "(uses AWS)" in summary}
-    assert uses_aws == {"dlq", "status"}
+    assert uses_aws == {"dlq", "status", "verify"}
     description = cli.build_parser([]).description or ""
     assert set(re.findall(r"`(\w+)`", description)) == uses_aws
     # The runbook said `signal9 dlq` was "the one subcommand that talks to AWS".

@@ -79,7 +79,7 @@ def test_each_check_is_printed_as_it_completes_and_the_summary_at_the_end(stream
     run, before = streamed_run.run, streamed_run.streamed_before_security
     assert before.startswith("signal9 local: stack 'dev', ")
     assert "roles allow exactly the access matrix" in before and "IAM enforced on role credentials" in before
-    assert "encryption and tracing as configured" not in before and "passed, " not in before
+    assert "roles use only the stack key" not in before and "passed, " not in before
     # Printed line by line, the report reads as the whole report printed at once.
     assert streamed_run.streamed == run.text() + "\n"
     assert "passed, 0 failed" in streamed_run.streamed, streamed_run.streamed

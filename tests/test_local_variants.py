@@ -52,10 +52,20 @@ def test_broken_wiring_is_caught_with_a_clear_message() -> None:
 
     run = deploy_and_smoke("dev", on_deployed=miswire, universe=SMALL_UNIVERSE)
     failed = {check.name: check.detail for check in run.report.failed}
-    assert "functions configured" in failed
-    assert "TriggerRegularPollenation environment differs" in failed["functions configured"]
-    assert "SyncNewsSentiment async retries 0, the catalog says 2" in failed["functions configured"]
-    assert "rule signal9-dev-earningsProcessed is DISABLED as deployed" in failed["event rules enabled"]
+    assert "verify: functions" in failed
+    assert (
+        "function environment signal9-dev-TriggerRegularPollenation: expected SIGNAL9_TABLE_ASSETS=signal9-dev-assets, "
+        "found SIGNAL9_TABLE_ASSETS=signal9-dev-assetz; function environment resolves "
+        "signal9-dev-TriggerRegularPollenation: expected 2 resources exist, found "
+        "SIGNAL9_TABLE_ASSETS=signal9-dev-assetz (no such table)"
+    ) in failed["verify: functions"]
+    assert (
+        "function async retries signal9-dev-SyncNewsSentiment: expected 2 retries, events up to 3600 s, "
+        "found 0 retries, events up to unset s"
+    ) in failed["verify: functions"]
+    assert (
+        "rule state signal9-dev-earningsProcessed: expected ENABLED, found DISABLED" in failed["verify: event routes"]
+    )
     assert "0 earningsProcessed deliveries, expected " in failed["emitted events routed by the rules"]
     assert "schedule trigger-regular-pollenation fired" in failed
     assert "ResourceNotFoundException" in failed["schedule trigger-regular-pollenation fired"]
@@ -88,7 +98,7 @@ def test_a_miswired_dead_letter_target_is_caught_and_a_disabled_schedule_not_fir
 
     failed = {check.name: check.detail for check in run.report.failed}
     assert set(failed) == {
-        "functions configured",
+        "verify: functions",
         "malformed event ends in the DLQ",
         "failing collector run ends in its DLQ",
         # Neither message reached a queue: the runbook finds nothing to read, drop or replay.
@@ -105,9 +115,9 @@ def test_a_miswired_dead_letter_target_is_caught_and_a_disabled_schedule_not_fir
         in (failed["failing collector run ends in its DLQ"])
     )
     assert (
-        "PollenateAsset dead-letter target signal9-dev-SyncAssets-dlq, not its own signal9-dev-PollenateAsset-dlq"
-        in failed["functions configured"]
-    )
+        "function dead-letter queue signal9-dev-PollenateAsset: expected signal9-dev-PollenateAsset-dlq, "
+        "found signal9-dev-SyncAssets-dlq"
+    ) in failed["verify: functions"]
     # Sent as Lambda would, with PollenateAsset's role: IAM refuses SyncAssets' queue.
     assert failed["malformed event ends in the DLQ"].startswith(
         "SmokeCheckError: signal9-dev-PollenateAsset's role may not send to its dead-letter target "

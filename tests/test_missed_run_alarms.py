@@ -230,3 +230,68 @@ def test_if_date_functions_skipped_an_empty_series_the_alarm_would_fail_loud(pro
     alarm = deployed_alarm(prod, "SyncAssets")
     assert alarm_times(alarm, metrics("SyncAssets", AUTUMN), AUTUMN, sparse_dates=True)
     assert alarm_times(alarm, {}, AUTUMN, sparse_dates=True)
+
+
+# --- a first deploy is quiet ---------------------------------------------------------------------
+# A week around each 2026 clock change (Sunday 8 March, Sunday 1 November), Thursday to Wednesday.
+DEPLOY_WEEKS = {"spring": date(2026, 3, 5), "autumn": date(2026, 10, 29)}
+# The deploy workflow marks a deploy just before `pulumi up` (deploy.yml); the functions exist from then on.
+MARKED_BEFORE_CREATION = timedelta(minutes=5)
+
+
+def first_deploy(runs: dict[str, Series], deployed: datetime, until: int | None = None) -> dict[str, Series]:
+    """A stack new at ``deployed``: none of ``runs`` before it (the functions did not exist; none after
+    ``until`` either, which no evaluation reads), and the mark the deploy workflow put just before."""
+    created = deployed.timestamp()
+    end = until if until is not None else float("inf")
+    series = {name: {t: v for t, v in points.items() if created <= t <= end} for name, points in runs.items()}
+    series["deployed"] = {int(created - MARKED_BEFORE_CREATION.total_seconds()): 1}
+    return series
+
+
+def evaluations_after(alarm: Alarm, deployed: datetime) -> range:
+    """Every evaluation from the alarm's creation until its range holds only periods after the deploy
+    (from then on it reads as any normal week: test_normal_weeks_with_a_sunday_and_a_dst_change_never_alarm)."""
+    created = int(deployed.timestamp())
+    return range(created, created + alarm.period * alarm.evaluation_periods + EVALUATION_STEP, EVALUATION_STEP)
+
+
+@pytest.mark.parametrize("week", list(DEPLOY_WEEKS), ids=list(DEPLOY_WEEKS))
+@pytest.mark.parametrize("function", list(FIRE_TIMES))
+def test_a_first_deploy_at_any_hour_of_a_dst_week_raises_no_missed_run_alarm(
+    prod: ProgramRun, function: str, week: str
+) -> None:
+    alarm = deployed_alarm(prod, function)
+    first = DEPLOY_WEEKS[week]
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    runs = metrics(function, (first - timedelta(days=1), first + timedelta(days=8)))
+    alarmed = []
+    for hour in range(7 * 24):
+        for minute in (5, 40):  # just after a fire on the hour, and well into the hour
+            deployed = start + timedelta(hours=hour, minutes=minute)
+            evaluations = evaluations_after(alarm, deployed)
+            series = first_deploy(runs, deployed, until=evaluations[-1])
+            alarmed += [deployed for now in evaluations if alarm.in_alarm(series, now)][:1]
+    assert alarmed == [], f"{function}: in ALARM after a first deploy at {[d.isoformat() for d in alarmed[:5]]}"
+
+
+@pytest.mark.parametrize("function", [f for f, (hours, _) in FIRE_TIMES.items() if len(hours) == 1])
+def test_after_a_first_deploy_a_missed_run_still_alarms(prod: ProgramRun, function: str) -> None:
+    (hour,), minute = FIRE_TIMES[function]
+    deployed = local(date(2026, 11, 2), 13, 10)  # Monday afternoon: the first due run is Tuesday's
+    missed = local(date(2026, 11, 3), hour, minute) if hour < 13 else local(date(2026, 11, 2), hour, minute)
+    alarm = deployed_alarm(prod, function)
+    series = first_deploy(metrics(function, AUTUMN, missed={missed}), deployed)
+    start = int(deployed.timestamp())
+    times = [now for now in range(start, start + 36 * HOUR, EVALUATION_STEP) if alarm.in_alarm(series, now)]
+    assert times and all(missed.timestamp() < t <= missed.timestamp() + 3 * HOUR for t in times)
+
+
+def test_the_hourly_schedule_still_alarms_on_three_missed_runs_right_after_a_deploy(prod: ProgramRun) -> None:
+    deployed = local(date(2026, 11, 3), 9, 40)
+    missed = {local(date(2026, 11, 3), h, 0) for h in (13, 14, 15)}
+    alarm = deployed_alarm(prod, "SyncNewsSentiment")
+    series = first_deploy(metrics("SyncNewsSentiment", AUTUMN, missed=missed), deployed)
+    start = int(deployed.timestamp())
+    times = [now for now in range(start, start + 12 * HOUR, EVALUATION_STEP) if alarm.in_alarm(series, now)]
+    assert times and all(local(date(2026, 11, 3), 15, 0).timestamp() < t for t in times)

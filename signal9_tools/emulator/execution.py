@@ -236,8 +236,13 @@ class ExecutionEnvironments:
                 }
                 sys.modules.update(tooling)
 
+    def restart(self) -> None:
+        """Every function starts cold at its next invocation: nothing cached survives (clients, secret values)."""
+        with self._lock:
+            self._environments.clear()
+
     def close(self) -> None:
-        self._environments.clear()
+        self.restart()
         self._scratch.cleanup()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,28 @@ from signal9_tools.mockrun import AwsLikeMocks, reveal
 
 State = dict[str, Any]
 Creator = Callable[["MotoProvisioner", Mapping[str, Any]], tuple[str, State]]
+# Deletes one resource as the provider would on `pulumi destroy`; returns what AWS keeps meanwhile as
+# text (anything else it returns, such as a boto3 answer, says nothing is kept).
+Destroyer = Callable[["MotoProvisioner", "Created"], object]
+
+
+@dataclass(frozen=True)
+class Created:
+    """One resource the provisioner created, with what destroying it needs (never a secret value)."""
+
+    type: str
+    name: str
+    id: str
+    fields: dict[str, Any]
+
+
+# Inputs a destroyer reads besides the id, per type (kept as created; JSON-safe, no secret).
+KEPT_FIELDS: dict[str, tuple[str, ...]] = {
+    "aws:lambda/permission:Permission": ("function",),
+    "aws:cloudwatch/eventTarget:EventTarget": ("rule", "eventBusName", "targetId"),
+    "aws:secretsmanager/secret:Secret": ("recoveryWindowInDays",),
+    "aws:kms/key:Key": ("deletionWindowInDays", "policy"),
+}
 
 
 class UnsupportedResourceError(RuntimeError):
@@ -67,6 +90,8 @@ class MotoProvisioner(AwsLikeMocks):
         self.audit: DeployAudit | None = None
         # Every call is checked against the constraints AWS enforces on requests.
         self.constraints = RequestConstraints()
+        # Every resource created, in creation order (`signal9 local down` deletes them in reverse).
+        self.created: list[Created] = []
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -86,7 +111,17 @@ class MotoProvisioner(AwsLikeMocks):
         with self._lock:  # the runtime registers resources from several threads
             self.constraints.creating(f'{args.typ} "{args.name}"')
             resource_id, computed = creator(self, inputs)
+            kept = {field: inputs[field] for field in KEPT_FIELDS.get(args.typ, ()) if field in inputs}
+            self.created.append(Created(args.typ, args.name, resource_id, kept))
         return resource_id, {**inputs, **computed, "id": resource_id}
+
+    def destroy(self, resource: Created) -> str | None:
+        """Delete one created resource through the same clients (judged by the audit when set)."""
+        destroyer = DESTROYERS.get(resource.type)
+        if destroyer is None:
+            raise UnsupportedResourceError(f"signal9 local cannot delete {resource.type} ({resource.name}); add one")
+        kept = destroyer(self, resource)
+        return kept if isinstance(kept, str) else None
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
@@ -205,8 +240,11 @@ def _function(p: MotoProvisioner, inputs: Mapping[str, Any]) -> tuple[str, State
         **({"KMSKeyArn": inputs["kmsKeyArn"]} if inputs.get("kmsKeyArn") else {}),
         Tags=_tags(inputs),
     )
+    if inputs.get("reservedConcurrentExecutions") is not None:
+        p.client("lambda").put_function_concurrency(
+            FunctionName=inputs["name"], ReservedConcurrentExecutions=_int(inputs["reservedConcurrentExecutions"])
+        )
     p.dead_letter_targets[function["FunctionName"]] = inputs["deadLetterConfig"]["targetArn"]
-    p.note("moto keeps no Lambda dead-letter config: the emulator records each function's as deployed")
     arn = function["FunctionArn"]
     return inputs["name"], {"arn": arn, "qualifiedArn": f"{arn}:$LATEST", "version": "$LATEST"}
 
@@ -468,4 +506,104 @@ CREATORS: dict[str, Creator] = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,
     "aws:cloudwatch/queryDefinition:QueryDefinition": _query_definition,
+}
+
+
+# --- `signal9 local down`: each type deleted as the provider deletes it ------------------------------
+
+
+def _days(resource: Created, field: str) -> int:
+    return _int(resource.fields.get(field, 0) or 0)
+
+
+def _delete_secret(p: MotoProvisioner, resource: Created) -> str | None:
+    window = _days(resource, "recoveryWindowInDays")
+    client = p.client("secretsmanager")
+    if window == 0:
+        client.delete_secret(SecretId=resource.id, ForceDeleteWithoutRecovery=True)
+        return None
+    client.delete_secret(SecretId=resource.id, RecoveryWindowInDays=window)
+    return f"scheduled for deletion: recoverable for {window} days (signal9:secretRecoveryWindowDays)"
+
+
+def _delete_key(p: MotoProvisioner, resource: Created) -> str | None:
+    window = _days(resource, "deletionWindowInDays")
+    p.client("kms").schedule_key_deletion(KeyId=resource.id, PendingWindowInDays=window)
+    return f"pending deletion for {window} days (CancelKeyDeletion undoes it)"
+
+
+def _delete_queue_policy(p: MotoProvisioner, resource: Created) -> None:
+    p.client("sqs").set_queue_attributes(QueueUrl=resource.id, Attributes={"Policy": ""})
+
+
+def _delete_target(p: MotoProvisioner, resource: Created) -> None:
+    fields = resource.fields
+    p.client("events").remove_targets(
+        Rule=fields["rule"], EventBusName=fields["eventBusName"], Ids=[fields["targetId"]]
+    )
+
+
+def _delete_rule(p: MotoProvisioner, resource: Created) -> None:
+    bus, name = resource.id.split("/", 1)
+    p.client("events").delete_rule(Name=name, EventBusName=bus)
+
+
+def _delete_schedule(p: MotoProvisioner, resource: Created) -> None:
+    group, name = resource.id.split("/", 1)
+    p.client("scheduler").delete_schedule(Name=name, GroupName=group)
+
+
+def _delete_role_policy(p: MotoProvisioner, resource: Created) -> None:
+    role, name = resource.id.split(":", 1)
+    p.client("iam").delete_role_policy(RoleName=role, PolicyName=name)
+
+
+def _forget(p: MotoProvisioner, resource: Created) -> None:
+    """What the provider's delete leaves to the resource it belongs to (or the emulator keeps itself)."""
+
+
+def _by_id(service: str, method: str, parameter: str) -> Destroyer:
+    def destroy(p: MotoProvisioner, resource: Created) -> None:
+        getattr(p.client(service), method)(**{parameter: resource.id})
+
+    return destroy
+
+
+DESTROYERS: dict[str, Destroyer] = {
+    "aws:dynamodb/table:Table": _by_id("dynamodb", "delete_table", "TableName"),
+    "aws:iam/role:Role": _by_id("iam", "delete_role", "RoleName"),
+    "aws:iam/rolePolicy:RolePolicy": _delete_role_policy,
+    # The provider's delete of the exclusive-set resources removes them from state only.
+    "aws:iam/rolePoliciesExclusive:RolePoliciesExclusive": _forget,
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": _forget,
+    "aws:sqs/queue:Queue": _by_id("sqs", "delete_queue", "QueueUrl"),
+    "aws:sqs/queuePolicy:QueuePolicy": _delete_queue_policy,
+    "aws:cloudwatch/logGroup:LogGroup": _by_id("logs", "delete_log_group", "logGroupName"),
+    "aws:lambda/function:Function": _by_id("lambda", "delete_function", "FunctionName"),
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": _by_id(
+        "lambda", "delete_function_event_invoke_config", "FunctionName"
+    ),
+    "aws:lambda/permission:Permission": lambda p, r: p.client("lambda").remove_permission(
+        FunctionName=r.fields["function"], StatementId=r.id
+    ),
+    "aws:cloudwatch/eventBus:EventBus": _by_id("events", "delete_event_bus", "Name"),
+    "aws:cloudwatch/eventArchive:EventArchive": _by_id("events", "delete_archive", "ArchiveName"),
+    "aws:cloudwatch/eventBusPolicy:EventBusPolicy": lambda p, r: p.client("events").remove_permission(
+        EventBusName=r.id, RemoveAllPermissions=True
+    ),
+    "aws:cloudwatch/eventRule:EventRule": _delete_rule,
+    "aws:cloudwatch/eventTarget:EventTarget": _delete_target,
+    "aws:scheduler/scheduleGroup:ScheduleGroup": _by_id("scheduler", "delete_schedule_group", "Name"),
+    "aws:scheduler/schedule:Schedule": _delete_schedule,
+    "aws:secretsmanager/secret:Secret": _delete_secret,
+    # Deleting a version only moves its staging labels; the secret's own deletion takes it.
+    "aws:secretsmanager/secretVersion:SecretVersion": _forget,
+    "aws:kms/key:Key": _delete_key,
+    "aws:kms/alias:Alias": _by_id("kms", "delete_alias", "AliasName"),
+    "aws:sns/topic:Topic": _by_id("sns", "delete_topic", "TopicArn"),
+    "aws:sns/topicSubscription:TopicSubscription": _by_id("sns", "unsubscribe", "SubscriptionArn"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": lambda p, r: p.client("cloudwatch").delete_alarms(AlarmNames=[r.id]),
+    "aws:cloudwatch/dashboard:Dashboard": lambda p, r: p.client("cloudwatch").delete_dashboards(DashboardNames=[r.id]),
+    # Kept by the emulator in the `local up` process (moto has no query definitions).
+    "aws:cloudwatch/queryDefinition:QueryDefinition": _forget,
 }

@@ -114,7 +114,13 @@ def check_runbook(
         secret = {**endpoints.secrets()["alphavantage"], "apiKey": fakes.alphavantage.api_key}
         name = smoke.naming.secret("alphavantage")
         smoke.client("secretsmanager").put_secret_value(SecretId=name, SecretString=json.dumps(secret))
-        return f"the key AlphaVantage accepts put into {name} (put-secret-value, value not shown)"
+        # The runbook then waits out the functions' secret cache (POWERTOOLS_PARAMETERS_MAX_AGE, 5 min):
+        # a warm function replayed sooner still holds the revoked key and fails the same way.
+        smoke.environments.restart()
+        return (
+            f"the key AlphaVantage accepts put into {name} (put-secret-value, value not shown); the 5-minute "
+            "secret cache waited out (the emulator starts every function's environment afresh instead)"
+        )
 
     def test_event_dropped() -> str:
         sqs = smoke.client("sqs")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,28 +17,12 @@ from zoneinfo import ZoneInfo
 
 import boto3
 
-from functions.shared.scheduled import delivered_input
 from signal9 import catalog
 from signal9.cron import ScheduleExpressionError, next_fire
-from signal9_tools.emulator.collection import COLLECTORS, Endpoints, LocalFakes, store_credentials
+from signal9_tools.emulator.collection import COLLECTORS, LocalFakes
 from signal9_tools.emulator.report import expect
 from signal9_tools.emulator.smoke import Smoke
-
-
-def scheduler_delivery(schedule: dict[str, Any], when: datetime) -> Any:
-    """The event Scheduler would deliver for its fire time ``when`` (any zone): the target input with its
-    context attributes filled in.
-
-    ``<aws.scheduler.scheduled-time>`` is the UTC instant, e.g. ``2022-03-22T18:59:43Z``, whatever the
-    schedule's timezone (https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html).
-    """
-    return delivered_input(
-        schedule["Target"]["Input"],
-        execution_id=str(uuid.uuid4()),
-        scheduled_time=when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        schedule_arn=schedule["Arn"],
-        attempt=1,
-    )
+from signal9_tools.verify import scheduler_delivery as scheduler_delivery  # also imported from here
 
 
 @dataclass(frozen=True)
@@ -150,14 +133,11 @@ def arrange_reporters(smoke: Smoke, runs: dict[str, ScheduledRun], fakes: LocalF
     return ARRANGED_REPORTERS
 
 
-def check_schedules_fire(smoke: Smoke, now: datetime, endpoints: Endpoints, fakes: LocalFakes | None) -> FiredRuns:
-    """Store the endpoints in the secrets, then fire each schedule that would fire, collectors first.
+def check_schedules_fire(smoke: Smoke, now: datetime, fakes: LocalFakes | None) -> FiredRuns:
+    """Fire each schedule that would fire, collectors first (the secrets hold the endpoints: run_smoke).
 
     Returns what the runs did, for the checks after them.
     """
-    smoke.report.run(
-        "credentials stored", lambda: store_credentials(smoke.client("secretsmanager"), smoke.naming, endpoints)
-    )
     order = sorted(catalog.scheduled_functions(), key=lambda f: f.name not in COLLECTORS)
     runs = {f.name: scheduled_run(smoke, f, now) for f in order}
     arranged = arrange_reporters(smoke, runs, fakes)

@@ -16,6 +16,7 @@ from werkzeug.serving import make_server
 
 from signal9_tools.emulator.delivery import LambdaDeliveries
 from signal9_tools.emulator.invoke import LambdaInvokes
+from signal9_tools.emulator.moto_fidelity import lambda_answers_as_aws
 from signal9_tools.fakes.server import STOP_POLL_SECONDS
 from signal9_tools.moto_speedups import moto_speedups
 from signal9_tools.motolock import serialized_moto
@@ -125,8 +126,15 @@ def moto_server(region: str, keep: bool = False) -> Iterator[Emulator]:
     urllib.request.urlopen(urllib.request.Request(f"{emulator.endpoint}/moto-api/reset", method="POST"))
     try:
         # Handlers write from thread pools; moto's backends expect one request at a time.
-        # Five of moto's costs removed, for the same results (signal9_tools/moto_speedups.py).
-        with serialized_moto(), moto_speedups(), deliveries.installed(), aws_environment(emulator.endpoint, region):
+        # Five of moto's costs removed, for the same results (signal9_tools/moto_speedups.py); Lambda
+        # answers as AWS does where `signal9 verify` reads (emulator/moto_fidelity.py).
+        with (
+            serialized_moto(),
+            moto_speedups(),
+            deliveries.installed(),
+            lambda_answers_as_aws(),
+            aws_environment(emulator.endpoint, region),
+        ):
             yield emulator
     finally:
         if not keep:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
 from signal9.config import StackConfig
-from signal9_tools.emulator.collection import Endpoints, LocalFakes
+from signal9_tools.emulator.collection import Endpoints, LocalFakes, store_credentials
 from signal9_tools.emulator.collection_checks import check_collection
 from signal9_tools.emulator.delivery import LambdaDeliveries
 from signal9_tools.emulator.event_checks import check_events
@@ -86,6 +86,7 @@ def run_smoke(
     *,
     report: Report,
     clock: SmokeClock,
+    environments: ExecutionEnvironments,
     scope: SmokeScope = "full",
     universe: int = BUILT_IN_UNIVERSE,
     compressed_pacing: bool = False,
@@ -110,8 +111,6 @@ def run_smoke(
         )
     )
     with contextlib.ExitStack() as stack:
-        environments = ExecutionEnvironments()
-        stack.callback(environments.close)  # every execution environment ends with the run
         deliveries = stack.enter_context(LambdaDeliveries().installed())
         if fakes is not None or compressed_pacing:
             # PollenateAsset paces itself to the plan (seconds per request); against the fakes,
@@ -146,13 +145,18 @@ def run_smoke(
             environments=environments,
             clock=clock,
         )
+        # First, as an operator sets them before anything runs: the health checks read that no secret
+        # still holds the deploy's placeholder.
+        smoke.report.run(
+            "credentials stored", lambda: store_credentials(smoke.client("secretsmanager"), smoke.naming, endpoints)
+        )
         check_health(smoke)
         check_runtime(smoke)
         check_access(smoke)
         check_security(smoke)
         if scope == "configuration":
             return smoke.report
-        fired = check_schedules_fire(smoke, now, endpoints, fakes)
+        fired = check_schedules_fire(smoke, now, fakes)
         check_collection(smoke, endpoints, fired, fakes, now)
         check_events(smoke, fired.latest, fakes)
         check_logs(smoke)
