@@ -213,8 +213,8 @@ def deploy_and_smoke(
             environments=environments,
         )
         emulator.invokes.invoker = outside.invoke
-        emulator.deliveries.dispatch = lambda delivery: invoke_asynchronously(
-            outside, delivery.function_arn, delivery.event
+        emulator.deliveries.dispatch = lambda delivery: environments.run_when_idle(
+            lambda: invoke_asynchronously(outside, delivery.function_arn, delivery.event)
         )
         if callable(on_deployed):
             on_deployed(plan)

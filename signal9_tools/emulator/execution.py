@@ -30,11 +30,12 @@ import importlib.abc
 import importlib.machinery
 import importlib.metadata
 import io
+import logging
 import sys
 import tempfile
 import threading
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -42,6 +43,7 @@ from typing import Any
 
 from signal9_tools.layer import EXCLUDED_TOP_LEVEL
 
+LOG = logging.getLogger(__name__)
 PACKAGE = "functions"  # the handlers' top-level package, in every archive
 LAYER_ROOT = "python/"  # where Lambda finds a layer's Python packages (/opt/python)
 
@@ -174,7 +176,11 @@ class ExecutionEnvironments:
     # (module, attribute) -> value set in each environment's copy while it runs (the emulator's
     # instrumentation: recorded backoffs, the compressed pacing clock).
     _patches: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # One invocation at a time (sys.modules is the process's); _state guards the two below.
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    _state: threading.Lock = field(default_factory=threading.Lock)
+    _depth: int = 0  # nesting of `entered` in the thread that holds _lock
+    _deferred: list[Callable[[], object]] = field(default_factory=list)
 
     def environment(self, function: str, archive: bytes) -> Environment:
         """``function``'s warm environment, or a new (cold) one when there is none or its code changed."""
@@ -204,10 +210,44 @@ class ExecutionEnvironments:
             if loaded is not None:
                 setattr(loaded, attribute, value)
 
+    def run_when_idle(self, work: Callable[[], object]) -> None:
+        """Run ``work`` (an invocation) now, or, while a function runs in another thread, right after it ends.
+
+        A function's PutEvents reaches the emulator's server in another thread while the function still
+        runs and holds the environments; EventBridge invokes the rule's target asynchronously anyway, so
+        the delivery waits for that invocation to end instead of for the lock it holds (a deadlock).
+        """
+        with self._state:
+            if self._depth:
+                self._deferred.append(work)
+                return
+        work()
+
+    @contextlib.contextmanager
+    def _held(self) -> Iterator[None]:
+        with self._lock:
+            with self._state:
+                self._depth += 1
+            try:
+                yield
+            finally:
+                while True:  # at the outermost level, what was deferred meanwhile runs before letting go
+                    with self._state:
+                        pending = self._deferred if self._depth == 1 else []
+                        self._deferred = [] if pending else self._deferred
+                        if not pending:
+                            self._depth -= 1
+                            break
+                    for work in pending:
+                        try:
+                            work()
+                        except Exception:  # accepted asynchronously: its failure is logged, as Lambda's
+                            LOG.exception("a deferred invocation failed")
+
     @contextlib.contextmanager
     def entered(self, environment: Environment) -> Iterator[Any]:
         """Run inside ``environment``: yields ``load(handler string) -> handler callable``."""
-        with self._lock:
+        with self._held():
             tooling = {name: sys.modules.pop(name) for name in list(sys.modules) if _is_handler_module(name)}
             sys.modules.update(environment.modules)
             finder = _ArchiveFinder(environment.root)

@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 
 from signal9_tools.emulator.delivery import LambdaDeliveries
 from signal9_tools.emulator.invoke import LambdaInvokes
-from signal9_tools.emulator.moto_fidelity import lambda_answers_as_aws
+from signal9_tools.emulator.moto_fidelity import answers_as_aws
 from signal9_tools.fakes.server import STOP_POLL_SECONDS
 from signal9_tools.moto_speedups import moto_speedups
 from signal9_tools.motolock import serialized_moto
@@ -132,7 +132,7 @@ def moto_server(region: str, keep: bool = False) -> Iterator[Emulator]:
             serialized_moto(),
             moto_speedups(),
             deliveries.installed(),
-            lambda_answers_as_aws(),
+            answers_as_aws(),
             aws_environment(emulator.endpoint, region),
         ):
             yield emulator
