@@ -145,6 +145,7 @@ OPERATION_RESOURCES: dict[str, Callable[[StackTarget, Params], str]] = {
     ),
     "logs:DescribeLogGroups": lambda t, p: "*",
     "lambda:PublishLayerVersion": lambda t, p: _name_arn(t, "lambda", f"layer:{p['LayerName']}"),
+    "lambda:DeleteLayerVersion": lambda t, p: _name_arn(t, "lambda", f"layer:{p['LayerName']}:{p['VersionNumber']}"),
 }
 
 

@@ -9,6 +9,7 @@ deployment. A resource type without a creator here is an error, never skipped.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -558,6 +559,33 @@ def _delete_role_policy(p: MotoProvisioner, resource: Created) -> None:
     p.client("iam").delete_role_policy(RoleName=role, PolicyName=name)
 
 
+def _delete_topic_policy(p: MotoProvisioner, resource: Created) -> None:
+    """The provider's delete puts back SNS's default policy (the topic owner's account only)."""
+    account = resource.id.split(":")[4]
+    default = {
+        "Version": "2008-10-17",
+        "Id": "__default_policy_ID",
+        "Statement": [
+            {
+                "Sid": "__default_statement_ID",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:Publish"],
+                "Resource": resource.id,
+                "Condition": {"StringEquals": {"AWS:SourceOwner": account}},
+            }
+        ],
+    }
+    p.client("sns").set_topic_attributes(
+        TopicArn=resource.id, AttributeName="Policy", AttributeValue=json.dumps(default)
+    )
+
+
+def _delete_layer_version(p: MotoProvisioner, resource: Created) -> None:
+    name, version = resource.id.split(":layer:", 1)[1].rsplit(":", 1)
+    p.client("lambda").delete_layer_version(LayerName=name, VersionNumber=int(version))
+
+
 def _forget(p: MotoProvisioner, resource: Created) -> None:
     """What the provider's delete leaves to the resource it belongs to (or the emulator keeps itself)."""
 
@@ -580,6 +608,7 @@ DESTROYERS: dict[str, Destroyer] = {
     "aws:sqs/queuePolicy:QueuePolicy": _delete_queue_policy,
     "aws:cloudwatch/logGroup:LogGroup": _by_id("logs", "delete_log_group", "logGroupName"),
     "aws:lambda/function:Function": _by_id("lambda", "delete_function", "FunctionName"),
+    "aws:lambda/layerVersion:LayerVersion": _delete_layer_version,
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": _by_id(
         "lambda", "delete_function_event_invoke_config", "FunctionName"
     ),
@@ -601,6 +630,7 @@ DESTROYERS: dict[str, Destroyer] = {
     "aws:kms/key:Key": _delete_key,
     "aws:kms/alias:Alias": _by_id("kms", "delete_alias", "AliasName"),
     "aws:sns/topic:Topic": _by_id("sns", "delete_topic", "TopicArn"),
+    "aws:sns/topicPolicy:TopicPolicy": _delete_topic_policy,
     "aws:sns/topicSubscription:TopicSubscription": _by_id("sns", "unsubscribe", "SubscriptionArn"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": lambda p, r: p.client("cloudwatch").delete_alarms(AlarmNames=[r.id]),
     "aws:cloudwatch/dashboard:Dashboard": lambda p, r: p.client("cloudwatch").delete_dashboards(DashboardNames=[r.id]),
