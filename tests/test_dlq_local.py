@@ -127,7 +127,7 @@ def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         replay_scheduled_run(outcomes)
         replay_to_the_bus(outcomes, received)
 
-    deploy_and_smoke("dev", on_deployed=scenarios, scope="none")
+    deploy_and_smoke("dev", on_deployed=scenarios, scope="none", transport="http")
     return outcomes
 
 

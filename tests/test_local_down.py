@@ -25,6 +25,7 @@ from signal9_tools.mockrun import ProgramRun
 
 
 def kept_stack(run: LocalRun) -> KeptStack:
+    assert run.endpoint is not None  # these runs serve HTTP, as a kept emulator does
     return KeptStack(
         run.plan.stack, run.plan.region, MOTO_ACCOUNT_ID, run.endpoint, None, recorded(run.plan, run.created)
     )
@@ -38,7 +39,7 @@ def dev_down() -> tuple[LocalRun, list[str], Teardown]:
         before = [what for what, _ in remaining(MotoProvisioner(run.plan.region), Naming("dev"))]
         seen.append((before, tear_down(kept_stack(run))))
 
-    run = deploy_and_smoke("dev", scope="none", on_smoked=down)
+    run = deploy_and_smoke("dev", scope="none", on_smoked=down, transport="http")
     ((before, result),) = seen
     return run, before, result
 
@@ -81,7 +82,7 @@ def test_protection_is_refused_as_pulumi_destroy_and_aws_refuse_it() -> None:
         kept = kept_stack(run)
         seen[run.plan.stack] = (tear_down(kept), tear_down(kept, unprotect=True))
 
-    deploy_and_smoke("prod", scope="none", on_smoked=down)
+    deploy_and_smoke("prod", scope="none", on_smoked=down, transport="http")
     refused, unprotected = seen["prod"]
     assert sorted(refused.refused) == sorted(f"dynamodb/table:Table signal9-prod-{t}" for t in TABLES)
     assert refused.deleted == [] and not refused.complete
@@ -133,7 +134,7 @@ def test_local_down_names_what_is_left_and_exits_1(
         record(kept_stack(run))
         codes.append(main(["local", "down", "--stack", "dev"]))
 
-    deploy_and_smoke("dev", scope="none", on_smoked=down)
+    deploy_and_smoke("dev", scope="none", on_smoked=down, transport="http")
     assert codes == [1]
     lines = capsys.readouterr().out.splitlines()
     assert sorted(line for line in lines if line.startswith("LEFT: ")) == sorted(

@@ -235,7 +235,7 @@ def kept(dev: ProgramRun) -> Kept:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(verify, "run_program", lambda stack: dev)  # the plan each run computes, computed once
-        deploy_and_smoke("dev", universe=SMALL_UNIVERSE, on_smoked=exercise)
+        deploy_and_smoke("dev", universe=SMALL_UNIVERSE, on_smoked=exercise, transport="http")
     return found["kept"]
 
 

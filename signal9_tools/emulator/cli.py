@@ -26,7 +26,7 @@ from signal9_tools.emulator.execution import ExecutionEnvironments
 from signal9_tools.emulator.provisioner import Created, MotoProvisioner
 from signal9_tools.emulator.report import Report, format_check, format_summary, table_head, timed
 from signal9_tools.emulator.request_constraints import RequestConstraintError
-from signal9_tools.emulator.server import aws_environment, moto_server
+from signal9_tools.emulator.server import Transport, aws_environment, moto_engine
 from signal9_tools.emulator.smoke import Smoke, invoke_asynchronously
 from signal9_tools.emulator.smoke_run import BUILT_IN_UNIVERSE, PACING_SPEEDUP, SmokeClock, SmokeScope, run_smoke
 from signal9_tools.emulator.teardown import (
@@ -109,7 +109,7 @@ class LocalRun:
     report: Report
     timings: dict[str, float]
     notes: list[str]
-    endpoint: str
+    endpoint: str | None  # the HTTP transport's URL; None in-process
     status: Status | None = None
     # What the provisioner created, in creation order (`signal9 local down` deletes it in reverse).
     created: list[Created] = field(default_factory=list)
@@ -118,6 +118,8 @@ class LocalRun:
 
     @property
     def endpoint_port(self) -> int:
+        if self.endpoint is None:
+            raise ValueError("an in-process run has no endpoint")
         return int(self.endpoint.rsplit(":", 1)[-1])
 
     def tail(self) -> str:
@@ -165,8 +167,12 @@ def deploy_and_smoke(
     universe: int = BUILT_IN_UNIVERSE,
     compressed_pacing: bool = False,
     stream: TextIO | None = None,
+    transport: Transport | None = None,
 ) -> LocalRun:
     """Deploy ``stack`` into a fresh emulator, run the smoke, shut down unless ``keep``.
+
+    ``transport``: how boto3 reaches moto (``server.Transport``); in-process unless ``keep``, which
+    serves HTTP so that other processes can reach the kept stack.
 
     ``on_deployed(plan)``, if given, runs between deploy and smoke (tests use it to break
     the wiring on purpose); ``on_smoked(run)`` after the smoke, with the emulator still running
@@ -187,7 +193,10 @@ def deploy_and_smoke(
     )
     provisioner = MotoProvisioner(region)
     environments = ExecutionEnvironments()  # every function's execution environment, for this emulator's life
-    with moto_server(region, keep=keep) as emulator, contextlib.closing(environments):
+    transport = transport or ("http" if keep else "in-process")
+    if keep and transport != "http":
+        raise ValueError("a kept emulator serves HTTP: other processes reach it (transport='http')")
+    with moto_engine(region, transport, keep=keep) as emulator, contextlib.closing(environments):
         audit = provisioner.audit = DeployAudit.for_stack(stack, MOTO_ACCOUNT_ID, region)
         install_boundary(boto3.client("iam", region_name=region), audit.target)
         with timed(timings, "deploy"):
@@ -250,6 +259,7 @@ def deploy_and_smoke(
         if on_smoked is not None:
             on_smoked(run)
         if keep:
+            assert emulator.endpoint is not None  # a kept emulator serves HTTP
             kept = KeptStack(
                 stack, region, MOTO_ACCOUNT_ID, emulator.endpoint, os.getpid(), recorded(plan, run.created)
             )

@@ -60,17 +60,22 @@ class LambdaDeliveries:
             taken, self.pending = self.pending, []
         return taken
 
+    def dispatch_pending(self) -> None:
+        """Once a request is answered, run the deliveries it queued (when a ``dispatch`` is set)."""
+        if self.dispatch is None:
+            return
+        for delivery in self.take():
+            try:
+                self.dispatch(delivery)
+            except Exception:  # PutEvents was accepted: like Lambda's, the delivery's failure is logged
+                LOG.exception("delivering %s to %s failed", delivery.rule, delivery.function_arn)
+
     def wrap(self, app: WsgiApp) -> WsgiApp:
-        """``app`` answering as before; once a request is answered, ``dispatch`` runs the deliveries it queued."""
+        """``app`` (the HTTP transport) answering as before, then the deliveries its request queued."""
 
         def route(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             answer = list(app(environ, start_response))  # moto's whole answer: its request lock is released
-            if self.dispatch is not None:
-                for delivery in self.take():
-                    try:
-                        self.dispatch(delivery)
-                    except Exception:  # PutEvents was accepted: like Lambda's, the delivery's failure is logged
-                        LOG.exception("delivering %s to %s failed", delivery.rule, delivery.function_arn)
+            self.dispatch_pending()
             return answer
 
         return route
