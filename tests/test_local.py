@@ -33,6 +33,7 @@ from signal9_tools.emulator.smoke import Smoke
 from signal9_tools.emulator.smoke_run import SmokeClock
 from signal9_tools.fakes.server import SystemClock
 from signal9_tools.mockrun import ProgramRun, run_program
+from tests.local_support import SMALL_UNIVERSE
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +49,31 @@ def timed_local_run() -> tuple[LocalRun, float]:
     start = time.perf_counter()
     with pytest.MonkeyPatch.context() as patched:
         patched.setattr(SystemClock, "time", lambda clock: wall(clock) + 600 * next(ticks))
-        run = deploy_and_smoke("dev")
+        run = deploy_and_smoke("dev", universe=SMALL_UNIVERSE)
     return run, time.perf_counter() - start
 
 
 @pytest.fixture(scope="module")
 def local_run(timed_local_run: tuple[LocalRun, float]) -> LocalRun:
     return timed_local_run[0]
+
+
+@pytest.fixture(scope="module")
+def http_local_run() -> LocalRun:
+    """The same run over the emulator's other transport: moto's HTTP server, as `--keep` serves it."""
+    return deploy_and_smoke("dev", universe=SMALL_UNIVERSE, transport="http")
+
+
+def test_the_two_transports_give_the_same_report(local_run: LocalRun, http_local_run: LocalRun) -> None:
+    """In-process (make local, the tests) and HTTP (--keep, other processes): the same checks, results and
+    details, but for the figures that differ per run (ports, times, what the fakes published by then)."""
+
+    def report(run: LocalRun) -> list[tuple[str, bool, str]]:
+        return [(c.name, c.ok, re.sub(r"\d+(\.\d+)?", "#", c.detail)) for c in run.report.checks]
+
+    assert local_run.endpoint is None and http_local_run.endpoint is not None
+    assert report(local_run) == report(http_local_run)
+    assert len(local_run.report.checks) > 40 and not local_run.report.failed
 
 
 def test_every_resource_is_created_in_the_emulator_and_every_check_passes(local_run: LocalRun) -> None:
@@ -131,10 +150,10 @@ def test_report_shows_each_phase_time_measured_within_the_run(timed_local_run: t
     assert sum(run.timings.values()) <= wall
 
 
-def test_the_emulator_is_shut_down_afterwards(local_run: LocalRun) -> None:
+def test_the_emulator_is_shut_down_afterwards(http_local_run: LocalRun) -> None:
     with socket.socket() as probe:
         probe.settimeout(0.5)
-        port = local_run.endpoint_port
+        port = http_local_run.endpoint_port
         assert probe.connect_ex(("127.0.0.1", port)) != 0
 
 
@@ -210,8 +229,8 @@ def test_function_archives_are_read_where_the_program_ran(tmp_path: Path, monkey
         assert "functions/pollenate_asset/handler.py" in bundle.namelist()
 
 
-def test_endpoint_is_loopback(local_run: LocalRun) -> None:
-    assert urlparse(local_run.endpoint).hostname == "127.0.0.1"
+def test_endpoint_is_loopback(http_local_run: LocalRun) -> None:
+    assert urlparse(http_local_run.endpoint).hostname == "127.0.0.1"
 
 
 # --- collection ----------------------------------------------------------------------------
@@ -222,8 +241,8 @@ def test_the_collectors_land_data_from_the_built_in_fakes(local_run: LocalRun) -
     assert checks["credentials stored"].detail.startswith(
         "both secrets point at the built-in fakes: alpaca http://127.0.0.1:"
     )
-    # The dev universe: 40 companies, of which the Alpaca fake lists 39 as active us_equity.
-    assert checks["collected: assets"].detail == "assets: 39 active, 39 with volume, each once in both indexes"
+    # The small universe: the fakes' first 12 companies, all listed by Alpaca as active us_equity.
+    assert checks["collected: assets"].detail == "assets: 12 active, 12 with volume, each once in both indexes"
     assert re.fullmatch(
         r"earningsCalendar: \d+ rows for \d+ symbols, each under a symbol Alpaca lists \(share classes included\)",
         checks["collected: earningsCalendar"].detail,

@@ -1,9 +1,9 @@
-"""`signal9 verify` against the dev stack deployed into the emulator, as `signal9 local up --keep` leaves it.
+"""`signal9 verify` against the dev stack deployed into the emulator, as a first `pulumi up` leaves it.
 
-One emulated deploy and smoke for the whole file (``kept``): with the emulator still running,
-`signal9 verify --stack dev` is run as an operator runs it (AWS_ENDPOINT_URL points boto3 at the
-emulator), then after each of seven breakages applied with boto3 (each undone before the next),
-then with `--invoke`. Every call verify makes is recorded and judged with the policy of the role
+One emulated deploy for the whole file (``kept``; the smoke's configuration checks only, so nothing
+has run yet, as after a first deploy): with the emulator still running, `signal9 verify --stack dev`
+is run as an operator runs it, through its command line, then after each of seven breakages applied
+with boto3 (each undone before the next), then with `--invoke`, which runs the collectors. Every call verify makes is recorded and judged with the policy of the role
 that runs it in CI: the preview role's for verify, the deploy role's for `--invoke` and `status`.
 """
 
@@ -191,24 +191,12 @@ def recorded(calls: Calls, *arguments: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-def empty_dead_letter_queues() -> None:
-    """The smoke leaves its deliberate failures in two DLQs (issue 30 drains them); an operator drains
-    them before verifying with `signal9 dlq`: here they are deleted."""
-    sqs = boto3.client("sqs")
-    for function in catalog.FUNCTION_NAMES:
-        url = sqs.get_queue_url(QueueName=DEV.dead_letter_queue(function))["QueueUrl"]
-        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-            for message in messages:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-
 @pytest.fixture(scope="module")
 def kept(dev: ProgramRun) -> Kept:
     found: dict[str, Kept] = {}
 
     def exercise(run: LocalRun) -> None:
         kept = found["kept"] = Kept(run)
-        empty_dead_letter_queues()
         kept.clean = cli()
         for name, breakage in BREAKAGES.items():
             apply, undo = breakage.changes()
@@ -235,7 +223,7 @@ def kept(dev: ProgramRun) -> Kept:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(verify, "run_program", lambda stack: dev)  # the plan each run computes, computed once
-        deploy_and_smoke("dev", universe=SMALL_UNIVERSE, on_smoked=exercise, transport="http")
+        deploy_and_smoke("dev", universe=SMALL_UNIVERSE, on_smoked=exercise, scope="configuration")
     return found["kept"]
 
 
