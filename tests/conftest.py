@@ -37,9 +37,14 @@ gc.freeze()
 ALPHAVANTAGE_START = datetime(2026, 11, 2, 20, 0, tzinfo=UTC)
 
 
-def pytest_report_header() -> str:
-    """The interpreter and handler packages the suite runs on, against what Lambda runs (signal9.runtime)."""
-    return runtime.running_summary()
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The interpreter and handler packages the suite runs on, against what Lambda runs (signal9.runtime).
+
+    Written by the controlling process (not xdist's workers), quiet mode included (`make test`, CI's log).
+    """
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and not hasattr(session.config, "workerinput"):
+        reporter.write_line(runtime.running_summary())
 
 
 @functools.cache
