@@ -6,8 +6,9 @@ handler string ``functions.<package>.handler.handler`` resolves inside Lambda. C
 handler therefore changes only that function's archive (and so only that function is
 redeployed); changing shared code changes all of them, as it should.
 
-Powertools for AWS Lambda and pydantic are not bundled: the Powertools v3 public layer
-provides both (FunctionFleet attaches it), which keeps each archive a few kilobytes.
+Powertools for AWS Lambda, pydantic and boto3 are not bundled: the project's handler layer
+(``components.handler_layer``, built from uv.lock) provides them to every function, which keeps
+each archive a few kilobytes.
 Byte-code caches are left out: they differ per machine and would make archives churn.
 """
 
