@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from moto.awslambda.models import lambda_backends
@@ -43,6 +44,7 @@ def check_runtime(smoke: Smoke) -> None:
             f"{layer.split(':layer:')[1]} (pyproject.toml [tool.signal9.lambda])"
         )
 
+    @functools.cache  # read from moto once for both checks
     def deployed_layer() -> bytes:
         return _layer_bytes(smoke, next(iter(configurations.values()))["Layers"][0]["Arn"])
 

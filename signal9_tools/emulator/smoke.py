@@ -14,6 +14,7 @@ matched to the smoke, which invokes the rule's target function with it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -136,10 +137,14 @@ class Smoke:
         config: dict[str, Any] = self.client("lambda").get_function_configuration(FunctionName=function_arn_or_name)
         return config
 
+    @functools.cached_property
+    def account_id(self) -> str:
+        """The emulated account (asked once: every invocation reads its function's archive from it)."""
+        return str(self.client("sts").get_caller_identity()["Account"])
+
     def deployed_archive(self, function: str) -> bytes:
         """The archive moto holds for ``function`` (what the provisioner uploaded)."""
-        account = self.client("sts").get_caller_identity()["Account"]
-        return bytes(lambda_backends[account][self.region].get_function(function).code_bytes)
+        return bytes(lambda_backends[self.account_id][self.region].get_function(function).code_bytes)
 
     def invoke(self, function_arn_or_name: str, event: Any, request_id: str | None = None) -> Any:
         """Run the deployed function's handler in-process, loaded from its deployed archive, with its deployed environment.
