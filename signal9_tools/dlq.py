@@ -42,7 +42,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -52,6 +51,7 @@ from signal9.naming import Naming
 from signal9.stackfile import stack_region
 from signal9_tools.cli import add_stack_argument
 from signal9_tools.operator_messages import CREDENTIALS_HOWTO
+from signal9_tools.sessions import aws_session
 
 # A message stays hidden while its replay runs: the function's timeout plus this margin (for
 # the invoke's own round trip). A message whose replay failed is made visible again before the
@@ -381,7 +381,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace, session: Any = None) -> int:
-    session = session or boto3.Session(region_name=stack_region(args.stack))
+    session = session or aws_session(region=stack_region(args.stack))
     try:
         return run_in(session, args)
     except QueueMissingError as missing:

@@ -9,17 +9,20 @@ options that matter for review (protect, retain-on-delete, dependencies).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import runpy
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import settings
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.rpc import deserialize_properties
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -315,9 +318,10 @@ def run_program(
     settings.set_root_resource(None)  # type: ignore[arg-type]
     collector = _WarningCollector(run)
     PROGRAM_LOG.addHandler(collector)
-    pulumi.runtime.set_mocks(
-        mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks, run), logger=PROGRAM_LOG
-    )
+    with _no_source_positions():  # set_mocks registers the root stack resource
+        pulumi.runtime.set_mocks(
+            mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks, run), logger=PROGRAM_LOG
+        )
     settings.SETTINGS.rpc_manager.clear()
     # A failed run leaves its finished registrations, errors included, here (set_mocks does not
     # reset it): the next run would await them and raise the failed run's errors as its own.
@@ -327,7 +331,8 @@ def run_program(
         runpy.run_path(str(project_directory(project) / PROGRAM.name), run_name="__main__")
 
     try:
-        _sync_await(run_pulumi_func(program))
+        with _no_source_positions():
+            _sync_await(run_pulumi_func(program))
     except Exception:
         _quiet_leftover_futures()
         raise
@@ -337,6 +342,23 @@ def run_program(
     exported = getattr(root, "outputs", {}) or {}
     run.outputs = {name: _resolve(value) for name, value in exported.items()}
     return run
+
+
+@contextlib.contextmanager
+def _no_source_positions() -> Iterator[None]:
+    """The SDK sends the engine each resource's source position and stack trace; no mock monitor reads them.
+
+    Finding them is two ``traceback.extract_stack()`` calls per resource (a stat and a source line
+    per frame of the caller's stack): six runs of the three stacks from a test took 2.92 s with
+    them, 2.56 s without. They are left out while the program registers; what is registered is
+    otherwise the same, and ``pulumi up`` (the real SDK, a real engine) is untouched.
+    """
+    found = pulumi_resource._get_stack_trace
+    pulumi_resource._get_stack_trace = source_pb2.StackTrace
+    try:
+        yield
+    finally:
+        pulumi_resource._get_stack_trace = found
 
 
 def _quiet_leftover_futures() -> None:

@@ -23,8 +23,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-
 from signal9 import aws_reference, bootstrap_config, config
 from signal9.bootstrap_policies import deploy_role_name
 from signal9.catalog import PROJECT
@@ -44,6 +42,7 @@ from signal9_tools.identifiers import ACCOUNT_ID
 from signal9_tools.mockrun import ProgramRun, run_program
 from signal9_tools.plan import PROJECTS, add_project_argument
 from signal9_tools.policy_check import KeyCaller, Problem, check_document, key_call_problems
+from signal9_tools.sessions import aws_session
 
 # Resource types holding a policy document, by the input that holds it.
 POLICY_INPUTS: dict[str, str] = {
@@ -239,7 +238,7 @@ def run(args: argparse.Namespace, session: Any = None) -> int:
     project = PROJECTS[args.project]
     result = preflight(args.stack, project)
     if args.account or args.access_analyzer:
-        session = session or boto3.Session(region_name=config_region(read_stack_config(args.stack, project)))
+        session = session or aws_session(region=config_region(read_stack_config(args.stack, project)))
     if args.account:
         read_account(result, args.stack if project != PROJECT else args.bootstrap_stack, session)
     if args.access_analyzer:

@@ -34,8 +34,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
-
 from functions.shared import telemetry
 from signal9 import catalog, config, cron, dashboard
 from signal9.errors import OperatorError
@@ -43,6 +41,7 @@ from signal9.naming import Naming
 from signal9.stackfile import stack_region
 from signal9_tools.cli import add_stack_argument
 from signal9_tools.dlq import QueueMissingError, list_queue
+from signal9_tools.sessions import aws_session
 
 # How far back a last run is looked for: a Monday-Saturday schedule fires at least weekly.
 LOOKBACK = timedelta(days=8)
@@ -495,7 +494,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace, session: Any = None, now: datetime | None = None) -> int:
     stack_config = config.load_stack(args.stack)
-    session = session or boto3.Session(profile_name=args.profile, region_name=stack_region(args.stack))
+    session = session or aws_session(profile=args.profile, region=stack_region(args.stack))
     status = collect(session, args.stack, stack_config, now or datetime.now(UTC))
     if args.json:
         document = {**asdict(status), "healthy": status.healthy}

@@ -35,7 +35,6 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from components.secrets import PLACEHOLDER_TAG, placeholder_tag_value
@@ -48,6 +47,7 @@ from signal9.stackfile import stack_region
 from signal9_tools import status as status_command
 from signal9_tools.cli import add_stack_argument
 from signal9_tools.mockrun import ProgramRun, run_program
+from signal9_tools.sessions import aws_session
 
 # Every call `verify` makes (the preview role holds each as a read of the deploy table;
 # tests/test_verify.py records the calls against the emulator and judges them with that role's policy).
@@ -892,7 +892,7 @@ def verify(
 
 
 def run(args: argparse.Namespace, session: Any = None) -> int:
-    session = session or boto3.Session(profile_name=args.profile, region_name=stack_region(args.stack))
+    session = session or aws_session(profile=args.profile, region=stack_region(args.stack))
     results = verify(args.stack, session, invoke=args.invoke, allowed_alarms=frozenset(args.allow_alarm))
     if args.json:
         print(json.dumps({"stack": args.stack, "results": [asdict(r) for r in results]}, indent=2))

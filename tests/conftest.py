@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-import botocore.loaders
-import botocore.session
 import pytest
 from moto import mock_aws
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
 
 from functions.shared import aws as shared_aws
 from functions.shared import pacing, retry
@@ -26,6 +26,7 @@ from signal9_tools.fakes.alphavantage import AlphaVantageFake
 from signal9_tools.fakes.server import FakeServer, serving
 from signal9_tools.mockrun import ProgramRun, run_program
 from signal9_tools.moto_speedups import moto_speedups
+from signal9_tools.sessions import aws_session
 from tests.av_support import ManualClock
 
 # As the `signal9` command does (signal9_tools.cli.console_main): fewer collector runs, and none
@@ -70,16 +71,13 @@ def prod() -> ProgramRun:
 
 
 # moto gives every mock session a fresh default boto3 session, so no credentials, region or
-# client leak from one test into the next. A fresh session would also parse each service's
-# model JSON again (~50 ms per client, several clients per test); the models are read-only
-# data, so every session shares this one loader and is otherwise new.
-SERVICE_MODELS = botocore.loaders.create_loader()
-
-
+# client leak from one test into the next; it reads the service models through the process's one
+# loader (signal9_tools.sessions), as the tools' own sessions do.
 def fresh_default_session() -> None:
-    core = botocore.session.get_session()
-    core.register_component("data_loader", SERVICE_MODELS)
-    boto3.setup_default_session(botocore_session=core)
+    boto3.DEFAULT_SESSION = aws_session()
+
+
+SHARED_REGION = "us-east-1"
 
 
 def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,8 +86,8 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": SHARED_REGION,
+        "AWS_REGION": SHARED_REGION,
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
@@ -121,6 +119,42 @@ def aws(monkeypatch: pytest.MonkeyPatch, moto_speedups_checked: bool) -> Iterato
 def moto_tables(aws: None, dev: ProgramRun) -> dict[str, str]:
     """Every table created in moto from the dev stack's own inputs: catalog name -> physical name."""
     return create_stack_tables(dev, boto3.client("dynamodb"))
+
+
+@pytest.fixture(scope="module")
+def file_account(dev: ProgramRun) -> Iterator[dict[str, str]]:
+    """One moto account for a whole test file, the dev stack's tables created in it once.
+
+    A fresh account per test (``moto_tables``) costs moto's reset, eight CreateTable and eight
+    UpdateContinuousBackups calls: about 60 ms of every handler test. Files whose tests only
+    read and write items share this one instead, through ``shared_tables``.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        fake_aws_environment(patch)
+        with mock_aws(), moto_speedups():
+            fresh_default_session()
+            yield create_stack_tables(dev, boto3.client("dynamodb"))
+
+
+@pytest.fixture
+def shared_tables(file_account: dict[str, str]) -> dict[str, str]:
+    """The file's tables (``file_account``), emptied: catalog name -> physical name, as ``moto_tables``."""
+    return emptied(file_account)
+
+
+def emptied(tables: dict[str, str]) -> dict[str, str]:
+    """``tables`` with every item of every one dropped (moto's own store; no call is counted).
+
+    Only items are dropped: a test that changed the tables themselves (deleted one, made another)
+    fails here, at the next test of its file, instead of leaking into it.
+    """
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][SHARED_REGION]
+    assert sorted(backend.tables) == sorted(tables.values()), (
+        f"a test changed the file's tables: {sorted(backend.tables)}"
+    )
+    for name in tables.values():
+        backend.tables[name].items.clear()
+    return tables
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from functions.mark_earnings_processed import handler as mark_handler
 from functions.shared import aws as shared_aws
-from functions.shared import clock, earnings_calendar
+from functions.shared import clock, dynamo, earnings_calendar
 from functions.shared.clock import new_york_offset
 from functions.shared.credentials import (
     AlpacaCredentials,
@@ -27,7 +27,7 @@ from functions.shared.credentials import (
     load_credentials,
 )
 from functions.shared.earnings_calendar import MOVED_AT, UNPUBLISHED_AT
-from functions.shared.env import secret_variable
+from functions.shared.env import secret_variable, table_variable
 from functions.shared.events import EarningsProcessed, PollenationNeeded
 from functions.shared.publisher import MAX_ENTRIES_PER_CALL, PublishError, publish
 from functions.shared.retry import Backoff, retry_call
@@ -64,7 +64,7 @@ def refuse_scan(**kwargs: Any) -> None:
 
 @pytest.fixture
 def fleet(
-    moto_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, sleeps: list[float], alphavantage: FakeServer
+    shared_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, sleeps: list[float], alphavantage: FakeServer
 ) -> Fleet:
     """The environment, with every Scan through the handlers' DynamoDB client made to fail.
 
@@ -72,7 +72,7 @@ def fleet(
     AlphaVantage is the local fake (PollenateAsset collects from it).
     """
     shared_aws.dynamodb().meta.client.meta.events.register("before-call.dynamodb.Scan", refuse_scan)
-    return Fleet(moto_tables, monkeypatch, alphavantage_url=alphavantage.url)
+    return Fleet(shared_tables, monkeypatch, alphavantage_url=alphavantage.url)
 
 
 def test_handlers_cannot_scan(fleet: Fleet) -> None:
@@ -511,6 +511,22 @@ def test_secret_retrieved_through_the_helper_and_cached(fleet: Fleet, monkeypatc
     fleet.invoke("SyncAssets", {})
     fleet.invoke("SyncAssets", {})
     assert len(calls) == 1
+
+
+def test_a_table_handle_lives_as_long_as_the_execution_environment(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Table()`` builds a resource class per call: each table's handle is made once per environment,
+    per physical table (a stage's variables name it), and a new environment (reset_clients) makes it again."""
+    monkeypatch.setenv(table_variable("assets"), fleet.tables["assets"])
+    first = dynamo.table("assets")
+    assert dynamo.table("assets") is first and first.name == fleet.tables["assets"]
+    monkeypatch.setenv(table_variable("assets"), "signal9-staging-assets")
+    assert dynamo.table("assets").name == "signal9-staging-assets"
+    monkeypatch.setenv(table_variable("assets"), fleet.tables["assets"])
+    assert dynamo.table("assets") is first
+    shared_aws.reset_clients()
+    assert dynamo.table("assets") is not first
 
 
 def test_secret_cache_expires_after_max_age(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,10 +38,10 @@ HELD = {"earningsDate": "2026-11-02", "fiscalDateEnding": "2026-03-31"}
 
 
 @pytest.fixture
-def fleet(moto_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, alphavantage: FakeServer) -> Fleet:
+def fleet(shared_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, alphavantage: FakeServer) -> Fleet:
     # 01:00 UTC on 3 November is still 2 November in New York: the overview's collection day.
     monkeypatch.setattr(pollenate, "utc_now", lambda: COLLECTED_AT)
-    return Fleet(moto_tables, monkeypatch, alphavantage_url=alphavantage.url)
+    return Fleet(shared_tables, monkeypatch, alphavantage_url=alphavantage.url)
 
 
 @pytest.fixture

@@ -51,12 +51,12 @@ def writes() -> Counter[str]:
 
 @pytest.fixture
 def fleet(
-    moto_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, served: Served, writes: Counter[str]
+    shared_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, served: Served, writes: Counter[str]
 ) -> Iterator[Fleet]:
     shared_aws.reset_clients()
     monkeypatch.setattr(retry, "pause", served.sleeps.append)
-    fleet = Fleet(moto_tables, monkeypatch)
-    monkeypatch.setenv(table_variable("assets"), moto_tables["assets"])  # for PollenateAsset called directly
+    fleet = Fleet(shared_tables, monkeypatch)
+    monkeypatch.setenv(table_variable("assets"), shared_tables["assets"])  # for PollenateAsset called directly
     fleet.put_secret(
         "alpaca",
         {

@@ -36,9 +36,9 @@ def fake() -> AlphaVantageFake:
 
 @pytest.fixture
 def env(
-    moto_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, fake: AlphaVantageFake
+    shared_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, fake: AlphaVantageFake
 ) -> Iterator[tuple[Fleet, FakeServer]]:
-    with collector_fleet(moto_tables, monkeypatch, fake) as running:
+    with collector_fleet(shared_tables, monkeypatch, fake) as running:
         yield running
 
 

@@ -56,9 +56,9 @@ ASSETS = [company.symbol for company in universe(UNIVERSE)]
 
 @pytest.fixture
 def env(
-    moto_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, fake: AlphaVantageFake
+    shared_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, fake: AlphaVantageFake
 ) -> Iterator[tuple[Fleet, FakeServer]]:
-    with collector_fleet(moto_tables, monkeypatch, fake) as (fleet, server):
+    with collector_fleet(shared_tables, monkeypatch, fake) as (fleet, server):
         for symbol in ASSETS[:SIGNAL9]:
             fleet.table("assets").put_item(
                 Item={

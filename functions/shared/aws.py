@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 if TYPE_CHECKING:  # the stubs are a dev dependency; they do not exist at Lambda run time
     from mypy_boto3_dynamodb import DynamoDBServiceResource
+    from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
@@ -27,6 +28,15 @@ if TYPE_CHECKING:  # the stubs are a dev dependency; they do not exist at Lambda
 @cache
 def dynamodb() -> DynamoDBServiceResource:
     return boto3.resource("dynamodb")
+
+
+@cache
+def dynamodb_table(physical_name: str) -> Table:
+    """One Table per table for the environment's life: ``Table()`` builds a new resource class each call
+    (a few milliseconds, on every query of a loop). Shared by the handlers' worker threads: they use
+    only its actions and its name, never its lazily loaded attributes (what makes resources unsafe
+    to share between threads)."""
+    return dynamodb().Table(physical_name)
 
 
 @cache
@@ -47,5 +57,5 @@ def secrets_provider() -> SecretsProvider:
 
 def reset_clients() -> None:
     """Forget every cached client and cached secret value (the next call creates fresh ones)."""
-    for factory in (dynamodb, events, secretsmanager, secrets_provider):
+    for factory in (dynamodb, dynamodb_table, events, secretsmanager, secrets_provider):
         factory.cache_clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from functions.shared.aws import dynamodb
+from functions.shared.aws import dynamodb, dynamodb_table
 from functions.shared.env import table_name
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ Item = dict[str, Any]
 
 def table(name: str) -> Table:
     """The table with catalog name ``name`` (its physical name comes from the environment)."""
-    return dynamodb().Table(table_name(name))
+    return dynamodb_table(table_name(name))
 
 
 def query(handle: Table, *, limit: int | None = None, **request: Any) -> Iterator[Item]:

@@ -40,6 +40,7 @@ from signal9_tools.emulator.teardown import (
     tear_down,
 )
 from signal9_tools.mockrun import ProgramRun, run_program
+from signal9_tools.sessions import aws_session
 from signal9_tools.status import Status, collect, format_status, verdict_line
 
 MOTO_ACCOUNT_ID = "123456789012"  # moto's default account (the emulator never sets MOTO_ACCOUNT_ID)
@@ -245,7 +246,7 @@ def deploy_and_smoke(
             )
         status = None
         if scope == "full":  # the collectors ran: what `signal9 status` says of them
-            status = collect(boto3.Session(region_name=region), stack, stack_config, clock())
+            status = collect(aws_session(region=region), stack, stack_config, clock())
             check_status(report, status)
         clock.release()  # outside clients of a kept emulator: runs are recorded at the wall clock's time
         report.add("deploy calls allowed by the deploy policy", audit.passed, audit.summary())

@@ -86,6 +86,16 @@ def _imports(tree: ast.AST) -> Iterator[tuple[int, str, Sequence[str]]]:
         yield from _imports(node)
 
 
+ImportLine = tuple[int, str, tuple[str, ...]]
+
+
+@functools.lru_cache(maxsize=2048)
+def _imports_of(source: bytes, filename: str) -> tuple[ImportLine, ...]:
+    """``_imports`` of one module's source. Cached: every deploy in a process ships the same modules
+    in seven archives, and parsing them is most of this check's time."""
+    return tuple((level, name, tuple(names)) for level, name, names in _imports(ast.parse(source, filename)))
+
+
 def _module_exists(root: Path, dotted: str) -> bool:
     path = root.joinpath(*dotted.split("."))
     return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
@@ -99,7 +109,7 @@ def missing_imports(root: Path, layer: frozenset[str]) -> list[str]:
         relative = source.relative_to(root).with_suffix("")
         module = ".".join(relative.parts[:-1] if relative.name == "__init__" else relative.parts)
         package = module if relative.name == "__init__" else module.rpartition(".")[0]
-        for level, name, imported in _imports(ast.parse(source.read_bytes(), str(source))):
+        for level, name, imported in _imports_of(source.read_bytes(), str(relative.with_suffix(".py"))):
             if level:
                 base = package.rsplit(".", level - 1)[0] if level > 1 else package
                 name = f"{base}.{name}" if name else base
@@ -123,22 +133,22 @@ def missing_imports(root: Path, layer: frozenset[str]) -> list[str]:
 
 
 def _defines(init: Path, name: str) -> bool:
-    tree = ast.parse(init.read_bytes())
-    for node in tree.body:
-        targets: list[ast.expr] = []
-        if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef) and node.name == name:
-            return True
-        if isinstance(node, ast.Assign):
-            targets = node.targets
-        elif isinstance(node, ast.AnnAssign):
-            targets = [node.target]
-        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
-            return True
-        if isinstance(node, ast.ImportFrom | ast.Import) and any(
-            (alias.asname or alias.name.split(".")[0]) == name for alias in node.names
-        ):
-            return True
-    return False
+    return name in _top_level_names(init.read_bytes())
+
+
+@functools.lru_cache(maxsize=256)
+def _top_level_names(source: bytes) -> frozenset[str]:
+    """The names a module's own statements bind at its top level (functions, classes, assignments, imports)."""
+    names: set[str] = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
+    return frozenset(names)
 
 
 class _ArchiveFinder(importlib.abc.MetaPathFinder):

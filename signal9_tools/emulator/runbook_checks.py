@@ -20,13 +20,12 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-import boto3
-
 from signal9_tools import cli
 from signal9_tools.emulator.collection import Endpoints, LocalFakes
 from signal9_tools.emulator.report import expect
 from signal9_tools.emulator.schedule_checks import FiredRuns, scheduler_delivery
 from signal9_tools.emulator.smoke import Smoke, fail_into_dlq
+from signal9_tools.sessions import aws_session
 from signal9_tools.status import Status, collect, verdict_line
 
 # The collector whose run the smoke makes fail (built-in fakes only), and what fails it: the key
@@ -72,7 +71,7 @@ def check_runbook(
     parked = {name: 1 for name in (*sorted(failing), MALFORMED_FUNCTION)}
 
     def status() -> Status:
-        return collect(boto3.Session(region_name=smoke.region), stack, smoke.config, clock())
+        return collect(aws_session(region=smoke.region), stack, smoke.config, clock())
 
     def collector_fails() -> str:
         assert fakes is not None

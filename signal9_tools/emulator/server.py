@@ -37,6 +37,7 @@ from signal9_tools.emulator.moto_fidelity import answers_as_aws
 from signal9_tools.fakes.server import STOP_POLL_SECONDS
 from signal9_tools.moto_speedups import moto_speedups
 from signal9_tools.motolock import serialized_moto
+from signal9_tools.sessions import aws_session
 
 # Never real credentials: everything below talks to the emulator only.
 FAKE_CREDENTIALS = {
@@ -102,7 +103,8 @@ def aws_environment(endpoint: str | None, region: str) -> Iterator[None]:
     """Point every boto3 client created inside (handlers' and Powertools' too) at the emulator.
 
     ``endpoint`` None: the in-process transport, where no endpoint may be set (moto only answers
-    requests addressed to AWS's own hosts; any other would leave the process).
+    requests addressed to AWS's own hosts; any other would leave the process). Inside, boto3's
+    default session is a new one reading service models through the process's loader (sessions.py).
     """
     values = {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
     if endpoint is not None:
@@ -112,9 +114,11 @@ def aws_environment(endpoint: str | None, region: str) -> Iterator[None]:
     os.environ.pop("AWS_PROFILE", None)
     if endpoint is None:
         os.environ.pop("AWS_ENDPOINT_URL", None)
+    default_session, boto3.DEFAULT_SESSION = boto3.DEFAULT_SESSION, aws_session()
     try:
         yield
     finally:
+        boto3.DEFAULT_SESSION = default_session
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
