@@ -1,7 +1,7 @@
 """Every access pattern in SPEC.md served by Query or GetItem, never Scan.
 
 The tables are created in moto from the very inputs the program registered
-(``moto_tables``), loaded with sample rows, then queried the way the handlers will.
+(``shared_tables``), loaded with sample rows, then queried the way the handlers will.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ Tables = dict[str, Any]
 
 
 @pytest.fixture
-def tables(moto_tables: dict[str, str]) -> Tables:
+def tables(shared_tables: dict[str, str]) -> Tables:
     """Sample rows in every table; Scan is made to fail so no pattern can rely on it."""
     resource = boto3.resource("dynamodb")
-    handles = {name: resource.Table(physical) for name, physical in moto_tables.items()}
+    handles = {name: resource.Table(physical) for name, physical in shared_tables.items()}
     rows: dict[str, list[dict[str, Any]]] = {
         "assets": [
             {
@@ -179,9 +179,9 @@ def test_a_symbols_statements_newest_first(tables: Tables, statement: str) -> No
     assert one["Item"]["symbol"] == "AAPL"
 
 
-def test_moto_accepted_the_programs_table_inputs(moto_tables: dict[str, str]) -> None:
+def test_moto_accepted_the_programs_table_inputs(shared_tables: dict[str, str]) -> None:
     client = boto3.client("dynamodb")
-    for physical in moto_tables.values():
+    for physical in shared_tables.values():
         description = client.describe_table(TableName=physical)["Table"]
         assert description["TableStatus"] == "ACTIVE"
         assert description["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"

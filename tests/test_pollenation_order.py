@@ -35,10 +35,10 @@ T2 = datetime(2026, 11, 3, 20, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def fleet(moto_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
+def fleet(shared_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
     """PollenateAsset's environment, with AAPL's current row pollenated at PREVIOUS."""
     shared_aws.reset_clients()
-    fleet = Fleet(moto_tables, monkeypatch)
+    fleet = Fleet(shared_tables, monkeypatch)
     for key, value in fleet.environment(catalog.function("PollenateAsset")).items():
         monkeypatch.setenv(key, value)
     fleet.table("assets").put_item(

@@ -57,9 +57,9 @@ def test_the_client_sends_the_hyphen_form() -> None:
 
 
 @pytest.fixture
-def fleet(moto_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, alphavantage: FakeServer) -> Fleet:
+def fleet(shared_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, alphavantage: FakeServer) -> Fleet:
     monkeypatch.setattr(pollenate, "utc_now", lambda: datetime(2026, 11, 3, 1, 0, tzinfo=UTC))
-    return Fleet(moto_tables, monkeypatch, alphavantage_url=alphavantage.url)
+    return Fleet(shared_tables, monkeypatch, alphavantage_url=alphavantage.url)
 
 
 @pytest.mark.parametrize("symbol", ["BRK.B", "GRP.U", "BF.B"])
