@@ -209,7 +209,9 @@ def kept(dev: ProgramRun) -> Kept:
         kept.read_calls.made.clear()
         recorded(kept.read_calls)
         # --invoke: the collectors call the APIs, so the fakes serve again (the smoke's stopped with it).
-        fakes = served_fakes(alpaca=AlpacaFake(size=BREAKAGE_UNIVERSE), alphavantage=AlphaVantageFake(BREAKAGE_UNIVERSE))
+        fakes = served_fakes(
+            alpaca=AlpacaFake(size=BREAKAGE_UNIVERSE), alphavantage=AlphaVantageFake(BREAKAGE_UNIVERSE)
+        )
         compressed = CompressedClock(PACING_SPEEDUP)
         with fakes as served, run.environments.patched("functions.shared.pacing", "_clock", compressed):
             for secret, value in served.secrets().items():
