@@ -13,6 +13,8 @@ from signal9.naming import Naming
 from signal9_tools.emulator.cli import deploy_and_smoke
 from signal9_tools.emulator.deploy_audit import DeployAudit
 
+pytestmark = pytest.mark.emulator  # deploys the stack into the emulator: scheduled first (conftest)
+
 TABLE = "aws:dynamodb/table:Table"
 CHECK = "deploy calls allowed by the deploy policy"
 

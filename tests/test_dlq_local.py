@@ -30,6 +30,8 @@ from signal9_tools.emulator.schedule_checks import scheduler_delivery
 from signal9_tools.mockrun import ProgramRun
 from tests.test_dlq import event_body
 
+pytestmark = pytest.mark.emulator  # deploys the stack into the emulator: scheduled first (conftest)
+
 NAMING = Naming("dev")
 FUNCTION = "TriggerRegularPollenation"
 ISO_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # EventBridge's event time

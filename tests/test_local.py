@@ -35,6 +35,8 @@ from signal9_tools.fakes.server import SystemClock
 from signal9_tools.mockrun import ProgramRun, run_program
 from tests.local_support import SMALL_UNIVERSE
 
+pytestmark = pytest.mark.emulator  # deploys the stack into the emulator: scheduled first (conftest)
+
 
 @pytest.fixture(scope="module")
 def timed_local_run() -> tuple[LocalRun, float]:
@@ -241,8 +243,10 @@ def test_the_collectors_land_data_from_the_built_in_fakes(local_run: LocalRun) -
     assert checks["credentials stored"].detail.startswith(
         "both secrets point at the built-in fakes: alpaca http://127.0.0.1:"
     )
-    # The small universe: the fakes' first 12 companies, all listed by Alpaca as active us_equity.
-    assert checks["collected: assets"].detail == "assets: 12 active, 12 with volume, each once in both indexes"
+    # The small universe: the fakes' first companies, all listed by Alpaca as active us_equity.
+    assert checks["collected: assets"].detail == (
+        f"assets: {SMALL_UNIVERSE} active, {SMALL_UNIVERSE} with volume, each once in both indexes"
+    )
     assert re.fullmatch(
         r"earningsCalendar: \d+ rows for \d+ symbols, each under a symbol Alpaca lists \(share classes included\)",
         checks["collected: earningsCalendar"].detail,

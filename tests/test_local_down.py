@@ -23,6 +23,8 @@ from signal9_tools.emulator.teardown import (
 )
 from signal9_tools.mockrun import ProgramRun
 
+pytestmark = pytest.mark.emulator  # deploys the stack into the emulator: scheduled first (conftest)
+
 
 def kept_stack(run: LocalRun) -> KeptStack:
     assert run.endpoint is not None  # these runs serve HTTP, as a kept emulator does

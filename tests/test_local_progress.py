@@ -22,6 +22,8 @@ from signal9_tools.emulator.smoke import Smoke
 from signal9_tools.emulator.smoke_run import PACING_SPEEDUP
 from signal9_tools.fakes.server import CompressedClock
 
+pytestmark = pytest.mark.emulator  # deploys the stack into the emulator: scheduled first (conftest)
+
 
 def test_a_report_hands_on_each_check_before_the_next_one_runs() -> None:
     events: list[tuple[str, str]] = []

@@ -21,7 +21,9 @@ from signal9_tools.fakes.alpaca import AlpacaFake
 from signal9_tools.fakes.alphavantage import AlphaVantageFake
 from signal9_tools.fakes.server import FakeServer, serving
 from signal9_tools.mockrun import ProgramRun
-from tests.local_support import BREAKAGE_UNIVERSE
+from tests.local_support import SMALL_UNIVERSE
+
+pytestmark = pytest.mark.emulator  # deploys the stack into the emulator: scheduled first (conftest)
 
 SECURITY_CHECKS = (
     "verify: stack key",  # signal9 verify's check, run on the emulated stack
@@ -42,7 +44,7 @@ class GivenRun:
 @pytest.fixture(scope="module")
 def given_run() -> Iterator[GivenRun]:
     # A second instance of the fakes, on other ports, with another universe size: never a real API.
-    alpaca, alphavantage = AlpacaFake(size=BREAKAGE_UNIVERSE), AlphaVantageFake(BREAKAGE_UNIVERSE)
+    alpaca, alphavantage = AlpacaFake(size=SMALL_UNIVERSE), AlphaVantageFake(SMALL_UNIVERSE)
     with serving(alpaca) as alpaca_server, serving(alphavantage) as alphavantage_server:
         environ = {
             "SIGNAL9_ALPACA_KEY_ID": alpaca.key_id,

@@ -19,7 +19,9 @@ from signal9.stackfile import read_stack_config
 from signal9_tools.emulator.cli import deploy_and_smoke
 from signal9_tools.emulator.smoke import Smoke
 from signal9_tools.mockrun import ProgramRun
-from tests.local_support import BREAKAGE_UNIVERSE
+from tests.local_support import SMALL_UNIVERSE
+
+pytestmark = pytest.mark.emulator  # deploys the stack into the emulator: scheduled first (conftest)
 
 
 def test_broken_wiring_is_caught_with_a_clear_message() -> None:
@@ -50,7 +52,7 @@ def test_broken_wiring_is_caught_with_a_clear_message() -> None:
             ),
         )
 
-    run = deploy_and_smoke("dev", on_deployed=miswire, universe=BREAKAGE_UNIVERSE)
+    run = deploy_and_smoke("dev", on_deployed=miswire, universe=SMALL_UNIVERSE)
     failed = {check.name: check.detail for check in run.report.failed}
     assert "verify: functions" in failed
     assert (
@@ -94,7 +96,7 @@ def test_a_miswired_dead_letter_target_is_caught_and_a_disabled_schedule_not_fir
     values = read_stack_config("dev")
     values["signal9:schedules"] = json.dumps({"sync-news-sentiment": {"enabled": False}})
 
-    run = deploy_and_smoke("dev", config_values=values, universe=BREAKAGE_UNIVERSE)
+    run = deploy_and_smoke("dev", config_values=values, universe=SMALL_UNIVERSE)
 
     failed = {check.name: check.detail for check in run.report.failed}
     assert set(failed) == {

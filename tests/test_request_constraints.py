@@ -25,6 +25,8 @@ from signal9_tools.emulator.request_constraints import (
     problems_of,
 )
 
+pytestmark = pytest.mark.emulator  # deploys the stack into the emulator: scheduled first (conftest)
+
 CHECK = "deploy requests within AWS's constraints"
 ROLE_ARN = "arn:aws:iam::123456789012:role/signal9-dev-PollenateAsset"
 SESSION = botocore.session.get_session()

@@ -25,7 +25,9 @@ from signal9_tools import interpreter
 from signal9_tools.emulator.cli import deploy_and_smoke
 from signal9_tools.emulator.execution import ExecutionEnvironments, layer_parity, layer_top_level, missing_imports
 from signal9_tools.mockrun import ProgramRun
-from tests.local_support import BREAKAGE_UNIVERSE
+from tests.local_support import SMALL_UNIVERSE
+
+pytestmark = pytest.mark.emulator  # deploys the stack into the emulator: scheduled first (conftest)
 
 FUNCTION = "aws:lambda/function:Function"
 LAYER_VERSION = "aws:lambda/layerVersion:LayerVersion"
@@ -198,7 +200,7 @@ def test_make_local_fails_naming_the_function_and_the_module_missing_from_its_ar
         return files
 
     monkeypatch.setattr(packaging, "archive_files", without_retry)
-    run = deploy_and_smoke("dev", scope="configuration", universe=BREAKAGE_UNIVERSE)
+    run = deploy_and_smoke("dev", scope="configuration", universe=SMALL_UNIVERSE)
     failed = {check.name: check.detail for check in run.report.failed}
     assert list(failed) == ["functions load from their archives and the layer"], failed
     detail = failed["functions load from their archives and the layer"]

@@ -35,8 +35,10 @@ from signal9_tools.fakes.alphavantage import AlphaVantageFake
 from signal9_tools.fakes.cli import served_fakes
 from signal9_tools.fakes.server import CompressedClock
 from signal9_tools.mockrun import ProgramRun
-from tests.local_support import BREAKAGE_UNIVERSE
+from tests.local_support import SMALL_UNIVERSE
 from tests.test_cli import no_aws  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.emulator  # deploys the stack into the emulator: scheduled first (conftest)
 
 DEV = Naming("dev")
 REGION = "us-east-1"
@@ -209,9 +211,7 @@ def kept(dev: ProgramRun) -> Kept:
         kept.read_calls.made.clear()
         recorded(kept.read_calls)
         # --invoke: the collectors call the APIs, so the fakes serve again (the smoke's stopped with it).
-        fakes = served_fakes(
-            alpaca=AlpacaFake(size=BREAKAGE_UNIVERSE), alphavantage=AlphaVantageFake(BREAKAGE_UNIVERSE)
-        )
+        fakes = served_fakes(alpaca=AlpacaFake(size=SMALL_UNIVERSE), alphavantage=AlphaVantageFake(SMALL_UNIVERSE))
         compressed = CompressedClock(PACING_SPEEDUP)
         with fakes as served, run.environments.patched("functions.shared.pacing", "_clock", compressed):
             for secret, value in served.secrets().items():
@@ -225,7 +225,7 @@ def kept(dev: ProgramRun) -> Kept:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(verify, "run_program", lambda stack: dev)  # the plan each run computes, computed once
-        deploy_and_smoke("dev", universe=BREAKAGE_UNIVERSE, on_smoked=exercise, scope="configuration")
+        deploy_and_smoke("dev", universe=SMALL_UNIVERSE, on_smoked=exercise, scope="configuration")
     return found["kept"]
 
 
