@@ -148,8 +148,9 @@ def file_account(dev: ProgramRun) -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def shared_tables(file_account: dict[str, str]) -> dict[str, str]:
-    """The file's tables (``file_account``), emptied: catalog name -> physical name, as ``moto_tables``."""
-    return emptied(file_account)
+    """The file's tables (``file_account``), emptied: catalog name -> physical name, as ``moto_tables``
+    (a copy: a test may change its mapping, not the next test's)."""
+    return dict(emptied(file_account))
 
 
 def emptied(tables: dict[str, str]) -> dict[str, str]:
