@@ -17,6 +17,7 @@ from signal9 import catalog
 from signal9.errors import OperatorError
 from signal9.naming import Naming
 from signal9_tools import dlq
+from signal9_tools.sessions import aws_session
 from tests.sqs_standin import DocumentedSqs, StandInSession
 
 NAMING = Naming("dev")
@@ -267,7 +268,7 @@ def test_replay_to_bus_keeps_messages_that_are_not_events_or_have_no_bus(queues:
 def test_cli_list_and_replay_through_boto3(queues: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     create_function(SYNC_ASSETS)
     boto3.client("sqs").send_message(QueueUrl=queues["SyncAssets"], MessageBody='{"scheduled": true}')
-    session = boto3.Session(region_name="us-east-1")
+    session = aws_session(region="us-east-1")
     listing = argparse.Namespace(stack="dev", action="list", function="SyncAssets", samples=1)
     assert dlq.run(listing, session) == 0
     out = capsys.readouterr().out
@@ -292,7 +293,7 @@ def test_a_stack_not_deployed_in_this_account_and_region_is_one_clear_line(
     """No queues here (staging deployed elsewhere, or not at all): say so, with the account and region used."""
     from signal9_tools import cli
 
-    session = boto3.Session(region_name="us-east-1")
+    session = aws_session(region="us-east-1")
     listing = argparse.Namespace(command="dlq", stack="staging", action="list", function=None, samples=0)
     listing.run = lambda args: dlq.run(args, session)
     assert cli.execute(listing) == 2

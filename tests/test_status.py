@@ -16,6 +16,7 @@ from signal9 import config as stack_config
 from signal9.config import ScheduleOverride, StackConfig
 from signal9.naming import Naming
 from signal9_tools import cli, status
+from signal9_tools.sessions import aws_session
 from tests.test_cli import FAKE_KEYS, closed_port, no_aws  # noqa: F401 - fixtures
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -138,7 +139,7 @@ def deploy_queues_and_runs(now: datetime, failing: str | None = None, idle: str 
 
 def run_status(capsys: pytest.CaptureFixture[str], now: datetime) -> tuple[int, dict[str, Any]]:
     args = argparse.Namespace(stack="dev", json=True, profile=None)
-    code = status.run(args, session=boto3.Session(region_name="us-east-1"), now=now)
+    code = status.run(args, session=aws_session(region="us-east-1"), now=now)
     return code, json.loads(capsys.readouterr().out)
 
 
@@ -202,7 +203,7 @@ def test_a_disabled_schedule_shows_never_ran_and_does_not_fail_the_check(
     now = datetime.now(UTC).replace(microsecond=0)
     deploy_queues_and_runs(now, idle=NEWS.name)
     args = argparse.Namespace(stack="dev", json=False, profile=None)
-    code = status.run(args, session=boto3.Session(region_name="us-east-1"), now=now)
+    code = status.run(args, session=aws_session(region="us-east-1"), now=now)
     out = capsys.readouterr().out
     assert "never ran (schedule disabled)" in out and "verdict: all fresh" in out
     assert code == 0

@@ -35,6 +35,7 @@ from signal9_tools.fakes.alphavantage import AlphaVantageFake
 from signal9_tools.fakes.cli import served_fakes
 from signal9_tools.fakes.server import CompressedClock
 from signal9_tools.mockrun import ProgramRun
+from signal9_tools.sessions import aws_session
 from tests.local_support import SMALL_UNIVERSE
 from tests.test_cli import no_aws  # noqa: F401 - the fixture
 
@@ -153,7 +154,7 @@ class Calls:
     made: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
     def session(self) -> boto3.Session:
-        session = boto3.Session(region_name=REGION)
+        session = aws_session(region=REGION)
 
         def record(params: dict[str, Any], model: Any, **_: Any) -> None:
             self.made.append((model.service_model.service_name, model.name, dict(params)))
