@@ -105,6 +105,7 @@ class Fleet:
         self.stack_config = stack_config
         self._monkeypatch = monkeypatch
         self.dynamodb = boto3.resource("dynamodb")
+        self._tables: dict[str, Any] = {}
         self.secretsmanager = boto3.client("secretsmanager")
         secrets = dict(SECRET_VALUES)
         if alphavantage_url:  # the local fake stands in for AlphaVantage
@@ -131,7 +132,10 @@ class Fleet:
             return self.secretsmanager.create_secret(Name=secret_id, SecretString=json.dumps(value))["ARN"]
 
     def table(self, name: str) -> Any:
-        return self.dynamodb.Table(self.tables[name])
+        """The test's own handle on a table, made once (``Table()`` builds a resource class per call)."""
+        if name not in self._tables:
+            self._tables[name] = self.dynamodb.Table(self.tables[name])
+        return self._tables[name]
 
     def rows(self, name: str) -> list[dict[str, Any]]:
         """Every row (a Scan is fine in a test: it proves what was, or was not, written)."""
