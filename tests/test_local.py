@@ -275,15 +275,15 @@ def test_the_assets_check_fails_for_a_duplicate_a_missing_or_an_unlisted_symbol(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     symbols = Counter({"AAPL": 2, "MSFT": 1})  # what the index Query returns, per symbol
-    monkeypatch.setattr("signal9_tools.emulator.collection.index_symbols", lambda region, table, index: symbols)
+    monkeypatch.setattr("signal9_tools.emulator.collection.index_symbols", lambda dynamodb, table, index: symbols)
     with pytest.raises(AssertionError, match=r"status-index holds \['AAPL'\] more than once"):
-        assets_landed("us-east-1", Naming("dev"), {"AAPL", "MSFT"}, 0)
+        assets_landed(None, Naming("dev"), {"AAPL", "MSFT"}, 0)
     symbols = Counter({"AAPL": 1})
     with pytest.raises(AssertionError, match=r"misses \['MSFT'\] \(1; SyncAssets skipped 0\)"):
-        assets_landed("us-east-1", Naming("dev"), {"AAPL", "MSFT"}, 0)
+        assets_landed(None, Naming("dev"), {"AAPL", "MSFT"}, 0)
     symbols = Counter({"AAPL": 1, "MSFT": 1, "GONE": 1})
     with pytest.raises(AssertionError, match=r"holds \['GONE'\], which the Alpaca list does not"):
-        assets_landed("us-east-1", Naming("dev"), {"AAPL", "MSFT"}, 0)
+        assets_landed(None, Naming("dev"), {"AAPL", "MSFT"}, 0)
 
 
 PROBE = "def handler(event, context):\n    from functions.shared import aws\n    return aws.dynamodb()\n"

@@ -20,8 +20,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-
 from components.secrets import PLACEHOLDER_TAG, placeholder_tag_value
 from functions.shared.alpaca import AlpacaClient
 from functions.shared.credentials import AlpacaCredentials
@@ -121,19 +119,17 @@ def listed_symbols(endpoints: Endpoints) -> set[str]:
         return {asset.symbol for asset in client.list_active_assets()}
 
 
-def snapshot(region: str, table: str) -> list[dict[str, Any]]:
+def snapshot(dynamodb: Any, table: str) -> list[dict[str, Any]]:
     """Every item of a table, in key order (a Scan: the report proves what was, or was not, written)."""
-    client = boto3.client("dynamodb", region_name=region)
     items: list[dict[str, Any]] = []
-    for page in client.get_paginator("scan").paginate(TableName=table):
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table):
         items.extend(page["Items"])
     return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
 
 
-def index_symbols(region: str, table: str, index: str) -> Counter[str]:
+def index_symbols(dynamodb: Any, table: str, index: str) -> Counter[str]:
     """How often each symbol appears among the active rows of an assets index (Query, paged)."""
-    client = boto3.client("dynamodb", region_name=region)
-    pages = client.get_paginator("query").paginate(
+    pages = dynamodb.get_paginator("query").paginate(
         TableName=table,
         IndexName=index,
         KeyConditionExpression="#status = :active",
@@ -143,10 +139,10 @@ def index_symbols(region: str, table: str, index: str) -> Counter[str]:
     return Counter(item["symbol"]["S"] for page in pages for item in page["Items"])
 
 
-def assets_landed(region: str, naming: Any, listed: set[str], skipped: int) -> str:
+def assets_landed(dynamodb: Any, naming: Any, listed: set[str], skipped: int) -> str:
     """Every listed asset is a current row exactly once in both indexes (``skipped`` failed validation)."""
     table = naming.table("assets")
-    by_index = {index.name: index_symbols(region, table, index.name) for index in catalog.table("assets").indexes}
+    by_index = {index.name: index_symbols(dynamodb, table, index.name) for index in catalog.table("assets").indexes}
     for index, counts in by_index.items():
         twice = sorted(symbol for symbol, n in counts.items() if n > 1)
         if twice:
@@ -161,9 +157,9 @@ def assets_landed(region: str, naming: Any, listed: set[str], skipped: int) -> s
     return f"assets: {len(by_index['status-index'])} active, {with_volume} with volume, each once in both indexes"
 
 
-def table_summary(region: str, naming: Any, table: str, symbol_attribute: str, unit: str) -> str:
+def table_summary(dynamodb: Any, naming: Any, table: str, symbol_attribute: str, unit: str) -> str:
     # Items without the attribute are the collector's own bookkeeping (e.g. the news watermark).
-    items = [item for item in snapshot(region, naming.table(table)) if symbol_attribute in item]
+    items = [item for item in snapshot(dynamodb, naming.table(table)) if symbol_attribute in item]
     if not items:
         raise AssertionError(f"{table} holds no {unit}")
     symbols = {item[symbol_attribute]["S"] for item in items}

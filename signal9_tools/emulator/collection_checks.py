@@ -33,7 +33,7 @@ def news_of_the_last_hour(smoke: Smoke, fakes: LocalFakes, now: datetime) -> str
     misses these.
     Tickers are matched to assets by the fake's own record of each company's Alpaca symbol.
     """
-    active = set(index_symbols(smoke.region, smoke.naming.table("assets"), "status-index"))
+    active = set(index_symbols(smoke.client("dynamodb"), smoke.naming.table("assets"), "status-index"))
     hour = int(now.timestamp()) // 3600
     published = {
         (article.document["url"], fakes.alphavantage.listed_symbols.get(ticker))
@@ -43,7 +43,7 @@ def news_of_the_last_hour(smoke: Smoke, fakes: LocalFakes, now: datetime) -> str
         for ticker in article.tickers
     }
     wanted = {(url, symbol) for url, symbol in published if symbol in active}
-    items = snapshot(smoke.region, smoke.naming.table("newsSentiment"))
+    items = snapshot(smoke.client("dynamodb"), smoke.naming.table("newsSentiment"))
     stored = {(item["url"]["S"], item["asset_symbol"]["S"]) for item in items if "asset_symbol" in item}
     missing = sorted(wanted - stored)
     expect(
@@ -64,25 +64,28 @@ def check_collection(
     def assets() -> str:
         expect("SyncAssets" in fired.results, "SyncAssets did not run")
         return assets_landed(
-            smoke.region, smoke.naming, listed_symbols(endpoints), int(fired.results["SyncAssets"]["skipped"])
+            smoke.client("dynamodb"),
+            smoke.naming,
+            listed_symbols(endpoints),
+            int(fired.results["SyncAssets"]["skipped"]),
         )
 
     def calendar() -> str:
         expect("SyncEarningsCalendar" in fired.results, "SyncEarningsCalendar did not run")
-        summary = table_summary(smoke.region, smoke.naming, "earningsCalendar", "asset_symbol", "rows")
+        summary = table_summary(smoke.client("dynamodb"), smoke.naming, "earningsCalendar", "asset_symbol", "rows")
         if fakes is None:
             return summary
         # Both fakes serve one universe, each in its own API's spelling (BRK.B / BRK-B): every row
         # must land under a symbol Alpaca lists.
         alpaca = {asset["symbol"] for asset in fakes.alpaca.assets()}
-        rows = snapshot(smoke.region, smoke.naming.table("earningsCalendar"))
+        rows = snapshot(smoke.client("dynamodb"), smoke.naming.table("earningsCalendar"))
         strangers = sorted({row["asset_symbol"]["S"] for row in rows} - alpaca)
         expect(not strangers, f"calendar rows under symbols Alpaca does not list: {strangers[:5]}")
         return f"{summary}, each under a symbol Alpaca lists (share classes included)"
 
     def news() -> str:
         expect("SyncNewsSentiment" in fired.results, "SyncNewsSentiment did not run")
-        summary = table_summary(smoke.region, smoke.naming, "newsSentiment", "asset_symbol", "items")
+        summary = table_summary(smoke.client("dynamodb"), smoke.naming, "newsSentiment", "asset_symbol", "items")
         return summary if fakes is None else f"{summary}; {news_of_the_last_hour(smoke, fakes, now)}"
 
     def second_runs() -> str:
@@ -90,9 +93,9 @@ def check_collection(
         for name, run in fired.collectors.items():
             assert run.fires_at is not None  # only fired runs are recorded
             tables = [smoke.naming.table(t) for t in catalog.function(name).writes]
-            before = [snapshot(smoke.region, t) for t in tables]
+            before = [snapshot(smoke.client("dynamodb"), t) for t in tables]
             smoke.invoke(run.schedule["Target"]["Arn"], scheduler_delivery(run.schedule, run.fires_at))
-            after = [snapshot(smoke.region, t) for t in tables]
+            after = [snapshot(smoke.client("dynamodb"), t) for t in tables]
             expect(
                 before == after,
                 f"a second {name} run of the same schedule time changed {catalog.function(name).writes}",
