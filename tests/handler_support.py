@@ -9,6 +9,7 @@ that function (derived from the catalog).
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import json
 import threading
@@ -17,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -31,6 +32,12 @@ from signal9 import catalog
 from signal9.config import StackConfig, parse
 from signal9.naming import Naming
 from signal9_tools.emulator.smoke import LambdaContext
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBServiceResource
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
 
 STAGE_NAME = "dev"
 ACCOUNT = "123456789012"
@@ -90,6 +97,31 @@ def scheduled_event(time: datetime | str, attempt: int = 1) -> dict[str, Any]:
     return event
 
 
+@dataclass(frozen=True)
+class OwnClients:
+    """The tests' own clients (never the handlers', which tests hook and reset): unhooked, reused."""
+
+    dynamodb: DynamoDBServiceResource
+    secretsmanager: SecretsManagerClient
+    events: EventBridgeClient
+    sqs: SQSClient
+
+
+def default_session() -> boto3.Session:
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    return boto3.DEFAULT_SESSION  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=1)
+def own_clients(session: boto3.Session) -> OwnClients:
+    """Made once per boto3 default session (a file's shared account keeps one; ``aws`` makes one per
+    test): creating a client costs ~20 ms, and every test made four."""
+    return OwnClients(
+        session.resource("dynamodb"), session.client("secretsmanager"), session.client("events"), session.client("sqs")
+    )
+
+
 class Fleet:
     """The deployed environment, in moto: tables, bus (+ capture queue), secrets."""
 
@@ -104,15 +136,15 @@ class Fleet:
         self.tables = tables
         self.stack_config = stack_config
         self._monkeypatch = monkeypatch
-        self.dynamodb = boto3.resource("dynamodb")
+        own = own_clients(default_session())
+        self.dynamodb = own.dynamodb
         self._tables: dict[str, Any] = {}
-        self.secretsmanager = boto3.client("secretsmanager")
+        self.secretsmanager = own.secretsmanager
         secrets = dict(SECRET_VALUES)
         if alphavantage_url:  # the local fake stands in for AlphaVantage
             secrets["alphavantage"] = {**secrets["alphavantage"], "baseUrl": alphavantage_url}
         self.secret_arns = {name: self.put_secret(name, value) for name, value in secrets.items()}
-        events = boto3.client("events")
-        sqs = boto3.client("sqs")
+        events, sqs = own.events, own.sqs
         with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
             events.create_event_bus(Name=BUS)  # a file's shared account has it from an earlier test
         self.queue_url = sqs.create_queue(QueueName="captured-events")["QueueUrl"]
