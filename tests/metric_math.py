@@ -32,7 +32,6 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 Series = dict[int, float]  # epoch seconds (a raw datapoint's time, or a period's start) -> value
 Value = Series | float
@@ -75,16 +74,12 @@ def _tokens(text: str) -> tuple[str, ...]:
 def _combine(left: Value, right: Value, apply: Callable[[float, float], float]) -> Value:
     if isinstance(left, dict) and isinstance(right, dict):
         # A datapoint missing in one of two series counts as 0 (arithmetic and comparisons alike).
-        return {t: apply(left.get(t, 0.0), right.get(t, 0.0)) for t in sorted(left.keys() | right.keys())}
+        return {t: apply(left.get(t, 0.0), right.get(t, 0.0)) for t in left.keys() | right.keys()}
     if isinstance(left, dict):
         return {t: apply(v, float(right)) for t, v in left.items()}  # type: ignore[arg-type]
     if isinstance(right, dict):
         return {t: apply(float(left), v) for t, v in right.items()}
     return apply(left, right)
-
-
-def _utc(timestamp: int) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC)
 
 
 @dataclass
@@ -224,10 +219,12 @@ def _call(name: str, arguments: list[Value], r: _Range) -> Value:
             else:
                 result[t] = chosen
         return result
+    # In UTC, from epoch seconds (1970-01-01 was a Thursday, ISO weekday 4): what datetime's
+    # isoweekday(), hour and minute give, without making a datetime per datapoint.
     dates: dict[str, Callable[[int], float]] = {
-        "DAY": lambda t: float(_utc(t).isoweekday()),
-        "HOUR": lambda t: float(_utc(t).hour),
-        "MINUTE": lambda t: float(_utc(t).minute),
+        "DAY": lambda t: float((t // 86400 + 3) % 7 + 1),
+        "HOUR": lambda t: float(t // 3600 % 24),
+        "MINUTE": lambda t: float(t // 60 % 60),
     }
     if name in dates:
         (series,) = arguments
@@ -263,7 +260,7 @@ def evaluate(
     value = _parsed(expression)(_Range(metrics, timestamps, period, fill_empty, sparse_dates))
     if not isinstance(value, dict):
         return dict.fromkeys(timestamps, value)
-    return value
+    return dict(sorted(value.items()))  # in time order (the nodes combine series in any order)
 
 
 _THRESHOLD: dict[str, Callable[[float, float], bool]] = {

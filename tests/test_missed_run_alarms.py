@@ -9,7 +9,7 @@ on New York's calendar with zoneinfo, not from signal9.cron.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -210,6 +210,20 @@ def test_a_schedule_silent_for_a_whole_week_alarms_every_due_day(
     due_days = {local(d, 12, 0).date() for d in (silent_week[0] + timedelta(days=n) for n in range(6))}
     alarmed_days = {t.astimezone(NEW_YORK).date() for t in times}
     assert due_days <= alarmed_days, f"{function}: silent on {sorted(due_days - alarmed_days)} without an alarm"
+
+
+def test_the_date_functions_read_each_period_start_in_utc() -> None:
+    """DAY, HOUR and MINUTE from epoch arithmetic in the evaluator: what datetime reads in UTC, DST weeks too."""
+    starts = [int(datetime(2026, month, day, tzinfo=UTC).timestamp()) for month, day in ((3, 7), (10, 31), (12, 28))]
+    minutes = [start + 60 * n for start in starts for n in range(0, 8 * 24 * 60, 7)]
+    read: dict[str, Callable[[datetime], int]] = {
+        "DAY": datetime.isoweekday,
+        "HOUR": lambda moment: moment.hour,
+        "MINUTE": lambda moment: moment.minute,
+    }
+    for name, field in read.items():
+        expected = {t: float(field(datetime.fromtimestamp(t, UTC))) for t in minutes}
+        assert evaluate(f"{name}(m)", {"m": {}}, minutes, 60) == expected, name
 
 
 def test_every_hour_of_the_range_has_a_datapoint_even_without_data() -> None:
