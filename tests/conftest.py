@@ -7,6 +7,7 @@ import gc
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -19,7 +20,7 @@ from functions.shared import aws as shared_aws
 from functions.shared import pacing, retry
 from functions.shared.observability import logger
 from signal9 import runtime
-from signal9.catalog import STACKS
+from signal9.catalog import PROJECT, STACKS
 from signal9_tools.awsapi import create_stack_tables
 from signal9_tools.cli import collect_less_often
 from signal9_tools.fakes.alphavantage import AlphaVantageFake
@@ -59,9 +60,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @functools.cache
-def planned(stack: str) -> ProgramRun:
+def planned(stack: str, project: str = PROJECT) -> ProgramRun:
     """What the real program registers for ``stack``, run once per test process."""
-    return run_program(stack)
+    return run_program(stack, project=project)
+
+
+def reuse_planned_runs(monkeypatch: pytest.MonkeyPatch, *modules: ModuleType) -> None:
+    """``modules`` run the program through ``planned``: a run of a shipped stack file (no config
+    given) is the process's one run of it. Any other run is a run of its own."""
+
+    def run(stack: str, config: Any = None, project: str = PROJECT, **options: Any) -> ProgramRun:
+        if config is None and not options:
+            return planned(stack, project)
+        return run_program(stack, config=config, project=project, **options)
+
+    for module in modules:
+        monkeypatch.setattr(module, "run_program", run)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import pytest
 from signal9 import catalog
 from signal9_tools import check, docgen
 from signal9_tools.mockrun import ProgramRun
+from tests.conftest import reuse_planned_runs
 from tests.spec_matrix import SPEC_ACCESS, SPEC_EVENTS, SPEC_SCHEDULES
 
 DOCS = docgen.ROOT / "docs"
@@ -259,8 +260,9 @@ def test_documented_command_runs(
         ).stdout.splitlines()
         command = re.sub(r"^\.venv/bin/", "", recipe[-1])
         assert command.startswith("signal9 "), recipe
-    from signal9_tools import cli
+    from signal9_tools import check, cli, cost, plan, preflight
 
+    reuse_planned_runs(monkeypatch, check, cost, plan, preflight)  # the stack files' runs, made once
     if command.startswith("signal9 dlq"):
         import boto3
 
