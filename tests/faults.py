@@ -341,9 +341,9 @@ class World:
     def __init__(self, fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
         self.fleet = fleet
         self.monkeypatch = monkeypatch
-        self.dynamodb = boto3.resource("dynamodb")  # the harness's own clients: never hooked
-        self._handles: dict[str, Any] = {}  # physical name -> Table, made once (Table() builds a class per call)
-        self.client = boto3.client("dynamodb")  # typed values in and out, as the hooks see requests
+        # The harness's own clients, never hooked: the fleet's table handles, and a client for typed
+        # values in and out, as the hooks see requests.
+        self.client = boto3.client("dynamodb")
         self.events = boto3.client("events")
         self.now: datetime | None = None
         self.alphavantage: Any = None  # the file's fakes, for its cases' knobs
@@ -517,12 +517,6 @@ class World:
         self.tables = sorted({table for f in involved for table in f.writes})
         self.publishes = any(f.emits for f in involved)
 
-    def handle(self, physical: str) -> Any:
-        """The harness's own handle on a table."""
-        if physical not in self._handles:
-            self._handles[physical] = self.dynamodb.Table(physical)
-        return self._handles[physical]
-
     def snapshot(self) -> Tables:
         """Every item of the tables the scenario's functions may write, by key (the harness's own Scans).
 
@@ -531,7 +525,7 @@ class World:
         tables: Tables = {}
         for name in self.tables:
             physical = self.fleet.tables[name]
-            handle = self.handle(physical)
+            handle = self.fleet.table(name)
             page = handle.scan()
             items = list(page["Items"])
             while "LastEvaluatedKey" in page:
@@ -549,7 +543,7 @@ class World:
         for name in self.tables:  # the bus is no table: what a run published is recorded from its start
             physical = self.fleet.tables[name]
             wanted, present = tables.get(name, {}), held.get(name, {})
-            with self.handle(physical).batch_writer() as batch:
+            with self.fleet.table(name).batch_writer() as batch:
                 for key in present.keys() - wanted.keys():
                     batch.delete_item(Key=dict(zip(self._keys[physical], key, strict=True)))
                 for key, item in wanted.items():

@@ -75,7 +75,7 @@ def listed_synced_and_collected(world: World) -> None:
     """SyncAssets' row of IBM, the calendar as synced the morning before the report, a regular pollenation."""
     row: dict[str, Any] = {"symbol": SYMBOL, "lastPollenationDate": "1970-01-01T00:00:00.000Z", "status": "active"}
     row |= {"avgVolume": Decimal(4_000_000), "name": "IBM", "syncedAt": "2026-11-09T10:30:00.000Z"}
-    world.dynamodb.Table(world.fleet.tables["assets"]).put_item(Item=row)
+    world.fleet.table("assets").put_item(Item=row)
     world.alphavantage.report_on(SYMBOL, REPORT_DAY, "post-market")
     at(world, new_york(REPORT_DAY - timedelta(days=1), 6))
     world.deliver("SyncEarningsCalendar", scheduled_event(world.alphavantage.now()))
@@ -86,7 +86,7 @@ def listed_synced_and_collected(world: World) -> None:
 def the_last_days_pollenation(world: World) -> None:
     """The trigger's event for the report's row on its last day, then the earningsProcessed it leads to."""
     at(world, LAST_DAY)
-    calendar = world.dynamodb.Table(world.fleet.tables["earningsCalendar"])
+    calendar = world.fleet.table("earningsCalendar")
     row = calendar.get_item(Key={"asset_symbol": SYMBOL, "earnings_date": REPORT_DAY.isoformat()})["Item"]
     detail = {
         "reason": "earnings",

@@ -48,12 +48,12 @@ def hourly(at: datetime) -> faults.Step:
 
 def assets_and_the_previous_run(world: World) -> None:
     """The assets, and the 08:00 run after a feed read up to 07:00 (not the first run's 24 hours: fewer rows to compare)."""
-    assets = world.dynamodb.Table(world.fleet.tables["assets"])
+    assets = world.fleet.table("assets")
     for symbol in ACTIVE:
         row = {"symbol": symbol, "lastPollenationDate": "2026-10-01T20:00:00.000Z", "status": "active"}
         assets.put_item(Item=row | {"avgVolume": Decimal(1000)})
     watermark = {**WATERMARK_KEY, NEWEST_PUBLISHED: "20261102T070000"}
-    world.dynamodb.Table(world.fleet.tables["newsSentiment"]).put_item(Item=watermark)
+    world.fleet.table("newsSentiment").put_item(Item=watermark)
     hourly(PREVIOUS_RUN)(world)
 
 

@@ -49,7 +49,7 @@ POLLENATED = {"AAA": "2026-08-01", "BBB": "2026-08-15", "CCC": "2026-09-01", "DD
 
 
 def put(world: World, table: str, *items: dict[str, Any]) -> None:
-    handle = world.dynamodb.Table(world.fleet.tables[table])
+    handle = world.fleet.table(table)
     for item in items:
         handle.put_item(Item=item)
 
