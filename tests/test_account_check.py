@@ -22,6 +22,7 @@ from signal9.bootstrap_config import BootstrapConfig
 from signal9.naming import Naming
 from signal9_tools import account_check, preflight
 from signal9_tools.mockrun import ProgramRun
+from tests.conftest import reuse_planned_runs
 
 GITHUB = "https://token.actions.githubusercontent.com"
 OPERATOR = "arn:aws:iam::123456789012:role/signal9-operator"
@@ -113,9 +114,9 @@ def test_an_operator_role_that_does_not_exist_is_named(aws: None, plans: dict[st
 
 
 def test_preflight_account_prints_each_problem_and_exits_1(
-    aws: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, plans: dict[str, ProgramRun]
+    aws: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(preflight, "run_program", lambda stack, project="signal9": plans[stack])
+    reuse_planned_runs(monkeypatch, preflight)
     args = argparse.Namespace(
         stack="dev", project="signal9", account=True, bootstrap_stack="main", access_analyzer=False
     )

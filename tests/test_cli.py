@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from signal9.stackfile import ROOT
 from signal9_tools import cli
-from signal9_tools.mockrun import ProgramRun
+from tests.conftest import reuse_planned_runs
 
 FAKE_KEYS = {"AWS_ACCESS_KEY_ID": "test-key-id-0000", "AWS_SECRET_ACCESS_KEY": "test-secret-0000"}
 
@@ -448,12 +448,12 @@ def test_an_unknown_profile_given_with_the_flag_is_blamed_on_the_flag(
 
 
 def test_cost_docs_in_a_read_only_checkout(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], plans: dict[str, ProgramRun]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`signal9 cost --docs` in a read-only checkout was an OSError traceback; when current, nothing needs writing."""
     from signal9_tools import cost
 
-    monkeypatch.setattr(cost, "run_program", lambda stack: plans[stack])  # the suite's runs of the same program
+    reuse_planned_runs(monkeypatch, cost)  # the suite's runs of the same program
 
     def read_only(self: Path, *_: Any, **__: Any) -> int:
         raise OSError(30, "Read-only file system", str(self))

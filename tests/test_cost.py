@@ -13,6 +13,7 @@ from signal9 import catalog
 from signal9.config import parse
 from signal9_tools import cli, cost
 from signal9_tools.mockrun import ProgramRun
+from tests.conftest import reuse_planned_runs
 
 
 def independent_monthly_count(expression: str) -> float:
@@ -118,9 +119,9 @@ def test_committed_cost_doc_is_current(plans: dict[str, ProgramRun]) -> None:
 
 
 def test_cli_prints_an_itemised_labelled_estimate(
-    plans: dict[str, ProgramRun], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cost, "run_program", lambda stack: plans[stack])
+    reuse_planned_runs(monkeypatch, cost)
     assert cli.main(["cost", "--stack", "dev"]) == 0
     out = capsys.readouterr().out
     assert "ESTIMATE" in out and "total after free tier" in out

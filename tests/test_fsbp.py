@@ -10,6 +10,7 @@ import pytest
 from signal9 import fsbp
 from signal9_tools import check, docgen
 from signal9_tools.mockrun import ProgramRun
+from tests.conftest import reuse_planned_runs
 
 # The FSBP controls for DynamoDB, Lambda, SQS, SNS, Secrets Manager, EventBridge, KMS and IAM
 # (the standard as published, checked December 2025). A control AWS adds must be judged here.
@@ -55,7 +56,7 @@ def test_every_met_control_names_a_rule_the_pack_enforces() -> None:
 def test_the_pack_enforces_every_met_control_on_every_stack(
     plans: dict[str, ProgramRun], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(check, "run_program", lambda stack: plans[stack])
+    reuse_planned_runs(monkeypatch, check)
     rules = {rule for control in fsbp.CONTROLS if control.status == "met" for rule in control.rules}
     for stack in plans:
         result = check.check_stack(stack)

@@ -26,6 +26,7 @@ from signal9 import policy_rules
 from signal9.policy_rules import RULES, UNKNOWN, Violation, evaluate
 from signal9_tools import check, cli
 from signal9_tools.mockrun import ProgramRun
+from tests.conftest import reuse_planned_runs
 
 Plan = list[dict[str, Any]]
 ARN = "arn:aws:{}:us-east-1:123456789012:{}"
@@ -690,9 +691,9 @@ def test_pack_stack_policy_finds_provider_tags_and_reports_by_urn() -> None:
 
 
 def test_check_command_passes_a_clean_stack(
-    plans: dict[str, ProgramRun], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(check, "run_program", lambda stack: plans[stack])
+    reuse_planned_runs(monkeypatch, check)
     assert cli.main(["check", "--stack", "staging"]) == 0
     out = capsys.readouterr().out
     assert "all rules pass" in out
