@@ -318,20 +318,24 @@ def run_program(
     settings.set_root_resource(None)  # type: ignore[arg-type]
     collector = _WarningCollector(run)
     PROGRAM_LOG.addHandler(collector)
-    with _no_source_positions():  # set_mocks registers the root stack resource
-        pulumi.runtime.set_mocks(
-            mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks, run), logger=PROGRAM_LOG
-        )
-    settings.SETTINGS.rpc_manager.clear()
-    # A failed run leaves its finished registrations, errors included, here (set_mocks does not
-    # reset it): the next run would await them and raise the failed run's errors as its own.
-    settings.SETTINGS.outputs.clear()
 
     def program() -> None:
         runpy.run_path(str(project_directory(project) / PROGRAM.name), run_name="__main__")
 
     try:
-        with _no_source_positions():
+        with _no_source_positions():  # set_mocks registers the root stack resource, the program the rest
+            pulumi.runtime.set_mocks(
+                mocks,
+                project=project,
+                stack=stack,
+                preview=False,
+                monitor=RecordingMonitor(mocks, run),
+                logger=PROGRAM_LOG,
+            )
+            settings.SETTINGS.rpc_manager.clear()
+            # A failed run leaves its finished registrations, errors included, here (set_mocks does not
+            # reset it): the next run would await them and raise the failed run's errors as its own.
+            settings.SETTINGS.outputs.clear()
             _sync_await(run_pulumi_func(program))
     except Exception:
         _quiet_leftover_futures()
