@@ -17,6 +17,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.responses import DynamoHandler
 from moto.kms.models import kms_backends
 
 from signal9_tools import moto_speedups
@@ -280,3 +281,23 @@ def test_a_size_check_that_differs_from_motos_is_caught(client: Any, monkeypatch
     monkeypatch.setattr(moto_speedups, "ITEM_SIZE_LIMIT", 1_000)
     with pytest.raises(MotoSpeedupMismatchError, match="moto accepts it, the one-pass check refuses it"):
         client.put_item(TableName=TABLE, Item=item("a", 1, blob={"S": "x" * 2_000}))
+
+
+def test_each_services_actions_are_found_as_moto_finds_them(client: Any) -> None:
+    # Every call here lists its response class's methods both ways (checked): DynamoDB's, then
+    # other services' (JSON, query and REST protocols), and an action moto lacks fails as in moto.
+    client.put_item(TableName=TABLE, Item=item("a", 1))
+    assert client.get_item(TableName=TABLE, Key={"pk": {"S": "a"}, "sk": {"N": "1"}})["Item"]
+    queue = boto3.client("sqs").create_queue(QueueName="listed-once")["QueueUrl"]
+    boto3.client("sqs").send_message(QueueUrl=queue, MessageBody="x")
+    assert boto3.client("iam").create_role(RoleName="listed-once", AssumeRolePolicyDocument="{}")["Role"]
+    assert boto3.client("lambda").list_functions()["Functions"] == []
+    with pytest.raises(NotImplementedError, match="The describe_contributor_insights action has not been implemented"):
+        client.describe_contributor_insights(TableName=TABLE)
+
+
+def test_a_response_class_whose_methods_changed_is_caught(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    client.get_item(TableName=TABLE, Key={"pk": {"S": "a"}, "sk": {"N": "1"}})  # DynamoHandler listed
+    monkeypatch.setattr(DynamoHandler, "a_new_action", lambda self: None, raising=False)
+    with pytest.raises(MotoSpeedupMismatchError, match="DynamoHandler: its methods changed after they were listed"):
+        client.get_item(TableName=TABLE, Key={"pk": {"S": "a"}, "sk": {"N": "1"}})

@@ -190,7 +190,7 @@ def moto_engine(region: str, transport: Transport = "in-process", keep: bool = F
         else:
             stack.enter_context(_in_process(invokes, deliveries))
         # Handlers write from thread pools; moto's backends expect one request at a time.
-        # Five of moto's costs removed, for the same results (signal9_tools/moto_speedups.py); moto
+        # Six of moto's costs removed, for the same results (signal9_tools/moto_speedups.py); moto
         # answers as AWS does where `signal9 verify` reads (emulator/moto_fidelity.py).
         for context in (
             serialized_moto(),
