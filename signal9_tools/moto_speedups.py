@@ -51,6 +51,7 @@ from typing import Any
 from unittest import mock
 
 from moto.core import responses as moto_responses
+from moto.core import utils
 from moto.core.responses import ActionContext, ActionResult
 from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models import table as moto_table
@@ -256,7 +257,7 @@ def lazy_kms_private_keys() -> Iterator[None]:
 
 @contextmanager
 def action_names_listed_once(*, checked: bool = False) -> Iterator[None]:
-    moto_method_names = moto_responses.method_names_from_class  # what BaseResponse.call_action calls
+    moto_method_names = utils.method_names_from_class  # BaseResponse.call_action calls its own import of it
     listed: dict[object, list[str]] = {}
 
     def method_names(response_class: object) -> list[str]:
