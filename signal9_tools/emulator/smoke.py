@@ -92,24 +92,33 @@ class Smoke:
         self.naming = Naming(self.plan.stack)
         self.region = self.plan.region
         self._clients = Clients(self.region)
+        self._role_clients: dict[tuple[str, str], Any] = {}
 
     def client(self, service: str) -> Any:
         return self._clients(service)
 
     def role_client(self, role_arn: str, service: str) -> Any:
-        """A client holding the role's own (assumed) credentials, so moto's IAM enforcement decides."""
+        """A client holding the role's own (assumed) credentials, so moto's IAM enforcement decides.
+
+        One per role and service for the run: moto judges each request by the role's policies as
+        they are then, so a policy changed later still decides the next call.
+        """
+        cached = self._role_clients.get((role_arn, service))
+        if cached is not None:
+            return cached
         credentials = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="signal9-local-smoke")[
             "Credentials"
         ]
         # A client with the role's keys on the default session: a new Session per role
         # would reload botocore's endpoint data (~0.2 s each).
-        return boto3.client(  # type: ignore[call-overload]
+        client = self._role_clients[role_arn, service] = boto3.client(  # type: ignore[call-overload]
             service,
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
             region_name=self.region,
         )
+        return client
 
     def function_role_client(self, function: str, service: str) -> Any:
         """A client holding ``function``'s execution role's own credentials (the role as deployed)."""
