@@ -10,8 +10,10 @@ import pytest
 
 from signal9 import catalog, stackfile
 from signal9.stackfile import ROOT
+from signal9_tools import plan
 from signal9_tools.cli import main
 from signal9_tools.mockrun import ProgramRun
+from tests.conftest import reuse_planned_runs
 
 ARN = re.compile(r"^arn:aws:[a-z0-9-]+:(us-east-1)?:(123456789012)?:")
 
@@ -37,7 +39,8 @@ def test_cross_references_read_like_a_real_deployment(dev: ProgramRun) -> None:
     assert arns and all(ARN.match(arn) for arn in arns)
 
 
-def test_cli_json_and_summary(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_json_and_summary(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    reuse_planned_runs(monkeypatch, plan)  # the shipped stack's plan, as the other tests have it
     assert main(["plan", "--stack", "staging", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["stack"] == "staging"
