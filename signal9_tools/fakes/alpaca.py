@@ -58,7 +58,7 @@ from signal9_tools.fakes.server import (
     json_response,
     truncated,
 )
-from signal9_tools.fakes.universe import FAMILIAR, Company, rng, universe
+from signal9_tools.fakes.universe import FAMILIAR, Company, draw, rng, universe
 
 # The credentials the fake accepts by default: obviously fake, never real Alpaca keys.
 ALPACA_KEY_ID = "test-alpaca-key-id-0000"
@@ -261,10 +261,10 @@ class AlpacaFake:
             return None
         if datetime.combine(day, SESSION_OPENS, NEW_YORK).timestamp() > self.clock.time():
             return None
-        if self._is(company, THIN) and rng(company, f"trades/{day.isoformat()}").random() >= THIN_TRADING_SHARE:
+        if self._is(company, THIN) and draw(company, f"trades/{day.isoformat()}") >= THIN_TRADING_SHARE:
             return None
         base = _base_volume(company)
-        sip = int(base * (0.6 + 0.8 * rng(company, f"volume/{day.isoformat()}").random()))
+        sip = int(base * (0.6 + 0.8 * draw(company, f"volume/{day.isoformat()}")))
         return sip if feed != "iex" else max(1, int(sip * IEX_SHARE))
 
     # --- the HTTP service ------------------------------------------------------------------
@@ -478,12 +478,11 @@ def sessions(start: date, end: date) -> list[date]:
 
 def _base_volume(company: Company) -> float:
     """A log-uniform typical daily volume between 10 thousand and 50 million shares."""
-    return float(10 ** (4 + 3.7 * rng(company, "base-volume").random()))
+    return float(10 ** (4 + 3.7 * draw(company, "base-volume")))
 
 
 def _bar(symbol: str, day: date, volume: int) -> dict[str, Any]:
-    pick = rng(symbol, f"price/{day.isoformat()}")
-    close = round(5 + 300 * rng(symbol, "price").random() * (0.95 + 0.1 * pick.random()), 2)
+    close = round(5 + 300 * draw(symbol, "price") * (0.95 + 0.1 * draw(symbol, f"price/{day.isoformat()}")), 2)
     midnight = datetime.combine(day, time(), NEW_YORK).astimezone(UTC)
     return {
         "t": midnight.strftime("%Y-%m-%dT%H:%M:%SZ"),

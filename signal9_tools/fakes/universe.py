@@ -12,6 +12,7 @@ runs, or two fakes, see the same company.
 
 from __future__ import annotations
 
+import functools
 import random
 import uuid
 from dataclasses import dataclass
@@ -50,6 +51,17 @@ def rng(company: Company | str, salt: str = "") -> random.Random:
     """A random source private to one company (and purpose), the same in every run."""
     symbol = company.symbol if isinstance(company, Company) else company
     return random.Random(f"{symbol}/{salt}")
+
+
+def draw(company: Company | str, salt: str = "") -> float:
+    """``rng(company, salt).random()``: the one number a purpose draws, remembered (seeding costs
+    more than the draw, and a bars request draws several per symbol and day)."""
+    return _first_draw(company.symbol if isinstance(company, Company) else company, salt)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _first_draw(symbol: str, salt: str) -> float:
+    return rng(symbol, salt).random()
 
 
 def _generated_symbol(index: int) -> str:
