@@ -28,6 +28,7 @@ from signal9_tools import cli
 from signal9_tools.emulator.cli import deploy_and_smoke
 from signal9_tools.emulator.schedule_checks import scheduler_delivery
 from signal9_tools.mockrun import ProgramRun
+from tests.local_support import DEV_AS_SHIPPED
 from tests.test_dlq import event_body
 
 pytestmark = pytest.mark.emulator  # deploys the stack into the emulator: scheduled first (conftest)
@@ -129,7 +130,7 @@ def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         replay_scheduled_run(outcomes)
         replay_to_the_bus(outcomes, received)
 
-    deploy_and_smoke("dev", on_deployed=scenarios, scope="none", transport="http")
+    deploy_and_smoke("dev", on_deployed=scenarios, scope="none", transport="http", snapshot=DEV_AS_SHIPPED)
     return outcomes
 
 

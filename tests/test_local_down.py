@@ -22,6 +22,7 @@ from signal9_tools.emulator.teardown import (
     tear_down,
 )
 from signal9_tools.mockrun import ProgramRun
+from tests.local_support import DEV_AS_SHIPPED
 
 pytestmark = pytest.mark.emulator  # deploys the stack into the emulator: scheduled first (conftest)
 
@@ -41,7 +42,7 @@ def dev_down() -> tuple[LocalRun, list[str], Teardown]:
         before = [what for what, _ in remaining(MotoProvisioner(run.plan.region), Naming("dev"))]
         seen.append((before, tear_down(kept_stack(run))))
 
-    run = deploy_and_smoke("dev", scope="none", on_smoked=down, transport="http")
+    run = deploy_and_smoke("dev", scope="none", on_smoked=down, transport="http", snapshot=DEV_AS_SHIPPED)
     ((before, result),) = seen
     return run, before, result
 
@@ -136,7 +137,7 @@ def test_local_down_names_what_is_left_and_exits_1(
         record(kept_stack(run))
         codes.append(main(["local", "down", "--stack", "dev"]))
 
-    deploy_and_smoke("dev", scope="none", on_smoked=down, transport="http")
+    deploy_and_smoke("dev", scope="none", on_smoked=down, transport="http", snapshot=DEV_AS_SHIPPED)
     assert codes == [1]
     lines = capsys.readouterr().out.splitlines()
     assert sorted(line for line in lines if line.startswith("LEFT: ")) == sorted(

@@ -21,6 +21,7 @@ from signal9_tools.emulator.security_checks import check_security
 from signal9_tools.emulator.smoke import Smoke
 from signal9_tools.emulator.smoke_run import PACING_SPEEDUP
 from signal9_tools.fakes.server import CompressedClock
+from tests.local_support import DEV_AS_SHIPPED
 
 pytestmark = pytest.mark.emulator  # deploys the stack into the emulator: scheduled first (conftest)
 
@@ -72,7 +73,14 @@ def streamed_run() -> StreamedRun:
     endpoints = given_endpoints("http://127.0.0.1:1", "http://127.0.0.1:1", "http://127.0.0.1:1", keys)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(smoke_run, "check_security", observed)
-        run = deploy_and_smoke("dev", endpoints=endpoints, scope="configuration", stream=stream, compressed_pacing=True)
+        run = deploy_and_smoke(
+            "dev",
+            endpoints=endpoints,
+            scope="configuration",
+            stream=stream,
+            compressed_pacing=True,
+            snapshot=DEV_AS_SHIPPED,
+        )
     ((before_security, clock),) = seen
     return StreamedRun(run, stream.getvalue(), before_security, clock)
 

@@ -19,7 +19,7 @@ from signal9.stackfile import read_stack_config
 from signal9_tools.emulator.cli import deploy_and_smoke
 from signal9_tools.emulator.smoke import Smoke
 from signal9_tools.mockrun import ProgramRun
-from tests.local_support import SMALL_UNIVERSE
+from tests.local_support import DEV_AS_SHIPPED, SMALL_UNIVERSE
 
 pytestmark = pytest.mark.emulator  # deploys the stack into the emulator: scheduled first (conftest)
 
@@ -52,7 +52,7 @@ def test_broken_wiring_is_caught_with_a_clear_message() -> None:
             ),
         )
 
-    run = deploy_and_smoke("dev", on_deployed=miswire, universe=SMALL_UNIVERSE)
+    run = deploy_and_smoke("dev", on_deployed=miswire, universe=SMALL_UNIVERSE, snapshot=DEV_AS_SHIPPED)
     failed = {check.name: check.detail for check in run.report.failed}
     assert "verify: functions" in failed
     assert (

@@ -36,7 +36,7 @@ from signal9_tools.fakes.cli import served_fakes
 from signal9_tools.fakes.server import CompressedClock
 from signal9_tools.mockrun import ProgramRun
 from signal9_tools.sessions import aws_session
-from tests.local_support import SMALL_UNIVERSE
+from tests.local_support import DEV_AS_SHIPPED, SMALL_UNIVERSE
 from tests.test_cli import no_aws  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.emulator  # deploys the stack into the emulator: scheduled first (conftest)
@@ -226,7 +226,9 @@ def kept(dev: ProgramRun) -> Kept:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(verify, "run_program", lambda stack: dev)  # the plan each run computes, computed once
-        deploy_and_smoke("dev", universe=SMALL_UNIVERSE, on_smoked=exercise, scope="configuration")
+        deploy_and_smoke(
+            "dev", universe=SMALL_UNIVERSE, on_smoked=exercise, scope="configuration", snapshot=DEV_AS_SHIPPED
+        )
     return found["kept"]
 
 

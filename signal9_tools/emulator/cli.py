@@ -23,12 +23,13 @@ from signal9.stackfile import config_region, read_stack_config
 from signal9_tools.emulator.collection import EndpointConfigError, Endpoints, given_endpoints
 from signal9_tools.emulator.deploy_audit import DeployAudit, install_boundary
 from signal9_tools.emulator.execution import ExecutionEnvironments
-from signal9_tools.emulator.provisioner import Created, MotoProvisioner
+from signal9_tools.emulator.provisioner import Created, Deployment, MotoProvisioner
 from signal9_tools.emulator.report import Report, format_check, format_summary, table_head, timed
 from signal9_tools.emulator.request_constraints import RequestConstraintError
 from signal9_tools.emulator.server import Transport, aws_environment, moto_engine
 from signal9_tools.emulator.smoke import Smoke, invoke_asynchronously
 from signal9_tools.emulator.smoke_run import BUILT_IN_UNIVERSE, PACING_SPEEDUP, SmokeClock, SmokeScope, run_smoke
+from signal9_tools.emulator.snapshot import DeploySnapshot
 from signal9_tools.emulator.teardown import (
     KeptStack,
     read_record,
@@ -156,6 +157,33 @@ def check_status(report: Report, status: Status) -> None:
     )
 
 
+def deploy(stack: str, values: Mapping[str, str], region: str) -> Deployment:
+    """Deploy ``stack`` (its config ``values``) into the running emulator: the bootstrap's permissions
+    boundary, then the program through the provisioner, every call judged by the stack's deploy
+    policy and by the constraints AWS enforces on requests."""
+    provisioner = MotoProvisioner(region)
+    audit = provisioner.audit = DeployAudit.for_stack(stack, MOTO_ACCOUNT_ID, region)
+    install_boundary(boto3.client("iam", region_name=region), audit.target)
+    try:
+        plan = run_program(stack, config=values, mocks_factory=lambda _: provisioner)
+    except Exception as error:
+        # The runtime wraps a creator's error in its own: name what AWS would reject.
+        if provisioner.constraints.violations:
+            raise RequestConstraintError("\n".join(provisioner.constraints.violations)) from error
+        raise
+    provisioner.audit = None  # the smoke's own calls are not part of the deploy
+    checked = provisioner.constraints
+    return Deployment(
+        plan,
+        provisioner.created,
+        provisioner.notes,
+        provisioner.query_definitions,
+        provisioner.dead_letter_targets,
+        audit=(audit.passed, audit.summary()),
+        requests=(checked.checked > 0, checked.summary()),
+    )
+
+
 def deploy_and_smoke(
     stack: str,
     *,
@@ -169,6 +197,7 @@ def deploy_and_smoke(
     compressed_pacing: bool = False,
     stream: TextIO | None = None,
     transport: Transport | None = None,
+    snapshot: DeploySnapshot | None = None,
 ) -> LocalRun:
     """Deploy ``stack`` into a fresh emulator, run the smoke, shut down unless ``keep``.
 
@@ -183,6 +212,8 @@ def deploy_and_smoke(
     companies, when None); ``scope`` is how much of the smoke runs (``SMOKE_SCOPES``);
     ``compressed_pacing``: the given endpoints enforce no rate (``run_smoke``). With a ``stream``,
     the report is written to it as the run goes: each check's line as the check completes.
+    ``snapshot`` (tests): the deploy is the one it holds, restored, or, while it holds none, a
+    real one it then keeps (``snapshot.DeploySnapshot``).
     """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     values = dict(read_stack_config(stack) if config_values is None else config_values)
@@ -192,23 +223,20 @@ def deploy_and_smoke(
     report = Report(
         on_check=None if stream is None else lambda check: print(format_check(check), file=stream, flush=True)
     )
-    provisioner = MotoProvisioner(region)
     environments = ExecutionEnvironments()  # every function's execution environment, for this emulator's life
     transport = transport or ("http" if keep else "in-process")
     if keep and transport != "http":
         raise ValueError("a kept emulator serves HTTP: other processes reach it (transport='http')")
     with moto_engine(region, transport, keep=keep) as emulator, contextlib.closing(environments):
-        audit = provisioner.audit = DeployAudit.for_stack(stack, MOTO_ACCOUNT_ID, region)
-        install_boundary(boto3.client("iam", region_name=region), audit.target)
-        with timed(timings, "deploy"):
-            try:
-                plan = run_program(stack, config=values, mocks_factory=lambda _: provisioner)
-            except Exception as error:
-                # The runtime wraps a creator's error in its own: name what AWS would reject.
-                if provisioner.constraints.violations:
-                    raise RequestConstraintError("\n".join(provisioner.constraints.violations)) from error
-                raise
-        provisioner.audit = None  # the smoke's own calls are not part of the deploy
+        with timed(timings, "restored deploy"):  # (tests) a copy of the snapshot's deploy, when it holds one
+            deployment = snapshot.restore(stack, values) if snapshot is not None else None
+        if deployment is None:
+            del timings["restored deploy"]
+            with timed(timings, "deploy"):
+                deployment = deploy(stack, values, region)
+            if snapshot is not None:
+                snapshot.capture(stack, values, deployment)
+        plan = deployment.plan
         clock = SmokeClock.now()
         # Invoke from outside (`signal9 dlq replay`, the AWS CLI) runs the deployed handler in-process,
         # and an event put from outside (`dlq replay --to-bus`) runs its rules' functions as Lambda's
@@ -218,7 +246,7 @@ def deploy_and_smoke(
             stack_config,
             emulator.deliveries,
             {},
-            provisioner.dead_letter_targets,
+            deployment.dead_letter_targets,
             clock=clock,
             environments=environments,
         )
@@ -234,8 +262,8 @@ def deploy_and_smoke(
             run_smoke(
                 plan,
                 stack_config,
-                provisioner.query_definitions,
-                provisioner.dead_letter_targets,
+                deployment.query_definitions,
+                deployment.dead_letter_targets,
                 endpoints,
                 report=report,
                 clock=clock,
@@ -249,11 +277,10 @@ def deploy_and_smoke(
             status = collect(aws_session(region=region), stack, stack_config, clock())
             check_status(report, status)
         clock.release()  # outside clients of a kept emulator: runs are recorded at the wall clock's time
-        report.add("deploy calls allowed by the deploy policy", audit.passed, audit.summary())
-        checked = provisioner.constraints
-        report.add("deploy requests within AWS's constraints", checked.checked > 0, checked.summary())
+        report.add("deploy calls allowed by the deploy policy", *deployment.audit)
+        report.add("deploy requests within AWS's constraints", *deployment.requests)
         run = LocalRun(
-            plan, report, timings, provisioner.notes, emulator.endpoint, status, provisioner.created, environments
+            plan, report, timings, deployment.notes, emulator.endpoint, status, deployment.created, environments
         )
         if stream is not None:
             print(run.tail(), file=stream, flush=True)

@@ -23,7 +23,7 @@ from signal9_tools.awsapi import create_table_request, point_in_time_recovery_re
 from signal9_tools.emulator.deploy_audit import DeployAudit
 from signal9_tools.emulator.request_constraints import RequestConstraints
 from signal9_tools.emulator.server import Clients
-from signal9_tools.mockrun import AwsLikeMocks, reveal
+from signal9_tools.mockrun import AwsLikeMocks, ProgramRun, reveal
 
 State = dict[str, Any]
 Creator = Callable[["MotoProvisioner", Mapping[str, Any]], tuple[str, State]]
@@ -40,6 +40,19 @@ class Created:
     name: str
     id: str
     fields: dict[str, Any]
+
+
+@dataclass
+class Deployment:
+    """What deploying a stack into the emulator leaves for the smoke and the report."""
+
+    plan: ProgramRun
+    created: list[Created]  # in creation order
+    notes: list[str]
+    query_definitions: dict[str, State]  # saved Logs Insights queries (moto has none)
+    dead_letter_targets: dict[str, str]  # function name -> dead-letter target ARN (moto keeps none)
+    audit: tuple[bool, str]  # the stack's deploy policy's verdict on the deploy's calls, and its detail
+    requests: tuple[bool, str]  # the verdict of the constraints AWS enforces on requests, and its detail
 
 
 # Inputs a destroyer reads besides the id, per type (kept as created; JSON-safe, no secret).
