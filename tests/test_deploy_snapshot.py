@@ -36,8 +36,9 @@ def report(run: LocalRun) -> list[tuple[str, bool, str]]:
     return [(c.name, c.ok, re.sub(r"\d+", "#", c.detail)) for c in run.report.checks]
 
 
-def test_a_restored_deploy_is_the_deploy_it_copies_and_each_run_changes_its_own_copy() -> None:
+def test_a_restored_deploy_is_the_deploy_it_copies_each_run_changes_its_own_copy_and_only_it_is_restored() -> None:
     snapshot = DeploySnapshot()
+    assert snapshot.restore("dev", read_stack_config("dev")) is None  # holds nothing yet: the first run deploys
     seen: dict[str, dict[str, list[str]]] = {}
 
     def look(name: str) -> object:
@@ -47,7 +48,7 @@ def test_a_restored_deploy_is_the_deploy_it_copies_and_each_run_changes_its_own_
         return observe
 
     def change(run: LocalRun) -> None:
-        """After the first copy's smoke: changes to that copy only."""
+        """Changes to the first copy only."""
         boto3.resource("dynamodb").Table(DEV.table("assets")).put_item(
             Item={"symbol": "LEFT", "lastPollenationDate": "2026-12-07", "status": "active"}
         )
@@ -71,7 +72,7 @@ def test_a_restored_deploy_is_the_deploy_it_copies_and_each_run_changes_its_own_
             "dev",
             on_deployed=look(name),
             on_smoked=change if name == "first copy" else None,
-            scope="configuration",
+            scope="none",  # the deploy's own checks only: the smoke runs on copies elsewhere (DEV_AS_SHIPPED)
             snapshot=snapshot,
         )
     deployed = runs["deployed"]
@@ -85,12 +86,7 @@ def test_a_restored_deploy_is_the_deploy_it_copies_and_each_run_changes_its_own_
         assert copy.plan.to_json() == deployed.plan.to_json() and copy.created == deployed.created, name
         assert report(copy) == report(deployed), name
     assert not deployed.report.failed and any(c.name.startswith("deploy calls allowed") for c in deployed.report.checks)
-
-
-def test_a_snapshot_restores_only_the_stack_and_config_it_holds() -> None:
-    snapshot = DeploySnapshot()
-    assert snapshot.restore("dev", read_stack_config("dev")) is None  # holds nothing yet: the run deploys
-    deploy_and_smoke("dev", scope="none", snapshot=snapshot)
+    # Only the stack and config it holds.
     changed = {**read_stack_config("dev"), "signal9:logRetentionDays": "7"}
     with pytest.raises(ValueError, match="this snapshot holds a deploy of 'dev' with other config values"):
         deploy_and_smoke("dev", config_values=changed, scope="none", snapshot=snapshot)

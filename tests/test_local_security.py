@@ -17,6 +17,7 @@ import pytest
 from signal9.naming import Naming
 from signal9_tools.emulator.cli import LocalRun, deploy_and_smoke
 from signal9_tools.emulator.collection import given_endpoints
+from signal9_tools.emulator.snapshot import DeploySnapshot
 from signal9_tools.fakes.alpaca import AlpacaFake
 from signal9_tools.fakes.alphavantage import AlphaVantageFake
 from signal9_tools.fakes.server import FakeServer, serving
@@ -41,6 +42,10 @@ class GivenRun:
     served: set[str]
 
 
+# The staging stack as shipped (its customer managed key), deployed once for this file's two runs.
+STAGING_AS_SHIPPED = DeploySnapshot()
+
+
 @pytest.fixture(scope="module")
 def given_run() -> Iterator[GivenRun]:
     # A second instance of the fakes, on other ports, with another universe size: never a real API.
@@ -53,7 +58,7 @@ def given_run() -> Iterator[GivenRun]:
         }
         endpoints = given_endpoints(alpaca_server.url, alpaca_server.url, alphavantage_server.url, environ)
         # Given endpoints are paced in real time (they may be the real APIs); these fakes enforce no rate.
-        run = deploy_and_smoke("staging", endpoints=endpoints, compressed_pacing=True)
+        run = deploy_and_smoke("staging", endpoints=endpoints, compressed_pacing=True, snapshot=STAGING_AS_SHIPPED)
         served = {r.path for r in alpaca_server.requests} | {r.path for r in alphavantage_server.requests}
         yield GivenRun(run, alpaca, alpaca_server, alphavantage_server, served)
 
@@ -87,7 +92,8 @@ def test_a_decrypt_grant_on_every_key_and_a_key_without_rotation_are_caught() ->
         kms = boto3.client("kms", region_name=plan.region)
         kms.disable_key_rotation(KeyId=kms.describe_key(KeyId=f"alias/{naming.prefix}")["KeyMetadata"]["KeyId"])
 
-    run = deploy_and_smoke("staging", on_deployed=weaken, scope="configuration")  # nothing to invoke
+    # Nothing to invoke: the configuration checks only.
+    run = deploy_and_smoke("staging", on_deployed=weaken, scope="configuration", snapshot=STAGING_AS_SHIPPED)
     failed = {check.name: check.detail for check in run.report.failed}
     assert set(failed) == set(SECURITY_CHECKS), run.text()
     assert not any(check.name.endswith(" fired") or check.name.startswith("collected") for check in run.report.checks)
