@@ -11,5 +11,6 @@ SMALL_UNIVERSE = 6
 # The dev stack as shipped, deployed for real once per test process (by the first run given this
 # snapshot); the later runs that deploy it unchanged start from a copy of that deploy
 # (signal9_tools/emulator/snapshot.py). A run that changes the program or the config before it
-# deploys, or that tests the deploy itself (tests/test_local.py, the deploy audit), deploys for real.
+# deploys, or that tests a deploy itself (the deploy audit, a deploy over HTTP in the transports'
+# parity test, the deploy after a refused one), deploys for real.
 DEV_AS_SHIPPED = DeploySnapshot()
