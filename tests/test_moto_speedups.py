@@ -195,6 +195,23 @@ def test_a_scan_that_hands_out_other_items_than_motos_is_caught(client: Any, mon
         client.scan(TableName=TABLE)
 
 
+def test_projected_and_filtered_queries_and_scans_leave_the_stored_items_as_they_were(client: Any) -> None:
+    stored = item("a", 1)
+    client.put_item(TableName=TABLE, Item=stored)
+    key = {"pk": {"S": "a"}, "sk": {"N": "1"}}
+    for read in (client.query, client.scan):
+        arguments = {"KeyConditionExpression": "pk = :p"} if read == client.query else {}
+        found = read(
+            TableName=TABLE,
+            ProjectionExpression="pk, sk, nested, price",
+            FilterExpression="price > :min",
+            ExpressionAttributeValues={":min": {"N": "1"}, **({":p": {"S": "a"}} if read == client.query else {})},
+            **arguments,
+        )["Items"]
+        assert found == [{key: stored[key] for key in ("pk", "sk", "nested", "price")}]
+        assert client.get_item(TableName=TABLE, Key=key)["Item"] == stored
+
+
 def kms_key(key_id: str) -> Any:
     return kms_backends["123456789012"]["us-east-1"].keys[key_id]
 
