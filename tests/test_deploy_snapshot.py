@@ -38,7 +38,8 @@ def report(run: LocalRun) -> list[tuple[str, bool, str]]:
 
 def test_a_restored_deploy_is_the_deploy_it_copies_each_run_changes_its_own_copy_and_only_it_is_restored() -> None:
     snapshot = DeploySnapshot()
-    assert snapshot.restore("dev", read_stack_config("dev")) is None  # holds nothing yet: the first run deploys
+    with pytest.raises(ValueError, match="this snapshot holds no deploy yet"):
+        snapshot.restore("dev", read_stack_config("dev"))  # so the first run given it deploys
     seen: dict[str, dict[str, list[str]]] = {}
 
     def look(name: str) -> object:

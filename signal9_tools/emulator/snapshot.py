@@ -43,10 +43,10 @@ class DeploySnapshot:
         self._key: Key | None = None
         self._saved: tuple[list[tuple[BackendDict[Any], dict[str, Any]]], Deployment] | None = None
 
-    def restore(self, stack: str, values: Mapping[str, str]) -> Deployment | None:
-        """Put a copy of the kept deploy into the running emulator and return its record; None while none is kept."""
+    def restore(self, stack: str, values: Mapping[str, str]) -> Deployment:
+        """Put a copy of the kept deploy into the running emulator and return its record."""
         if self._saved is None:
-            return None
+            raise ValueError("this snapshot holds no deploy yet: deploy, then capture")
         if _key(stack, values) != self._key:
             what = "with other config values" if stack == self.kept_stack else f"not of {stack!r}"
             raise ValueError(f"this snapshot holds a deploy of {self.kept_stack!r} {what}")
@@ -66,6 +66,7 @@ class DeploySnapshot:
 
     @property
     def kept_stack(self) -> str | None:
+        """The stack whose deploy is kept; None while none is."""
         return None if self._key is None else self._key[0]
 
 
