@@ -18,8 +18,7 @@ import copy
 import copyreg
 import threading
 import weakref
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 from unittest import mock
 
@@ -82,7 +81,12 @@ def _key(stack: str, values: Mapping[str, str]) -> Key:
 def _copied(value: Any, backends: list[BackendDict[Any]]) -> Any:
     """``value`` deep-copied in one pass (what refers to one object still does), moto's per-service
     containers kept as they are (they are module-level: the copy fills them)."""
-    with _locks_new(), mock.patch.object(weakref.WeakValueDictionary, "__deepcopy__", _weak_values_copied):
+    with (
+        # A lock or condition copies as a new, released one: each moto SQS queue holds a condition,
+        # and copied member by member the copy's methods would still be the original lock's.
+        mock.patch.dict(copyreg.dispatch_table, dict.fromkeys(NEW_LOCKS, _new_lock)),
+        mock.patch.object(weakref.WeakValueDictionary, "__deepcopy__", _weak_values_copied),
+    ):
         return copy.deepcopy(value, {id(backend): backend for backend in backends})
 
 
@@ -93,23 +97,6 @@ def _weak_values_copied(weak: weakref.WeakValueDictionary[Any, Any], memo: dict[
     for key, value in list(weak.items()):
         copied[copy.deepcopy(key, memo)] = copy.deepcopy(value, memo)
     return copied
-
-
-@contextmanager
-def _locks_new() -> Iterator[None]:
-    """Inside, a lock or condition deep-copies as a new, released one (each moto SQS queue holds a
-    condition; copied member by member, the copy's methods would still be the original lock's)."""
-    saved = {lock_type: copyreg.dispatch_table.get(lock_type) for lock_type in NEW_LOCKS}
-    for lock_type in NEW_LOCKS:
-        copyreg.dispatch_table[lock_type] = _new_lock
-    try:
-        yield
-    finally:
-        for lock_type, reducer in saved.items():
-            if reducer is None:
-                del copyreg.dispatch_table[lock_type]
-            else:
-                copyreg.dispatch_table[lock_type] = reducer
 
 
 def _new_lock(lock: Any) -> tuple[Any, tuple[()]]:

@@ -49,14 +49,17 @@ class Company:
 
 def rng(company: Company | str, salt: str = "") -> random.Random:
     """A random source private to one company (and purpose), the same in every run."""
-    symbol = company.symbol if isinstance(company, Company) else company
-    return random.Random(f"{symbol}/{salt}")
+    return random.Random(f"{_symbol(company)}/{salt}")
 
 
 def draw(company: Company | str, salt: str = "") -> float:
     """``rng(company, salt).random()``: the one number a purpose draws, remembered (seeding costs
     more than the draw, and a bars request draws several per symbol and day)."""
-    return _first_draw(company.symbol if isinstance(company, Company) else company, salt)
+    return _first_draw(_symbol(company), salt)
+
+
+def _symbol(company: Company | str) -> str:
+    return company.symbol if isinstance(company, Company) else company
 
 
 @functools.lru_cache(maxsize=1 << 16)
