@@ -50,7 +50,7 @@ from signal9.catalog import ASYNC_MAXIMUM_RETRY_ATTEMPTS
 from signal9_tools.awsapi import create_stack_tables
 from signal9_tools.mockrun import ProgramRun
 from signal9_tools.moto_speedups import moto_speedups
-from tests.conftest import fake_aws_environment, fresh_default_session
+from tests.fixtures import fake_aws_environment, fresh_default_session
 from tests.handler_support import Fleet, context_for, scheduled_event
 
 BUS = "(the bus)"
@@ -694,7 +694,7 @@ def world(dev: ProgramRun, *, alphavantage_url: str | None = None) -> Iterator[W
 
 @pytest.fixture
 def fresh_clients() -> None:
-    """Replaces conftest's per-test reset in a fault-matrix file (imported there): the handlers'
+    """Replaces the suite's per-test reset (tests/fixtures.py) in a fault-matrix file (imported there): the handlers'
     clients live as long as the file's moto backend, as in a warm execution environment;
     :func:`world` resets them at both ends and a crash resets them (a fresh environment)."""
 

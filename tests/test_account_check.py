@@ -22,7 +22,7 @@ from signal9.bootstrap_config import BootstrapConfig
 from signal9.naming import Naming
 from signal9_tools import account_check, preflight
 from signal9_tools.mockrun import ProgramRun
-from tests.conftest import reuse_planned_runs
+from tests.fixtures import reuse_planned_runs
 
 GITHUB = "https://token.actions.githubusercontent.com"
 OPERATOR = "arn:aws:iam::123456789012:role/signal9-operator"

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from signal9.stackfile import ROOT
 from signal9_tools import cli
-from tests.conftest import reuse_planned_runs
+from tests.fixtures import reuse_planned_runs
 
 FAKE_KEYS = {"AWS_ACCESS_KEY_ID": "test-key-id-0000", "AWS_SECRET_ACCESS_KEY": "test-secret-0000"}
 

@@ -13,7 +13,7 @@ from signal9 import catalog
 from signal9.config import parse
 from signal9_tools import cli, cost
 from signal9_tools.mockrun import ProgramRun
-from tests.conftest import reuse_planned_runs
+from tests.fixtures import reuse_planned_runs
 
 
 def independent_monthly_count(expression: str) -> float:

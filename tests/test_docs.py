@@ -13,7 +13,7 @@ import pytest
 from signal9 import catalog
 from signal9_tools import check, docgen
 from signal9_tools.mockrun import ProgramRun
-from tests.conftest import reuse_planned_runs
+from tests.fixtures import reuse_planned_runs
 from tests.spec_matrix import SPEC_ACCESS, SPEC_EVENTS, SPEC_SCHEDULES
 
 DOCS = docgen.ROOT / "docs"

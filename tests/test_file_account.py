@@ -1,4 +1,4 @@
-"""The handler test files' shared moto account (conftest.file_account): every test starts from empty tables.
+"""The handler test files' shared moto account (fixtures.file_account): every test starts from empty tables.
 
 The tests run in file order (one worker takes the whole file): the first leaves a row in every
 table, the second fails if any is still there; the last changes a table itself.
@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from signal9 import catalog
-from tests.conftest import emptied
+from tests.fixtures import emptied
 
 
 def test_a_test_leaves_a_row_in_every_table(shared_tables: dict[str, str]) -> None:

@@ -10,7 +10,7 @@ import pytest
 from signal9 import fsbp
 from signal9_tools import check, docgen
 from signal9_tools.mockrun import ProgramRun
-from tests.conftest import reuse_planned_runs
+from tests.fixtures import reuse_planned_runs
 
 # The FSBP controls for DynamoDB, Lambda, SQS, SNS, Secrets Manager, EventBridge, KMS and IAM
 # (the standard as published, checked December 2025). A control AWS adds must be judged here.

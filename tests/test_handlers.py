@@ -305,7 +305,7 @@ def test_pollenate_records_a_new_row_and_retires_the_previous_one_from_the_index
     assert fleet.delivered() == []  # reason regular emits nothing
 
 
-# The AlphaVantage fake's clock (tests/conftest.py) is 2026-11-02 20:00 UTC: AAPL's EARNINGS
+# The AlphaVantage fake's clock (tests/fixtures.py) is 2026-11-02 20:00 UTC: AAPL's EARNINGS
 # then holds years of quarters up to 2026, never the one ending 2026-12-31.
 HELD_QUARTER, MISSING_QUARTER = "2026-03-31", "2026-12-31"
 

@@ -13,7 +13,7 @@ from signal9.stackfile import ROOT
 from signal9_tools import plan
 from signal9_tools.cli import main
 from signal9_tools.mockrun import ProgramRun
-from tests.conftest import reuse_planned_runs
+from tests.fixtures import reuse_planned_runs
 
 ARN = re.compile(r"^arn:aws:[a-z0-9-]+:(us-east-1)?:(123456789012)?:")
 

@@ -26,7 +26,7 @@ from signal9 import policy_rules
 from signal9.policy_rules import RULES, UNKNOWN, Violation, evaluate
 from signal9_tools import check, cli
 from signal9_tools.mockrun import ProgramRun
-from tests.conftest import reuse_planned_runs
+from tests.fixtures import reuse_planned_runs
 
 Plan = list[dict[str, Any]]
 ARN = "arn:aws:{}:us-east-1:123456789012:{}"

@@ -19,7 +19,7 @@ from signal9_tools.cli import main
 from signal9_tools.identifiers import ACCOUNT_ID
 from signal9_tools.mockrun import ProgramRun, run_program
 from signal9_tools.policy_check import check_document
-from tests.conftest import reuse_planned_runs
+from tests.fixtures import reuse_planned_runs
 
 REGION = "us-east-1"
 
