@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -89,8 +89,16 @@ def index_rows(fleet: Fleet, index: str = "status-index") -> list[dict[str, Any]
     return list(fleet.table("assets").scan(IndexName=index)["Items"])
 
 
+def histories(fleet: Fleet) -> dict[str, list[dict[str, Any]]]:
+    """Each symbol's rows, oldest first (one Scan of the table for every symbol)."""
+    by_symbol: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in sorted(fleet.rows("assets"), key=lambda r: r["lastPollenationDate"]):
+        by_symbol[row["symbol"]].append(row)
+    return by_symbol
+
+
 def rows_of(fleet: Fleet, symbol: str) -> list[dict[str, Any]]:
-    return sorted((r for r in fleet.rows("assets") if r["symbol"] == symbol), key=lambda r: r["lastPollenationDate"])
+    return histories(fleet).get(symbol, [])
 
 
 def assert_one_current_row_per_symbol(fleet: Fleet) -> None:
@@ -104,8 +112,9 @@ def assert_newest_rows_are_current(fleet: Fleet, symbols: set[str]) -> None:
     assert_one_current_row_per_symbol(fleet)
     indexed = {r["symbol"]: r for r in index_rows(fleet)}
     assert set(indexed) == symbols
+    history = histories(fleet)
     for symbol in symbols:
-        assert indexed[symbol] == rows_of(fleet, symbol)[-1]
+        assert indexed[symbol] == history[symbol][-1]
     assert {r["symbol"] for r in index_rows(fleet, "volume-index")} == symbols
 
 

@@ -59,18 +59,19 @@ def env(
     shared_tables: dict[str, str], monkeypatch: pytest.MonkeyPatch, fake: AlphaVantageFake
 ) -> Iterator[tuple[Fleet, FakeServer]]:
     with collector_fleet(shared_tables, monkeypatch, fake) as (fleet, server):
-        for symbol in ASSETS[:SIGNAL9]:
-            fleet.table("assets").put_item(
-                Item={
-                    "symbol": symbol,
-                    "lastPollenationDate": "2026-10-01T20:00:00.000Z",
-                    "status": "active",
-                    "avgVolume": Decimal(1000),
-                }
-            )
-        # An older pollenation row of an active asset, and an inactive asset: neither is in status-index.
-        fleet.table("assets").put_item(Item={"symbol": ASSETS[0], "lastPollenationDate": "2026-09-01"})
-        fleet.table("assets").put_item(Item={"symbol": ASSETS[SIGNAL9], "lastPollenationDate": "2026-10-01"})
+        with fleet.table("assets").batch_writer() as assets:  # one BatchWriteItem, not 17 PutItem calls
+            for symbol in ASSETS[:SIGNAL9]:
+                assets.put_item(
+                    Item={
+                        "symbol": symbol,
+                        "lastPollenationDate": "2026-10-01T20:00:00.000Z",
+                        "status": "active",
+                        "avgVolume": Decimal(1000),
+                    }
+                )
+            # An older pollenation row of an active asset, and an inactive asset: neither is in status-index.
+            assets.put_item(Item={"symbol": ASSETS[0], "lastPollenationDate": "2026-09-01"})
+            assets.put_item(Item={"symbol": ASSETS[SIGNAL9], "lastPollenationDate": "2026-10-01"})
         yield fleet, server
 
 
