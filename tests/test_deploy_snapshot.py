@@ -93,3 +93,10 @@ def test_a_restored_deploy_is_the_deploy_it_copies_each_run_changes_its_own_copy
         deploy_and_smoke("dev", config_values=changed, scope="none", snapshot=snapshot)
     with pytest.raises(ValueError, match="this snapshot holds a deploy of 'dev' not of 'staging'"):
         snapshot.restore("staging", read_stack_config("staging"))
+    # Shared: an empty snapshot takes the deploy another holds; one that holds a deploy keeps it.
+    shared = DeploySnapshot()
+    shared.share(snapshot)
+    restored = deploy_and_smoke("dev", scope="none", snapshot=shared)
+    assert set(restored.timings) == {"restored deploy", "smoke"} and restored.created == deployed.created
+    snapshot.share(DeploySnapshot())
+    assert snapshot.kept_stack == "dev"

@@ -31,6 +31,7 @@ from signal9_tools.emulator.provisioner import MotoProvisioner, UnsupportedResou
 from signal9_tools.emulator.server import Dispatcher
 from signal9_tools.emulator.smoke import Smoke
 from signal9_tools.emulator.smoke_run import SmokeClock
+from signal9_tools.emulator.snapshot import DeploySnapshot
 from signal9_tools.fakes.server import SystemClock
 from signal9_tools.mockrun import ProgramRun, run_program
 from tests.local_support import DEV_AS_SHIPPED, SMALL_UNIVERSE
@@ -38,8 +39,13 @@ from tests.local_support import DEV_AS_SHIPPED, SMALL_UNIVERSE
 pytestmark = pytest.mark.emulator  # deploys the stack into the emulator: scheduled first (conftest)
 
 
+# The transports' parity test deploys over HTTP for real, into a snapshot of its own; the in-process run
+# starts from a copy of that deploy.
+HTTP_DEPLOY = DeploySnapshot()
+
+
 @pytest.fixture(scope="module")
-def timed_local_run() -> tuple[LocalRun, float]:
+def timed_local_run(http_local_run: LocalRun) -> tuple[LocalRun, float]:
     """The dev stack's local run and the wall-clock seconds it took as a whole.
 
     Run as on a machine slowed down beyond measure: the fakes' wall clock (SystemClock) moves ten
@@ -51,7 +57,7 @@ def timed_local_run() -> tuple[LocalRun, float]:
     start = time.perf_counter()
     with pytest.MonkeyPatch.context() as patched:
         patched.setattr(SystemClock, "time", lambda clock: wall(clock) + 600 * next(ticks))
-        # The process's dev deploy (DEV_AS_SHIPPED): this run's if it is the first, a copy otherwise.
+        # A copy of the process's dev deploy (DEV_AS_SHIPPED: the HTTP run's, unless an earlier file's).
         run = deploy_and_smoke("dev", universe=SMALL_UNIVERSE, snapshot=DEV_AS_SHIPPED)
     return run, time.perf_counter() - start
 
@@ -63,8 +69,14 @@ def local_run(timed_local_run: tuple[LocalRun, float]) -> LocalRun:
 
 @pytest.fixture(scope="module")
 def http_local_run() -> LocalRun:
-    """The same run over the emulator's other transport: moto's HTTP server, as `--keep` serves it."""
-    return deploy_and_smoke("dev", universe=SMALL_UNIVERSE, transport="http")
+    """The same run over the emulator's other transport: moto's HTTP server, as `--keep` serves it.
+
+    It deploys over HTTP (``HTTP_DEPLOY`` is empty); its deploy becomes the process's dev deploy
+    (``DEV_AS_SHIPPED``) unless an earlier file's already is.
+    """
+    run = deploy_and_smoke("dev", universe=SMALL_UNIVERSE, transport="http", snapshot=HTTP_DEPLOY)
+    DEV_AS_SHIPPED.share(HTTP_DEPLOY)
+    return run
 
 
 def test_the_two_transports_give_the_same_report(local_run: LocalRun, http_local_run: LocalRun) -> None:
@@ -75,6 +87,7 @@ def test_the_two_transports_give_the_same_report(local_run: LocalRun, http_local
         return [(c.name, c.ok, re.sub(r"\d+(\.\d+)?", "#", c.detail)) for c in run.report.checks]
 
     assert local_run.endpoint is None and http_local_run.endpoint is not None
+    assert set(http_local_run.timings) == {"deploy", "smoke"}  # deployed over HTTP, not restored
     assert report(local_run) == report(http_local_run)
     assert len(local_run.report.checks) > 40 and not local_run.report.failed
 
@@ -147,7 +160,7 @@ def test_report_shows_each_phase_time_measured_within_the_run(timed_local_run: t
     (line,) = [line for line in run.text().splitlines() if line.startswith("time: ")]
     shown = {name: float(seconds) for name, seconds in re.findall(r"(\w[\w ]*?) (\d+\.\d) s", line)}
     assert set(shown) == set(run.timings)
-    assert set(shown) in ({"deploy", "smoke"}, {"restored deploy", "smoke"})  # (DEV_AS_SHIPPED: either)
+    assert set(shown) == {"restored deploy", "smoke"}  # (a copy of DEV_AS_SHIPPED)
     for name, seconds in run.timings.items():
         assert seconds > 0 and abs(shown[name] - seconds) <= 0.05, name
     # The phases are disjoint parts of the run: together no longer than the whole.

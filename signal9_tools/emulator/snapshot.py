@@ -63,6 +63,14 @@ class DeploySnapshot:
         self._saved = _copied(([(backend, dict(backend)) for backend in in_use], deployment), in_use)
         self._key = _key(stack, values)
 
+    def share(self, other: DeploySnapshot) -> None:
+        """Hold the deploy ``other`` holds, unless this snapshot holds one already.
+
+        Both then hand out copies of the same kept state: a run restored from either changes its own copy.
+        """
+        if self._saved is None:
+            self._key, self._saved = other._key, other._saved
+
     @property
     def kept_stack(self) -> str | None:
         """The stack whose deploy is kept; None while none is."""
