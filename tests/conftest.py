@@ -47,6 +47,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("emulator") is None)  # stable: files stay whole
 
 
+def pytest_collection_finish() -> None:
+    """What collecting made (the test modules, what they import, the items) lives as long as the process:
+    frozen, the garbage collector never walks it again (tests/fixtures.py freezes what it imports)."""
+    gc.freeze()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure() -> None:
     """End the process without the interpreter's last garbage collections.
