@@ -694,8 +694,8 @@ def world(dev: ProgramRun, *, alphavantage_url: str | None = None) -> Iterator[W
 
 @pytest.fixture
 def fresh_clients() -> None:
-    """Replaces the suite's per-test reset (tests/fixtures.py) in a fault-matrix file (imported there): the handlers'
-    clients live as long as the file's moto backend, as in a warm execution environment;
+    """Replaces the suite's per-test reset (tests/fixtures.py) in a fault-matrix file (imported there):
+    the handlers' clients live as long as the file's moto backend, as in a warm execution environment;
     :func:`world` resets them at both ends and a crash resets them (a fresh environment)."""
 
 

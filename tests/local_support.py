@@ -8,9 +8,10 @@ from signal9_tools.emulator.snapshot import DeploySnapshot
 # (CI runs it after the suite) serves all 40, units and generated symbols included.
 SMALL_UNIVERSE = 6
 
-# The dev stack as shipped, deployed for real once per test process (by the first run given this
-# snapshot); the later runs that deploy it unchanged start from a copy of that deploy
-# (signal9_tools/emulator/snapshot.py). A run that changes the program or the config before it
-# deploys, or that tests a deploy itself (the deploy audit, a deploy over HTTP in the transports'
-# parity test, the deploy after a refused one), deploys for real.
+# The dev stack as shipped, deployed for real once per test process: by the first run given this
+# snapshot, or, when the transports' parity test runs first, by its deploy over HTTP (shared with
+# this snapshot: test_local.py). The later runs that deploy it unchanged start from a copy of that
+# deploy (signal9_tools/emulator/snapshot.py). A run that changes the program or the config before
+# it deploys, or that tests a deploy itself (the deploy audit, the parity test's deploy over HTTP,
+# the deploy after a refused one), deploys for real.
 DEV_AS_SHIPPED = DeploySnapshot()
