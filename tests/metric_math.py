@@ -37,13 +37,14 @@ Series = dict[int, float]  # epoch seconds (a raw datapoint's time, or a period'
 Value = Series | float
 
 _TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|([A-Za-z_][A-Za-z0-9_]*)|(<=|>=|==|!=|[-+*/<>(),]))")
-_COMPARE: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt,
-    ">": operator.gt,
-    "<=": operator.le,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
+# Comparisons give 1 or 0, as metric math's comparison operators do.
+_COMPARE: dict[str, Callable[[float, float], float]] = {
+    "<": lambda a, b: 1.0 if a < b else 0.0,
+    ">": lambda a, b: 1.0 if a > b else 0.0,
+    "<=": lambda a, b: 1.0 if a <= b else 0.0,
+    ">=": lambda a, b: 1.0 if a >= b else 0.0,
+    "==": lambda a, b: 1.0 if a == b else 0.0,
+    "!=": lambda a, b: 1.0 if a != b else 0.0,
 }
 _ARITHMETIC: dict[str, Callable[[float, float], float]] = {
     "+": operator.add,
@@ -51,11 +52,6 @@ _ARITHMETIC: dict[str, Callable[[float, float], float]] = {
     "*": operator.mul,
     "/": operator.truediv,
 }
-
-
-def _as_number(compare: Callable[[float, float], bool]) -> Callable[[float, float], float]:
-    """A comparison giving 1 or 0, as metric math's comparison operators do."""
-    return lambda a, b: float(compare(a, b))
 
 
 @functools.cache
@@ -73,12 +69,16 @@ def _tokens(text: str) -> tuple[str, ...]:
 
 def _combine(left: Value, right: Value, apply: Callable[[float, float], float]) -> Value:
     if isinstance(left, dict) and isinstance(right, dict):
+        if left.keys() == right.keys():  # the usual case (date functions give every period): no gaps to fill
+            return {t: apply(v, right[t]) for t, v in left.items()}
         # A datapoint missing in one of two series counts as 0 (arithmetic and comparisons alike).
         return {t: apply(left.get(t, 0.0), right.get(t, 0.0)) for t in left.keys() | right.keys()}
     if isinstance(left, dict):
-        return {t: apply(v, float(right)) for t, v in left.items()}  # type: ignore[arg-type]
+        scalar = float(right)  # type: ignore[arg-type]
+        return {t: apply(v, scalar) for t, v in left.items()}
     if isinstance(right, dict):
-        return {t: apply(float(left), v) for t, v in right.items()}
+        scalar = float(left)
+        return {t: apply(scalar, v) for t, v in right.items()}
     return apply(left, right)
 
 
@@ -92,6 +92,7 @@ class _Range:
     fill_empty: bool
     sparse_dates: bool
     summed: dict[str, Series] = field(default_factory=dict)
+    called: dict[str, Value] = field(default_factory=dict)  # each function call's value, by its text
 
     def metric(self, name: str) -> Series:
         """A metric query sums the raw datapoints of each period of its range (statistic Sum); a period
@@ -156,7 +157,7 @@ class _Parser:
         node = self.additive()
         while (token := self.peek()) in _COMPARE:
             self.take()
-            node = _binary(node, self.additive(), _as_number(_COMPARE[token or ""]))
+            node = _binary(node, self.additive(), _COMPARE[token or ""])
         return node
 
     def additive(self) -> Node:
@@ -190,14 +191,33 @@ class _Parser:
             number = float(token)
             return lambda r: number
         if self.peek() == "(":
+            start = self.position - 1
             self.take("(")
             arguments = [self.expression()]
             while self.peek() == ",":
                 self.take()
                 arguments.append(self.expression())
             self.take(")")
-            return lambda r: _call(token, [argument(r) for argument in arguments], r)
+            # A call repeated in the expression (the alarms name DAY(m) and HOUR(m) many times) has one
+            # value per range: computed once. Nodes never change the series they are given.
+            text = " ".join(self.tokens[start : self.position])
+
+            def call(r: _Range) -> Value:
+                if text not in r.called:
+                    r.called[text] = _call(token, [argument(r) for argument in arguments], r)
+                return r.called[text]
+
+            return call
         return lambda r: r.metric(token)
+
+
+# In UTC, from epoch seconds (1970-01-01 was a Thursday, ISO weekday 4): what datetime's
+# isoweekday(), hour and minute give, without making a datetime per datapoint.
+_DATE_PARTS: dict[str, Callable[[int], float]] = {
+    "DAY": lambda t: float((t // 86400 + 3) % 7 + 1),
+    "HOUR": lambda t: float(t // 3600 % 24),
+    "MINUTE": lambda t: float(t // 60 % 60),
+}
 
 
 def _call(name: str, arguments: list[Value], r: _Range) -> Value:
@@ -219,19 +239,13 @@ def _call(name: str, arguments: list[Value], r: _Range) -> Value:
             else:
                 result[t] = chosen
         return result
-    # In UTC, from epoch seconds (1970-01-01 was a Thursday, ISO weekday 4): what datetime's
-    # isoweekday(), hour and minute give, without making a datetime per datapoint.
-    dates: dict[str, Callable[[int], float]] = {
-        "DAY": lambda t: float((t // 86400 + 3) % 7 + 1),
-        "HOUR": lambda t: float(t // 3600 % 24),
-        "MINUTE": lambda t: float(t // 60 % 60),
-    }
-    if name in dates:
+    if name in _DATE_PARTS:
         (series,) = arguments
         if not isinstance(series, dict):
             raise TypeError(f"{name} takes a time series")
         periods = series if r.sparse_dates else r.timestamps
-        return {t: dates[name](t) for t in periods}
+        part = _DATE_PARTS[name]
+        return {t: part(t) for t in periods}
     raise NotImplementedError(f"metric math function {name} is not modelled here")
 
 
