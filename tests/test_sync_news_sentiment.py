@@ -374,3 +374,31 @@ def test_each_run_reports_the_watermarks_lag_behind_its_scheduled_time(
         run(fleet, clock, RUN + timedelta(hours=hours))
     assert {name for name, _ in gauges} == {FreshnessMetric.NEWS_WATERMARK_LAG_MINUTES}
     assert [value for _, value in gauges] == pytest.approx([lag + 60 * hours for hours in range(8)])
+
+
+@pytest.mark.parametrize(
+    "published",
+    [
+        "20220619T124703",  # apis.md B2's recorded article
+        "20240229T000000",
+        "\uff12\uff10\uff12\uff120619T124703",  # full-width digits, which strptime reads too
+        "2022619T124703",  # unpadded: strptime still reads it
+        "20220229T000000",
+        "20221231T235960",
+        "20220619T240000",
+        "20221301T000000",
+        "00000619T124703",
+        "2022-06-19T12:47:03",
+        "",
+    ],
+)
+def test_time_published_is_read_as_strptime_reads_the_documented_format(published: str) -> None:
+    def read(parse: Any) -> datetime | str:
+        try:
+            return parse(published)  # type: ignore[no-any-return]
+        except ValueError:
+            return "refused"
+
+    assert read(news_handler.parse_published) == read(
+        lambda text: datetime.strptime(text, news_handler.PUBLISHED_FORMAT)
+    )
