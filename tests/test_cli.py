@@ -356,8 +356,13 @@ def test_local_up_streams_its_report_and_paces_given_endpoints_as_asked(
         assert "--compressed-pacing" in warning
 
 
-def test_check_shows_the_plans_warnings_as_advisory(capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_shows_the_plans_warnings_as_advisory(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """prod passes every rule while its plan warns (no alarm subscribers): check says so, without failing."""
+    from signal9_tools import check
+
+    reuse_planned_runs(monkeypatch, check)  # the suite's run of the shipped stack
     assert cli.main(["check", "--stack", "prod"]) == 0
     out = capsys.readouterr().out
     assert "advisory (the plan's warnings; every rule above is mandatory, these do not fail the check):" in out

@@ -69,8 +69,11 @@ def test_stack_outputs_point_operators_at_every_entry_point(dev: ProgramRun) -> 
     assert outputs["dashboardUrl"].endswith("region=us-east-1#dashboards:name=signal9-dev")
 
 
-def test_deploy_time_warnings_are_collected_and_printed(dev: ProgramRun, capsys: pytest.CaptureFixture[str]) -> None:
+def test_deploy_time_warnings_are_collected_and_printed(
+    dev: ProgramRun, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert any("PLACEHOLDER" in warning for warning in dev.warnings)
+    reuse_planned_runs(monkeypatch, plan)  # the run above, printed by the command
     assert main(["plan", "--stack", "dev"]) == 0
     assert "warning: secret signal9/dev/alpaca stores PLACEHOLDER values" in capsys.readouterr().err
 
