@@ -9,8 +9,8 @@ from signal9_tools.emulator.snapshot import DeploySnapshot
 SMALL_UNIVERSE = 6
 
 # The dev stack as shipped, deployed for real once per test process: by the first run given this
-# snapshot, or, when the transports' parity test runs first, by its deploy over HTTP (shared with
-# this snapshot: test_local.py). The later runs that deploy it unchanged start from a copy of that
+# snapshot, or by an earlier real deploy of it shared with this snapshot (the transports' parity
+# test's over HTTP, test_local.py; the snapshot test's, test_deploy_snapshot.py). The later runs that deploy it unchanged start from a copy of that
 # deploy (signal9_tools/emulator/snapshot.py). A run that changes the program or the config before
 # it deploys, or that tests a deploy itself (the deploy audit, the parity test's deploy over HTTP,
 # the deploy after a refused one), deploys for real.

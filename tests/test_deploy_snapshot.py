@@ -14,6 +14,7 @@ from signal9.stackfile import read_stack_config
 from signal9_tools.emulator.cli import LocalRun, deploy_and_smoke
 from signal9_tools.emulator.snapshot import DeploySnapshot
 from signal9_tools.mockrun import ProgramRun
+from tests.local_support import DEV_AS_SHIPPED
 
 pytestmark = pytest.mark.emulator  # deploys the stack into the emulator: scheduled first (conftest)
 
@@ -100,3 +101,4 @@ def test_a_restored_deploy_is_the_deploy_it_copies_each_run_changes_its_own_copy
     assert set(restored.timings) == {"restored deploy", "smoke"} and restored.created == deployed.created
     snapshot.share(DeploySnapshot())
     assert snapshot.kept_stack == "dev"
+    DEV_AS_SHIPPED.share(snapshot)  # a deploy of the shipped dev stack: the process's, unless one was made
