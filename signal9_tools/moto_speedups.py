@@ -1,6 +1,6 @@
-"""Six of moto's costs removed, with the same results moto gives: the emulator's and the tests' moto.
+"""Seven of moto's costs removed, with the same results moto gives: the emulator's and the tests' moto.
 
-moto spends most of a Signal9 workload's time in six places that do not decide anything:
+moto spends most of a Signal9 workload's time in seven places that do not decide anything:
 
 - **Encoding item responses.** moto 5.2 encodes every response by walking the operation's
   output shape and probing each attribute of each item through several alias lookups. For
@@ -32,6 +32,11 @@ moto spends most of a Signal9 workload's time in six places that do not decide a
   of a small request's time) to see whether the action is one of them.
   :func:`action_names_listed_once` lists each class once; a class's methods do not change
   while it serves requests.
+- **Routing every request afresh.** moto's in-process hook (``BotocoreStubber``) finds each
+  request's handler by trying every service's URL pattern, then the backend's URLs, rebuilt and
+  matched per request. The handler depends on the URL alone (the patterns and URLs are moto's
+  modules): :func:`routes_found_once` lets moto route a URL's first request and sends the later
+  ones to the handler it found (passthrough URLs still go to moto every time).
 
 Nothing else changes: moto still parses, validates and executes every request, encodes every
 other operation and every error, and checks the size of updated items itself. ``checked=True``
@@ -45,14 +50,24 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
+import moto.backend_index as backend_index
+from botocore.awsrequest import AWSPreparedRequest
+from moto import backends
 from moto.core import responses as moto_responses
 from moto.core import utils
+from moto.core.base_backend import BackendDict
+from moto.core.botocore_stubber import BotocoreStubber
+from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.core.request import normalize_request
 from moto.core.responses import ActionContext, ActionResult
+from moto.core.utils import get_equivalent_url_in_aws_domain
 from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models import table as moto_table
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
@@ -61,6 +76,8 @@ from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.responses import DynamoResult
 from moto.kms import models as kms_models
 from moto.kms import utils as kms_utils
+from moto.moto_api import recorder
+from werkzeug.exceptions import HTTPException
 
 # Operations whose result is only items, keys, counts and consumed capacity. Table
 # descriptions (timestamps, enums) stay with moto's serializer, and so does any result that
@@ -274,9 +291,60 @@ def action_names_listed_once(*, checked: bool = False) -> Iterator[None]:
         yield
 
 
+Handler = Callable[[Any, str, Any], Any]
+
+
+def _handler_for(clean_url: str) -> Handler | None:
+    """The handler moto's ``BotocoreStubber.process_request`` finds for ``clean_url``, found as it finds
+    it: the first service whose URL pattern matches and whose backend has a URL that matches too."""
+    for service, pattern in backend_index.backend_url_patterns:
+        if not pattern.match(clean_url) or passthrough_service(service) or not service_whitelisted(service):
+            continue  # passed through or refused: moto decides that itself (never cached)
+        backend_dict = backends.get_backend(service)  # type: ignore[call-overload]
+        if isinstance(backend_dict, BackendDict):
+            accounts = backend_dict[DEFAULT_ACCOUNT_ID]
+            backend = accounts["us-east-1"] if "us-east-1" in accounts else accounts["aws"]
+        else:
+            backend = backend_dict["global"]
+        for url, handler in backend.urls.items():
+            if re.compile(url).match(clean_url):
+                return handler  # type: ignore[no-any-return]
+    return None
+
+
+@contextmanager
+def routes_found_once(*, checked: bool = False) -> Iterator[None]:
+    moto_process_request = BotocoreStubber.process_request
+    found: dict[str, Handler] = {}
+
+    def process_request(self: BotocoreStubber, request: AWSPreparedRequest) -> Any:
+        parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
+        clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
+        handler = found.get(clean_url)
+        if handler is None or passthrough_url(clean_url):
+            answer = moto_process_request(self, request)
+            if answer is not None and (handler := _handler_for(clean_url)) is not None:
+                found[clean_url] = handler
+            return answer
+        if checked and _handler_for(clean_url) != handler:
+            raise MotoSpeedupMismatchError(
+                f"{clean_url}: moto now routes it to {_handler_for(clean_url)}, not {handler}"
+            )
+        # The rest of moto's process_request, as it runs once the handler is found.
+        normalized = normalize_request(request)
+        try:
+            recorder._record_request(normalized)
+            return handler(normalized, normalized.raw_url, normalized.headers)
+        except HTTPException as error:
+            return error.code, error.get_headers(), error.get_body()
+
+    with mock.patch.object(BotocoreStubber, "process_request", process_request):
+        yield
+
+
 @contextmanager
 def moto_speedups(*, checked: bool = False) -> Iterator[None]:
-    """All six shortcuts (``checked``: each compared with moto's own result as it runs; a lazily
+    """All seven shortcuts (``checked``: each compared with moto's own result as it runs; a lazily
     generated key is moto's own, so there is nothing to compare)."""
     with (
         direct_item_responses(checked=checked),
@@ -285,5 +353,6 @@ def moto_speedups(*, checked: bool = False) -> Iterator[None]:
         uncopied_scans(checked=checked),
         lazy_kms_private_keys(),
         action_names_listed_once(checked=checked),
+        routes_found_once(checked=checked),
     ):
         yield

@@ -2,7 +2,7 @@
 
 Every test here runs with ``moto_speedups_checked``: each item response is encoded both ways,
 each written item built and size-checked both ways, each table Query and Scan answered both
-ways, and any difference raises ``MotoSpeedupMismatchError`` inside the call.
+ways, each request's route found again, and any difference raises ``MotoSpeedupMismatchError`` inside the call.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import boto3
+import moto.backend_index as backend_index
 import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.models.dynamo_type import Item
@@ -317,4 +318,17 @@ def test_a_response_class_whose_methods_changed_is_caught(client: Any, monkeypat
     client.get_item(TableName=TABLE, Key={"pk": {"S": "a"}, "sk": {"N": "1"}})  # DynamoHandler listed
     monkeypatch.setattr(DynamoHandler, "a_new_action", lambda self: None, raising=False)
     with pytest.raises(MotoSpeedupMismatchError, match="DynamoHandler: its methods changed after they were listed"):
+        client.get_item(TableName=TABLE, Key={"pk": {"S": "a"}, "sk": {"N": "1"}})
+
+
+def test_a_request_whose_route_moto_would_now_find_elsewhere_is_caught(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every service's second request takes the route its first found (checked: found again and compared).
+    for _ in range(2):
+        assert client.get_item(TableName=TABLE, Key={"pk": {"S": "a"}, "sk": {"N": "1"}}).get("Item") is None
+        assert boto3.client("lambda").list_functions()["Functions"] == []
+        assert boto3.client("sqs").list_queues().get("QueueUrls") is None
+    monkeypatch.setattr(backend_index, "backend_url_patterns", [])  # moto would now find no route
+    with pytest.raises(MotoSpeedupMismatchError, match=r"https://dynamodb.us-east-1.amazonaws.com/: moto now routes"):
         client.get_item(TableName=TABLE, Key={"pk": {"S": "a"}, "sk": {"N": "1"}})
