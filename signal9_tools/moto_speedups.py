@@ -58,6 +58,7 @@ from unittest import mock
 
 import moto.backend_index as backend_index
 from botocore.awsrequest import AWSPreparedRequest
+from botocore.model import Shape, StructureShape
 from moto import backends
 from moto.core import responses as moto_responses
 from moto.core import utils
@@ -65,6 +66,7 @@ from moto.core.base_backend import BackendDict
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
 from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.core.parse import BaseJSONParser, RequestParser
 from moto.core.request import normalize_request
 from moto.core.responses import ActionContext, ActionResult
 from moto.core.utils import get_equivalent_url_in_aws_domain
@@ -291,6 +293,71 @@ def action_names_listed_once(*, checked: bool = False) -> Iterator[None]:
         yield
 
 
+# A structure's members in moto's order (name, name on the wire, shape), and each wire name's place.
+Members = tuple[tuple[tuple[str, str, Shape], ...], dict[str, int]]
+
+
+def _members(shape: StructureShape) -> Members | None:
+    """``shape``'s members as moto's JSON parser walks them; None if two share a wire name."""
+    members = tuple((name, member.serialization.get("name", name), member) for name, member in shape.members.items())
+    places = {wire_name: place for place, (_, wire_name, _) in enumerate(members)}
+    return (members, places) if len(places) == len(members) else None
+
+
+@contextmanager
+def structures_parsed_by_their_keys(*, checked: bool = False) -> Iterator[None]:
+    moto_parse_structure = BaseJSONParser._parse_structure
+    listed: dict[StructureShape, Members | None] = {}  # the shapes held too: ids never reused
+
+    def parse_structure(self: BaseJSONParser, shape: StructureShape, value: Any) -> Any:
+        if type(value) is not dict or shape.is_document_type:
+            return moto_parse_structure(self, shape, value)  # type: ignore[no-untyped-call]
+        if shape not in listed:
+            listed[shape] = _members(shape)
+        found = listed[shape]
+        if found is None:
+            return moto_parse_structure(self, shape, value)  # type: ignore[no-untyped-call]
+        members, places = found
+        given = [places[key] for key in value if key in places]
+        if len(given) > 1:
+            given.sort()  # moto's order: the members'
+        parsed = self.MAP_TYPE()
+        for place in given:
+            name, wire_name, member = members[place]
+            if value[wire_name] is not None:
+                parsed[name] = self._parse_shape(member, value[wire_name])  # type: ignore[no-untyped-call]
+        if checked:
+            expected = moto_parse_structure(self, shape, value)  # type: ignore[no-untyped-call]
+            if expected != parsed or list(expected) != list(parsed):
+                raise MotoSpeedupMismatchError(
+                    f"{shape.name}: moto parses {json.dumps(expected, default=str)[:300]}, "
+                    f"the walk of the given keys {json.dumps(parsed, default=str)[:300]}"
+                )
+        return parsed
+
+    with mock.patch.object(BaseJSONParser, "_parse_structure", parse_structure):
+        yield
+
+
+@contextmanager
+def shape_parsers_looked_up_once(*, checked: bool = False) -> Iterator[None]:
+    parsers: dict[tuple[type, str], Callable[..., Any]] = {}
+
+    def parse_shape(self: RequestParser, shape: Shape, node: Any) -> Any:
+        # moto looks its parser up by name for every value: getattr(self, f"_parse_{type}", self._default_handle).
+        key = (type(self), shape.type_name)
+        if key not in parsers:
+            parsers[key] = getattr(type(self), f"_parse_{shape.type_name}", type(self)._default_handle)
+        parser = parsers[key]
+        if checked and getattr(self, f"_parse_{shape.type_name}", self._default_handle) != parser.__get__(self):
+            raise MotoSpeedupMismatchError(f"{type(self).__name__}: its parser of {shape.type_name} changed")
+        return parser(self, shape, node)
+
+    # QueryParser has a _parse_shape of its own (with a prefix): untouched.
+    with mock.patch.object(RequestParser, "_parse_shape", parse_shape):
+        yield
+
+
 Handler = Callable[[Any, str, Any], Any]
 
 
@@ -354,5 +421,7 @@ def moto_speedups(*, checked: bool = False) -> Iterator[None]:
         lazy_kms_private_keys(),
         action_names_listed_once(checked=checked),
         routes_found_once(checked=checked),
+        structures_parsed_by_their_keys(checked=checked),
+        shape_parsers_looked_up_once(checked=checked),
     ):
         yield

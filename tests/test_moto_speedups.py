@@ -2,7 +2,7 @@
 
 Every test here runs with ``moto_speedups_checked``: each item response is encoded both ways,
 each written item built and size-checked both ways, each table Query and Scan answered both
-ways, each request's route found again, and any difference raises ``MotoSpeedupMismatchError`` inside the call.
+ways, each request's route found again, each request parsed both ways, and any difference raises ``MotoSpeedupMismatchError`` inside the call.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import boto3
 import moto.backend_index as backend_index
 import pytest
 from botocore.exceptions import ClientError
+from moto.core.parse import JSONParser
 from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.responses import DynamoHandler
 from moto.kms.models import kms_backends
@@ -332,3 +333,40 @@ def test_a_request_whose_route_moto_would_now_find_elsewhere_is_caught(
     monkeypatch.setattr(backend_index, "backend_url_patterns", [])  # moto would now find no route
     with pytest.raises(MotoSpeedupMismatchError, match=r"https://dynamodb.us-east-1.amazonaws.com/: moto now routes"):
         client.get_item(TableName=TABLE, Key={"pk": {"S": "a"}, "sk": {"N": "1"}})
+
+
+def test_requests_are_parsed_as_moto_parses_them(client: Any) -> None:
+    # Checked: each structure walked both ways (the given keys, moto's every member) and each value's
+    # parser found both ways: items with every attribute type, binary ones, nulls and unknown keys.
+    client.put_item(TableName=TABLE, Item=item("p", 1, blob={"B": b"\x00\xff"}, blobs={"BS": [b"a"]}))
+    client.batch_write_item(RequestItems={TABLE: [{"PutRequest": {"Item": item("p", n)}} for n in range(2, 27)]})
+    found = client.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :p AND sk BETWEEN :low AND :high",
+        ExpressionAttributeValues={":p": {"S": "p"}, ":low": {"N": "1"}, ":high": {"N": "30"}},
+        Limit=30,
+        ReturnConsumedCapacity="TOTAL",
+    )
+    assert found["Count"] == 26
+    assert boto3.client("events").put_events(Entries=[{"Source": "s", "DetailType": "d", "Detail": "{}"}])
+
+
+def test_a_structure_walked_otherwise_than_moto_walks_it_is_caught(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def without_the_last_member(shape: Any) -> Any:
+        members = tuple(
+            (name, member.serialization.get("name", name), member) for name, member in shape.members.items()
+        )
+        return members[:-1], {wire: place for place, (_, wire, _) in enumerate(members[:-1])}
+
+    monkeypatch.setattr(moto_speedups, "_members", without_the_last_member)
+    with pytest.raises(MotoSpeedupMismatchError, match="moto parses"):
+        client.put_item(TableName=TABLE, Item=item("a", 1), ReturnValues="ALL_OLD")
+
+
+def test_a_parser_changed_after_it_was_looked_up_is_caught(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    client.put_item(TableName=TABLE, Item=item("a", 1))  # JSONParser's parsers looked up
+    monkeypatch.setattr(JSONParser, "_parse_string", lambda self, shape, value: value, raising=False)
+    with pytest.raises(MotoSpeedupMismatchError, match="JSONParser: its parser of string changed"):
+        client.put_item(TableName=TABLE, Item=item("a", 1))
