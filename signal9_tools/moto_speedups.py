@@ -1,6 +1,6 @@
-"""Seven of moto's costs removed, with the same results moto gives: the emulator's and the tests' moto.
+"""Nine of moto's costs removed, with the same results moto gives: the emulator's and the tests' moto.
 
-moto spends most of a Signal9 workload's time in seven places that do not decide anything:
+moto spends most of a Signal9 workload's time in nine places that do not decide anything:
 
 - **Encoding item responses.** moto 5.2 encodes every response by walking the operation's
   output shape and probing each attribute of each item through several alias lookups. For
@@ -37,9 +37,14 @@ moto spends most of a Signal9 workload's time in seven places that do not decide
   matched per request. The handler depends on the URL alone (the patterns and URLs are moto's
   modules): :func:`routes_found_once` lets moto route a URL's first request and sends the later
   ones to the handler it found (passthrough URLs still go to moto every time).
+- **Parsing a request member by member.** moto reads a JSON request by walking its input shape:
+  each structure tries every member it could have (an attribute value, ten, for the one it
+  holds), and each value's parser is looked up by name. :func:`structures_parsed_by_their_keys`
+  walks the keys the structure has, in the members' order; :func:`shape_parsers_looked_up_once`
+  looks each parser class's parser of a type up once. DynamoDB's requests (items) are most of it.
 
-Nothing else changes: moto still parses, validates and executes every request, encodes every
-other operation and every error, and checks the size of updated items itself. ``checked=True``
+Nothing else changes: moto still parses (with the same parsers), validates and executes every
+request, encodes every other operation and every error, and checks the size of updated items itself. ``checked=True``
 does each step both ways and raises :class:`MotoSpeedupMismatchError` on any difference
 (tests/test_moto_speedups.py runs real workloads that way). Measured: the SyncAssets and
 SyncNewsSentiment tests take about half the time; ``benchmarks/speed.py`` prints the suite and
@@ -411,7 +416,7 @@ def routes_found_once(*, checked: bool = False) -> Iterator[None]:
 
 @contextmanager
 def moto_speedups(*, checked: bool = False) -> Iterator[None]:
-    """All seven shortcuts (``checked``: each compared with moto's own result as it runs; a lazily
+    """All nine shortcuts (``checked``: each compared with moto's own result as it runs; a lazily
     generated key is moto's own, so there is nothing to compare)."""
     with (
         direct_item_responses(checked=checked),

@@ -349,6 +349,9 @@ def test_requests_are_parsed_as_moto_parses_them(client: Any) -> None:
     )
     assert found["Count"] == 26
     assert boto3.client("events").put_events(Entries=[{"Source": "s", "DetailType": "d", "Detail": "{}"}])
+    # REST-JSON (a service moto parses as it does DynamoDB): a parser class with parsers of its own.
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        boto3.client("emr-serverless").get_application(applicationId="none-here")
 
 
 def test_a_structure_walked_otherwise_than_moto_walks_it_is_caught(
