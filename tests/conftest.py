@@ -53,12 +53,13 @@ def pytest_collection_finish() -> None:
     gc.freeze()
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_unconfigure() -> None:
-    """End the process without the interpreter's last garbage collections.
+    """End the process without walking its whole heap for garbage, once or twice.
 
-    At exit Python collects every generation: over a worker's heap (moto's accounts, the program's
-    runs), about a second that xdist's controller waits out before it reports. Frozen objects are
-    never collected; the process's memory goes back to the system as it exits.
+    pytest's unraisable-exception plugin collects garbage as the session ends (its per-test checks
+    run without), and at exit Python collects every generation: each walks a worker's heap (moto's
+    accounts, the program's runs), about a second that xdist's controller waits out before it
+    reports. Frozen first, nothing is walked; the process's memory goes back to the system as it exits.
     """
     gc.freeze()
