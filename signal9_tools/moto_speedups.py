@@ -1,6 +1,6 @@
-"""Nine of moto's costs removed, with the same results moto gives: the emulator's and the tests' moto.
+"""Ten of moto's costs removed, with the same results moto gives: the emulator's and the tests' moto.
 
-moto spends most of a Signal9 workload's time in nine places that do not decide anything:
+moto spends most of a Signal9 workload's time in ten places that do not decide anything:
 
 - **Encoding item responses.** moto 5.2 encodes every response by walking the operation's
   output shape and probing each attribute of each item through several alias lookups. For
@@ -42,6 +42,10 @@ moto spends most of a Signal9 workload's time in nine places that do not decide 
   holds), and each value's parser is looked up by name. :func:`structures_parsed_by_their_keys`
   walks the keys the structure has, in the members' order; :func:`shape_parsers_looked_up_once`
   looks each parser class's parser of a type up once. DynamoDB's requests (items) are most of it.
+- **Converting a result value by value.** Before it encodes a DynamoDB result, moto turns its
+  attribute values into plain dicts, asking each string whether it is a datetime, a DynamoType or
+  has ``to_json``. :func:`plain_values_passed_through` passes strings, numbers and the like, and
+  expands non-binary attribute values, directly; everything else is moto's own conversion.
 
 Nothing else changes: moto still parses (with the same parsers), validates and executes every
 request, encodes every other operation and every error, and checks the size of updated items itself. ``checked=True``
@@ -75,8 +79,10 @@ from moto.core.parse import BaseJSONParser, RequestParser
 from moto.core.request import normalize_request
 from moto.core.responses import ActionContext, ActionResult
 from moto.core.utils import get_equivalent_url_in_aws_domain
+from moto.dynamodb import responses as dynamodb_responses
 from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models import table as moto_table
+from moto.dynamodb.models import utilities
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import bytesize
@@ -173,6 +179,49 @@ def item_size_checked_once(*, checked: bool = False) -> Iterator[None]:
         self.attrs = LimitedSizeDict(converted)  # dict.update: no per-attribute check
 
     with mock.patch.object(Item, "__init__", init):
+        yield
+
+
+# What moto's dynamo_to_dict returns as it is (no DynamoType, datetime or to_json), by exact type.
+PLAIN_VALUES = frozenset({str, int, float, bool, bytes, type(None)})
+BINARY_TYPES = frozenset({"B", "BS"})  # moto decodes these values
+
+
+@contextmanager
+def plain_values_passed_through(*, checked: bool = False) -> Iterator[None]:
+    moto_to_dict = utilities.dynamo_to_dict
+
+    def to_dict(value: Any) -> Any:
+        kind = type(value)
+        if kind in PLAIN_VALUES:
+            return value
+        if kind is dict:
+            return {key: to_dict(member) for key, member in value.items()}
+        if kind is list:
+            return [to_dict(member) for member in value]
+        if kind is DynamoType and value.type not in BINARY_TYPES:
+            return {value.type: to_dict(value.value)}  # as moto expands a non-binary value
+        return moto_to_dict(value)  # moto's conversions, recursing through to_dict
+
+    def result_to_dict(result: Any) -> Any:
+        converted = to_dict(result)
+        if checked:
+            with mock.patch.object(utilities, "dynamo_to_dict", moto_to_dict):
+                expected = moto_to_dict(result)
+            try:
+                same = expected == converted
+            except AttributeError:  # moto's DynamoType compared with a plain value
+                same = False
+            if not same:
+                raise MotoSpeedupMismatchError(
+                    f"a DynamoDB result: moto converts it to {str(expected)[:300]}, the shortcut to {str(converted)[:300]}"
+                )
+        return converted
+
+    with (
+        mock.patch.object(utilities, "dynamo_to_dict", to_dict),  # moto's own recursion
+        mock.patch.object(dynamodb_responses, "dynamo_to_dict", result_to_dict),  # DynamoResult's
+    ):
         yield
 
 
@@ -416,7 +465,7 @@ def routes_found_once(*, checked: bool = False) -> Iterator[None]:
 
 @contextmanager
 def moto_speedups(*, checked: bool = False) -> Iterator[None]:
-    """All nine shortcuts (``checked``: each compared with moto's own result as it runs; a lazily
+    """All ten shortcuts (``checked``: each compared with moto's own result as it runs; a lazily
     generated key is moto's own, so there is nothing to compare)."""
     with (
         direct_item_responses(checked=checked),
@@ -428,5 +477,6 @@ def moto_speedups(*, checked: bool = False) -> Iterator[None]:
         routes_found_once(checked=checked),
         structures_parsed_by_their_keys(checked=checked),
         shape_parsers_looked_up_once(checked=checked),
+        plain_values_passed_through(checked=checked),
     ):
         yield

@@ -2,7 +2,8 @@
 
 Every test here runs with ``moto_speedups_checked``: each item response is encoded both ways,
 each written item built and size-checked both ways, each table Query and Scan answered both
-ways, each request's route found again, each request parsed both ways, and any difference raises ``MotoSpeedupMismatchError`` inside the call.
+ways, each request's route found again, each request parsed and each result converted both ways,
+and any difference raises ``MotoSpeedupMismatchError`` inside the call.
 """
 
 from __future__ import annotations
@@ -373,3 +374,12 @@ def test_a_parser_changed_after_it_was_looked_up_is_caught(client: Any, monkeypa
     monkeypatch.setattr(JSONParser, "_parse_string", lambda self, shape, value: value, raising=False)
     with pytest.raises(MotoSpeedupMismatchError, match="JSONParser: its parser of string changed"):
         client.put_item(TableName=TABLE, Item=item("a", 1))
+
+
+def test_a_result_converted_otherwise_than_moto_converts_it_is_caught(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client.put_item(TableName=TABLE, Item=item("a", 1))  # a map attribute: a dict of moto's DynamoType values
+    monkeypatch.setattr(moto_speedups, "PLAIN_VALUES", moto_speedups.PLAIN_VALUES | {dict})  # left unconverted
+    with pytest.raises(MotoSpeedupMismatchError, match="a DynamoDB result: moto converts it to"):
+        client.get_item(TableName=TABLE, Key={"pk": {"S": "a"}, "sk": {"N": "1"}})
