@@ -1,6 +1,6 @@
-"""Ten of moto's costs removed, with the same results moto gives: the emulator's and the tests' moto.
+"""Eleven of moto's costs removed, with the same results moto gives: the emulator's and the tests' moto.
 
-moto spends most of a Signal9 workload's time in ten places that do not decide anything:
+moto spends most of a Signal9 workload's time in eleven places that do not decide anything:
 
 - **Encoding item responses.** moto 5.2 encodes every response by walking the operation's
   output shape and probing each attribute of each item through several alias lookups. For
@@ -46,6 +46,10 @@ moto spends most of a Signal9 workload's time in ten places that do not decide a
   attribute values into plain dicts, asking each string whether it is a datetime, a DynamoType or
   has ``to_json``. :func:`plain_values_passed_through` passes strings, numbers and the like, and
   expands non-binary attribute values, directly; everything else is moto's own conversion.
+- **Decoding the same archive for every deploy.** moto base64-decodes and hashes each archive
+  it is given; every emulated deploy publishes the same 25 MB layer. :func:`archives_decoded_once`
+  keeps the last few decodings for the process, found by an archive's length and ends and used only
+  when the whole base64 text is the same.
 
 Nothing else changes: moto still parses (with the same parsers), validates and executes every
 request, encodes every other operation and every error, and checks the size of updated items itself. ``checked=True``
@@ -69,6 +73,7 @@ import moto.backend_index as backend_index
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.model import Shape, StructureShape
 from moto import backends
+from moto.awslambda import models as lambda_models
 from moto.core import responses as moto_responses
 from moto.core import utils
 from moto.core.base_backend import BackendDict
@@ -222,6 +227,32 @@ def plain_values_passed_through(*, checked: bool = False) -> Iterator[None]:
         mock.patch.object(utilities, "dynamo_to_dict", to_dict),  # moto's own recursion
         mock.patch.object(dynamodb_responses, "dynamo_to_dict", result_to_dict),  # DynamoResult's
     ):
+        yield
+
+
+ArchiveContent = tuple[bytes, int, str, str]  # what moto's _zipfile_content gives: bytes, size, sha256 (b64, hex)
+ARCHIVE_PROBE = 4096  # characters from each end of an archive's base64 that key the decoded ones
+DECODED_ARCHIVES_KEPT = 32  # the layer and the functions' archives of a few stacks
+# For the process: every emulator run publishes the same layer (~25 MB) and function archives.
+_decoded_archives: dict[tuple[int, Any, Any], tuple[Any, ArchiveContent]] = {}
+
+
+@contextmanager
+def archives_decoded_once(*, checked: bool = False) -> Iterator[None]:
+    moto_zipfile_content = lambda_models._zipfile_content
+
+    def zipfile_content(content: str | bytes) -> ArchiveContent:
+        key = (len(content), content[:ARCHIVE_PROBE], content[-ARCHIVE_PROBE:])
+        found = _decoded_archives.get(key)
+        if found is None or found[0] != content:  # the same ends, another archive: decoded afresh
+            if len(_decoded_archives) >= DECODED_ARCHIVES_KEPT:
+                del _decoded_archives[next(iter(_decoded_archives))]  # the oldest
+            found = _decoded_archives[key] = (content, moto_zipfile_content(content))
+        if checked and moto_zipfile_content(content) != found[1]:
+            raise MotoSpeedupMismatchError(f"an archive of {len(content)} characters: moto decodes it otherwise")
+        return found[1]
+
+    with mock.patch.object(lambda_models, "_zipfile_content", zipfile_content):
         yield
 
 
@@ -465,7 +496,7 @@ def routes_found_once(*, checked: bool = False) -> Iterator[None]:
 
 @contextmanager
 def moto_speedups(*, checked: bool = False) -> Iterator[None]:
-    """All ten shortcuts (``checked``: each compared with moto's own result as it runs; a lazily
+    """All eleven shortcuts (``checked``: each compared with moto's own result as it runs; a lazily
     generated key is moto's own, so there is nothing to compare)."""
     with (
         direct_item_responses(checked=checked),
@@ -478,5 +509,6 @@ def moto_speedups(*, checked: bool = False) -> Iterator[None]:
         structures_parsed_by_their_keys(checked=checked),
         shape_parsers_looked_up_once(checked=checked),
         plain_values_passed_through(checked=checked),
+        archives_decoded_once(checked=checked),
     ):
         yield

@@ -2,12 +2,14 @@
 
 Every test here runs with ``moto_speedups_checked``: each item response is encoded both ways,
 each written item built and size-checked both ways, each table Query and Scan answered both
-ways, each request's route found again, each request parsed and each result converted both ways,
-and any difference raises ``MotoSpeedupMismatchError`` inside the call.
+ways, each request's route found again, each request parsed, each result converted and each
+archive decoded both ways, and any difference raises ``MotoSpeedupMismatchError`` inside the call.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections import Counter
 from decimal import Decimal
@@ -18,6 +20,7 @@ import boto3
 import moto.backend_index as backend_index
 import pytest
 from botocore.exceptions import ClientError
+from moto.awslambda import models as lambda_models
 from moto.core.parse import JSONParser
 from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.responses import DynamoHandler
@@ -383,3 +386,22 @@ def test_a_result_converted_otherwise_than_moto_converts_it_is_caught(
     monkeypatch.setattr(moto_speedups, "PLAIN_VALUES", moto_speedups.PLAIN_VALUES | {dict})  # left unconverted
     with pytest.raises(MotoSpeedupMismatchError, match="a DynamoDB result: moto converts it to"):
         client.get_item(TableName=TABLE, Key={"pk": {"S": "a"}, "sk": {"N": "1"}})
+
+
+def test_archives_with_the_same_ends_are_each_decoded_as_moto_decodes_them(aws: None) -> None:
+    # An archive's base64 is looked up by its length and ends, then compared whole (checked: decoded again).
+    first, second = (base64.b64encode(b"PK" + b"a" * 9_000 + middle + b"z" * 9_000).decode() for middle in (b"1", b"2"))
+    assert first[:4096] == second[:4096] and first[-4096:] == second[-4096:] and first != second
+    for content in (first, second, first, second.encode()):
+        assert lambda_models._zipfile_content(content)[3] == hashlib.sha256(base64.b64decode(content)).hexdigest()
+
+
+def test_an_archive_decoded_otherwise_than_moto_decodes_it_is_caught(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = base64.b64encode(b"PK" + b"a" * 9_000).decode()
+    stale = (content, (b"", 0, "", ""))  # a decoding that is not this archive's
+    key = (len(content), content[: moto_speedups.ARCHIVE_PROBE], content[-moto_speedups.ARCHIVE_PROBE :])
+    monkeypatch.setitem(moto_speedups._decoded_archives, key, stale)
+    with pytest.raises(MotoSpeedupMismatchError, match="an archive of 12004 characters: moto decodes it otherwise"):
+        lambda_models._zipfile_content(content)

@@ -184,7 +184,7 @@ def moto_engine(region: str, transport: Transport = "in-process", keep: bool = F
     invokes = LambdaInvokes()
     deliveries = LambdaDeliveries()
     with contextlib.ExitStack() as stack:
-        # Ten of moto's costs removed, for the same results (signal9_tools/moto_speedups.py): first,
+        # Eleven of moto's costs removed, for the same results (signal9_tools/moto_speedups.py): first,
         # so that the in-process transport routes Lambda's invokes ahead of moto's (shortened) routing.
         stack.enter_context(moto_speedups())
         endpoint = None
