@@ -18,10 +18,12 @@ moto spends most of a Signal9 workload's time in eleven places that do not decid
   table, sorts them all and keeps the partition's; moto already holds each partition apart.
   :func:`partition_queries` hands moto's Query that partition, which it then filters, sorts
   and pages as before.
-- **Copying every item a Scan reads.** A table Scan deep-copies each item before it filters
-  and encodes it, which reads the copy only (a projection builds a new item). Scans are how
-  the smoke proves what was and was not written, over every table.
-  :func:`uncopied_scans` lets moto's Scan read the stored items themselves.
+- **Copying every item a Scan or Query reads.** A table Scan deep-copies each item before it
+  filters and encodes it, which reads the copy only (a projection builds a new item); a Query
+  deep-copies its matches likewise. Scans are how the smoke proves what was and was not
+  written, over every table; the earnings calendar is read one date's index Query at a time.
+  :func:`uncopied_scans` and :func:`uncopied_queries` let moto's Scan and Query read the stored
+  items themselves.
 - **An RSA key pair for every KMS key.** moto gives each KMS key, symmetric ones included, a
   private key for Sign/Verify/GetPublicKey, generating a 2048-bit RSA pair (tens to hundreds
   of milliseconds) as the key is created. Creating an encrypted table creates the
@@ -291,7 +293,7 @@ SCAN_INDEX_NAME_POSITION = 5
 
 
 class _Uncopied:
-    """The ``copy`` module as moto's Table.scan sees it inside :func:`uncopied_scans`."""
+    """The ``copy`` module as moto's Table.scan and Table.query see it inside the uncopied shortcuts."""
 
     copy = staticmethod(copy.copy)
 
@@ -315,6 +317,22 @@ def uncopied_scans(*, checked: bool = False) -> Iterator[None]:
         return result
 
     with mock.patch.object(Table, "scan", scan):
+        yield
+
+
+@contextmanager
+def uncopied_queries(*, checked: bool = False) -> Iterator[None]:
+    query_as_found = Table.query  # moto's, or partition_queries' around it
+
+    def query(self: Table, *args: Any, **kwargs: Any) -> Any:
+        # For this call only (moto answers one request at a time where handlers use threads).
+        with mock.patch.object(moto_table, "copy", _Uncopied):
+            result = query_as_found(self, *args, **kwargs)
+        if checked:
+            _expect_same(f"Query of {self.name}", query_as_found(self, *args, **kwargs), "the uncopied query", result)
+        return result
+
+    with mock.patch.object(Table, "query", query):
         yield
 
 
@@ -503,6 +521,7 @@ def moto_speedups(*, checked: bool = False) -> Iterator[None]:
         item_size_checked_once(checked=checked),
         partition_queries(checked=checked),
         uncopied_scans(checked=checked),
+        uncopied_queries(checked=checked),  # around partition_queries' Query
         lazy_kms_private_keys(),
         action_names_listed_once(checked=checked),
         routes_found_once(checked=checked),

@@ -1,8 +1,8 @@
 """moto's shortcuts give the results moto's own code gives.
 
 Every test here runs with ``moto_speedups_checked``: each item response is encoded both ways,
-each written item built and size-checked both ways, each table Query and Scan answered both
-ways, each request's route found again, each request parsed, each result converted and each
+each written item built and size-checked both ways, each Query and Scan answered both ways
+(and uncopied), each request's route found again, each request parsed, each result converted and each
 archive decoded both ways, and any difference raises ``MotoSpeedupMismatchError`` inside the call.
 """
 
@@ -199,6 +199,19 @@ def test_a_scan_that_hands_out_other_items_than_motos_is_caught(client: Any, mon
     monkeypatch.setattr(moto_speedups._Uncopied, "deepcopy", staticmethod(trimmed))
     with pytest.raises(MotoSpeedupMismatchError, match="Scan of encoding-workout"):
         client.scan(TableName=TABLE)
+
+
+def test_a_query_that_hands_out_other_items_than_motos_is_caught(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    client.put_item(TableName=TABLE, Item=item("a", 1))
+
+    def trimmed(value: Any, memo: Any = None) -> Any:  # moto's Query copies its list of matches
+        return [
+            Item(i.hash_key, i.range_key, {k: v.to_json() for k, v in i.attrs.items() if k != "price"}) for i in value
+        ]
+
+    monkeypatch.setattr(moto_speedups._Uncopied, "deepcopy", staticmethod(trimmed))
+    with pytest.raises(MotoSpeedupMismatchError, match="Query of encoding-workout: moto finds"):
+        client.query(TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "a"}})
 
 
 def test_projected_and_filtered_queries_and_scans_leave_the_stored_items_as_they_were(client: Any) -> None:
