@@ -110,10 +110,10 @@ def aws(monkeypatch: pytest.MonkeyPatch, moto_speedups_checked: bool) -> Iterato
 
     moto as shipped, with eleven of its costs removed for the same results: item responses
     written as JSON directly, an item's size summed once, a table Query reading its partition,
-    a Scan or Query reading stored items uncopied, KMS key pairs made on first use, each response class's
-    methods listed once, each URL's route found once, requests parsed by the keys they have with
-    each parser looked up once, plain result values passed through, an archive decoded once
-    (signal9_tools/moto_speedups.py).
+    a Scan or Query reading stored items uncopied, KMS key pairs made on first use, each response
+    class's methods listed once, each URL's route found once, requests parsed by the keys they
+    have with each parser looked up once, plain result values passed through, an archive decoded
+    once (signal9_tools/moto_speedups.py).
     """
     fake_aws_environment(monkeypatch)
     with mock_aws(), moto_speedups(checked=moto_speedups_checked):
