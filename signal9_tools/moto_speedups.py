@@ -302,19 +302,29 @@ class _Uncopied:
         return value
 
 
+def _read_uncopied(read: Callable[..., Any], what: str, *, checked: bool) -> Callable[..., Any]:
+    """``read`` (a Table's Scan or Query) with moto's deep copy of the items it reads skipped."""
+
+    def uncopied(self: Table, *args: Any, **kwargs: Any) -> Any:
+        # For this call only (moto answers one request at a time where handlers use threads).
+        with mock.patch.object(moto_table, "copy", _Uncopied):
+            result = read(self, *args, **kwargs)
+        if checked:
+            _expect_same(f"{what} of {self.name}", read(self, *args, **kwargs), f"the uncopied {what.lower()}", result)
+        return result
+
+    return uncopied
+
+
 @contextmanager
 def uncopied_scans(*, checked: bool = False) -> Iterator[None]:
     moto_scan = Table.scan
+    table_scan = _read_uncopied(moto_scan, "Scan", checked=checked)
 
     def scan(self: Table, *args: Any, **kwargs: Any) -> Any:
         if _index_name(args, kwargs, SCAN_INDEX_NAME_POSITION) is not None:
             return moto_scan(self, *args, **kwargs)  # index scans keep moto's copies: Signal9 scans tables only
-        # For this call only (moto answers one request at a time where handlers use threads).
-        with mock.patch.object(moto_table, "copy", _Uncopied):
-            result = moto_scan(self, *args, **kwargs)
-        if checked:
-            _expect_same(f"Scan of {self.name}", moto_scan(self, *args, **kwargs), "the uncopied scan", result)
-        return result
+        return table_scan(self, *args, **kwargs)
 
     with mock.patch.object(Table, "scan", scan):
         yield
@@ -322,17 +332,8 @@ def uncopied_scans(*, checked: bool = False) -> Iterator[None]:
 
 @contextmanager
 def uncopied_queries(*, checked: bool = False) -> Iterator[None]:
-    query_as_found = Table.query  # moto's, or partition_queries' around it
-
-    def query(self: Table, *args: Any, **kwargs: Any) -> Any:
-        # For this call only (moto answers one request at a time where handlers use threads).
-        with mock.patch.object(moto_table, "copy", _Uncopied):
-            result = query_as_found(self, *args, **kwargs)
-        if checked:
-            _expect_same(f"Query of {self.name}", query_as_found(self, *args, **kwargs), "the uncopied query", result)
-        return result
-
-    with mock.patch.object(Table, "query", query):
+    # Around moto's Query, or partition_queries' around it.
+    with mock.patch.object(Table, "query", _read_uncopied(Table.query, "Query", checked=checked)):
         yield
 
 
