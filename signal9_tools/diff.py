@@ -367,8 +367,8 @@ def run(args: argparse.Namespace) -> int:
 
     base = args.base or default_base()
     label = f"base {args.base}" if args.base else f"merge base {base[:12]} with main"
-    based = plan_at(base, args.stack)  # first: a base git cannot resolve fails before any plan runs
-    diff = compare(based, run_program(args.stack).to_json(), args.stack, label)
+    base_plan = plan_at(base, args.stack)  # first: a base git cannot resolve fails before any plan runs
+    diff = compare(base_plan, run_program(args.stack).to_json(), args.stack, label)
     at_risk = sum(1 for e in diff.entries if e.data_at_risk)
     if at_risk:
         # Also on stderr: seen even when the report goes to a file or a job summary.

@@ -54,10 +54,10 @@ moto spends most of a Signal9 workload's time in eleven places that do not decid
   when the whole base64 text is the same.
 
 Nothing else changes: moto still parses (with the same parsers), validates and executes every
-request, encodes every other operation and every error, and checks the size of updated items itself. ``checked=True``
-does each step both ways and raises :class:`MotoSpeedupMismatchError` on any difference
-(tests/test_moto_speedups.py runs real workloads that way). Measured: the SyncAssets and
-SyncNewsSentiment tests take about half the time; ``benchmarks/speed.py`` prints the suite and
+request, encodes every other operation and every error, and checks the size of updated items
+itself. ``checked=True`` does each step both ways and raises :class:`MotoSpeedupMismatchError` on
+any difference (tests/test_moto_speedups.py runs real workloads that way). Measured: the SyncAssets
+and SyncNewsSentiment tests take about half the time; ``benchmarks/speed.py`` prints the suite and
 ``signal9 local up``.
 """
 
@@ -497,10 +497,8 @@ def routes_found_once(*, checked: bool = False) -> Iterator[None]:
             if answer is not None and (handler := _handler_for(clean_url)) is not None:
                 found[clean_url] = handler
             return answer
-        if checked and _handler_for(clean_url) != handler:
-            raise MotoSpeedupMismatchError(
-                f"{clean_url}: moto now routes it to {_handler_for(clean_url)}, not {handler}"
-            )
+        if checked and (routed := _handler_for(clean_url)) != handler:
+            raise MotoSpeedupMismatchError(f"{clean_url}: moto now routes it to {routed}, not {handler}")
         # The rest of moto's process_request, as it runs once the handler is found.
         normalized = normalize_request(request)
         try:

@@ -19,7 +19,6 @@ from moto.dynamodb.models import dynamodb_backends
 
 from functions.shared import aws as shared_aws
 from functions.shared import pacing, retry
-from functions.shared.observability import logger
 from signal9.catalog import PROJECT, STACKS
 from signal9_tools.awsapi import create_stack_tables
 from signal9_tools.cli import collect_less_often
@@ -28,7 +27,7 @@ from signal9_tools.fakes.server import FakeServer, serving
 from signal9_tools.mockrun import ProgramRun, run_program
 from signal9_tools.moto_speedups import moto_speedups
 from signal9_tools.sessions import aws_session
-from tests.av_support import ManualClock
+from tests.av_support import ManualClock, captured_logs
 
 # As the `signal9` command does (signal9_tools.cli.console_main): fewer collector runs, and none
 # over what every test shares (the modules imported by now: pulumi, moto, boto3).
@@ -166,12 +165,9 @@ def emptied(tables: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture
 def log_lines() -> Iterator[io.StringIO]:
-    """Powertools' log handler pointed at a buffer (it keeps the stdout it found at import)."""
-    buffer = io.StringIO()
-    handler: Any = logger.registered_handler
-    previous = handler.setStream(buffer)
-    yield buffer
-    handler.setStream(previous)
+    """Powertools' log handler pointed at a buffer (``av_support.captured_logs``, as a fixture)."""
+    with captured_logs() as buffer:
+        yield buffer
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,9 @@ SMALL_UNIVERSE = 6
 
 # The dev stack as shipped, deployed for real once per test process: by the first run given this
 # snapshot, or by an earlier real deploy of it shared with this snapshot (the transports' parity
-# test's over HTTP, test_local.py; the snapshot test's, test_deploy_snapshot.py). The later runs that deploy it unchanged start from a copy of that
-# deploy (signal9_tools/emulator/snapshot.py). A run that changes the program or the config before
-# it deploys, or that tests a deploy itself (the deploy audit, the parity test's deploy over HTTP,
-# the deploy after a refused one), deploys for real.
+# test's over HTTP, test_local.py; the snapshot test's, test_deploy_snapshot.py). The later runs
+# that deploy it unchanged start from a copy of that deploy (signal9_tools/emulator/snapshot.py). A
+# run that changes the program or the config before it deploys, or that tests a deploy itself (the
+# deploy audit, the parity test's deploy over HTTP, the deploy after a refused one), deploys for
+# real.
 DEV_AS_SHIPPED = DeploySnapshot()
